@@ -1,0 +1,651 @@
+/* sitescreen map runtime: canvas tile layers over compact, pre-projected data.
+ *
+ * Python (sitescreen/mapping.py) writes every layer as EPSG:3857 coordinates, quantized and
+ * delta-encoded as varint strings, inside <script type="application/json"> elements. This file
+ * decodes them once into typed arrays, indexes them on a grid, and draws them into L.GridLayer
+ * canvas tiles, so 100,000 sites over 200,000 polygons pan like a basemap. Tooltips and popups
+ * are built on demand from the compact arrays; every data value passes through esc().
+ */
+(function () {
+  'use strict';
+  var SS = (window.sitescreen = window.sitescreen || {});
+  var R = 6378137, HALF = Math.PI * R, WORLD = 2 * HALF;
+
+  // ---------------------------------------------------------------- helpers
+  var ESC = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+  function esc(s) {
+    return s === null || s === undefined ? '' : String(s).replace(/[&<>"']/g, function (c) { return ESC[c]; });
+  }
+  SS.esc = esc;
+
+  function readJSON(id) {
+    var el = document.getElementById(id);
+    return JSON.parse(el.textContent);
+  }
+
+  // Unsigned varints, 5 bits a character (Google polyline alphabet, 63..126).
+  function decodeU(str, n) {
+    var out = new Float64Array(n), k = 0, v = 0, f = 1;
+    for (var i = 0, L = str.length; i < L; i++) {
+      var c = str.charCodeAt(i) - 63;
+      v += (c & 31) * f;
+      if (c & 32) { f *= 32; } else { out[k++] = v; v = 0; f = 1; }
+    }
+    return out;
+  }
+  // Zigzag deltas of interleaved x,y; returns absolute coordinates times q.
+  function decodeXY(str, nvtx, q) {
+    var out = new Float64Array(nvtx * 2), k = 0, v = 0, f = 1, x = 0, y = 0;
+    for (var i = 0, L = str.length; i < L; i++) {
+      var c = str.charCodeAt(i) - 63;
+      v += (c & 31) * f;
+      if (c & 32) { f *= 32; continue; }
+      var d = v % 2 ? -(v + 1) / 2 : v / 2;
+      if (k & 1) { y += d; out[k++] = y * q; } else { x += d; out[k++] = x * q; }
+      v = 0; f = 1;
+    }
+    return out;
+  }
+  function ones(n) { var a = new Float64Array(n); a.fill(1); return a; }
+
+  /* A geometry block: {type, n, nrings, nvtx, q, xy, nv, nr}. Returns typed arrays:
+     xy (meters), ringStart (vertex offsets), featRing (ring offsets), bbox (4 per feature). */
+  function decodeGeom(g) {
+    var xy = decodeXY(g.xy, g.nvtx, g.q);
+    var nv = g.nv ? decodeU(g.nv, g.nrings) : ones(g.nrings);
+    var nr = g.nr ? decodeU(g.nr, g.n) : ones(g.n);
+    var ringStart = new Uint32Array(g.nrings + 1), featRing = new Uint32Array(g.n + 1);
+    for (var i = 0; i < g.nrings; i++) ringStart[i + 1] = ringStart[i] + nv[i];
+    for (var j = 0; j < g.n; j++) featRing[j + 1] = featRing[j] + nr[j];
+    var bbox = new Float64Array(4 * g.n);
+    for (j = 0; j < g.n; j++) {
+      var x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+      for (var v = ringStart[featRing[j]], e = ringStart[featRing[j + 1]]; v < e; v++) {
+        var x = xy[2 * v], y = xy[2 * v + 1];
+        if (x < x0) x0 = x; if (x > x1) x1 = x; if (y < y0) y0 = y; if (y > y1) y1 = y;
+      }
+      bbox[4 * j] = x0; bbox[4 * j + 1] = y0; bbox[4 * j + 2] = x1; bbox[4 * j + 3] = y1;
+    }
+    return { type: g.type, n: g.n, xy: xy, ringStart: ringStart, featRing: featRing, bbox: bbox };
+  }
+
+  function decodeDict(p, n) {
+    if (!p) return null;
+    var idx = decodeU(p.idx, n);
+    return function (i) { var k = idx[i]; return k ? p.dict[k - 1] : null; };
+  }
+
+  // ---------------------------------------------------------------- grid index
+  function GridIndex(bbox, n) {
+    var x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity, i;
+    for (i = 0; i < n; i++) {
+      if (bbox[4 * i] < x0) x0 = bbox[4 * i]; if (bbox[4 * i + 1] < y0) y0 = bbox[4 * i + 1];
+      if (bbox[4 * i + 2] > x1) x1 = bbox[4 * i + 2]; if (bbox[4 * i + 3] > y1) y1 = bbox[4 * i + 3];
+    }
+    if (!n) { x0 = y0 = 0; x1 = y1 = 1; }
+    var w = Math.max(x1 - x0, 1), h = Math.max(y1 - y0, 1);
+    var cells = Math.min(Math.max(Math.ceil(n / 4), 1), 1 << 20);
+    var gx = Math.max(1, Math.min(4096, Math.round(Math.sqrt(cells * w / h))));
+    var gy = Math.max(1, Math.min(4096, Math.round(cells / gx)));
+    var cw = w / gx, ch = h / gy;
+    var counts = new Uint32Array(gx * gy + 1), big = [];
+    var span = new Int32Array(4 * n);
+    for (i = 0; i < n; i++) {
+      var a = Math.max(0, Math.min(gx - 1, Math.floor((bbox[4 * i] - x0) / cw)));
+      var b = Math.max(0, Math.min(gy - 1, Math.floor((bbox[4 * i + 1] - y0) / ch)));
+      var c = Math.max(0, Math.min(gx - 1, Math.floor((bbox[4 * i + 2] - x0) / cw)));
+      var d = Math.max(0, Math.min(gy - 1, Math.floor((bbox[4 * i + 3] - y0) / ch)));
+      span[4 * i] = a; span[4 * i + 1] = b; span[4 * i + 2] = c; span[4 * i + 3] = d;
+      if ((c - a + 1) * (d - b + 1) > 64) { big.push(i); continue; }
+      for (var yy = b; yy <= d; yy++) for (var xx = a; xx <= c; xx++) counts[yy * gx + xx + 1]++;
+    }
+    for (i = 0; i < gx * gy; i++) counts[i + 1] += counts[i];
+    var items = new Uint32Array(counts[gx * gy]), fill = counts.slice(0, gx * gy);
+    for (i = 0; i < n; i++) {
+      if ((span[4 * i + 2] - span[4 * i] + 1) * (span[4 * i + 3] - span[4 * i + 1] + 1) > 64) continue;
+      for (yy = span[4 * i + 1]; yy <= span[4 * i + 3]; yy++)
+        for (xx = span[4 * i]; xx <= span[4 * i + 2]; xx++) items[fill[yy * gx + xx]++] = i;
+    }
+    var stamp = new Uint32Array(n), q = 0;
+    this.query = function (qx0, qy0, qx1, qy1, out) {
+      out.length = 0;
+      q++;
+      var a = Math.max(0, Math.floor((qx0 - x0) / cw)), b = Math.max(0, Math.floor((qy0 - y0) / ch));
+      var c = Math.min(gx - 1, Math.floor((qx1 - x0) / cw)), d = Math.min(gy - 1, Math.floor((qy1 - y0) / ch));
+      for (var yy = b; yy <= d; yy++) {
+        for (var xx = a; xx <= c; xx++) {
+          for (var k = counts[yy * gx + xx], e = counts[yy * gx + xx + 1]; k < e; k++) {
+            var f = items[k];
+            if (stamp[f] === q) continue;
+            stamp[f] = q;
+            if (bbox[4 * f] <= qx1 && bbox[4 * f + 2] >= qx0 && bbox[4 * f + 1] <= qy1 && bbox[4 * f + 3] >= qy0) out.push(f);
+          }
+        }
+      }
+      for (k = 0; k < big.length; k++) {
+        f = big[k];
+        if (bbox[4 * f] <= qx1 && bbox[4 * f + 2] >= qx0 && bbox[4 * f + 1] <= qy1 && bbox[4 * f + 3] >= qy0) out.push(f);
+      }
+      out.sort(function (p, r) { return p - r; });
+      return out;
+    };
+  }
+
+  // ---------------------------------------------------------------- geometry tests
+  function inRings(G, f, x, y) {
+    var inside = false, xy = G.xy;
+    for (var r = G.featRing[f]; r < G.featRing[f + 1]; r++) {
+      var s = G.ringStart[r], e = G.ringStart[r + 1];
+      for (var i = s, j = e - 1; i < e; j = i++) {
+        var xi = xy[2 * i], yi = xy[2 * i + 1], xj = xy[2 * j], yj = xy[2 * j + 1];
+        if ((yi > y) !== (yj > y) && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
+      }
+    }
+    return inside;
+  }
+  function nearLine(G, f, x, y, tol) {
+    var xy = G.xy, t2 = tol * tol;
+    for (var r = G.featRing[f]; r < G.featRing[f + 1]; r++) {
+      for (var i = G.ringStart[r]; i < G.ringStart[r + 1] - 1; i++) {
+        var ax = xy[2 * i], ay = xy[2 * i + 1], bx = xy[2 * i + 2], by = xy[2 * i + 3];
+        var dx = bx - ax, dy = by - ay, L2 = dx * dx + dy * dy;
+        var t = L2 ? Math.max(0, Math.min(1, ((x - ax) * dx + (y - ay) * dy) / L2)) : 0;
+        var ex = ax + t * dx - x, ey = ay + t * dy - y;
+        if (ex * ex + ey * ey <= t2) return true;
+      }
+    }
+    return false;
+  }
+
+  // ---------------------------------------------------------------- drawing
+  function tileFrame(coords, size) {
+    var m = WORLD / Math.pow(2, coords.z);
+    return { x0: -HALF + coords.x * m, y1: HALF - coords.y * m, m: m, s: size / m };
+  }
+  function newCanvas(size) {
+    var c = L.DomUtil.create('canvas', 'ss-tile'), dpr = window.devicePixelRatio || 1;
+    c.width = size * dpr; c.height = size * dpr;
+    var ctx = c.getContext('2d');
+    ctx.scale(dpr, dpr);
+    return [c, ctx];
+  }
+  var patterns = {};
+  function hatch(ctx, color) {
+    if (!patterns[color]) {
+      var p = document.createElement('canvas'); p.width = p.height = 8;
+      var g = p.getContext('2d');
+      g.strokeStyle = color; g.lineWidth = 1.1; g.globalAlpha = 0.7;
+      g.beginPath(); g.moveTo(0, 8); g.lineTo(8, 0); g.moveTo(-2, 2); g.lineTo(2, -2); g.moveTo(6, 10); g.lineTo(10, 6); g.stroke();
+      patterns[color] = p;
+    }
+    return ctx.createPattern(patterns[color], 'repeat');
+  }
+  // Trace feature f's rings into the current path (decimating sub-pixel steps).
+  function trace(ctx, G, f, T, close) {
+    var xy = G.xy;
+    for (var r = G.featRing[f]; r < G.featRing[f + 1]; r++) {
+      var s = G.ringStart[r], e = G.ringStart[r + 1];
+      var px = (xy[2 * s] - T.x0) * T.s, py = (T.y1 - xy[2 * s + 1]) * T.s;
+      ctx.moveTo(px, py);
+      for (var i = s + 1; i < e; i++) {
+        var qx = (xy[2 * i] - T.x0) * T.s, qy = (T.y1 - xy[2 * i + 1]) * T.s;
+        if (i < e - 1 && Math.abs(qx - px) + Math.abs(qy - py) < 0.6) continue;
+        ctx.lineTo(qx, qy); px = qx; py = qy;
+      }
+      if (close) ctx.closePath();
+    }
+  }
+  function drawShape(ctx, shape, x, y, r) {
+    if (shape === 'diamond') { ctx.moveTo(x, y - r); ctx.lineTo(x + r, y); ctx.lineTo(x, y + r); ctx.lineTo(x - r, y); ctx.closePath(); }
+    else if (shape === 'square') { ctx.rect(x - r, y - r, 2 * r, 2 * r); }
+    else if (shape === 'triangle') { ctx.moveTo(x, y - r); ctx.lineTo(x + r, y + 0.8 * r); ctx.lineTo(x - r, y + 0.8 * r); ctx.closePath(); }
+    else { ctx.moveTo(x + r, y); ctx.arc(x, y, r, 0, 2 * Math.PI); }
+  }
+
+  function ensurePanes(map) {
+    if (map.getPane('ssLayers')) return;
+    map.createPane('ssLayers').style.zIndex = 350;
+    map.createPane('ssSites').style.zIndex = 450;
+    map.createPane('ssHighlight').style.zIndex = 460;
+    map.getPane('ssHighlight').style.pointerEvents = 'none';
+  }
+
+  // ---------------------------------------------------------------- display layers
+  /* One input layer: up to three geometry groups (polygon, line, point) with a role style. */
+  var FeatureTiles = L.GridLayer.extend({
+    options: { tileSize: 512, pane: 'ssLayers', updateWhenZooming: false, keepBuffer: 3 },
+    initialize: function (spec, options) {
+      L.setOptions(this, options);
+      this.spec = spec;
+      this.style = spec.style;
+      this.groups = spec.groups.map(function (g) {
+        var G = decodeGeom(g);
+        G.name = decodeDict(g.names, g.n);
+        G.index = new GridIndex(G.bbox, G.n);
+        return G;
+      });
+      this.count = this.groups.reduce(function (a, G) { return a + G.n; }, 0);
+      this._buf = [];
+    },
+    createTile: function (coords) {
+      var size = this.getTileSize().x, cc = newCanvas(size), ctx = cc[1], st = this.style;
+      var T = tileFrame(coords, size), pad = (8 + (st.radius || 0)) / T.s;
+      for (var g = 0; g < this.groups.length; g++) {
+        var G = this.groups[g];
+        var ids = G.index.query(T.x0 - pad, T.y1 - T.m - pad, T.x0 + T.m + pad, T.y1 + pad, this._buf);
+        if (!ids.length) continue;
+        ctx.beginPath();
+        if (G.type === 'point') {
+          for (var i = 0; i < ids.length; i++) {
+            var v = G.ringStart[G.featRing[ids[i]]];
+            drawShape(ctx, st.shape, (G.xy[2 * v] - T.x0) * T.s, (T.y1 - G.xy[2 * v + 1]) * T.s, st.radius || 3);
+          }
+          ctx.fillStyle = st.fill || st.stroke; ctx.globalAlpha = st.fillOpacity === undefined ? 0.9 : st.fillOpacity;
+          ctx.fill();
+          ctx.globalAlpha = 1; ctx.strokeStyle = st.halo || '#ffffff'; ctx.lineWidth = 1; ctx.stroke();
+          continue;
+        }
+        var poly = G.type === 'polygon';
+        for (i = 0; i < ids.length; i++) {
+          var f = ids[i], b = 4 * f;
+          if ((G.bbox[b + 2] - G.bbox[b]) * T.s < 1.2 && (G.bbox[b + 3] - G.bbox[b + 1]) * T.s < 1.2) {
+            ctx.rect((G.bbox[b] - T.x0) * T.s, (T.y1 - G.bbox[b + 3]) * T.s, 1.2, 1.2);
+          } else {
+            trace(ctx, G, f, T, poly);
+          }
+        }
+        if (poly && st.fill) {
+          ctx.globalAlpha = st.fillOpacity; ctx.fillStyle = st.fill; ctx.fill('nonzero');
+          if (st.hatch) { ctx.globalAlpha = 1; ctx.fillStyle = hatch(ctx, st.stroke); ctx.fill('nonzero'); }
+        }
+        ctx.globalAlpha = st.strokeOpacity === undefined ? 1 : st.strokeOpacity;
+        ctx.strokeStyle = st.stroke; ctx.lineWidth = st.weight || 1;
+        ctx.setLineDash(st.dash || []);
+        ctx.lineJoin = 'round';
+        ctx.stroke();
+        ctx.setLineDash([]); ctx.globalAlpha = 1;
+      }
+      return cc[0];
+    },
+    /* Features of this layer at a projected point (meters), with a tolerance in meters. */
+    hits: function (x, y, tol) {
+      var out = [];
+      for (var g = 0; g < this.groups.length; g++) {
+        var G = this.groups[g], ids = G.index.query(x - tol, y - tol, x + tol, y + tol, []);
+        for (var i = 0; i < ids.length; i++) {
+          var f = ids[i], ok;
+          if (G.type === 'polygon') ok = inRings(G, f, x, y) || nearLine(G, f, x, y, tol / 2);
+          else if (G.type === 'line') ok = nearLine(G, f, x, y, tol);
+          else { var v = G.ringStart[G.featRing[f]]; ok = Math.abs(G.xy[2 * v] - x) <= tol && Math.abs(G.xy[2 * v + 1] - y) <= tol; }
+          if (ok) out.push(G.name ? G.name(f) : null);
+        }
+      }
+      return out;
+    }
+  });
+
+  // ---------------------------------------------------------------- sites
+  var DRAW_ORDER = ['excluded', 'incomplete', 'unfavorable', 'review', 'favorable'];
+
+  function decodeSites(S, meta) {
+    var n = S.n, c = decodeXY(S.c, n, 1);
+    var score = decodeU(S.sc, n), verdict = new Uint8Array(n);
+    for (var i = 0; i < n; i++) verdict[i] = S.v.charCodeAt(i) - 48;
+    var radius = S.fpr ? decodeU(S.fpr, n) : new Float64Array(n);
+    var fpIndex = new Int32Array(n).fill(-1), k = 0;
+    var G = S.fpg ? decodeGeom(S.fpg) : null;
+    var bbox = new Float64Array(4 * n);
+    for (i = 0; i < n; i++) {
+      var x = c[2 * i], y = c[2 * i + 1];
+      var r = radius[i] / 10 * Math.cosh(y / R); // ground meters -> EPSG:3857 units
+      radius[i] = r;
+      bbox[4 * i] = x - r; bbox[4 * i + 1] = y - r; bbox[4 * i + 2] = x + r; bbox[4 * i + 3] = y + r;
+      if (!r && G && S.hasfp && S.hasfp.charCodeAt(i) === 49) {
+        fpIndex[i] = k;
+        for (var q = 0; q < 4; q++) bbox[4 * i + q] = q < 2 ? Math.min(bbox[4 * i + q], G.bbox[4 * k + q]) : Math.max(bbox[4 * i + q], G.bbox[4 * k + q]);
+        k++;
+      }
+    }
+    var rank = new Uint8Array(n);
+    var ord = meta.verdicts.map(function (v) { return DRAW_ORDER.indexOf(v.key); });
+    for (i = 0; i < n; i++) rank[i] = ord[verdict[i]];
+    var reasons = null;
+    if (S.rs) {
+      var flat = decodeU(S.rs.idx, S.rs.count), start = new Uint32Array(n + 1), p = 0;
+      for (i = 0; i < n; i++) { start[i] = p + 1; p += 1 + flat[p]; }
+      reasons = function (j) {
+        var out = [];
+        for (var t = 0; t < flat[start[j] - 1]; t++) out.push(S.rs.dict[flat[start[j] + t]]);
+        return out;
+      };
+    }
+    var m = S.m.map(function (col) {
+      if (col.num) return function (j) { return col.num[j]; };
+      var d = decodeDict(col, n);
+      return d;
+    });
+    var s = S.s.map(function (str) { var a = decodeU(str, n); return function (j) { return a[j] ? (a[j] - 1) / 100 : null; }; });
+    return {
+      n: n, xy: c, score: score, verdict: verdict, rank: rank, radius: radius, fp: G, fpIndex: fpIndex,
+      bbox: bbox, id: S.id, name: S.name, rec: S.rec, reasons: reasons, m: m, s: s,
+      index: new GridIndex(bbox, n)
+    };
+  }
+
+  var SitesTiles = L.GridLayer.extend({
+    options: { tileSize: 512, pane: 'ssSites', updateWhenZooming: false, keepBuffer: 3 },
+    initialize: function (data, meta, options) {
+      L.setOptions(this, options);
+      this.D = data; this.meta = meta;
+      this.visible = meta.verdicts.map(function () { return true; });
+      this.colors = meta.verdicts.map(function (v) { return v.color; });
+      this.strokes = meta.verdicts.map(function (v) { return v.stroke; });
+      this.drawn = new Uint8Array(data.n);
+      this._buf = [];
+    },
+    radiusPx: function (i) {
+      var sc = this.D.score[i];
+      var r = sc ? 3 + 4.5 * Math.min(1, (sc - 1) / 1000) : 3;
+      var z = this._map ? this._map.getZoom() : this.meta.zf;
+      return z < (SS.zfit || 0) - 1 ? Math.max(2, r * 0.75) : r;
+    },
+    footprints: function (z) { return z >= this.meta.zf; },
+    createTile: function (coords) {
+      var D = this.D, size = this.getTileSize().x, cc = newCanvas(size), ctx = cc[1];
+      var T = tileFrame(coords, size), pad = 10 / T.s, fpMode = this.footprints(coords.z);
+      var ids = D.index.query(T.x0 - pad, T.y1 - T.m - pad, T.x0 + T.m + pad, T.y1 + pad, this._buf);
+      ids = ids.filter(function (i) { return this.visible[D.verdict[i]]; }, this);
+      ids.sort(function (a, b) { return D.rank[a] - D.rank[b] || a - b; });
+      var drawn = this.drawn;
+      for (var k = 0; k < ids.length; k++) {
+        var i = ids[k], x = (D.xy[2 * i] - T.x0) * T.s, y = (T.y1 - D.xy[2 * i + 1]) * T.s;
+        var col = this.colors[D.verdict[i]], stroke = this.strokes[D.verdict[i]];
+        if (x > -12 && x < size + 12 && y > -12 && y < size + 12) drawn[i] = 1;
+        var hasFp = D.radius[i] > 0 || D.fpIndex[i] >= 0;
+        if (fpMode && hasFp) {
+          ctx.beginPath();
+          if (D.radius[i] > 0) ctx.arc(x, y, D.radius[i] * T.s, 0, 2 * Math.PI);
+          else trace(ctx, D.fp, D.fpIndex[i], T, true);
+          var sc = D.score[i] ? (D.score[i] - 1) / 1000 : 0;
+          ctx.globalAlpha = 0.28 + 0.5 * sc; ctx.fillStyle = col; ctx.fill('evenodd');
+          ctx.globalAlpha = 1; ctx.lineWidth = 2; ctx.strokeStyle = stroke; ctx.stroke();
+          ctx.beginPath(); ctx.arc(x, y, 2.5, 0, 2 * Math.PI);
+          ctx.fillStyle = stroke; ctx.fill();
+        } else {
+          var r = this.radiusPx(i);
+          ctx.beginPath(); ctx.arc(x, y, r, 0, 2 * Math.PI);
+          ctx.fillStyle = col; ctx.globalAlpha = 0.95; ctx.fill();
+          ctx.globalAlpha = 1; ctx.lineWidth = r > 3 ? 1.2 : 0.8; ctx.strokeStyle = '#ffffff'; ctx.stroke();
+        }
+      }
+      return cc[0];
+    },
+    /* The topmost visible site under a container point, or -1. */
+    siteAt: function (cpt) {
+      var map = this._map, D = this.D, z = map.getZoom();
+      var p = L.CRS.EPSG3857.project(map.containerPointToLatLng(cpt));
+      var mpp = WORLD / (256 * Math.pow(2, z)), tol = 9 * mpp, fpMode = this.footprints(z);
+      var ids = D.index.query(p.x - tol, p.y - tol, p.x + tol, p.y + tol, this._buf);
+      var best = -1, bestRank = -1, bestD = Infinity;
+      for (var k = 0; k < ids.length; k++) {
+        var i = ids[k];
+        if (!this.visible[D.verdict[i]]) continue;
+        var dx = D.xy[2 * i] - p.x, dy = D.xy[2 * i + 1] - p.y, d = Math.sqrt(dx * dx + dy * dy);
+        var hit;
+        if (fpMode && D.radius[i] > 0) hit = d <= D.radius[i] + 2 * mpp;
+        else if (fpMode && D.fpIndex[i] >= 0) hit = inRings(D.fp, D.fpIndex[i], p.x, p.y) || d <= 4 * mpp;
+        else hit = d <= (this.radiusPx(i) + 2) * mpp;
+        if (hit && (D.rank[i] > bestRank || (D.rank[i] === bestRank && d < bestD))) { best = i; bestRank = D.rank[i]; bestD = d; }
+      }
+      return best;
+    },
+    latLng: function (i) {
+      return L.CRS.EPSG3857.unproject(L.point(this.D.xy[2 * i], this.D.xy[2 * i + 1]));
+    },
+    setVisible: function (v, on) {
+      if (this.visible[v] === on) return;
+      this.visible[v] = on;
+      this.drawn.fill(0);
+      if (this._map) this.redraw();
+    }
+  });
+
+  /* A layer-control entry that shows or hides one verdict of the sites layer. */
+  var VerdictToggle = L.Layer.extend({
+    initialize: function (sites, verdict) { this.sites = sites; this.v = verdict; },
+    onAdd: function () { this.sites.setVisible(this.v, true); },
+    onRemove: function () { this.sites.setVisible(this.v, false); }
+  });
+
+  // ---------------------------------------------------------------- popups
+  function siteTooltip(S, i) {
+    var v = S.meta.verdicts[S.D.verdict[i]];
+    return '<div class="ss-tip"><b>' + esc(S.D.name[i] || S.D.id[i]) + '</b> <span class="ss-muted">' + esc(S.D.id[i]) +
+      '</span><br><span class="ss-dot" style="background:' + v.color + '"></span>' + esc(v.label) +
+      ' · score ' + scoreText(S.D, i) + '</div>';
+  }
+  function scoreText(D, i) { return D.score[i] ? ((D.score[i] - 1) / 10).toFixed(1) : '—'; }
+  function fmtNum(v) {
+    if (v === 0) return '0';
+    var a = Math.abs(v), d = a >= 1000 ? 0 : a >= 100 ? 1 : a >= 10 ? 2 : a >= 1 ? 3 : 4;
+    var s = v.toLocaleString('en-US', { maximumFractionDigits: d });
+    return s.replace('-', '−');
+  }
+  function fmtMeasure(v, unit) {
+    if (v === null || v === undefined || (typeof v === 'number' && isNaN(v))) return '<span class="ss-nodata">no data</span>';
+    if (typeof v === 'string') return esc(v);
+    if (v === Infinity) return 'beyond search radius';
+    if (unit === 'fraction') return esc(fmtNum(v * 100)) + ' %';
+    if (unit === 'm' && Math.abs(v) >= 10000) return esc(fmtNum(v / 1000)) + ' km';
+    return esc(fmtNum(v)) + (unit ? ' ' + esc(unit) : '');
+  }
+  function sitePopup(S, i) {
+    var D = S.D, meta = S.meta, v = meta.verdicts[D.verdict[i]];
+    var h = '<div class="ss-pop"><div class="ss-pop-head"><span class="ss-badge" style="background:' + v.color + '">' +
+      esc(v.label) + '</span><span class="ss-pop-score">' + scoreText(D, i) + '<small>/100</small></span></div>' +
+      '<div class="ss-pop-name">' + esc(D.name[i] || '(unnamed)') + '</div><div class="ss-pop-id">' + esc(D.id[i]) + '</div>';
+    var rs = D.reasons ? D.reasons(i) : [];
+    if (rs.length) {
+      h += '<ul class="ss-reasons ss-reasons-' + esc(v.key) + '">';
+      for (var k = 0; k < rs.length; k++) h += '<li>' + esc(rs[k]) + '</li>';
+      h += '</ul>';
+    }
+    h += '<table class="ss-crit"><thead><tr><th>Criterion</th><th>Measured</th><th>Score</th><th>Weight</th></tr></thead><tbody>';
+    for (var c = 0; c < meta.criteria.length; c++) {
+      var C = meta.criteria[c], m = D.m[c] ? D.m[c](i) : null, s = D.s[c] ? D.s[c](i) : null;
+      h += '<tr><td><div class="ss-clabel">' + esc(C.label) + '</div>' +
+        (C.rule ? '<div class="ss-rule">' + esc(C.rule) + '</div>' : '') +
+        (C.exclusion ? '<div class="ss-rule ss-excl">' + esc(C.exclusion) + '</div>' : '') +
+        (C.safeguard ? '<div class="ss-safeguard">' + esc(C.safeguard) + '</div>' : '') +
+        (C.evaluated === false ? '<div class="ss-rule">not evaluated' + (C.note ? ': ' + esc(C.note) : '') + '</div>' : '') +
+        '</td><td class="ss-num">' + (C.evaluated === false ? '—' : fmtMeasure(m, C.unit)) + '</td><td class="ss-num">' +
+        (s === null ? '—' : s.toFixed(2)) + '</td><td class="ss-num">' + esc(C.weight) + '</td></tr>';
+    }
+    h += '</tbody></table>';
+    if (D.rec && D.rec[i]) h += '<div class="ss-records">Records: ' + esc(D.rec[i]) + '</div>';
+    return h + '</div>';
+  }
+
+  // ---------------------------------------------------------------- controls
+  var Panel = L.Control.extend({
+    initialize: function (html, cls, options) { L.setOptions(this, options); this.html = html; this.cls = cls; },
+    onAdd: function () {
+      var d = L.DomUtil.create('div', 'ss-panel ' + this.cls);
+      d.innerHTML = this.html; // built and escaped in Python
+      L.DomEvent.disableClickPropagation(d); L.DomEvent.disableScrollPropagation(d);
+      return d;
+    }
+  });
+
+  var Fullscreen = L.Control.extend({
+    options: { position: 'topleft' },
+    onAdd: function (map) {
+      var bar = L.DomUtil.create('div', 'leaflet-bar ss-fullscreen');
+      var a = L.DomUtil.create('a', '', bar);
+      a.href = '#'; a.title = 'Full screen'; a.setAttribute('role', 'button'); a.setAttribute('aria-label', 'Full screen');
+      a.innerHTML = '<svg viewBox="0 0 16 16" width="16" height="16" aria-hidden="true"><path d="M1 6V1h5M10 1h5v5M15 10v5h-5M6 15H1v-5" fill="none" stroke="currentColor" stroke-width="2"/></svg>';
+      var el = map.getContainer();
+      L.DomEvent.on(a, 'click', function (e) {
+        L.DomEvent.preventDefault(e); L.DomEvent.stopPropagation(e);
+        var full = document.fullscreenElement === el || L.DomUtil.hasClass(el, 'ss-pseudo-full');
+        if (full) {
+          if (document.fullscreenElement && document.exitFullscreen) document.exitFullscreen();
+          L.DomUtil.removeClass(el, 'ss-pseudo-full');
+        } else if (el.requestFullscreen) {
+          el.requestFullscreen().catch(function () { L.DomUtil.addClass(el, 'ss-pseudo-full'); map.invalidateSize(); });
+        } else { L.DomUtil.addClass(el, 'ss-pseudo-full'); }
+        setTimeout(function () { map.invalidateSize(); }, 50);
+      });
+      document.addEventListener('fullscreenchange', function () { map.invalidateSize(); });
+      return bar;
+    }
+  });
+
+  var Search = L.Control.extend({
+    options: { position: 'topleft' },
+    initialize: function (S, options) { L.setOptions(this, options); this.S = S; },
+    onAdd: function () {
+      var S = this.S, box = L.DomUtil.create('div', 'ss-panel ss-search');
+      var input = L.DomUtil.create('input', '', box), list = L.DomUtil.create('ul', 'ss-results', box);
+      input.type = 'search'; input.placeholder = 'Find a site by id or name'; input.setAttribute('aria-label', 'Find a site by id or name');
+      L.DomEvent.disableClickPropagation(box); L.DomEvent.disableScrollPropagation(box);
+      var names = S.D.name, ids = S.D.id, lower = null, results = [], active = -1;
+      function render() {
+        list.innerHTML = '';
+        results.forEach(function (i, k) {
+          var li = L.DomUtil.create('li', k === active ? 'ss-active' : '', list);
+          var v = S.meta.verdicts[S.D.verdict[i]];
+          var dot = L.DomUtil.create('span', 'ss-dot', li); dot.style.background = v.color;
+          L.DomUtil.create('span', 'ss-rname', li).textContent = names[i] || ids[i];
+          L.DomUtil.create('span', 'ss-muted', li).textContent = ' ' + ids[i];
+          L.DomEvent.on(li, 'mousedown', function (e) { L.DomEvent.preventDefault(e); choose(i); });
+        });
+      }
+      function choose(i) { results = []; render(); input.value = names[i] || ids[i]; input.blur(); S.openSite(i, true); }
+      function search() {
+        var t = input.value.trim().toLowerCase();
+        results = []; active = -1;
+        if (t) {
+          if (!lower) lower = names.map(function (s, i) { return ((s || '') + '\u0000' + ids[i]).toLowerCase(); });
+          var exact = [], pre = [], sub = [];
+          for (var i = 0; i < lower.length && exact.length + pre.length < 10; i++) {
+            var s = lower[i], k = s.indexOf(t);
+            if (k < 0) continue;
+            if (String(ids[i]).toLowerCase() === t || (names[i] || '').toLowerCase() === t) exact.push(i);
+            else if (k === 0 || s.charAt(k - 1) === '\u0000' || s.charAt(k - 1) === ' ') pre.push(i);
+            else if (sub.length < 10) sub.push(i);
+          }
+          results = exact.concat(pre, sub).slice(0, 10);
+        }
+        render();
+      }
+      L.DomEvent.on(input, 'input', search);
+      L.DomEvent.on(input, 'keydown', function (e) {
+        if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+          active = Math.max(0, Math.min(results.length - 1, active + (e.key === 'ArrowDown' ? 1 : -1))); render();
+          L.DomEvent.preventDefault(e);
+        } else if (e.key === 'Enter' && results.length) { choose(results[Math.max(active, 0)]); }
+        else if (e.key === 'Escape') { results = []; render(); }
+      });
+      L.DomEvent.on(input, 'blur', function () { setTimeout(function () { results = []; render(); }, 150); });
+      this.input = input;
+      return box;
+    }
+  });
+
+  // ---------------------------------------------------------------- public factories
+  SS.layers = [];
+  SS.featureLayer = function (map, dataId) {
+    ensurePanes(map);
+    var layer = new FeatureTiles(readJSON(dataId));
+    SS.layers.push(layer);
+    return layer;
+  };
+
+  SS.sitesLayer = function (map, dataId, metaId) {
+    ensurePanes(map);
+    var t0 = performance.now();
+    var meta = readJSON(metaId), D = decodeSites(readJSON(dataId), meta);
+    var layer = new SitesTiles(D, meta, { maxZoom: meta.maxZoom });
+    var S = (SS.sites = { map: map, meta: meta, D: D, layer: layer, count: D.n, toggles: {} });
+    S.decodeMs = performance.now() - t0;
+    S.latLng = function (i) { return layer.latLng(i); };
+    S.drawnCount = function () { var c = 0; for (var i = 0; i < D.n; i++) c += layer.drawn[i]; return c; };
+    S.find = function (id) { return D.id.indexOf(id); };
+    var highlight = null, tip = L.tooltip({ direction: 'top', offset: [0, -8], className: 'ss-tooltip', opacity: 1 });
+    S.openSite = function (i, fly) {
+      var ll = layer.latLng(i);
+      var go = function () {
+        L.popup({ maxWidth: 460, minWidth: 320, className: 'ss-popup', autoPanPadding: [40, 40] })
+          .setLatLng(ll).setContent(sitePopup(S, i)).openOn(map);
+        if (highlight) map.removeLayer(highlight);
+        highlight = L.circleMarker(ll, { pane: 'ssHighlight', radius: layer.radiusPx(i) + 5, color: '#111827', weight: 2.5, fill: false, interactive: false, renderer: L.svg({ pane: 'ssHighlight' }) }).addTo(map);
+        S.openIndex = i;
+      };
+      if (fly) {
+        var z = Math.max(map.getZoom(), Math.min(meta.zf + 1, map.getMaxZoom()));
+        map.once('moveend', go); map.setView(ll, z);
+        if (map.getCenter().equals(ll) && map.getZoom() === z) { map.off('moveend', go); go(); }
+      } else { go(); }
+    };
+    map.on('popupclose', function () { if (highlight) { map.removeLayer(highlight); highlight = null; } S.openIndex = -1; });
+    var pending = null;
+    map.on('mousemove', function (e) {
+      if (pending) return;
+      pending = setTimeout(function () { pending = null; }, 30);
+      var i = map.hasLayer(layer) ? layer.siteAt(e.containerPoint) : -1;
+      map.getContainer().style.cursor = i >= 0 ? 'pointer' : '';
+      if (i >= 0) { tip.setLatLng(layer.latLng(i)).setContent(siteTooltip(S, i)); if (!map.hasLayer(tip)) tip.addTo(map); }
+      else if (map.hasLayer(tip)) map.removeLayer(tip);
+    });
+    map.on('mouseout', function () { if (map.hasLayer(tip)) map.removeLayer(tip); });
+    map.on('click', function (e) {
+      var i = map.hasLayer(layer) ? layer.siteAt(e.containerPoint) : -1;
+      if (map.hasLayer(tip)) map.removeLayer(tip);
+      if (i >= 0) { S.openSite(i, false); return; }
+      var p = L.CRS.EPSG3857.project(e.latlng), tol = 4 * WORLD / (256 * Math.pow(2, map.getZoom()));
+      var rows = [];
+      SS.layers.forEach(function (lyr) {
+        if (!map.hasLayer(lyr)) return;
+        var names = lyr.hits(p.x, p.y, tol);
+        if (names.length) rows.push('<div class="ss-hit"><span class="ss-swatch" style="' + lyr.style.swatch + '"></span><b>' +
+          esc(lyr.spec.name) + '</b>' + names.slice(0, 5).map(function (nm) { return nm ? '<div class="ss-hit-name">' + esc(nm) + '</div>' : ''; }).join('') +
+          (names.length > 5 ? '<div class="ss-muted">+ ' + (names.length - 5) + ' more</div>' : '') + '</div>');
+      });
+      if (rows.length) L.popup({ className: 'ss-popup', maxWidth: 320 }).setLatLng(e.latlng).setContent('<div class="ss-pop">' + rows.join('') + '</div>').openOn(map);
+    });
+    layer.on('load', function () { S.ready = true; });
+    return layer;
+  };
+
+  SS.verdictToggle = function (sites, verdictKey, show) {
+    var S = SS.sites, k = S.meta.verdicts.map(function (v) { return v.key; }).indexOf(verdictKey);
+    var t = new VerdictToggle(sites, k);
+    S.toggles[verdictKey] = t;
+    if (!show) sites.setVisible(k, false);
+    return t;
+  };
+
+  /* Runs right after the map is created, before any layer: the first tiles are drawn once. */
+  SS.fitView = function (map, bounds, maxZoom) {
+    map.fitBounds(bounds, { padding: [30, 30], maxZoom: maxZoom, animate: false });
+    SS.zfit = map.getZoom();
+  };
+
+  SS.init = function (map, opts) {
+    SS.map = map;
+    if (opts.title) new Panel(opts.title, 'ss-title', { position: 'topleft' }).addTo(map);
+    if (SS.sites) { SS.search = new Search(SS.sites, { position: 'topleft' }).addTo(map); }
+    if (map.zoomControl) { map.zoomControl.remove(); map.zoomControl = L.control.zoom({ position: 'topleft' }).addTo(map); }
+    new Fullscreen().addTo(map);
+    if (opts.legend) new Panel(opts.legend, 'ss-legend', { position: 'bottomright' }).addTo(map);
+    var warned = false;
+    map.eachLayer(function (l) {
+      if (l instanceof L.TileLayer) l.on('tileerror', function () {
+        if (warned) return; warned = true;
+        map.attributionControl.addAttribution('<span class="ss-offline">basemap unavailable (offline)</span>');
+      });
+    });
+    SS.ready = true;
+  };
+})();

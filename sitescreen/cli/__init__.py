@@ -1,0 +1,77 @@
+"""The ``sitescreen`` command line: a thin layer over the library.
+
+One module per subcommand; options shared between commands live in :mod:`.options`. Library errors
+(:class:`~sitescreen.errors.SitescreenError`) become a one-line ``Error: …`` with exit code 1; bad
+flags exit 2 (click's usage errors). No traceback is shown for user errors (``-v -v`` shows one).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from .. import __version__
+from ..errors import SitescreenError
+
+
+class SitescreenGroup(click.Group):
+    """A click group that reports library errors as ``Error: …`` (exit 1), never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except SitescreenError as exc:
+            if logging.getLogger("sitescreen").isEnabledFor(logging.DEBUG):
+                logging.getLogger("sitescreen").exception("traceback")
+            raise click.ClickException(str(exc)) from None
+        except KeyboardInterrupt:
+            click.echo("Interrupted; no partial output was left.", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=SitescreenGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="sitescreen")
+@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug with tracebacks).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors; no progress bars.")
+@click.pass_context
+def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
+    """Screen candidate rare-earth mining sites against environmental safeguards.
+
+    \b
+    Quick start:
+      sitescreen demo --out demo-out
+      sitescreen screen deposits.csv --layer protected=wilderness.shp --out results
+      sitescreen screen --config run.toml --out results
+    """
+    level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger("sitescreen").setLevel(level)
+    ctx.ensure_object(dict)
+    ctx.obj["quiet"] = quiet
+
+
+def _register() -> None:
+    from .check import check_command
+    from .demo import demo_command
+    from .explain import explain_command
+    from .screen import screen_command
+    for cmd in (screen_command, check_command, explain_command, demo_command):
+        main.add_command(cmd)
+    try:
+        from .map import map_command
+        from .report import report_command
+        main.add_command(map_command)
+        main.add_command(report_command)
+    except ImportError:  # pragma: no cover - present in a complete checkout
+        pass
+    for optional in ("verify", "batch"):
+        try:
+            module = __import__(f"sitescreen.cli.{optional}", fromlist=["command"])
+            main.add_command(module.command)
+        except ImportError:
+            pass
+
+
+_register()

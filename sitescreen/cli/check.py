@@ -1,0 +1,51 @@
+"""``sitescreen check``: validate and summarise the inputs without scoring."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from ..pipeline import prepare
+from .options import build_config, inputs_options
+
+
+def check_report(prep) -> dict:
+    s = prep.site_stats.info()
+    layers = [lyr.info() for lyr in prep.inputs.vectors] + list(prep.raster_info)
+    return {"crs": prep.crs.to_string() if prep.crs.to_epsg() is None else f"EPSG:{prep.crs.to_epsg()}",
+            "profile": prep.profile.name, "sites": s, "layers": layers,
+            "roles_used_by_profile": sorted(prep.profile.roles),
+            "roles_missing": sorted(prep.profile.roles - {lyr.spec.role for lyr in prep.inputs.vectors}
+                                    - {r.role for r in prep.inputs.rasters})}
+
+
+@click.command("check")
+@inputs_options
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def check_command(sites, config_path, layers, profile, aoi, crs, radius_m, commodity, sites_where, grid_cell_m,
+                  skip_invalid, as_json):
+    """Validate the inputs of a screening and summarise them, without scoring.
+
+    Reads every layer as a screening would (CRS, repairs, coverage, counts) and
+    reports problems as errors. Same arguments as `sitescreen screen`.
+    """
+    config = build_config(sites, config_path, layers, profile, aoi, crs, radius_m, commodity, sites_where,
+                          grid_cell_m, skip_invalid)
+    report = check_report(prepare(config))
+    if as_json:
+        click.echo(json.dumps(report, indent=2, default=str))
+        return
+    s = report["sites"]
+    click.echo(f"Run CRS: {report['crs']}; profile: {report['profile']}")
+    click.echo(f"Sites: {s['sites']} from {s.get('path')} ({s.get('records_read', 0)} records, "
+               f"{s.get('records_without_location', 0)} without location, {s.get('records_filtered_out', 0)} other commodities, "
+               f"{s.get('duplicates_merged', 0)} duplicates merged)")
+    for lyr in report["layers"]:
+        extra = (f"{lyr['features_read']} features read, {lyr['features_used']} used, {lyr['repairs']} repaired"
+                 if lyr["kind"] == "vector" else f"{lyr['width']}×{lyr['height']} cells, covers {lyr['sites_covered']} sites")
+        click.echo(f"  {lyr['role']:<13} {lyr['name']:<28} {lyr['kind']:<6} schema {lyr['schema']:<13} "
+                   f"CRS {lyr['source_crs']}{' (override)' if lyr.get('crs_override') else ''}; coverage {lyr['coverage']}; {extra}")
+    if report["roles_missing"]:
+        click.echo(f"Roles the profile uses with no layer: {', '.join(report['roles_missing'])} (optional criteria are skipped)")
+    click.echo("OK")

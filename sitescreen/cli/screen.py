@@ -1,0 +1,66 @@
+"""``sitescreen screen``: run a screening and write every output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ..outputs import check_out_dir, write_outputs
+from ..pipeline import screen
+from .options import Progress, build_config, inputs_options, make_map_options, map_options
+
+
+def summary_lines(result, out_dir: Path) -> list[str]:
+    m = result.manifest
+    s = m["sites"]
+    counts = ", ".join(f"{v} {k}" for k, v in m["counts"].items() if v)
+    lines = [f"Screened {s['sites']} sites ({counts}) in {m['crs']} with profile {m['profile']['name']}."]
+    if s.get("records_read"):
+        lines.append(f"Sites from {s['records_read']} records: {s.get('records_without_location', 0)} without location skipped, "
+                     f"{s.get('records_filtered_out', 0)} not matching the commodity, {s.get('duplicates_merged', 0)} duplicates merged.")
+    for c in m["criteria"]:
+        if not c["evaluated"]:
+            lines.append(f"Criterion {c['name']}: {c['note']}.")
+    lines.append(f"Results in {out_dir}/")
+    return lines
+
+
+@click.command("screen")
+@inputs_options
+@click.option("-o", "--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output folder.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
+@map_options
+@click.option("--json", "as_json", is_flag=True, help="Print the run manifest as JSON instead of a summary.")
+@click.pass_context
+def screen_command(ctx, sites, config_path, layers, profile, aoi, crs, radius_m, commodity, sites_where, grid_cell_m,
+                   skip_invalid, out_dir, overwrite, no_map, no_report, self_contained, offline, basemap, as_json):
+    """Screen SITES (deposit points or polygons) against the layers and write results to --out.
+
+    \b
+    Outputs: sites.gpkg (QGIS-styled), sites.parquet, sites.csv, manifest.json,
+    map.html and report.html.
+    \b
+    Example (the shared Idaho data):
+      sitescreen screen lanthanum_datafile.csv --sites-where state=Idaho \\
+        --layer federal_land=padus_ID.geojson --layer watershed=huc8_pnw.geojson \\
+        --layer protected=nps_national_parks.geojson --layer protected=wilderness.shp --out idaho
+    """
+    config = build_config(sites, config_path, layers, profile, aoi, crs, radius_m, commodity, sites_where,
+                          grid_cell_m, skip_invalid)
+    check_out_dir(out_dir, overwrite)
+    progress = Progress(not ctx.obj.get("quiet"), total=7)
+    try:
+        result = screen(config, progress=progress)
+        progress("write")
+        write_outputs(result, out_dir, overwrite=overwrite,
+                      options=make_map_options(no_map, no_report, self_contained, offline, basemap))
+    finally:
+        progress.close()
+    if as_json:
+        from ..outputs import manifest_text
+        click.echo(manifest_text(result.manifest), nl=False)
+    elif not ctx.obj.get("quiet"):
+        for line in summary_lines(result, out_dir):
+            click.echo(line)

@@ -1,0 +1,118 @@
+"""A run's inputs in one object (:class:`RunConfig`), from a TOML file or from CLI arguments.
+
+Run config format (paths relative to the file)::
+
+    title = "..."
+    [sites]
+    path = "deposits.csv"      # points (buffered), or polygons (claims, lease areas)
+    radius_m = 1000
+    commodity = "rare-earths"  # or "any", or a list of words
+    # grid_cell_m = 2000       # instead of path: a grid over [run].aoi
+    [run]
+    profile = "federal-safeguards"   # a built-in name or a .toml path
+    crs = "EPSG:5070"                # optional; chosen from the sites' location otherwise
+    aoi = [-115.0, 44.0, -114.0, 45.0]   # optional; or a polygon file
+    [[layers]]
+    role = "protected"
+    path = "wilderness.shp"
+    # layer = "..." (GeoPackage layer), crs = "EPSG:…" (override), schema = "wbd",
+    # definition = { fields = { name = "NAME" }, coverage = "extent" }, where = { agency = ["BLM"] }
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import LayerConfigError
+from .layers import LayerSpec, layer_from_config
+from .sites import SiteOptions, parse_aoi
+
+DEFAULT_PROFILE = "federal-safeguards"
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    sites: LayerSpec | None
+    layers: tuple[LayerSpec, ...]
+    site_options: SiteOptions = field(default_factory=SiteOptions)
+    profile: str = DEFAULT_PROFILE
+    crs: str | None = None
+    title: str = "sitescreen screening"
+    config_path: str | None = None
+
+    def all_paths(self) -> list[Path]:
+        return ([self.sites.path] if self.sites else []) + [lyr.path for lyr in self.layers]
+
+
+def load_config(path: str | Path) -> RunConfig:
+    path = Path(path)
+    if not path.exists():
+        raise LayerConfigError(f"{path}: config file not found")
+    if path.is_dir():
+        raise LayerConfigError(f"{path}: config is a directory, expected a .toml file")
+    try:
+        data = tomllib.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise LayerConfigError(f"{path}: config is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise LayerConfigError(f"{path}: not valid TOML: {exc}") from None
+    return config_from_dict(data, path.parent.resolve(), str(path))
+
+
+def config_from_dict(data: Mapping[str, Any], base: Path, where: str) -> RunConfig:
+    unknown = set(data) - {"title", "sites", "run", "layers"}
+    if unknown:
+        raise LayerConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; allowed: title, sites, run, layers")
+    run = dict(data.get("run", {}))
+    bad = set(run) - {"profile", "crs", "aoi"}
+    if bad:
+        raise LayerConfigError(f"{where}: [run] unknown key(s) {', '.join(sorted(bad))}; allowed: profile, crs, aoi")
+    s = dict(data.get("sites", {}))
+    site_keys = {"path", "layer", "crs", "schema", "definition", "where", "radius_m", "commodity", "merge_distance_m",
+                 "grid_cell_m", "skip_invalid"}
+    bad = set(s) - site_keys
+    if bad:
+        raise LayerConfigError(f"{where}: [sites] unknown key(s) {', '.join(sorted(bad))}; allowed: {', '.join(sorted(site_keys))}")
+    aoi = run.get("aoi")
+    if isinstance(aoi, str) and "," not in aoi:
+        aoi = str(base / aoi)
+    sites = None
+    if "path" in s:
+        sites = layer_from_config({"role": "sites", **{k: s[k] for k in ("path", "layer", "crs", "schema", "definition", "where") if k in s}},
+                                  base, f"{where}: [sites]")
+    elif "grid_cell_m" not in s:
+        raise LayerConfigError(f"{where}: [sites] needs path = \"...\" (a sites file) or grid_cell_m (a grid over [run].aoi)")
+    opts = site_options(radius_m=s.get("radius_m"), commodity=s.get("commodity"), merge_distance_m=s.get("merge_distance_m"),
+                        grid_cell_m=s.get("grid_cell_m"), aoi=aoi, skip_invalid=bool(s.get("skip_invalid", False)), where=where)
+    layers_data = data.get("layers", [])
+    if not isinstance(layers_data, list):
+        raise LayerConfigError(f"{where}: layers must be an array of tables ([[layers]])")
+    layers = tuple(layer_from_config(d, base, f"{where}: layers[{i}]") for i, d in enumerate(layers_data))
+    profile = run.get("profile", DEFAULT_PROFILE)
+    if isinstance(profile, str) and profile.endswith(".toml") and not Path(profile).is_absolute():
+        profile = str(base / profile)
+    return RunConfig(sites=sites, layers=layers, site_options=opts, profile=profile, crs=run.get("crs"),
+                     title=str(data.get("title", "sitescreen screening")), config_path=where)
+
+
+def site_options(*, radius_m=None, commodity=None, merge_distance_m=None, grid_cell_m=None, aoi=None,
+                 skip_invalid=False, where: str = "options") -> SiteOptions:
+    kw: dict[str, Any] = {"aoi": parse_aoi(aoi), "skip_invalid": skip_invalid}
+    for name, value in (("radius_m", radius_m), ("merge_distance_m", merge_distance_m), ("grid_cell_m", grid_cell_m)):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise LayerConfigError(f"{where}: {name} must be a positive number of metres, got {value!r}")
+        kw[name] = float(value)
+    if commodity is not None:
+        if isinstance(commodity, list):
+            commodity = tuple(str(c) for c in commodity)
+        kw["commodity"] = commodity
+    opts = SiteOptions(**kw)
+    opts.commodity_terms()  # validates
+    if opts.grid_cell_m is not None and opts.aoi is None:
+        raise LayerConfigError(f"{where}: a grid of sites needs an area of interest (--aoi / [run].aoi)")
+    return opts

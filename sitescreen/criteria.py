@@ -1,0 +1,212 @@
+"""Measure every criterion of a profile over all sites at once, in physical units.
+
+One function per criterion kind (a registry), each vectorized over the sites through the kernels in
+:mod:`sitescreen.geomops` and :mod:`sitescreen.zonal`. A site outside a layer's coverage gets NaN
+(*no data*), never a silent zero.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Callable
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from . import geomops
+from .errors import LayerConfigError
+from .layers import LayerSpec, LoadedLayer
+from .profile import Criterion, Profile
+
+log = logging.getLogger(__name__)
+
+MIN_COVERAGE = 0.5  # a site is measured where at least half its footprint lies in the layer's coverage
+
+
+@dataclass
+class Measurement:
+    """One criterion over all sites: values, the feature each value refers to, and no-data reasons."""
+
+    values: np.ndarray                       # float (or object for categorical attributes)
+    feature: np.ndarray | None = None        # name of the feature behind the value ("" when none)
+    feature_layer: np.ndarray | None = None  # the layer that feature came from
+    nodata_reason: np.ndarray | None = None  # per site: why there is no value ("" when there is)
+    evaluated: bool = True
+    note: str = ""
+    layers: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Inputs:
+    """The loaded inputs of a run, by role."""
+
+    vectors: list[LoadedLayer]
+    rasters: list[LayerSpec]
+
+    def vector_roles(self) -> set[str]:
+        return {lyr.spec.role for lyr in self.vectors}
+
+    def raster_roles(self) -> set[str]:
+        return {r.role for r in self.rasters}
+
+
+def features_for(criterion: Criterion, inputs: Inputs) -> tuple[gpd.GeoDataFrame | None, list[LoadedLayer]]:
+    """The features a vector criterion measures against (selection applied), and their layers."""
+    layers = [lyr for lyr in inputs.vectors if lyr.spec.role in criterion.roles]
+    if not layers:
+        return None, []
+    frames = []
+    for lyr in layers:
+        gdf = lyr.gdf
+        if criterion.selection is not None:
+            gdf = gdf.loc[criterion.selection.mask(gdf)]
+        frames.append(gdf[["name", "layer", "geometry"] + [c for c in gdf.columns if c not in ("name", "layer", "geometry")]])
+    feats = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
+    return gpd.GeoDataFrame(feats, geometry="geometry", crs=layers[0].gdf.crs), layers
+
+
+class CoverageCache:
+    """Covered fraction of each footprint by each layer's coverage, computed once per layer."""
+
+    def __init__(self, footprints: np.ndarray):
+        self.footprints = footprints
+        self._cache: dict[int, np.ndarray] = {}
+
+    def fraction(self, layer: LoadedLayer) -> np.ndarray:
+        key = id(layer)
+        if key not in self._cache:
+            if layer.coverage is None:
+                self._cache[key] = np.ones(len(self.footprints))
+            else:
+                self._cache[key] = geomops.overlap_fraction(self.footprints, np.array([layer.coverage], dtype=object))
+        return self._cache[key]
+
+    def nodata(self, layers: list[LoadedLayer]) -> tuple[np.ndarray, np.ndarray]:
+        """(mask of sites outside some layer's coverage, reason text per site)."""
+        n = len(self.footprints)
+        mask = np.zeros(n, dtype=bool)
+        reason = np.full(n, "", dtype=object)
+        for lyr in layers:
+            out = self.fraction(lyr) < MIN_COVERAGE
+            reason[out & ~mask] = f"outside the coverage of layer {lyr.spec.label}"
+            mask |= out
+        return mask, reason
+
+
+def _names(feats: gpd.GeoDataFrame, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    names = feats["name"].fillna("").astype(str).to_numpy(dtype=object)
+    layers = feats["layer"].astype(str).to_numpy(dtype=object)
+    ok = idx >= 0
+    out_n = np.full(len(idx), "", dtype=object)
+    out_l = np.full(len(idx), "", dtype=object)
+    out_n[ok] = names[idx[ok]]
+    out_l[ok] = layers[idx[ok]]
+    return out_n, out_l
+
+
+def _overlap(c: Criterion, fp: np.ndarray, feats: gpd.GeoDataFrame, ctx: "Context") -> Measurement:
+    g = feats.geometry.to_numpy()
+    frac = geomops.overlap_fraction(fp, g)
+    idx, _ = geomops.largest_overlap(fp, g)
+    name, layer = _names(feats, idx)
+    return Measurement(frac, name, layer)
+
+
+def _distance(c: Criterion, fp: np.ndarray, feats: gpd.GeoDataFrame, ctx: "Context") -> Measurement:
+    d, idx = geomops.nearest(fp, feats.geometry.to_numpy(), float(c.params["search_radius_m"]))
+    name, layer = _names(feats, idx)
+    return Measurement(d, name, layer)
+
+
+def _count_within(c: Criterion, fp: np.ndarray, feats: gpd.GeoDataFrame, ctx: "Context") -> Measurement:
+    n = geomops.count_within(fp, feats.geometry.to_numpy(), float(c.params["distance_m"]))
+    return Measurement(n.astype(float))
+
+
+def _attribute_values(c: Criterion, fp: np.ndarray, feats: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
+    fld = c.params["field"]
+    if fld not in feats:
+        layers = ", ".join(sorted(set(feats["layer"].astype(str)))) or "(no features)"
+        raise LayerConfigError(f"criterion {c.name}: field {fld!r} is not a field of layer(s) {layers}; fields: {', '.join(map(str, feats.columns.drop('geometry')))}")
+    method = c.params.get("method", "majority")
+    vals = feats[fld].to_numpy(dtype=object) if method == "majority" else pd.to_numeric(feats[fld], errors="coerce").to_numpy(dtype=float)
+    return geomops.area_weighted(fp, feats.geometry.to_numpy(), vals, method)
+
+
+def _attribute(c: Criterion, fp: np.ndarray, feats: gpd.GeoDataFrame, ctx: "Context") -> Measurement:
+    value, covered = _attribute_values(c, fp, feats)
+    return Measurement(value)
+
+
+def _site_density(c: Criterion, fp: np.ndarray, feats: gpd.GeoDataFrame, ctx: "Context") -> Measurement:
+    value, covered = _attribute_values(c, fp, feats)
+    s = pd.Series(value, dtype=object)
+    counts = s.map(s.value_counts()).astype(float).to_numpy().copy()
+    counts[s.isna().to_numpy()] = np.nan
+    return Measurement(counts, np.where(s.isna(), "", s.astype(str)).astype(object),
+                       note="counts the other candidate sites of this run in the same feature: depends on which sites are screened together")
+
+
+VECTOR_KINDS: dict[str, Callable[..., Measurement]] = {
+    "overlap": _overlap, "distance": _distance, "count_within": _count_within,
+    "attribute": _attribute, "site_density": _site_density,
+}
+
+
+@dataclass
+class Context:
+    sites: gpd.GeoDataFrame
+    inputs: Inputs
+    coverage: CoverageCache
+
+
+def measure_raster(c: Criterion, sites: gpd.GeoDataFrame, inputs: Inputs) -> Measurement:
+    from . import zonal
+    specs = [r for r in inputs.rasters if r.role in c.roles]
+    spec = specs[0]
+    stat = c.params["stat"]
+    df = zonal.zonal_stats(sites.geometry, spec.path, [stat], band=spec.band, crs_override=spec.crs,
+                           derive=c.params.get("derive"), threshold=c.params.get("threshold"))
+    vals = df[stat].to_numpy(dtype=float)
+    reason = np.where(np.isnan(vals), f"outside the coverage of raster {spec.label} (no valid cells under the footprint)", "").astype(object)
+    return Measurement(vals, nodata_reason=reason, layers=[spec.label])
+
+
+def measure(profile: Profile, sites: gpd.GeoDataFrame, inputs: Inputs) -> dict[str, Measurement]:
+    """Every criterion of ``profile`` over ``sites`` (footprints in the run CRS)."""
+    fp = sites.geometry.to_numpy()
+    ctx = Context(sites, inputs, CoverageCache(fp))
+    out: dict[str, Measurement] = {}
+    for c in profile.criteria:
+        present = [r for r in c.roles if r in inputs.vector_roles() | inputs.raster_roles()]
+        if not present:
+            if not c.optional:
+                raise LayerConfigError(
+                    f"profile {profile.name}: criterion {c.name} needs a layer with role "
+                    f"{' or '.join(c.roles)}; give one with --layer {c.roles[0]}=PATH")
+            out[c.name] = Measurement(np.full(len(sites), np.nan), evaluated=False,
+                                      note=f"not evaluated: no {' or '.join(c.roles)} layer was given")
+            continue
+        if c.kind == "raster":
+            if not any(r.role in c.roles for r in inputs.rasters):
+                raise LayerConfigError(f"criterion {c.name} needs a raster for role {c.roles[0]}, but that layer is a vector file")
+            out[c.name] = measure_raster(c, sites, inputs)
+            continue
+        if any(r.role in c.roles for r in inputs.rasters):
+            raise LayerConfigError(f"criterion {c.name} ({c.kind}) needs a vector layer for role {c.roles[0]}, but a raster was given")
+        feats, layers = features_for(c, inputs)
+        m = VECTOR_KINDS[c.kind](c, fp, feats, ctx)
+        nodata, reason = ctx.coverage.nodata(layers)
+        vals = m.values.astype(object) if m.values.dtype == object else m.values.astype(float)
+        vals[nodata] = None if vals.dtype == object else np.nan
+        m.values = vals
+        m.nodata_reason = reason
+        m.layers = [lyr.spec.label for lyr in layers]
+        missing_roles = [r for r in c.roles if r not in present]
+        if missing_roles:
+            m.note = (m.note + "; " if m.note else "") + f"no {' or '.join(missing_roles)} layer was given"
+        log.info("measured %s (%s) over %d sites against %d features", c.name, c.kind, len(sites), len(feats))
+        out[c.name] = m
+    return out

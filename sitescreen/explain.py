@@ -1,0 +1,66 @@
+"""One site's breakdown from a finished run: every measurement, score, weight and rule."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from .errors import SitescreenError
+from .outputs import read_results
+
+
+def _rule_text(c: dict) -> str:
+    parts = []
+    if c.get("exclusion"):
+        parts.append(f"exclude if {c['exclusion']}")
+    t = c.get("transform")
+    if t:
+        body = ", ".join(f"{k}={v}" for k, v in t.items() if k != "kind")
+        parts.append(f"{t['kind']} ({body})")
+    if not parts:
+        parts.append("informational")
+    return "; ".join(parts)
+
+
+def measurement_text(c: dict, value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "no data"
+    if isinstance(value, str):
+        return value
+    v = float(value)
+    if c["unit"] == "fraction":
+        return f"{v * 100:.1f}%"
+    if c["unit"] == "m":
+        if math.isinf(v):
+            return f"> {c['params'].get('search_radius_m', 0) / 1000:g} km"
+        return f"{v / 1000:.2f} km" if v >= 1000 else f"{v:.0f} m"
+    return f"{v:.4g} {c['unit']}".strip()
+
+
+def explain_site(out_dir: str | Path, site_id: str) -> dict:
+    sites, manifest = read_results(out_dir)
+    row = sites.loc[sites["site_id"].astype(str) == str(site_id)]
+    if row.empty:
+        sample = ", ".join(sites["site_id"].astype(str).head(5))
+        raise SitescreenError(f"{out_dir}: no site with id {site_id!r} ({len(sites)} sites, e.g. {sample})")
+    r = row.iloc[0]
+    crits = []
+    for c in manifest["criteria"]:
+        value = r.get(c["measure_column"])
+        if isinstance(value, (np.floating, np.integer)):
+            value = value.item()
+        score = r.get(c["score_column"]) if c.get("score_column") else None
+        score = None if score is None or (isinstance(score, float) and math.isnan(score)) else float(score)
+        crits.append({"name": c["name"], "label": c["label"], "measurement": value,
+                      "measurement_text": measurement_text(c, value) if c["evaluated"] else "not evaluated",
+                      "unit": c["unit"], "score": score, "weight": c["weight"],
+                      "effective_weight": c.get("effective_weight", c["weight"]), "rule": _rule_text(c),
+                      "safeguard": c["safeguard"], "source": c["source"], "evaluated": c["evaluated"],
+                      "note": c.get("note", "")})
+    score = r["score"]
+    return {"site_id": str(r["site_id"]), "name": str(r["name"]), "verdict": r["verdict"],
+            "score": None if score is None or math.isnan(score) else float(score), "reasons": r["reasons"],
+            "record_ids": r.get("record_ids"), "criteria": crits, "profile": manifest["profile"]["name"],
+            "profile_sha256": manifest["profile"]["sha256"], "crs": manifest["crs"]}

@@ -1,0 +1,430 @@
+"""Input layers: what a layer is (:class:`LayerSpec`), and reading it into the run CRS.
+
+Vector layers are read with pyogrio (Arrow), GeoParquet with geopandas, CSV with pandas (WKT or
+lon/lat columns). Only the part of a layer within the sites' reach is read (``bbox``). Every
+layer is checked against its CRS, reprojected into the run CRS, repaired (counted), and given
+canonical attribute columns (see :mod:`sitescreen.schemas`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import warnings
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+from pyproj import CRS, Transformer
+from pyproj.exceptions import CRSError as ProjCRSError
+
+from .errors import CRSError, LayerConfigError, LayerDataError
+from .schemas import Schema, describe_known, detect_schema, generic_schema, known_schemas, schema_from_dict
+
+log = logging.getLogger(__name__)
+
+RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".img", ".asc")
+VECTOR_SUFFIXES = (".gpkg", ".shp", ".geojson", ".json", ".parquet", ".geoparquet", ".fgb", ".csv", ".gml", ".kml")
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One input layer of a run."""
+
+    role: str
+    path: Path
+    layer: str | None = None           # layer name inside a multi-layer file (GeoPackage)
+    name: str | None = None            # display name; defaults to the file stem
+    schema: str | None = None          # a known definition by name; detected when None
+    definition: Schema | None = None   # an inline definition (from a run config)
+    crs: str | None = None             # CRS override for files whose CRS is missing or wrong
+    where: Mapping[str, tuple] = field(default_factory=dict)  # canonical field -> allowed values
+    band: int = 1
+    skip_invalid: bool = False         # CSV rows whose WKT does not parse are skipped, not an error
+
+    @property
+    def kind(self) -> str:
+        return "raster" if self.path.suffix.lower() in RASTER_SUFFIXES else "vector"
+
+    @property
+    def label(self) -> str:
+        if self.name:
+            return self.name
+        return self.layer if self.layer else self.path.stem
+
+
+@dataclass
+class LoadedLayer:
+    """A vector layer in the run CRS with canonical columns, plus what the manifest records."""
+
+    spec: LayerSpec
+    gdf: gpd.GeoDataFrame
+    schema: Schema
+    source_crs: str
+    features_read: int
+    repairs: int = 0
+    dropped_empty: int = 0
+    coverage: Any = None  # shapely geometry in the run CRS, or None for "global"
+
+    def info(self) -> dict:
+        return {
+            "name": self.spec.label, "role": self.spec.role, "path": str(self.spec.path),
+            "layer": self.spec.layer, "kind": "vector", "schema": self.schema.name,
+            "source_crs": self.source_crs, "features_read": self.features_read,
+            "features_used": int(len(self.gdf)), "repairs": self.repairs,
+            "dropped_empty": self.dropped_empty, "coverage": self.schema.coverage,
+            "crs_override": self.spec.crs, "filter": {k: list(v) for k, v in self.spec.where.items()},
+        }
+
+
+def parse_layer_arg(text: str) -> LayerSpec:
+    """``ROLE=PATH[:LAYER][@CRS]`` from the command line."""
+    role, sep, rest = text.partition("=")
+    if not sep or not role or not rest:
+        raise LayerConfigError(f"--layer {text!r}: expected ROLE=PATH[:LAYER][@CRS], e.g. protected=wilderness.shp")
+    crs = None
+    if "@" in rest:
+        rest, crs = rest.rsplit("@", 1)
+    layer = None
+    if ":" in rest and not Path(rest).exists():
+        base, layer = rest.rsplit(":", 1)
+        rest = base
+    return LayerSpec(role=role.strip(), path=Path(rest), layer=layer or None, crs=crs or None)
+
+
+def layer_from_config(data: Mapping[str, Any], base: Path, where: str) -> LayerSpec:
+    """A ``[[layers]]`` table of a run config; paths resolve against the config's folder."""
+    allowed = {"role", "path", "layer", "name", "schema", "definition", "crs", "where", "band"}
+    unknown = set(data) - allowed
+    if unknown:
+        raise LayerConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(allowed))}")
+    for key in ("role", "path"):
+        if not isinstance(data.get(key), str) or not data.get(key):
+            raise LayerConfigError(f"{where}: '{key}' is required (a string)")
+    definition = None
+    if "definition" in data:
+        definition = schema_from_dict(data["definition"], f"{where}.definition")
+    schema = data.get("schema")
+    if schema is not None and schema not in known_schemas():
+        raise LayerConfigError(f"{where}: schema {schema!r} is not a known layer definition; known: {', '.join(known_schemas())}")
+    path = Path(data["path"])
+    return LayerSpec(
+        role=data["role"], path=path if path.is_absolute() else base / path, layer=data.get("layer"),
+        name=data.get("name"), schema=schema, definition=definition, crs=data.get("crs"),
+        where=parse_where(data.get("where", {}), where), band=int(data.get("band", 1)),
+    )
+
+
+def parse_where(data: Mapping[str, Any], where: str) -> dict[str, tuple]:
+    if not isinstance(data, Mapping):
+        raise LayerConfigError(f"{where}: 'where' must be a table of field = [allowed values]")
+    return {k: tuple(v) if isinstance(v, (list, tuple)) else (v,) for k, v in data.items()}
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, or of all files of a Shapefile set (sorted by name)."""
+    h = hashlib.sha256()
+    for p in companion_files(path):
+        with open(p, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def companion_files(path: Path) -> list[Path]:
+    if path.suffix.lower() == ".shp":
+        return sorted(p for p in path.parent.glob(path.stem + ".*")
+                      if p.suffix.lower() in (".shp", ".shx", ".dbf", ".prj", ".cpg"))
+    return [path]
+
+
+def check_path(path: Path, what: str) -> None:
+    if not path.exists():
+        raise LayerDataError(f"{path}: {what} file not found")
+    if path.is_dir():
+        raise LayerDataError(f"{path}: {what} is a directory, expected a file")
+    if not os.access(path, os.R_OK):
+        raise LayerDataError(f"{path}: {what} file is not readable (permissions)")
+
+
+def to_crs(value: str | CRS, where: str) -> CRS:
+    try:
+        return CRS.from_user_input(value)
+    except (ProjCRSError, TypeError) as exc:
+        raise CRSError(f"{where}: {value!r} is not a CRS pyproj understands (e.g. EPSG:5070): {exc}") from None
+
+
+def crs_label(crs: CRS) -> str:
+    epsg = crs.to_epsg()
+    return f"EPSG:{epsg}" if epsg else crs.to_string()
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+
+
+def read_table(spec: LayerSpec, bbox_lonlat: tuple | None = None, run_crs: CRS | None = None) -> tuple[gpd.GeoDataFrame, Schema, str]:
+    """Read a vector layer in its source CRS: (frame with the source columns, schema, source CRS).
+
+    ``bbox_lonlat`` limits the read to that lon/lat box (transformed into the file's CRS).
+    """
+    path = spec.path
+    check_path(path, f"{spec.role} layer")
+    suffix = path.suffix.lower()
+    where = f"{path}" + (f" (layer {spec.layer!r})" if spec.layer else "")
+    if suffix == ".csv":
+        return _read_csv(spec, where)
+    columns = _columns(spec, where)
+    schema = _schema_for(spec, columns, where)
+    if suffix in (".parquet", ".geoparquet"):
+        try:
+            gdf = gpd.read_parquet(path)
+        except Exception as exc:  # pyarrow raises many types for unreadable files
+            raise LayerDataError(f"{where}: cannot read as GeoParquet: {exc}") from None
+        src_crs = _source_crs(spec, gdf.crs, where)
+        return gdf, schema, src_crs
+    info = _info(spec, where)
+    src_crs = _source_crs(spec, info.get("crs"), where)
+    bbox = None
+    if bbox_lonlat is not None:
+        bbox = _bbox_in(bbox_lonlat, to_crs(src_crs, where))
+    wanted = schema.source_columns(columns)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            gdf = pyogrio.read_dataframe(path, layer=spec.layer, columns=wanted, bbox=bbox, use_arrow=True)
+    except Exception as exc:
+        raise LayerDataError(f"{where}: cannot read: {exc}") from None
+    return gdf, schema, src_crs
+
+
+def _info(spec: LayerSpec, where: str) -> dict:
+    try:
+        return pyogrio.read_info(spec.path, layer=spec.layer)
+    except pyogrio.errors.DataLayerError:
+        try:
+            names = [n for n, _ in pyogrio.list_layers(spec.path)]
+        except Exception:
+            names = []
+        raise LayerDataError(
+            f"{where}: no layer named {spec.layer!r}; layers in the file: {', '.join(names) or 'none'}") from None
+    except Exception as exc:
+        raise LayerDataError(f"{where}: not a vector format GDAL can open ({type(exc).__name__}: {exc})") from None
+
+
+def _columns(spec: LayerSpec, where: str) -> list[str]:
+    if spec.path.suffix.lower() in (".parquet", ".geoparquet"):
+        import pyarrow.parquet as pq
+        try:
+            names = pq.read_schema(spec.path).names
+        except Exception as exc:
+            raise LayerDataError(f"{where}: cannot read as GeoParquet: {exc}") from None
+        return [n for n in names if n != "geometry"]
+    return [str(c) for c in _info(spec, where)["fields"]]
+
+
+def _schema_for(spec: LayerSpec, columns: list[str], where: str) -> Schema:
+    if spec.definition is not None:
+        return spec.definition
+    if spec.schema is not None:
+        return known_schemas()[spec.schema]
+    found = detect_schema(columns, where)
+    if found is not None:
+        return found
+    if spec.role in ("sites", "deposits") or spec.role not in STANDARD_ROLES:
+        return generic_schema(columns, spec.role)
+    raise LayerConfigError(
+        f"{where}: unrecognised {spec.role} layer: none of the known definitions matches its fields "
+        f"({', '.join(columns[:15]) or 'none'}). Known: {describe_known()}. "
+        f"Give a layer definition in a run config ([[layers]] with definition = {{ fields = {{ name = \"...\" }} }}) "
+        f"or name one with schema = \"...\"")
+
+
+STANDARD_ROLES = ("federal_land", "watershed", "protected")
+
+
+def _source_crs(spec: LayerSpec, file_crs: Any, where: str) -> str:
+    if spec.crs:
+        return crs_label(to_crs(spec.crs, where))
+    if file_crs is None:
+        raise CRSError(
+            f"{where}: the layer has no CRS; state it with crs = \"EPSG:…\" in the run config "
+            f"or --layer {spec.role}={spec.path}@EPSG:XXXX")
+    return crs_label(to_crs(file_crs, where))
+
+
+def _read_csv(spec: LayerSpec, where: str) -> tuple[gpd.GeoDataFrame, Schema, str]:
+    try:
+        df = pd.read_csv(spec.path, dtype=str, keep_default_na=False, encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise LayerDataError(f"{where}: text is not UTF-8 ({exc.reason} at byte {exc.start}); re-save the file as UTF-8") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise LayerDataError(f"{where}: not a readable CSV: {exc}") from None
+    schema = _schema_for(spec, list(df.columns), where)
+    if schema.wkt:
+        text = df[schema.wkt].str.strip()
+        present = text != ""
+        wkt = text.to_numpy(dtype=object)
+        wkt[~present.to_numpy()] = None
+        geoms = shapely.from_wkt(wkt, on_invalid="ignore")
+        bad = present.to_numpy() & shapely.is_missing(geoms)
+        if bad.any():
+            rows = (np.flatnonzero(bad) + 2).tolist()  # +1 header, +1 one-based
+            shown = ", ".join(map(str, rows[:10])) + (" …" if len(rows) > 10 else "")
+            err = LayerDataError(
+                f"{where}: column {schema.wkt!r} has WKT that does not parse on {len(rows)} row(s) "
+                f"(line {shown}), e.g. {text[bad].iloc[0]!r}; fix them or pass --skip-invalid")
+            err.bad_rows = np.flatnonzero(bad)  # type: ignore[attr-defined]
+            if not spec.skip_invalid:
+                raise err
+            geoms[bad] = None
+    elif schema.lon and schema.lat:
+        lon = pd.to_numeric(df[schema.lon].replace("", None), errors="coerce")
+        lat = pd.to_numeric(df[schema.lat].replace("", None), errors="coerce")
+        bad = (lon.isna() & (df[schema.lon] != "")) | (lat.isna() & (df[schema.lat] != ""))
+        if bad.any():
+            rows = (np.flatnonzero(bad.to_numpy()) + 2).tolist()
+            raise LayerDataError(f"{where}: columns {schema.lon!r}/{schema.lat!r} are not numbers on line(s) {', '.join(map(str, rows[:10]))}")
+        geoms = shapely.points(lon.to_numpy(), lat.to_numpy())
+        geoms[lon.isna().to_numpy() | lat.isna().to_numpy()] = None
+    else:
+        raise LayerConfigError(
+            f"{where}: CSV without a geometry: expected a WKT column ({', '.join(('wkt', 'geometry'))}) "
+            f"or lon/lat columns (lon,lat / longitude,latitude / x,y); columns present: {', '.join(df.columns)}")
+    file_crs = schema.crs or (df["crs"].replace("", np.nan).dropna().iloc[0] if "crs" in df and (df["crs"] != "").any() else None)
+    if file_crs is None and schema.lon and schema.lon.lower() in ("lon", "longitude", "lng"):
+        file_crs = "EPSG:4326"
+    src_crs = _source_crs(spec, file_crs, where)
+    return gpd.GeoDataFrame(df, geometry=geoms, crs=src_crs), schema, src_crs
+
+
+def _bbox_in(bbox_lonlat: tuple, crs: CRS) -> tuple:
+    if crs.is_geographic and crs.to_epsg() in (4326, 4269, 4267, None):
+        return tuple(bbox_lonlat)
+    t = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    return t.transform_bounds(*bbox_lonlat, densify_pts=21)
+
+
+def check_coordinates(bounds: np.ndarray, crs: CRS, where: str, n: int) -> None:
+    """Refuse coordinates that cannot be in ``crs`` (e.g. metres in a file tagged EPSG:4326)."""
+    if n == 0 or not np.all(np.isfinite(bounds)):
+        return
+    minx, miny, maxx, maxy = bounds
+    if crs.is_geographic:
+        if minx < -180.5 or maxx > 360.5 or miny < -90.5 or maxy > 90.5:
+            raise CRSError(
+                f"{where}: coordinates ({minx:.6g}, {miny:.6g}) – ({maxx:.6g}, {maxy:.6g}) are outside "
+                f"the valid range of {crs_label(crs)} (longitude ±180, latitude ±90): the file's CRS tag is "
+                f"probably wrong (projected metres?); give the real CRS as an override (crs = \"EPSG:…\" in the "
+                f"run config, or ROLE=PATH@EPSG:XXXX on the command line)")
+        return
+    aou = crs.area_of_use
+    if aou is None:
+        return
+    try:
+        t = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+        lon0, lat0, lon1, lat1 = t.transform_bounds(minx, miny, maxx, maxy, densify_pts=11)
+    except Exception:
+        lon0 = lat0 = lon1 = lat1 = np.inf
+    far = 15.0  # degrees of slack: a projection is usable somewhat beyond its nominal area
+    if not (np.isfinite([lon0, lat0, lon1, lat1]).all()) or lat1 < aou.south - far or lat0 > aou.north + far or (
+            aou.west < aou.east and (lon1 < aou.west - far or lon0 > aou.east + far)):
+        raise CRSError(
+            f"{where}: coordinates ({minx:.6g}, {miny:.6g}) – ({maxx:.6g}, {maxy:.6g}) lie far outside the area of use "
+            f"of {crs_label(crs)} ({aou.name}): the CRS tag is probably wrong; give the real CRS as an override")
+
+
+def repair(geoms: np.ndarray, polygonal: bool) -> tuple[np.ndarray, int]:
+    """make_valid the invalid geometries (keeping only polygonal parts for polygon layers)."""
+    invalid = ~shapely.is_valid(geoms) & ~shapely.is_missing(geoms)
+    n = int(invalid.sum())
+    if n:
+        fixed = shapely.make_valid(geoms[invalid])
+        if polygonal:
+            fixed = polygonal_part(fixed)
+        geoms = geoms.copy()
+        geoms[invalid] = fixed
+    return geoms, n
+
+
+def polygonal_part(geoms: np.ndarray) -> np.ndarray:
+    """The polygons of each geometry (collections from make_valid may hold lines and points)."""
+    geoms = np.asarray(geoms, dtype=object).copy()
+    coll = shapely.get_type_id(geoms) == 7
+    if coll.any():
+        parts, owner = shapely.get_parts(geoms[coll], return_index=True)
+        keep = np.isin(shapely.get_type_id(parts), (3, 6))
+        polys, sub = shapely.get_parts(parts[keep], return_index=True)
+        owner = owner[keep][sub]
+        out = np.full(int(coll.sum()), None, dtype=object)
+        if len(polys):
+            uniq, inv = np.unique(owner, return_inverse=True)
+            out[uniq] = shapely.multipolygons(polys, indices=inv)
+        geoms[coll] = out
+    return geoms
+
+
+def load_vector(spec: LayerSpec, run_crs: CRS, bbox_lonlat: tuple | None = None, *, polygonal: bool = True) -> LoadedLayer:
+    """Read, check, filter, repair and reproject one vector layer into ``run_crs``."""
+    gdf, schema, src_crs = read_table(spec, bbox_lonlat)
+    where = f"{spec.path}" + (f" (layer {spec.layer!r})" if spec.layer else "")
+    n_read = len(gdf)
+    geoms = gdf.geometry.to_numpy() if gdf.geometry.name in gdf else np.full(n_read, None)
+    src = to_crs(src_crs, where)
+    if n_read:
+        valid = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
+        if valid.any():
+            check_coordinates(shapely.total_bounds(geoms[valid]), src, where, int(valid.sum()))
+    if polygonal and n_read:
+        types = set(shapely.get_type_id(geoms[~shapely.is_missing(geoms)]).tolist()) - {7}
+        if types and types <= {0, 1, 2, 4, 5}:
+            kinds = "points" if types <= {0, 4} else "lines"
+            raise LayerDataError(f"{where}: the {spec.role} layer holds {kinds}; polygons are required for this role")
+    attrs = schema.canonical(pd.DataFrame(gdf.drop(columns=gdf.geometry.name, errors="ignore")), where)
+    for fld, allowed in spec.where.items():
+        if fld not in attrs:
+            raise LayerConfigError(f"{where}: filter field {fld!r} is not a field of this layer; fields: {', '.join(attrs.columns)}")
+        attrs = attrs[attrs[fld].isin(list(allowed))]
+    geoms = geoms[attrs.index.to_numpy()] if len(attrs) != n_read else geoms
+    geoms, n_repaired = repair(np.asarray(geoms, dtype=object), polygonal)
+    empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    attrs = attrs.reset_index(drop=True)
+    out = gpd.GeoDataFrame(attrs, geometry=gpd.GeoSeries(geoms, crs=src)).loc[~empty].reset_index(drop=True)
+    out["layer"] = spec.label
+    if "name" not in out:
+        out["name"] = None
+    if not src.equals(run_crs):
+        out = out.to_crs(run_crs)
+    coverage = layer_coverage(spec, schema, src, run_crs, out)
+    log.info("%s: %d features read, %d used, %d repaired", where, n_read, len(out), n_repaired)
+    return LoadedLayer(spec=spec, gdf=out, schema=schema, source_crs=src_crs, features_read=n_read,
+                       repairs=n_repaired, dropped_empty=int(empty.sum()), coverage=coverage)
+
+
+def layer_coverage(spec: LayerSpec, schema: Schema, src: CRS, run_crs: CRS, gdf: gpd.GeoDataFrame):
+    """Where the layer has data, in the run CRS (None = everywhere)."""
+    if schema.coverage == "global":
+        return None
+    if schema.coverage == "features":
+        geoms = gdf.geometry.to_numpy()
+        return shapely.union_all(shapely.buffer(geoms, 0.5)) if len(geoms) else shapely.Polygon()
+    try:
+        minx, miny, maxx, maxy = _total_bounds(spec)
+    except Exception:
+        minx, miny, maxx, maxy = gdf.to_crs(src).total_bounds if len(gdf) else (0, 0, 0, 0)
+    box = shapely.segmentize(shapely.box(minx, miny, maxx, maxy), max(maxx - minx, maxy - miny) / 64 or 1)
+    return gpd.GeoSeries([box], crs=src).to_crs(run_crs).iloc[0]
+
+
+def _total_bounds(spec: LayerSpec) -> tuple:
+    if spec.path.suffix.lower() in (".parquet", ".geoparquet"):
+        return tuple(gpd.read_parquet(spec.path, columns=[]).total_bounds)
+    info = pyogrio.read_info(spec.path, layer=spec.layer, force_total_bounds=True)
+    return tuple(info["total_bounds"])
+

@@ -1,0 +1,253 @@
+"""The screening flow: load + check → sites → measure → score, as plain functions.
+
+:func:`prepare` loads and checks everything (used by ``sitescreen check``), :func:`screen` runs the
+whole screening and returns a :class:`Result` (sites frame + manifest). Writing files is
+:mod:`sitescreen.outputs`' job.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterator
+
+import geopandas as gpd
+import numpy as np
+import rasterio
+import shapely
+from pyproj import CRS, Transformer
+
+from . import __version__
+from .config import RunConfig
+from .criteria import Inputs, Measurement, measure
+from .errors import CRSError, LayerConfigError, LayerDataError
+from .layers import LayerSpec, LoadedLayer, check_path, crs_label, file_sha256, load_vector, to_crs
+from .profile import VERDICTS, Profile, load_profile
+from .scoring import score
+from .sites import (SiteStats, aoi_geometry, apply_aoi, choose_crs, grid_sites, lonlat_bounds,
+                    make_footprints, read_sites)
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class Prepared:
+    config: RunConfig
+    profile: Profile
+    crs: CRS
+    sites: gpd.GeoDataFrame
+    site_stats: SiteStats
+    inputs: Inputs
+    raster_info: list[dict]
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Result:
+    sites: gpd.GeoDataFrame
+    manifest: dict
+    prepared: Prepared | None = None
+    measures: dict[str, Measurement] = field(default_factory=dict)
+
+
+@contextmanager
+def _timed(timings: dict, stage: str, progress: Progress | None) -> Iterator[None]:
+    if progress:
+        progress(stage)
+    t0 = time.perf_counter()
+    yield
+    timings[stage] = round(time.perf_counter() - t0, 4)
+
+
+def _check_roles(config: RunConfig, profile: Profile) -> None:
+    used = profile.roles
+    for lyr in config.layers:
+        if lyr.role not in used:
+            raise LayerConfigError(
+                f"{lyr.path}: unknown role {lyr.role!r}: profile {profile.name} uses roles "
+                f"{', '.join(sorted(used))}")
+
+
+def _role_margins(profile: Profile) -> dict[str, float]:
+    """How far beyond the sites each role must be read (the largest distance a rule needs)."""
+    margins: dict[str, float] = {}
+    for c in profile.criteria:
+        need = float(c.params.get("search_radius_m", c.params.get("distance_m", 0.0)))
+        for r in c.roles:
+            margins[r] = max(margins.get(r, 0.0), need)
+    return margins
+
+
+def _bbox_lonlat(sites: gpd.GeoDataFrame, margin: float) -> tuple:
+    minx, miny, maxx, maxy = sites.total_bounds
+    pad = margin + 1000.0
+    t = Transformer.from_crs(sites.crs, "EPSG:4326", always_xy=True)
+    x0, y0, x1, y1 = t.transform_bounds(minx - pad, miny - pad, maxx + pad, maxy + pad, densify_pts=21)
+    return (max(x0, -180.0), max(y0, -90.0), min(x1, 180.0), min(y1, 90.0))
+
+
+def raster_info(spec: LayerSpec, sites: gpd.GeoDataFrame) -> dict:
+    """Open a raster, check its CRS against its coordinates and its overlap with the sites."""
+    check_path(spec.path, f"{spec.role} raster")
+    where = str(spec.path)
+    try:
+        with rasterio.open(spec.path) as src:
+            tag = src.crs
+            bounds = tuple(src.bounds)
+            info = {"width": src.width, "height": src.height, "res": list(src.res), "nodata": src.nodata,
+                    "dtype": src.dtypes[spec.band - 1] if spec.band <= src.count else None, "bands": src.count}
+    except rasterio.errors.RasterioIOError as exc:
+        raise LayerDataError(f"{where}: not a raster GDAL can open: {exc}") from None
+    if spec.band < 1 or spec.band > info["bands"]:
+        raise LayerConfigError(f"{where}: band {spec.band} does not exist; the raster has {info['bands']} band(s)")
+    if spec.crs:
+        crs = to_crs(spec.crs, where)
+    elif tag is None:
+        raise CRSError(f"{where}: the raster has no CRS; state it with crs = \"EPSG:…\" or --layer {spec.role}={spec.path}@EPSG:XXXX")
+    else:
+        crs = to_crs(tag.to_wkt(), where)
+    from .layers import check_coordinates
+    check_coordinates(np.array(bounds), crs, where, 1)
+    box = gpd.GeoSeries([shapely.box(*bounds)], crs=crs).to_crs(sites.crs).iloc[0]
+    hits = shapely.intersects(sites.geometry.to_numpy(), box)
+    if not hits.any():
+        raise LayerDataError(
+            f"{where}: the raster's footprint {tuple(round(b, 1) for b in bounds)} ({crs_label(crs)}) does not overlap "
+            f"any site; check the raster's CRS (override with crs = \"EPSG:…\") or leave the layer out")
+    info.update({"name": spec.label, "role": spec.role, "path": str(spec.path), "layer": None, "kind": "raster",
+                 "schema": "raster", "source_crs": f"{crs_label(to_crs(tag.to_wkt(), where)) if tag else None}",
+                 "crs_override": spec.crs, "sites_covered": int(hits.sum()), "coverage": "raster valid cells",
+                 "features_read": None, "repairs": 0})
+    return info
+
+
+def prepare(config: RunConfig, progress: Progress | None = None) -> Prepared:
+    """Load and check every input; build the sites' footprints in the run CRS."""
+    timings: dict[str, float] = {}
+    with _timed(timings, "profile", progress):
+        profile = load_profile(config.profile)
+        _check_roles(config, profile)
+    stats = SiteStats()
+    opts = config.site_options
+    with _timed(timings, "sites", progress):
+        aoi = aoi_geometry(opts.aoi)
+        if config.sites is not None:
+            raw, stats = read_sites(config.sites, opts)
+            raw = apply_aoi(raw, aoi, stats)
+            bounds = lonlat_bounds(raw)
+        else:
+            bounds = tuple(aoi.to_crs(4326).total_bounds)
+        run_crs = to_crs(config.crs, "--crs") if config.crs else choose_crs(bounds)
+        if config.sites is not None:
+            sites = make_footprints(raw, run_crs, opts, stats)
+        else:
+            sites = grid_sites(aoi, run_crs, float(opts.grid_cell_m))
+            stats.path = "grid"
+            stats.extra["grid_cell_m"] = opts.grid_cell_m
+        stats.sites = len(sites)
+    margins = _role_margins(profile)
+    vectors: list[LoadedLayer] = []
+    rasters: list[LayerSpec] = []
+    infos: list[dict] = []
+    with _timed(timings, "layers", progress):
+        for spec in config.layers:
+            if spec.kind == "raster":
+                infos.append(raster_info(spec, sites))
+                rasters.append(spec)
+            else:
+                vectors.append(load_vector(spec, run_crs, _bbox_lonlat(sites, margins.get(spec.role, 0.0))))
+    return Prepared(config=config, profile=profile, crs=run_crs, sites=sites, site_stats=stats,
+                    inputs=Inputs(vectors=vectors, rasters=rasters), raster_info=infos, timings=timings)
+
+
+def screen(config: RunConfig, progress: Progress | None = None) -> Result:
+    """Run a whole screening: every site measured, scored and given a verdict and reasons."""
+    t0 = time.perf_counter()
+    prep = prepare(config, progress)
+    with _timed(prep.timings, "measure", progress):
+        measures = measure(prep.profile, prep.sites, prep.inputs)
+    with _timed(prep.timings, "score", progress):
+        result = score(prep.sites, prep.profile, measures)
+    prep.timings["total"] = round(time.perf_counter() - t0, 4)
+    return Result(sites=result, manifest=build_manifest(prep, measures, result), prepared=prep, measures=measures)
+
+
+def _input_entry(info: dict, path: Path) -> dict:
+    entry = dict(info)
+    entry["sha256"] = file_sha256(path)
+    entry["bytes"] = sum(p.stat().st_size for p in ([path] if path.suffix.lower() != ".shp" else path.parent.glob(path.stem + ".*")))
+    return entry
+
+
+def build_manifest(prep: Prepared, measures: dict[str, Measurement], result: gpd.GeoDataFrame) -> dict:
+    p = prep.profile
+    evaluated_weight = sum(c.weight for c in p.criteria if measures[c.name].evaluated)
+    criteria = []
+    for c in p.criteria:
+        m = measures[c.name]
+        criteria.append({
+            "name": c.name, "label": c.label, "kind": c.kind, "unit": c.unit, "roles": list(c.roles),
+            "selection": ({"name": c.selection.name, "description": c.selection.description,
+                           "any": [{k: list(v) for k, v in cl.items()} for cl in c.selection.any]}
+                          if c.selection else None),
+            "params": dict(c.params), "measure_column": c.measure_column,
+            "score_column": c.score_column if c.score is not None else None,
+            "weight": c.weight,
+            "effective_weight": (c.weight / evaluated_weight if m.evaluated and evaluated_weight else 0.0),
+            "transform": c.transform, "exclusion": c.exclude_text(), "safeguard": c.safeguard, "source": c.source,
+            "optional": c.optional, "evaluated": m.evaluated, "layers": m.layers, "note": m.note,
+            "sites_without_data": int(result[c.measure_column].isna().sum()) if m.evaluated else None,
+        })
+    sites_info = prep.site_stats.info()
+    if prep.config.sites is not None:
+        sites_info.update({"sha256": file_sha256(prep.config.sites.path), "role": "sites",
+                           "layer": prep.config.sites.layer, "crs_override": prep.config.sites.crs})
+    inputs = [_input_entry(lyr.info(), lyr.spec.path) for lyr in prep.inputs.vectors]
+    inputs += [_input_entry(info, Path(info["path"])) for info in prep.raster_info]
+    counts = {v: int((result["verdict"] == v).sum()) for v in VERDICTS}
+    return {
+        "tool": {"name": "sitescreen", "version": __version__},
+        "title": prep.config.title,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "config": prep.config.config_path,
+        "crs": crs_label(prep.crs),
+        "profile": {"name": p.name, "path": p.path, "sha256": p.sha256, "description": p.description,
+                    "verdicts": {"favorable": p.favorable, "review": p.review},
+                    "selections": {k: {"roles": list(s.roles), "description": s.description,
+                                       "any": [{f: list(v) for f, v in cl.items()} for cl in s.any]}
+                                   for k, s in p.selections.items()}},
+        "sites": sites_info,
+        "inputs": inputs,
+        "criteria": criteria,
+        "counts": counts,
+        "columns": {"m_<criterion>": "measurement in the criterion's unit (NaN/empty = no data; inf = beyond the search radius)",
+                    "s_<criterion>": "suitability 0–1 from the criterion's transform",
+                    "score": "0–100, weighted mean of suitabilities (weights renormalised over evaluated criteria); 0 if excluded; empty if incomplete",
+                    "verdict": ", ".join(VERDICTS)},
+        "timings": prep.timings,
+    }
+
+
+def display_layers(manifest: dict, sites: gpd.GeoDataFrame):
+    """The vector inputs of a finished run, re-read around its sites, for drawing on a map."""
+    from .mapping import DisplayLayer
+    out = []
+    pad = 20_000.0
+    for entry in manifest.get("inputs", []):
+        if entry.get("kind") != "vector":
+            continue
+        spec = LayerSpec(role=entry["role"], path=Path(entry["path"]), layer=entry.get("layer"),
+                         name=entry.get("name"), schema=entry.get("schema") if entry.get("schema") not in (None, "generic") else None,
+                         crs=entry.get("crs_override"))
+        if not spec.path.exists():
+            log.warning("%s: input no longer exists; left off the map", spec.path)
+            continue
+        lyr = load_vector(spec, CRS(sites.crs), _bbox_lonlat(sites, pad))
+        out.append(DisplayLayer(name=spec.label, role=spec.role, gdf=lyr.gdf))
+    return out
