@@ -141,12 +141,30 @@ def _attribute(c: Criterion, fp: np.ndarray, feats: gpd.GeoDataFrame, ctx: "Cont
 
 
 def _site_density(c: Criterion, fp: np.ndarray, feats: gpd.GeoDataFrame, ctx: "Context") -> Measurement:
+    """The feature each site falls in (area-weighted majority); counted over all sites by finalize()."""
     value, covered = _attribute_values(c, fp, feats)
-    s = pd.Series(value, dtype=object)
-    counts = s.map(s.value_counts()).astype(float).to_numpy().copy()
-    counts[s.isna().to_numpy()] = np.nan
-    return Measurement(counts, np.where(s.isna(), "", s.astype(str)).astype(object),
-                       note="counts the other candidate sites of this run in the same feature: depends on which sites are screened together")
+    keys = pd.Series(value, dtype=object)
+    return Measurement(np.full(len(fp), np.nan), np.where(keys.isna(), "", keys.astype(str)).astype(object),
+                       note=DENSITY_NOTE)
+
+
+DENSITY_NOTE = ("counts the candidate sites of this run in the same feature: depends on which sites are "
+                "screened together")
+
+
+def finalize(profile: Profile, measures: dict[str, Measurement]) -> dict[str, Measurement]:
+    """Complete the criteria that need every site at once (site_density counts), in place."""
+    for c in profile.criteria:
+        m = measures[c.name]
+        if c.kind != "site_density" or not m.evaluated:
+            continue
+        keys = pd.Series(m.feature, dtype=object)
+        has = (keys != "").to_numpy() & (m.nodata_reason == "")
+        counts = keys[has].map(keys[has].value_counts()).astype(float)
+        vals = np.full(len(keys), np.nan)
+        vals[has] = counts.to_numpy()
+        m.values = vals
+    return measures
 
 
 VECTOR_KINDS: dict[str, Callable[..., Measurement]] = {
@@ -174,8 +192,12 @@ def measure_raster(c: Criterion, sites: gpd.GeoDataFrame, inputs: Inputs) -> Mea
     return Measurement(vals, nodata_reason=reason, layers=[spec.label])
 
 
-def measure(profile: Profile, sites: gpd.GeoDataFrame, inputs: Inputs) -> dict[str, Measurement]:
-    """Every criterion of ``profile`` over ``sites`` (footprints in the run CRS)."""
+def measure(profile: Profile, sites: gpd.GeoDataFrame, inputs: Inputs, *, complete: bool = True) -> dict[str, Measurement]:
+    """Every criterion of ``profile`` over ``sites`` (footprints in the run CRS).
+
+    With ``complete=False`` (one chunk of a larger run) criteria over all sites are left for
+    :func:`finalize`.
+    """
     fp = sites.geometry.to_numpy()
     ctx = Context(sites, inputs, CoverageCache(fp))
     out: dict[str, Measurement] = {}
@@ -209,4 +231,4 @@ def measure(profile: Profile, sites: gpd.GeoDataFrame, inputs: Inputs) -> dict[s
             m.note = (m.note + "; " if m.note else "") + f"no {' or '.join(missing_roles)} layer was given"
         log.info("measured %s (%s) over %d sites against %d features", c.name, c.kind, len(sites), len(feats))
         out[c.name] = m
-    return out
+    return finalize(profile, out) if complete else out

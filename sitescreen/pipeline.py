@@ -23,7 +23,8 @@ from pyproj import CRS, Transformer
 
 from . import __version__
 from .config import RunConfig
-from .criteria import Inputs, Measurement, measure
+from .criteria import Inputs, Measurement
+from .engine import DEFAULT_CHUNK, measure_all
 from .errors import CRSError, LayerConfigError, LayerDataError
 from .layers import LayerSpec, LoadedLayer, check_path, crs_label, file_sha256, load_vector, to_crs
 from .profile import VERDICTS, Profile, load_profile
@@ -166,12 +167,18 @@ def prepare(config: RunConfig, progress: Progress | None = None) -> Prepared:
                     inputs=Inputs(vectors=vectors, rasters=rasters), raster_info=infos, timings=timings)
 
 
-def screen(config: RunConfig, progress: Progress | None = None) -> Result:
-    """Run a whole screening: every site measured, scored and given a verdict and reasons."""
+def screen(config: RunConfig, progress: Progress | None = None, *, engine: str = "local",
+           chunk_size: int = DEFAULT_CHUNK, scheduler: str | None = None, workers: int | None = None) -> Result:
+    """Run a whole screening: every site measured, scored and given a verdict and reasons.
+
+    ``engine`` "local" measures in spatial chunks of ``chunk_size`` sites on this machine; "dask"
+    spreads them over a Dask cluster (``scheduler`` address) or local threads (``workers``).
+    """
     t0 = time.perf_counter()
     prep = prepare(config, progress)
     with _timed(prep.timings, "measure", progress):
-        measures = measure(prep.profile, prep.sites, prep.inputs)
+        measures = measure_all(prep.profile, prep.sites, prep.inputs, engine=engine, chunk_size=chunk_size,
+                               scheduler=scheduler, workers=workers, progress=progress)
     with _timed(prep.timings, "score", progress):
         result = score(prep.sites, prep.profile, measures)
     prep.timings["total"] = round(time.perf_counter() - t0, 4)
@@ -197,7 +204,7 @@ def build_manifest(prep: Prepared, measures: dict[str, Measurement], result: gpd
                            "any": [{k: list(v) for k, v in cl.items()} for cl in c.selection.any]}
                           if c.selection else None),
             "params": dict(c.params), "measure_column": c.measure_column,
-            "score_column": c.score_column if c.score is not None else None,
+            "score_column": c.score_column if c.scored else None,
             "weight": c.weight,
             "effective_weight": (c.weight / evaluated_weight if m.evaluated and evaluated_weight else 0.0),
             "transform": c.transform, "exclusion": c.exclude_text(), "safeguard": c.safeguard, "source": c.source,

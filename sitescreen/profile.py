@@ -128,7 +128,6 @@ class Criterion:
     selection: Selection | None
     weight: float
     transform: Mapping[str, Any] | None
-    score: Callable[[np.ndarray], np.ndarray] | None
     exclude: tuple[str, Any] | None
     safeguard: str
     source: str
@@ -136,6 +135,14 @@ class Criterion:
     optional: bool = False
     params: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
+
+    @property
+    def scored(self) -> bool:
+        return self.transform is not None
+
+    def score(self, m: np.ndarray) -> np.ndarray:
+        """The 0–1 suitability of measurements ``m`` (NaN stays NaN)."""
+        return TRANSFORMS[self.transform["kind"]](self.transform, self.name)(m)
 
     @property
     def measure_column(self) -> str:
@@ -280,12 +287,11 @@ def _criterion(name: str, c: Any, selections: Mapping[str, Selection], where: st
     if weight < 0 or not math.isfinite(weight):
         raise ProfileError(f"{where}: weight must be ≥ 0, got {weight}")
     transform = c.get("transform")
-    score = None
     if transform is not None:
         if not isinstance(transform, Mapping) or transform.get("kind") not in TRANSFORMS:
             got = transform.get("kind") if isinstance(transform, Mapping) else transform
             raise ProfileError(f"{where}.transform: unknown transform {got!r}; allowed: {', '.join(TRANSFORMS)}")
-        score = TRANSFORMS[transform["kind"]](transform, f"{where}.transform")
+        TRANSFORMS[transform["kind"]](transform, f"{where}.transform")  # validates
     elif weight > 0:
         raise ProfileError(f"{where}: a weighted criterion needs a transform (one of {', '.join(TRANSFORMS)})")
     exclude = None
@@ -333,6 +339,6 @@ def _criterion(name: str, c: Any, selections: Mapping[str, Selection], where: st
         unit = "fraction" if params["stat"] == "frac_above" else ("degrees" if params.get("derive") == "slope" else "")
     return Criterion(name=name, kind=kind, label=str(c.get("label", name.replace("_", " "))), roles=roles,
                      selection=sel, weight=float(weight), transform=dict(transform) if transform else None,
-                     score=score, exclude=exclude, safeguard=c["safeguard"].strip(), source=c["source"].strip(),
+                     exclude=exclude, safeguard=c["safeguard"].strip(), source=c["source"].strip(),
                      unit=unit, optional=bool(c.get("optional", False)), params=params,
                      description=str(c.get("description", "")))

@@ -59,7 +59,7 @@ def score(sites: pd.DataFrame, profile: Profile, measures: dict[str, Measurement
         vals = m.values
         cols[c.measure_column] = vals
         is_na = pd.isna(pd.Series(vals, dtype=object)).to_numpy() if vals.dtype == object else np.isnan(vals)
-        if c.score is not None:
+        if c.scored:
             s = np.asarray(c.score(vals), dtype=float)
             cols[c.score_column] = s
         if not m.evaluated:

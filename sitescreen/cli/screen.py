@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ..engine import DEFAULT_CHUNK, ENGINES
 from ..outputs import check_out_dir, write_outputs
 from ..pipeline import screen
 from .options import Progress, build_config, inputs_options, make_map_options, map_options
@@ -32,10 +33,18 @@ def summary_lines(result, out_dir: Path) -> list[str]:
 @click.option("-o", "--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output folder.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
 @map_options
+@click.option("--engine", type=click.Choice(ENGINES), default="local", show_default=True,
+              help="Where measurements run: this machine (in spatial chunks) or Dask (sitescreen[dask]).")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Dask scheduler address (tcp://host:8786) for --engine dask; local threads when omitted.")
+@click.option("--workers", type=click.IntRange(1), default=None, help="Local Dask worker threads (--engine dask).")
+@click.option("--chunk-size", type=click.IntRange(1), default=DEFAULT_CHUNK, show_default=True,
+              help="Sites measured at a time (bounds memory).")
 @click.option("--json", "as_json", is_flag=True, help="Print the run manifest as JSON instead of a summary.")
 @click.pass_context
 def screen_command(ctx, sites, config_path, layers, profile, aoi, crs, radius_m, commodity, sites_where, grid_cell_m,
-                   skip_invalid, out_dir, overwrite, no_map, no_report, self_contained, offline, basemap, as_json):
+                   skip_invalid, out_dir, overwrite, no_map, no_report, self_contained, offline, basemap, engine,
+                   scheduler, workers, chunk_size, as_json):
     """Screen SITES (deposit points or polygons) against the layers and write results to --out.
 
     \b
@@ -47,12 +56,15 @@ def screen_command(ctx, sites, config_path, layers, profile, aoi, crs, radius_m,
         --layer federal_land=padus_ID.geojson --layer watershed=huc8_pnw.geojson \\
         --layer protected=nps_national_parks.geojson --layer protected=wilderness.shp --out idaho
     """
+    if engine != "dask" and (scheduler or workers):
+        raise click.UsageError("--scheduler and --workers go with --engine dask")
     config = build_config(sites, config_path, layers, profile, aoi, crs, radius_m, commodity, sites_where,
                           grid_cell_m, skip_invalid)
     check_out_dir(out_dir, overwrite)
     progress = Progress(not ctx.obj.get("quiet"), total=7)
     try:
-        result = screen(config, progress=progress)
+        result = screen(config, progress=progress, engine=engine, chunk_size=chunk_size, scheduler=scheduler,
+                        workers=workers)
         progress("write")
         write_outputs(result, out_dir, overwrite=overwrite,
                       options=make_map_options(no_map, no_report, self_contained, offline, basemap))

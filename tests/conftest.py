@@ -1,0 +1,46 @@
+"""Shared fixtures. Real-data tests read ../shared/data (see SHARED_DATA); they skip with a reason
+on a machine without it, and fail when SITESCREEN_REQUIRE_DATA=1 (CI)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = Path(os.environ.get("SITESCREEN_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+def _require_data() -> bool:
+    return os.environ.get("SITESCREEN_REQUIRE_DATA", "") not in ("", "0")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The shared real-data folder (../shared/data), or skip/fail with a clear reason."""
+    marker = SHARED_DATA / "mineral_deposits" / "lanthanum_datafile.csv"
+    if not marker.exists():
+        msg = (f"real data not found at {SHARED_DATA} (expected the shared Idaho data beside the repo, "
+               f"or set SITESCREEN_SHARED_DATA)")
+        if _require_data():
+            pytest.fail(msg + "; SITESCREEN_REQUIRE_DATA=1 makes it mandatory", pytrace=False)
+        pytest.skip(msg)
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def demo_dir(tmp_path_factory) -> Path:
+    """The demo region, generated once per test session; returns the folder (with sitescreen.toml)."""
+    from sitescreen.demo import generate_demo
+    folder = tmp_path_factory.mktemp("demo-data")
+    generate_demo(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def demo_result(demo_dir):
+    """The demo screened in-process with the default profile (a sitescreen.pipeline.Result)."""
+    from sitescreen.config import load_config
+    from sitescreen.pipeline import screen
+    return screen(load_config(demo_dir / "sitescreen.toml"))

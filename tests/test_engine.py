@@ -1,0 +1,51 @@
+"""The engines give the same numbers: chunked local runs and Dask runs equal one whole local run."""
+
+from __future__ import annotations
+
+import pytest
+from geopandas.testing import assert_geodataframe_equal
+
+from sitescreen.config import config_from_dict, load_config
+from sitescreen.engine import spatial_order
+from sitescreen.errors import SitescreenError
+from sitescreen.pipeline import screen
+
+
+def test_spatial_order_is_a_permutation(demo_result):
+    order = spatial_order(demo_result.sites)
+    assert sorted(order.tolist()) == list(range(len(demo_result.sites)))
+
+
+def test_chunked_local_equals_whole_run(demo_dir, demo_result):
+    chunked = screen(load_config(demo_dir / "sitescreen.toml"), chunk_size=17)
+    assert_geodataframe_equal(chunked.sites, demo_result.sites)
+
+
+def test_dask_engine_equals_local_on_demo(demo_dir, demo_result):
+    pytest.importorskip("dask_geopandas")
+    dask_run = screen(load_config(demo_dir / "sitescreen.toml"), engine="dask", workers=2, chunk_size=40)
+    assert_geodataframe_equal(dask_run.sites, demo_result.sites)
+    assert dask_run.manifest["counts"] == demo_result.manifest["counts"]
+
+
+@pytest.mark.realdata
+def test_dask_engine_equals_local_on_idaho(shared_data, tmp_path):
+    pytest.importorskip("dask_geopandas")
+    d = shared_data
+    cfg = config_from_dict({
+        "sites": {"path": str(d / "mineral_deposits/lanthanum_datafile.csv"), "where": {"state": ["Idaho"]}},
+        "layers": [
+            {"role": "federal_land", "path": str(d / "federal_lands/padus_ID.geojson")},
+            {"role": "watershed", "path": str(d / "watersheds/huc8_pnw.geojson")},
+            {"role": "protected", "path": str(d / "protected_areas/nps_national_parks.geojson")},
+            {"role": "protected", "path": str(d / "protected_areas/wilderness_usgs_national_atlas/wilderness.shp")},
+        ]}, tmp_path, "idaho")
+    local = screen(cfg)
+    distributed = screen(cfg, engine="dask", workers=2, chunk_size=60)
+    assert len(local.sites) > 300
+    assert_geodataframe_equal(distributed.sites, local.sites)
+
+
+def test_unknown_engine_is_refused(demo_dir):
+    with pytest.raises(SitescreenError, match="unknown engine 'spark'; allowed: local, dask"):
+        screen(load_config(demo_dir / "sitescreen.toml"), engine="spark")
