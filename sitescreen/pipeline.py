@@ -25,7 +25,7 @@ from . import __version__
 from .config import RunConfig
 from .criteria import Inputs, Measurement
 from .engine import DEFAULT_CHUNK, measure_all
-from .errors import CRSError, LayerConfigError, LayerDataError
+from .errors import CRSError, LayerConfigError, LayerDataError, SitescreenError
 from .layers import LayerSpec, LoadedLayer, check_path, crs_label, file_sha256, load_vector, to_crs
 from .profile import VERDICTS, Profile, load_profile
 from .scoring import score
@@ -83,6 +83,11 @@ def _role_margins(profile: Profile) -> dict[str, float]:
         for r in c.roles:
             margins[r] = max(margins.get(r, 0.0), need)
     return margins
+
+
+def _polygon_roles(profile: Profile) -> set[str]:
+    """Roles whose layers must be polygons (areas are measured on them); others may be lines or points."""
+    return {r for c in profile.criteria if c.kind in ("overlap", "attribute", "site_density") for r in c.roles}
 
 
 def _bbox_lonlat(sites: gpd.GeoDataFrame, margin: float) -> tuple:
@@ -162,7 +167,8 @@ def prepare(config: RunConfig, progress: Progress | None = None) -> Prepared:
                 infos.append(raster_info(spec, sites))
                 rasters.append(spec)
             else:
-                vectors.append(load_vector(spec, run_crs, _bbox_lonlat(sites, margins.get(spec.role, 0.0))))
+                vectors.append(load_vector(spec, run_crs, _bbox_lonlat(sites, margins.get(spec.role, 0.0)),
+                                           polygonal=spec.role in _polygon_roles(profile)))
     return Prepared(config=config, profile=profile, crs=run_crs, sites=sites, site_stats=stats,
                     inputs=Inputs(vectors=vectors, rasters=rasters), raster_info=infos, timings=timings)
 
@@ -255,6 +261,10 @@ def display_layers(manifest: dict, sites: gpd.GeoDataFrame):
         if not spec.path.exists():
             log.warning("%s: input no longer exists; left off the map", spec.path)
             continue
-        lyr = load_vector(spec, CRS(sites.crs), _bbox_lonlat(sites, pad))
+        try:
+            lyr = load_vector(spec, CRS(sites.crs), _bbox_lonlat(sites, pad), polygonal=False)
+        except SitescreenError as exc:
+            log.warning("%s: cannot be drawn (%s); left off the map", spec.path, exc)
+            continue
         out.append(DisplayLayer(name=spec.label, role=spec.role, gdf=lyr.gdf))
     return out
