@@ -1,0 +1,44 @@
+"""The README documents the names the code accepts (commands, kinds, transforms, definitions)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sitescreen.cli import main
+from sitescreen.profile import CRITERION_KINDS, TRANSFORMS, builtin_profiles
+from sitescreen.schemas import known_schemas
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+
+
+def test_readme_opens_with_the_two_setup_commands():
+    head = README[:600]
+    assert "make demo" in head and "make test" in head
+
+
+@pytest.mark.parametrize("name", sorted(main.commands))
+def test_every_command_is_in_the_readme_and_has_help(name):
+    assert f"sitescreen {name}" in README or f"sitescreen {name} " in README
+    assert (main.commands[name].help or "").strip()
+
+
+@pytest.mark.parametrize("kind", CRITERION_KINDS)
+def test_every_criterion_kind_is_documented(kind):
+    assert f"`{kind}`" in README
+
+
+@pytest.mark.parametrize("name", sorted(TRANSFORMS))
+def test_every_transform_is_documented(name):
+    assert f"`{name}`" in README
+
+
+@pytest.mark.parametrize("name", sorted(known_schemas()))
+def test_every_layer_definition_is_documented(name):
+    assert f"`{name}`" in README
+
+
+def test_default_profile_is_documented():
+    assert "federal-safeguards" in builtin_profiles()
+    assert "`federal-safeguards`" in README
