@@ -4,19 +4,18 @@
 lat 44.0 .. 45.3) as the same kinds of files a user downloads for a real run, so that the
 demo exercises schema detection, reprojection, geometry repair and coverage gaps:
 
-=============================  ==========  =====================================================
-file                           CRS         schema
-=============================  ==========  =====================================================
-``deposits.csv``               EPSG:4326   USGS/MinMod deposit records (WKT ``location`` column)
-``padus.gpkg`` (``padus``)     EPSG:5070   PAD-US (``Unit_Nm``, ``Mang_Type``, ``Mang_Name``,
-                                           ``Des_Tp``, ``GAP_Sts``, ``GIS_Acres`` ...)
-``watersheds.gpkg``            EPSG:4269   WBD HU-10 (``huc10``, ``name``, ``areasqkm`` ...)
-(``wbdhu10``)
-``parks.geojson``              EPSG:4326   NPS boundaries (``UNIT_CODE``, ``UNIT_NAME`` ...)
-``wilderness/wilderness.shp``  EPSG:5070   National Atlas wilderness (``NAME1``, ``AGBUR`` ...)
-``dem.tif``                    EPSG:26911  float32 DEM, 90 m, tiled, DEFLATE, nodata -9999
-``sitescreen.toml``            --          the run config pointing at all of the above
-=============================  ==========  =====================================================
+=========================================  ==========  ==============================================
+file (layer)                               CRS         schema
+=========================================  ==========  ==============================================
+``deposits.csv``                           EPSG:4326   USGS/MinMod deposit records (WKT ``location``)
+``padus.gpkg`` (``padus``)                 EPSG:5070   PAD-US (``Unit_Nm``, ``Mang_Type``,
+                                                       ``Mang_Name``, ``Des_Tp``, ``GAP_Sts`` ...)
+``watersheds.gpkg`` (``wbdhu10``)          EPSG:4269   WBD HU-10 (``huc10``, ``name``, ``areasqkm`` ...)
+``parks.geojson``                          EPSG:4326   NPS boundaries (``UNIT_CODE``, ``UNIT_NAME`` ...)
+``wilderness/wilderness.shp``              EPSG:5070   National Atlas wilderness (``NAME1``, ``AGBUR``)
+``dem.tif``                                EPSG:26911  float32 DEM, 90 m, tiled, DEFLATE, nodata -9999
+``sitescreen.toml``                        --          the run config pointing at all of the above
+=========================================  ==========  ==============================================
 
 Everything is synthetic: names start with "Demo" and end with "(synthetic)", and every format
 with a description slot carries :data:`DESCRIPTION`. The same seed gives the same coordinates
@@ -48,6 +47,7 @@ import pandas as pd
 import pyogrio
 import rasterio
 import shapely
+from shapely import affinity
 from shapely.geometry import MultiPolygon, Point, Polygon, box
 from shapely.ops import polylabel
 
@@ -147,6 +147,10 @@ _KM_PER_DEG_LAT = 111.2
 _KM_PER_DEG_LON = 111.32 * math.cos(math.radians(_LAT0))
 _ACRES_PER_M2 = 1.0 / 4046.8564224
 
+# Approximate centres (lon, lat) of the park and the three wildernesses; the DEM raises
+# mountains there. The refuge sits in a valley.
+_MOUNTAIN_CENTRES = ((-114.55, 44.80), (-115.0, 45.0), (-114.05, 44.88), (-115.18, 44.32))
+
 _DEM_CELL = 90.0
 _DEM_NODATA = -9999.0
 _DEM_MARGIN_M = 2500.0
@@ -223,7 +227,12 @@ Geom = shapely.Geometry
 
 
 def generate_demo(directory: str | Path, seed: int = DEFAULT_SEED) -> Path:
-    """Write the demo layers and a run config into `directory` (created if needed); return the config path (directory / "sitescreen.toml")."""
+    """Write the demo layers and a run config into `directory` (created if needed); return the config path (directory / "sitescreen.toml").
+
+    The files are those of :data:`DEMO_FILES`; each is written under a temporary name inside
+    `directory` and moved into place with :func:`os.replace`. Existing demo files are replaced.
+    The same `seed` gives the same coordinates and attributes.
+    """
     started = time.perf_counter()
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -313,7 +322,7 @@ def _blob(rng: np.random.Generator, cx: float, cy: float, rx_km: float, ry_km: f
 def _scale_to_area(geom: Polygon, target_km2: float) -> Polygon:
     factor = math.sqrt(target_km2 / _area_km2([geom])[0])
     c = geom.centroid
-    return shapely.affinity.scale(geom, factor, factor, origin=c)
+    return affinity.scale(geom, factor, factor, origin=c)
 
 
 def _largest_part(geom: Geom) -> Polygon:
@@ -324,14 +333,18 @@ def _largest_part(geom: Geom) -> Polygon:
 def _sample_in(
     rng: np.random.Generator, geom: Geom, n: int, accept: Callable[[float, float], bool]
 ) -> list[tuple[float, float]]:
-    """`n` uniform random points inside `geom` that `accept` takes (rejection sampling)."""
+    """`n` uniform random points inside `geom` that `accept` takes (rejection sampling).
+
+    `accept` may keep state (the deposit placer registers each point it accepts).
+    """
     x0, y0, x1, y1 = geom.bounds
     shapely.prepare(geom)
     out: list[tuple[float, float]] = []
     for _ in range(200):
         xs = rng.uniform(x0, x1, 256)
         ys = rng.uniform(y0, y1, 256)
-        for x, y in zip(xs[shapely.contains_xy(geom, xs, ys)], ys[shapely.contains_xy(geom, xs, ys)]):
+        inside = shapely.contains_xy(geom, xs, ys)
+        for x, y in zip(xs[inside], ys[inside]):
             if accept(float(x), float(y)):
                 out.append((float(x), float(y)))
                 if len(out) == n:
@@ -358,60 +371,86 @@ def _dem_grid() -> tuple[rasterio.Affine, int, int]:
 
 
 def _dem_surface(rng: np.random.Generator) -> tuple[np.ndarray, rasterio.Affine]:
-    """Mountains from Gaussian ridges and peaks plus smooth noise, with flat valley floors."""
+    """Smooth basins and rugged mountains: Gaussian ranges plus value noise, roughened up high.
+
+    Everything is built on coarse control grids blended with cubic B-splines, which are
+    separable: each layer costs two small matrix products instead of a full-grid evaluation.
+    """
     transform, width, height = _dem_grid()
     xs = transform.c + _DEM_CELL * (np.arange(width) + 0.5)
     ys = transform.f - _DEM_CELL * (np.arange(height) + 0.5)
-    z = np.zeros((height, width), dtype=np.float32)
+    x0, y1 = xs[0], ys[0]
+    bases: dict[float, tuple[np.ndarray, np.ndarray]] = {}
 
-    def add_gaussian(cx: float, cy: float, s_major: float, s_minor: float, theta: float, h: float) -> None:
-        c, s = math.cos(theta), math.sin(theta)
-        half_x = 3.5 * math.hypot(s_major * c, s_minor * s)
-        half_y = 3.5 * math.hypot(s_major * s, s_minor * c)
-        c0, c1 = np.searchsorted(xs, [cx - half_x, cx + half_x])
-        r0, r1 = np.searchsorted(-ys, [-(cy + half_y), -(cy - half_y)])
-        if c0 >= c1 or r0 >= r1:
-            return
-        dx = (xs[c0:c1] - cx).astype(np.float32)[None, :]
-        dy = (ys[r0:r1] - cy).astype(np.float32)[:, None]
-        u = (dx * c + dy * s) / s_major
-        v = (dy * c - dx * s) / s_minor
-        z[r0:r1, c0:c1] += np.float32(h) * np.exp(np.float32(-0.5) * (u * u + v * v))
+    def blend(knots_fn: Callable[[np.ndarray, np.ndarray], np.ndarray], spacing: float) -> np.ndarray:
+        if spacing not in bases:
+            bases[spacing] = (_bspline_basis(xs - x0, spacing), _bspline_basis(y1 - ys, spacing))
+        wx, wy = bases[spacing]
+        kx = x0 + (np.arange(wx.shape[1]) - 1) * spacing  # control point j sits at (j - 1) * spacing
+        ky = y1 - (np.arange(wy.shape[1]) - 1) * spacing
+        return wy @ knots_fn(kx[None, :], ky[:, None]).astype(np.float32) @ wx.T
 
-    x0, x1, y0, y1 = xs[0], xs[-1], ys[-1], ys[0]
-    for _ in range(36):  # ridges: long and narrow
-        add_gaussian(
-            rng.uniform(x0, x1), rng.uniform(y0, y1), rng.uniform(8e3, 28e3), rng.uniform(0.8e3, 2.4e3),
-            rng.uniform(0, np.pi), rng.uniform(400.0, 1100.0),
-        )  # fmt: skip
-    for _ in range(24):  # peaks
-        sigma = rng.uniform(0.9e3, 3.0e3)
-        add_gaussian(
-            rng.uniform(x0, x1), rng.uniform(y0, y1), sigma, sigma * rng.uniform(0.7, 1.0),
-            rng.uniform(0, np.pi), rng.uniform(300.0, 900.0),
-        )  # fmt: skip
-    for _ in range(10):  # broad uplands
-        add_gaussian(
-            rng.uniform(x0, x1), rng.uniform(y0, y1), rng.uniform(20e3, 45e3), rng.uniform(12e3, 25e3),
-            rng.uniform(0, np.pi), rng.uniform(150.0, 450.0),
-        )  # fmt: skip
-    # smooth noise: sin(kx x + ky y + p) = sin(kx x + p) cos(ky y) + cos(kx x + p) sin(ky y)
-    for _ in range(14):
-        wavelength = rng.uniform(2.5e3, 18e3)
-        phi = rng.uniform(0, 2 * np.pi)
-        kx, ky = (2 * np.pi / wavelength) * np.array([math.cos(phi), math.sin(phi)])
-        amp = np.float32(rng.uniform(0.008, 0.014) * wavelength)
-        p = rng.uniform(0, 2 * np.pi)
-        ax, ay = (kx * (xs - x0) + p).astype(np.float32), (ky * (ys - y0)).astype(np.float32)
-        z += amp * (np.cos(ay)[:, None] * np.sin(ax)[None, :] + np.sin(ay)[:, None] * np.cos(ax)[None, :])
+    def noise(spacing: float, amp: float) -> np.ndarray:
+        return blend(lambda kx, ky: rng.normal(0.0, amp, (ky.size, kx.size)), spacing)
 
-    floor = np.float32(np.percentile(z, 25))
-    low = z < floor
-    z[low] = floor - (floor - z[low]) * np.float32(0.06)  # nearly flat valley floors
-    zmin, zmax = float(z.min()), float(z.max())
-    z = np.float32(900.0) + (z - np.float32(zmin)) * np.float32(2300.0 / (zmax - zmin))
+    def gaussian(cx: float, cy: float, s_major: float, s_minor: float, h: float) -> Callable:
+        c, s = math.cos(theta := rng.uniform(0, np.pi)), math.sin(theta)
+
+        def knots(kx: np.ndarray, ky: np.ndarray) -> np.ndarray:
+            u = ((kx - cx) * c + (ky - cy) * s) / s_major
+            v = ((ky - cy) * c - (kx - cx) * s) / s_minor
+            return h * np.exp(-0.5 * (u * u + v * v))
+
+        return knots
+
+    # Mountain ranges: around the park and the wildernesses (see _protected_areas), and elsewhere.
+    ranges = [
+        gaussian(x, y, rng.uniform(18e3, 26e3), rng.uniform(12e3, 16e3), 900.0)
+        for x, y in shapely.get_coordinates(_project(shapely.points(_MOUNTAIN_CENTRES), UTM11))
+    ]
+    xmin, xmax, ymin, ymax = xs[0], xs[-1], ys[-1], ys[0]
+    ranges += [
+        gaussian(
+            rng.uniform(xmin, xmax), rng.uniform(ymin, ymax), rng.uniform(15e3, 40e3), rng.uniform(7e3, 16e3),
+            rng.uniform(500.0, 900.0),
+        )  # fmt: skip
+        for _ in range(9)
+    ]
+    z = blend(lambda kx, ky: sum(g(kx, ky) for g in ranges), 1500.0) + noise(24e3, 500.0)
+
+    # The broad surface spans 0..1000 m; its lowest quarter stays smooth (the basins) and the
+    # mountains get up to ~1300 m of short-wavelength relief on top: steep sides, sharp summits.
+    low, p25, p60, high = np.percentile(z[::4, ::4], [0.5, 25, 60, 99.5])
+    broad = np.clip((z - np.float32(low)) / np.float32(high - low), 0, 1.1) * np.float32(1000.0)
+    t = np.clip((z - np.float32(p25)) / np.float32(p60 - p25), 0, 1)
+    mountains = t * t * (3 - 2 * t)  # smoothstep: 0 in the basins .. 1 in the mountains
+    detail = noise(4e3, 250.0) + noise(1.6e3, 700.0) + noise(0.8e3, 250.0)
+    d_low, d_high = np.percentile(detail[::4, ::4], [0.5, 99.5])
+    detail = np.clip((detail - np.float32(d_low)) / np.float32(d_high - d_low), 0, 1.1) * np.float32(1300.0)
+    z = np.float32(900.0) + broad + mountains * detail
+    top = z > 2950.0  # round off the few highest summits softly, to stay below 3200 m
+    knee, soft = np.float32(2950.0), np.float32(250.0)
+    z[top] = knee + soft * np.tanh((z[top] - knee) / soft)
     z = np.round(z * 8) / 8  # 1/8 m steps: exact in float32, and compresses far better
     return z.astype(np.float32), transform
+
+
+def _bspline_basis(t: np.ndarray, spacing: float) -> np.ndarray:
+    """Uniform cubic B-spline weights (len(t) x knots) for coordinates t >= 0: C2-smooth blends."""
+    u = t / spacing
+    i = np.floor(u).astype(int)
+    f = (u - i).astype(np.float32)
+    weights = (
+        (1 - f) ** 3 / 6,
+        (3 * f**3 - 6 * f**2 + 4) / 6,
+        (-3 * f**3 + 3 * f**2 + 3 * f + 1) / 6,
+        f**3 / 6,
+    )
+    basis = np.zeros((t.size, int(i.max()) + 4), dtype=np.float32)
+    rows = np.arange(t.size)
+    for k, w in enumerate(weights):
+        basis[rows, i + k] = w
+    return basis
 
 
 def _dem_with_nodata_edge(dem: np.ndarray) -> np.ndarray:
@@ -458,11 +497,12 @@ def _protected_areas(rng: np.random.Generator) -> dict[str, Geom]:
     def jitter(lon: float, lat: float) -> tuple[float, float]:
         return lon + rng.uniform(-0.03, 0.03), lat + rng.uniform(-0.02, 0.02)
 
-    park = _scale_to_area(_blob(rng, *jitter(-114.55, 44.80), 9.0, 7.0), rng.uniform(180.0, 260.0))
+    park_c, peaks_c, breaks_c, lakes_c = _MOUNTAIN_CENTRES
+    park = _scale_to_area(_blob(rng, *jitter(*park_c), 9.0, 7.0), rng.uniform(180.0, 260.0))
     refuge = _scale_to_area(_blob(rng, *jitter(-114.72, 44.24), 7.0, 5.0), rng.uniform(90.0, 130.0))
-    peaks = _scale_to_area(_blob(rng, *jitter(-115.0, 45.0), 21.0, 15.0), rng.uniform(950.0, 1150.0))
-    breaks = _scale_to_area(_blob(rng, *jitter(-114.05, 44.88), 12.0, 9.0), rng.uniform(300.0, 380.0))
-    lakes = _scale_to_area(_blob(rng, *jitter(-115.18, 44.32), 7.0, 6.0), rng.uniform(120.0, 170.0))
+    peaks = _scale_to_area(_blob(rng, *jitter(*peaks_c), 21.0, 15.0), rng.uniform(950.0, 1150.0))
+    breaks = _scale_to_area(_blob(rng, *jitter(*breaks_c), 12.0, 9.0), rng.uniform(300.0, 380.0))
+    lakes = _scale_to_area(_blob(rng, *jitter(*lakes_c), 7.0, 6.0), rng.uniform(120.0, 170.0))
 
     # Split the Demo Peaks Wilderness along the (jagged) boundary between the two forests.
     lats = np.arange(44.5, 45.5001, 0.02)
@@ -620,7 +660,8 @@ def _padus(
 
     tenure = np.full(n, "", dtype=object)
     tree = shapely.STRtree(blocks)
-    for key, agency in (("peaks_west", "USFS"), ("peaks_east", "USFS"), ("lakes", "USFS"), ("breaks", "BLM")):
+    wilderness_agency = {"peaks_west": "USFS", "peaks_east": "USFS", "lakes": "USFS", "breaks": "BLM"}
+    for key, agency in wilderness_agency.items():
         tenure[tree.query(areas[key], predicate="intersects")] = agency  # wilderness is federal land
     free = np.flatnonzero(tenure == "")
     n_private, n_state = round(0.27 * n), round(0.10 * n)
@@ -685,7 +726,7 @@ def _padus(
         zone = (int(p.centroid.x > -114.5), int(p.centroid.y > 44.65))
         zones.setdefault(zone, []).append(p)
     for zone, parts in sorted(zones.items()):
-        name = "Demo {} Endowment Lands (synthetic)".format(("South", "North")[zone[1]] + ("west", "east")[zone[0]])
+        name = f"Demo {('South', 'North')[zone[1]]}{('west', 'east')[zone[0]]} Endowment Lands (synthetic)"
         geom = parts[0] if len(parts) == 1 else MultiPolygon(parts)
         if zone == (1, 0):
             add(geom, name, "STAT", "SDOL", "SRMA", "3", access="RA")
@@ -698,20 +739,26 @@ def _padus(
     peaks = shapely.union_all([areas["peaks_west"], areas["peaks_east"]])  # one record per wilderness
     add(peaks, WILDERNESS_NAMES[0], "FED", "USFS", "WA", "1", feat_class="Designation", iucn="Ib")
 
-    # Small other-manager parcels and the three invalid polygons, placed on private blocks.
-    spots = [centres[k] for k in private[np.argsort(-elev[private], kind="stable")][::7][:7]]
+    # Small other-manager parcels, and the three invalid polygons (they must stay the last three
+    # records), all placed on private blocks.
+    spots = [centres[k] for k in private[np.argsort(-elev[private], kind="stable")][::7][:6]]
     (sx, sy) = zip(*spots)
     add(_blob(rng, sx[0], sy[0], 2.0, 1.4), "Demo Reservoir (synthetic)", "FED", "BOR", "RMA", "3", iucn="VI")
-    add(_blob(rng, sx[1], sy[1], 0.8, 0.7), "Demo City Park (synthetic)", "LOC", "CITY", "LP", "4", own_type="LOC")
+    add(_blob(rng, sx[1], sy[1], 0.8, 0.7), "Demo City Park (synthetic)", "LOC", "CITY", "LP", "4")
     add(
         _blob(rng, sx[2], sy[2], 1.5, 1.2), "Demo Ranch Conservation Easement (synthetic)", "PVT", "PVT",
-        "CONE", "3", feat_class="Easement", own_type="PVT", access="XA",
+        "CONE", "3", feat_class="Easement", access="XA",
     )  # fmt: skip
-    add(_bowtie(sx[3], sy[3], 1.6), "Demo Wetland Preserve (synthetic)", "NGO", "NGO", "PCON", "2", own_type="NGO")
+    add(_bowtie(sx[3], sy[3], 1.6), "Demo Wetland Preserve (synthetic)", "NGO", "NGO", "PCON", "2")
     add(_bowtie(sx[4], sy[4], 1.8), "Demo Creek Endowment Section (synthetic)", "STAT", "SDOL", "SOTH", "4")
     add(_self_touching(sx[5], sy[5], 1.5), BLM_OFFICE_NAMES[1], "FED", "BLM", "PUB", "3", iucn="VI")
 
     frame = gpd.GeoDataFrame(records, geometry="geometry", crs=WGS84).to_crs(ALBERS)
+    # Reprojection can turn a near-touch left by the overlay into a tiny self-intersection;
+    # repair those, so that exactly the three deliberate ones (the last records) stay invalid.
+    geoms = frame.geometry.values.copy()
+    geoms[:-3] = shapely.make_valid(geoms[:-3], method="structure", keep_collapsed=False)
+    frame = frame.set_geometry(gpd.GeoSeries(geoms, crs=ALBERS, index=frame.index))
     acres = shapely.area(shapely.make_valid(frame.geometry.values)) * _ACRES_PER_M2
     frame.insert(frame.columns.get_loc("Comments"), "GIS_Acres", np.round(acres, 2))
     return frame
@@ -751,59 +798,72 @@ def _warp(rng: np.random.Generator) -> Callable[[np.ndarray], np.ndarray]:
     return displace
 
 
-def _watersheds(rng: np.random.Generator) -> tuple[gpd.GeoDataFrame, Geom]:
-    """A perturbed Voronoi tiling of the region without its south-east corner (the WBD gap)."""
-    seeds = _poisson_points(rng, 34, min_km=16.0)
+def _tiling_with_gap(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, Geom]:
+    """A perturbed Voronoi tiling of the region, minus the cells of its south-east corner.
+
+    Returns kept cells, their areas (km²) and centroids, and the gap. Redraws the tiling until
+    the left-out corner is 8.5-11.5 % of the region and in one piece (usually 1-3 draws).
+    """
     x0, y0, x1, y1 = REGION
-    cells = shapely.get_parts(
-        shapely.voronoi_polygons(shapely.multipoints(seeds), extend_to=box(x0 - 1, y0 - 1, x1 + 1, y1 + 1), ordered=True)
-    )
-    cells = shapely.transform(shapely.segmentize(cells, 0.01), _warp(rng))
-    cells = shapely.intersection(cells, box(*REGION))
-    area = _area_km2(cells)
-    keep = area > 1.0
-    cells, seeds, area = cells[keep], seeds[keep], area[keep]
+    while True:
+        seeds = _poisson_points(rng, 34, min_km=16.0)
+        cells = shapely.get_parts(
+            shapely.voronoi_polygons(
+                shapely.multipoints(seeds), extend_to=box(x0 - 1, y0 - 1, x1 + 1, y1 + 1), ordered=True
+            )
+        )
+        cells = shapely.transform(shapely.segmentize(cells, 0.01), _warp(rng))
+        cells = shapely.intersection(cells, box(*REGION))
+        area = _area_km2(cells)
+        cells, area = cells[area > 1.0], area[area > 1.0]
+        # Drop the cells nearest the south-east corner, as many as bring the gap closest to 10 %.
+        centroids = shapely.get_coordinates(shapely.centroid(cells))
+        se = (centroids[:, 0] - x0) / (x1 - x0) - (centroids[:, 1] - y0) / (y1 - y0)
+        order = np.argsort(-se, kind="stable")
+        share = np.cumsum(area[order]) / area.sum()
+        n_drop = int(np.argmin(np.abs(share - 0.10))) + 1
+        gap = shapely.union_all(cells[order[:n_drop]])
+        if 0.085 <= share[n_drop - 1] <= 0.115 and gap.geom_type == "Polygon":
+            kept = np.sort(order[n_drop:])
+            return cells[kept], area[kept], centroids[kept], gap
+        logger.debug("redrawing the demo watersheds (gap share %.3f)", share[n_drop - 1])
 
-    # Leave out the south-east corner: drop the cells nearest to it until ~9 % is gone.
-    centroids = shapely.get_coordinates(shapely.centroid(cells))
-    se = (centroids[:, 0] - x0) / (x1 - x0) - (centroids[:, 1] - y0) / (y1 - y0)
-    order = np.argsort(-se, kind="stable")
-    dropped = order[: int(np.searchsorted(np.cumsum(area[order]), 0.09 * area.sum())) + 1]
-    kept = np.setdiff1d(np.arange(len(cells)), dropped)
-    gap = shapely.union_all(cells[dropped])
 
-    # HUC-8 groups: nearest of a few far-apart group seeds; HUC-10 numbers run north to south.
-    group_seeds = [int(np.argmax(centroids[kept, 1]))]
-    while len(group_seeds) < 5:
-        d = np.min([np.hypot(*(centroids[kept] - centroids[kept][g]).T) for g in group_seeds], axis=0)
-        group_seeds.append(int(np.argmax(d)))
-    gs = centroids[kept][group_seeds]
-    group = np.argmin(np.hypot(*(centroids[kept][:, None, :] - gs[None, :, :]).transpose(2, 0, 1)), axis=1)
-    huc10 = np.empty(len(kept), dtype=object)
-    for g in range(len(group_seeds)):
+def _watersheds(rng: np.random.Generator) -> tuple[gpd.GeoDataFrame, Geom]:
+    """WBD HU-10 polygons tiling the region except a south-east gap (as the real WBD region 17)."""
+    cells, area, centroids, gap = _tiling_with_gap(rng)
+    n = len(cells)
+    # HUC-8 groups: nearest of 5 far-apart cells; HUC-10 numbers run north to south in a group.
+    heads = [int(np.argmax(centroids[:, 1]))]
+    while len(heads) < 5:
+        d = np.min([np.hypot(*(centroids - centroids[h]).T) for h in heads], axis=0)
+        heads.append(int(np.argmax(d)))
+    offsets = centroids[:, None, :] - centroids[heads][None, :, :]
+    group = np.argmin(np.hypot(offsets[..., 0], offsets[..., 1]), axis=1)
+    huc10 = np.empty(n, dtype=object)
+    for g in range(len(heads)):
         members = np.flatnonzero(group == g)
-        members = members[np.argsort(-centroids[kept][members, 1], kind="stable")]
+        members = members[np.argsort(-centroids[members, 1], kind="stable")]
         for seq, m in enumerate(members, start=1):
             huc10[m] = f"{_HUC8_CODES[g]}{seq:02d}"
-    words = rng.permutation(_NAME_WORDS)[: len(kept)]
+    words = rng.permutation(_NAME_WORDS)[:n]
     order = np.argsort(huc10, kind="stable")
-    kept_area = area[kept][order]
     frame = gpd.GeoDataFrame(
         {
-            "tnmid": [_guid(rng) for _ in order],
-            "metasourceid": ["{00000000-0000-0000-0000-000000000000}"] * len(order),
-            "sourcedatadesc": [DESCRIPTION] * len(order),
-            "sourceoriginator": ["sitescreen (synthetic)"] * len(order),
-            "loaddate": pd.to_datetime(["2024-08-16T10:24:20"] * len(order)).astype("datetime64[ms]"),
-            "areaacres": np.round(kept_area * 1e6 * _ACRES_PER_M2, 2),
-            "areasqkm": np.round(kept_area, 2),
-            "states": ["ID"] * len(order),
+            "tnmid": [_guid(rng) for _ in range(n)],
+            "metasourceid": ["{00000000-0000-0000-0000-000000000000}"] * n,
+            "sourcedatadesc": [DESCRIPTION] * n,
+            "sourceoriginator": ["sitescreen (synthetic)"] * n,
+            "loaddate": pd.to_datetime(["2024-08-16T10:24:20"] * n).astype("datetime64[ms]"),
+            "areaacres": np.round(area[order] * 1e6 * _ACRES_PER_M2, 2),
+            "areasqkm": np.round(area[order], 2),
+            "states": ["ID"] * n,
             "huc10": huc10[order],
             "name": [f"Demo {w} Creek (synthetic)" for w in words[order]],
-            "hutype": ["S"] * len(order),
-            "humod": ["NM"] * len(order),
+            "hutype": ["S"] * n,
+            "humod": ["NM"] * n,
         },
-        geometry=cells[kept][order],
+        geometry=cells[order],
         crs=WGS84,
     )
     return frame.to_crs(NAD83), gap
@@ -826,7 +886,8 @@ class _Placer:
         self.km = np.empty((0, 2))
         self.inner = box(REGION[0] + 0.005, REGION[1] + 0.005, REGION[2] - 0.005, REGION[3] - 0.005)
 
-    def ok(self, lon: float, lat: float) -> bool:
+    def add(self, lon: float, lat: float) -> bool:
+        """Register (lon, lat) as a deposit if it is inside the region and far enough from the rest."""
         if not shapely.contains_xy(self.inner, lon, lat):
             return False
         if len(self.km) and np.min(np.hypot(*(self.km - _to_km(lon, lat)).T)) < self.min_km:
@@ -855,7 +916,7 @@ def _deposits(
         while len(out) < n:
             dx, dy = _to_deg(*rng.normal(0.0, sigma_km, 2))
             lon, lat = centre.x + float(dx), centre.y + float(dy)
-            if placer.ok(lon, lat):
+            if placer.add(lon, lat):
                 out.append((lon, lat))
         return out
 
@@ -876,21 +937,22 @@ def _deposits(
         (cluster(edge_point(areas["park"], "east"), 36, 3.5), vein_types),
         (cluster(edge_point(areas["peaks_east"], "south"), 34, 4.0), pegmatite_types),
         (cluster(polylabel(_largest_part(gap), 0.001), 26, 4.0), carbonatite_types),
-        (cluster(Point(-114.9 + rng.uniform(-0.05, 0.05), 44.5 + rng.uniform(-0.03, 0.03)), 30, 5.0), placer_types),
+        (cluster(Point(-114.9 + rng.uniform(-0.05, 0.05), 44.5 + rng.uniform(-0.03, 0.03)), 30, 5.0),
+         placer_types),
         (cluster(edge_point(areas["breaks"], "west"), 28, 3.5), vein_types),
         # anchors: at least a few deposits in every land class
-        (_sample_in(rng, areas["refuge"], 4, placer.ok), placer_types),
-        (_sample_in(rng, state, 6, placer.ok), all_types),
-        (_sample_in(rng, private, 6, placer.ok), placer_types),
-        (_sample_in(rng, federal, 6, placer.ok), all_types),
-        (_sample_in(rng, areas["lakes"], 3, placer.ok), pegmatite_types),
-        (_sample_in(rng, areas["park"], 3, placer.ok), vein_types),
-        (_sample_in(rng, gap, 3, placer.ok), carbonatite_types),
+        (_sample_in(rng, areas["refuge"], 4, placer.add), placer_types),
+        (_sample_in(rng, state, 6, placer.add), all_types),
+        (_sample_in(rng, private, 6, placer.add), placer_types),
+        (_sample_in(rng, federal, 6, placer.add), all_types),
+        (_sample_in(rng, areas["lakes"], 3, placer.add), pegmatite_types),
+        (_sample_in(rng, areas["park"], 3, placer.add), vein_types),
+        (_sample_in(rng, gap, 3, placer.add), carbonatite_types),
     ]
     n_distinct = 230
     n_scattered = n_distinct - sum(len(pts) for pts, _ in groups)
-    groups.append((_sample_in(rng, region, n_scattered, placer.ok), all_types))
-    non_ree = _sample_in(rng, region, 30, placer.ok)
+    groups.append((_sample_in(rng, region, n_scattered, placer.add), all_types))
+    non_ree = _sample_in(rng, region, 30, placer.add)
 
     names: set[str] = set()
     ids = {
@@ -900,7 +962,9 @@ def _deposits(
     }
     misspelled = set(rng.choice(n_distinct, 9, replace=False).tolist())
 
-    def record(source: str, lon_lat: tuple[float, float] | None, name: str, commodity: str, dtype: str, other: str = "") -> dict[str, str]:
+    def record(
+        source: str, lon_lat: tuple[float, float] | None, name: str, commodity: str, dtype: str, other: str = ""
+    ) -> dict[str, str]:
         rid = str(next(ids[source]))
         slug = source.removeprefix("https://").replace(".", "-").replace("/", "-")
         return {
@@ -919,7 +983,8 @@ def _deposits(
 
     def new_name() -> str:
         while True:
-            name = f"Demo {rng.choice(_NAME_WORDS)} {rng.choice(_NAME_KINDS)} {rng.integers(1, 40)} (synthetic)"
+            word, kind, number = rng.choice(_NAME_WORDS), rng.choice(_NAME_KINDS), rng.integers(1, 40)
+            name = f"Demo {word} {kind} {number} (synthetic)"
             if name not in names:
                 names.add(name)
                 return name
@@ -951,12 +1016,13 @@ def _deposits(
         rows.append(
             record(
                 other_sources[int(rng.integers(2))], (lon + float(dlon), lat + float(dlat)),
-                _name_variant(rng, orig["site_name"]), commodity, orig["deposit_type"], other=orig["site_name"],
+                _name_variant(rng, orig["site_name"]), commodity, orig["deposit_type"],
+                other=orig["site_name"],
             )
         )  # fmt: skip
     # Records without coordinates (as in the real file); half of them also lack the CRS.
     for j in range(6):
-        row = record(source(), None, new_name(), _ree_commodity(rng, misspell=False), rng.choice(all_types))
+        row = record(source(), None, new_name(), _ree_commodity(rng, misspell=False), str(rng.choice(all_types)))
         row["crs"] = "" if j % 2 else "EPSG:4326"
         rows.append(row)
     return [rows[i] for i in rng.permutation(len(rows))]
@@ -1011,7 +1077,9 @@ def _write_csv(path: Path, rows: list[dict[str, str]]) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def _write_vector(frame: gpd.GeoDataFrame, path: Path, *, driver: str, layer: str, rfc7946: bool = False) -> None:
+def _write_vector(
+    frame: gpd.GeoDataFrame, path: Path, *, driver: str, layer: str, rfc7946: bool = False
+) -> None:
     layer_options: dict[str, str] = {}
     if driver in ("GPKG", "GeoJSON"):
         layer_options["DESCRIPTION"] = DESCRIPTION
