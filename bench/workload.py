@@ -39,13 +39,13 @@ X0, Y0 = -1_000_000.0, 1_500_000.0  # south-west corner: central CONUS in Albers
 SIDE = 1_000_000.0
 DATA = Path(__file__).resolve().parent / "data"
 SEED = 20240604
-VERSION = 1  # bump when a generator changes
+VERSION = 1  # bump when every generator changes
 
 DEFAULTS = {
     "protected": {"n": 200_000, "clusters": 30_000, "clustered_share": 0.7, "median_r": 500.0,
                   "sigma": 0.9, "max_r": 40_000.0},
     "federal": {"n": 50_000, "seeds": 200_000, "blob_scale": 60_000.0},
-    "watersheds": {"n": 100_000, "segment": 400.0},
+    "watersheds": {"n": 100_000, "segment": 400.0, "densify": "canonical"},
 }
 
 
@@ -164,9 +164,29 @@ def gen_federal(path: Path, p: dict) -> None:
     _write(gdf, path)
 
 
+def densify_coverage(cells: np.ndarray, max_len: float) -> np.ndarray:
+    """Add vertices along every edge (simple polygons), computed from the edge's endpoints in a
+    canonical order so that neighbours sharing an edge get bit-identical vertices (a clean
+    coverage, as the WBD's HUC-12 boundaries are; shapely.segmentize does not guarantee that)."""
+    xy, gi = shapely.get_coordinates(cells, return_index=True)
+    same = np.flatnonzero(gi[:-1] == gi[1:])  # edges xy[k] -> xy[k + 1]
+    p, q = xy[same], xy[same + 1]
+    swap = (q[:, 0] < p[:, 0]) | ((q[:, 0] == p[:, 0]) & (q[:, 1] < p[:, 1]))
+    a = np.where(swap[:, None], q, p)
+    b = np.where(swap[:, None], p, q)
+    nseg = np.maximum(1, np.ceil(np.hypot(*(b - a).T) / max_len).astype(np.int64))
+    owner = np.repeat(np.arange(same.size), nseg)  # one output vertex per segment start
+    k = np.arange(owner.size) - np.repeat(np.cumsum(nseg) - nseg, nseg)
+    frac = np.where(swap[owner], nseg[owner] - k, k) / nseg[owner]  # walk p -> q
+    pts = a[owner] + (b[owner] - a[owner]) * frac[:, None]
+    pts[k == 0] = p  # the original vertices, exactly
+    ring_of = gi[same][owner]
+    return shapely.polygons(shapely.linearrings(pts, indices=ring_of))
+
+
 def gen_watersheds(path: Path, p: dict) -> None:
     rng = np.random.default_rng([SEED, 4])
-    cells = shapely.segmentize(_voronoi(rng, p["n"]), p["segment"])
+    cells = densify_coverage(_voronoi(rng, p["n"]), p["segment"])
     region = 10 + (np.arange(cells.size) * 8 // cells.size)  # HU2-like prefix, contiguous
     huc12 = np.array([f"{r:02d}{i:010d}" for r, i in zip(region, np.arange(cells.size))], dtype=object)
     gdf = gpd.GeoDataFrame({"huc12": huc12}, geometry=cells, crs=CRS)
@@ -213,12 +233,16 @@ def gen_dem(path: Path, size: int) -> None:
 # ------------------------------------------------------------------------------- entry points
 
 
+def ensure_sites(n: int, data: Path = DATA) -> Path:
+    """The footprints file with n sites (generated if missing or stale)."""
+    return _cached(Path(data), f"sites_{n}.parquet", {"n": n}, lambda p: gen_sites(p, n))
+
+
 def ensure(sites: int, dem_size: int = 20_000, data: Path = DATA) -> dict[str, Path]:
     """Generate whatever is missing or stale; return the paths."""
     data = Path(data)
     paths = {
-        "sites": _cached(data, f"sites_{sites}.parquet", {"n": sites},
-                         lambda p: gen_sites(p, sites)),
+        "sites": ensure_sites(sites, data),
         "protected": _cached(data, "protected.parquet", DEFAULTS["protected"],
                              lambda p: gen_protected(p, DEFAULTS["protected"])),
         "federal": _cached(data, "federal.parquet", DEFAULTS["federal"],

@@ -116,3 +116,99 @@ def site_options(*, radius_m=None, commodity=None, merge_distance_m=None, grid_c
     if opts.grid_cell_m is not None and opts.aoi is None:
         raise LayerConfigError(f"{where}: a grid of sites needs an area of interest (--aoi / [run].aoi)")
     return opts
+
+
+# ---------------------------------------------------------------------------------------------
+# A run config as plain data (the manifest's ``run`` section), and back: what `sitescreen verify`
+# and `sitescreen batch` use to re-run a screening exactly as it was run.
+
+
+def config_to_dict(config: RunConfig) -> dict:
+    """The RunConfig as JSON-able data; paths absolute, so the run can be repeated from anywhere."""
+    opts = config.site_options
+    aoi = opts.aoi
+    if isinstance(aoi, Path):
+        aoi = str(aoi.resolve())
+    elif aoi is not None:
+        aoi = [float(v) for v in aoi]
+    from .profile import builtin_profiles
+    profile = str(config.profile)
+    if profile not in builtin_profiles():
+        profile = str(Path(profile).resolve())
+    return {
+        "title": config.title,
+        "config": config.config_path,
+        "sites": _spec_to_dict(config.sites) if config.sites is not None else None,
+        "site_options": {
+            "radius_m": opts.radius_m,
+            "commodity": opts.commodity if isinstance(opts.commodity, str) else list(opts.commodity),
+            "merge_distance_m": opts.merge_distance_m, "merge_name_similarity": opts.merge_name_similarity,
+            "merge_always_m": opts.merge_always_m, "grid_cell_m": opts.grid_cell_m, "aoi": aoi,
+            "skip_invalid": opts.skip_invalid,
+        },
+        "layers": [_spec_to_dict(s) for s in config.layers],
+        "profile": profile,
+        "crs": config.crs,
+    }
+
+
+def config_from_run(run: Mapping[str, Any], where: str = "manifest.json: run") -> RunConfig:
+    """The RunConfig that :func:`config_to_dict` wrote."""
+    if not isinstance(run, Mapping) or "layers" not in run or "site_options" not in run:
+        raise LayerConfigError(f"{where}: not a recorded run (needs sites, site_options, layers, profile)")
+    o = dict(run["site_options"])
+    aoi = o.get("aoi")
+    aoi = tuple(aoi) if isinstance(aoi, list) else (Path(aoi) if aoi else None)
+    commodity = o.get("commodity", "rare-earths")
+    opts = SiteOptions(radius_m=float(o["radius_m"]),
+                       commodity=commodity if isinstance(commodity, str) else tuple(commodity),
+                       merge_distance_m=float(o["merge_distance_m"]), merge_name_similarity=float(o["merge_name_similarity"]),
+                       merge_always_m=float(o["merge_always_m"]),
+                       grid_cell_m=None if o.get("grid_cell_m") is None else float(o["grid_cell_m"]),
+                       aoi=aoi, skip_invalid=bool(o.get("skip_invalid", False)))
+    sites = _spec_from_dict(run["sites"], f"{where}.sites") if run.get("sites") else None
+    layers = tuple(_spec_from_dict(d, f"{where}.layers[{i}]") for i, d in enumerate(run["layers"]))
+    return RunConfig(sites=sites, layers=layers, site_options=opts, profile=run.get("profile", DEFAULT_PROFILE),
+                     crs=run.get("crs"), title=str(run.get("title", "sitescreen screening")),
+                     config_path=run.get("config"))
+
+
+def config_from_manifest(manifest: Mapping[str, Any]) -> RunConfig:
+    """The RunConfig of a finished run, from its manifest's ``run`` section."""
+    if "run" not in manifest:
+        raise LayerConfigError("manifest.json has no 'run' section (written by an older sitescreen); "
+                               "run the screening again to record it")
+    return config_from_run(manifest["run"])
+
+
+def _spec_to_dict(spec: LayerSpec) -> dict:
+    return {"role": spec.role, "path": str(Path(spec.path).resolve()), "layer": spec.layer, "name": spec.name,
+            "schema": spec.schema, "definition": schema_to_dict(spec.definition) if spec.definition else None,
+            "crs": spec.crs, "where": {k: list(v) for k, v in spec.where.items()}, "band": spec.band,
+            "skip_invalid": spec.skip_invalid}
+
+
+def _spec_from_dict(d: Mapping[str, Any], where: str) -> LayerSpec:
+    from .schemas import schema_from_dict
+    definition = schema_from_dict(d["definition"], f"{where}.definition") if d.get("definition") else None
+    return LayerSpec(role=d["role"], path=Path(d["path"]), layer=d.get("layer"), name=d.get("name"),
+                     schema=d.get("schema"), definition=definition, crs=d.get("crs"),
+                     where={k: tuple(v) for k, v in dict(d.get("where") or {}).items()},
+                     band=int(d.get("band", 1)), skip_invalid=bool(d.get("skip_invalid", False)))
+
+
+def schema_to_dict(schema) -> dict:
+    """A layer definition as the table :func:`sitescreen.schemas.schema_from_dict` reads."""
+    values = {}
+    for canon, r in schema.values.items():
+        rule = {"from": r.source, "table": dict(r.table) or None, "default": r.default, "value": r.value}
+        values[canon] = {k: v for k, v in rule.items() if v is not None}
+    geometry = {k: v for k, v in (("wkt", schema.wkt), ("lon", schema.lon), ("lat", schema.lat)) if v}
+    out = {"name": schema.name, "title": schema.title, "source": schema.source,
+           "match": [list(m) for m in schema.match], "fields": {k: list(v) for k, v in schema.fields.items()},
+           "values": values, "types": dict(schema.types), "coverage": schema.coverage}
+    if schema.crs:
+        out["crs"] = schema.crs
+    if geometry:
+        out["geometry"] = geometry
+    return out

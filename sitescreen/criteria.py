@@ -206,7 +206,7 @@ def measure(profile: Profile, sites: gpd.GeoDataFrame, inputs: Inputs, *, comple
         if not present:
             if not c.optional:
                 raise LayerConfigError(
-                    f"profile {profile.name}: criterion {c.name} needs a layer with role "
+                    f"profile {profile.name} ({profile.path}): criterion {c.name} needs a layer with role "
                     f"{' or '.join(c.roles)}; give one with --layer {c.roles[0]}=PATH")
             out[c.name] = Measurement(np.full(len(sites), np.nan), evaluated=False,
                                       note=f"not evaluated: no {' or '.join(c.roles)} layer was given")

@@ -13,6 +13,7 @@ import logging
 import os
 import warnings
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -71,12 +72,15 @@ class LoadedLayer:
     repairs: int = 0
     dropped_empty: int = 0
     coverage: Any = None  # shapely geometry in the run CRS, or None for "global"
+    features_in_file: int | None = None  # the whole file (the read is limited to the sites' reach)
+    extent: Any = None    # the file's bounding box in the run CRS (None when unknown)
 
     def info(self) -> dict:
         return {
             "name": self.spec.label, "role": self.spec.role, "path": str(self.spec.path),
             "layer": self.spec.layer, "kind": "vector", "schema": self.schema.name,
             "source_crs": self.source_crs, "features_read": self.features_read,
+            "features_in_file": self.features_in_file,
             "features_used": int(len(self.gdf)), "repairs": self.repairs,
             "dropped_empty": self.dropped_empty, "coverage": self.schema.coverage,
             "crs_override": self.spec.crs, "filter": {k: list(v) for k, v in self.spec.where.items()},
@@ -146,7 +150,7 @@ def companion_files(path: Path) -> list[Path]:
 
 def check_path(path: Path, what: str) -> None:
     if not path.exists():
-        raise LayerDataError(f"{path}: {what} file not found")
+        raise LayerDataError(f"{path}: {what} file not found; check the path")
     if path.is_dir():
         raise LayerDataError(f"{path}: {what} is a directory, expected a file")
     if not os.access(path, os.R_OK):
@@ -180,8 +184,13 @@ def read_table(spec: LayerSpec, bbox_lonlat: tuple | None = None, run_crs: CRS |
     where = f"{path}" + (f" (layer {spec.layer!r})" if spec.layer else "")
     if suffix == ".csv":
         return _read_csv(spec, where)
+    if suffix == ".shp":
+        _check_shapefile(path, where)
+    if _feature_count(spec, where) == 0:
+        raise LayerDataError(_empty_message(spec, where))
     columns = _columns(spec, where)
     schema = _schema_for(spec, columns, where)
+    _check_mapped_fields(schema, columns, where)
     if suffix in (".parquet", ".geoparquet"):
         try:
             gdf = gpd.read_parquet(path)
@@ -201,12 +210,86 @@ def read_table(spec: LayerSpec, bbox_lonlat: tuple | None = None, run_crs: CRS |
             gdf = pyogrio.read_dataframe(path, layer=spec.layer, columns=wanted, bbox=bbox, use_arrow=True)
     except Exception as exc:
         raise LayerDataError(f"{where}: cannot read: {exc}") from None
+    _check_text(gdf, where)
     return gdf, schema, src_crs
+
+
+def _check_text(gdf: pd.DataFrame, where: str) -> None:
+    """Text read through Arrow is not checked for its encoding: check it here, not deep in a run."""
+    for col in gdf.columns:
+        if col == getattr(gdf, "_geometry_column_name", None) or not pd.api.types.is_string_dtype(gdf[col].dtype):
+            continue
+        try:
+            gdf[col].to_numpy(dtype=object)
+        except Exception:  # pyarrow.ArrowException / UnicodeDecodeError on bytes that are not UTF-8
+            hint = ("its .cpg file names the wrong encoding: write the real one into it (e.g. LATIN1)"
+                    if Path(where.split(" (layer ")[0]).suffix.lower() == ".shp" else "re-save the file as UTF-8")
+            raise LayerDataError(f"{where}: field {col!r} has text that is not valid UTF-8; {hint}") from None
+
+
+def _empty_message(spec: LayerSpec, where: str) -> str:
+    if spec.role in ("sites", "aoi"):
+        return f"{where}: the {spec.role} file has no records (it is empty); check the file"
+    return f"{where}: the {spec.role} layer has no features (the file is empty); check the file or leave the layer out"
+
+
+def _feature_count(spec: LayerSpec, where: str) -> int | None:
+    """Features in the whole file (None when the format cannot tell cheaply)."""
+    if spec.path.suffix.lower() in (".parquet", ".geoparquet"):
+        import pyarrow.parquet as pq
+        try:
+            return pq.read_metadata(spec.path).num_rows
+        except Exception as exc:
+            raise LayerDataError(f"{where}: cannot read as GeoParquet: {exc}") from None
+    n = _info(spec, where).get("features")
+    return None if n is None or n < 0 else int(n)
+
+
+def _check_shapefile(path: Path, where: str) -> None:
+    """Refuse a truncated .shp or .dbf (GDAL reads what is there and silently drops the rest)."""
+    with open(path, "rb") as f:
+        head = f.read(100)
+    if len(head) < 100 or int.from_bytes(head[:4], "big") != 9994:
+        raise LayerDataError(f"{where}: not a valid shapefile (the .shp header is damaged); copy or download it again")
+    declared, actual = int.from_bytes(head[24:28], "big") * 2, path.stat().st_size
+    if actual < declared:
+        raise LayerDataError(f"{where}: the .shp file is truncated ({actual} of {declared} bytes); copy or download it again")
+    dbf = next((p for p in companion_files(path) if p.suffix.lower() == ".dbf"), None)
+    if dbf is not None:
+        with open(dbf, "rb") as f:
+            h = f.read(12)
+        if len(h) == 12:
+            need = int.from_bytes(h[8:10], "little") + int.from_bytes(h[4:8], "little") * int.from_bytes(h[10:12], "little")
+            if dbf.stat().st_size < need:
+                raise LayerDataError(f"{dbf}: the .dbf file is truncated ({dbf.stat().st_size} of {need} bytes); copy or download it again")
+
+
+def _check_mapped_fields(schema: Schema, columns: list[str], where: str) -> None:
+    """Every field a definition maps exists in the file (checked before a read of only those fields)."""
+    lower = {c.lower() for c in columns}
+    wanted = [(alts, f"mapped to {canon!r}") for canon, alts in schema.fields.items()]
+    wanted += [((r.source,), f"recoded to {canon!r}") for canon, r in schema.values.items() if r.value is None and r.source]
+    for alts, what in wanted:
+        if not any(a.lower() in lower for a in alts):
+            raise LayerConfigError(
+                f"{where}: field {' or '.join(repr(a) for a in alts)} ({what}) not found; "
+                f"fields present: {', '.join(map(str, columns)) or 'none'}")
+
+
+@lru_cache(maxsize=64)
+def _read_info(path: str, layer: str | None, stamp: tuple, total_bounds: bool = False) -> dict:
+    """pyogrio.read_info, once per file version (``stamp`` = mtime and size): GeoJSON is parsed on open."""
+    return pyogrio.read_info(path, layer=layer, force_total_bounds=total_bounds)
+
+
+def _stamp(path: Path) -> tuple:
+    st = path.stat()
+    return (st.st_mtime_ns, st.st_size)
 
 
 def _info(spec: LayerSpec, where: str) -> dict:
     try:
-        return pyogrio.read_info(spec.path, layer=spec.layer)
+        return _read_info(str(spec.path), spec.layer, _stamp(spec.path))
     except pyogrio.errors.DataLayerError:
         try:
             names = [n for n, _ in pyogrio.list_layers(spec.path)]
@@ -266,7 +349,13 @@ def _read_csv(spec: LayerSpec, where: str) -> tuple[gpd.GeoDataFrame, Schema, st
         raise LayerDataError(f"{where}: text is not UTF-8 ({exc.reason} at byte {exc.start}); re-save the file as UTF-8") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise LayerDataError(f"{where}: not a readable CSV: {exc}") from None
+    if len(df) == 0:
+        raise LayerDataError(_empty_message(spec, where))
     schema = _schema_for(spec, list(df.columns), where)
+    if not schema.wkt and not (schema.lon and schema.lat):
+        # a known definition that does not name geometry columns (e.g. wilderness exported as CSV)
+        geo = generic_schema(list(df.columns), spec.role)
+        schema = replace(schema, wkt=geo.wkt, lon=geo.lon, lat=geo.lat)
     if schema.wkt:
         text = df[schema.wkt].str.strip()
         present = text != ""
@@ -318,6 +407,11 @@ def check_coordinates(bounds: np.ndarray, crs: CRS, where: str, n: int) -> None:
     minx, miny, maxx, maxy = bounds
     if crs.is_geographic:
         if minx < -180.5 or maxx > 360.5 or miny < -90.5 or maxy > 90.5:
+            if -90.5 <= minx and maxx <= 90.5 and -180.5 <= miny and maxy <= 180.5:
+                raise CRSError(
+                    f"{where}: coordinates ({minx:.6g}, {miny:.6g}) – ({maxx:.6g}, {maxy:.6g}) are outside the valid "
+                    f"range of {crs_label(crs)} (longitude ±180, latitude ±90) but fit with x and y exchanged: "
+                    f"longitude and latitude look swapped; put longitude in the x/lon column and latitude in y/lat")
             raise CRSError(
                 f"{where}: coordinates ({minx:.6g}, {miny:.6g}) – ({maxx:.6g}, {maxy:.6g}) are outside "
                 f"the valid range of {crs_label(crs)} (longitude ±180, latitude ±90): the file's CRS tag is "
@@ -325,6 +419,14 @@ def check_coordinates(bounds: np.ndarray, crs: CRS, where: str, n: int) -> None:
                 f"run config, or ROLE=PATH@EPSG:XXXX on the command line)")
         return
     aou = crs.area_of_use
+    if (aou is not None and -180.5 <= minx and maxx <= 180.5 and -90.5 <= miny and maxy <= 90.5
+            and minx <= aou.east + 1 and maxx >= aou.west - 1 and miny <= aou.north + 1 and maxy >= aou.south - 1):
+        # read as degrees, the coordinates lie in the CRS's own area: degrees under a projected tag
+        raise CRSError(
+            f"{where}: coordinates ({minx:.6g}, {miny:.6g}) – ({maxx:.6g}, {maxy:.6g}) look like longitude/latitude "
+            f"degrees, but {crs_label(crs)} is projected ({crs.axis_info[0].unit_name if crs.axis_info else 'metres'}): "
+            f"the CRS tag is probably wrong; give the real CRS as an override (crs = \"EPSG:4326\" in the run config, "
+            f"or ROLE=PATH@EPSG:4326 on the command line)")
     if aou is None:
         return
     try:
@@ -334,10 +436,11 @@ def check_coordinates(bounds: np.ndarray, crs: CRS, where: str, n: int) -> None:
         lon0 = lat0 = lon1 = lat1 = np.inf
     far = 15.0  # degrees of slack: a projection is usable somewhat beyond its nominal area
     if not (np.isfinite([lon0, lat0, lon1, lat1]).all()) or lat1 < aou.south - far or lat0 > aou.north + far or (
-            aou.west < aou.east and (lon1 < aou.west - far or lon0 > aou.east + far)):
+            aou.west < aou.east and lon0 <= lon1 and (lon1 < aou.west - far or lon0 > aou.east + far)):
         raise CRSError(
             f"{where}: coordinates ({minx:.6g}, {miny:.6g}) – ({maxx:.6g}, {maxy:.6g}) lie far outside the area of use "
-            f"of {crs_label(crs)} ({aou.name}): the CRS tag is probably wrong; give the real CRS as an override")
+            f"of {crs_label(crs)} ({aou.name}): the CRS tag is probably wrong; give the real CRS as an override "
+            f"(crs = \"EPSG:…\" in the run config, or ROLE=PATH@EPSG:XXXX on the command line)")
 
 
 def repair(geoms: np.ndarray, polygonal: bool) -> tuple[np.ndarray, int]:
@@ -377,6 +480,14 @@ def load_vector(spec: LayerSpec, run_crs: CRS, bbox_lonlat: tuple | None = None,
     n_read = len(gdf)
     geoms = gdf.geometry.to_numpy() if gdf.geometry.name in gdf else np.full(n_read, None)
     src = to_crs(src_crs, where)
+    # The read is limited to the sites' reach: check the whole file's extent too, so a layer whose
+    # coordinates do not fit its CRS is refused instead of silently contributing nothing.
+    n_file, total = _file_extent(spec, n_read, geoms)
+    if n_file and total is None:
+        raise LayerDataError(f"{where}: every feature ({n_file}) has a null or empty geometry; "
+                             f"check the file or leave the layer out")
+    if total is not None:
+        check_coordinates(np.asarray(total, dtype=float), src, where, n_file or 1)
     if n_read:
         valid = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
         if valid.any():
@@ -385,7 +496,8 @@ def load_vector(spec: LayerSpec, run_crs: CRS, bbox_lonlat: tuple | None = None,
         types = set(shapely.get_type_id(geoms[~shapely.is_missing(geoms)]).tolist()) - {7}
         if types and types <= {0, 1, 2, 4, 5}:
             kinds = "points" if types <= {0, 4} else "lines"
-            raise LayerDataError(f"{where}: the {spec.role} layer holds {kinds}; polygons are required for this role")
+            raise LayerDataError(f"{where}: the {spec.role} layer holds {kinds}; polygons are required for this role "
+                                 f"(its criteria measure overlap or area): give a polygon layer")
     attrs = schema.canonical(pd.DataFrame(gdf.drop(columns=gdf.geometry.name, errors="ignore")), where)
     for fld, allowed in spec.where.items():
         if fld not in attrs:
@@ -401,30 +513,69 @@ def load_vector(spec: LayerSpec, run_crs: CRS, bbox_lonlat: tuple | None = None,
         out["name"] = None
     if not src.equals(run_crs):
         out = out.to_crs(run_crs)
-    coverage = layer_coverage(spec, schema, src, run_crs, out)
+    out = _canonical_order(out)
+    coverage = layer_coverage(spec, schema, src, run_crs, out, total)
+    extent = _box_in(total, src, run_crs) if total is not None else None
     log.info("%s: %d features read, %d used, %d repaired", where, n_read, len(out), n_repaired)
     return LoadedLayer(spec=spec, gdf=out, schema=schema, source_crs=src_crs, features_read=n_read,
-                       repairs=n_repaired, dropped_empty=int(empty.sum()), coverage=coverage)
+                       repairs=n_repaired, dropped_empty=int(empty.sum()), coverage=coverage,
+                       features_in_file=n_file, extent=extent)
 
 
-def layer_coverage(spec: LayerSpec, schema: Schema, src: CRS, run_crs: CRS, gdf: gpd.GeoDataFrame):
+def _file_extent(spec: LayerSpec, n_read: int, geoms: np.ndarray) -> tuple[int | None, tuple | None]:
+    """(features in the whole file, its total bounds in the source CRS; None when all are null/empty)."""
+    if spec.path.suffix.lower() == ".csv":  # read whole
+        ok = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms) if n_read else np.zeros(0, bool)
+        return n_read, (tuple(shapely.total_bounds(geoms[ok])) if ok.any() else None)
+    try:
+        n = _feature_count(spec, str(spec.path))
+        if spec.path.suffix.lower() in (".parquet", ".geoparquet"):
+            total = _total_bounds(spec)
+        else:
+            total = _read_info(str(spec.path), spec.layer, _stamp(spec.path), True)["total_bounds"]
+    except Exception:
+        return None, None
+    if total is None or any(v is None for v in total) or not np.all(np.isfinite(np.asarray(total, dtype=float))):
+        return n, None
+    return n, tuple(float(v) for v in total)
+
+
+def _canonical_order(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Features in an order that does not depend on the file's row order (name, then position and size),
+    so ties (equal distances, equal overlaps) and float sums resolve the same way on every run."""
+    if len(gdf) < 2:
+        return gdf
+    g = gdf.geometry.to_numpy()
+    b = shapely.bounds(g)
+    names = gdf["name"].fillna("").astype(str).to_numpy(dtype=str)
+    order = np.lexsort((shapely.area(g), b[:, 3], b[:, 2], b[:, 1], b[:, 0], names))
+    return gdf.iloc[order].reset_index(drop=True)
+
+
+def _box_in(bounds: tuple, src: CRS, dst: CRS):
+    minx, miny, maxx, maxy = bounds
+    box = shapely.segmentize(shapely.box(minx, miny, maxx, maxy), max(maxx - minx, maxy - miny) / 64 or 1)
+    return gpd.GeoSeries([box], crs=src).to_crs(dst).iloc[0]
+
+
+def layer_coverage(spec: LayerSpec, schema: Schema, src: CRS, run_crs: CRS, gdf: gpd.GeoDataFrame, total: tuple | None = None):
     """Where the layer has data, in the run CRS (None = everywhere)."""
     if schema.coverage == "global":
         return None
     if schema.coverage == "features":
         geoms = gdf.geometry.to_numpy()
         return shapely.union_all(shapely.buffer(geoms, 0.5)) if len(geoms) else shapely.Polygon()
-    try:
-        minx, miny, maxx, maxy = _total_bounds(spec)
-    except Exception:
-        minx, miny, maxx, maxy = gdf.to_crs(src).total_bounds if len(gdf) else (0, 0, 0, 0)
-    box = shapely.segmentize(shapely.box(minx, miny, maxx, maxy), max(maxx - minx, maxy - miny) / 64 or 1)
-    return gpd.GeoSeries([box], crs=src).to_crs(run_crs).iloc[0]
+    if total is None:
+        try:
+            total = _total_bounds(spec)
+        except Exception:
+            total = gdf.to_crs(src).total_bounds if len(gdf) else (0, 0, 0, 0)
+    return _box_in(tuple(total), src, run_crs)
 
 
 def _total_bounds(spec: LayerSpec) -> tuple:
     if spec.path.suffix.lower() in (".parquet", ".geoparquet"):
         return tuple(gpd.read_parquet(spec.path, columns=[]).total_bounds)
-    info = pyogrio.read_info(spec.path, layer=spec.layer, force_total_bounds=True)
+    info = _read_info(str(spec.path), spec.layer, _stamp(spec.path), True)
     return tuple(info["total_bounds"])
 

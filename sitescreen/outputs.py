@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import os
+import re
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -43,14 +44,16 @@ class MapOptions:
 def check_out_dir(out_dir: Path, overwrite: bool) -> None:
     """Refuse an output path that cannot be used, before any work is done."""
     if out_dir.exists() and not out_dir.is_dir():
-        raise OutputError(f"{out_dir}: output path exists and is a file, not a folder")
+        raise OutputError(f"{out_dir}: output path exists and is a file, not a folder; choose another output folder")
     if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
         raise OutputError(f"{out_dir}: output folder exists and is not empty; pass --overwrite to replace it")
     parent = out_dir.resolve().parent
     if not parent.exists():
-        raise OutputError(f"{out_dir}: parent folder {parent} does not exist")
+        raise OutputError(f"{out_dir}: parent folder {parent} does not exist; create it first")
+    if not parent.is_dir():
+        raise OutputError(f"{out_dir}: {parent} is a file, not a folder; choose another output folder")
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputError(f"{out_dir}: parent folder {parent} is not writable")
+        raise OutputError(f"{out_dir}: parent folder {parent} is not writable; choose a writable output folder")
 
 
 @contextmanager
@@ -59,10 +62,16 @@ def staged_dir(out_dir: Path, overwrite: bool) -> Iterator[Path]:
     out_dir = Path(out_dir)
     check_out_dir(out_dir, overwrite)
     parent = out_dir.resolve().parent
-    for stale in parent.glob(f"{PARTIAL_PREFIX}{out_dir.name}-*"):
-        shutil.rmtree(stale, ignore_errors=True)  # left by a killed run
-    tmp = Path(tempfile.mkdtemp(prefix=f"{PARTIAL_PREFIX}{out_dir.name}-", dir=parent))
+    clean_stale(out_dir)
     try:
+        tmp = Path(tempfile.mkdtemp(prefix=f"{PARTIAL_PREFIX}{out_dir.name}-", dir=parent))
+    except OSError as exc:
+        raise OutputError(f"{out_dir}: cannot create a folder in {parent} ({exc.strerror or exc}); "
+                          f"choose a writable output folder") from None
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; results are shared like any folder
         yield tmp
         old = None
         if out_dir.exists():
@@ -76,9 +85,26 @@ def staged_dir(out_dir: Path, overwrite: bool) -> Iterator[Path]:
         if exc.errno == errno.ENOSPC:
             raise OutputError(f"{out_dir}: no space left on the device while writing results; nothing was written") from None
         raise OutputError(f"{out_dir}: cannot write results ({exc.strerror or exc}); nothing was written") from None
+    except pyogrio.errors.DataSourceError as exc:  # GDAL reports a failed write (a full disk too) this way
+        shutil.rmtree(tmp, ignore_errors=True)
+        if "no space left" in str(exc).lower():
+            raise OutputError(f"{out_dir}: no space left on the device while writing results; nothing was written") from None
+        raise OutputError(f"{out_dir}: cannot write results ({exc}); nothing was written") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def clean_stale(out_dir: Path) -> list[Path]:
+    """Remove temporary siblings of ``out_dir`` left by a killed run; return what was removed."""
+    out_dir = Path(out_dir)
+    parent = out_dir.resolve().parent
+    # only this folder's siblings: ".sitescreen-partial-idaho-2-…" belongs to "idaho-2", not to "idaho"
+    mine = re.compile(re.escape(f"{PARTIAL_PREFIX}{out_dir.name}-") + r"(old-\d+|[A-Za-z0-9_]{8})")
+    stale = sorted(p for p in parent.glob(f"{PARTIAL_PREFIX}*") if mine.fullmatch(p.name)) if parent.is_dir() else []
+    for p in stale:
+        shutil.rmtree(p, ignore_errors=True)
+    return stale
 
 
 def _json_default(o):

@@ -22,7 +22,7 @@ import shapely
 from pyproj import CRS, Transformer
 
 from . import __version__
-from .config import RunConfig
+from .config import RunConfig, config_to_dict
 from .criteria import Inputs, Measurement
 from .engine import DEFAULT_CHUNK, measure_all
 from .errors import CRSError, LayerConfigError, LayerDataError, SitescreenError
@@ -88,6 +88,25 @@ def _role_margins(profile: Profile) -> dict[str, float]:
 def _polygon_roles(profile: Profile) -> set[str]:
     """Roles whose layers must be polygons (areas are measured on them); others may be lines or points."""
     return {r for c in profile.criteria if c.kind in ("overlap", "attribute", "site_density") for r in c.roles}
+
+
+def _check_reach(config: RunConfig, sites: gpd.GeoDataFrame, vectors: list[LoadedLayer], margins: dict) -> None:
+    """Refuse a run in which no site lies within any layer's extent (plus the distance its rules look):
+    the sign of swapped lon/lat columns, a wrong sites CRS, or layers for another region."""
+    reach = [shapely.buffer(lyr.extent, margins[lyr.spec.role]) if margins.get(lyr.spec.role) else lyr.extent
+             for lyr in vectors if lyr.extent is not None]
+    if len(reach) < len(vectors) or not len(sites):
+        return  # some extent unknown: cannot tell
+    fp = sites.geometry.to_numpy()
+    if any(shapely.intersects(fp, r).any() for r in reach):
+        return
+    where = str(config.sites.path) if config.sites is not None else "the grid of sites"
+    s = np.round(sites.to_crs(4326).total_bounds, 3)
+    lyr = np.round(gpd.GeoSeries([v.extent for v in vectors], crs=sites.crs).to_crs(4326).total_bounds, 3)
+    raise LayerDataError(
+        f"{where}: no site lies within any layer's extent (sites span lon {s[0]:g} to {s[2]:g}, lat {s[1]:g} to {s[3]:g}; "
+        f"layers span lon {lyr[0]:g} to {lyr[2]:g}, lat {lyr[1]:g} to {lyr[3]:g}): are the longitude/latitude "
+        f"columns swapped or the sites' CRS wrong? Otherwise give layers that cover the sites")
 
 
 def _bbox_lonlat(sites: gpd.GeoDataFrame, margin: float) -> tuple:
@@ -163,12 +182,14 @@ def prepare(config: RunConfig, progress: Progress | None = None) -> Prepared:
     infos: list[dict] = []
     with _timed(timings, "layers", progress):
         for spec in config.layers:
-            if spec.kind == "raster":
-                infos.append(raster_info(spec, sites))
-                rasters.append(spec)
-            else:
+            if spec.kind == "vector":
                 vectors.append(load_vector(spec, run_crs, _bbox_lonlat(sites, margins.get(spec.role, 0.0)),
                                            polygonal=spec.role in _polygon_roles(profile)))
+            else:
+                rasters.append(spec)
+        if vectors and not rasters:
+            _check_reach(config, sites, vectors, margins)
+        infos = [raster_info(spec, sites) for spec in rasters]
     return Prepared(config=config, profile=profile, crs=run_crs, sites=sites, site_stats=stats,
                     inputs=Inputs(vectors=vectors, rasters=rasters), raster_info=infos, timings=timings)
 
@@ -244,6 +265,7 @@ def build_manifest(prep: Prepared, measures: dict[str, Measurement], result: gpd
                     "score": "0–100, weighted mean of suitabilities (weights renormalised over evaluated criteria); 0 if excluded; empty if incomplete",
                     "verdict": ", ".join(VERDICTS)},
         "timings": prep.timings,
+        "run": config_to_dict(prep.config),  # the run as data: `sitescreen verify` and `batch` repeat it from here
     }
 
 

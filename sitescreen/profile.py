@@ -202,7 +202,7 @@ def load_profile(name_or_path: str | Path) -> Profile:
         if path.suffix.lower() != ".toml" and not path.exists():
             raise ProfileError(f"unknown profile {text_path!r}; built-in profiles: {', '.join(sorted(builtins))} (or give a .toml file)")
         if not path.exists():
-            raise ProfileError(f"{path}: profile file not found")
+            raise ProfileError(f"{path}: profile file not found; check the path, or use a built-in profile: {', '.join(sorted(builtins))}")
         if path.is_dir():
             raise ProfileError(f"{path}: profile is a directory, expected a .toml file")
     raw_bytes = path.read_bytes()
@@ -312,7 +312,7 @@ def _criterion(name: str, c: Any, selections: Mapping[str, Selection], where: st
     for key in ("safeguard", "source"):
         if not isinstance(c.get(key), str) or not c[key].strip():
             raise ProfileError(f"{where}: every rule states its {key} ({key} = \"...\")")
-    params = {k: c[k] for k in per_kind if k in c}
+    params = {k: c[k] for k in c if k in per_kind}  # in the file's order (a set's order changes per process)
     if kind == "distance":
         params.setdefault("search_radius_m", 50_000)
         _num(params["search_radius_m"], f"{where}.search_radius_m")

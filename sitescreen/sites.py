@@ -139,9 +139,10 @@ def read_sites(spec: LayerSpec, opts: SiteOptions) -> tuple[gpd.GeoDataFrame, Si
     geoms = gdf.geometry.to_numpy()
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     if spec.path.suffix.lower() == ".csv" and schema.wkt:
-        text = gdf[schema.wkt].astype(str).str.strip()
-        stats.records_without_location = int((text == "").sum())
-        stats.records_skipped_invalid = int(missing.sum()) - stats.records_without_location
+        blank = (gdf[schema.wkt].astype(str).str.strip() == "").to_numpy()
+        unparsed = shapely.is_missing(geoms) & ~blank  # text that is not WKT (skipped with --skip-invalid)
+        stats.records_without_location = int((missing & ~unparsed).sum())  # blank or EMPTY
+        stats.records_skipped_invalid = int(unparsed.sum())
     else:
         stats.records_without_location = int(missing.sum())
     keep = ~missing
@@ -152,7 +153,7 @@ def read_sites(spec: LayerSpec, opts: SiteOptions) -> tuple[gpd.GeoDataFrame, Si
         stats.extra["records_not_selected"] = stats.extra.get("records_not_selected", 0) + int((keep & ~selected).sum())
         keep &= selected
     if not keep.any():
-        raise LayerDataError(f"{where}: no site has a location ({stats.records_read} records read)")
+        raise LayerDataError(f"{where}: no site has a location ({stats.records_read} records read, all with a blank or empty geometry); check the geometry column")
     src = to_crs(src_crs, where)
     check_coordinates(shapely.total_bounds(geoms[keep]), src, where, int(keep.sum()))
     terms = opts.commodity_terms()
@@ -163,7 +164,8 @@ def read_sites(spec: LayerSpec, opts: SiteOptions) -> tuple[gpd.GeoDataFrame, Si
         stats.records_filtered_out = int((keep & ~is_match).sum())
         keep &= is_match
     if not keep.any():
-        raise LayerDataError(f"{where}: no record matches commodity {opts.commodity!r} ({stats.records_read} records read)")
+        raise LayerDataError(f"{where}: no record matches commodity {opts.commodity!r} ({stats.records_read} records read); "
+                             f"use --commodity any, or a list of words in a run config")
     out = gpd.GeoDataFrame(attrs.loc[keep].reset_index(drop=True),
                            geometry=gpd.GeoSeries(geoms[keep], crs=src))
     geoms = out.geometry.to_numpy()

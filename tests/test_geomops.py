@@ -21,7 +21,8 @@ def star_polygons(rng, n, extent, rmin, rmax):
     out = []
     for x, y in zip(cx, cy):
         k = rng.integers(10, 30)
-        ang = np.sort(rng.uniform(0, 2 * np.pi, k))
+        inc = rng.uniform(0.3, 1.0, k)  # angular gaps < π: always a valid star shape
+        ang = 2 * np.pi * (np.cumsum(inc) - inc) / inc.sum()
         r = rng.uniform(rmin, rmax) * rng.uniform(0.5, 1.0, k)
         out.append(shapely.Polygon(np.c_[x + r * np.cos(ang), y + r * np.sin(ang)]))
     return np.array(out, dtype=object)
@@ -39,10 +40,17 @@ def random_case():
 # ------------------------------------------------------------------ slow references
 
 
+@pytest.fixture(scope="module")
+def random_refs(random_case):
+    """Reference pair areas and overlap fractions of the random case, computed once."""
+    fps, feats = random_case
+    return ref_pair_areas(fps, feats), ref_overlap_fraction(fps, feats)
+
+
 def ref_overlap_fraction(fps, feats):
     out = []
     for fp in fps:
-        hits = [f for f in feats if f is not None and shapely.intersects(fp, f)]
+        hits = [f for f in feats if f is not None and shapely.intersects(fp, f)]  # brute force
         u = shapely.union_all(hits) if hits else shapely.Polygon()
         out.append(shapely.area(shapely.intersection(fp, u)) / fp.area)
     return np.array(out)
@@ -64,12 +72,12 @@ def overlay_fraction(fps, feats):
 # ------------------------------------------------------------------ overlap_fraction
 
 
-def test_overlap_fraction_matches_overlay(random_case):
+def test_overlap_fraction_matches_overlay(random_case, random_refs):
     fps, feats = random_case
     got = geomops.overlap_fraction(fps, feats)
     assert got.dtype == np.float64 and got.shape == (len(fps),)
     np.testing.assert_allclose(got, overlay_fraction(fps, feats), rtol=RTOL, atol=1e-12)
-    np.testing.assert_allclose(got, ref_overlap_fraction(fps, feats), rtol=RTOL, atol=1e-12)
+    np.testing.assert_allclose(got, random_refs[1], rtol=RTOL, atol=1e-12)
     # the random case exercises every path: none, partial, several, full
     assert (got == 0).any() and (got == 1).any() and ((got > 0) & (got < 1)).sum() > 50
 
@@ -77,7 +85,8 @@ def test_overlap_fraction_matches_overlay(random_case):
 def test_overlap_fraction_small_chunks_same_result(random_case, monkeypatch):
     fps, feats = random_case
     whole = geomops.overlap_fraction(fps, feats)
-    monkeypatch.setattr(geomops, "CHUNK_SITES", 7)
+    monkeypatch.setattr(geomops, "GREEN_CHUNK_SITES", 7)
+    monkeypatch.setattr(geomops, "WORKERS", 3)
     np.testing.assert_array_equal(geomops.overlap_fraction(fps, feats), whole)
 
 
@@ -121,6 +130,38 @@ def test_overlap_fraction_inside_stacked_touching():
     )
 
 
+def voronoi_tiling(rng, n, extent):
+    pts = shapely.multipoints(rng.uniform(0, extent, (n, 2)))
+    box = shapely.box(0, 0, extent, extent)
+    return shapely.clip_by_rect(
+        shapely.get_parts(shapely.voronoi_polygons(pts, extend_to=box)), 0, 0, extent, extent
+    )
+
+
+@pytest.mark.parametrize("layer", ["tiling", "tiling_subset", "holes_and_multi"])
+def test_overlap_fraction_shared_edges_holes_multipolygons(layer):
+    """Shared edges (tilings), holes and multipolygons against per-site GEOS unions."""
+    rng = np.random.default_rng(9)
+    extent = 20_000.0
+    fps = shapely.buffer(shapely.points(rng.uniform(0, extent, (150, 2))), 1000.0)
+    if layer == "tiling":
+        feats = voronoi_tiling(rng, 400, extent)
+    elif layer == "tiling_subset":
+        feats = voronoi_tiling(rng, 400, extent)[::3]
+    else:
+        rings = shapely.buffer(shapely.points(rng.uniform(0, extent, (60, 2))), 1500.0)
+        holes = shapely.difference(rings, shapely.buffer(shapely.centroid(rings), 600.0))
+        pairs = shapely.multipolygons(
+            np.stack([star_polygons(rng, 40, extent, 300, 1500), star_polygons(rng, 40, extent, 300, 1500)], 1)
+        )
+        feats = np.concatenate([holes, pairs[shapely.is_valid(pairs)]])
+    got = geomops.overlap_fraction(fps, feats)
+    np.testing.assert_allclose(got, ref_overlap_fraction(fps, feats), rtol=RTOL, atol=1e-12)
+    idx, area = geomops.largest_overlap(fps, feats)
+    ref = ref_pair_areas(fps, feats)
+    np.testing.assert_allclose(area, ref.max(axis=1), rtol=RTOL, atol=1e-6)
+
+
 def test_overlap_fraction_collection_parts_and_null_footprint():
     fp = np.array([shapely.box(0, 0, 10, 10), None, shapely.Polygon()], dtype=object)
     gc = shapely.GeometryCollection(
@@ -134,11 +175,11 @@ def test_overlap_fraction_collection_parts_and_null_footprint():
 # ------------------------------------------------------------------ largest_overlap
 
 
-def test_largest_overlap_matches_reference(random_case):
+def test_largest_overlap_matches_reference(random_case, random_refs):
     fps, feats = random_case
     idx, area = geomops.largest_overlap(fps, feats)
     assert idx.dtype == np.int64 and area.dtype == np.float64
-    ref = ref_pair_areas(fps, feats)
+    ref = random_refs[0]
     ref_area = ref.max(axis=1)
     ref_idx = np.where(ref_area > 0, ref.argmax(axis=1), -1)
     np.testing.assert_allclose(area, ref_area, rtol=RTOL, atol=1e-6)
@@ -229,8 +270,7 @@ def test_count_within_touching_counts():
 # ------------------------------------------------------------------ area_weighted
 
 
-def ref_area_weighted(fps, feats, values, method):
-    areas = ref_pair_areas(fps, feats)
+def ref_area_weighted(areas, values, method):
     res = []
     for row in areas:
         pos = row > 0
@@ -247,7 +287,7 @@ def ref_area_weighted(fps, feats, values, method):
 
 
 @pytest.mark.parametrize("method", ["majority", "max", "mean"])
-def test_area_weighted_matches_reference(random_case, method):
+def test_area_weighted_matches_reference(random_case, random_refs, method):
     fps, feats = random_case
     rng = np.random.default_rng(3)
     if method == "majority":
@@ -255,8 +295,8 @@ def test_area_weighted_matches_reference(random_case, method):
     else:
         values = rng.uniform(0, 100, len(feats))
     got, frac = geomops.area_weighted(fps, feats, values, method)
-    ref = ref_area_weighted(fps, feats, values, method)
-    np.testing.assert_allclose(frac, ref_overlap_fraction(fps, feats), rtol=RTOL, atol=1e-12)
+    ref = ref_area_weighted(random_refs[0], values, method)
+    np.testing.assert_allclose(frac, random_refs[1], rtol=RTOL, atol=1e-12)
     if method == "majority":
         assert got.dtype == object
         assert list(got) == ref

@@ -1,0 +1,367 @@
+"""National-scale benchmark: sitescreen's kernels against the alternatives, measured in one run.
+
+    python bench/run.py [--sites N] [--quick]
+
+Prints one line per stage (wall seconds, peak RSS) and the ratios, and ends with ONE JSON object
+on its last line (also written to bench/results/latest.json). Ratios are "how many times faster"
+(alternative time / our time) except vector_vs_io_floor, zonal_vs_exactextract and scaling_2x,
+which are our time / reference time. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+import workload  # noqa: E402
+
+MAX_DISTANCE = 10_000.0  # nearest-feature search radius (m), the same for us and sjoin_nearest
+
+
+# ------------------------------------------------------------------------------- measuring
+
+
+class PeakRSS:
+    """Samples this process's RSS (children included) every 20 ms in a background thread."""
+
+    def __init__(self):
+        import psutil
+
+        self._proc = psutil.Process()
+        self._peak = 0
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _rss(self) -> int:
+        total = self._proc.memory_info().rss
+        for child in self._proc.children(recursive=True):
+            try:
+                total += child.memory_info().rss
+            except Exception:  # child gone
+                pass
+        return total
+
+    def _run(self):
+        while not self._stop.is_set():
+            rss = self._rss()
+            with self._lock:
+                self._peak = max(self._peak, rss)
+            time.sleep(0.02)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._peak = self._rss()
+
+    def peak(self) -> int:
+        with self._lock:
+            return max(self._peak, self._rss())
+
+
+RESULTS: dict[str, dict] = {}
+_SAMPLER: PeakRSS | None = None
+
+
+@contextmanager
+def stage(name: str, note: str = ""):
+    global _SAMPLER
+    if _SAMPLER is None:
+        _SAMPLER = PeakRSS()
+    _SAMPLER.reset()
+    t = time.perf_counter()
+    rec = {}
+    yield rec
+    rec["seconds"] = time.perf_counter() - t
+    rec["peak_rss_gb"] = _SAMPLER.peak() / 1e9
+    RESULTS[name] = rec
+    extra = f"  ({note})" if note else ""
+    print(f"  {name:44s} {rec['seconds']:9.2f} s   peak RSS {rec['peak_rss_gb']:5.2f} GB{extra}",
+          flush=True)
+
+
+def say(msg: str = "") -> None:
+    print(msg, flush=True)
+
+
+# ------------------------------------------------------------------------------- stages
+
+
+def read_inputs(paths, sites_path):
+    import geopandas as gpd
+
+    sites = gpd.read_parquet(sites_path)
+    layers = {name: gpd.read_parquet(paths[name]) for name in ("protected", "federal", "watersheds")}
+    return sites, layers
+
+
+def vector_criteria(sites, layers) -> dict:
+    """The four vector criteria (our kernels). Returns the measurement columns."""
+    from sitescreen import geomops
+
+    fp = sites.geometry.values
+    out = {}
+    with stage("  overlap fraction, protected"):
+        out["m_protected_overlap"] = geomops.overlap_fraction(fp, layers["protected"].geometry.values)
+    with stage("  overlap fraction, federal"):
+        out["m_federal_overlap"] = geomops.overlap_fraction(fp, layers["federal"].geometry.values)
+    with stage("  nearest protected (<= 10 km)"):
+        out["m_protected_distance"], _ = geomops.nearest(
+            fp, layers["protected"].geometry.values, MAX_DISTANCE)
+    with stage("  majority HUC-12 (area-weighted)"):
+        ws = layers["watersheds"]
+        out["m_huc12"], out["m_huc12_covered"] = geomops.area_weighted(
+            fp, ws.geometry.values, ws["huc12"].to_numpy(dtype=object), "majority")
+    return out
+
+
+def full_pipeline(paths: dict, sites_path: Path) -> dict:
+    """The whole screening of one site file: read, four vector criteria, one raster criterion.
+
+    This is the stage the lead swaps for the real ``sitescreen`` pipeline (writing GeoParquet and
+    GeoPackage); keep its signature: paths of the inputs in, a dict of timings out.
+    """
+    from sitescreen.zonal import zonal_stats
+
+    t = time.perf_counter()
+    sites, layers = read_inputs(paths, sites_path)
+    t_read = time.perf_counter() - t
+    out = vector_criteria(sites, layers)
+    t_vec = time.perf_counter() - t - t_read
+    z = zonal_stats(sites.geometry, paths["dem"], ["mean"])
+    out["m_elevation"] = z["mean"].to_numpy()
+    return {"read_s": t_read, "vector_s": t_vec, "raster_s": time.perf_counter() - t - t_read - t_vec,
+            "n": len(sites)}
+
+
+def run_pipeline_subprocess(args, sites: int) -> dict:
+    """Run full_pipeline in a fresh process so that its peak RSS is its own."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--pipeline-only", "--sites", str(sites),
+           "--dem-size", str(args.dem_size), "--data", str(args.data)]
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - t
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stdout + proc.stderr)
+        raise SystemExit(f"pipeline for {sites} sites failed (exit {proc.returncode})")
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    res["wall_s"] = wall
+    return res
+
+
+def pipeline_only(args) -> None:
+    import resource
+
+    paths = workload.ensure(args.sites, args.dem_size, args.data)
+    t = time.perf_counter()
+    res = full_pipeline(paths, paths["sites"])
+    res["seconds"] = time.perf_counter() - t
+    res["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
+    print(json.dumps(res))
+
+
+# ------------------------------------------------------------------------------- alternatives
+
+
+def alt_overlay(sites, protected) -> np.ndarray:
+    """The geopandas way: overlay + dissolve per site."""
+    import geopandas as gpd
+
+    a = sites[["geometry"]].assign(site=np.arange(len(sites)))
+    ov = gpd.overlay(a, protected[["geometry"]], how="intersection", keep_geom_type=True)
+    covered = ov.dissolve("site").area.reindex(np.arange(len(sites)), fill_value=0.0)
+    return covered.to_numpy() / a.area.to_numpy()
+
+
+def alt_sjoin_nearest(sites, protected) -> np.ndarray:
+    import geopandas as gpd
+
+    j = gpd.sjoin_nearest(sites[["geometry"]], protected[["geometry"]], how="left",
+                          max_distance=MAX_DISTANCE, distance_col="d")
+    d = j["d"].groupby(level=0).min()
+    return d.reindex(sites.index).fillna(np.inf).to_numpy()
+
+
+def subset(n_total: int, n: int, seed: int = 7) -> np.ndarray:
+    return np.sort(np.random.default_rng(seed).choice(n_total, size=min(n, n_total), replace=False))
+
+
+# ------------------------------------------------------------------------------- main
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description="sitescreen national-scale benchmark")
+    ap.add_argument("--sites", type=int, default=1_000_000, help="sites of the full-pipeline run")
+    ap.add_argument("--quick", action="store_true", help="100,000 sites, 8,000² DEM, smaller subsets")
+    ap.add_argument("--dem-size", type=int, default=None, help="DEM side in pixels (20,000; quick 8,000)")
+    ap.add_argument("--data", type=Path, default=workload.DATA)
+    ap.add_argument("--out", type=Path, default=HERE / "results" / "latest.json")
+    ap.add_argument("--pipeline-only", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.sites = min(args.sites, 100_000)
+    if args.dem_size is None:
+        args.dem_size = 8_000 if args.quick else 20_000
+    if args.pipeline_only:
+        return pipeline_only(args)
+
+    n_cmp = 100_000  # the comparisons run on 100,000 sites, as in the issue
+    sub_overlay = 5_000 if args.quick else 10_000
+    sub_nearest = 20_000 if args.quick else 100_000
+    sub_rasterstats = 1_000 if args.quick else 2_000
+    half = args.sites // 2
+
+    say(f"sitescreen bench: {args.sites:,} sites, DEM {args.dem_size:,}², "
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}")
+    say(f"command: {' '.join([Path(sys.executable).name] + sys.argv)}")
+    t0 = time.perf_counter()
+    paths = workload.ensure(args.sites, args.dem_size, args.data)
+    for extra in {n_cmp, half} - {args.sites}:
+        paths[f"sites_{extra}"] = workload.ensure_sites(extra, args.data)
+    paths[f"sites_{args.sites}"] = paths["sites"]
+    say(f"workload ready in {time.perf_counter() - t0:.1f} s ({args.data})")
+
+    import geopandas as gpd
+    import pyogrio  # noqa: F401  (imported before timing)
+    import shapely
+
+    from sitescreen import geomops
+    from sitescreen.zonal import zonal_stats
+
+    # ---------------------------------------------------------------- I/O floor, 100k sites
+    say("\n[1] I/O floor and all vector criteria, 100,000 sites × 4 layers")
+    with stage("read inputs (gpd.read_parquet)"):
+        sites, layers = read_inputs(paths, paths[f"sites_{n_cmp}"])
+    with stage("all vector criteria (ours)") as vec:
+        ours = vector_criteria(sites, layers)
+    io_floor = RESULTS["read inputs (gpd.read_parquet)"]["seconds"]
+    vector_vs_io = vec["seconds"] / io_floor
+    say(f"  -> vector criteria / I/O floor = {vector_vs_io:.1f} (target <= 10)")
+
+    # ---------------------------------------------------------------- overlap vs overlay
+    say(f"\n[2] overlap fraction vs gpd.overlay + dissolve ({len(sites):,} sites × "
+        f"{len(layers['protected']):,} protected polygons)")
+    idx = subset(len(sites), sub_overlay)
+    sub = sites.iloc[idx]
+    with stage(f"gpd.overlay + dissolve on {len(sub):,} random sites",
+               "scaled linearly to 100,000"):
+        ref = alt_overlay(sub, layers["protected"])
+    with stage(f"ours on the same {len(sub):,} sites"):
+        mine = geomops.overlap_fraction(sub.geometry.values, layers["protected"].geometry.values)
+    agree = float(np.nanmax(np.abs(ref - mine))) if len(sub) else 0.0
+    t_overlay = RESULTS[f"gpd.overlay + dissolve on {len(sub):,} random sites"]["seconds"] * len(sites) / len(sub)
+    t_ours = RESULTS["  overlap fraction, protected"]["seconds"]
+    overlap_vs_overlay = t_overlay / t_ours
+    same_subset = (RESULTS[f"gpd.overlay + dissolve on {len(sub):,} random sites"]["seconds"]
+                   / RESULTS[f"ours on the same {len(sub):,} sites"]["seconds"])
+    say(f"  -> overlay scaled to {len(sites):,}: {t_overlay:.1f} s; ours {t_ours:.1f} s; "
+        f"{overlap_vs_overlay:.1f}× faster (on the subset itself {same_subset:.1f}×); "
+        f"max |difference| {agree:.1e} (target >= 20)")
+
+    # ---------------------------------------------------------------- nearest vs sjoin_nearest
+    say(f"\n[3] distance to the nearest protected area vs gpd.sjoin_nearest (max_distance {MAX_DISTANCE:.0f} m)")
+    idx = subset(len(sites), sub_nearest)
+    sub = sites.iloc[idx]
+    scaled = len(sub) < len(sites)
+    with stage(f"gpd.sjoin_nearest on {len(sub):,} sites",
+               "scaled linearly to 100,000" if scaled else ""):
+        ref_d = alt_sjoin_nearest(sub, layers["protected"])
+    t_sj = RESULTS[f"gpd.sjoin_nearest on {len(sub):,} sites"]["seconds"] * len(sites) / len(sub)
+    t_near = RESULTS["  nearest protected (<= 10 km)"]["seconds"]
+    mine_d = ours["m_protected_distance"][idx]
+    fin = np.isfinite(ref_d)
+    agree_d = float(np.max(np.abs(ref_d[fin] - mine_d[fin]))) if fin.any() else 0.0
+    distance_vs_sjoin = t_sj / t_near
+    say(f"  -> sjoin_nearest {t_sj:.1f} s; ours {t_near:.1f} s; {distance_vs_sjoin:.1f}× faster; "
+        f"max |difference| {agree_d:.1e} m; same misses: {bool((np.isinf(ref_d) == np.isinf(mine_d)).all())} "
+        f"(target >= 5)")
+
+    # ---------------------------------------------------------------- zonal statistics
+    say(f"\n[4] zonal statistics mean + max, {len(sites):,} footprints on the {args.dem_size:,}² DEM")
+    import exactextract
+    import rasterstats
+
+    with stage("ours: sitescreen.zonal.zonal_stats"):
+        z = zonal_stats(sites.geometry, paths["dem"], ["mean", "max"])
+    with stage("exactextract.exact_extract, default strategy"):
+        ee1 = exactextract.exact_extract(str(paths["dem"]), sites[["geometry"]], ["mean", "max"],
+                                         output="pandas")
+    with stage("exactextract.exact_extract, raster-sequential"):
+        ee2 = exactextract.exact_extract(str(paths["dem"]), sites[["geometry"]], ["mean", "max"],
+                                         output="pandas", strategy="raster-sequential")
+    idx = subset(len(sites), sub_rasterstats)
+    with stage(f"rasterstats.zonal_stats on {len(idx):,} sites", "scaled linearly to 100,000"):
+        rs = rasterstats.zonal_stats(list(sites.geometry.values[idx]), str(paths["dem"]),
+                                     stats=["mean", "max"], nodata=-9999.0)
+    t_z = RESULTS["ours: sitescreen.zonal.zonal_stats"]["seconds"]
+    t_ee = min(RESULTS["exactextract.exact_extract, default strategy"]["seconds"],
+               RESULTS["exactextract.exact_extract, raster-sequential"]["seconds"])
+    t_rs = RESULTS[f"rasterstats.zonal_stats on {len(idx):,} sites"]["seconds"] * len(sites) / len(idx)
+    zonal_vs_rasterstats = t_rs / t_z
+    zonal_vs_exactextract = t_z / t_ee
+    ee_diff = float(np.nanmax(np.abs(z["mean"].to_numpy() - ee2["mean"].to_numpy())))
+    rs_mean = np.array([r["mean"] if r["mean"] is not None else np.nan for r in rs], dtype=float)
+    rs_diff = float(np.nanmedian(np.abs(z["mean"].to_numpy()[idx] - rs_mean)))
+    say(f"  -> rasterstats {t_rs:.1f} s (scaled): ours {zonal_vs_rasterstats:.1f}× faster (target >= 5); "
+        f"ours / best direct exactextract = {zonal_vs_exactextract:.2f} (target <= 1.5)")
+    say(f"     same values as exactextract (max |Δ mean| {ee_diff:.1e}); rasterstats counts cell "
+        f"centres, not covered fractions: median |Δ mean| {rs_diff:.2f} m")
+    del sites, layers, ours, z, ee1, ee2, rs
+
+    # ---------------------------------------------------------------- full pipeline and scaling
+    say(f"\n[5] full pipeline (read + 4 vector criteria + mean elevation), fresh process each")
+    big = run_pipeline_subprocess(args, args.sites)
+    say(f"  {args.sites:,} sites: {big['seconds']:.1f} s (read {big['read_s']:.1f}, vector "
+        f"{big['vector_s']:.1f}, raster {big['raster_s']:.1f}), peak RSS {big['peak_rss_gb']:.2f} GB")
+    small = run_pipeline_subprocess(args, half)
+    say(f"  {half:,} sites: {small['seconds']:.1f} s, peak RSS {small['peak_rss_gb']:.2f} GB")
+    scaling_2x = big["seconds"] / small["seconds"]
+    say(f"  -> cost of 2× the sites: {scaling_2x:.2f}× (target <= 2.2)")
+
+    result = {
+        "overlap_vs_overlay": round(overlap_vs_overlay, 2),
+        "distance_vs_sjoin_nearest": round(distance_vs_sjoin, 2),
+        "zonal_vs_rasterstats": round(zonal_vs_rasterstats, 2),
+        "zonal_vs_exactextract": round(zonal_vs_exactextract, 3),
+        "vector_vs_io_floor": round(vector_vs_io, 2),
+        "scaling_2x": round(scaling_2x, 3),
+        "sites_1m_seconds" if args.sites == 1_000_000 else f"sites_{args.sites}_seconds": round(big["seconds"], 1),
+        "sites_1m_peak_rss_gb" if args.sites == 1_000_000 else f"sites_{args.sites}_peak_rss_gb": round(big["peak_rss_gb"], 2),
+        "sites": args.sites,
+        "quick": args.quick,
+        "dem_size": args.dem_size,
+        "notes": {
+            "overlay": f"measured on {sub_overlay} random sites, scaled linearly to 100000",
+            "sjoin_nearest": f"measured on {min(sub_nearest, n_cmp)} sites, scaled linearly to 100000",
+            "rasterstats": f"measured on {sub_rasterstats} sites, scaled linearly to 100000",
+            "exactextract": "best of default and raster-sequential strategies",
+            "vector_vs_io_floor": "4 criteria computed on inputs in memory / reading the 4 inputs",
+            "pipeline": "bench kernels (not yet the sitescreen CLI pipeline), no outputs written",
+        },
+        "stages": {k: {kk: round(vv, 3) for kk, vv in v.items()} for k, v in RESULTS.items()},
+    }
+    if args.sites != 1_000_000:  # keep the required keys present, marked as not measured at 1M
+        result.setdefault("sites_1m_seconds", None)
+        result.setdefault("sites_1m_peak_rss_gb", None)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1))
+    say("")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Package data: the map runtime (JS/CSS) inlined into every map.html."""

@@ -1,0 +1,25 @@
+"""``sitescreen report``: rebuild report.html from a finished run folder, without screening again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .map import resolve_output, write_atomic
+
+
+@click.command("report")
+@click.argument("out_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="HTML file to write.  [default: OUT_DIR/report.html]")
+@click.option("--overwrite", is_flag=True, help="Replace an existing file.")
+def report_command(out_dir: Path, output: Path | None, overwrite: bool) -> None:
+    """Rebuild the review report of the results in OUT_DIR (self-contained HTML; prints to PDF)."""
+    from ..outputs import read_results
+    from ..report import build_report
+
+    path = resolve_output(out_dir, output, "report.html", overwrite)
+    sites, manifest = read_results(out_dir)
+    write_atomic(path, build_report(sites, manifest))
+    click.echo(str(path))

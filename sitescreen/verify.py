@@ -1,0 +1,277 @@
+"""Check that a finished run reproduces: re-hash its inputs, re-run it, compare every result.
+
+:func:`verify` reads an output folder's ``manifest.json``, re-hashes every input it lists (the
+sites file, each layer, the profile), repeats the screening from the manifest's ``run`` section,
+and compares the new results with the saved ``sites.parquet`` (every column, floats within
+:data:`FLOAT_TOLERANCE`, geometry within :data:`GEOMETRY_TOLERANCE_M`), ``sites.csv`` and the
+manifest's counts and statistics. Every difference names the file and the site and column, so a
+reviewer can confirm a reported score without trusting the person who ran it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from . import __version__
+from .errors import SitescreenError, VerifyError
+from .layers import file_sha256
+
+log = logging.getLogger(__name__)
+
+FLOAT_TOLERANCE = 1e-9
+GEOMETRY_TOLERANCE_M = 1e-6
+MAX_CELL_DIFFERENCES = 50  # per file; the rest are counted
+MANIFEST_IGNORED = frozenset({"created", "timings", "path", "config", "tool", "run", "bytes", "sha256"})  # hashes: checked first
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One way the run does not reproduce: the file it is in, and what differs."""
+
+    file: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.detail}"
+
+
+@dataclass
+class VerifyReport:
+    out_dir: str
+    differences: list[Difference] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    inputs_checked: int = 0
+    sites_compared: int = 0
+    columns_compared: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.differences
+
+    def as_dict(self) -> dict:
+        return {"out_dir": self.out_dir, "ok": self.ok, "differences": [str(d) for d in self.differences],
+                "notes": list(self.notes), "inputs_checked": self.inputs_checked,
+                "sites_compared": self.sites_compared, "columns_compared": self.columns_compared}
+
+
+def verify(out_dir: str | Path) -> VerifyReport:
+    """Re-hash the inputs of the run in ``out_dir``, re-run it, and report every difference."""
+    from .config import config_from_manifest
+    from .pipeline import screen
+
+    out_dir = Path(out_dir)
+    manifest, saved = _read(out_dir)
+    report = VerifyReport(out_dir=str(out_dir))
+    version = manifest.get("tool", {}).get("version")
+    if version != __version__:
+        report.notes.append(f"the run was made with sitescreen {version}; verifying with {__version__}")
+    try:
+        config = config_from_manifest(manifest)
+    except SitescreenError as exc:
+        raise VerifyError(f"{out_dir / 'manifest.json'}: {exc}") from None
+    report.differences += check_inputs(manifest, config)
+    report.inputs_checked = len(_recorded_inputs(manifest, config, []))
+    if any("file not found" in d.detail for d in report.differences):
+        report.notes.append("the screening was not re-run: an input file is missing")
+        return report
+    try:
+        result = screen(config)
+    except SitescreenError as exc:
+        report.differences.append(Difference("(re-run)", f"the screening no longer runs: {exc}"))
+        return report
+    new = _roundtrip(result.sites)
+    report.differences += compare_frames(saved, new, str(out_dir / "sites.parquet"))
+    report.sites_compared = len(new)
+    report.columns_compared = len(new.columns)
+    csv_path = out_dir / "sites.csv"
+    if csv_path.exists():
+        from .outputs import tabular
+        report.differences += compare_csv(csv_path.read_text(encoding="utf-8"),
+                                          tabular(result.sites).to_csv(index=False), str(csv_path))
+    else:
+        report.differences.append(Difference(str(csv_path), "file is missing"))
+    from .outputs import manifest_text
+    fresh = json.loads(manifest_text(result.manifest))
+    report.differences += [Difference(str(out_dir / "manifest.json"), d) for d in diff_json(manifest, fresh)]
+    return report
+
+
+def _read(out_dir: Path) -> tuple[dict, gpd.GeoDataFrame]:
+    from .outputs import read_results
+    sites, manifest = read_results(out_dir)
+    return manifest, sites
+
+
+def check_inputs(manifest: dict, config) -> list[Difference]:
+    """Re-hash the sites file, every layer and the profile of a run against its manifest."""
+    out: list[Difference] = []
+    for what, path, recorded in _recorded_inputs(manifest, config, out):
+        if not path.exists():
+            out.append(Difference(str(path), f"{what} file not found (it was an input of the run)"))
+            continue
+        now = file_sha256(path)
+        if now != recorded:
+            out.append(Difference(
+                str(path), f"{what} file has changed since the run (sha256 {_short(recorded)} in the manifest, {_short(now)} now)"))
+    return out
+
+
+def _recorded_inputs(manifest: dict, config, out: list[Difference]) -> list[tuple[str, Path, str | None]]:
+    """(what, path, recorded sha256) of every input: the manifest lists vector layers, then rasters."""
+    from .profile import builtin_profiles
+    checks: list[tuple[str, Path, str | None]] = []
+    if config.sites is not None:
+        checks.append(("sites", Path(config.sites.path), manifest.get("sites", {}).get("sha256")))
+    specs = [s for s in config.layers if s.kind == "vector"] + [s for s in config.layers if s.kind == "raster"]
+    entries = manifest.get("inputs", [])
+    if len(entries) != len(specs):
+        out.append(Difference("manifest.json", f"lists {len(entries)} inputs but the run has {len(specs)} layers"))
+    for spec, entry in zip(specs, entries):
+        checks.append((f"{spec.role} layer", Path(spec.path), entry.get("sha256")))
+    profile = str(config.profile)
+    checks.append(("profile", Path(builtin_profiles().get(profile, profile)), manifest.get("profile", {}).get("sha256")))
+    return checks
+
+
+def _short(h: Any) -> str:
+    return f"{h[:12]}…" if isinstance(h, str) else repr(h)
+
+
+def _roundtrip(sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The frame as sites.parquet would hold it (same dtypes as the saved file)."""
+    buf = io.BytesIO()
+    sites.to_parquet(buf, index=False)
+    buf.seek(0)
+    return gpd.read_parquet(buf)
+
+
+def _key(df: pd.DataFrame) -> pd.Index:
+    if "site_id" in df and df["site_id"].is_unique:
+        return pd.Index(df["site_id"].astype(str), name="site_id")
+    return pd.RangeIndex(len(df), name="row")
+
+
+def compare_frames(saved: pd.DataFrame, new: pd.DataFrame, file: str) -> list[Difference]:
+    """Every (site, column) whose saved value differs from the re-run's; floats within FLOAT_TOLERANCE."""
+    out: list[Difference] = []
+    geom = saved.geometry.name if isinstance(saved, gpd.GeoDataFrame) else None
+    for c in [c for c in new.columns if c not in saved.columns]:
+        out.append(Difference(file, f"column {c!r} is missing (the re-run has it)"))
+    for c in [c for c in saved.columns if c not in new.columns]:
+        out.append(Difference(file, f"column {c!r} is not in the re-run"))
+    a, b = saved.copy(), new.copy()
+    a.index, b.index = _key(saved), _key(new)
+    only_a, only_b = a.index.difference(b.index), b.index.difference(a.index)
+    for s in only_a[:10]:
+        out.append(Difference(file, f"site {s} is not in the re-run"))
+    for s in only_b[:10]:
+        out.append(Difference(file, f"site {s} is missing (the re-run has it)"))
+    common = a.index.intersection(b.index, sort=False)
+    a, b = a.loc[common], b.loc[common]
+    cells: list[str] = []
+    for c in [c for c in saved.columns if c in new.columns]:
+        if c == geom:
+            ga, gb = a[c].to_numpy(), b[c].to_numpy()
+            both_missing = shapely.is_missing(ga) & shapely.is_missing(gb)
+            same = both_missing | shapely.equals_exact(ga, gb, tolerance=GEOMETRY_TOLERANCE_M)
+            cells += [f"site {s}, column {c!r}: footprint differs" for s in common[~same]]
+            continue
+        same = _same(a[c], b[c])
+        for s, x, y in zip(common[~same], a[c].to_numpy()[~same], b[c].to_numpy()[~same]):
+            cells.append(f"site {s}, column {c!r}: {_fmt(x)} saved, {_fmt(y)} re-run")
+    out += [Difference(file, t) for t in cells[:MAX_CELL_DIFFERENCES]]
+    if len(cells) > MAX_CELL_DIFFERENCES:
+        out.append(Difference(file, f"… and {len(cells) - MAX_CELL_DIFFERENCES} more differing values"))
+    return out
+
+
+def _same(x: pd.Series, y: pd.Series) -> np.ndarray:
+    xn, yn = pd.api.types.is_numeric_dtype(x), pd.api.types.is_numeric_dtype(y)
+    if xn and yn and not pd.api.types.is_bool_dtype(x):
+        a, b = x.to_numpy(dtype=float, na_value=np.nan), y.to_numpy(dtype=float, na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            return (a == b) | (np.isnan(a) & np.isnan(b)) | (np.abs(a - b) <= FLOAT_TOLERANCE)
+    ax, by = x.astype(object).to_numpy(), y.astype(object).to_numpy()
+    na_a, na_b = pd.isna(x).to_numpy(), pd.isna(y).to_numpy()
+    eq = np.array([str(p) == str(q) for p, q in zip(ax, by)], dtype=bool)
+    return np.where(na_a | na_b, na_a & na_b, eq)
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and not math.isnan(v):
+        return repr(v)
+    return "no value" if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA else repr(v)
+
+
+def compare_csv(saved_text: str, new_text: str, file: str) -> list[Difference]:
+    """sites.csv cell by cell (text equal, or both numbers within FLOAT_TOLERANCE)."""
+    if saved_text == new_text:
+        return []
+    try:
+        a = pd.read_csv(io.StringIO(saved_text), dtype=str, keep_default_na=False)
+    except Exception as exc:
+        return [Difference(file, f"cannot be read as CSV: {exc}")]
+    b = pd.read_csv(io.StringIO(new_text), dtype=str, keep_default_na=False)
+    out = [Difference(file, f"column {c!r} is missing (the re-run has it)") for c in b.columns if c not in a.columns]
+    out += [Difference(file, f"column {c!r} is not in the re-run") for c in a.columns if c not in b.columns]
+    a.index, b.index = _key(a), _key(b)
+    out += [Difference(file, f"site {s} is not in the re-run") for s in a.index.difference(b.index)[:10]]
+    out += [Difference(file, f"site {s} is missing (the re-run has it)") for s in b.index.difference(a.index)[:10]]
+    common = a.index.intersection(b.index, sort=False)
+    cells = []
+    for c in [c for c in a.columns if c in b.columns]:
+        x, y = a.loc[common, c].to_numpy(), b.loc[common, c].to_numpy()
+        for s, p, q in zip(common[x != y], x[x != y], y[x != y]):
+            try:
+                if abs(float(p) - float(q)) <= FLOAT_TOLERANCE:
+                    continue
+            except ValueError:
+                pass
+            cells.append(f"site {s}, column {c!r}: {p!r} saved, {q!r} re-run")
+    out += [Difference(file, t) for t in cells[:MAX_CELL_DIFFERENCES]]
+    if len(cells) > MAX_CELL_DIFFERENCES:
+        out.append(Difference(file, f"… and {len(cells) - MAX_CELL_DIFFERENCES} more differing values"))
+    return out
+
+
+def diff_json(saved: Any, new: Any, path: str = "", ignored=MANIFEST_IGNORED) -> list[str]:
+    """Differences between two manifests (keys that hold paths, times and the tool are ignored)."""
+    if isinstance(saved, dict) and isinstance(new, dict):
+        out = []
+        for k in sorted(set(saved) | set(new), key=str):
+            if k in ignored:
+                continue
+            p = f"{path}.{k}" if path else str(k)
+            if k not in new:
+                out.append(f"{p}: {_fmt(saved[k])} saved, not in the re-run")
+            elif k not in saved:
+                out.append(f"{p}: missing (the re-run has {_fmt(new[k])})")
+            else:
+                out += diff_json(saved[k], new[k], p, ignored)
+        return out
+    if isinstance(saved, list) and isinstance(new, list):
+        if len(saved) != len(new):
+            return [f"{path}: {len(saved)} entries saved, {len(new)} in the re-run"]
+        return [d for i, (x, y) in enumerate(zip(saved, new)) for d in diff_json(x, y, f"{path}[{i}]", ignored)]
+    if isinstance(saved, (int, float)) and isinstance(new, (int, float)) and not isinstance(saved, bool):
+        if saved == new or abs(float(saved) - float(new)) <= FLOAT_TOLERANCE:
+            return []
+    elif saved == new:
+        return []
+    return [f"{path}: {_fmt(saved)} saved, {_fmt(new)} re-run"]
+
+
+__all__ = ["verify", "check_inputs", "VerifyReport", "Difference", "compare_frames", "compare_csv", "diff_json", "FLOAT_TOLERANCE"]

@@ -1,0 +1,170 @@
+"""The review report: contents, escaping, self-containment, limits, and the `report` command."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from fixtures_results import *  # noqa: F403
+from fixtures_results import TEMPLATE, XSS_IMG, XSS_SCRIPT, make_manifest, make_sites
+from sitescreen import report as report_mod
+from sitescreen.cli import main
+from sitescreen.errors import SitescreenError
+from sitescreen.mapping import external_resources
+from sitescreen.report import build_report
+
+
+@pytest.fixture(scope="module")
+def html(result_sites, result_manifest) -> str:
+    return build_report(result_sites, result_manifest)
+
+
+def test_hostile_text_is_escaped_everywhere(html):
+    assert XSS_IMG not in html and XSS_SCRIPT not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html                      # site name, reason, title, input
+    assert "&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in html     # site name, profile description
+    assert TEMPLATE in html  # plain text, shown as is
+    assert "<script" not in html and "<img" not in html
+
+
+def test_self_contained_with_print_stylesheet(html):
+    assert external_resources(html) == []
+    assert "@media print" in html and "break-inside: avoid" in html
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)
+
+
+def test_summary_counts_and_sections(html, result_sites):
+    for sec in ("summary", "charts", "ranking", "sites", "rules", "manifest"):
+        assert f'id="{sec}"' in html
+    counts = result_sites["verdict"].value_counts()
+    cards = re.findall(r'<div class="num">([\d,]+)</div><div class="what">(\w+)</div>', html)
+    assert {w.lower(): int(n) for n, w in cards} == {v: int(counts.get(v, 0)) for v in
+                                                     ("favorable", "review", "unfavorable", "excluded", "incomplete")}
+    assert f"<b>{len(result_sites)}</b> sites screened" in html
+
+
+def test_ranking_is_by_score_with_unscored_last(html, result_sites):
+    ranked = re.findall(r"<tr><td class=num>(\d+)</td><td><a href=\"#site-([^\"]+)\">", html)
+    ids = [sid for _, sid in ranked]
+    score = result_sites.set_index("site_id")["score"]
+    values = [score[i] for i in ids]
+    scored = [v for v in values if not np.isnan(v)]
+    assert scored == sorted(scored, reverse=True)
+    assert all(np.isnan(v) for v in values[len(scored):])
+    assert len(ids) == len(result_sites)
+
+
+def test_charts_are_inline_svg(html, result_sites):
+    charts = re.findall(r"<svg class=\"chart[^\"]*\"", html)
+    assert len(charts) == 3  # verdict bar, score histogram, contributions
+    scored = result_sites[result_sites["score"].notna() & (result_sites["verdict"] != "excluded")]
+    bars = re.findall(r"score [\d.]+–[\d.]+: (\d+)</title>", html)
+    assert sum(map(int, bars)) == len(scored)
+    assert "review ≥ 40" in html and "favorable ≥ 70" in html
+
+
+def test_contribution_means(result_sites, result_manifest):
+    html = build_report(result_sites, result_manifest)
+    scored = result_sites[result_sites["score"].notna() & (result_sites["verdict"] != "excluded")]
+    mean = (scored["s_park_distance"] * 0.4 * 100).mean()
+    assert f"Distance to protected areas: {mean:.1f} of 40.0 points on average" in html
+
+
+def test_breakdown_rows(html):
+    card = html[html.index('id="site-S0002"'):]
+    card = card[:card.index("</article>")]
+    assert "beyond search radius" in card          # +inf distance
+    assert "Watershed (HUC-8)" in card and re.search(r"170[46]020[0-3]", card)
+    assert "not evaluated" in card                 # the slope criterion
+    assert "linear: 300 m → 0, 1,500 m → 1" in card and "excluded if &lt; 300 m" in card
+    incomplete = html[html.index('id="site-S0004"'):]
+    assert '<span class="nodata">no data</span>' in incomplete[:incomplete.index("</article>")]
+
+
+def test_rules_and_manifest(html, result_manifest):
+    rules = html[html.index('id="rules"'):html.index('id="manifest"')]
+    for c in result_manifest["criteria"]:
+        assert c["safeguard"] in rules.replace("&#x27;", "'")
+        assert re.sub("&", "&amp;", c["source"]) in rules or c["source"] in rules
+    manifest = html[html.index('id="manifest"'):]
+    for e in result_manifest["inputs"]:
+        assert e["sha256"] in manifest and e["source_crs"] in manifest
+    assert "EPSG:5070" in manifest and "sitescreen 0.1.0" in manifest
+    assert "Repairs" in manifest and "fraction: 0.8" in manifest
+
+
+def test_large_runs_are_capped(monkeypatch, result_manifest):
+    monkeypatch.setattr(report_mod, "RANKED_LIMIT", 5)
+    monkeypatch.setattr(report_mod, "BREAKDOWN_LIMIT", 3)
+    sites = make_sites()
+    html = build_report(sites, result_manifest)
+    assert html.count("<article class=\"site\"") == 3
+    assert f"Showing the first 5 of {len(sites)} sites" in html
+    assert "sitescreen explain" in html
+
+
+def test_works_without_geometry_or_manifest():
+    sites = pd.DataFrame(make_sites().drop(columns="geometry"))
+    html = build_report(sites, {})
+    assert "Site screening" in html and "protected overlap" in html
+
+
+def test_missing_columns_are_refused():
+    with pytest.raises(SitescreenError, match="lack column.*verdict"):
+        build_report(make_sites().drop(columns=["verdict"]), {})
+
+
+def test_inputs_not_mutated(result_sites, result_manifest):
+    before = result_sites.copy()
+    build_report(result_sites, result_manifest)
+    pd.testing.assert_frame_equal(pd.DataFrame(result_sites), pd.DataFrame(before))
+
+
+def test_big_report_stays_small():
+    rng = np.random.default_rng(1)
+    base = make_sites()
+    sites = base.iloc[rng.integers(0, len(base), 20_000)].reset_index(drop=True)
+    sites["site_id"] = [f"X{i}" for i in range(len(sites))]
+    html = build_report(sites, make_manifest(base))
+    assert len(html) < 3_000_000
+
+
+# ------------------------------------------------------------------ the `report` command
+
+@pytest.fixture
+def results_dir(demo_out, tmp_path):
+    d = tmp_path / "out"
+    shutil.copytree(demo_out, d)
+    return d
+
+
+def test_report_command_rebuilds(results_dir, monkeypatch):
+    import sitescreen.pipeline as pipeline
+    monkeypatch.setattr(pipeline, "screen", lambda *a, **k: pytest.fail("report must not re-screen"))
+    (results_dir / "report.html").unlink()
+    res = CliRunner().invoke(main, ["report", str(results_dir)])
+    assert res.exit_code == 0, res.output
+    assert res.output.strip() == str(results_dir / "report.html")
+    text = (results_dir / "report.html").read_text(encoding="utf-8")
+    assert "Sites ranked by score" in text and external_resources(text) == []
+
+
+def test_report_command_refuses_to_overwrite(results_dir):
+    res = CliRunner().invoke(main, ["report", str(results_dir)])
+    assert res.exit_code == 1
+    assert res.output.strip() == f"Error: {results_dir / 'report.html'}: exists; pass --overwrite to replace it"
+    res = CliRunner().invoke(main, ["report", str(results_dir), "--overwrite", "-o", str(results_dir / "r.html")])
+    assert res.exit_code == 0 and (results_dir / "r.html").exists()
+
+
+def test_report_command_on_a_folder_without_results(tmp_path):
+    res = CliRunner().invoke(main, ["report", str(tmp_path)])
+    assert res.exit_code == 1
+    assert res.output.startswith(f"Error: {tmp_path}: not a sitescreen output folder")
+    res = CliRunner().invoke(main, ["report", str(tmp_path / "nope")])
+    assert res.exit_code == 2 and "does not exist" in res.output
