@@ -31,6 +31,7 @@ RARE_EARTHS = (
     "monazite", "xenotime", "bastnaesite", "bastnasite", "euxenite", "allanite", "thorium-ree",
 )
 COMMODITIES = {"rare-earths": RARE_EARTHS, "any": ()}
+NUMBER = re.compile(r"\d+")
 NAME_NOISE = re.compile(r"\b(prospect|mine|mines|deposit|deposits|occurrence|claims?|group|area|district|property|project|the|and|\(synthetic\))\b|[^a-z0-9 ]")
 
 
@@ -192,14 +193,20 @@ def apply_aoi(sites: gpd.GeoDataFrame, aoi: gpd.GeoSeries | None, stats: SiteSta
     return sites.loc[inside].reset_index(drop=True)
 
 
+def _same_name(x: str, y: str, threshold: float) -> bool:
+    if not x or not y:
+        return False
+    nx, ny = set(NUMBER.findall(x)), set(NUMBER.findall(y))
+    if nx and ny and nx != ny:
+        return False  # "No. 58 Thorium Deposit" and "No. 62 Thorium Deposit" are different claims
+    return x == y or x in y or y in x or SequenceMatcher(None, x, y).ratio() >= threshold
+
+
 def _similar(a: np.ndarray, b: np.ndarray, threshold: float) -> np.ndarray:
     """Name similarity of candidate duplicate pairs (only pairs close in space get here)."""
     def norm(s: Any) -> str:
         return " ".join(NAME_NOISE.sub(" ", str(s or "").lower()).split())
-    na = [norm(x) for x in a]
-    nb = [norm(x) for x in b]
-    return np.array([bool(x) and bool(y) and (x == y or x in y or y in x or SequenceMatcher(None, x, y).ratio() >= threshold)
-                     for x, y in zip(na, nb)], dtype=bool)
+    return np.array([_same_name(norm(x), norm(y), threshold) for x, y in zip(a, b)], dtype=bool)
 
 
 def _components(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:

@@ -23,7 +23,8 @@ def check_report(prep) -> dict:
 @click.command("check")
 @inputs_options
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def check_command(sites, config_path, layers, profile, aoi, crs, radius_m, commodity, sites_where, grid_cell_m,
+@click.pass_context
+def check_command(ctx, sites, config_path, layers, profile, aoi, crs, radius_m, commodity, sites_where, grid_cell_m,
                   skip_invalid, as_json):
     """Validate the inputs of a screening and summarise them, without scoring.
 
@@ -36,6 +37,8 @@ def check_command(sites, config_path, layers, profile, aoi, crs, radius_m, commo
     if as_json:
         click.echo(json.dumps(report, indent=2, default=str))
         return
+    if ctx.obj.get("quiet"):
+        return  # the exit code says it all
     s = report["sites"]
     click.echo(f"Run CRS: {report['crs']}; profile: {report['profile']}")
     click.echo(f"Sites: {s['sites']} from {s.get('path')} ({s.get('records_read', 0)} records, "
