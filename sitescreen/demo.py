@@ -116,24 +116,29 @@ profile = "federal-safeguards"
 [[layers]]
 role = "federal_land"
 path = "padus.gpkg"
+name = "PAD-US land (synthetic)"
 layer = "padus"
 
 [[layers]]
 role = "watershed"
 path = "watersheds.gpkg"
+name = "Watersheds HUC-10 (synthetic)"
 layer = "wbdhu10"
 
 [[layers]]
 role = "protected"
 path = "parks.geojson"
+name = "National park (synthetic)"
 
 [[layers]]
 role = "protected"
 path = "wilderness/wilderness.shp"
+name = "Wilderness (synthetic)"
 
 [[layers]]
 role = "dem"
 path = "dem.tif"
+name = "DEM (synthetic)"
 """
 
 WGS84 = "EPSG:4326"

@@ -8,17 +8,17 @@ pairs only, and per-site reductions use ``np.bincount`` / ``np.maximum.at`` / so
 Overlap and area functions see only the polygonal parts of features (lines and points have no
 area); ``nearest`` and ``count_within`` see every non-empty geometry.
 
-How ``overlap_fraction`` avoids the per-site union that makes ``gpd.overlay`` slow:
+How the areas avoid the per-pair overlay and per-site union that make ``gpd.overlay`` slow:
+intersection areas and covered (union) areas come from Green's theorem evaluated in numpy on
+the edges of each candidate pair that lie in the other polygon's bounding box (see the section
+"exact areas without building geometries" below); only pairs or sites in a configuration it
+cannot decide exactly (touching or collinear edges, duplicated features) go to GEOS, where a
+site's union is built by vectorized rounds of ``difference`` (round *k* subtracts every such
+site's *k*-th feature, largest first). Distances use a bulk ``dwithin`` query at growing radii
+with exact distances on the candidates only.
 
-* a footprint lying inside one feature is fully covered: fraction 1, no geometry built;
-* a feature lying inside a footprint contributes its own area: no intersection built;
-* a footprint with a single overlapping feature needs one intersection area, no union;
-* only footprints with several overlapping features need the union; for those the uncovered
-  remainder ``footprint - f1 - f2 - ...`` is built by vectorized rounds of ``difference``
-  (round *k* subtracts every such site's *k*-th feature, largest first, and sites whose
-  remainder is empty drop out), which is exact and much cheaper than a union of pieces.
-
-Footprints are processed in chunks of sites so that memory stays bounded for millions of sites.
+Footprints are processed in chunks of sites, on a small thread pool, so that memory stays
+bounded for millions of sites and both cores work (GEOS and numpy release the GIL).
 A missing or empty footprint gets NaN for fractions and areas, -1 for indices, 0 for counts.
 """
 
@@ -270,7 +270,26 @@ class _Edges:
     ring_first: np.ndarray  # first edge of each ring id
 
 
-def _edge_table(geoms: np.ndarray) -> _Edges:
+def _edge_table(geoms: np.ndarray, block: int = 20_000) -> _Edges:
+    """Edge table of `geoms`, built in blocks of geometries (small temporaries are much
+    cheaper than a few huge ones) and concatenated."""
+    if geoms.size <= block:
+        return _edge_table_block(geoms)
+    parts = [_edge_table_block(geoms[a:a + block]) for a in range(0, geoms.size, block)]
+    nedge = np.cumsum([0] + [p.x0.size for p in parts])
+    nring = np.cumsum([0] + [p.ring_first.size for p in parts])
+    return _Edges(
+        np.concatenate([p.x0 for p in parts]),
+        np.concatenate([p.y0 for p in parts]),
+        np.concatenate([p.x1 for p in parts]),
+        np.concatenate([p.y1 for p in parts]),
+        np.concatenate([p.ring + r for p, r in zip(parts, nring)]),
+        np.concatenate([parts[0].offset[:1]] + [p.offset[1:] + e for p, e in zip(parts, nedge)]),
+        np.concatenate([p.ring_first + e for p, e in zip(parts, nedge)]),
+    )
+
+
+def _edge_table_block(geoms: np.ndarray) -> _Edges:
     """Edge table straight from the coordinate buffers.
 
     Simple polygons (no holes, the common case) go through one ``get_coordinates`` call; only
@@ -298,40 +317,43 @@ def _edge_table(geoms: np.ndarray) -> _Edges:
         ringseq_pt.append(rid.astype(np.int64) + 1)  # increasing within a geometry
         ext_pt.append(is_ext[rid])
         xys.append(xy_c)
-    geom_pt = np.concatenate(geom_pt)
-    ringseq_pt = np.concatenate(ringseq_pt)
-    ext_pt = np.concatenate(ext_pt)
-    xy = np.concatenate(xys)
-    if ci.size:
+    if len(xys) == 1:
+        geom_pt, ringseq_pt, ext_pt, xy = geom_pt[0], ringseq_pt[0], ext_pt[0], xys[0]
+    else:
+        geom_pt = np.concatenate(geom_pt)
+        ringseq_pt = np.concatenate(ringseq_pt)
+        ext_pt = np.concatenate(ext_pt)
+        xy = np.concatenate(xys)
         order = np.argsort(geom_pt, kind="stable")
         geom_pt, ringseq_pt, ext_pt, xy = geom_pt[order], ringseq_pt[order], ext_pt[order], xy[order]
     npt = geom_pt.size
-    new_ring = np.ones(npt, dtype=bool)
-    if npt:
-        new_ring[1:] = (geom_pt[1:] != geom_pt[:-1]) | (ringseq_pt[1:] != ringseq_pt[:-1])
+    same = (geom_pt[1:] == geom_pt[:-1]) & (ringseq_pt[1:] == ringseq_pt[:-1])  # edge k -> k+1
+    new_ring = np.r_[True, ~same] if npt else np.zeros(0, dtype=bool)
     ring_of_pt = np.cumsum(new_ring) - 1
     ring_start = np.flatnonzero(new_ring)
     nring = ring_start.size
     ring_len = np.diff(np.r_[ring_start, npt])
     exterior = ext_pt[ring_start]
-    # signed area of each ring (relative to its first vertex): fix orientation where needed
-    x = xy[:, 0] - np.repeat(xy[ring_start, 0], ring_len)
-    y = xy[:, 1] - np.repeat(xy[ring_start, 1], ring_len)
-    seg = np.flatnonzero(ring_of_pt[:-1] == ring_of_pt[1:])
-    twice = np.bincount(ring_of_pt[seg], weights=x[seg] * y[seg + 1] - x[seg + 1] * y[seg],
-                        minlength=nring)
+    x = np.ascontiguousarray(xy[:, 0])
+    y = np.ascontiguousarray(xy[:, 1])
+    # signed area of each ring, relative to its first vertex: fix orientation where needed
+    lx = x - np.repeat(x[ring_start], ring_len)
+    ly = y - np.repeat(y[ring_start], ring_len)
+    cross = lx[:-1] * ly[1:] - lx[1:] * ly[:-1]
+    cross[~same] = 0.0
+    twice = np.bincount(ring_of_pt[:-1], weights=cross, minlength=nring)
+    del lx, ly, cross
     flip = np.where(exterior, twice < 0, twice > 0)
     if flip.any():
         pts = np.flatnonzero(flip[ring_of_pt])
         r = ring_of_pt[pts]
-        xy = xy.copy()
-        xy[pts] = xy[ring_start[r] + (ring_start[r] + ring_len[r] - 1 - pts)]
-    e = seg
-    ring = ring_of_pt[e]
-    geom = geom_pt[e]
+        src = ring_start[r] + (ring_start[r] + ring_len[r] - 1 - pts)
+        x[pts], y[pts] = x[src], y[src]
+    ring = ring_of_pt[:-1][same]
+    geom = geom_pt[:-1][same]
     offset = np.searchsorted(geom, np.arange(n + 1)).astype(np.int64)
     ring_first = np.searchsorted(ring, np.arange(nring)).astype(np.int64)
-    return _Edges(xy[e, 0], xy[e, 1], xy[e + 1, 0], xy[e + 1, 1],
+    return _Edges(x[:-1][same], y[:-1][same], x[1:][same], y[1:][same],
                   ring.astype(np.int64), offset, ring_first)
 
 
@@ -597,26 +619,36 @@ def _clip_params(x0, y0, x1, y1, box):
 def _union(fp, layer, site, part, ox, oy, KA, KB, X, wA, wB, pair_area, bad_pair, covered):
     """Covered area per site: area(footprint ∩ union of its candidate features)."""
     nsite = covered.size
-    npairs_of_site = np.bincount(site, minlength=nsite)
     bad_site = np.zeros(nsite, dtype=bool)
     bad_site[site[bad_pair]] = True
-    one = npairs_of_site[site] == 1
-    covered[site[one]] = pair_area[one]
-    covered[npairs_of_site == 0] = 0.0
-    multi_pair = ~one & ~bad_site[site]
-    if not multi_pair.any():
+    # features that do not overlap the footprint's interior cannot change the union
+    active = (pair_area > 0) & ~bad_site[site]
+    nact = np.bincount(site[active], minlength=nsite)
+    covered[:] = np.bincount(site[active], weights=pair_area[active], minlength=nsite)
+    if not (nact >= 2).any():
         covered[bad_site] = np.nan
         return
-    # --- crossings between features of the same site, within the footprint's box
-    mp = np.flatnonzero(multi_pair)
+    # couples of active features of one site whose boxes meet within the footprint's box;
+    # a site without any is covered by the plain sum of its pair areas
+    mp = np.flatnonzero(active & (nact[site] >= 2))
     ms = site[mp]
     after = np.searchsorted(ms, ms, side="right") - (np.arange(mp.size) + 1)
     ci, cj = _expand(np.arange(mp.size) + 1, after)
     cp, cq = mp[ci], mp[cj]
     lb = layer.bounds[part]
-    meet = ((np.maximum(lb[cp, 0], lb[cq, 0]) <= np.minimum(lb[cp, 2], lb[cq, 2]))
-            & (np.maximum(lb[cp, 1], lb[cq, 1]) <= np.minimum(lb[cp, 3], lb[cq, 3])))
+    fbs = shapely.bounds(fp)[site[cp]]
+    meet = ((np.maximum(np.maximum(lb[cp, 0], lb[cq, 0]), fbs[:, 0])
+             <= np.minimum(np.minimum(lb[cp, 2], lb[cq, 2]), fbs[:, 2]))
+            & (np.maximum(np.maximum(lb[cp, 1], lb[cq, 1]), fbs[:, 1])
+               <= np.minimum(np.minimum(lb[cp, 3], lb[cq, 3]), fbs[:, 3])))
     cp, cq = cp[meet], cq[meet]
+    need = np.zeros(nsite, dtype=bool)
+    need[site[cp]] = True
+    multi_pair = active & need[site]
+    ms = site[multi_pair]
+    if not multi_pair.any():
+        covered[bad_site] = np.nan
+        return
     # local boxes of the two features (same origin: both belong to the same footprint)
     org = np.c_[ox[cp], oy[cp], ox[cp], oy[cp]]
     Y = _crossings(KB, KB, cp, cq, cp.size, classify=True, box_x=lb[cp] - org, box_y=lb[cq] - org)
@@ -676,9 +708,12 @@ def _union(fp, layer, site, part, ox, oy, KA, KB, X, wA, wB, pair_area, bad_pair
     gy = KB.y0[j] + u_star[ai] * (KB.y1[j] - KB.y0[j]) + KB.oy[j]
     ap = ctx_b[ai]
     s_of = site[ap]
-    lo = np.searchsorted(site, s_of, side="left")
-    hi = np.searchsorted(site, s_of, side="right")
+    # the other features taking part in the site's union (only those have known crossings)
+    mpi = np.flatnonzero(multi_pair)
+    lo = np.searchsorted(ms, s_of, side="left")
+    hi = np.searchsorted(ms, s_of, side="right")
     own, other = _expand(lo, hi - lo)
+    other = mpi[other]
     keep = other != ap[own]
     own, other = own[keep], other[keep]
     po = part[other]

@@ -339,7 +339,7 @@ def _layer_payloads(layers: Sequence[DisplayLayer], aoi: tuple[float, float, flo
                     base_tol: float) -> list[dict[str, Any]]:
     prepared = [(layer, *_prepare_layer(layer, aoi)) for layer in layers]
     tol = base_tol
-    for attempt in range(10):
+    for _ in range(10):
         simplified = []
         total = 0
         for layer, groups, _ in prepared:
@@ -548,8 +548,15 @@ def _verdict_meaning(manifest: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
+def _scale_text(zoom: int, lat: float) -> str:
+    """The map scale (1:N, rounded) at a zoom level and latitude, for 0.28 mm screen pixels."""
+    denom = _pixel(zoom) * math.cos(math.radians(lat)) / 0.00028
+    digits = max(0, len(str(int(denom))) - 2)
+    return f"1:{int(round(denom, -digits)):,}"
+
+
 def _legend_html(counts: Mapping[str, int], meaning: Mapping[str, str], layers: list[dict[str, Any]],
-                 zf: int, tolerance: float | None, hidden: int) -> str:
+                 zf: int, lat: float, tolerance: float | None, hidden: int) -> str:
     rows = "".join(
         f'<div class="ss-row"><span class="ss-dot" style="background:{VERDICT_COLORS[v]}"></span>'
         f'<span><b>{esc(VERDICT_LABELS[v])}</b> <span class="ss-muted">{esc(meaning[v])}</span></span></div>'
@@ -557,7 +564,8 @@ def _legend_html(counts: Mapping[str, int], meaning: Mapping[str, str], layers: 
     sizes = "".join(f'<i style="width:{d}px;height:{d}px"></i>' for d in (6, 10, 15))
     html = f"<h2>Verdict</h2><div>{rows}</div>"
     html += (f'<h2>Score</h2><div><div class="ss-sizes">{sizes}<span>larger = higher score</span></div>'
-             f'<div class="ss-muted">Footprints from zoom {zf}, shaded by score</div></div>')
+             + (f'<div class="ss-muted">Footprints, shaded by score, from about {_scale_text(zf, lat)}</div>'
+                if zf <= MAX_ZOOM else "") + "</div>")
     if layers:
         lrows = "".join(
             f'<div class="ss-row"><span class="ss-swatch" style="{p["style"]["swatch"]}"></span>'
@@ -815,9 +823,12 @@ def build_map(sites: gpd.GeoDataFrame, layers: Iterable[DisplayLayer], manifest:
         used.add(name)
         _DataLayer(name, "sitescreen.featureLayer(MAP, DATA)", _dumps(p)).add_to(m)
 
+    mid_lat = (lat0 + lat1) / 2
     tol = max((p["tolerance_m"] for p in layer_payloads if p["count"]), default=None)
+    if tol is not None:
+        tol *= math.cos(math.radians(mid_lat))  # Web Mercator units to metres on the ground
     opts = {"title": _title_html(manifest, len(shown), counts),
-            "legend": _legend_html(counts, _verdict_meaning(manifest), layer_payloads, zf, tol, hidden)}
+            "legend": _legend_html(counts, _verdict_meaning(manifest), layer_payloads, zf, mid_lat, tol, hidden)}
     _Script(f"sitescreen.init({m.get_name()}, {script_json(opts)});"
             f"{sites_layer.get_name()}.addTo({m.get_name()});").add_to(m)
     folium.LayerControl(collapsed=False, position="topright").add_to(m)

@@ -321,4 +321,5 @@ def test_fixture_report_in_browser(offline, tmp_path):
     # ranked-table links jump to the breakdowns
     offline.page.click("table.ranked a >> nth=0")
     assert re.search(r"#site-", offline.page.url)
-    shutil.copy(path, ARTIFACTS / "fixture-report.html") if ARTIFACTS.exists() else None
+    ARTIFACTS.mkdir(exist_ok=True)
+    shutil.copy(path, ARTIFACTS / "fixture-report.html")

@@ -653,7 +653,7 @@
     ensurePanes(map);
     var t0 = performance.now();
     var meta = readJSON(metaId), D = decodeSites(readJSON(dataId), meta);
-    var layer = new SitesTiles(D, meta, { maxZoom: meta.maxZoom });
+    var layer = new SitesTiles(D, meta);
     var S = (SS.sites = { map: map, meta: meta, D: D, layer: layer, count: D.n, toggles: {} });
     S.decodeMs = performance.now() - t0;
     mark('sites-decoded');

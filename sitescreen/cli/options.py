@@ -13,7 +13,12 @@ from ..errors import LayerConfigError
 from ..layers import parse_layer_arg
 from ..outputs import MapOptions
 
-BASEMAP_CHOICES = ("osm", "imagery", "none")
+def _basemaps() -> tuple[str, ...]:
+    from ..mapping import BASEMAPS
+    return tuple(BASEMAPS)
+
+
+BASEMAP_CHOICES = _basemaps()
 
 
 def _layer_callback(ctx, param, values):
