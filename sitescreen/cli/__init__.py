@@ -8,7 +8,9 @@ flags exit 2 (click's usage errors). No traceback is shown for user errors (``-v
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+import threading
 
 import click
 
@@ -50,6 +52,13 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
     logging.getLogger("sitescreen").setLevel(level)
     ctx.ensure_object(dict)
     ctx.obj["quiet"] = quiet
+    # SIGTERM unwinds like Ctrl-C, so temporary outputs are removed and nothing half-written stays
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _register() -> None:

@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import json
-import signal
 from pathlib import Path
 
 import click
 
 from ..batch import load_jobs, run_batch, summary_table
-
-
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt(f"signal {signum}")
 
 
 @click.command("batch")
@@ -50,11 +45,7 @@ def command(ctx, jobs_file, workers, overwrite, as_json):
             detail = r.error if r.status == "failed" else f"{r.sites} sites"
             click.echo(f"[{len(finished)}/{n}] {r.name}: {r.status} ({detail}, {r.seconds:.1f} s)", err=True)
 
-    previous = signal.signal(signal.SIGTERM, _interrupt)  # unwind like Ctrl-C: temporary outputs are removed
-    try:
-        results = run_batch(jobs, workers=workers, overwrite=overwrite, on_done=on_done)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    results = run_batch(jobs, workers=workers, overwrite=overwrite, on_done=on_done)
     if as_json:
         click.echo(json.dumps([r.as_dict() for r in results], indent=2, ensure_ascii=False))
     else:

@@ -1,0 +1,33 @@
+"""A screening stopped by SIGTERM or SIGINT leaves no output folder and no temporary folder."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+RESULT_FILES = ("sites.gpkg", "sites.parquet", "sites.csv", "manifest.json")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_screen_stopped_by_a_signal_leaves_nothing_half_written(demo_dir, tmp_path, sig):
+    out = tmp_path / "out"
+    exe = Path(sys.executable).with_name("sitescreen")
+    proc = subprocess.Popen([str(exe), "screen", "--config", str(demo_dir / "sitescreen.toml"), "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(2.5)  # inside the run (imports take about 1.5 s, the screening several more)
+    proc.send_signal(sig)
+    stdout, stderr = proc.communicate(timeout=120)
+    partials = list(tmp_path.glob(".sitescreen-partial-*"))
+    assert partials == []
+    if proc.returncode == 0:  # the run finished before the signal: then it must be whole
+        assert all((out / f).exists() for f in RESULT_FILES)
+    else:
+        assert proc.returncode == 130, stderr
+        assert "Interrupted; no partial output was left." in stderr
+        assert "Traceback" not in stderr
+        assert not out.exists()
