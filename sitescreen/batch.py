@@ -29,7 +29,6 @@ import multiprocessing
 import os
 import signal
 import time
-import tomllib
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
@@ -37,6 +36,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from .errors import OutputError, SitescreenError
+from .tomlfile import read_toml
 
 log = logging.getLogger(__name__)
 
@@ -75,16 +75,7 @@ class JobResult:
 def load_jobs(path: str | Path) -> list[Job]:
     """The jobs of a jobs file, validated; paths resolved against the file's folder."""
     path = Path(path)
-    if not path.exists():
-        raise JobsFileError(f"{path}: jobs file not found; check the path")
-    if path.is_dir():
-        raise JobsFileError(f"{path}: jobs file is a directory, expected a .toml file")
-    try:
-        data = tomllib.loads(path.read_bytes().decode("utf-8"))
-    except UnicodeDecodeError:
-        raise JobsFileError(f"{path}: jobs file is not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise JobsFileError(f"{path}: not valid TOML: {exc}") from None
+    data, _ = read_toml(path, "jobs file", JobsFileError, hint="check the path")
     unknown = set(data) - {"defaults", "jobs"}
     if unknown:
         raise JobsFileError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}; allowed: defaults, jobs")

@@ -21,12 +21,12 @@ Run config format (paths relative to the file)::
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import LayerConfigError
+from .tomlfile import read_toml
 from .layers import LayerSpec, layer_from_config
 from .sites import SiteOptions, parse_aoi
 
@@ -49,16 +49,7 @@ class RunConfig:
 
 def load_config(path: str | Path) -> RunConfig:
     path = Path(path)
-    if not path.exists():
-        raise LayerConfigError(f"{path}: config file not found")
-    if path.is_dir():
-        raise LayerConfigError(f"{path}: config is a directory, expected a .toml file")
-    try:
-        data = tomllib.loads(path.read_bytes().decode("utf-8"))
-    except UnicodeDecodeError:
-        raise LayerConfigError(f"{path}: config is not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise LayerConfigError(f"{path}: not valid TOML: {exc}") from None
+    data, _ = read_toml(path, "config", LayerConfigError)
     return config_from_dict(data, path.parent.resolve(), str(path))
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -20,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import ProfileError
+from .tomlfile import read_toml
 
 VERDICTS = ("excluded", "unfavorable", "review", "favorable", "incomplete")
 WEIGHT_TOLERANCE = 1e-6
@@ -201,17 +201,8 @@ def load_profile(name_or_path: str | Path) -> Profile:
         path = Path(text_path)
         if path.suffix.lower() != ".toml" and not path.exists():
             raise ProfileError(f"unknown profile {text_path!r}; built-in profiles: {', '.join(sorted(builtins))} (or give a .toml file)")
-        if not path.exists():
-            raise ProfileError(f"{path}: profile file not found; check the path, or use a built-in profile: {', '.join(sorted(builtins))}")
-        if path.is_dir():
-            raise ProfileError(f"{path}: profile is a directory, expected a .toml file")
-    raw_bytes = path.read_bytes()
-    try:
-        data = tomllib.loads(raw_bytes.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ProfileError(f"{path}: profile is not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ProfileError(f"{path}: not valid TOML: {exc}") from None
+    data, raw_bytes = read_toml(path, "profile", ProfileError,
+                                hint=f"check the path, or use a built-in profile: {', '.join(sorted(builtins))}")
     return profile_from_dict(data, str(path), hashlib.sha256(raw_bytes).hexdigest())
 
 
