@@ -666,7 +666,7 @@ def _union(fp, layer, site, part, ox, oy, KA, KB, X, wA, wB, pair_area, bad_pair
     site_a = site[KA.ctx[pos_a[rep]]]
     odd = state_a[:, 0] < -0.5
     bad_site[site_a[seg_a[odd]]] = True
-    acc = np.bincount(site_a, weights=KA.cross_term()[pos_a[rep]] * frac_a, minlength=nsite)
+    acc = np.bincount(site_a, weights=KA.cross_term()[pos_a[rep]] * frac_a, minlength=nsite).astype(np.float64)
 
     # --- feature edges: integrand [inside the footprint and outside every other feature]
     drop = np.zeros(KB.size, dtype=bool)

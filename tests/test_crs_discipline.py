@@ -19,8 +19,8 @@ def test_manifest_records_every_layers_source_crs(demo_result):
     assert m["crs"] == "EPSG:5070"
     assert m["sites"]["source_crs"] == "EPSG:4326"
     assert {e["name"]: e["source_crs"] for e in m["inputs"]} == {
-        "padus": "EPSG:5070", "wbdhu10": "EPSG:4269", "parks": "EPSG:4326", "wilderness": "EPSG:5070",
-        "dem": "EPSG:26911"}
+        "PAD-US land (synthetic)": "EPSG:5070", "Watersheds HUC-10 (synthetic)": "EPSG:4269",
+        "National park (synthetic)": "EPSG:4326", "Wilderness (synthetic)": "EPSG:5070", "DEM (synthetic)": "EPSG:26911"}
     assert all(e["crs_override"] is None for e in m["inputs"])
 
 

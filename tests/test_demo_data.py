@@ -103,11 +103,11 @@ def test_all_files_written_atomically_and_config_points_at_them(demo_dir: Path) 
     assert config["sites"] == {"path": "deposits.csv", "radius_m": 1000, "commodity": "rare-earths"}
     assert config["run"] == {"profile": "federal-safeguards"}
     assert config["layers"] == [
-        {"role": "federal_land", "path": "padus.gpkg", "layer": "padus"},
-        {"role": "watershed", "path": "watersheds.gpkg", "layer": "wbdhu10"},
-        {"role": "protected", "path": "parks.geojson"},
-        {"role": "protected", "path": "wilderness/wilderness.shp"},
-        {"role": "dem", "path": "dem.tif"},
+        {"role": "federal_land", "path": "padus.gpkg", "name": "PAD-US land (synthetic)", "layer": "padus"},
+        {"role": "watershed", "path": "watersheds.gpkg", "name": "Watersheds HUC-10 (synthetic)", "layer": "wbdhu10"},
+        {"role": "protected", "path": "parks.geojson", "name": "National park (synthetic)"},
+        {"role": "protected", "path": "wilderness/wilderness.shp", "name": "Wilderness (synthetic)"},
+        {"role": "dem", "path": "dem.tif", "name": "DEM (synthetic)"},
     ]
     for entry in [config["sites"], *config["layers"]]:
         assert (demo_dir / entry["path"]).is_file()
