@@ -237,7 +237,6 @@ def main(argv=None) -> None:
 
     import geopandas as gpd
     import pyogrio  # noqa: F401  (imported before timing)
-    import shapely
 
     from sitescreen import geomops
     from sitescreen.zonal import zonal_stats

@@ -341,7 +341,7 @@ def _edge_table_block(geoms: np.ndarray) -> _Edges:
     ly = y - np.repeat(y[ring_start], ring_len)
     cross = lx[:-1] * ly[1:] - lx[1:] * ly[:-1]
     cross[~same] = 0.0
-    twice = np.bincount(ring_of_pt[:-1], weights=cross, minlength=nring)
+    twice = _wsum(ring_of_pt[:-1], weights=cross, minlength=nring)
     del lx, ly, cross
     flip = np.where(exterior, twice < 0, twice > 0)
     if flip.any():
@@ -355,6 +355,11 @@ def _edge_table_block(geoms: np.ndarray) -> _Edges:
     ring_first = np.searchsorted(ring, np.arange(nring)).astype(np.int64)
     return _Edges(x[:-1][same], y[:-1][same], x[1:][same], y[1:][same],
                   ring.astype(np.int64), offset, ring_first)
+
+
+def _wsum(idx: np.ndarray, weights: np.ndarray, minlength: int = 0) -> np.ndarray:
+    """np.bincount with weights, always float64 (numpy returns int64 for empty input)."""
+    return np.bincount(idx, weights=weights, minlength=minlength).astype(np.float64, copy=False)
 
 
 def _expand(start: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -560,18 +565,18 @@ def _green(fp, fp_bounds, layer: _Layer, L: _Edges, site, part, *, union: bool) 
     KB = _Kept(L, part, fb[site], ox, oy)  # feature edges in the footprint's box
     X = _crossings(KA, KB, ctx, ctx, npair)
     bad_pair = X.uncertain.copy()
-    SA = np.bincount(X.ix, weights=X.sx, minlength=KA.size)
-    TA = np.bincount(X.ix, weights=X.sx * (1.0 - X.tx), minlength=KA.size)
-    SB = np.bincount(X.iy, weights=X.sy, minlength=KB.size)
-    TB = np.bincount(X.iy, weights=X.sy * (1.0 - X.ty), minlength=KB.size)
+    SA = _wsum(X.ix, weights=X.sx, minlength=KA.size)
+    TA = _wsum(X.ix, weights=X.sx * (1.0 - X.tx), minlength=KA.size)
+    SB = _wsum(X.iy, weights=X.sy, minlength=KB.size)
+    TB = _wsum(X.iy, weights=X.sy * (1.0 - X.ty), minlength=KB.size)
     wA = _ring_states(KA, SA, layer.geoms[part], lb[part])  # inside the feature, along footprint edges
     wB = _ring_states(KB, SB, fp[site], fb[site])  # inside the footprint, along feature edges
     for w, S, K in ((wA, SA, KA), (wB, SB, KB)):
         end = w + S
         odd = (w < -0.5) | (w > 1.5) | (end < -0.5) | (end > 1.5)
         bad_pair[K.ctx[odd]] = True
-    area = 0.5 * (np.bincount(KA.ctx, weights=KA.cross_term() * (wA + TA), minlength=npair)
-                  + np.bincount(KB.ctx, weights=KB.cross_term() * (wB + TB), minlength=npair))
+    area = 0.5 * (_wsum(KA.ctx, weights=KA.cross_term() * (wA + TA), minlength=npair)
+                  + _wsum(KB.ctx, weights=KB.cross_term() * (wB + TB), minlength=npair))
     area[bad_pair] = np.nan
     covered = np.full(nsite, np.nan) if union else np.zeros(0)
     if union:
@@ -595,7 +600,7 @@ def _integrate(n, start_state, ev_entry, ev_t, ev_delta, indicator):
     first = np.searchsorted(seg_entry, np.arange(n))
     base = csum[first] - delta[first]
     state = start_state[seg_entry] + csum - base[seg_entry]
-    frac = np.bincount(seg_entry, weights=(seg_t1 - seg_t0) * indicator(state), minlength=n)
+    frac = _wsum(seg_entry, weights=(seg_t1 - seg_t0) * indicator(state), minlength=n)
     return frac, state, seg_entry
 
 
@@ -624,7 +629,7 @@ def _union(fp, layer, site, part, ox, oy, KA, KB, X, wA, wB, pair_area, bad_pair
     # features that do not overlap the footprint's interior cannot change the union
     active = (pair_area > 0) & ~bad_site[site]
     nact = np.bincount(site[active], minlength=nsite)
-    covered[:] = np.bincount(site[active], weights=pair_area[active], minlength=nsite)
+    covered[:] = _wsum(site[active], weights=pair_area[active], minlength=nsite)
     if not (nact >= 2).any():
         covered[bad_site] = np.nan
         return
@@ -658,7 +663,7 @@ def _union(fp, layer, site, part, ox, oy, KA, KB, X, wA, wB, pair_area, bad_pair
     sel_a = multi_pair[KA.ctx]
     pos_a = np.flatnonzero(sel_a)
     uniq_a, rep, inv_a = np.unique(KA.edge[pos_a], return_index=True, return_inverse=True)
-    d0 = np.bincount(inv_a, weights=wA[pos_a], minlength=uniq_a.size)
+    d0 = _wsum(inv_a, weights=wA[pos_a], minlength=uniq_a.size)
     ev = sel_a[X.ix]
     ev_e = np.searchsorted(uniq_a, KA.edge[X.ix[ev]])
     frac_a, state_a, seg_a = _integrate(uniq_a.size, d0[:, None], ev_e, X.tx[ev],
@@ -666,7 +671,7 @@ def _union(fp, layer, site, part, ox, oy, KA, KB, X, wA, wB, pair_area, bad_pair
     site_a = site[KA.ctx[pos_a[rep]]]
     odd = state_a[:, 0] < -0.5
     bad_site[site_a[seg_a[odd]]] = True
-    acc = np.bincount(site_a, weights=KA.cross_term()[pos_a[rep]] * frac_a, minlength=nsite).astype(np.float64)
+    acc = _wsum(site_a, weights=KA.cross_term()[pos_a[rep]] * frac_a, minlength=nsite)
 
     # --- feature edges: integrand [inside the footprint and outside every other feature]
     drop = np.zeros(KB.size, dtype=bool)
@@ -717,12 +722,12 @@ def _union(fp, layer, site, part, ox, oy, KA, KB, X, wA, wB, pair_area, bad_pair
     keep = other != ap[own]
     own, other = own[keep], other[keep]
     po = part[other]
-    depth_anchor = np.bincount(own, weights=_pip(layer.geoms[po], gx[own], gy[own], layer.bounds[po]),
+    depth_anchor = _wsum(own, weights=_pip(layer.geoms[po], gx[own], gy[own], layer.bounds[po]),
                                minlength=ai.size)
     # depth at t = 0 of the anchored edge: anchor minus the known crossings before u*
     before = t2 < u_star[e2]
-    pre = np.bincount(e2[before], weights=s2[before], minlength=nb)
-    Sd = np.bincount(e2, weights=s2, minlength=nb)
+    pre = _wsum(e2[before], weights=s2[before], minlength=nb)
+    Sd = _wsum(e2, weights=s2, minlength=nb)
     run = np.cumsum(anchor) - 1
     csum = np.cumsum(Sd) - Sd
     start_d = (depth_anchor - pre[ai])[run] + csum - csum[ai][run]
@@ -732,7 +737,7 @@ def _union(fp, layer, site, part, ox, oy, KA, KB, X, wA, wB, pair_area, bad_pair
         lambda s: (s[:, 0] >= 0.5) & (np.abs(s[:, 1]) < 0.5))
     odd = (state_b[:, 0] < -0.5) | (state_b[:, 0] > 1.5) | ((state_b[:, 0] >= 0.5) & (state_b[:, 1] < -0.5))
     bad_site[site[ctx_b[seg_b[odd]]]] = True
-    acc += np.bincount(site[ctx_b], weights=KB.cross_term()[idx] * frac_b, minlength=nsite)
+    acc += _wsum(site[ctx_b], weights=KB.cross_term()[idx] * frac_b, minlength=nsite)
     msites = np.unique(ms)
     covered[msites] = 0.5 * acc[msites]
     covered[bad_site] = np.nan
@@ -837,7 +842,7 @@ def _sum_by_owner(site, owner, area):
     uniq, inv = np.unique(key, return_inverse=True)
     if uniq.size == key.size:
         return site, owner, area
-    summed = np.bincount(inv, weights=area)
+    summed = _wsum(inv, weights=area)
     first = np.zeros(uniq.size, dtype=np.int64)
     first[inv[::-1]] = np.arange(key.size)[::-1]
     return site[first], owner[first], summed
@@ -867,7 +872,7 @@ def nearest(footprints: np.ndarray, features: np.ndarray, max_distance: float) -
 
 
 #: Search radii (m) tried in turn by :func:`nearest` before the bounded nearest-neighbour query.
-NEAREST_RADII = (0.0, 500.0, 2_000.0, 8_000.0)
+NEAREST_RADII = (0.0, 250.0, 500.0, 1_000.0, 2_000.0, 4_000.0, 8_000.0)
 
 
 def _nearest_chunk(fp, layer, max_distance, dist, idx) -> None:
@@ -1015,8 +1020,8 @@ def _area_weighted_chunk(fp, layer, method, attr, labels, site, part, pair_area,
             has = np.bincount(site, minlength=n) > 0
             result[has] = mx[has]
         else:
-            w = np.bincount(site, weights=area, minlength=n)
-            wv = np.bincount(site, weights=area * v, minlength=n)
+            w = _wsum(site, weights=area, minlength=n)
+            wv = _wsum(site, weights=area * v, minlength=n)
             has = w > 0
             result[has] = wv[has] / w[has]
     return result, frac

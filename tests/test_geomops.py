@@ -96,6 +96,13 @@ def test_overlap_fraction_empty_inputs():
     assert geomops.overlap_fraction(fp, none).tolist() == [0.0]
     out = geomops.overlap_fraction(none, fp)
     assert out.shape == (0,) and out.dtype == np.float64
+    # candidate pairs whose boxes overlap but which share no edge in each other's box
+    tri = np.array([shapely.Polygon([(0, 0), (10, 0), (0, 10)])], dtype=object)
+    far = np.array([shapely.Polygon([(9, 9), (20, 9), (20, 20)])], dtype=object)
+    assert geomops.overlap_fraction(tri, far).tolist() == [0.0]
+    assert geomops.largest_overlap(tri, far)[0].tolist() == [-1]
+    mean, frac = geomops.area_weighted(tri, far, np.array([1.0]), "mean")
+    assert np.isnan(mean[0]) and frac[0] == 0.0
 
 
 def test_overlap_fraction_inside_stacked_touching():

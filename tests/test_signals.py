@@ -27,7 +27,9 @@ def test_screen_stopped_by_a_signal_leaves_nothing_half_written(demo_dir, tmp_pa
     if proc.returncode == 0:  # the run finished before the signal: then it must be whole
         assert all((out / f).exists() for f in RESULT_FILES)
     else:
-        assert proc.returncode == 130, stderr
-        assert "Interrupted; no partial output was left." in stderr
-        assert "Traceback" not in stderr
         assert not out.exists()
+        if proc.returncode == 130:  # stopped inside the run: reported in one line
+            assert "Interrupted; no partial output was left." in stderr
+            assert "Traceback" not in stderr
+        else:  # stopped while Python was still importing (a loaded machine): killed before any work
+            assert proc.returncode == -sig, stderr
