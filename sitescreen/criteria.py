@@ -77,7 +77,9 @@ class CoverageCache:
     def fraction(self, layer: LoadedLayer) -> np.ndarray:
         key = id(layer)
         if key not in self._cache:
-            if layer.coverage is None:
+            if layer.schema.coverage == "features":  # a tiling layer (WBD): covered where its polygons are
+                self._cache[key] = geomops.overlap_fraction(self.footprints, layer.gdf.geometry.to_numpy())
+            elif layer.coverage is None:
                 self._cache[key] = np.ones(len(self.footprints))
             else:
                 self._cache[key] = geomops.overlap_fraction(self.footprints, np.array([layer.coverage], dtype=object))

@@ -559,12 +559,10 @@ def _box_in(bounds: tuple, src: CRS, dst: CRS):
 
 
 def layer_coverage(spec: LayerSpec, schema: Schema, src: CRS, run_crs: CRS, gdf: gpd.GeoDataFrame, total: tuple | None = None):
-    """Where the layer has data, in the run CRS (None = everywhere)."""
-    if schema.coverage == "global":
+    """Where the layer has data, in the run CRS: the extent box, or None for "global" and for
+    "features" coverage (where the layer's own polygons are its coverage; see criteria.CoverageCache)."""
+    if schema.coverage in ("global", "features"):
         return None
-    if schema.coverage == "features":
-        geoms = gdf.geometry.to_numpy()
-        return shapely.union_all(shapely.buffer(geoms, 0.5)) if len(geoms) else shapely.Polygon()
     if total is None:
         try:
             total = _total_bounds(spec)
