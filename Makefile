@@ -3,13 +3,14 @@
 #   make test         create .venv, install headless Chromium if missing, run the whole suite
 #   make bench        national-scale benchmark (1,000,000 sites), ratios against the alternatives
 #   make bench-quick  the same at 100,000 sites
+#   make bench-maps   map size and time-to-interactive in headless Chromium (demo, 10k, 100k sites)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all venv demo test browser bench bench-quick clean
+.PHONY: all venv demo test browser bench bench-quick bench-maps clean
 
 all: test
 
@@ -33,8 +34,12 @@ demo: $(STAMP)
 test: $(STAMP) browser
 	$(BIN)/python -m pytest
 
-bench: $(STAMP)
+bench: $(STAMP) browser
 	$(BIN)/python bench/run.py --sites 1000000
+	$(BIN)/python bench/maps.py
+
+bench-maps: $(STAMP) browser
+	$(BIN)/python bench/maps.py
 
 bench-quick: $(STAMP)
 	$(BIN)/python bench/run.py --sites 100000 --quick
