@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import threading
 import time
@@ -27,6 +26,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
+import national  # noqa: E402
 import workload  # noqa: E402
 
 MAX_DISTANCE = 10_000.0  # nearest-feature search radius (m), the same for us and sjoin_nearest
@@ -129,49 +129,59 @@ def vector_criteria(sites, layers) -> dict:
     return out
 
 
-def full_pipeline(paths: dict, sites_path: Path) -> dict:
-    """The whole screening of one site file: read, four vector criteria, one raster criterion.
+def full_pipeline(paths: dict, sites_path: Path, out_dir: Path, *, engine: str = "local",
+                  workers: int | None = None) -> dict:
+    """The whole screening of one site file by the real ``sitescreen`` CLI, as a batch user runs it:
 
-    This is the stage the lead swaps for the real ``sitescreen`` pipeline (writing GeoParquet and
-    GeoPackage); keep its signature: paths of the inputs in, a dict of timings out.
+        sitescreen -q screen --config CFG --out DIR --no-map --no-report --overwrite
+
+    with a run config written for the bench data and the bench profile (bench/national-profile.toml:
+    four vector criteria, one raster criterion). Runs in a child process, so the peak RSS is its
+    own; writes sites.gpkg, sites.parquet, sites.csv and manifest.json. Returns wall seconds, peak
+    RSS and the stage timings of the manifest.
     """
-    from sitescreen.zonal import zonal_stats
-
-    t = time.perf_counter()
-    sites, layers = read_inputs(paths, sites_path)
-    t_read = time.perf_counter() - t
-    out = vector_criteria(sites, layers)
-    t_vec = time.perf_counter() - t - t_read
-    z = zonal_stats(sites.geometry, paths["dem"], ["mean"])
-    out["m_elevation"] = z["mean"].to_numpy()
-    return {"read_s": t_read, "vector_s": t_vec, "raster_s": time.perf_counter() - t - t_read - t_vec,
-            "n": len(sites)}
-
-
-def run_pipeline_subprocess(args, sites: int) -> dict:
-    """Run full_pipeline in a fresh process so that its peak RSS is its own."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--pipeline-only", "--sites", str(sites),
-           "--dem-size", str(args.dem_size), "--data", str(args.data)]
-    t = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    wall = time.perf_counter() - t
-    if proc.returncode != 0:
-        sys.stderr.write(proc.stdout + proc.stderr)
-        raise SystemExit(f"pipeline for {sites} sites failed (exit {proc.returncode})")
-    res = json.loads(proc.stdout.strip().splitlines()[-1])
-    res["wall_s"] = wall
+    cfg = national.write_config(paths, sites_path, Path(out_dir).parent / "configs")
+    res = national.screen_cli(cfg, out_dir, engine=engine, workers=workers)
+    res["n"] = int(Path(sites_path).stem.split("_")[-1]) if Path(sites_path).stem.startswith("sites_") else None
+    res["config"] = str(cfg)
     return res
 
 
-def pipeline_only(args) -> None:
-    import resource
+def describe_run(label: str, res: dict) -> str:
+    t = res["timings"]
+    write = res["seconds"] - t.get("total", 0.0)
+    return (f"  {label}: {res['seconds']:.1f} s wall (sites {t.get('sites', 0):.1f}, layers {t.get('layers', 0):.1f}, "
+            f"measure {t.get('measure', 0):.1f}, score {t.get('score', 0):.1f}, start-up + writing "
+            f"{write:.1f}), peak RSS {res['peak_rss_gb']:.2f} GB (sampled at {res.get('peak_at_s', 0):.0f} s: "
+            f"{_stage_at(res)})")
 
-    paths = workload.ensure(args.sites, args.dem_size, args.data)
-    t = time.perf_counter()
-    res = full_pipeline(paths, paths["sites"])
-    res["seconds"] = time.perf_counter() - t
-    res["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
-    print(json.dumps(res))
+
+def _stage_at(res: dict) -> str:
+    """The pipeline stage running when the peak RSS was sampled (from the manifest's timings)."""
+    t, at = res["timings"], res.get("peak_at_s", 0.0)
+    end = 0.0
+    for name in ("profile", "sites", "layers", "measure", "score"):
+        end += t.get(name, 0.0)
+        if at <= end + 3.0:  # a few seconds of interpreter start-up before the first stage
+            return name
+    return "writing the outputs"
+
+
+def same_results(dir_a: Path, dir_b: Path) -> tuple[bool, str]:
+    """Whether two runs wrote the same sites.parquet (every column, every value, same order)."""
+    import geopandas as gpd
+    import pandas as pd
+
+    a = gpd.read_parquet(Path(dir_a) / "sites.parquet")
+    b = gpd.read_parquet(Path(dir_b) / "sites.parquet")
+    try:
+        pd.testing.assert_frame_equal(a.drop(columns=a.geometry.name), b.drop(columns=b.geometry.name),
+                                      check_exact=True)
+    except AssertionError as exc:
+        return False, str(exc).splitlines()[0]
+    if not bool(a.geometry.geom_equals_exact(b.geometry, tolerance=0).all()):
+        return False, "geometries differ"
+    return True, f"{len(a):,} rows × {a.shape[1]} columns identical"
 
 
 # ------------------------------------------------------------------------------- alternatives
@@ -210,14 +220,14 @@ def main(argv=None) -> None:
     ap.add_argument("--dem-size", type=int, default=None, help="DEM side in pixels (20,000; quick 8,000)")
     ap.add_argument("--data", type=Path, default=workload.DATA)
     ap.add_argument("--out", type=Path, default=HERE / "results" / "latest.json")
-    ap.add_argument("--pipeline-only", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--runs", type=Path, default=None,
+                    help="folder for the screenings' outputs (default: DATA/runs, replaced on every run)")
+    ap.add_argument("--dask-workers", type=int, default=2, help="workers of the Dask engine run")
     args = ap.parse_args(argv)
     if args.quick:
         args.sites = min(args.sites, 100_000)
     if args.dem_size is None:
         args.dem_size = 8_000 if args.quick else 20_000
-    if args.pipeline_only:
-        return pipeline_only(args)
 
     n_cmp = 100_000  # the comparisons run on 100,000 sites, as in the issue
     sub_overlay = 5_000 if args.quick else 10_000
@@ -322,14 +332,39 @@ def main(argv=None) -> None:
     del sites, layers, ours, z, ee1, ee2, rs
 
     # ---------------------------------------------------------------- full pipeline and scaling
-    say(f"\n[5] full pipeline (read + 4 vector criteria + mean elevation), fresh process each")
-    big = run_pipeline_subprocess(args, args.sites)
-    say(f"  {args.sites:,} sites: {big['seconds']:.1f} s (read {big['read_s']:.1f}, vector "
-        f"{big['vector_s']:.1f}, raster {big['raster_s']:.1f}), peak RSS {big['peak_rss_gb']:.2f} GB")
-    small = run_pipeline_subprocess(args, half)
-    say(f"  {half:,} sites: {small['seconds']:.1f} s, peak RSS {small['peak_rss_gb']:.2f} GB")
+    runs = args.runs or (args.data / "runs")
+    runs.mkdir(parents=True, exist_ok=True)
+    say(f"\n[5] the real pipeline: sitescreen -q screen --config CFG --out DIR --no-map --no-report "
+        f"--overwrite\n    (profile bench/national-profile.toml: 4 vector criteria + mean elevation; writes "
+        f"GeoPackage, GeoParquet, CSV, manifest; fresh process each; outputs in {runs})")
+    big = full_pipeline(paths, paths[f"sites_{args.sites}"], runs / f"sites_{args.sites}")
+    say(describe_run(f"{args.sites:,} sites", big))
+    small = full_pipeline(paths, paths[f"sites_{half}"], runs / f"sites_{half}")
+    say(describe_run(f"{half:,} sites", small))
     scaling_2x = big["seconds"] / small["seconds"]
-    say(f"  -> cost of 2× the sites: {scaling_2x:.2f}× (target <= 2.2)")
+    say(f"  -> cost of 2× the sites: {scaling_2x:.2f}× (target <= 2.2); "
+        f"{args.sites:,} sites in {big['seconds']:.0f} s (target < 600 s), peak RSS "
+        f"{big['peak_rss_gb']:.2f} GB (target < 8 GB)")
+    say(f"     command: {big['cmd']}")
+
+    # ---------------------------------------------------------------- Dask engine
+    say(f"\n[6] Dask engine: the same screening of {n_cmp:,} sites, --engine local vs "
+        f"--engine dask --workers {args.dask_workers}")
+    if args.sites == n_cmp:
+        local = big
+        local_dir = runs / f"sites_{n_cmp}"
+    else:
+        local_dir = runs / f"sites_{n_cmp}"
+        local = full_pipeline(paths, paths[f"sites_{n_cmp}"], local_dir)
+    say(describe_run("local", local))
+    dask_dir = runs / f"sites_{n_cmp}_dask"
+    dsk = full_pipeline(paths, paths[f"sites_{n_cmp}"], dask_dir, engine="dask", workers=args.dask_workers)
+    say(describe_run(f"dask ({args.dask_workers} workers)", dsk))
+    dask_identical, why = same_results(local_dir, dask_dir)
+    dask_speedup = local["seconds"] / dsk["seconds"]
+    measure_speedup = local["timings"].get("measure", np.nan) / dsk["timings"].get("measure", np.nan)
+    say(f"  -> dask speed-up with {args.dask_workers} workers: {dask_speedup:.2f}× on the whole run, "
+        f"{measure_speedup:.2f}× on the measure stage; identical sites.parquet: {dask_identical} ({why})")
 
     result = {
         "overlap_vs_overlay": round(overlap_vs_overlay, 2),
@@ -340,6 +375,8 @@ def main(argv=None) -> None:
         "scaling_2x": round(scaling_2x, 3),
         "sites_1m_seconds" if args.sites == 1_000_000 else f"sites_{args.sites}_seconds": round(big["seconds"], 1),
         "sites_1m_peak_rss_gb" if args.sites == 1_000_000 else f"sites_{args.sites}_peak_rss_gb": round(big["peak_rss_gb"], 2),
+        "dask_speedup_2_workers" if args.dask_workers == 2 else f"dask_speedup_{args.dask_workers}_workers": round(dask_speedup, 3),
+        "dask_identical": dask_identical,
         "sites": args.sites,
         "quick": args.quick,
         "dem_size": args.dem_size,
@@ -349,9 +386,17 @@ def main(argv=None) -> None:
             "rasterstats": f"measured on {sub_rasterstats} sites, scaled linearly to 100000",
             "exactextract": "best of default and raster-sequential strategies",
             "vector_vs_io_floor": "4 criteria computed on inputs in memory / reading the 4 inputs",
-            "pipeline": "bench kernels (not yet the sitescreen CLI pipeline), no outputs written",
+            "pipeline": ("sitescreen -q screen --config CFG --out DIR --no-map --no-report --overwrite in a child "
+                         "process, profile bench/national-profile.toml, writes sites.gpkg/.parquet/.csv + manifest; "
+                         "peak RSS of the child (psutil sampling every 50 ms, and ru_maxrss)"),
+            "dask": f"{n_cmp} sites, whole CLI run local vs --engine dask --workers {args.dask_workers}; "
+                    f"measure stage alone {measure_speedup:.2f}x",
         },
         "stages": {k: {kk: round(vv, 3) for kk, vv in v.items()} for k, v in RESULTS.items()},
+        "pipeline_runs": {name: {"seconds": round(r["seconds"], 2), "peak_rss_gb": round(r["peak_rss_gb"], 3),
+                                 "timings": r["timings"]}
+                          for name, r in ((f"sites_{args.sites}", big), (f"sites_{half}", small),
+                                          (f"sites_{n_cmp}_local", local), (f"sites_{n_cmp}_dask", dsk))},
     }
     if args.sites != 1_000_000:  # keep the required keys present, marked as not measured at 1M
         result.setdefault("sites_1m_seconds", None)

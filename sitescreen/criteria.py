@@ -82,8 +82,26 @@ class CoverageCache:
             elif layer.coverage is None:
                 self._cache[key] = np.ones(len(self.footprints))
             else:
-                self._cache[key] = geomops.overlap_fraction(self.footprints, np.array([layer.coverage], dtype=object))
+                self._cache[key] = self._inside_fraction(layer.coverage)
         return self._cache[key]
+
+    def _inside_fraction(self, area) -> np.ndarray:
+        """Covered fraction by one coverage polygon (a layer's extent): footprints lying wholly
+        inside it are covered (1.0) without measuring them against its many edges."""
+        frac = np.ones(len(self.footprints))
+        if not len(self.footprints):
+            return frac
+        import shapely
+        shapely.prepare(area)
+        inside = shapely.contains_properly(area, self.footprints)
+        rest = np.flatnonzero(~inside)
+        if rest.size:
+            frac[rest] = geomops.overlap_fraction(self.footprints[rest], np.array([area], dtype=object))
+        return frac
+
+    def seed(self, layer: LoadedLayer, fraction: np.ndarray) -> None:
+        """Record a layer's covered fraction measured on the way (area_weighted returns it)."""
+        self._cache.setdefault(id(layer), fraction)
 
     def nodata(self, layers: list[LoadedLayer]) -> tuple[np.ndarray, np.ndarray]:
         """(mask of sites outside some layer's coverage, reason text per site)."""
@@ -109,9 +127,7 @@ def _names(feats: gpd.GeoDataFrame, idx: np.ndarray) -> tuple[np.ndarray, np.nda
 
 
 def _overlap(c: Criterion, fp: np.ndarray, feats: gpd.GeoDataFrame, ctx: "Context") -> Measurement:
-    g = feats.geometry.to_numpy()
-    frac = geomops.overlap_fraction(fp, g)
-    idx, _ = geomops.largest_overlap(fp, g)
+    frac, idx, _ = geomops.overlap_and_largest(fp, feats.geometry.to_numpy())  # one pass over the pairs
     name, layer = _names(feats, idx)
     return Measurement(frac, name, layer)
 
@@ -137,14 +153,26 @@ def _attribute_values(c: Criterion, fp: np.ndarray, feats: gpd.GeoDataFrame) -> 
     return geomops.area_weighted(fp, feats.geometry.to_numpy(), vals, method)
 
 
+def _seed_coverage(c: Criterion, feats: gpd.GeoDataFrame, covered: np.ndarray, ctx: "Context") -> None:
+    """The covered fraction by ALL the features of a single "features"-coverage layer is that
+    layer's coverage: keep it, instead of measuring the same pairs again in CoverageCache."""
+    if ctx is None or c.selection is not None:
+        return
+    layers = [lyr for lyr in ctx.inputs.vectors if lyr.spec.role in c.roles]
+    if len(layers) == 1 and layers[0].schema.coverage == "features" and len(layers[0].gdf) == len(feats):
+        ctx.coverage.seed(layers[0], covered)
+
+
 def _attribute(c: Criterion, fp: np.ndarray, feats: gpd.GeoDataFrame, ctx: "Context") -> Measurement:
     value, covered = _attribute_values(c, fp, feats)
+    _seed_coverage(c, feats, covered, ctx)
     return Measurement(value)
 
 
 def _site_density(c: Criterion, fp: np.ndarray, feats: gpd.GeoDataFrame, ctx: "Context") -> Measurement:
     """The feature each site falls in (area-weighted majority); counted over all sites by finalize()."""
     value, covered = _attribute_values(c, fp, feats)
+    _seed_coverage(c, feats, covered, ctx)
     keys = pd.Series(value, dtype=object)
     return Measurement(np.full(len(fp), np.nan), np.where(keys.isna(), "", keys.astype(str)).astype(object),
                        note=DENSITY_NOTE)

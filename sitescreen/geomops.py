@@ -36,6 +36,7 @@ import shapely
 __all__ = [
     "overlap_fraction",
     "largest_overlap",
+    "overlap_and_largest",
     "nearest",
     "count_within",
     "area_weighted",
@@ -820,6 +821,25 @@ def largest_overlap(footprints: np.ndarray, features: np.ndarray) -> tuple[np.nd
     for a, b, site, part, area, _ in _measure(fps, layer, union=False):
         _largest_chunk(site, part, area, layer, best[a:b], best_area[a:b])
     return best, best_area
+
+
+def overlap_and_largest(footprints: np.ndarray, features: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`overlap_fraction` and :func:`largest_overlap` in one pass over the candidate pairs
+    (the union pass computes every pair's area anyway): (fraction, feature index or -1, its area)."""
+    fps = _as_geom_array(footprints, "footprints")
+    feats = _as_geom_array(features, "features")
+    out = np.zeros(fps.size, dtype=np.float64)
+    best = np.full(fps.size, -1, dtype=np.int64)
+    best_area = np.zeros(fps.size, dtype=np.float64)
+    if fps.size == 0:
+        return out, best, best_area
+    layer = _polygonal_layer(feats)
+    for a, b, site, part, area, cov in _measure(fps, layer, union=True):
+        fp_area = shapely.area(fps[a:b])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[a:b] = np.where(fp_area > 0, cov / fp_area, np.nan)
+        _largest_chunk(site, part, area, layer, best[a:b], best_area[a:b])
+    return np.clip(out, 0.0, 1.0), best, best_area
 
 
 def _largest_chunk(site, part, area, layer, best, best_area):

@@ -329,3 +329,12 @@ def test_area_weighted_tiling_and_missing():
         geomops.area_weighted(fp, feats, np.array([1.0, 2.0]), "median")
     with pytest.raises(ValueError, match="one entry per feature"):
         geomops.area_weighted(fp, feats, np.array([1.0]), "mean")
+
+
+def test_overlap_and_largest_equals_the_two_separate_kernels(random_case):
+    fps, feats = random_case
+    frac, idx, area = geomops.overlap_and_largest(fps, feats)
+    np.testing.assert_array_equal(frac, geomops.overlap_fraction(fps, feats))
+    ref_idx, ref_area = geomops.largest_overlap(fps, feats)
+    np.testing.assert_array_equal(idx, ref_idx)
+    np.testing.assert_array_equal(area, ref_area)
