@@ -92,7 +92,8 @@ class CoverageCache:
         if not len(self.footprints):
             return frac
         import shapely
-        shapely.prepare(area)
+        # never shapely.prepare() here: the extent is shared by threads (Dask engine) and preparing
+        # one geometry from two threads at once crashes GEOS; layers.layer_coverage prepares it once
         inside = shapely.contains_properly(area, self.footprints)
         rest = np.flatnonzero(~inside)
         if rest.size:

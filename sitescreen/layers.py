@@ -568,7 +568,9 @@ def layer_coverage(spec: LayerSpec, schema: Schema, src: CRS, run_crs: CRS, gdf:
             total = _total_bounds(spec)
         except Exception:
             total = gdf.to_crs(src).total_bounds if len(gdf) else (0, 0, 0, 0)
-    return _box_in(tuple(total), src, run_crs)
+    box = _box_in(tuple(total), src, run_crs)
+    shapely.prepare(box)  # once, here, before any threads share it
+    return box
 
 
 def _total_bounds(spec: LayerSpec) -> tuple:
