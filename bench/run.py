@@ -245,7 +245,6 @@ def main(argv=None) -> None:
     paths[f"sites_{args.sites}"] = paths["sites"]
     say(f"workload ready in {time.perf_counter() - t0:.1f} s ({args.data})")
 
-    import geopandas as gpd
     import pyogrio  # noqa: F401  (imported before timing)
 
     from sitescreen import geomops

@@ -29,7 +29,6 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import shapely
 
 log = logging.getLogger("bench.workload")

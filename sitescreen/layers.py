@@ -173,7 +173,7 @@ def crs_label(crs: CRS) -> str:
 # Reading
 
 
-def read_table(spec: LayerSpec, bbox_lonlat: tuple | None = None, run_crs: CRS | None = None) -> tuple[gpd.GeoDataFrame, Schema, str]:
+def read_table(spec: LayerSpec, bbox_lonlat: tuple | None = None) -> tuple[gpd.GeoDataFrame, Schema, str]:
     """Read a vector layer in its source CRS: (frame with the source columns, schema, source CRS).
 
     ``bbox_lonlat`` limits the read to that lon/lat box (transformed into the file's CRS).

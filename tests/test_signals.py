@@ -24,12 +24,11 @@ def test_screen_stopped_by_a_signal_leaves_nothing_half_written(demo_dir, tmp_pa
     stdout, stderr = proc.communicate(timeout=120)
     partials = list(tmp_path.glob(".sitescreen-partial-*"))
     assert partials == []
-    if proc.returncode == 0:  # the run finished before the signal: then it must be whole
+    if out.exists():  # the folder is moved into place whole (even when the signal came just after)
         assert all((out / f).exists() for f in RESULT_FILES)
-    else:
-        assert not out.exists()
-        if proc.returncode == 130:  # stopped inside the run: reported in one line
-            assert "Interrupted; no partial output was left." in stderr
-            assert "Traceback" not in stderr
-        else:  # stopped while Python was still importing (a loaded machine): killed before any work
-            assert proc.returncode == -sig, stderr
+        assert proc.returncode in (0, 130), stderr
+    elif proc.returncode == 130:  # stopped inside the run: reported in one line
+        assert "Interrupted; no partial output was left." in stderr
+        assert "Traceback" not in stderr
+    else:  # stopped while Python was still importing (a loaded machine): killed before any work
+        assert proc.returncode == -sig, stderr
