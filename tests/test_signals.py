@@ -26,7 +26,7 @@ def test_screen_stopped_by_a_signal_leaves_nothing_half_written(demo_dir, tmp_pa
     assert partials == []
     if out.exists():  # the folder is moved into place whole (even when the signal came just after)
         assert all((out / f).exists() for f in RESULT_FILES)
-        assert proc.returncode in (0, 130), stderr
+        assert proc.returncode in (0, 130, -sig), stderr  # -sig: it landed as the process was exiting
     elif proc.returncode == 130:  # stopped inside the run: reported in one line
         assert "Interrupted; no partial output was left." in stderr
         assert "Traceback" not in stderr
