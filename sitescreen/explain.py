@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import SitescreenError
+from .htmlsafe import format_measure
 from .outputs import read_results
 
 
@@ -22,21 +23,6 @@ def _rule_text(c: dict) -> str:
     if not parts:
         parts.append("informational")
     return "; ".join(parts)
-
-
-def measurement_text(c: dict, value) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "no data"
-    if isinstance(value, str):
-        return value
-    v = float(value)
-    if c["unit"] == "fraction":
-        return f"{v * 100:.1f}%"
-    if c["unit"] == "m":
-        if math.isinf(v):
-            return f"> {c['params'].get('search_radius_m', 0) / 1000:g} km"
-        return f"{v / 1000:.2f} km" if v >= 1000 else f"{v:.0f} m"
-    return f"{v:.4g} {c['unit']}".strip()
 
 
 def explain_site(out_dir: str | Path, site_id: str) -> dict:
@@ -54,7 +40,7 @@ def explain_site(out_dir: str | Path, site_id: str) -> dict:
         score = r.get(c["score_column"]) if c.get("score_column") else None
         score = None if score is None or (isinstance(score, float) and math.isnan(score)) else float(score)
         crits.append({"name": c["name"], "label": c["label"], "measurement": value,
-                      "measurement_text": measurement_text(c, value) if c["evaluated"] else "not evaluated",
+                      "measurement_text": format_measure(value, c["unit"]) if c["evaluated"] else "not evaluated",
                       "unit": c["unit"], "score": score, "weight": c["weight"],
                       "effective_weight": c.get("effective_weight", c["weight"]), "rule": _rule_text(c),
                       "safeguard": c["safeguard"], "source": c["source"], "evaluated": c["evaluated"],

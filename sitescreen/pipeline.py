@@ -26,7 +26,7 @@ from .config import RunConfig, config_to_dict
 from .criteria import Inputs, Measurement
 from .engine import DEFAULT_CHUNK, measure_all
 from .errors import CRSError, LayerConfigError, LayerDataError, SitescreenError
-from .layers import LayerSpec, LoadedLayer, check_path, crs_label, file_sha256, load_vector, to_crs
+from .layers import LayerSpec, LoadedLayer, check_coordinates, check_path, companion_files, crs_label, file_sha256, load_vector, to_crs
 from .profile import VERDICTS, Profile, load_profile
 from .scoring import score
 from .sites import (SiteStats, aoi_geometry, apply_aoi, choose_crs, grid_sites, lonlat_bounds,
@@ -137,7 +137,6 @@ def raster_info(spec: LayerSpec, sites: gpd.GeoDataFrame) -> dict:
         raise CRSError(f"{where}: the raster has no CRS; state it with crs = \"EPSG:…\" or --layer {spec.role}={spec.path}@EPSG:XXXX")
     else:
         crs = to_crs(tag.to_wkt(), where)
-    from .layers import check_coordinates
     check_coordinates(np.array(bounds), crs, where, 1)
     box = gpd.GeoSeries([shapely.box(*bounds)], crs=crs).to_crs(sites.crs).iloc[0]
     hits = shapely.intersects(sites.geometry.to_numpy(), box)
@@ -215,7 +214,7 @@ def screen(config: RunConfig, progress: Progress | None = None, *, engine: str =
 def _input_entry(info: dict, path: Path) -> dict:
     entry = dict(info)
     entry["sha256"] = file_sha256(path)
-    entry["bytes"] = sum(p.stat().st_size for p in ([path] if path.suffix.lower() != ".shp" else path.parent.glob(path.stem + ".*")))
+    entry["bytes"] = sum(p.stat().st_size for p in companion_files(path))
     return entry
 
 

@@ -64,6 +64,7 @@ def score(sites: pd.DataFrame, profile: Profile, measures: dict[str, Measurement
             cols[c.score_column] = s
         if not m.evaluated:
             continue
+        text_m = fmt_measure(c, vals)  # once per criterion, used by every sentence below
         where_feature = np.full(n, "", dtype=object)
         if m.feature is not None:
             has = m.feature != ""
@@ -73,7 +74,7 @@ def score(sites: pd.DataFrame, profile: Profile, measures: dict[str, Measurement
             hit = c.excluded(vals) & ~is_na
             excluded |= hit
             text = np.full(n, "", dtype=object)
-            text[hit] = (f"excluded by {c.name}: {c.label.lower()} is " + fmt_measure(c, vals)[hit]
+            text[hit] = (f"excluded by {c.name}: {c.label.lower()} is " + text_m[hit]
                          + f" ({c.exclude_text()})" + where_feature[hit] + f" — safeguard: {c.safeguard}")
             excl_reasons.append(text)
         needs_data = c.weight > 0 or c.exclude is not None
@@ -88,7 +89,7 @@ def score(sites: pd.DataFrame, profile: Profile, measures: dict[str, Measurement
             total += np.where(np.isnan(s), 0.0, s) * (c.weight / wsum)
             low = (s < 0.5) & ~np.isnan(s)
             text = np.full(n, "", dtype=object)
-            text[low] = (f"{c.name}: {c.label.lower()} " + fmt_measure(c, vals)[low] + where_feature[low]
+            text[low] = (f"{c.name}: {c.label.lower()} " + text_m[low] + where_feature[low]
                          + " → suitability " + pd.Series(s[low]).map("{:.2f}".format).to_numpy(dtype=object))
             low_reasons.append(text)
     incomplete &= ~excluded
