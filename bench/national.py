@@ -4,7 +4,7 @@
 profile (``bench/national-profile.toml``); :func:`screen_cli` runs ``sitescreen -q screen`` on it in
 a child process, as a batch user would, and returns its wall time and peak RSS.
 
-    python bench/national.py --sites 100000 [--engine dask --workers 2] OUT_DIR
+    python bench/national.py --sites 100000 [--engine dask --workers 2] [--stream] OUT_DIR
 """
 
 from __future__ import annotations
@@ -126,10 +126,13 @@ def main(argv=None) -> None:
     ap.add_argument("--dem-size", type=int, default=8_000)
     ap.add_argument("--engine", default="local")
     ap.add_argument("--workers", type=int, default=None)
+    ap.add_argument("--stream", action=argparse.BooleanOptionalAction, default=None,
+                    help="--stream / --no-stream for sitescreen screen (default: its own choice)")
     args = ap.parse_args(argv)
     paths = workload.ensure(args.sites, args.dem_size)
     cfg = write_config(paths, paths["sites"], args.out.parent / "configs")
-    print(json.dumps(screen_cli(cfg, args.out, engine=args.engine, workers=args.workers), indent=1))
+    extra = [] if args.stream is None else ["--stream" if args.stream else "--no-stream"]
+    print(json.dumps(screen_cli(cfg, args.out, engine=args.engine, workers=args.workers, extra=extra), indent=1))
 
 
 if __name__ == "__main__":

@@ -158,8 +158,8 @@ def up_to_date(job: Job, config=None) -> bool:
 
 def run_job(job: Job, overwrite: bool = False) -> JobResult:
     """One job, start to end; never raises for a job's own failure (the batch goes on)."""
-    from .outputs import MapOptions, check_out_dir, clean_stale, write_outputs
-    from .pipeline import screen
+    from .outputs import MapOptions, check_out_dir, clean_stale
+    from .stream import screen_to_folder
     global _BUSY
     t0 = time.perf_counter()
     res = JobResult(name=job.name, status="failed", out=str(job.out))
@@ -176,10 +176,10 @@ def run_job(job: Job, overwrite: bool = False) -> JobResult:
             except OSError as exc:
                 raise OutputError(f"{job.out}: cannot create its parent folder ({exc.strerror or exc})") from None
             check_out_dir(job.out, overwrite)
-            result = screen(config)
-            write_outputs(result, job.out, overwrite=overwrite,
-                          options=MapOptions(write_map=job.map, write_report=job.report, self_contained=job.map))
-            res.status, res.sites = "done", int(len(result.sites))
+            manifest = screen_to_folder(config, job.out, overwrite=overwrite,
+                                        options=MapOptions(write_map=job.map, write_report=job.report,
+                                                           self_contained=job.map))
+            res.status, res.sites = "done", int(manifest["sites"]["sites"])
     except SitescreenError as exc:
         res.error = str(exc)
     except Exception as exc:  # a bug in one job must not stop the batch; reported, not hidden

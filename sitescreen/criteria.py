@@ -8,8 +8,10 @@ One function per criterion kind (a registry), each vectorized over the sites thr
 from __future__ import annotations
 
 import logging
+import os
+import threading
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 import geopandas as gpd
 import numpy as np
@@ -40,16 +42,42 @@ class Measurement:
 
 @dataclass
 class Inputs:
-    """The loaded inputs of a run, by role."""
+    """The loaded inputs of a run, by role; the features each criterion measures against are
+    selected and prepared (trees, rings) once per run, not once per chunk (:meth:`prepared`)."""
 
     vectors: list[LoadedLayer]
     rasters: list[LayerSpec]
+    _prepared: dict = field(default_factory=dict, repr=False, compare=False)
+    _lock: Any = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def prepared(self, key, build: Callable[[], Any]):
+        """The value built once under ``key`` (threads of the Dask engine share it)."""
+        with self._lock:
+            if key not in self._prepared:
+                self._prepared[key] = build()
+            return self._prepared[key]
+
+    def __getstate__(self):  # to Dask workers: the layers, not this process's prepared structures
+        return {"vectors": self.vectors, "rasters": self.rasters}
+
+    def __setstate__(self, state):
+        self.__init__(state["vectors"], state["rasters"])
 
     def vector_roles(self) -> set[str]:
         return {lyr.spec.role for lyr in self.vectors}
 
     def raster_roles(self) -> set[str]:
         return {r.role for r in self.rasters}
+
+
+def prepared_features(criterion: Criterion, inputs: Inputs) -> tuple[gpd.GeoDataFrame | None, list[LoadedLayer], Any]:
+    """:func:`features_for` and the features' :class:`~sitescreen.geomops.FeatureLayer`, built once per run."""
+    key = ("features", tuple(criterion.roles), criterion.selection.name if criterion.selection else None)
+
+    def build():
+        feats, layers = features_for(criterion, inputs)
+        return feats, layers, geomops.FeatureLayer(feats.geometry.to_numpy()) if feats is not None else None
+    return inputs.prepared(key, build)
 
 
 def features_for(criterion: Criterion, inputs: Inputs) -> tuple[gpd.GeoDataFrame | None, list[LoadedLayer]]:
@@ -70,15 +98,19 @@ def features_for(criterion: Criterion, inputs: Inputs) -> tuple[gpd.GeoDataFrame
 class CoverageCache:
     """Covered fraction of each footprint by each layer's coverage, computed once per layer."""
 
-    def __init__(self, footprints: np.ndarray):
+    def __init__(self, footprints: np.ndarray, inputs: Inputs | None = None):
         self.footprints = footprints
+        self.inputs = inputs
         self._cache: dict[int, np.ndarray] = {}
 
     def fraction(self, layer: LoadedLayer) -> np.ndarray:
         key = id(layer)
         if key not in self._cache:
             if layer.schema.coverage == "features":  # a tiling layer (WBD): covered where its polygons are
-                self._cache[key] = geomops.overlap_fraction(self.footprints, layer.gdf.geometry.to_numpy())
+                geoms = layer.gdf.geometry.to_numpy()
+                if self.inputs is not None:
+                    geoms = self.inputs.prepared(("coverage", id(layer)), lambda: geomops.FeatureLayer(geoms))
+                self._cache[key] = geomops.overlap_fraction(self.footprints, geoms)
             elif layer.coverage is None:
                 self._cache[key] = np.ones(len(self.footprints))
             else:
@@ -128,30 +160,35 @@ def _names(feats: gpd.GeoDataFrame, idx: np.ndarray) -> tuple[np.ndarray, np.nda
 
 
 def _overlap(c: Criterion, fp: np.ndarray, feats: gpd.GeoDataFrame, ctx: "Context") -> Measurement:
-    frac, idx, _ = geomops.overlap_and_largest(fp, feats.geometry.to_numpy())  # one pass over the pairs
+    frac, idx, _ = geomops.overlap_and_largest(fp, _geoms(feats, ctx))  # one pass over the pairs
     name, layer = _names(feats, idx)
     return Measurement(frac, name, layer)
 
 
 def _distance(c: Criterion, fp: np.ndarray, feats: gpd.GeoDataFrame, ctx: "Context") -> Measurement:
-    d, idx = geomops.nearest(fp, feats.geometry.to_numpy(), float(c.params["search_radius_m"]))
+    d, idx = geomops.nearest(fp, _geoms(feats, ctx), float(c.params["search_radius_m"]))
     name, layer = _names(feats, idx)
     return Measurement(d, name, layer)
 
 
 def _count_within(c: Criterion, fp: np.ndarray, feats: gpd.GeoDataFrame, ctx: "Context") -> Measurement:
-    n = geomops.count_within(fp, feats.geometry.to_numpy(), float(c.params["distance_m"]))
+    n = geomops.count_within(fp, _geoms(feats, ctx), float(c.params["distance_m"]))
     return Measurement(n.astype(float))
 
 
-def _attribute_values(c: Criterion, fp: np.ndarray, feats: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
+def _geoms(feats: gpd.GeoDataFrame, ctx: "Context | None"):
+    """The features' geometries: prepared once per run when measuring through :func:`measure`."""
+    return ctx.geoms if ctx is not None and ctx.geoms is not None else feats.geometry.to_numpy()
+
+
+def _attribute_values(c: Criterion, fp: np.ndarray, feats: gpd.GeoDataFrame, ctx: "Context | None" = None) -> tuple[np.ndarray, np.ndarray]:
     fld = c.params["field"]
     if fld not in feats:
         layers = ", ".join(sorted(set(feats["layer"].astype(str)))) or "(no features)"
         raise LayerConfigError(f"criterion {c.name}: field {fld!r} is not a field of layer(s) {layers}; fields: {', '.join(map(str, feats.columns.drop('geometry')))}")
     method = c.params.get("method", "majority")
     vals = feats[fld].to_numpy(dtype=object) if method == "majority" else pd.to_numeric(feats[fld], errors="coerce").to_numpy(dtype=float)
-    return geomops.area_weighted(fp, feats.geometry.to_numpy(), vals, method)
+    return geomops.area_weighted(fp, _geoms(feats, ctx), vals, method)
 
 
 def _seed_coverage(c: Criterion, feats: gpd.GeoDataFrame, covered: np.ndarray, ctx: "Context") -> None:
@@ -165,14 +202,14 @@ def _seed_coverage(c: Criterion, feats: gpd.GeoDataFrame, covered: np.ndarray, c
 
 
 def _attribute(c: Criterion, fp: np.ndarray, feats: gpd.GeoDataFrame, ctx: "Context") -> Measurement:
-    value, covered = _attribute_values(c, fp, feats)
+    value, covered = _attribute_values(c, fp, feats, ctx)
     _seed_coverage(c, feats, covered, ctx)
     return Measurement(value)
 
 
 def _site_density(c: Criterion, fp: np.ndarray, feats: gpd.GeoDataFrame, ctx: "Context") -> Measurement:
     """The feature each site falls in (area-weighted majority); counted over all sites by finalize()."""
-    value, covered = _attribute_values(c, fp, feats)
+    value, covered = _attribute_values(c, fp, feats, ctx)
     _seed_coverage(c, feats, covered, ctx)
     keys = pd.Series(value, dtype=object)
     return Measurement(np.full(len(fp), np.nan), np.where(keys.isna(), "", keys.astype(str)).astype(object),
@@ -183,17 +220,35 @@ DENSITY_NOTE = ("counts the candidate sites of this run in the same feature: dep
                 "screened together")
 
 
-def finalize(profile: Profile, measures: dict[str, Measurement]) -> dict[str, Measurement]:
-    """Complete the criteria that need every site at once (site_density counts), in place."""
+def density_keys(profile: Profile, measures: dict[str, Measurement]) -> dict[str, pd.Series]:
+    """For each evaluated site_density criterion: how many sites (with data) fall in each feature.
+    Counts of pieces of a run add up (``a.add(b, fill_value=0)``)."""
+    out = {}
+    for c in profile.criteria:
+        m = measures[c.name]
+        if c.kind == "site_density" and m.evaluated:
+            keys = pd.Series(m.feature, dtype=object)
+            has = (keys != "").to_numpy() & (m.nodata_reason == "")
+            out[c.name] = keys[has].value_counts()
+    return out
+
+
+def finalize(profile: Profile, measures: dict[str, Measurement],
+             counts: dict[str, pd.Series] | None = None) -> dict[str, Measurement]:
+    """Complete the criteria that need every site at once (site_density counts), in place.
+
+    ``counts`` are the counts over all the run's sites (:func:`density_keys`) when ``measures``
+    hold only some of them (a streamed run); by default they are counted in ``measures``.
+    """
+    counts = density_keys(profile, measures) if counts is None else counts
     for c in profile.criteria:
         m = measures[c.name]
         if c.kind != "site_density" or not m.evaluated:
             continue
         keys = pd.Series(m.feature, dtype=object)
         has = (keys != "").to_numpy() & (m.nodata_reason == "")
-        counts = keys[has].map(keys[has].value_counts()).astype(float)
         vals = np.full(len(keys), np.nan)
-        vals[has] = counts.to_numpy()
+        vals[has] = keys[has].map(counts[c.name]).astype(float).to_numpy()
         m.values = vals
     return measures
 
@@ -209,6 +264,7 @@ class Context:
     sites: gpd.GeoDataFrame
     inputs: Inputs
     coverage: CoverageCache
+    geoms: Any = None  # the current criterion's features, prepared (geomops.FeatureLayer)
 
 
 def measure_raster(c: Criterion, sites: gpd.GeoDataFrame, inputs: Inputs) -> Measurement:
@@ -223,16 +279,71 @@ def measure_raster(c: Criterion, sites: gpd.GeoDataFrame, inputs: Inputs) -> Mea
     return Measurement(vals, nodata_reason=reason, layers=[spec.label])
 
 
-def measure(profile: Profile, sites: gpd.GeoDataFrame, inputs: Inputs, *, complete: bool = True) -> dict[str, Measurement]:
+#: Raster criteria of at least this many sites run in a side process while the vector criteria run
+#: here (exactextract holds the GIL; the vector kernels release it): both cores work.
+SIDE_PROCESS_MIN_SITES = 20_000
+_SIDE: list = []  # the side process pool, started once per process, on first need
+
+
+def _side_pool():
+    if not _SIDE:
+        import atexit
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+        # spawn, not fork: this process runs threads (the kernels' pool), which fork would copy mid-state
+        pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        atexit.register(pool.shutdown, wait=False, cancel_futures=True)
+        _SIDE.append(pool)
+    return _SIDE[0]
+
+
+def _raster_job(c: Criterion, wkb: np.ndarray, crs_wkt: str, rasters: list[LayerSpec]) -> Measurement:
+    """measure_raster in the side process (footprints sent as WKB)."""
+    import shapely
+    sites = gpd.GeoDataFrame(geometry=gpd.GeoSeries(shapely.from_wkb(wkb), crs=crs_wkt))
+    return measure_raster(c, sites, Inputs(vectors=[], rasters=rasters))
+
+
+def _start_rasters(profile: Profile, sites: gpd.GeoDataFrame, inputs: Inputs, side: bool) -> dict:
+    """Raster criteria sent to the side process (name -> future), when ``side`` and the piece is large."""
+    todo = [c for c in profile.criteria if c.kind == "raster" and any(r.role in c.roles for r in inputs.rasters)]
+    if not (side and todo and len(sites) >= SIDE_PROCESS_MIN_SITES and (os.cpu_count() or 1) > 1):
+        return {}
+    import shapely
+    wkb = shapely.to_wkb(sites.geometry.to_numpy())
+    crs = sites.crs.to_wkt()
+    pool = _side_pool()
+    return {c.name: pool.submit(_raster_job, c, wkb, crs, list(inputs.rasters)) for c in todo}
+
+
+def measure(profile: Profile, sites: gpd.GeoDataFrame, inputs: Inputs, *, complete: bool = True,
+            side: bool = False) -> dict[str, Measurement]:
     """Every criterion of ``profile`` over ``sites`` (footprints in the run CRS).
 
     With ``complete=False`` (one chunk of a larger run) criteria over all sites are left for
-    :func:`finalize`.
+    :func:`finalize`. With ``side``, raster criteria of a large piece are measured in a side
+    process meanwhile (:data:`SIDE_PROCESS_MIN_SITES`); the values are the same.
     """
     fp = sites.geometry.to_numpy()
-    ctx = Context(sites, inputs, CoverageCache(fp))
+    ctx = Context(sites, inputs, CoverageCache(fp, inputs))
     out: dict[str, Measurement] = {}
+    pending = _start_rasters(profile, sites, inputs, side)
+    try:
+        _measure_here(profile, sites, inputs, fp, ctx, out, pending)
+        for name, fut in pending.items():
+            out[name] = fut.result()
+    finally:
+        for fut in pending.values():
+            fut.cancel()
+    out = {c.name: out[c.name] for c in profile.criteria}  # the profile's order
+    return finalize(profile, out) if complete else out
+
+
+def _measure_here(profile: Profile, sites: gpd.GeoDataFrame, inputs: Inputs, fp: np.ndarray, ctx: "Context",
+                  out: dict, pending: dict) -> None:
     for c in profile.criteria:
+        if c.name in pending:
+            continue
         present = [r for r in c.roles if r in inputs.vector_roles() | inputs.raster_roles()]
         if not present:
             if not c.optional:
@@ -249,7 +360,7 @@ def measure(profile: Profile, sites: gpd.GeoDataFrame, inputs: Inputs, *, comple
             continue
         if any(r.role in c.roles for r in inputs.rasters):
             raise LayerConfigError(f"criterion {c.name} ({c.kind}) needs a vector layer for role {c.roles[0]}, but a raster was given")
-        feats, layers = features_for(c, inputs)
+        feats, layers, ctx.geoms = prepared_features(c, inputs)
         m = VECTOR_KINDS[c.kind](c, fp, feats, ctx)
         nodata, reason = ctx.coverage.nodata(layers)
         vals = m.values.astype(object) if m.values.dtype == object else m.values.astype(float)
@@ -262,4 +373,3 @@ def measure(profile: Profile, sites: gpd.GeoDataFrame, inputs: Inputs, *, comple
             m.note = (m.note + "; " if m.note else "") + f"no {' or '.join(missing_roles)} layer was given"
         log.info("measured %s (%s) over %d sites against %d features", c.name, c.kind, len(sites), len(feats))
         out[c.name] = m
-    return finalize(profile, out) if complete else out

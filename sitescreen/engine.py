@@ -58,14 +58,15 @@ def _from_frame(frame: pd.DataFrame, template: dict[str, Measurement]) -> dict[s
     return out
 
 
-def _measure_piece(piece: gpd.GeoDataFrame, profile: Profile, inputs: Inputs) -> pd.DataFrame:
-    return _to_frame(measure(profile, piece, inputs, complete=False), piece.index)
+def _measure_piece(piece: gpd.GeoDataFrame, profile: Profile, inputs: Inputs, side: bool = False) -> pd.DataFrame:
+    return _to_frame(measure(profile, piece, inputs, complete=False, side=side), piece.index)
 
 
 def measure_all(profile: Profile, sites: gpd.GeoDataFrame, inputs: Inputs, *, engine: str = "local",
                 chunk_size: int = DEFAULT_CHUNK, scheduler: str | None = None, workers: int | None = None,
-                progress: Callable[[str], None] | None = None) -> dict[str, Measurement]:
-    """Every criterion over every site, by ``engine`` (see :data:`ENGINES`)."""
+                progress: Callable[[str], None] | None = None, complete: bool = True) -> dict[str, Measurement]:
+    """Every criterion over every site, by ``engine`` (see :data:`ENGINES`); with ``complete=False``
+    the criteria that count across sites are left for :func:`sitescreen.criteria.finalize`."""
     if engine not in ENGINES:
         raise SitescreenError(f"unknown engine {engine!r}; allowed: {', '.join(ENGINES)}")
     if chunk_size < 1:
@@ -80,7 +81,7 @@ def measure_all(profile: Profile, sites: gpd.GeoDataFrame, inputs: Inputs, *, en
         for k, start in enumerate(range(0, max(len(ordered), 1), chunk_size)):
             if progress and n_chunks > 1:
                 progress(f"measure chunk {k + 1}/{n_chunks}")
-            frames.append(_measure_piece(ordered.iloc[start:start + chunk_size], profile, inputs))
+            frames.append(_measure_piece(ordered.iloc[start:start + chunk_size], profile, inputs, side=True))
         frame = pd.concat(frames) if frames else _to_frame(template, ordered.index)
     else:
         frame = _measure_dask(ordered, profile, inputs, template, chunk_size, scheduler, workers)
@@ -89,7 +90,8 @@ def measure_all(profile: Profile, sites: gpd.GeoDataFrame, inputs: Inputs, *, en
     back = np.empty(len(order), dtype=np.int64)
     back[order] = np.arange(len(order))
     frame = frame.iloc[back].reset_index(drop=True)
-    return finalize(profile, _from_frame(frame, template))
+    measures = _from_frame(frame, template)
+    return finalize(profile, measures) if complete else measures
 
 
 def _measure_dask(ordered: gpd.GeoDataFrame, profile: Profile, inputs: Inputs, template, chunk_size: int,

@@ -2,23 +2,28 @@
 
 Every function takes numpy arrays of shapely geometries in one projected CRS (metres) and
 returns one value per footprint. No Python loop runs over sites or pairs: candidate pairs come
-from one bulk :class:`shapely.STRtree` query, measurements are vectorized shapely calls on those
-pairs only, and per-site reductions use ``np.bincount`` / ``np.maximum.at`` / sorting.
+from one bulk :class:`shapely.STRtree` query, areas from a compiled per-site loop and the rest
+from vectorized shapely calls on those pairs only, and per-site reductions use ``np.bincount`` /
+``np.maximum.at`` / sorting.
 
 Overlap and area functions see only the polygonal parts of features (lines and points have no
 area); ``nearest`` and ``count_within`` see every non-empty geometry.
 
 How the areas avoid the per-pair overlay and per-site union that make ``gpd.overlay`` slow:
-intersection areas and covered (union) areas come from Green's theorem evaluated in numpy on
-the edges of each candidate pair that lie in the other polygon's bounding box (see the section
-"exact areas without building geometries" below); only pairs or sites in a configuration it
-cannot decide exactly (touching or collinear edges, duplicated features) go to GEOS, where a
-site's union is built by vectorized rounds of ``difference`` (round *k* subtracts every such
-site's *k*-th feature, largest first). Distances use a bulk ``dwithin`` query at growing radii
-with exact distances on the candidates only.
+intersection areas and covered (union) areas come from Green's theorem, evaluated per site by a
+compiled kernel (:mod:`sitescreen._areakernel`, numba) on the edges of the footprint and of its
+candidate features that lie in each other's bounding boxes: crossings, winding numbers and the
+inside fraction of every edge, without building any geometry. The layer's rings are read once
+from the coordinate buffers. Every orientation sign the kernel relies on is certified (Shewchuk's
+error bound); pairs or sites in a configuration it cannot decide exactly (touching or collinear
+edges, duplicated features, slivers thinner than rounding, non-polygonal footprints) go to GEOS,
+where a site's union is built by vectorized rounds of ``difference`` (round *k* subtracts every
+such site's *k*-th feature, largest first). Distances use a bulk ``dwithin`` query at growing
+radii with exact distances on the candidates only.
 
 Footprints are processed in chunks of sites, on a small thread pool, so that memory stays
-bounded for millions of sites and both cores work (GEOS and numpy release the GIL).
+bounded for millions of sites and both cores work (GEOS, numpy and the compiled kernel release
+the GIL).
 A missing or empty footprint gets NaN for fractions and areas, -1 for indices, 0 for counts.
 """
 
@@ -26,12 +31,15 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import shapely
+
+from ._areakernel import Rings, build_rings, green_sites
 
 __all__ = [
     "overlap_fraction",
@@ -41,6 +49,7 @@ __all__ = [
     "count_within",
     "area_weighted",
     "AREA_WEIGHTED_METHODS",
+    "FeatureLayer",
 ]
 
 log = logging.getLogger(__name__)
@@ -50,10 +59,12 @@ AREA_WEIGHTED_METHODS = ("majority", "max", "mean")
 
 #: Sites per chunk: bounds the number of intermediate geometries alive at once.
 CHUNK_SITES = 50_000
-#: Sites per chunk of the Green's-theorem kernel: small enough for its arrays to stay in cache.
+#: Sites per chunk of the compiled area kernel (a chunk is one task of the thread pool).
 GREEN_CHUNK_SITES = 4_000
 #: Sites per chunk of the distance and count kernels.
 NEAREST_CHUNK_SITES = 10_000
+#: Crossings one site may have in the compiled kernel (its buffers) before GEOS measures it.
+MAX_CROSSINGS = 1 << 16
 #: Threads measuring chunks in parallel.
 WORKERS = min(2, os.cpu_count() or 1)
 
@@ -86,10 +97,10 @@ class _Layer:
 
     geoms: np.ndarray  # tree geometries
     owner: np.ndarray  # int64 index into the caller's feature array
-    area: np.ndarray  # float64 area of each tree geometry
     tree: shapely.STRtree
     bounds: np.ndarray | None = None  # (n, 4) bounds of each tree geometry
-    edges: "_Edges | None" = None  # edge table (polygonal layers)
+    rings: Rings | None = None  # oriented rings (polygonal layers)
+    nedge: np.ndarray | None = None  # edges of each tree geometry (polygonal layers)
 
 
 def _polygonal_layer(features: np.ndarray) -> _Layer:
@@ -116,14 +127,57 @@ def _polygonal_layer(features: np.ndarray) -> _Layer:
         owner.append(idx[keep])
     g = np.concatenate(geoms).astype(object)
     o = np.concatenate(owner).astype(np.int64)
-    return _Layer(g, o, shapely.area(g), shapely.STRtree(g), shapely.bounds(g), _edge_table(g))
+    rings = build_rings(g, polygonal=True)
+    return _Layer(g, o, shapely.STRtree(g), shapely.bounds(g), rings, rings.nedges)
 
 
 def _any_layer(features: np.ndarray) -> _Layer:
     """Every non-empty geometry (for distances and counts)."""
     idx = np.flatnonzero(~shapely.is_empty(features) & ~np.equal(features, None))
     g = features[idx]
-    return _Layer(g, idx.astype(np.int64), np.zeros(len(g)), shapely.STRtree(g))
+    return _Layer(g, idx.astype(np.int64), shapely.STRtree(g))
+
+
+class FeatureLayer:
+    """Features prepared once for many calls (the chunks of a run): the tree and the rings of
+    each view (polygonal parts; every geometry) are built on first use, under a lock (threads of
+    the Dask engine share one), and kept. Every function here takes one in place of an array."""
+
+    def __init__(self, features):
+        self.features = _as_geom_array(features, "features")
+        self._lock = threading.Lock()
+        self._views: dict[str, _Layer] = {}
+
+    @property
+    def size(self) -> int:
+        return self.features.size
+
+    @property
+    def shape(self) -> tuple:
+        return self.features.shape
+
+    def view(self, polygonal: bool) -> _Layer:
+        key = "polygonal" if polygonal else "any"
+        with self._lock:
+            if key not in self._views:
+                self._views[key] = (_polygonal_layer if polygonal else _any_layer)(self.features)
+            return self._views[key]
+
+    def __getstate__(self):  # sent to Dask workers without the lock; they build their own views
+        return {"features": self.features}
+
+    def __setstate__(self, state):
+        self.__init__(state["features"])
+
+
+def _features(features) -> np.ndarray | FeatureLayer:
+    return features if isinstance(features, FeatureLayer) else _as_geom_array(features, "features")
+
+
+def _layer_of(feats, polygonal: bool) -> _Layer:
+    if isinstance(feats, FeatureLayer):
+        return feats.view(polygonal)
+    return _polygonal_layer(feats) if polygonal else _any_layer(feats)
 
 
 def _chunks(n: int, size: int = CHUNK_SITES):
@@ -198,7 +252,7 @@ def _covered_area(
         else:
             a1 = np.empty(s1.size, dtype=np.float64)
             c1 = contained[single]
-            a1[c1] = layer.area[f1[c1]]
+            a1[c1] = shapely.area(layer.geoms[f1[c1]])
             if (~c1).any():
                 a1[~c1] = shapely.area(shapely.intersection(fp[s1[~c1]], layer.geoms[f1[~c1]]))
         covered[s1] = a1
@@ -207,7 +261,7 @@ def _covered_area(
     if multi.any():
         sm, fm = site[multi], part[multi]
         # Largest features first: the remainder empties early and later rounds are cheap.
-        order = np.lexsort((-layer.area[fm], sm))
+        order = np.lexsort((-shapely.area(layer.geoms[fm]), sm))
         sm, fm = sm[order], fm[order]
         first = np.r_[True, sm[1:] != sm[:-1]]
         start = np.flatnonzero(first)
@@ -232,516 +286,13 @@ def _covered_area(
 
 
 # --------------------------------------------------------------------------------------------
-# exact areas without building geometries (Green's theorem)
+# exact areas without building geometries (Green's theorem, compiled: see _areakernel)
 # --------------------------------------------------------------------------------------------
-#
-# For polygons with rings oriented interior-on-the-left (exteriors counter-clockwise, holes
-# clockwise), area(A ∩ B) = ½ Σ_{e ∈ ∂A} cross(e₀, e₁)·λ_e + ½ Σ_{f ∈ ∂B} cross(f₀, f₁)·μ_f,
-# where λ_e is the fraction of edge e lying inside B and μ_f the fraction of f inside A: along a
-# straight edge x·dy − y·dx is constant, so only the inside *fraction* of each edge matters.
-# The fraction follows from winding numbers: start from the winding number at the ring's first
-# vertex and add σ = ±1 at every crossing (entering/leaving), so λ_e = w(e₀) + Σ σ_c (1 − t_c).
-# Only edges inside the other polygon's bounding box can cross it or lie inside it, so per pair
-# a few dozen edge pairs are tested, in numpy, in coordinates relative to the footprint's centre.
-#
-# The union of several features over one footprint uses the same crossings plus those between
-# the features themselves: along a footprint edge the integrand is [depth ≥ 1], along an edge of
-# feature i it is [inside the footprint and outside every other feature] (sorting the crossings
-# along each edge). Edges shared by two features in opposite directions (tilings) cancel and are
-# dropped; where two features share a vertex the depth is re-anchored by a point-in-polygon test.
-#
-# Exactness: an orientation sign is trusted only beyond Shewchuk's error bound, and signs that
-# are reused (a vertex shared by consecutive edges) come from identical arithmetic. Pairs or
-# sites with an untrusted sign (a vertex on an edge, collinear overlaps, duplicate features) or
-# an inconsistent winding number are computed by GEOS overlay instead.
-
-_CCW_ERR = 3.3306690738754716e-16  # (3 + 16ε)ε, Shewchuk's ccwerrboundA
-
-
-@dataclass(frozen=True)
-class _Edges:
-    """Edges of polygonal geometries, grouped by geometry (CSR) and ring, interior on the left."""
-
-    x0: np.ndarray
-    y0: np.ndarray
-    x1: np.ndarray
-    y1: np.ndarray
-    ring: np.ndarray  # ring id; edges of a ring are consecutive and in order
-    offset: np.ndarray  # edges of geometry g: offset[g]:offset[g + 1]
-    ring_first: np.ndarray  # first edge of each ring id
-
-
-def _edge_table(geoms: np.ndarray, block: int = 20_000) -> _Edges:
-    """Edge table of `geoms`, built in blocks of geometries (small temporaries are much
-    cheaper than a few huge ones) and concatenated."""
-    if geoms.size <= block:
-        return _edge_table_block(geoms)
-    parts = [_edge_table_block(geoms[a:a + block]) for a in range(0, geoms.size, block)]
-    nedge = np.cumsum([0] + [p.x0.size for p in parts])
-    nring = np.cumsum([0] + [p.ring_first.size for p in parts])
-    return _Edges(
-        np.concatenate([p.x0 for p in parts]),
-        np.concatenate([p.y0 for p in parts]),
-        np.concatenate([p.x1 for p in parts]),
-        np.concatenate([p.y1 for p in parts]),
-        np.concatenate([p.ring + r for p, r in zip(parts, nring)]),
-        np.concatenate([parts[0].offset[:1]] + [p.offset[1:] + e for p, e in zip(parts, nedge)]),
-        np.concatenate([p.ring_first + e for p, e in zip(parts, nedge)]),
-    )
-
-
-def _edge_table_block(geoms: np.ndarray) -> _Edges:
-    """Edge table straight from the coordinate buffers.
-
-    Simple polygons (no holes, the common case) go through one ``get_coordinates`` call; only
-    multipolygons and polygons with holes are split into rings.
-    """
-    n = geoms.size
-    tid = shapely.get_type_id(geoms)
-    empty = shapely.is_empty(geoms) | (tid < 0)
-    simple = (tid == _POLYGON) & ~empty
-    simple[simple] = shapely.get_num_interior_rings(geoms[simple]) == 0
-    complex_ = np.isin(tid, (_POLYGON, _MULTIPOLYGON)) & ~empty & ~simple
-    si = np.flatnonzero(simple)
-    xy_s, gi = shapely.get_coordinates(geoms[si], return_index=True)
-    geom_pt = [si[gi]]
-    ringseq_pt = [np.zeros(gi.size, dtype=np.int64)]
-    ext_pt = [np.ones(gi.size, dtype=bool)]
-    xys = [xy_s]
-    ci = np.flatnonzero(complex_)
-    if ci.size:
-        parts, pidx = shapely.get_parts(geoms[ci], return_index=True)
-        rings, ridx = shapely.get_rings(parts, return_index=True)
-        is_ext = np.r_[True, ridx[1:] != ridx[:-1]]  # first ring of each part
-        xy_c, rid = shapely.get_coordinates(rings, return_index=True)
-        geom_pt.append(ci[pidx[ridx[rid]]])
-        ringseq_pt.append(rid.astype(np.int64) + 1)  # increasing within a geometry
-        ext_pt.append(is_ext[rid])
-        xys.append(xy_c)
-    if len(xys) == 1:
-        geom_pt, ringseq_pt, ext_pt, xy = geom_pt[0], ringseq_pt[0], ext_pt[0], xys[0]
-    else:
-        geom_pt = np.concatenate(geom_pt)
-        ringseq_pt = np.concatenate(ringseq_pt)
-        ext_pt = np.concatenate(ext_pt)
-        xy = np.concatenate(xys)
-        order = np.argsort(geom_pt, kind="stable")
-        geom_pt, ringseq_pt, ext_pt, xy = geom_pt[order], ringseq_pt[order], ext_pt[order], xy[order]
-    npt = geom_pt.size
-    same = (geom_pt[1:] == geom_pt[:-1]) & (ringseq_pt[1:] == ringseq_pt[:-1])  # edge k -> k+1
-    new_ring = np.r_[True, ~same] if npt else np.zeros(0, dtype=bool)
-    ring_of_pt = np.cumsum(new_ring) - 1
-    ring_start = np.flatnonzero(new_ring)
-    nring = ring_start.size
-    ring_len = np.diff(np.r_[ring_start, npt])
-    exterior = ext_pt[ring_start]
-    x = np.ascontiguousarray(xy[:, 0])
-    y = np.ascontiguousarray(xy[:, 1])
-    # signed area of each ring, relative to its first vertex: fix orientation where needed
-    lx = x - np.repeat(x[ring_start], ring_len)
-    ly = y - np.repeat(y[ring_start], ring_len)
-    cross = lx[:-1] * ly[1:] - lx[1:] * ly[:-1]
-    cross[~same] = 0.0
-    twice = _wsum(ring_of_pt[:-1], weights=cross, minlength=nring)
-    del lx, ly, cross
-    flip = np.where(exterior, twice < 0, twice > 0)
-    if flip.any():
-        pts = np.flatnonzero(flip[ring_of_pt])
-        r = ring_of_pt[pts]
-        src = ring_start[r] + (ring_start[r] + ring_len[r] - 1 - pts)
-        x[pts], y[pts] = x[src], y[src]
-    ring = ring_of_pt[:-1][same]
-    geom = geom_pt[:-1][same]
-    offset = np.searchsorted(geom, np.arange(n + 1)).astype(np.int64)
-    ring_first = np.searchsorted(ring, np.arange(nring)).astype(np.int64)
-    return _Edges(x[:-1][same], y[:-1][same], x[1:][same], y[1:][same],
-                  ring.astype(np.int64), offset, ring_first)
 
 
 def _wsum(idx: np.ndarray, weights: np.ndarray, minlength: int = 0) -> np.ndarray:
     """np.bincount with weights, always float64 (numpy returns int64 for empty input)."""
     return np.bincount(idx, weights=weights, minlength=minlength).astype(np.float64, copy=False)
-
-
-def _expand(start: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(owner, index) for every index in start[i]:start[i] + count[i], owners in order."""
-    owner = np.repeat(np.arange(start.size), count)
-    first = np.cumsum(count) - count
-    return owner, np.repeat(start, count) + (np.arange(owner.size) - first[owner])
-
-
-def _orient(ax, ay, bx, by, cx, cy):
-    """Orientation of c relative to the line a→b (> 0: left), and whether its sign is certain."""
-    detleft = (ax - cx) * (by - cy)
-    detright = (ay - cy) * (bx - cx)
-    det = detleft - detright
-    return det, np.abs(det) > _CCW_ERR * (np.abs(detleft) + np.abs(detright))
-
-
-class _Kept:
-    """Edges of one geometry per context (a context = one footprint × feature pair) that lie in
-    the context's box, in local coordinates (origin = the footprint's centre)."""
-
-    def __init__(self, E: _Edges, geom_of_ctx, box, ox, oy):
-        ctx, edge = _expand(E.offset[geom_of_ctx], E.offset[geom_of_ctx + 1] - E.offset[geom_of_ctx])
-        x0, y0, x1, y1 = E.x0[edge], E.y0[edge], E.x1[edge], E.y1[edge]
-        b = box[ctx]
-        keep = ((np.maximum(x0, x1) >= b[:, 0]) & (np.minimum(x0, x1) <= b[:, 2])
-                & (np.maximum(y0, y1) >= b[:, 1]) & (np.minimum(y0, y1) <= b[:, 3]))
-        self.ctx = ctx[keep]
-        self.edge = edge[keep]
-        self.ox, self.oy = ox[self.ctx], oy[self.ctx]
-        self.x0, self.y0 = x0[keep] - self.ox, y0[keep] - self.oy
-        self.x1, self.y1 = x1[keep] - self.ox, y1[keep] - self.oy
-        self.ring = E.ring[self.edge]
-        self.bx0, self.bx1 = np.minimum(self.x0, self.x1), np.maximum(self.x0, self.x1)
-        self.by0, self.by1 = np.minimum(self.y0, self.y1), np.maximum(self.y0, self.y1)
-        self.E = E
-        count = np.bincount(self.ctx, minlength=geom_of_ctx.size)
-        self.start, self.count = np.cumsum(count) - count, count
-
-    @property
-    def size(self) -> int:
-        return self.ctx.size
-
-    def cross_term(self) -> np.ndarray:
-        return self.x0 * self.y1 - self.x1 * self.y0
-
-
-@dataclass
-class _Crossings:
-    coupling: np.ndarray  # index of the coupling of every proper crossing
-    ix: np.ndarray
-    iy: np.ndarray
-    tx: np.ndarray  # parameter along the X edge
-    ty: np.ndarray
-    sx: np.ndarray  # +1 where the X edge enters the Y polygon
-    sy: np.ndarray
-    uncertain: np.ndarray  # couplings with an untrusted sign (not explained below)
-    reversed_x: np.ndarray  # X entries identical to a Y entry reversed (shared edge)
-    reversed_y: np.ndarray
-    touch_x: np.ndarray  # X entries starting at a vertex shared with Y
-    touch_y: np.ndarray
-
-
-def _filter_entries(K: _Kept, ctx_of_coupling: np.ndarray, box: np.ndarray | None):
-    """Entries of K for each coupling, optionally only those overlapping the coupling's box
-    (local coordinates). Returns (coupling, entry) sorted by coupling, start and count."""
-    kk, ent = _expand(K.start[ctx_of_coupling], K.count[ctx_of_coupling])
-    if box is not None:
-        b = box[kk]
-        keep = ((K.bx1[ent] >= b[:, 0]) & (K.bx0[ent] <= b[:, 2])
-                & (K.by1[ent] >= b[:, 1]) & (K.by0[ent] <= b[:, 3]))
-        kk, ent = kk[keep], ent[keep]
-    count = np.bincount(kk, minlength=ctx_of_coupling.size)
-    return kk, ent, np.cumsum(count) - count, count
-
-
-def _crossings(X: _Kept, Y: _Kept, cx: np.ndarray, cy: np.ndarray, ncoup_flags: int,
-               classify: bool = False, box_x=None, box_y=None) -> _Crossings:
-    """Proper crossings between the X edges of context cx[k] and the Y edges of context cy[k]
-    (X edges only where they meet box_y[k], Y edges only where they meet box_x[k])."""
-    kx, xs, _, _ = _filter_entries(X, cx, box_y)
-    _, ys, ystart, ny = _filter_entries(Y, cy, box_x)
-    # every X entry against the Y entries of its coupling (no integer division)
-    rep = ny[kx]
-    ix = np.repeat(xs, rep)
-    k = np.repeat(kx, rep)
-    off = np.arange(ix.size) - np.repeat(np.cumsum(rep) - rep, rep)
-    iy = ys[np.repeat(ystart[kx], rep) + off]
-    del off, rep
-    # bounding boxes of the two edges, x first (cheap filters before any coordinate is read)
-    ov = (X.bx1[ix] >= Y.bx0[iy]) & (X.bx0[ix] <= Y.bx1[iy])
-    k, ix, iy = k[ov], ix[ov], iy[ov]
-    ov = (X.by1[ix] >= Y.by0[iy]) & (X.by0[ix] <= Y.by1[iy])
-    k, ix, iy = k[ov], ix[ov], iy[ov]
-    ex0, ey0, ex1, ey1 = X.x0[ix], X.y0[ix], X.x1[ix], X.y1[ix]
-    fx0, fy0, fx1, fy1 = Y.x0[iy], Y.y0[iy], Y.x1[iy], Y.y1[iy]
-    o0, c0 = _orient(fx0, fy0, fx1, fy1, ex0, ey0)  # X's ends against the line of Y
-    o1, c1 = _orient(fx0, fy0, fx1, fy1, ex1, ey1)
-    p0, c2 = _orient(ex0, ey0, ex1, ey1, fx0, fy0)  # Y's ends against the line of X
-    p1, c3 = _orient(ex0, ey0, ex1, ey1, fx1, fy1)
-    certain = c0 & c1 & c2 & c3
-    uncertain = np.zeros(ncoup_flags, dtype=bool)
-    empty = np.zeros(0, dtype=np.int64)
-    rx = ry = tx_ = ty_ = empty
-    if not certain.all():
-        u = ~certain
-        if classify:
-            s00 = (ex0[u] == fx0[u]) & (ey0[u] == fy0[u])
-            s01 = (ex0[u] == fx1[u]) & (ey0[u] == fy1[u])
-            s10 = (ex1[u] == fx0[u]) & (ey1[u] == fy0[u])
-            s11 = (ex1[u] == fx1[u]) & (ey1[u] == fy1[u])
-            rev = s01 & s10
-            # exactly one shared endpoint and the two other ends certainly off the other line
-            one = (s00.astype(int) + s01 + s10 + s11) == 1
-            off_x = np.where(s00 | s01, c1[u] & (o1[u] != 0), c0[u] & (o0[u] != 0))
-            off_y = np.where(s00 | s10, c3[u] & (p1[u] != 0), c2[u] & (p0[u] != 0))
-            # or collinear but end to end: the free ends lie on opposite sides of the shared one
-            vx = np.where(s00 | s01, ex0[u], ex1[u])
-            vy = np.where(s00 | s01, ey0[u], ey1[u])
-            ax = np.where(s00 | s01, ex1[u], ex0[u]) - vx
-            ay = np.where(s00 | s01, ey1[u], ey0[u]) - vy
-            bx = np.where(s00 | s10, fx1[u], fx0[u]) - vx
-            by = np.where(s00 | s10, fy1[u], fy0[u]) - vy
-            dot = ax * bx + ay * by
-            end_to_end = (np.abs(dot) > _CCW_ERR * 4 * (np.abs(ax * bx) + np.abs(ay * by))) & (dot < 0)
-            touch = one & ((off_x & off_y) | end_to_end)
-            explained = rev | touch
-            uncertain[k[u][~explained]] = True
-            rx, ry = ix[u][rev], iy[u][rev]
-            tx_ = ix[u][touch & (s00 | s01)]
-            ty_ = iy[u][touch & (s00 | s10)]
-        else:
-            uncertain[k[u]] = True
-    cross = certain & ((o0 > 0) != (o1 > 0)) & ((p0 > 0) != (p1 > 0))
-    o0, o1, p0, p1 = o0[cross], o1[cross], p0[cross], p1[cross]
-    return _Crossings(
-        k[cross], ix[cross], iy[cross], o0 / (o0 - o1), p0 / (p0 - p1),
-        np.where(o0 < 0, 1.0, -1.0),  # X goes from the right of Y's edge (outside) to its left
-        np.where(p0 < 0, 1.0, -1.0),
-        uncertain, rx, ry, tx_, ty_,
-    )
-
-
-def _pip(geoms: np.ndarray, x: np.ndarray, y: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
-    """1.0 where (x, y) lies in the interior of the geometry (GEOS), else 0.0; `b`: the
-    geometries' bounds when known (points outside them need no GEOS call)."""
-    out = np.zeros(x.size)
-    if x.size == 0:
-        return out
-    if b is None:
-        b = shapely.bounds(geoms)
-    maybe = (x > b[:, 0]) & (x < b[:, 2]) & (y > b[:, 1]) & (y < b[:, 3])
-    if maybe.any():
-        out[maybe] = shapely.contains_xy(geoms[maybe], x[maybe], y[maybe])
-    return out
-
-
-def _group_starts(*keys) -> np.ndarray:
-    """Boolean: entry starts a new group (any key differs from the previous entry)."""
-    n = keys[0].size
-    new = np.zeros(n, dtype=bool)
-    if n:
-        new[0] = True
-        for key in keys:
-            new[1:] |= key[1:] != key[:-1]
-    return new
-
-
-def _ring_states(K: _Kept, S: np.ndarray, other_geoms: np.ndarray, other_bounds: np.ndarray) -> np.ndarray:
-    """Winding number of the context's other geometry at the start of every kept edge:
-    PIP at the ring's first vertex, then the crossings of the preceding kept edges."""
-    n = K.size
-    if n == 0:
-        return np.zeros(0)
-    new = _group_starts(K.ctx, K.ring)
-    gid = np.cumsum(new) - 1
-    first = np.flatnonzero(new)
-    csum = np.cumsum(S) - S
-    before = csum - csum[first][gid]
-    rfe = K.E.ring_first[K.ring[first]]
-    c = K.ctx[first]
-    w0 = _pip(other_geoms[c], K.E.x0[rfe], K.E.y0[rfe], other_bounds[c])
-    return w0[gid] + before
-
-
-@dataclass
-class _GreenResult:
-    pair_area: np.ndarray  # NaN where GEOS must decide
-    covered: np.ndarray  # per site of the chunk; NaN where GEOS must decide
-
-
-def _green(fp, fp_bounds, layer: _Layer, L: _Edges, site, part, *, union: bool) -> _GreenResult:
-    """Pair areas (and, with `union`, covered areas per site) for the chunk's candidate pairs."""
-    nsite = fp.size
-    npair = site.size
-    A = _edge_table(fp)
-    fb = fp_bounds
-    lb = layer.bounds
-    ox = (fb[site, 0] + fb[site, 2]) * 0.5
-    oy = (fb[site, 1] + fb[site, 3]) * 0.5
-    ctx = np.arange(npair)
-    KA = _Kept(A, site, lb[part], ox, oy)  # footprint edges in the feature's box
-    KB = _Kept(L, part, fb[site], ox, oy)  # feature edges in the footprint's box
-    X = _crossings(KA, KB, ctx, ctx, npair)
-    bad_pair = X.uncertain.copy()
-    SA = _wsum(X.ix, weights=X.sx, minlength=KA.size)
-    TA = _wsum(X.ix, weights=X.sx * (1.0 - X.tx), minlength=KA.size)
-    SB = _wsum(X.iy, weights=X.sy, minlength=KB.size)
-    TB = _wsum(X.iy, weights=X.sy * (1.0 - X.ty), minlength=KB.size)
-    wA = _ring_states(KA, SA, layer.geoms[part], lb[part])  # inside the feature, along footprint edges
-    wB = _ring_states(KB, SB, fp[site], fb[site])  # inside the footprint, along feature edges
-    for w, S, K in ((wA, SA, KA), (wB, SB, KB)):
-        end = w + S
-        odd = (w < -0.5) | (w > 1.5) | (end < -0.5) | (end > 1.5)
-        bad_pair[K.ctx[odd]] = True
-    area = 0.5 * (_wsum(KA.ctx, weights=KA.cross_term() * (wA + TA), minlength=npair)
-                  + _wsum(KB.ctx, weights=KB.cross_term() * (wB + TB), minlength=npair))
-    area[bad_pair] = np.nan
-    covered = np.full(nsite, np.nan) if union else np.zeros(0)
-    if union:
-        _union(fp, layer, site, part, ox, oy, KA, KB, X, wA, wB, area, bad_pair, covered)
-    return _GreenResult(area, covered)
-
-
-def _integrate(n, start_state, ev_entry, ev_t, ev_delta, indicator):
-    """Piecewise-constant states along n entries (parameter 0..1): each starts at start_state
-    (rows) and changes by ev_delta at ev_t. Returns (∫ indicator per entry, state of every
-    segment, entry of every segment)."""
-    m = ev_entry.size
-    seg_entry = np.concatenate([np.arange(n), ev_entry])
-    seg_t0 = np.concatenate([np.zeros(n), ev_t])
-    delta = np.concatenate([np.zeros((n, start_state.shape[1])), ev_delta])
-    o = np.lexsort((np.r_[np.zeros(n), np.ones(m)], seg_t0, seg_entry))
-    seg_entry, seg_t0, delta = seg_entry[o], seg_t0[o], delta[o]
-    nxt_same = np.r_[seg_entry[1:] == seg_entry[:-1], False]
-    seg_t1 = np.where(nxt_same, np.r_[seg_t0[1:], 1.0], 1.0)
-    csum = np.cumsum(delta, axis=0)
-    first = np.searchsorted(seg_entry, np.arange(n))
-    base = csum[first] - delta[first]
-    state = start_state[seg_entry] + csum - base[seg_entry]
-    frac = _wsum(seg_entry, weights=(seg_t1 - seg_t0) * indicator(state), minlength=n)
-    return frac, state, seg_entry
-
-
-def _clip_params(x0, y0, x1, y1, box):
-    """Parameter interval [ua, ub] of each segment inside its box (Liang–Barsky)."""
-    ua = np.zeros(x0.size)
-    ub = np.ones(x0.size)
-    dx, dy = x1 - x0, y1 - y0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for d, lo, hi, p in ((dx, box[:, 0], box[:, 2], x0), (dy, box[:, 1], box[:, 3], y0)):
-            t_lo = (lo - p) / d
-            t_hi = (hi - p) / d
-            t_in = np.where(d > 0, t_lo, t_hi)
-            t_out = np.where(d > 0, t_hi, t_lo)
-            moving = d != 0
-            ua = np.where(moving, np.maximum(ua, t_in), ua)
-            ub = np.where(moving, np.minimum(ub, t_out), ub)
-    return np.clip(ua, 0.0, 1.0), np.clip(ub, 0.0, 1.0)
-
-
-def _union(fp, layer, site, part, ox, oy, KA, KB, X, wA, wB, pair_area, bad_pair, covered):
-    """Covered area per site: area(footprint ∩ union of its candidate features)."""
-    nsite = covered.size
-    bad_site = np.zeros(nsite, dtype=bool)
-    bad_site[site[bad_pair]] = True
-    # features that do not overlap the footprint's interior cannot change the union
-    active = (pair_area > 0) & ~bad_site[site]
-    nact = np.bincount(site[active], minlength=nsite)
-    covered[:] = _wsum(site[active], weights=pair_area[active], minlength=nsite)
-    if not (nact >= 2).any():
-        covered[bad_site] = np.nan
-        return
-    # couples of active features of one site whose boxes meet within the footprint's box;
-    # a site without any is covered by the plain sum of its pair areas
-    mp = np.flatnonzero(active & (nact[site] >= 2))
-    ms = site[mp]
-    after = np.searchsorted(ms, ms, side="right") - (np.arange(mp.size) + 1)
-    ci, cj = _expand(np.arange(mp.size) + 1, after)
-    cp, cq = mp[ci], mp[cj]
-    lb = layer.bounds[part]
-    fbs = shapely.bounds(fp)[site[cp]]
-    meet = ((np.maximum(np.maximum(lb[cp, 0], lb[cq, 0]), fbs[:, 0])
-             <= np.minimum(np.minimum(lb[cp, 2], lb[cq, 2]), fbs[:, 2]))
-            & (np.maximum(np.maximum(lb[cp, 1], lb[cq, 1]), fbs[:, 1])
-               <= np.minimum(np.minimum(lb[cp, 3], lb[cq, 3]), fbs[:, 3])))
-    cp, cq = cp[meet], cq[meet]
-    need = np.zeros(nsite, dtype=bool)
-    need[site[cp]] = True
-    multi_pair = active & need[site]
-    ms = site[multi_pair]
-    if not multi_pair.any():
-        covered[bad_site] = np.nan
-        return
-    # local boxes of the two features (same origin: both belong to the same footprint)
-    org = np.c_[ox[cp], oy[cp], ox[cp], oy[cp]]
-    Y = _crossings(KB, KB, cp, cq, cp.size, classify=True, box_x=lb[cp] - org, box_y=lb[cq] - org)
-    bad_site[site[cp[Y.uncertain]]] = True
-
-    # --- footprint edges: integrand [depth >= 1]
-    sel_a = multi_pair[KA.ctx]
-    pos_a = np.flatnonzero(sel_a)
-    uniq_a, rep, inv_a = np.unique(KA.edge[pos_a], return_index=True, return_inverse=True)
-    d0 = _wsum(inv_a, weights=wA[pos_a], minlength=uniq_a.size)
-    ev = sel_a[X.ix]
-    ev_e = np.searchsorted(uniq_a, KA.edge[X.ix[ev]])
-    frac_a, state_a, seg_a = _integrate(uniq_a.size, d0[:, None], ev_e, X.tx[ev],
-                                        X.sx[ev][:, None], lambda s: s[:, 0] >= 0.5)
-    site_a = site[KA.ctx[pos_a[rep]]]
-    odd = state_a[:, 0] < -0.5
-    bad_site[site_a[seg_a[odd]]] = True
-    acc = _wsum(site_a, weights=KA.cross_term()[pos_a[rep]] * frac_a, minlength=nsite)
-
-    # --- feature edges: integrand [inside the footprint and outside every other feature]
-    drop = np.zeros(KB.size, dtype=bool)
-    drop[Y.reversed_x] = True  # shared edges in opposite directions cancel
-    drop[Y.reversed_y] = True
-    idx = np.flatnonzero(multi_pair[KB.ctx] & ~drop)
-    nb = idx.size
-    pos_of = np.full(KB.size, -1)
-    pos_of[idx] = np.arange(nb)
-    e1_sel = pos_of[X.iy] >= 0
-    e1 = pos_of[X.iy[e1_sel]]
-    t1 = X.ty[e1_sel]
-    d1 = np.c_[X.sy[e1_sel], np.zeros(e1.size)]
-    bx = pos_of[Y.ix] >= 0
-    by = pos_of[Y.iy] >= 0
-    e2 = np.r_[pos_of[Y.ix[bx]], pos_of[Y.iy[by]]]
-    t2 = np.r_[Y.tx[bx], Y.ty[by]]
-    s2 = np.r_[Y.sx[bx], Y.sy[by]]
-    ctx_b = KB.ctx[idx]
-    # where along each edge it is inside the footprint's box: crossings outside it may be
-    # missing (the other edge need not be kept), so depth is anchored inside the box
-    fb = shapely.bounds(fp)[site[ctx_b]]
-    box = fb - np.c_[KB.ox[idx], KB.oy[idx], KB.ox[idx], KB.oy[idx]]
-    ua, ub = _clip_params(KB.x0[idx], KB.y0[idx], KB.x1[idx], KB.y1[idx], box)
-    prev_cont = np.r_[False, (ctx_b[1:] == ctx_b[:-1]) & (KB.edge[idx][1:] == KB.edge[idx][:-1] + 1)
-                      & (KB.ring[idx][1:] == KB.ring[idx][:-1]) & (ub[:-1] >= 1.0)]
-    touch = np.zeros(KB.size, dtype=bool)
-    touch[Y.touch_x] = True  # starts at a vertex shared with another feature
-    touch[Y.touch_y] = True
-    anchor = ~prev_cont | touch[idx] | (ua > 0.0)
-    # anchor point: halfway from where the edge enters the box to the next feature crossing
-    nxt = ub.copy()
-    later = t2 >= ua[e2]
-    np.minimum.at(nxt, e2[later], t2[later])
-    u_star = 0.5 * (ua + nxt)
-    ai = np.flatnonzero(anchor)
-    j = idx[ai]
-    gx = KB.x0[j] + u_star[ai] * (KB.x1[j] - KB.x0[j]) + KB.ox[j]
-    gy = KB.y0[j] + u_star[ai] * (KB.y1[j] - KB.y0[j]) + KB.oy[j]
-    ap = ctx_b[ai]
-    s_of = site[ap]
-    # the other features taking part in the site's union (only those have known crossings)
-    mpi = np.flatnonzero(multi_pair)
-    lo = np.searchsorted(ms, s_of, side="left")
-    hi = np.searchsorted(ms, s_of, side="right")
-    own, other = _expand(lo, hi - lo)
-    other = mpi[other]
-    keep = other != ap[own]
-    own, other = own[keep], other[keep]
-    po = part[other]
-    depth_anchor = _wsum(own, weights=_pip(layer.geoms[po], gx[own], gy[own], layer.bounds[po]),
-                               minlength=ai.size)
-    # depth at t = 0 of the anchored edge: anchor minus the known crossings before u*
-    before = t2 < u_star[e2]
-    pre = _wsum(e2[before], weights=s2[before], minlength=nb)
-    Sd = _wsum(e2, weights=s2, minlength=nb)
-    run = np.cumsum(anchor) - 1
-    csum = np.cumsum(Sd) - Sd
-    start_d = (depth_anchor - pre[ai])[run] + csum - csum[ai][run]
-    start = np.c_[wB[idx], start_d]
-    frac_b, state_b, seg_b = _integrate(
-        nb, start, np.r_[e1, e2], np.r_[t1, t2], np.r_[d1, np.c_[np.zeros(e2.size), s2]],
-        lambda s: (s[:, 0] >= 0.5) & (np.abs(s[:, 1]) < 0.5))
-    odd = (state_b[:, 0] < -0.5) | (state_b[:, 0] > 1.5) | ((state_b[:, 0] >= 0.5) & (state_b[:, 1] < -0.5))
-    bad_site[site[ctx_b[seg_b[odd]]]] = True
-    acc += _wsum(site[ctx_b], weights=KB.cross_term()[idx] * frac_b, minlength=nsite)
-    msites = np.unique(ms)
-    covered[msites] = 0.5 * acc[msites]
-    covered[bad_site] = np.nan
 
 
 # --------------------------------------------------------------------------------------------
@@ -753,10 +304,22 @@ def _green_chunk(fp: np.ndarray, layer: _Layer, union: bool):
     """Worker part: candidate pairs and the Green's-theorem measurements (NaN = undecided).
 
     Touches no prepared geometry, so chunks can run in parallel threads (GEOS releases the GIL,
-    numpy too)."""
+    the compiled kernel too)."""
     site, part = layer.tree.query(fp)  # bounding-box candidates; disjoint pairs get area 0
-    res = _green(fp, shapely.bounds(fp), layer, layer.edges, site, part, union=union)
-    return site, part, res.pair_area, res.covered
+    if site.size > 1 and (np.diff(site) < 0).any():
+        order = np.argsort(site, kind="stable")
+        site, part = site[order], part[order]
+    pstart = np.searchsorted(site, np.arange(fp.size + 1)).astype(np.int64)
+    tid = shapely.get_type_id(fp)
+    site_ok = (tid == _POLYGON) | (tid == _MULTIPOLYGON)  # others: GEOS decides
+    R = build_rings(fp)
+    L = layer.rings
+    pair_area = np.empty(site.size, dtype=np.float64)
+    covered = np.empty(fp.size, dtype=np.float64)
+    green_sites(R.xy, R.ring_off, R.geom_ring, shapely.bounds(fp), site_ok,
+                L.xy, L.ring_off, L.geom_ring, layer.bounds, layer.nedge,
+                pstart, part.astype(np.int64), union, MAX_CROSSINGS, pair_area, covered)
+    return site, part, pair_area, covered
 
 
 def _measure(fps: np.ndarray, layer: _Layer, *, union: bool):
@@ -792,11 +355,11 @@ def overlap_fraction(footprints: np.ndarray, features: np.ndarray) -> np.ndarray
     Overlapping features are not double-counted. NaN for a missing or empty footprint.
     """
     fps = _as_geom_array(footprints, "footprints")
-    feats = _as_geom_array(features, "features")
+    feats = _features(features)
     out = np.zeros(fps.size, dtype=np.float64)
     if fps.size == 0:
         return out
-    layer = _polygonal_layer(feats)
+    layer = _layer_of(feats, True)
     for a, b, _, _, _, cov in _measure(fps, layer, union=True):
         fp_area = shapely.area(fps[a:b])
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -812,12 +375,12 @@ def largest_overlap(footprints: np.ndarray, features: np.ndarray) -> tuple[np.nd
     the lowest feature index.
     """
     fps = _as_geom_array(footprints, "footprints")
-    feats = _as_geom_array(features, "features")
+    feats = _features(features)
     best = np.full(fps.size, -1, dtype=np.int64)
     best_area = np.zeros(fps.size, dtype=np.float64)
     if fps.size == 0:
         return best, best_area
-    layer = _polygonal_layer(feats)
+    layer = _layer_of(feats, True)
     for a, b, site, part, area, _ in _measure(fps, layer, union=False):
         _largest_chunk(site, part, area, layer, best[a:b], best_area[a:b])
     return best, best_area
@@ -827,13 +390,13 @@ def overlap_and_largest(footprints: np.ndarray, features: np.ndarray) -> tuple[n
     """:func:`overlap_fraction` and :func:`largest_overlap` in one pass over the candidate pairs
     (the union pass computes every pair's area anyway): (fraction, feature index or -1, its area)."""
     fps = _as_geom_array(footprints, "footprints")
-    feats = _as_geom_array(features, "features")
+    feats = _features(features)
     out = np.zeros(fps.size, dtype=np.float64)
     best = np.full(fps.size, -1, dtype=np.int64)
     best_area = np.zeros(fps.size, dtype=np.float64)
     if fps.size == 0:
         return out, best, best_area
-    layer = _polygonal_layer(feats)
+    layer = _layer_of(feats, True)
     for a, b, site, part, area, cov in _measure(fps, layer, union=True):
         fp_area = shapely.area(fps[a:b])
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -875,7 +438,7 @@ def nearest(footprints: np.ndarray, features: np.ndarray, max_distance: float) -
     Ties (several features at the same distance) go to the lowest feature index.
     """
     fps = _as_geom_array(footprints, "footprints")
-    feats = _as_geom_array(features, "features")
+    feats = _features(features)
     max_distance = float(max_distance)
     if not max_distance >= 0:  # also rejects NaN
         raise ValueError(f"max_distance must be >= 0, got {max_distance}")
@@ -883,7 +446,7 @@ def nearest(footprints: np.ndarray, features: np.ndarray, max_distance: float) -
     idx = np.full(fps.size, -1, dtype=np.int64)
     if fps.size == 0:
         return dist, idx
-    layer = _any_layer(feats)
+    layer = _layer_of(feats, False)
     if layer.geoms.size == 0:
         return dist, idx
     _in_threads(lambda a, b: _nearest_chunk(fps[a:b], layer, max_distance, dist[a:b], idx[a:b]),
@@ -935,14 +498,14 @@ def _settle(open_, qi, owner, d, dist, idx) -> None:
 def count_within(footprints: np.ndarray, features: np.ndarray, distance: float) -> np.ndarray:
     """Per footprint: number of features within `distance` m (intersecting counts), int64."""
     fps = _as_geom_array(footprints, "footprints")
-    feats = _as_geom_array(features, "features")
+    feats = _features(features)
     distance = float(distance)
     if not distance >= 0:
         raise ValueError(f"distance must be >= 0, got {distance}")
     out = np.zeros(fps.size, dtype=np.int64)
     if fps.size == 0:
         return out
-    layer = _any_layer(feats)
+    layer = _layer_of(feats, False)
     if layer.geoms.size == 0:
         return out
     def count(a, b):
@@ -978,7 +541,7 @@ def area_weighted(
             f"method must be one of {', '.join(AREA_WEIGHTED_METHODS)}; got {method!r}"
         )
     fps = _as_geom_array(footprints, "footprints")
-    feats = _as_geom_array(features, "features")
+    feats = _features(features)
     values = np.asarray(values)
     if values.shape != feats.shape:
         raise ValueError(
@@ -1001,7 +564,7 @@ def area_weighted(
         labels = None
     if n == 0:
         return result, frac
-    layer = _polygonal_layer(feats)
+    layer = _layer_of(feats, True)
     for a, b, site, part, pair_area, cov in _measure(fps, layer, union=True):
         res, fr = _area_weighted_chunk(fps[a:b], layer, method, attr, labels, site, part, pair_area, cov)
         result[a:b] = res

@@ -9,13 +9,14 @@ canonical attribute columns (see :mod:`sitescreen.schemas`).
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import warnings
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import geopandas as gpd
 import numpy as np
@@ -212,6 +213,66 @@ def read_table(spec: LayerSpec, bbox_lonlat: tuple | None = None) -> tuple[gpd.G
         raise LayerDataError(f"{where}: cannot read: {exc}") from None
     _check_text(gdf, where)
     return gdf, schema, src_crs
+
+
+#: Formats read in pieces by :func:`read_batches` (streamed screening): GeoParquet, and the OGR formats.
+BATCH_SUFFIXES = (".parquet", ".geoparquet", ".gpkg", ".fgb", ".shp", ".geojson", ".json")
+
+
+def read_batches(spec: LayerSpec, batch_rows: int) -> tuple[Schema, str, int, Iterator[gpd.GeoDataFrame]]:
+    """Read a vector file in pieces of ``batch_rows`` rows, for inputs too large to hold at once.
+
+    Returns (schema, source CRS, rows in the file, an iterator of frames in the source CRS): the
+    same checks and columns as :func:`read_table`, one piece at a time.
+    """
+    path = spec.path
+    check_path(path, f"{spec.role} layer")
+    suffix = path.suffix.lower()
+    where = f"{path}" + (f" (layer {spec.layer!r})" if spec.layer else "")
+    if suffix not in BATCH_SUFFIXES:
+        raise LayerConfigError(f"{where}: cannot be read in pieces; formats that can: {', '.join(BATCH_SUFFIXES)}")
+    if suffix == ".shp":
+        _check_shapefile(path, where)
+    total = _feature_count(spec, where)
+    if total == 0:
+        raise LayerDataError(_empty_message(spec, where))
+    columns = _columns(spec, where)
+    schema = _schema_for(spec, columns, where)
+    _check_mapped_fields(schema, columns, where)
+    if suffix in (".parquet", ".geoparquet"):
+        import pyarrow.parquet as pq
+        pf = pq.ParquetFile(path)
+        geo = json.loads((pf.schema_arrow.metadata or {}).get(b"geo", b"{}"))
+        gcol = geo.get("primary_column", "geometry")
+        crs = geo.get("columns", {}).get(gcol, {}).get("crs", "OGC:CRS84")
+        src_crs = _source_crs(spec, json.dumps(crs) if isinstance(crs, dict) else crs, where)
+
+        def parquet_pieces() -> Iterator[gpd.GeoDataFrame]:
+            for batch in pf.iter_batches(batch_size=batch_rows):
+                df = batch.to_pandas()
+                geoms = shapely.from_wkb(df.pop(gcol).to_numpy())
+                yield gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geoms, crs=src_crs))
+        return schema, src_crs, int(total or 0), parquet_pieces()
+    info = _info(spec, where)
+    src_crs = _source_crs(spec, info.get("crs"), where)
+    wanted = schema.source_columns(columns)
+
+    def ogr_pieces() -> Iterator[gpd.GeoDataFrame]:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                with pyogrio.open_arrow(path, layer=spec.layer, columns=wanted, batch_size=batch_rows,
+                                        use_pyarrow=True) as (meta, reader):
+                    gname = meta.get("geometry_name") or "wkb_geometry"
+                    for batch in reader:
+                        df = batch.to_pandas()
+                        geoms = shapely.from_wkb(df.pop(gname).to_numpy())
+                        gdf = gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geoms, crs=src_crs))
+                        _check_text(gdf, where)
+                        yield gdf
+        except pyogrio.errors.DataSourceError as exc:
+            raise LayerDataError(f"{where}: cannot read: {exc}") from None
+    return schema, src_crs, int(total or 0), ogr_pieces()
 
 
 def _check_text(gdf: pd.DataFrame, where: str) -> None:

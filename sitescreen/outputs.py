@@ -82,7 +82,7 @@ def staged_dir(out_dir: Path, overwrite: bool) -> Iterator[Path]:
             shutil.rmtree(old, ignore_errors=True)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        if exc.errno == errno.ENOSPC:
+        if exc.errno == errno.ENOSPC or "no space left" in str(exc).lower():
             raise OutputError(f"{out_dir}: no space left on the device while writing results; nothing was written") from None
         raise OutputError(f"{out_dir}: cannot write results ({exc.strerror or exc}); nothing was written") from None
     except pyogrio.errors.DataSourceError as exc:  # GDAL reports a failed write (a full disk too) this way
@@ -130,18 +130,103 @@ def tabular(sites: gpd.GeoDataFrame) -> pd.DataFrame:
     return df
 
 
+class ResultWriter:
+    """sites.gpkg, sites.parquet and sites.csv written piece by piece: a whole run's sites in one
+    :meth:`append`, or a streamed run's chunks one after another (memory bounded by the chunk).
+
+    :meth:`close` completes the GeoParquet metadata (bbox and geometry types of every piece), adds
+    the QGIS style to the GeoPackage and writes manifest.json.
+    """
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        self.rows = 0
+        self._started = False
+        self._parquet = None
+        self._csv = None
+        self._schemas: dict[str, object] = {}
+        self._geo: dict | None = None
+        self._bounds = np.array([np.inf, np.inf, -np.inf, -np.inf])
+        self._types: set[str] = set()
+
+    def _typed(self, key: str, table):
+        """``table`` in the types of the first piece (columns empty in that piece are text)."""
+        import pyarrow as pa
+        if key not in self._schemas:
+            fields = [pa.field(f.name, pa.string()) if pa.types.is_null(f.type) else f for f in table.schema]
+            self._schemas[key] = pa.schema(fields, metadata=table.schema.metadata)
+        return table.cast(self._schemas[key])
+
+    def append(self, sites: gpd.GeoDataFrame) -> None:
+        import pyarrow.csv as pc
+        import pyarrow.parquet as pq
+        from geopandas.io.arrow import _geopandas_to_arrow
+        first = not self._started
+        self._started = True
+        pyogrio.write_dataframe(sites, self.folder / "sites.gpkg", layer="sites", driver="GPKG", use_arrow=True,
+                                append=not first)
+        table = self._typed("parquet", _geopandas_to_arrow(sites, index=False))
+        if first:
+            self._geo = json.loads(table.schema.metadata[b"geo"])
+            self._parquet = pq.ParquetWriter(self.folder / "sites.parquet", table.schema)
+        self._parquet.write_table(table)
+        if len(sites):
+            b = sites.total_bounds
+            self._bounds = np.concatenate([np.minimum(self._bounds[:2], b[:2]), np.maximum(self._bounds[2:], b[2:])])
+            self._types |= set(sites.geom_type.dropna().unique())
+        rows = self._typed("csv", csv_table(sites))
+        if first:
+            self._csv = pc.CSVWriter(self.folder / "sites.csv", rows.schema)
+        self._csv.write_table(rows)
+        self.rows += len(sites)
+
+    def close(self, manifest: dict) -> None:
+        if self._parquet is not None:
+            col = self._geo["columns"][self._geo["primary_column"]]
+            col["geometry_types"] = sorted(self._types)
+            if self.rows:
+                col["bbox"] = [float(v) for v in self._bounds]
+            self._parquet.add_key_value_metadata({"geo": json.dumps(self._geo)})
+            self.abort()
+            try:
+                from .qgis import write_qgis_style
+                write_qgis_style(self.folder / "sites.gpkg", layer="sites")
+            except ImportError:  # pragma: no cover - module is part of the package
+                log.warning("QGIS style module missing; sites.gpkg written without a style")
+        (self.folder / "manifest.json").write_text(manifest_text(manifest), encoding="utf-8")
+
+    def abort(self) -> None:
+        for name in ("_parquet", "_csv"):
+            w = getattr(self, name)
+            if w is not None:
+                w.close()
+                setattr(self, name, None)
+
+
+def csv_table(sites: gpd.GeoDataFrame):
+    """The rows of sites.csv (:func:`tabular`) as an Arrow table (written by Arrow's CSV writer:
+    text quoted, numbers in their shortest exact form, no data empty)."""
+    import pyarrow as pa
+    return pa.Table.from_pandas(tabular(sites), preserve_index=False)
+
+
+def csv_text(sites: gpd.GeoDataFrame) -> str:
+    """sites.csv as written for ``sites``, as text."""
+    import pyarrow as pa
+    import pyarrow.csv as pc
+    buf = pa.BufferOutputStream()
+    pc.write_csv(csv_table(sites), buf)
+    return buf.getvalue().to_pybytes().decode("utf-8")
+
+
 def write_result_files(sites: gpd.GeoDataFrame, manifest: dict, folder: Path) -> None:
     """sites.gpkg (+ QGIS style), sites.parquet, sites.csv and manifest.json into ``folder``."""
-    gdf = sites.copy()
-    pyogrio.write_dataframe(gdf, folder / "sites.gpkg", layer="sites", driver="GPKG", use_arrow=True)
+    writer = ResultWriter(folder)
     try:
-        from .qgis import write_qgis_style
-        write_qgis_style(folder / "sites.gpkg", layer="sites")
-    except ImportError:  # pragma: no cover - module is part of the package
-        log.warning("QGIS style module missing; sites.gpkg written without a style")
-    gdf.to_parquet(folder / "sites.parquet", index=False)
-    tabular(gdf).to_csv(folder / "sites.csv", index=False)
-    (folder / "manifest.json").write_text(manifest_text(manifest), encoding="utf-8")
+        writer.append(sites)
+        writer.close(manifest)
+    finally:
+        writer.abort()
 
 
 def write_outputs(result, out_dir: str | Path, *, overwrite: bool = False, options: MapOptions = MapOptions()) -> Path:

@@ -17,6 +17,7 @@ from typing import Callable, Iterator
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import rasterio
 import shapely
 from pyproj import CRS, Transformer
@@ -90,35 +91,35 @@ def _polygon_roles(profile: Profile) -> set[str]:
     return {r for c in profile.criteria if c.kind in ("overlap", "attribute", "site_density") for r in c.roles}
 
 
-def _check_reach(config: RunConfig, sites: gpd.GeoDataFrame, vectors: list[LoadedLayer], margins: dict) -> None:
+def _check_reach(config: RunConfig, fp: np.ndarray, crs: CRS, vectors: list[LoadedLayer], margins: dict) -> None:
     """Refuse a run in which no site lies within any layer's extent (plus the distance its rules look):
     the sign of swapped lon/lat columns, a wrong sites CRS, or layers for another region."""
     reach = [shapely.buffer(lyr.extent, margins[lyr.spec.role]) if margins.get(lyr.spec.role) else lyr.extent
              for lyr in vectors if lyr.extent is not None]
-    if len(reach) < len(vectors) or not len(sites):
+    if len(reach) < len(vectors) or not len(fp):
         return  # some extent unknown: cannot tell
-    fp = sites.geometry.to_numpy()
     if any(shapely.intersects(fp, r).any() for r in reach):
         return
     where = str(config.sites.path) if config.sites is not None else "the grid of sites"
-    s = np.round(sites.to_crs(4326).total_bounds, 3)
-    lyr = np.round(gpd.GeoSeries([v.extent for v in vectors], crs=sites.crs).to_crs(4326).total_bounds, 3)
+    s = np.round(gpd.GeoSeries([shapely.box(*shapely.total_bounds(fp))], crs=crs).to_crs(4326).total_bounds, 3)
+    lyr = np.round(gpd.GeoSeries([v.extent for v in vectors], crs=crs).to_crs(4326).total_bounds, 3)
     raise LayerDataError(
         f"{where}: no site lies within any layer's extent (sites span lon {s[0]:g} to {s[2]:g}, lat {s[1]:g} to {s[3]:g}; "
         f"layers span lon {lyr[0]:g} to {lyr[2]:g}, lat {lyr[1]:g} to {lyr[3]:g}): are the longitude/latitude "
         f"columns swapped or the sites' CRS wrong? Otherwise give layers that cover the sites")
 
 
-def _bbox_lonlat(sites: gpd.GeoDataFrame, margin: float) -> tuple:
-    minx, miny, maxx, maxy = sites.total_bounds
+def _bbox_lonlat(bounds, crs, margin: float) -> tuple:
+    """The lon/lat box of ``bounds`` (in ``crs``) plus ``margin`` metres and 1 km."""
+    minx, miny, maxx, maxy = bounds
     pad = margin + 1000.0
-    t = Transformer.from_crs(sites.crs, "EPSG:4326", always_xy=True)
+    t = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
     x0, y0, x1, y1 = t.transform_bounds(minx - pad, miny - pad, maxx + pad, maxy + pad, densify_pts=21)
     return (max(x0, -180.0), max(y0, -90.0), min(x1, 180.0), min(y1, 90.0))
 
 
-def raster_info(spec: LayerSpec, sites: gpd.GeoDataFrame) -> dict:
-    """Open a raster, check its CRS against its coordinates and its overlap with the sites."""
+def raster_info(spec: LayerSpec, fp: np.ndarray, run_crs: CRS) -> dict:
+    """Open a raster, check its CRS against its coordinates and its overlap with the footprints ``fp``."""
     check_path(spec.path, f"{spec.role} raster")
     where = str(spec.path)
     try:
@@ -138,8 +139,9 @@ def raster_info(spec: LayerSpec, sites: gpd.GeoDataFrame) -> dict:
     else:
         crs = to_crs(tag.to_wkt(), where)
     check_coordinates(np.array(bounds), crs, where, 1)
-    box = gpd.GeoSeries([shapely.box(*bounds)], crs=crs).to_crs(sites.crs).iloc[0]
-    hits = shapely.intersects(sites.geometry.to_numpy(), box)
+    box = gpd.GeoSeries([shapely.box(*bounds)], crs=crs).to_crs(run_crs).iloc[0]
+    info["_box"] = box  # the raster's footprint in the run CRS (not recorded in the manifest)
+    hits = shapely.intersects(fp, box)
     if not hits.any():
         raise LayerDataError(
             f"{where}: the raster's footprint {tuple(round(b, 1) for b in bounds)} ({crs_label(crs)}) does not overlap "
@@ -149,6 +151,24 @@ def raster_info(spec: LayerSpec, sites: gpd.GeoDataFrame) -> dict:
                  "crs_override": spec.crs, "sites_covered": int(hits.sum()), "coverage": "raster valid cells",
                  "features_read": None, "repairs": 0})
     return info
+
+
+def load_layers(config: RunConfig, profile: Profile, run_crs: CRS, bounds, fp: np.ndarray
+                ) -> tuple[list[LoadedLayer], list[LayerSpec], list[dict]]:
+    """The run's layers in the run CRS, vectors read only within the sites' ``bounds`` plus the
+    distance their rules look; checked against the footprints ``fp`` (does any site reach them?)."""
+    margins = _role_margins(profile)
+    vectors: list[LoadedLayer] = []
+    rasters: list[LayerSpec] = []
+    for spec in config.layers:
+        if spec.kind == "vector":
+            vectors.append(load_vector(spec, run_crs, _bbox_lonlat(bounds, run_crs, margins.get(spec.role, 0.0)),
+                                       polygonal=spec.role in _polygon_roles(profile)))
+        else:
+            rasters.append(spec)
+    if vectors and not rasters:
+        _check_reach(config, fp, run_crs, vectors, margins)
+    return vectors, rasters, [raster_info(spec, fp, run_crs) for spec in rasters]
 
 
 def prepare(config: RunConfig, progress: Progress | None = None) -> Prepared:
@@ -175,20 +195,8 @@ def prepare(config: RunConfig, progress: Progress | None = None) -> Prepared:
             stats.path = "grid"
             stats.extra["grid_cell_m"] = opts.grid_cell_m
         stats.sites = len(sites)
-    margins = _role_margins(profile)
-    vectors: list[LoadedLayer] = []
-    rasters: list[LayerSpec] = []
-    infos: list[dict] = []
     with _timed(timings, "layers", progress):
-        for spec in config.layers:
-            if spec.kind == "vector":
-                vectors.append(load_vector(spec, run_crs, _bbox_lonlat(sites, margins.get(spec.role, 0.0)),
-                                           polygonal=spec.role in _polygon_roles(profile)))
-            else:
-                rasters.append(spec)
-        if vectors and not rasters:
-            _check_reach(config, sites, vectors, margins)
-        infos = [raster_info(spec, sites) for spec in rasters]
+        vectors, rasters, infos = load_layers(config, profile, run_crs, sites.total_bounds, sites.geometry.to_numpy())
     return Prepared(config=config, profile=profile, crs=run_crs, sites=sites, site_stats=stats,
                     inputs=Inputs(vectors=vectors, rasters=rasters), raster_info=infos, timings=timings)
 
@@ -208,7 +216,22 @@ def screen(config: RunConfig, progress: Progress | None = None, *, engine: str =
     with _timed(prep.timings, "score", progress):
         result = score(prep.sites, prep.profile, measures)
     prep.timings["total"] = round(time.perf_counter() - t0, 4)
-    return Result(sites=result, manifest=build_manifest(prep, measures, result), prepared=prep, measures=measures)
+    return Result(sites=result, manifest=build_manifest(prep, measures, tally(result, prep.profile, measures)),
+                  prepared=prep, measures=measures)
+
+
+def tally(result: pd.DataFrame, profile: Profile, measures: dict[str, Measurement]) -> dict:
+    """What the manifest counts over the scored sites: verdicts, and sites without data per criterion.
+    Tallies of pieces of a run add up (:func:`add_tallies`)."""
+    return {"counts": {v: int((result["verdict"] == v).sum()) for v in VERDICTS},
+            "without_data": {c.name: int(result[c.measure_column].isna().sum()) for c in profile.criteria
+                             if measures[c.name].evaluated}}
+
+
+def add_tallies(a: dict | None, b: dict) -> dict:
+    if a is None:
+        return b
+    return {part: {k: a[part][k] + b[part][k] for k in b[part]} for part in b}
 
 
 def _input_entry(info: dict, path: Path) -> dict:
@@ -218,7 +241,7 @@ def _input_entry(info: dict, path: Path) -> dict:
     return entry
 
 
-def build_manifest(prep: Prepared, measures: dict[str, Measurement], result: gpd.GeoDataFrame) -> dict:
+def build_manifest(prep: Prepared, measures: dict[str, Measurement], counted: dict, mode: dict | None = None) -> dict:
     p = prep.profile
     evaluated_weight = sum(c.weight for c in p.criteria if measures[c.name].evaluated)
     criteria = []
@@ -235,15 +258,14 @@ def build_manifest(prep: Prepared, measures: dict[str, Measurement], result: gpd
             "effective_weight": (c.weight / evaluated_weight if m.evaluated and evaluated_weight else 0.0),
             "transform": c.transform, "exclusion": c.exclude_text(), "safeguard": c.safeguard, "source": c.source,
             "optional": c.optional, "evaluated": m.evaluated, "layers": m.layers, "note": m.note,
-            "sites_without_data": int(result[c.measure_column].isna().sum()) if m.evaluated else None,
+            "sites_without_data": counted["without_data"][c.name] if m.evaluated else None,
         })
     sites_info = prep.site_stats.info()
     if prep.config.sites is not None:
         sites_info.update({"sha256": file_sha256(prep.config.sites.path), "role": "sites",
                            "layer": prep.config.sites.layer, "crs_override": prep.config.sites.crs})
     inputs = [_input_entry(lyr.info(), lyr.spec.path) for lyr in prep.inputs.vectors]
-    inputs += [_input_entry(info, Path(info["path"])) for info in prep.raster_info]
-    counts = {v: int((result["verdict"] == v).sum()) for v in VERDICTS}
+    inputs += [_input_entry({k: v for k, v in info.items() if k != "_box"}, Path(info["path"])) for info in prep.raster_info]
     return {
         "tool": {"name": "sitescreen", "version": __version__},
         "title": prep.config.title,
@@ -258,7 +280,8 @@ def build_manifest(prep: Prepared, measures: dict[str, Measurement], result: gpd
         "sites": sites_info,
         "inputs": inputs,
         "criteria": criteria,
-        "counts": counts,
+        "counts": counted["counts"],
+        "mode": mode or {"flow": "in memory"},
         "columns": {"m_<criterion>": "measurement in the criterion's unit (NaN/empty = no data; inf = beyond the search radius)",
                     "s_<criterion>": "suitability 0–1 from the criterion's transform",
                     "score": "0–100, weighted mean of suitabilities (weights renormalised over evaluated criteria); 0 if excluded; empty if incomplete",
@@ -283,7 +306,7 @@ def display_layers(manifest: dict, sites: gpd.GeoDataFrame):
             log.warning("%s: input no longer exists; left off the map", spec.path)
             continue
         try:
-            lyr = load_vector(spec, CRS(sites.crs), _bbox_lonlat(sites, pad), polygonal=False)
+            lyr = load_vector(spec, CRS(sites.crs), _bbox_lonlat(sites.total_bounds, sites.crs, pad), polygonal=False)
         except SitescreenError as exc:
             log.warning("%s: cannot be drawn (%s); left off the map", spec.path, exc)
             continue

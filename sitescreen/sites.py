@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
@@ -128,24 +128,34 @@ def read_sites(spec: LayerSpec, opts: SiteOptions) -> tuple[gpd.GeoDataFrame, Si
 
     Returns point or polygon geometry (not yet buffered) and what the manifest records.
     """
-    from dataclasses import replace
     spec = replace(spec, skip_invalid=opts.skip_invalid)
-    stats = SiteStats(path=str(spec.path))
     gdf, schema, src_crs = read_table(spec)
+    stats = SiteStats(path=str(spec.path), source_crs=src_crs, schema=schema.name)
+    out = select_sites(gdf, schema, spec, opts, stats)
+    check_selected(stats, spec, opts)
+    return out, stats
+
+
+def select_sites(gdf: gpd.GeoDataFrame, schema, spec: LayerSpec, opts: SiteOptions, stats: SiteStats) -> gpd.GeoDataFrame:
+    """Canonical columns; records without location, outside ``--sites-where`` or of another
+    commodity dropped (counted in ``stats``, added to what earlier pieces counted); polygons repaired.
+
+    Works on a whole file or on one piece of it (streamed screening); :func:`check_selected` then
+    refuses an input from which nothing was kept.
+    """
     where = str(spec.path)
-    stats.records_read = len(gdf)
-    stats.source_crs = src_crs
-    stats.schema = schema.name
+    src = to_crs(stats.source_crs, where)
+    stats.records_read += len(gdf)
     attrs = schema.canonical(pd.DataFrame(gdf.drop(columns=gdf.geometry.name)), where)
     geoms = gdf.geometry.to_numpy()
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     if spec.path.suffix.lower() == ".csv" and schema.wkt:
         blank = (gdf[schema.wkt].astype(str).str.strip() == "").to_numpy()
         unparsed = shapely.is_missing(geoms) & ~blank  # text that is not WKT (skipped with --skip-invalid)
-        stats.records_without_location = int((missing & ~unparsed).sum())  # blank or EMPTY
-        stats.records_skipped_invalid = int(unparsed.sum())
+        stats.records_without_location += int((missing & ~unparsed).sum())  # blank or EMPTY
+        stats.records_skipped_invalid += int(unparsed.sum())
     else:
-        stats.records_without_location = int(missing.sum())
+        stats.records_without_location += int(missing.sum())
     keep = ~missing
     for fld, allowed in spec.where.items():
         if fld not in attrs:
@@ -153,20 +163,16 @@ def read_sites(spec: LayerSpec, opts: SiteOptions) -> tuple[gpd.GeoDataFrame, Si
         selected = attrs[fld].astype("string").isin([str(a) for a in allowed]).to_numpy(dtype=bool, na_value=False)
         stats.extra["records_not_selected"] = stats.extra.get("records_not_selected", 0) + int((keep & ~selected).sum())
         keep &= selected
-    if not keep.any():
-        raise LayerDataError(f"{where}: no site has a location ({stats.records_read} records read, all with a blank or empty geometry); check the geometry column")
-    src = to_crs(src_crs, where)
-    check_coordinates(shapely.total_bounds(geoms[keep]), src, where, int(keep.sum()))
+    stats.extra["_located"] = stats.extra.get("_located", 0) + int(keep.sum())
+    if keep.any():
+        check_coordinates(shapely.total_bounds(geoms[keep]), src, where, int(keep.sum()))
     terms = opts.commodity_terms()
     if terms and "commodity" in attrs:
         com = attrs["commodity"].fillna("").astype(str).str.lower()
         pattern = r"\b(?:" + "|".join(re.escape(t) for t in terms) + r")\b"
         is_match = com.str.contains(pattern, regex=True).to_numpy(dtype=bool)
-        stats.records_filtered_out = int((keep & ~is_match).sum())
+        stats.records_filtered_out += int((keep & ~is_match).sum())
         keep &= is_match
-    if not keep.any():
-        raise LayerDataError(f"{where}: no record matches commodity {opts.commodity!r} ({stats.records_read} records read); "
-                             f"use --commodity any, or a list of words in a run config")
     out = gpd.GeoDataFrame(attrs.loc[keep].reset_index(drop=True),
                            geometry=gpd.GeoSeries(geoms[keep], crs=src))
     geoms = out.geometry.to_numpy()
@@ -175,22 +181,39 @@ def read_sites(spec: LayerSpec, opts: SiteOptions) -> tuple[gpd.GeoDataFrame, Si
         out["_kind"] = "point"
     elif types <= {3, 6}:
         out["_kind"] = "polygon"
-        fixed, stats.repairs = repair(geoms, True)
+        fixed, repairs = repair(geoms, True)
+        stats.repairs += repairs
         out = out.set_geometry(gpd.GeoSeries(fixed, crs=src))
     else:
         raise LayerDataError(f"{where}: sites must be all points (deposits, buffered to footprints) or all polygons (claims, lease areas); found geometry types {sorted(shapely.GeometryType(t).name for t in types)}")
-    return out, stats
+    return out
 
 
-def apply_aoi(sites: gpd.GeoDataFrame, aoi: gpd.GeoSeries | None, stats: SiteStats) -> gpd.GeoDataFrame:
+def check_selected(stats: SiteStats, spec: LayerSpec, opts: SiteOptions) -> None:
+    """Refuse a sites input from which no record was kept, saying why."""
+    where = str(spec.path)
+    located = stats.extra.pop("_located", 0)
+    if not located:
+        raise LayerDataError(f"{where}: no site has a location ({stats.records_read} records read, all with a blank or empty geometry); check the geometry column")
+    if located - stats.records_filtered_out <= 0:
+        raise LayerDataError(f"{where}: no record matches commodity {opts.commodity!r} ({stats.records_read} records read); "
+                             f"use --commodity any, or a list of words in a run config")
+
+
+def apply_aoi(sites: gpd.GeoDataFrame, aoi: gpd.GeoSeries | None, stats: SiteStats, *, require: bool = True) -> gpd.GeoDataFrame:
+    """The sites that touch the area of interest (counting those outside, added to earlier pieces')."""
     if aoi is None:
         return sites
     area = aoi.to_crs(sites.crs).iloc[0]
     inside = shapely.intersects(sites.geometry.to_numpy(), area)
-    stats.records_outside_aoi = int((~inside).sum())
-    if not inside.any():
-        raise LayerDataError(f"no site lies inside the area of interest {tuple(np.round(aoi.to_crs(4326).total_bounds, 4))}")
+    stats.records_outside_aoi += int((~inside).sum())
+    if require and not inside.any():
+        raise_outside_aoi(aoi)
     return sites.loc[inside].reset_index(drop=True)
+
+
+def raise_outside_aoi(aoi: gpd.GeoSeries):
+    raise LayerDataError(f"no site lies inside the area of interest {tuple(np.round(aoi.to_crs(4326).total_bounds, 4))}")
 
 
 def _same_name(x: str, y: str, threshold: float) -> bool:
@@ -291,25 +314,39 @@ def make_footprints(sites: gpd.GeoDataFrame, run_crs: CRS, opts: SiteOptions, st
 
 def finish_sites(sites: gpd.GeoDataFrame, where: str) -> gpd.GeoDataFrame:
     """Give every site a stable id and a name; refuse duplicate ids."""
-    n = len(sites)
-    if "record_id" in sites and sites["record_id"].notna().all() and (sites["record_id"].astype(str) != "").all():
-        ids = sites["record_id"].astype(str)
+    c = sites.geometry.centroid
+    record = sites["record_id"].to_numpy(dtype=object) if "record_id" in sites else None
+    ids = site_ids(record, c.x.to_numpy(), c.y.to_numpy(), where)
+    return site_frame(sites, ids).sort_values("site_id", kind="stable").reset_index(drop=True)
+
+
+def site_ids(record_ids: np.ndarray | None, cx: np.ndarray, cy: np.ndarray, where: str) -> np.ndarray:
+    """Every site's id: its record id when every site has one (refusing duplicates), otherwise
+    ``S000001``… in the order of the footprints' centroids (x, then y) in the run CRS."""
+    n = len(cx)
+    rid = pd.Series(record_ids, dtype=object) if record_ids is not None else None
+    if rid is not None and rid.notna().all() and (rid.astype(str) != "").all():
+        ids = rid.astype(str)
         dup = ids[ids.duplicated()]
         if len(dup):
             raise LayerDataError(f"{where}: duplicate site ids {', '.join(map(repr, dup.unique()[:5]))} in field 'record_id'; site ids must be unique")
-    else:
-        c = sites.geometry.centroid
-        order = np.lexsort((c.y.to_numpy(), c.x.to_numpy()))
-        ids = pd.Series(np.empty(n, dtype=object))
-        ids.iloc[order] = [f"S{k + 1:06d}" for k in range(n)]
-    out = gpd.GeoDataFrame({"site_id": ids.to_numpy()}, geometry=sites.geometry.to_numpy(), crs=sites.crs)
+        return ids.to_numpy(dtype=object)
+    order = np.lexsort((cy, cx))
+    out = np.empty(n, dtype=object)
+    out[order] = np.char.add("S", np.char.zfill(np.arange(1, n + 1).astype(str), 6)).astype(object)
+    return out
+
+
+def site_frame(sites: gpd.GeoDataFrame, ids: np.ndarray) -> gpd.GeoDataFrame:
+    """The canonical site columns (id, name, source record ids, extras) around the footprints."""
+    out = gpd.GeoDataFrame({"site_id": ids}, geometry=sites.geometry.to_numpy(), crs=sites.crs)
     out["name"] = sites["name"].fillna("").astype(str).to_numpy() if "name" in sites else out["site_id"]
     out.loc[out["name"] == "", "name"] = out["site_id"]
     out["record_ids"] = sites["record_ids"].astype(str).to_numpy() if "record_ids" in sites else out["site_id"]
     for extra in ("other_names", "n_records", "commodity"):
         if extra in sites:
             out[extra] = sites[extra].to_numpy()
-    return out.sort_values("site_id", kind="stable").reset_index(drop=True)
+    return out
 
 
 def grid_sites(aoi: gpd.GeoSeries, run_crs: CRS, cell_m: float) -> gpd.GeoDataFrame:
@@ -331,10 +368,15 @@ def grid_sites(aoi: gpd.GeoSeries, run_crs: CRS, cell_m: float) -> gpd.GeoDataFr
 def lonlat_bounds(gdf: gpd.GeoDataFrame) -> tuple:
     if gdf.crs is None:
         raise LayerDataError("sites have no CRS")
-    if CRS(gdf.crs).is_geographic:
-        return tuple(gdf.total_bounds)
-    t = Transformer.from_crs(gdf.crs, "EPSG:4326", always_xy=True)
-    return t.transform_bounds(*gdf.total_bounds, densify_pts=21)
+    return lonlat_box(gdf.total_bounds, CRS(gdf.crs))
+
+
+def lonlat_box(bounds, crs: CRS) -> tuple:
+    """``bounds`` (minx, miny, maxx, maxy in ``crs``) as a lon/lat box."""
+    if crs.is_geographic:
+        return tuple(bounds)
+    t = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    return t.transform_bounds(*bounds, densify_pts=21)
 
 
 __all__ = ["SiteOptions", "SiteStats", "read_sites", "make_footprints", "grid_sites", "choose_crs",

@@ -68,7 +68,6 @@ class VerifyReport:
 def verify(out_dir: str | Path) -> VerifyReport:
     """Re-hash the inputs of the run in ``out_dir``, re-run it, and report every difference."""
     from .config import config_from_manifest
-    from .pipeline import screen
 
     out_dir = Path(out_dir)
     manifest, saved = _read(out_dir)
@@ -86,25 +85,40 @@ def verify(out_dir: str | Path) -> VerifyReport:
         report.notes.append("the screening was not re-run: an input file is missing")
         return report
     try:
-        result = screen(config)
+        new, fresh_manifest, csv_text = _rerun(config, manifest.get("mode") or {})
     except SitescreenError as exc:
         report.differences.append(Difference("(re-run)", f"the screening no longer runs: {exc}"))
         return report
-    new = _roundtrip(result.sites)
     report.differences += compare_frames(saved, new, str(out_dir / "sites.parquet"))
     report.sites_compared = len(new)
     report.columns_compared = len(new.columns)
     csv_path = out_dir / "sites.csv"
     if csv_path.exists():
-        from .outputs import tabular
-        report.differences += compare_csv(csv_path.read_text(encoding="utf-8"),
-                                          tabular(result.sites).to_csv(index=False), str(csv_path))
+        report.differences += compare_csv(csv_path.read_text(encoding="utf-8"), csv_text, str(csv_path))
     else:
         report.differences.append(Difference(str(csv_path), "file is missing"))
     from .outputs import manifest_text
-    fresh = json.loads(manifest_text(result.manifest))
+    fresh = json.loads(manifest_text(fresh_manifest))
     report.differences += [Difference(str(out_dir / "manifest.json"), d) for d in diff_json(manifest, fresh)]
     return report
+
+
+def _rerun(config, mode: dict) -> tuple[gpd.GeoDataFrame, dict, str]:
+    """The run again, the way it was made (in memory, or streamed in chunks into a scratch folder):
+    (sites as sites.parquet holds them, manifest, sites.csv text)."""
+    if mode.get("flow") == "streamed":
+        import tempfile
+        from .outputs import read_results
+        from .stream import screen_streamed
+        with tempfile.TemporaryDirectory(prefix="sitescreen-verify-") as tmp:
+            out = Path(tmp) / "run"
+            screen_streamed(config, out, chunk_size=int(mode.get("chunk_size", 50_000)))
+            sites, manifest = read_results(out)
+            return sites, manifest, (out / "sites.csv").read_text(encoding="utf-8")
+    from .outputs import csv_text
+    from .pipeline import screen
+    result = screen(config)
+    return _roundtrip(result.sites), result.manifest, csv_text(result.sites)
 
 
 def _read(out_dir: Path) -> tuple[dict, gpd.GeoDataFrame]:

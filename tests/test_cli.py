@@ -8,7 +8,9 @@ import re
 import shutil
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import shapely
 import pytest
 from click.testing import CliRunner
 from shapely.geometry import box
@@ -326,3 +328,24 @@ def test_unparseable_sites_rows(tmp_path, deposits, demo_dir):
     res = run("check", bad, "--layer", f"protected={demo_dir / 'parks.geojson'}", "--skip-invalid", "--json")
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["sites"]["records_skipped_invalid"] == 1
+
+
+def test_map_of_a_region(screened, tmp_path):
+    """`sitescreen map --aoi` draws only the sites touching the area (a region of a large run)."""
+    sites = gpd.read_parquet(screened[1] / "sites.parquet")
+    mid = float(np.median(sites.geometry.centroid.to_crs(4326).x))
+    sites = sites.to_crs(4326)
+    minx, miny, maxx, maxy = sites.total_bounds
+    box = f"{minx - 0.1},{miny - 0.1},{mid},{maxy + 0.1}"
+    res = run("map", screened[1], "--aoi", box, "-o", tmp_path / "west.html", "--offline")
+    assert res.exit_code == 0, res.output
+    html = (tmp_path / "west.html").read_text(encoding="utf-8")
+    west = sites.intersects(shapely.box(minx - 0.1, miny - 0.1, mid, maxy + 0.1))
+    assert 0 < west.sum() < len(sites)
+    for sid in sites.loc[west, "site_id"]:
+        assert json.dumps(sid) in html
+    for sid in sites.loc[~west, "site_id"]:
+        assert json.dumps(sid) not in html
+    res = run("map", screened[1], "--aoi", "10,10,11,11", "-o", tmp_path / "none.html")
+    assert_user_error(res, 1, "no site of the run touches the area 10,10,11,11")
+    assert not (tmp_path / "none.html").exists()

@@ -21,6 +21,19 @@ def test_chunked_local_equals_whole_run(demo_dir, demo_result):
     assert_geodataframe_equal(chunked.sites, demo_result.sites)
 
 
+def test_raster_side_process_equals_in_process(demo_dir, demo_result, monkeypatch):
+    """Large pieces measure their raster criteria in a side process (both cores work): same values."""
+    from sitescreen import criteria
+    monkeypatch.setattr(criteria, "SIDE_PROCESS_MIN_SITES", 1)
+    monkeypatch.setattr(criteria.os, "cpu_count", lambda: 2)
+    submitted = []
+    real = criteria._start_rasters
+    monkeypatch.setattr(criteria, "_start_rasters", lambda *a: submitted.append(real(*a)) or submitted[-1])
+    run = screen(load_config(demo_dir / "sitescreen.toml"), chunk_size=100)
+    assert [sorted(p) for p in submitted if p] == [["steep_terrain"]] * 3  # 230 sites: 3 pieces, one raster criterion
+    assert_geodataframe_equal(run.sites, demo_result.sites)
+
+
 def test_dask_engine_equals_local_on_demo(demo_dir, demo_result):
     pytest.importorskip("dask_geopandas")
     dask_run = screen(load_config(demo_dir / "sitescreen.toml"), engine="dask", workers=2, chunk_size=40)

@@ -90,7 +90,8 @@ def test_verify_fails_when_the_csv_or_manifest_is_edited(demo_run, tmp_path):
     _, out0 = demo_run
     out = tmp_path / "out"
     shutil.copytree(out0, out)
-    csv = (out / "sites.csv").read_text().replace(",favorable,", ",FAVORABLE,", 1)
+    csv = (out / "sites.csv").read_text().replace(',"favorable",', ',"FAVORABLE",', 1)
+    assert "FAVORABLE" in csv
     (out / "sites.csv").write_text(csv)
     manifest = json.loads((out / "manifest.json").read_text())
     manifest["counts"]["excluded"] -= 1

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import click
 
 from ..errors import OutputError
+from ..outputs import atomic_write_text
 from ..mapping import BASEMAPS
 
 
@@ -24,19 +23,17 @@ def resolve_output(out_dir: Path, output: Path | None, default_name: str, overwr
     return path
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file in the same folder and os.replace: never a half-written page."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a map is meant to be shared
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
+def read_region(out_dir: Path, aoi: str | None):
+    """The sites and manifest of a run folder; only the sites touching ``aoi`` when given."""
+    from ..outputs import read_results
+    sites, manifest = read_results(out_dir)
+    if aoi:
+        from ..sites import aoi_geometry, parse_aoi
+        area = aoi_geometry(parse_aoi(aoi)).to_crs(sites.crs).iloc[0]
+        sites = sites.loc[sites.intersects(area)].reset_index(drop=True)
+        if not len(sites):
+            raise OutputError(f"{out_dir}: no site of the run touches the area {aoi}")
+    return sites, manifest
 
 
 @click.command("map")
@@ -48,16 +45,18 @@ def write_atomic(path: Path, text: str) -> None:
 @click.option("--offline", is_flag=True, help="Self-contained and no basemap (air-gapped offices).")
 @click.option("--basemap", type=click.Choice(list(BASEMAPS)), default="osm", show_default=True,
               help="Background map (imagery is offered as an alternative in the layer control).")
+@click.option("--aoi", default=None, metavar="BBOX|FILE",
+              help="Only the sites touching this area: minx,miny,maxx,maxy in degrees, or a polygon file "
+                   "(a region of a large run).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing file.")
 @click.pass_context
 def map_command(ctx: click.Context, out_dir: Path, output: Path | None, self_contained: bool, offline: bool,
-                basemap: str, overwrite: bool) -> None:
+                basemap: str, aoi: str | None, overwrite: bool) -> None:
     """Rebuild the interactive map of the results in OUT_DIR (no re-screening).
 
     Input layers are re-read from the paths in OUT_DIR/manifest.json and drawn around the sites;
     a layer whose file is gone is left off the map with a warning.
     """
-    from ..outputs import read_results
     from ..pipeline import display_layers
     from ..mapping import render_map
 
@@ -65,9 +64,9 @@ def map_command(ctx: click.Context, out_dir: Path, output: Path | None, self_con
         raise click.BadParameter(f"--offline draws no basemap; drop --basemap {basemap} or --offline",
                                  ctx=ctx, param_hint="'--basemap'")
     path = resolve_output(out_dir, output, "map.html", overwrite)
-    sites, manifest = read_results(out_dir)
+    sites, manifest = read_region(out_dir, aoi)
     layers = display_layers(manifest, sites)
     html = render_map(sites, layers, manifest, self_contained=self_contained or offline,
                       basemap="none" if offline else basemap)
-    write_atomic(path, html)
+    atomic_write_text(path, html)
     click.echo(str(path))

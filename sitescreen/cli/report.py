@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from .map import resolve_output, write_atomic
+from ..outputs import atomic_write_text
+from .map import resolve_output
 
 
 @click.command("report")
@@ -21,5 +22,5 @@ def report_command(out_dir: Path, output: Path | None, overwrite: bool) -> None:
 
     path = resolve_output(out_dir, output, "report.html", overwrite)
     sites, manifest = read_results(out_dir)
-    write_atomic(path, build_report(sites, manifest))
+    atomic_write_text(path, build_report(sites, manifest))
     click.echo(str(path))

@@ -7,13 +7,12 @@ from pathlib import Path
 import click
 
 from ..engine import DEFAULT_CHUNK, ENGINES
-from ..outputs import check_out_dir, write_outputs
-from ..pipeline import screen
+from ..outputs import check_out_dir
+from ..stream import STREAM_MIN_SITES, screen_to_folder
 from .options import Progress, build_config, inputs_options, make_map_options, map_options
 
 
-def summary_lines(result, out_dir: Path) -> list[str]:
-    m = result.manifest
+def summary_lines(m: dict, out_dir: Path) -> list[str]:
     s = m["sites"]
     counts = ", ".join(f"{v} {k}" for k, v in m["counts"].items() if v)
     lines = [f"Screened {s['sites']} sites ({counts}) in {m['crs']} with profile {m['profile']['name']}."]
@@ -39,11 +38,15 @@ def summary_lines(result, out_dir: Path) -> list[str]:
 @click.option("--workers", type=click.IntRange(1), default=None, help="Local Dask worker threads (--engine dask).")
 @click.option("--chunk-size", type=click.IntRange(1), default=DEFAULT_CHUNK, show_default=True,
               help="Sites measured at a time (bounds memory).")
+@click.option("--stream/--no-stream", default=None,
+              help=f"Read, measure and write the sites a chunk at a time, so memory does not grow with their number "
+                   f"(polygon sites from GeoParquet/GeoPackage; output rows in spatial chunks). "
+                   f"Default: when the sites file has more than {STREAM_MIN_SITES:,} records.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run manifest as JSON instead of a summary.")
 @click.pass_context
 def screen_command(ctx, sites, config_path, layers, profile, aoi, crs, radius_m, commodity, sites_where, grid_cell_m,
                    skip_invalid, out_dir, overwrite, no_map, no_report, self_contained, offline, basemap, engine,
-                   scheduler, workers, chunk_size, as_json):
+                   scheduler, workers, chunk_size, stream, as_json):
     """Screen SITES (deposit points or polygons) against the layers and write results to --out.
 
     \b
@@ -62,16 +65,15 @@ def screen_command(ctx, sites, config_path, layers, profile, aoi, crs, radius_m,
     check_out_dir(out_dir, overwrite)
     progress = Progress(not ctx.obj.get("quiet"), total=7)
     try:
-        result = screen(config, progress=progress, engine=engine, chunk_size=chunk_size, scheduler=scheduler,
-                        workers=workers)
-        progress("write")
-        write_outputs(result, out_dir, overwrite=overwrite,
-                      options=make_map_options(no_map, no_report, self_contained, offline, basemap))
+        manifest = screen_to_folder(config, out_dir, overwrite=overwrite,
+                                    options=make_map_options(no_map, no_report, self_contained, offline, basemap),
+                                    chunk_size=chunk_size, engine=engine, scheduler=scheduler, workers=workers,
+                                    stream=stream, progress=progress)
     finally:
         progress.close()
     if as_json:
         from ..outputs import manifest_text
-        click.echo(manifest_text(result.manifest), nl=False)
+        click.echo(manifest_text(manifest), nl=False)
     elif not ctx.obj.get("quiet"):
-        for line in summary_lines(result, out_dir):
+        for line in summary_lines(manifest, out_dir):
             click.echo(line)
