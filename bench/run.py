@@ -150,10 +150,10 @@ def full_pipeline(paths: dict, sites_path: Path, out_dir: Path, *, engine: str =
 
 def describe_run(label: str, res: dict) -> str:
     t = res["timings"]
-    write = res["seconds"] - t.get("total", 0.0)
+    rest = res["seconds"] - t.get("total", 0.0)  # outside the manifest's total: start-up, and writing in memory runs
+    write = f"writing {t['write']:.1f}, start-up {rest:.1f}" if "write" in t else f"start-up + writing {rest:.1f}"
     return (f"  {label}: {res['seconds']:.1f} s wall (sites {t.get('sites', 0):.1f}, layers {t.get('layers', 0):.1f}, "
-            f"measure {t.get('measure', 0):.1f}, score {t.get('score', 0):.1f}, start-up + writing "
-            f"{write:.1f}), peak RSS {res['peak_rss_gb']:.2f} GB (sampled at {res.get('peak_at_s', 0):.0f} s: "
+            f"measure {t.get('measure', 0):.1f}, score {t.get('score', 0):.1f}, {write}), peak RSS {res['peak_rss_gb']:.2f} GB (sampled at {res.get('peak_at_s', 0):.0f} s: "
             f"{_stage_at(res)})")
 
 
@@ -161,6 +161,12 @@ def _stage_at(res: dict) -> str:
     """The pipeline stage running when the peak RSS was sampled (from the manifest's timings)."""
     t, at = res["timings"], res.get("peak_at_s", 0.0)
     end = 0.0
+    if "write" in t:  # streamed: measure, score and write alternate chunk by chunk after sites and layers
+        for name in ("profile", "sites", "layers"):
+            end += t.get(name, 0.0)
+            if at <= end + 3.0:
+                return name
+        return "the chunk loop (measure, score, write per chunk)"
     for name in ("profile", "sites", "layers", "measure", "score"):
         end += t.get(name, 0.0)
         if at <= end + 3.0:  # a few seconds of interpreter start-up before the first stage

@@ -47,21 +47,30 @@ class Inputs:
 
     vectors: list[LoadedLayer]
     rasters: list[LayerSpec]
+    keep_prepared: bool = True  # False: built per piece (Dask partitions measured by concurrent threads)
     _prepared: dict = field(default_factory=dict, repr=False, compare=False)
     _lock: Any = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def prepared(self, key, build: Callable[[], Any]):
-        """The value built once under ``key`` (threads of the Dask engine share it)."""
+        """The value built under ``key``, once per run when ``keep_prepared``."""
+        if not self.keep_prepared:
+            return build()
         with self._lock:
             if key not in self._prepared:
                 self._prepared[key] = build()
             return self._prepared[key]
 
+    def unshared(self) -> "Inputs":
+        """The same layers, each piece preparing its own features. The Dask engine measures
+        partitions on concurrent threads; a run of it with one set of prepared features shared by
+        all of them crashed in native code (heap corruption) at 100,000 sites, so they share none."""
+        return Inputs(self.vectors, self.rasters, keep_prepared=False)
+
     def __getstate__(self):  # to Dask workers: the layers, not this process's prepared structures
-        return {"vectors": self.vectors, "rasters": self.rasters}
+        return {"vectors": self.vectors, "rasters": self.rasters, "keep_prepared": self.keep_prepared}
 
     def __setstate__(self, state):
-        self.__init__(state["vectors"], state["rasters"])
+        self.__init__(state["vectors"], state["rasters"], state.get("keep_prepared", True))
 
     def vector_roles(self) -> set[str]:
         return {lyr.spec.role for lyr in self.vectors}
@@ -124,8 +133,11 @@ class CoverageCache:
         if not len(self.footprints):
             return frac
         import shapely
-        # never shapely.prepare() here: the extent is shared by threads (Dask engine) and preparing
-        # one geometry from two threads at once crashes GEOS; layers.layer_coverage prepares it once
+        # a private copy, prepared here: the layer's extent is shared by the Dask engine's threads,
+        # and GEOS builds a prepared geometry's indexes lazily, on first use, so two threads using
+        # (or preparing) one shared geometry at once corrupt the heap
+        area = shapely.from_wkb(shapely.to_wkb(area))
+        shapely.prepare(area)
         inside = shapely.contains_properly(area, self.footprints)
         rest = np.flatnonzero(~inside)
         if rest.size:

@@ -104,7 +104,7 @@ def _measure_dask(ordered: gpd.GeoDataFrame, profile: Profile, inputs: Inputs, t
     nparts = max(1, min(-(-len(ordered) // max(1, min(chunk_size, 10_000))), 4 * (workers or 2)))
     ddf = dask_geopandas.from_geopandas(ordered, npartitions=nparts, sort=False)
     meta = _to_frame(template, ordered.index[:0])
-    shared = dask.delayed(inputs, pure=True, traverse=False)
+    shared = dask.delayed(inputs.unshared(), pure=True, traverse=False)
     lazy = ddf.map_partitions(_measure_piece, profile, shared, meta=meta)
     if scheduler:
         try:

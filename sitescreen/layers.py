@@ -630,7 +630,7 @@ def layer_coverage(spec: LayerSpec, schema: Schema, src: CRS, run_crs: CRS, gdf:
         except Exception:
             total = gdf.to_crs(src).total_bounds if len(gdf) else (0, 0, 0, 0)
     box = _box_in(tuple(total), src, run_crs)
-    shapely.prepare(box)  # once, here, before any threads share it
+    shapely.prepare(box)  # for the checks on the main thread; measuring threads prepare private copies
     return box
 
 

@@ -29,7 +29,7 @@ import logging
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -45,7 +45,7 @@ from .engine import _from_frame, _to_frame, measure_all
 from .errors import LayerConfigError, LayerDataError
 from .layers import BATCH_SUFFIXES, _feature_count, read_batches, to_crs
 from .outputs import MapOptions, ResultWriter, read_results, staged_dir, write_map, write_report
-from .pipeline import Prepared, _timed, add_tallies, build_manifest, load_layers, tally
+from .pipeline import Prepared, _check_roles, _timed, add_tallies, build_manifest, load_layers, tally
 from .profile import load_profile
 from .scoring import score
 from .sites import (SiteStats, aoi_geometry, apply_aoi, check_selected, choose_crs, lonlat_box, raise_outside_aoi,
@@ -90,22 +90,12 @@ def should_stream(config: RunConfig, stream: bool | None) -> bool:
     return n is not None and n > STREAM_MIN_SITES
 
 
-@dataclass
-class _Index:
-    """What the first pass keeps per site (a few numbers, not geometries)."""
-
-    keys: list = field(default_factory=list)
-    record_ids: list = field(default_factory=list)
-    src_bounds: np.ndarray = field(default_factory=lambda: np.array([np.inf, np.inf, -np.inf, -np.inf]))
-
-
 def _grow(bounds: np.ndarray, b) -> np.ndarray:
     return np.concatenate([np.minimum(bounds[:2], b[:2]), np.maximum(bounds[2:], b[2:])])
 
 
 def _pieces(config: RunConfig, batch_rows: int, stats: SiteStats, aoi):
     """The selected sites, piece by piece, in their source CRS (counts added to ``stats``)."""
-    from dataclasses import replace
     spec = replace(config.sites, skip_invalid=config.site_options.skip_invalid)
     schema, src_crs, _, pieces = read_batches(spec, batch_rows)
     stats.source_crs, stats.schema = src_crs, schema.name
@@ -145,7 +135,6 @@ def screen_streamed(config: RunConfig, out_dir: str | Path, *, overwrite: bool =
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     with _timed(timings, "profile", progress):
-        from .pipeline import _check_roles
         profile = load_profile(config.profile)
         _check_roles(config, profile)
     opts = config.site_options
