@@ -171,6 +171,18 @@ def _orient(ax, ay, bx, by, cx, cy):
     return det, abs(det) > _CCW_ERR * (abs(detleft) + abs(detright))
 
 
+@nb.njit(inline="always")
+def _crossing_orients(ex0, ey0, ex1, ey1, fx0, fy0, fx1, fy1):
+    """Orientations of edge e's ends against edge f (o0, o1) and of f's ends against e (q0, q1),
+    each with whether its sign is certain (c0, c1, c2, c3): e and f cross properly where all four
+    are certain and both pairs differ in sign."""
+    o0, c0 = _orient(fx0, fy0, fx1, fy1, ex0, ey0)
+    o1, c1 = _orient(fx0, fy0, fx1, fy1, ex1, ey1)
+    q0, c2 = _orient(ex0, ey0, ex1, ey1, fx0, fy0)
+    q1, c3 = _orient(ex0, ey0, ex1, ey1, fx1, fy1)
+    return o0, o1, q0, q1, c0, c1, c2, c3
+
+
 @nb.njit(**_JIT)
 def _pip(px, py, xy, ring_off, r0, r1, b0, b1, b2, b3, tol):
     """1 where (px, py) lies in the interior of the polygon made of rings r0:r1, 0 outside or
@@ -396,11 +408,8 @@ def green_sites(sxy, s_roff, s_gring, sb, site_ok,
                     if not (ebx1 >= bbx0[b] and ebx0 <= bbx1[b]
                             and eby1 >= bby0[b] and eby0 <= bby1[b]):
                         continue
-                    fx0, fy0, fx1, fy1 = bx0[b], by0[b], bx1[b], by1[b]
-                    o0, c0 = _orient(fx0, fy0, fx1, fy1, ex0, ey0)
-                    o1, c1 = _orient(fx0, fy0, fx1, fy1, ex1, ey1)
-                    q0, c2 = _orient(ex0, ey0, ex1, ey1, fx0, fy0)
-                    q1, c3 = _orient(ex0, ey0, ex1, ey1, fx1, fy1)
+                    o0, o1, q0, q1, c0, c1, c2, c3 = _crossing_orients(ex0, ey0, ex1, ey1,
+                                                                       bx0[b], by0[b], bx1[b], by1[b])
                     if not (c0 and c1 and c2 and c3):
                         bad = True
                         continue
@@ -575,10 +584,7 @@ def green_sites(sxy, s_roff, s_gring, sb, site_ok,
                                 and eby1 >= bby0[h] and eby0 <= bby1[h]):
                             continue
                         fx0, fy0, fx1, fy1 = bx0[h], by0[h], bx1[h], by1[h]
-                        o0, c0 = _orient(fx0, fy0, fx1, fy1, ex0, ey0)
-                        o1, c1 = _orient(fx0, fy0, fx1, fy1, ex1, ey1)
-                        q0, c2 = _orient(ex0, ey0, ex1, ey1, fx0, fy0)
-                        q1, c3 = _orient(ex0, ey0, ex1, ey1, fx1, fy1)
+                        o0, o1, q0, q1, c0, c1, c2, c3 = _crossing_orients(ex0, ey0, ex1, ey1, fx0, fy0, fx1, fy1)
                         if c0 and c1 and c2 and c3:
                             if ((o0 > 0) != (o1 > 0)) and ((q0 > 0) != (q1 > 0)):
                                 if nff + 2 > cap_ff:  # buffers full: GEOS
