@@ -349,3 +349,25 @@ def test_map_of_a_region(screened, tmp_path):
     res = run("map", screened[1], "--aoi", "10,10,11,11", "-o", tmp_path / "none.html")
     assert_user_error(res, 1, "no site of the run touches the area 10,10,11,11")
     assert not (tmp_path / "none.html").exists()
+
+
+def test_progress_counts_the_chunks_of_a_stage():
+    """The stage bar grows by a stage's chunks ("chunk 1/3" says there are 3) instead of overflowing."""
+    from sitescreen.cli.options import Progress
+
+    class Bar:
+        def __init__(self):
+            self.total, self.n, self.desc = 4, 0, ""
+
+        def update(self, k):
+            self.n += k
+
+        def set_description(self, d):
+            self.desc = d
+
+    p = Progress(False, total=4)
+    assert p.bar is None  # quiet: no bar at all
+    p.bar = Bar()
+    for stage in ("sites", "layers", "chunk 1/3", "chunk 2/3", "chunk 3/3", "write"):
+        p(stage)
+    assert (p.bar.n, p.bar.total, p.bar.desc) == (5, 6, "write")

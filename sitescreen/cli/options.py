@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Callable
@@ -129,6 +130,9 @@ class Progress:
 
     def __call__(self, stage: str) -> None:
         if self.bar is not None:
+            first = re.search(r"\b1/(\d+)$", stage)  # "chunk 1/20": the stage has 20 steps
+            if first:
+                self.bar.total += int(first.group(1)) - 1
             if self.bar.n or self.bar.desc:
                 self.bar.update(1)
             self.bar.set_description(stage)
