@@ -140,8 +140,8 @@ def _any_layer(features: np.ndarray) -> _Layer:
 
 class FeatureLayer:
     """Features prepared once for many calls (the chunks of a run): the tree and the rings of
-    each view (polygonal parts; every geometry) are built on first use, under a lock (threads of
-    the Dask engine share one), and kept. Every function here takes one in place of an array."""
+    each view (polygonal parts; every geometry) are built on first use, under a lock, and kept.
+    Every function here takes one in place of an array."""
 
     def __init__(self, features):
         self.features = _as_geom_array(features, "features")
@@ -162,12 +162,6 @@ class FeatureLayer:
             if key not in self._views:
                 self._views[key] = (_polygonal_layer if polygonal else _any_layer)(self.features)
             return self._views[key]
-
-    def __getstate__(self):  # sent to Dask workers without the lock; they build their own views
-        return {"features": self.features}
-
-    def __setstate__(self, state):
-        self.__init__(state["features"])
 
 
 def _features(features) -> np.ndarray | FeatureLayer:

@@ -174,6 +174,24 @@ def crs_label(crs: CRS) -> str:
 # Reading
 
 
+def _where(spec: LayerSpec) -> str:
+    return f"{spec.path}" + (f" (layer {spec.layer!r})" if spec.layer else "")
+
+
+def _open(spec: LayerSpec, where: str) -> tuple[int | None, list[str], Schema]:
+    """The checks before reading a (non-CSV) vector file, whole or in pieces: a complete shapefile,
+    not empty, its fields mapped by a definition. Returns (features in the file, fields, schema)."""
+    if spec.path.suffix.lower() == ".shp":
+        _check_shapefile(spec.path, where)
+    total = _feature_count(spec, where)
+    if total == 0:
+        raise LayerDataError(_empty_message(spec, where))
+    columns = _columns(spec, where)
+    schema = _schema_for(spec, columns, where)
+    _check_mapped_fields(schema, columns, where)
+    return total, columns, schema
+
+
 def read_table(spec: LayerSpec, bbox_lonlat: tuple | None = None) -> tuple[gpd.GeoDataFrame, Schema, str]:
     """Read a vector layer in its source CRS: (frame with the source columns, schema, source CRS).
 
@@ -182,16 +200,10 @@ def read_table(spec: LayerSpec, bbox_lonlat: tuple | None = None) -> tuple[gpd.G
     path = spec.path
     check_path(path, f"{spec.role} layer")
     suffix = path.suffix.lower()
-    where = f"{path}" + (f" (layer {spec.layer!r})" if spec.layer else "")
+    where = _where(spec)
     if suffix == ".csv":
         return _read_csv(spec, where)
-    if suffix == ".shp":
-        _check_shapefile(path, where)
-    if _feature_count(spec, where) == 0:
-        raise LayerDataError(_empty_message(spec, where))
-    columns = _columns(spec, where)
-    schema = _schema_for(spec, columns, where)
-    _check_mapped_fields(schema, columns, where)
+    _, columns, schema = _open(spec, where)
     if suffix in (".parquet", ".geoparquet"):
         try:
             gdf = gpd.read_parquet(path)
@@ -228,17 +240,10 @@ def read_batches(spec: LayerSpec, batch_rows: int) -> tuple[Schema, str, int, It
     path = spec.path
     check_path(path, f"{spec.role} layer")
     suffix = path.suffix.lower()
-    where = f"{path}" + (f" (layer {spec.layer!r})" if spec.layer else "")
+    where = _where(spec)
     if suffix not in BATCH_SUFFIXES:
         raise LayerConfigError(f"{where}: cannot be read in pieces; formats that can: {', '.join(BATCH_SUFFIXES)}")
-    if suffix == ".shp":
-        _check_shapefile(path, where)
-    total = _feature_count(spec, where)
-    if total == 0:
-        raise LayerDataError(_empty_message(spec, where))
-    columns = _columns(spec, where)
-    schema = _schema_for(spec, columns, where)
-    _check_mapped_fields(schema, columns, where)
+    total, columns, schema = _open(spec, where)
     if suffix in (".parquet", ".geoparquet"):
         import pyarrow.parquet as pq
         pf = pq.ParquetFile(path)
@@ -537,7 +542,7 @@ def polygonal_part(geoms: np.ndarray) -> np.ndarray:
 def load_vector(spec: LayerSpec, run_crs: CRS, bbox_lonlat: tuple | None = None, *, polygonal: bool = True) -> LoadedLayer:
     """Read, check, filter, repair and reproject one vector layer into ``run_crs``."""
     gdf, schema, src_crs = read_table(spec, bbox_lonlat)
-    where = f"{spec.path}" + (f" (layer {spec.layer!r})" if spec.layer else "")
+    where = _where(spec)
     n_read = len(gdf)
     geoms = gdf.geometry.to_numpy() if gdf.geometry.name in gdf else np.full(n_read, None)
     src = to_crs(src_crs, where)

@@ -130,6 +130,14 @@ def tabular(sites: gpd.GeoDataFrame) -> pd.DataFrame:
     return df
 
 
+NO_BOUNDS = np.array([np.inf, np.inf, -np.inf, -np.inf])
+
+
+def union_bounds(a: np.ndarray, b) -> np.ndarray:
+    """The (minx, miny, maxx, maxy) box around two boxes (start from :data:`NO_BOUNDS`)."""
+    return np.concatenate([np.minimum(a[:2], b[:2]), np.maximum(a[2:], b[2:])])
+
+
 class ResultWriter:
     """sites.gpkg, sites.parquet and sites.csv written piece by piece: a whole run's sites in one
     :meth:`append`, or a streamed run's chunks one after another (memory bounded by the chunk).
@@ -146,7 +154,7 @@ class ResultWriter:
         self._csv = None
         self._schemas: dict[str, object] = {}
         self._geo: dict | None = None
-        self._bounds = np.array([np.inf, np.inf, -np.inf, -np.inf])
+        self._bounds = NO_BOUNDS
         self._types: set[str] = set()
 
     def _typed(self, key: str, table):
@@ -171,8 +179,7 @@ class ResultWriter:
             self._parquet = pq.ParquetWriter(self.folder / "sites.parquet", table.schema)
         self._parquet.write_table(table)
         if len(sites):
-            b = sites.total_bounds
-            self._bounds = np.concatenate([np.minimum(self._bounds[:2], b[:2]), np.maximum(self._bounds[2:], b[2:])])
+            self._bounds = union_bounds(self._bounds, sites.total_bounds)
             self._types |= set(sites.geom_type.dropna().unique())
         rows = self._typed("csv", csv_table(sites))
         if first:

@@ -72,8 +72,10 @@ class SiteStats:
     schema: str = ""
     extra: dict = field(default_factory=dict)
 
+    located: int = field(default=0, repr=False)  # records with a location inside --sites-where (not recorded)
+
     def info(self) -> dict:
-        d = {k: v for k, v in self.__dict__.items() if k != "extra"}
+        d = {k: v for k, v in self.__dict__.items() if k not in ("extra", "located")}
         d.update(self.extra)
         return d
 
@@ -163,7 +165,7 @@ def select_sites(gdf: gpd.GeoDataFrame, schema, spec: LayerSpec, opts: SiteOptio
         selected = attrs[fld].astype("string").isin([str(a) for a in allowed]).to_numpy(dtype=bool, na_value=False)
         stats.extra["records_not_selected"] = stats.extra.get("records_not_selected", 0) + int((keep & ~selected).sum())
         keep &= selected
-    stats.extra["_located"] = stats.extra.get("_located", 0) + int(keep.sum())
+    stats.located += int(keep.sum())
     if keep.any():
         check_coordinates(shapely.total_bounds(geoms[keep]), src, where, int(keep.sum()))
     terms = opts.commodity_terms()
@@ -192,7 +194,7 @@ def select_sites(gdf: gpd.GeoDataFrame, schema, spec: LayerSpec, opts: SiteOptio
 def check_selected(stats: SiteStats, spec: LayerSpec, opts: SiteOptions) -> None:
     """Refuse a sites input from which no record was kept, saying why."""
     where = str(spec.path)
-    located = stats.extra.pop("_located", 0)
+    located = stats.located
     if not located:
         raise LayerDataError(f"{where}: no site has a location ({stats.records_read} records read, all with a blank or empty geometry); check the geometry column")
     if located - stats.records_filtered_out <= 0:

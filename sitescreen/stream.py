@@ -44,7 +44,8 @@ from .criteria import Inputs, density_keys, finalize
 from .engine import _from_frame, _to_frame, measure_all
 from .errors import LayerConfigError, LayerDataError
 from .layers import BATCH_SUFFIXES, _feature_count, read_batches, to_crs
-from .outputs import MapOptions, ResultWriter, read_results, staged_dir, write_map, write_report
+from .outputs import (NO_BOUNDS, MapOptions, ResultWriter, read_results, staged_dir, union_bounds, write_map,
+                      write_report)
 from .pipeline import Prepared, _check_roles, _timed, add_tallies, build_manifest, load_layers, tally
 from .profile import load_profile
 from .scoring import score
@@ -88,10 +89,6 @@ def should_stream(config: RunConfig, stream: bool | None) -> bool:
     except LayerDataError:
         return False  # reported by the in-memory flow, with its own message
     return n is not None and n > STREAM_MIN_SITES
-
-
-def _grow(bounds: np.ndarray, b) -> np.ndarray:
-    return np.concatenate([np.minimum(bounds[:2], b[:2]), np.maximum(bounds[2:], b[2:])])
 
 
 def _pieces(config: RunConfig, batch_rows: int, stats: SiteStats, aoi):
@@ -145,13 +142,13 @@ def screen_streamed(config: RunConfig, out_dir: str | Path, *, overwrite: bool =
         scratch = Path(tempfile.mkdtemp(prefix=".scratch-", dir=folder))
         # 1. keys, record ids, extent and counts
         with _timed(timings, "sites", progress):
-            keys, record_ids, src_bounds = [], [], np.array([np.inf, np.inf, -np.inf, -np.inf])
+            keys, record_ids, src_bounds = [], [], NO_BOUNDS
             for sel in _pieces(config, chunk_size, stats, aoi):
                 if len(sel):
                     keys.append(_hilbert_lonlat(sel))
                     record_ids.append(sel["record_id"].to_numpy(dtype=object) if "record_id" in sel
                                       else np.full(len(sel), None, dtype=object))
-                    src_bounds = _grow(src_bounds, sel.total_bounds)
+                    src_bounds = union_bounds(src_bounds, sel.total_bounds)
             check_selected(stats, config.sites, opts)
             if not keys:
                 raise_outside_aoi(aoi)
