@@ -16,20 +16,12 @@ from pathlib import Path
 import geopandas as gpd
 import pytest
 import shapely
-from click.testing import CliRunner
 
 import tinyworld as tw
-from sitescreen.cli import main
+from edgecases import Catalogue, run_case, run_cli
 
-CASES: dict[str, object] = {}
-
-
-def case(name: str, *expect: str, code: int = 1):
-    """Register a bad-input case: ``expect`` are substrings the one-line error must contain."""
-    def deco(fn):
-        CASES[name] = (fn, expect, code)
-        return fn
-    return deco
+CASES = Catalogue()
+case = CASES.case
 
 
 # ---------------------------------------------------------------------------------------------
@@ -437,46 +429,9 @@ def _(w, monkeypatch, **_):
 # ---------------------------------------------------------------------------------------------
 
 
-def run_cli(args: list[str]):
-    return CliRunner().invoke(main, args)
-
-
-def error_lines(result) -> list[str]:
-    """stderr without log records (WARNING/INFO lines)."""
-    return [ln for ln in result.stderr.splitlines()
-            if ln.strip() and not ln.startswith(("WARNING ", "INFO ", "DEBUG "))]
-
-
-def assert_nothing_left(out: Path, existed_before: set[str] | None = None) -> None:
-    parent = out.parent
-    if parent.is_dir():
-        partial = [p.name for p in parent.iterdir() if p.name.startswith(".sitescreen-partial-")]
-        assert not partial, f"partial output left behind: {partial}"
-    if existed_before is None:
-        assert not out.is_dir(), f"output folder {out} was created"
-    else:
-        assert {p.name for p in out.iterdir()} == existed_before
-
-
 @pytest.mark.parametrize("name", list(CASES), ids=list(CASES))
 def test_bad_input(name, tmp_path, monkeypatch, request):
-    fn, expect, code = CASES[name]
-    w = tw.build(tmp_path / "w")
-    fn(w, monkeypatch=monkeypatch, request=request)
-    before = {p.name for p in w.out.iterdir()} if w.out.is_dir() else None
-    result = run_cli(w.args())
-    assert result.exit_code == code, result.output
-    assert "Traceback" not in result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    lines = error_lines(result)
-    if code == 1:
-        assert len(lines) == 1, lines
-        assert lines[0].startswith("Error: "), lines
-    msg = "\n".join(lines)
-    for text in expect:
-        assert text in msg, f"{text!r} not in {msg!r}"
-    if not w.out.is_file():
-        assert_nothing_left(w.out, before)
+    run_case(CASES, name, tmp_path, monkeypatch, request)
 
 
 def test_catalogue_size():
