@@ -195,7 +195,8 @@ def _open(spec: LayerSpec, where: str) -> tuple[int | None, list[str], Schema]:
 def read_table(spec: LayerSpec, bbox_lonlat: tuple | None = None) -> tuple[gpd.GeoDataFrame, Schema, str]:
     """Read a vector layer in its source CRS: (frame with the source columns, schema, source CRS).
 
-    ``bbox_lonlat`` limits the read to that lon/lat box (transformed into the file's CRS).
+    ``bbox_lonlat`` limits the read to that lon/lat box, or those boxes (transformed into the file's
+    CRS; a box crossing ±180° is read as its two halves).
     """
     path = spec.path
     check_path(path, f"{spec.role} layer")
@@ -213,14 +214,15 @@ def read_table(spec: LayerSpec, bbox_lonlat: tuple | None = None) -> tuple[gpd.G
         return gdf, schema, src_crs
     info = _info(spec, where)
     src_crs = _source_crs(spec, info.get("crs"), where)
-    bbox = None
+    boxes = None
     if bbox_lonlat is not None:
-        bbox = _bbox_in(bbox_lonlat, to_crs(src_crs, where))
+        src = to_crs(src_crs, where)
+        boxes = _bbox_in(bbox_lonlat, src, _lon_max(spec) if src.is_geographic else None)
     wanted = schema.source_columns(columns)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            gdf = pyogrio.read_dataframe(path, layer=spec.layer, columns=wanted, bbox=bbox, use_arrow=True)
+            gdf = _read_boxes(path, spec.layer, wanted, boxes)
     except Exception as exc:
         raise LayerDataError(f"{where}: cannot read: {exc}") from None
     _check_text(gdf, where)
@@ -459,11 +461,38 @@ def _read_csv(spec: LayerSpec, where: str) -> tuple[gpd.GeoDataFrame, Schema, st
     return gpd.GeoDataFrame(df, geometry=geoms, crs=src_crs), schema, src_crs
 
 
-def _bbox_in(bbox_lonlat: tuple, crs: CRS) -> tuple:
+def _bbox_in(bbox_lonlat, crs: CRS, lon_max: float | None = None) -> tuple[tuple, ...]:
+    """Lon/lat boxes (one box or several; ``west > east`` crosses ±180° and is split) as boxes in
+    ``crs``. A geographic file whose longitudes run past 180° (``lon_max``: written 0–360) is
+    also read in the boxes shifted by 360°."""
+    from .crs import split_box
+    flat = (bbox_lonlat,) if np.ndim(bbox_lonlat[0]) == 0 else tuple(bbox_lonlat)
+    boxes = tuple(b for box in flat for b in split_box(tuple(box)))
     if crs.is_geographic and crs.to_epsg() in (4326, 4269, 4267, None):
-        return tuple(bbox_lonlat)
+        if lon_max is not None and lon_max > 180.0:
+            boxes += tuple((x0 + 360.0, y0, x1 + 360.0, y1) for x0, y0, x1, y1 in boxes if x0 + 360.0 <= lon_max)
+        return boxes
     t = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
-    return t.transform_bounds(*bbox_lonlat, densify_pts=21)
+    return tuple(t.transform_bounds(*b, densify_pts=21) for b in boxes)
+
+
+def _lon_max(spec: LayerSpec) -> float | None:
+    """The largest x of a file (for longitudes written 0–360), None when unknown."""
+    try:
+        return float(_read_info(str(spec.path), spec.layer, _stamp(spec.path), True)["total_bounds"][2])
+    except Exception:
+        return None
+
+
+def _read_boxes(path: Path, layer: str | None, columns, boxes: tuple[tuple, ...] | None) -> gpd.GeoDataFrame:
+    """The features within any of ``boxes`` (each once, by feature id), or all when None."""
+    if boxes is None or len(boxes) == 1:
+        return pyogrio.read_dataframe(path, layer=layer, columns=columns, bbox=boxes[0] if boxes else None, use_arrow=True)
+    parts = [pyogrio.read_dataframe(path, layer=layer, columns=columns, bbox=b, use_arrow=True, fid_as_index=True)
+             for b in boxes]
+    found = [p for p in parts if len(p)] or parts[:1]
+    gdf = pd.concat(found) if len(found) > 1 else found[0]
+    return gdf.loc[~gdf.index.duplicated()].reset_index(drop=True)
 
 
 def check_coordinates(bounds: np.ndarray, crs: CRS, where: str, n: int) -> None:
@@ -546,15 +575,16 @@ def load_vector(spec: LayerSpec, run_crs: CRS, bbox_lonlat: tuple | None = None,
     n_read = len(gdf)
     geoms = gdf.geometry.to_numpy() if gdf.geometry.name in gdf else np.full(n_read, None)
     src = to_crs(src_crs, where)
-    # The read is limited to the sites' reach: check the whole file's extent too, so a layer whose
-    # coordinates do not fit its CRS is refused instead of silently contributing nothing.
+    # The read is limited to the sites' reach: check the whole file's extent against its CRS, so a
+    # layer whose coordinates do not fit its CRS is refused instead of silently contributing nothing
+    # (and the part read is not judged alone: a file in EPSG:5070 may hold Hawaii as well as CONUS).
     n_file, total = _file_extent(spec, n_read, geoms)
     if n_file and total is None:
         raise LayerDataError(f"{where}: every feature ({n_file}) has a null or empty geometry; "
                              f"check the file or leave the layer out")
     if total is not None:
         check_coordinates(np.asarray(total, dtype=float), src, where, n_file or 1)
-    if n_read:
+    elif n_read:  # the whole file's extent unknown: check what was read
         valid = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
         if valid.any():
             check_coordinates(shapely.total_bounds(geoms[valid]), src, where, int(valid.sum()))
@@ -619,7 +649,14 @@ def _canonical_order(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def _box_in(bounds: tuple, src: CRS, dst: CRS):
+    """The box ``bounds`` (in ``src``) as a polygon in ``dst``. A lon/lat box wider than 180° (a
+    layer across ±180° or round the globe) is taken as its latitude band, seamed at the meridian
+    opposite ``dst``'s centre so it does not fold over the sites."""
     minx, miny, maxx, maxy = bounds
+    if src.is_geographic and maxx - minx > 180.0:
+        from .crs import central_lon
+        lon0 = central_lon(dst)
+        minx, maxx = lon0 - 179.9, lon0 + 179.9
     box = shapely.segmentize(shapely.box(minx, miny, maxx, maxy), max(maxx - minx, maxy - miny) / 64 or 1)
     return gpd.GeoSeries([box], crs=src).to_crs(dst).iloc[0]
 

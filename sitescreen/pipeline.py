@@ -30,8 +30,8 @@ from .errors import CRSError, LayerConfigError, LayerDataError, SitescreenError
 from .layers import LayerSpec, LoadedLayer, check_coordinates, check_path, companion_files, crs_label, file_sha256, load_vector, to_crs
 from .profile import VERDICTS, Profile, load_profile
 from .scoring import score
-from .sites import (SiteStats, aoi_geometry, apply_aoi, choose_crs, grid_sites, lonlat_bounds,
-                    make_footprints, read_sites)
+from .crs import Extent, parse_run_crs, split_box, working_crs
+from .sites import (SiteStats, aoi_geometry, apply_aoi, grid_sites, make_footprints, read_sites, site_extent)
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +86,25 @@ def _role_margins(profile: Profile) -> dict[str, float]:
     return margins
 
 
+#: Criterion kinds that measure areas (their layers must be polygons; the run CRS must be equal-area).
+AREA_KINDS = ("overlap", "attribute", "site_density")
+
+
 def _polygon_roles(profile: Profile) -> set[str]:
     """Roles whose layers must be polygons (areas are measured on them); others may be lines or points."""
-    return {r for c in profile.criteria if c.kind in ("overlap", "attribute", "site_density") for r in c.roles}
+    return {r for c in profile.criteria if c.kind in AREA_KINDS for r in c.roles}
+
+
+def decide_crs(config: RunConfig, profile: Profile, ext: Extent) -> CRS:
+    """The run CRS for sites at ``ext``: the configured one or the chosen one, refused when it would
+    make lengths (or the profile's areas) wrong (:func:`sitescreen.crs.working_crs`)."""
+    return working_crs(config.crs, ext, tuple(c.name for c in profile.criteria if c.kind in AREA_KINDS),
+                       crs_where(config))
+
+
+def crs_where(config: RunConfig) -> str:
+    """Where the run CRS was given, for messages."""
+    return f"{config.config_path}: [run] crs" if config.config_path else "--crs"
 
 
 def _check_reach(config: RunConfig, fp: np.ndarray, crs: CRS, vectors: list[LoadedLayer], margins: dict) -> None:
@@ -109,13 +125,14 @@ def _check_reach(config: RunConfig, fp: np.ndarray, crs: CRS, vectors: list[Load
         f"columns swapped or the sites' CRS wrong? Otherwise give layers that cover the sites")
 
 
-def _bbox_lonlat(bounds, crs, margin: float) -> tuple:
-    """The lon/lat box of ``bounds`` (in ``crs``) plus ``margin`` metres and 1 km."""
+def _bbox_lonlat(bounds, crs, margin: float) -> tuple[tuple, ...]:
+    """The lon/lat boxes of ``bounds`` (in ``crs``) plus ``margin`` metres and 1 km: one box, or
+    two when they cross ±180° (a reader takes boxes that do not wrap)."""
     minx, miny, maxx, maxy = bounds
     pad = margin + 1000.0
     t = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
     x0, y0, x1, y1 = t.transform_bounds(minx - pad, miny - pad, maxx + pad, maxy + pad, densify_pts=21)
-    return (max(x0, -180.0), max(y0, -90.0), min(x1, 180.0), min(y1, 90.0))
+    return split_box((x0, max(y0, -90.0), x1, min(y1, 90.0)))
 
 
 def raster_info(spec: LayerSpec, fp: np.ndarray, run_crs: CRS) -> dict:
@@ -177,6 +194,8 @@ def prepare(config: RunConfig, progress: Progress | None = None) -> Prepared:
     with _timed(timings, "profile", progress):
         profile = load_profile(config.profile)
         _check_roles(config, profile)
+        if config.crs:
+            parse_run_crs(config.crs, crs_where(config))  # a CRS that cannot measure in metres: refused before any work
     stats = SiteStats()
     opts = config.site_options
     with _timed(timings, "sites", progress):
@@ -184,10 +203,10 @@ def prepare(config: RunConfig, progress: Progress | None = None) -> Prepared:
         if config.sites is not None:
             raw, stats = read_sites(config.sites, opts)
             raw = apply_aoi(raw, aoi, stats)
-            bounds = lonlat_bounds(raw)
+            ext = site_extent(raw)
         else:
-            bounds = tuple(aoi.to_crs(4326).total_bounds)
-        run_crs = to_crs(config.crs, "--crs") if config.crs else choose_crs(bounds)
+            ext = site_extent(gpd.GeoDataFrame(geometry=aoi))
+        run_crs = decide_crs(config, profile, ext)
         if config.sites is not None:
             sites = make_footprints(raw, run_crs, opts, stats)
         else:

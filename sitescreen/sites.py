@@ -19,6 +19,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
 
+from .crs import Extent, ExtentBuilder, choose_crs
 from .errors import LayerConfigError, LayerDataError
 from .layers import LayerSpec, check_coordinates, crs_label, read_table, repair, to_crs
 
@@ -108,21 +109,6 @@ def aoi_geometry(aoi: Any) -> gpd.GeoSeries | None:
     gdf, _, src = read_table(spec)
     geoms, _ = repair(gdf.geometry.to_numpy(), True)
     return gpd.GeoSeries([shapely.union_all(geoms)], crs=src)
-
-
-def choose_crs(lonlat_bounds: tuple) -> CRS:
-    """An equal-area / honest-distance CRS for sites within these lon/lat bounds."""
-    minx, miny, maxx, maxy = lonlat_bounds
-    lon, lat = (minx + maxx) / 2, (miny + maxy) / 2
-    if -125 <= minx and maxx <= -66 and 24 <= miny and maxy <= 50:
-        return CRS.from_epsg(5070)  # CONUS Albers
-    if -180 <= minx and maxx <= -129 and 51 <= miny and maxy <= 72:
-        return CRS.from_epsg(3338)  # Alaska Albers
-    if maxx - minx <= 12:
-        zone = int((lon + 180) // 6) + 1
-        return CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
-    # wide areas elsewhere: a Lambert azimuthal equal-area centred on the sites
-    return CRS.from_proj4(f"+proj=laea +lat_0={lat:.4f} +lon_0={lon:.4f} +datum=WGS84 +units=m +no_defs")
 
 
 def read_sites(spec: LayerSpec, opts: SiteOptions) -> tuple[gpd.GeoDataFrame, SiteStats]:
@@ -368,9 +354,18 @@ def grid_sites(aoi: gpd.GeoSeries, run_crs: CRS, cell_m: float) -> gpd.GeoDataFr
 
 
 def lonlat_bounds(gdf: gpd.GeoDataFrame) -> tuple:
+    """The sites' lon/lat box (``west > east`` when it crosses ±180°)."""
+    return site_extent(gdf).bounds
+
+
+def site_extent(gdf: gpd.GeoDataFrame) -> Extent:
+    """Where the sites are: the smallest lon/lat arc holding them and their spherical mean."""
     if gdf.crs is None:
         raise LayerDataError("sites have no CRS")
-    return lonlat_box(gdf.total_bounds, CRS(gdf.crs))
+    ext = ExtentBuilder().add_geometries(gdf.geometry.to_numpy(), CRS(gdf.crs)).extent()
+    if ext is None:
+        raise LayerDataError("sites have no location")
+    return ext
 
 
 def lonlat_box(bounds, crs: CRS) -> tuple:

@@ -43,14 +43,14 @@ from .config import RunConfig
 from .criteria import Inputs, density_keys, finalize
 from .engine import _from_frame, _to_frame, measure_all
 from .errors import LayerConfigError, LayerDataError
-from .layers import BATCH_SUFFIXES, _feature_count, read_batches, to_crs
-from .outputs import (NO_BOUNDS, MapOptions, ResultWriter, read_results, staged_dir, union_bounds, write_map,
-                      write_report)
-from .pipeline import Prepared, _check_roles, _timed, add_tallies, build_manifest, load_layers, tally
+from .layers import BATCH_SUFFIXES, _feature_count, read_batches
+from .outputs import MapOptions, ResultWriter, read_results, staged_dir, write_map, write_report
+from .crs import ExtentBuilder, parse_run_crs
+from .pipeline import Prepared, _check_roles, _timed, add_tallies, build_manifest, crs_where, decide_crs, load_layers, tally
 from .profile import load_profile
 from .scoring import score
-from .sites import (SiteStats, aoi_geometry, apply_aoi, check_selected, choose_crs, lonlat_box, raise_outside_aoi,
-                    select_sites, site_frame, site_ids)
+from .sites import (SiteStats, aoi_geometry, apply_aoi, check_selected, raise_outside_aoi, select_sites, site_frame,
+                    site_ids)
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +134,8 @@ def screen_streamed(config: RunConfig, out_dir: str | Path, *, overwrite: bool =
     with _timed(timings, "profile", progress):
         profile = load_profile(config.profile)
         _check_roles(config, profile)
+        if config.crs:
+            parse_run_crs(config.crs, crs_where(config))  # a CRS that cannot measure in metres: refused before any work
     opts = config.site_options
     where = str(config.sites.path)
     stats = SiteStats(path=where)
@@ -142,21 +144,20 @@ def screen_streamed(config: RunConfig, out_dir: str | Path, *, overwrite: bool =
         scratch = Path(tempfile.mkdtemp(prefix=".scratch-", dir=folder))
         # 1. keys, record ids, extent and counts
         with _timed(timings, "sites", progress):
-            keys, record_ids, src_bounds = [], [], NO_BOUNDS
+            keys, record_ids, extent = [], [], ExtentBuilder()
             for sel in _pieces(config, chunk_size, stats, aoi):
                 if len(sel):
                     keys.append(_hilbert_lonlat(sel))
                     record_ids.append(sel["record_id"].to_numpy(dtype=object) if "record_id" in sel
                                       else np.full(len(sel), None, dtype=object))
-                    src_bounds = union_bounds(src_bounds, sel.total_bounds)
+                    extent.add_geometries(sel.geometry.to_numpy(), CRS(sel.crs))
             check_selected(stats, config.sites, opts)
             if not keys:
                 raise_outside_aoi(aoi)
             keys, record_ids = np.concatenate(keys), np.concatenate(record_ids)
             n = len(keys)
             # 2. the run CRS from the kept sites' extent, as in memory
-            run_crs = to_crs(config.crs, "--crs") if config.crs else choose_crs(
-                lonlat_box(src_bounds, to_crs(stats.source_crs, where)))
+            run_crs = decide_crs(config, profile, extent.extent())
             rank = np.empty(n, dtype=np.int64)
             rank[np.argsort(keys, kind="stable")] = np.arange(n)
             chunk_of = rank // chunk_size
