@@ -16,7 +16,8 @@ Run config format (paths relative to the file)::
     role = "protected"
     path = "wilderness.shp"
     # layer = "..." (GeoPackage layer), crs = "EPSG:…" (override), schema = "wbd",
-    # definition = { fields = { name = "NAME" }, coverage = "extent" }, where = { agency = ["BLM"] }
+    # definition = { fields = { name = "NAME" }, coverage = "global" }, where = { agency = ["BLM"] },
+    # coverage = "area.gpkg" (the polygon the layer covers; or "global" / "features")
 """
 
 from __future__ import annotations
@@ -176,7 +177,12 @@ def _spec_to_dict(spec: LayerSpec) -> dict:
     return {"role": spec.role, "path": str(Path(spec.path).resolve()), "layer": spec.layer, "name": spec.name,
             "schema": spec.schema, "definition": schema_to_dict(spec.definition) if spec.definition else None,
             "crs": spec.crs, "where": {k: list(v) for k, v in spec.where.items()}, "band": spec.band,
-            "skip_invalid": spec.skip_invalid}
+            "skip_invalid": spec.skip_invalid, "coverage": _coverage_to_dict(spec.coverage)}
+
+
+def _coverage_to_dict(coverage: str | None) -> str | None:
+    from .layers import SPEC_COVERAGES
+    return coverage if coverage in (None, *SPEC_COVERAGES) else str(Path(coverage).resolve())
 
 
 def _spec_from_dict(d: Mapping[str, Any], where: str) -> LayerSpec:
@@ -185,7 +191,8 @@ def _spec_from_dict(d: Mapping[str, Any], where: str) -> LayerSpec:
     return LayerSpec(role=d["role"], path=Path(d["path"]), layer=d.get("layer"), name=d.get("name"),
                      schema=d.get("schema"), definition=definition, crs=d.get("crs"),
                      where={k: tuple(v) for k, v in dict(d.get("where") or {}).items()},
-                     band=int(d.get("band", 1)), skip_invalid=bool(d.get("skip_invalid", False)))
+                     band=int(d.get("band", 1)), skip_invalid=bool(d.get("skip_invalid", False)),
+                     coverage=d.get("coverage"))
 
 
 def schema_to_dict(schema) -> dict:
@@ -198,6 +205,8 @@ def schema_to_dict(schema) -> dict:
     out = {"name": schema.name, "title": schema.title, "source": schema.source,
            "match": [list(m) for m in schema.match], "fields": {k: list(v) for k, v in schema.fields.items()},
            "values": values, "types": dict(schema.types), "coverage": schema.coverage}
+    if schema.state_field:
+        out["state_field"] = list(schema.state_field)
     if schema.crs:
         out["crs"] = schema.crs
     if geometry:

@@ -105,26 +105,45 @@ def features_for(criterion: Criterion, inputs: Inputs) -> tuple[gpd.GeoDataFrame
 
 
 class CoverageCache:
-    """Covered fraction of each footprint by each layer's coverage, computed once per layer."""
+    """Covered fraction of each footprint by each layer's coverage, computed once per layer.
 
-    def __init__(self, footprints: np.ndarray, inputs: Inputs | None = None):
+    A layer covers what :func:`sitescreen.layers.layer_coverage` says, never its bounding box: a
+    declared polygon; its own polygons ("features"); the states a state extract names — a site
+    whose record names one of them, and elsewhere its own polygons ("states"); everywhere
+    ("global"); or nowhere known ("unknown"). ``states`` are the sites' USPS codes ("" unknown).
+    """
+
+    def __init__(self, footprints: np.ndarray, inputs: Inputs | None = None, states: np.ndarray | None = None):
         self.footprints = footprints
         self.inputs = inputs
+        self.states = np.full(len(footprints), "", dtype=object) if states is None else np.asarray(states, dtype=object)
         self._cache: dict[int, np.ndarray] = {}
 
     def fraction(self, layer: LoadedLayer) -> np.ndarray:
         key = id(layer)
         if key not in self._cache:
-            if layer.schema.coverage == "features":  # a tiling layer (WBD): covered where its polygons are
-                geoms = layer.gdf.geometry.to_numpy()
-                if self.inputs is not None:
-                    geoms = self.inputs.prepared(("coverage", id(layer)), lambda: geomops.FeatureLayer(geoms))
-                self._cache[key] = geomops.overlap_fraction(self.footprints, geoms)
-            elif layer.coverage is None:
-                self._cache[key] = np.ones(len(self.footprints))
-            else:
+            kind = layer.coverage_kind
+            if layer.coverage is not None:  # a declared coverage polygon
                 self._cache[key] = self._inside_fraction(layer.coverage)
+            elif kind in ("features", "states"):
+                frac = np.zeros(len(self.footprints))
+                if kind == "states":  # recorded in a state the extract covers
+                    frac[np.isin(self.states, list(layer.states))] = 1.0
+                rest = np.flatnonzero(frac < 1.0)
+                if rest.size:  # a tiling layer (WBD), or the extract's own polygons: covered where they are
+                    frac[rest] = geomops.overlap_fraction(self.footprints[rest], self._features(layer))
+                self._cache[key] = frac
+            elif kind == "unknown":
+                self._cache[key] = np.zeros(len(self.footprints))
+            else:
+                self._cache[key] = np.ones(len(self.footprints))
         return self._cache[key]
+
+    def _features(self, layer: LoadedLayer):
+        geoms = layer.gdf.geometry.to_numpy()
+        if self.inputs is not None:
+            return self.inputs.prepared(("coverage", id(layer)), lambda: geomops.FeatureLayer(geoms))
+        return geoms
 
     def _inside_fraction(self, area) -> np.ndarray:
         """Covered fraction by one coverage polygon (a layer's extent): footprints lying wholly
@@ -155,9 +174,17 @@ class CoverageCache:
         reason = np.full(n, "", dtype=object)
         for lyr in layers:
             out = self.fraction(lyr) < MIN_COVERAGE
-            reason[out & ~mask] = f"outside the coverage of layer {lyr.spec.label}"
+            reason[out & ~mask] = f"outside the coverage of layer {lyr.spec.label} ({lyr.coverage_text()})"
             mask |= out
         return mask, reason
+
+
+def site_states(sites: gpd.GeoDataFrame) -> np.ndarray | None:
+    """The USPS code of the state each site's record names ("" none), or None without a state column."""
+    if "state" not in sites:
+        return None
+    from .usstates import state_codes
+    return state_codes(sites["state"].to_numpy(dtype=object))
 
 
 def _names(feats: gpd.GeoDataFrame, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -209,7 +236,8 @@ def _seed_coverage(c: Criterion, feats: gpd.GeoDataFrame, covered: np.ndarray, c
     if ctx is None or c.selection is not None:
         return
     layers = [lyr for lyr in ctx.inputs.vectors if lyr.spec.role in c.roles]
-    if len(layers) == 1 and layers[0].schema.coverage == "features" and len(layers[0].gdf) == len(feats):
+    if (len(layers) == 1 and layers[0].coverage_kind == "features" and layers[0].coverage is None
+            and len(layers[0].gdf) == len(feats)):
         ctx.coverage.seed(layers[0], covered)
 
 
@@ -285,9 +313,15 @@ def measure_raster(c: Criterion, sites: gpd.GeoDataFrame, inputs: Inputs) -> Mea
     spec = specs[0]
     stat = c.params["stat"]
     df = zonal.zonal_stats(sites.geometry, spec.path, [stat], band=spec.band, crs_override=spec.crs,
-                           derive=c.params.get("derive"), threshold=c.params.get("threshold"))
-    vals = df[stat].to_numpy(dtype=float)
-    reason = np.where(np.isnan(vals), f"outside the coverage of raster {spec.label} (no valid cells under the footprint)", "").astype(object)
+                           derive=c.params.get("derive"), threshold=c.params.get("threshold"), covered=True)
+    vals = np.array(df[stat].to_numpy(dtype=float))  # a copy: no-data is written into it
+    frac = df["covered_fraction"].to_numpy(dtype=float)
+    short = frac < MIN_COVERAGE  # the same minimum coverage as vector criteria: a value from 41 % is no value
+    vals[short] = np.nan
+    pct = np.char.mod("%.0f", np.round(100 * frac, 0)).astype(object)
+    reason = np.where(short, f"outside the coverage of raster {spec.label} (only " + pct +
+                      f" % of the footprint on valid cells; at least {MIN_COVERAGE:.0%} needed)", "").astype(object)
+    reason[np.isnan(vals) & ~short] = f"outside the coverage of raster {spec.label} (no valid cells under the footprint)"
     return Measurement(vals, nodata_reason=reason, layers=[spec.label])
 
 
@@ -337,7 +371,7 @@ def measure(profile: Profile, sites: gpd.GeoDataFrame, inputs: Inputs, *, comple
     process meanwhile (:data:`SIDE_PROCESS_MIN_SITES`); the values are the same.
     """
     fp = sites.geometry.to_numpy()
-    ctx = Context(sites, inputs, CoverageCache(fp, inputs))
+    ctx = Context(sites, inputs, CoverageCache(fp, inputs, site_states(sites)))
     out: dict[str, Measurement] = {}
     pending = _start_rasters(profile, sites, inputs, side)
     try:

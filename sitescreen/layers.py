@@ -27,6 +27,7 @@ from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError as ProjCRSError
 
 from .errors import CRSError, LayerConfigError, LayerDataError
+from .usstates import is_national, state_codes
 from .schemas import Schema, describe_known, detect_schema, generic_schema, known_schemas, schema_from_dict
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ class LayerSpec:
     where: Mapping[str, tuple] = field(default_factory=dict)  # canonical field -> allowed values
     band: int = 1
     skip_invalid: bool = False         # CSV rows whose WKT does not parse are skipped, not an error
+    coverage: str | None = None        # declared coverage: a polygon file, or "global" / "features"
 
     @property
     def kind(self) -> str:
@@ -72,9 +74,11 @@ class LoadedLayer:
     features_read: int
     repairs: int = 0
     dropped_empty: int = 0
-    coverage: Any = None  # shapely geometry in the run CRS, or None for "global"
+    coverage: Any = None  # a declared coverage polygon in the run CRS (None: see coverage_kind)
     features_in_file: int | None = None  # the whole file (the read is limited to the sites' reach)
-    extent: Any = None    # the file's bounding box in the run CRS (None when unknown)
+    extent: Any = None    # the file's bounding box in the run CRS (None when unknown); never its coverage
+    coverage_kind: str = "global"  # global | features | states | declared (polygon) | unknown
+    states: frozenset = frozenset()  # for "states": the USPS codes of the states the file covers
 
     def info(self) -> dict:
         return {
@@ -83,9 +87,21 @@ class LoadedLayer:
             "source_crs": self.source_crs, "features_read": self.features_read,
             "features_in_file": self.features_in_file,
             "features_used": int(len(self.gdf)), "repairs": self.repairs,
-            "dropped_empty": self.dropped_empty, "coverage": self.schema.coverage,
+            "dropped_empty": self.dropped_empty, "coverage": self.coverage_text(),
             "crs_override": self.spec.crs, "filter": {k: list(v) for k, v in self.spec.where.items()},
         }
+
+
+    def coverage_text(self) -> str:
+        """What the layer covers, in words (the manifest's and the report's ``coverage``)."""
+        if self.coverage_kind == "declared":
+            return f"declared: {self.spec.coverage}"
+        if self.coverage_kind == "states":
+            named = ", ".join(sorted(self.states)) or "none named"
+            return f"states: {named} (and its own polygons)"
+        if self.coverage_kind == "unknown":
+            return "unknown (not declared): no site is known to be covered"
+        return self.coverage_kind
 
 
 def parse_layer_arg(text: str) -> LayerSpec:
@@ -105,7 +121,7 @@ def parse_layer_arg(text: str) -> LayerSpec:
 
 def layer_from_config(data: Mapping[str, Any], base: Path, where: str) -> LayerSpec:
     """A ``[[layers]]`` table of a run config; paths resolve against the config's folder."""
-    allowed = {"role", "path", "layer", "name", "schema", "definition", "crs", "where", "band"}
+    allowed = {"role", "path", "layer", "name", "schema", "definition", "crs", "where", "band", "coverage"}
     unknown = set(data) - allowed
     if unknown:
         raise LayerConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(allowed))}")
@@ -119,11 +135,20 @@ def layer_from_config(data: Mapping[str, Any], base: Path, where: str) -> LayerS
     if schema is not None and schema not in known_schemas():
         raise LayerConfigError(f"{where}: schema {schema!r} is not a known layer definition; known: {', '.join(known_schemas())}")
     path = Path(data["path"])
+    coverage = data.get("coverage")
+    if coverage is not None and (not isinstance(coverage, str) or not coverage):
+        raise LayerConfigError(f"{where}: 'coverage' must be a polygon file or one of {', '.join(SPEC_COVERAGES)}")
+    if coverage is not None and coverage not in SPEC_COVERAGES and not Path(coverage).is_absolute():
+        coverage = str(base / coverage)
     return LayerSpec(
         role=data["role"], path=path if path.is_absolute() else base / path, layer=data.get("layer"),
         name=data.get("name"), schema=schema, definition=definition, crs=data.get("crs"),
-        where=parse_where(data.get("where", {}), where), band=int(data.get("band", 1)),
+        where=parse_where(data.get("where", {}), where), band=int(data.get("band", 1)), coverage=coverage,
     )
+
+
+#: What a layer's ``coverage`` key may say besides a polygon file's path.
+SPEC_COVERAGES = ("global", "features")
 
 
 def parse_where(data: Mapping[str, Any], where: str) -> dict[str, tuple]:
@@ -192,14 +217,67 @@ def _open(spec: LayerSpec, where: str) -> tuple[int | None, list[str], Schema]:
     return total, columns, schema
 
 
+SINGLE_LAYER_SUFFIXES = (".csv", ".parquet", ".geoparquet")
+
+
+def choose_layer(spec: LayerSpec) -> LayerSpec:
+    """The spec with its layer named: a multi-layer source (GeoPackage, FileGDB, …) without a layer
+    name is never read at its first layer. Of its spatial layers, the one a layer definition matches
+    (the spec's own, or a known one) is taken when exactly one does; otherwise the error lists them."""
+    if spec.layer is not None or spec.path.suffix.lower() in SINGLE_LAYER_SUFFIXES:
+        return spec
+    where = _where(spec)
+    try:
+        listed = pyogrio.list_layers(spec.path)
+    except Exception:
+        return spec  # not a vector source GDAL can open: _info says so
+    spatial = [str(n) for n, g in listed if g is not None]
+    if len(spatial) == 1 and len(listed) > 1:
+        log.info("%s: reading its only spatial layer %r", where, spatial[0])
+        return replace(spec, layer=spatial[0])
+    if len(spatial) <= 1:
+        return spec
+    fits = [n for n in spatial if _layer_matches(spec, n)]
+    if len(fits) == 1:
+        log.info("%s: %d layers and no layer name: reading %r, the one a layer definition matches",
+                 where, len(spatial), fits[0])
+        return replace(spec, layer=fits[0])
+    shown = ", ".join(f"{n!r} ({_read_info(str(spec.path), n, _stamp(spec.path)).get('features', '?')} features)"
+                      for n in spatial)
+    why = (f"{len(fits)} of them ({', '.join(map(repr, fits))}) match a layer definition" if fits
+           else "none matches a known layer definition")
+    raise LayerConfigError(
+        f"{where}: has {len(spatial)} layers ({shown}) and no layer name; {why}, so which one to use cannot be "
+        f"told: name it with --layer {spec.role}={spec.path}:LAYER or layer = \"LAYER\" in the run config")
+
+
+def _layer_matches(spec: LayerSpec, layer: str) -> bool:
+    """Whether the definition of ``spec`` (given, named, or any known one) matches ``layer``'s fields."""
+    fields = [str(c) for c in _read_info(str(spec.path), layer, _stamp(spec.path))["fields"]]
+    if spec.definition is not None or spec.schema is not None:
+        schema = spec.definition if spec.definition is not None else known_schemas()[spec.schema]
+        return bool(schema.match or schema.fields) and schema.matches(fields) and _has_mapped(schema, fields)
+    return detect_schema(fields, layer) is not None
+
+
+def _has_mapped(schema: Schema, fields: list[str]) -> bool:
+    try:
+        _check_mapped_fields(schema, fields, "")
+    except LayerConfigError:
+        return False
+    return True
+
+
 def read_table(spec: LayerSpec, bbox_lonlat: tuple | None = None) -> tuple[gpd.GeoDataFrame, Schema, str]:
     """Read a vector layer in its source CRS: (frame with the source columns, schema, source CRS).
 
     ``bbox_lonlat`` limits the read to that lon/lat box, or those boxes (transformed into the file's
-    CRS; a box crossing ±180° is read as its two halves).
+    CRS; a box crossing ±180° is read as its two halves). A multi-layer source without a layer name
+    is read at the layer :func:`choose_layer` names.
     """
     path = spec.path
     check_path(path, f"{spec.role} layer")
+    spec = choose_layer(spec)
     suffix = path.suffix.lower()
     where = _where(spec)
     if suffix == ".csv":
@@ -245,6 +323,7 @@ def read_batches(spec: LayerSpec, batch_rows: int) -> tuple[Schema, str, int, It
     where = _where(spec)
     if suffix not in BATCH_SUFFIXES:
         raise LayerConfigError(f"{where}: cannot be read in pieces; formats that can: {', '.join(BATCH_SUFFIXES)}")
+    spec = choose_layer(spec)
     total, columns, schema = _open(spec, where)
     if suffix in (".parquet", ".geoparquet"):
         import pyarrow.parquet as pq
@@ -570,6 +649,7 @@ def polygonal_part(geoms: np.ndarray) -> np.ndarray:
 
 def load_vector(spec: LayerSpec, run_crs: CRS, bbox_lonlat: tuple | None = None, *, polygonal: bool = True) -> LoadedLayer:
     """Read, check, filter, repair and reproject one vector layer into ``run_crs``."""
+    spec = choose_layer(spec)  # recorded with the layer it read, so the manifest and a re-run name it
     gdf, schema, src_crs = read_table(spec, bbox_lonlat)
     where = _where(spec)
     n_read = len(gdf)
@@ -610,12 +690,12 @@ def load_vector(spec: LayerSpec, run_crs: CRS, bbox_lonlat: tuple | None = None,
     if not src.equals(run_crs):
         out = out.to_crs(run_crs)
     out = _canonical_order(out)
-    coverage = layer_coverage(spec, schema, src, run_crs, out, total)
+    kind, coverage, states = layer_coverage(spec, schema, run_crs)
     extent = _box_in(total, src, run_crs) if total is not None else None
     log.info("%s: %d features read, %d used, %d repaired", where, n_read, len(out), n_repaired)
     return LoadedLayer(spec=spec, gdf=out, schema=schema, source_crs=src_crs, features_read=n_read,
                        repairs=n_repaired, dropped_empty=int(empty.sum()), coverage=coverage,
-                       features_in_file=n_file, extent=extent)
+                       features_in_file=n_file, extent=extent, coverage_kind=kind, states=states)
 
 
 def _file_extent(spec: LayerSpec, n_read: int, geoms: np.ndarray) -> tuple[int | None, tuple | None]:
@@ -661,19 +741,80 @@ def _box_in(bounds: tuple, src: CRS, dst: CRS):
     return gpd.GeoSeries([box], crs=src).to_crs(dst).iloc[0]
 
 
-def layer_coverage(spec: LayerSpec, schema: Schema, src: CRS, run_crs: CRS, gdf: gpd.GeoDataFrame, total: tuple | None = None):
-    """Where the layer has data, in the run CRS: the extent box, or None for "global" and for
-    "features" coverage (where the layer's own polygons are its coverage; see criteria.CoverageCache)."""
-    if schema.coverage in ("global", "features"):
-        return None
-    if total is None:
-        try:
-            total = _total_bounds(spec)
-        except Exception:
-            total = gdf.to_crs(src).total_bounds if len(gdf) else (0, 0, 0, 0)
-    box = _box_in(tuple(total), src, run_crs)
-    shapely.prepare(box)  # for the checks on the main thread; measuring threads prepare private copies
-    return box
+def layer_coverage(spec: LayerSpec, schema: Schema, run_crs: CRS) -> tuple[str, Any, frozenset]:
+    """What the layer covers (never its bounding box): (kind, declared polygon in the run CRS or None,
+    states). The spec's declared ``coverage`` wins over the definition's; a state extract covers the
+    states its features name (a file naming every state is national: global); a definition that
+    does not say, with nothing declared, covers no site that is known ("unknown": *no data*).
+    See criteria.CoverageCache for the covered fraction of each footprint."""
+    where = _where(spec)
+    if spec.coverage in SPEC_COVERAGES:
+        return spec.coverage, None, frozenset()
+    if spec.coverage:
+        return "declared", declared_coverage(spec, run_crs), frozenset()
+    if schema.coverage == "states":
+        states = _file_states(spec, schema, where)
+        if is_national(states):
+            return "global", None, states
+        log.warning("%s: a state extract covering %s: sites recorded in other states, and sites with no "
+                    "recorded state off its polygons, get no data; declare its exact coverage with "
+                    "coverage = \"area.gpkg\"", where, ", ".join(sorted(states)) or "no named state")
+        return "states", None, states
+    if schema.coverage == "declared":
+        log.warning("%s: the %s layer does not say what it covers, so no site is known to be covered (no data); "
+                    "declare it with coverage = \"area.gpkg\" (a polygon file) or coverage = \"global\" in the run config",
+                    where, spec.role)
+        return "unknown", None, frozenset()
+    return schema.coverage, None, frozenset()
+
+
+def declared_coverage(spec: LayerSpec, run_crs: CRS):
+    """The union of the polygons of the spec's declared coverage file, in the run CRS (prepared)."""
+    cov = LayerSpec(role="coverage", path=Path(spec.coverage), crs=None)
+    what = f"{spec.role} layer's coverage"
+    check_path(cov.path, what)
+    where = f"{cov.path} (the coverage of {_where(spec)})"
+    gdf, _, src_crs = read_table(cov)
+    geoms = gdf.geometry.to_numpy()
+    geoms = geoms[~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)]
+    if not len(geoms) or not set(shapely.get_type_id(geoms).tolist()) <= {3, 6}:
+        raise LayerDataError(f"{where}: a coverage must be polygons (the area the layer covers); "
+                             f"this file holds {', '.join(sorted(set(shapely.get_type_id(geoms).astype(str)))) or 'no geometry'}")
+    src = to_crs(src_crs, where)
+    check_coordinates(shapely.total_bounds(geoms), src, where, len(geoms))
+    area = shapely.union_all(repair(np.asarray(geoms, dtype=object), True)[0])
+    area = gpd.GeoSeries([area], crs=src).to_crs(run_crs).iloc[0]
+    shapely.prepare(area)  # for the checks on the main thread; measuring threads prepare private copies
+    return area
+
+
+def _file_states(spec: LayerSpec, schema: Schema, where: str) -> frozenset:
+    """The USPS codes of the states named in the whole file's state field (not only the part read)."""
+    columns = _columns(spec, where) if spec.path.suffix.lower() != ".csv" else list(
+        pd.read_csv(spec.path, nrows=0, encoding="utf-8").columns)
+    by_lower = {c.lower(): c for c in columns}
+    field_ = next((by_lower[a.lower()] for a in schema.state_field if a.lower() in by_lower), None)
+    if field_ is None:
+        return frozenset()
+    values = _distinct(str(spec.path), spec.layer, field_, _stamp(spec.path))
+    return frozenset(c for c in state_codes(values) if c)
+
+
+@lru_cache(maxsize=16)
+def _distinct(path: str, layer: str | None, field_: str, stamp: tuple) -> tuple:
+    suffix = Path(path).suffix.lower()
+    try:
+        if suffix == ".csv":
+            col = pd.read_csv(path, usecols=[field_], dtype=str, encoding="utf-8")[field_]
+        elif suffix in (".parquet", ".geoparquet"):
+            col = pd.read_parquet(path, columns=[field_])[field_]
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                col = pyogrio.read_dataframe(path, layer=layer, columns=[field_], read_geometry=False)[field_]
+    except Exception as exc:
+        raise LayerDataError(f"{path}: cannot read its state field {field_!r}: {exc}") from None
+    return tuple(pd.unique(col.dropna().astype(str)))
 
 
 def _total_bounds(spec: LayerSpec) -> tuple:

@@ -2,7 +2,14 @@
 
 A definition is data (``layers/*.toml``, shipped with the package, or a table in a run config).
 It names the fields that identify the dataset (``match``), maps source fields to canonical ones
-(``fields``), recodes values (``values``), and says where the layer has data (``coverage``).
+(``fields``), recodes values (``values``), and says where the layer has data (``coverage``, one of
+:data:`COVERAGES`; never a bounding box):
+
+* ``global`` — the file covers every place a site can be (a national dataset);
+* ``features`` — the layer tiles the land: where it has no polygon it has no data (WBD);
+* ``states`` — a state extract: it covers the states named in its ``state_field`` (PAD-US);
+* ``declared`` — only the user knows: a run config's ``coverage = "area.gpkg"`` gives the polygon,
+  and without one no site is known to be covered (*no data*). Definitions that do not say are this.
 
 Canonical fields (the names profiles select on): ``name``, ``agency``, ``manager_type``,
 ``gap_status``, ``designation``, ``huc``, ``unit_code``, ``record_id``, ``commodity``, plus any
@@ -21,7 +28,7 @@ import pandas as pd
 
 from .errors import LayerConfigError
 
-COVERAGES = ("extent", "features", "global")
+COVERAGES = ("global", "features", "states", "declared")
 TYPES = {"int": "Int64", "float": "float64", "str": "string"}
 
 
@@ -44,7 +51,8 @@ class Schema:
     fields: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     values: Mapping[str, ValueRule] = field(default_factory=dict)
     types: Mapping[str, str] = field(default_factory=dict)
-    coverage: str = "extent"
+    coverage: str = "declared"
+    state_field: tuple[str, ...] = ()  # for "states" coverage: the field naming each feature's state
     crs: str | None = None
     wkt: str | None = None
     lon: str | None = None
@@ -107,14 +115,12 @@ def _convert(s: pd.Series, kind: str, canon: str, where: str) -> pd.Series:
 def schema_from_dict(data: Mapping[str, Any], where: str) -> Schema:
     """Validate a definition table (from a layers/*.toml file or a run config)."""
     allowed = {"name", "title", "source", "match", "fields", "values", "types", "coverage",
-               "crs", "geometry"}
+               "state_field", "crs", "geometry"}
     unknown = set(data) - allowed
     if unknown:
         raise LayerConfigError(
             f"{where}: unknown key(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(allowed))}")
-    coverage = data.get("coverage", "extent")
-    if coverage not in COVERAGES:
-        raise LayerConfigError(f"{where}: coverage {coverage!r} is not one of {', '.join(COVERAGES)}")
+    coverage, state_field = _coverage(data, where)
     fields = {}
     for canon, src in dict(data.get("fields", {})).items():
         alts = (src,) if isinstance(src, str) else tuple(src)
@@ -146,9 +152,29 @@ def schema_from_dict(data: Mapping[str, Any], where: str) -> Schema:
     return Schema(
         name=str(data.get("name", where)), title=str(data.get("title", "")),
         source=str(data.get("source", "")), match=match, fields=fields, values=values,
-        types=types, coverage=coverage, crs=data.get("crs"), wkt=geom.get("wkt"),
+        types=types, coverage=coverage, state_field=state_field, crs=data.get("crs"), wkt=geom.get("wkt"),
         lon=geom.get("lon"), lat=geom.get("lat"),
     )
+
+
+def _coverage(data: Mapping[str, Any], where: str) -> tuple[str, tuple[str, ...]]:
+    """(coverage kind, state field alternatives) of a definition table."""
+    coverage = data.get("coverage", "declared")
+    if coverage == "extent":
+        raise LayerConfigError(
+            f"{where}: coverage 'extent' (the layer's bounding box) is not allowed: a box is not what a layer "
+            f"covers; use one of {', '.join(COVERAGES)} (declared: give the polygon with coverage = \"area.gpkg\" "
+            f"on the [[layers]] table)")
+    if coverage not in COVERAGES:
+        raise LayerConfigError(f"{where}: coverage {coverage!r} is not one of {', '.join(COVERAGES)}")
+    raw = data.get("state_field", ())
+    alts = (raw,) if isinstance(raw, str) else tuple(raw)
+    if not all(isinstance(a, str) and a for a in alts):
+        raise LayerConfigError(f"{where}: state_field must be a field name or a list of names")
+    if (coverage == "states") != bool(alts):
+        raise LayerConfigError(f"{where}: coverage = \"states\" needs state_field (the field naming each "
+                               f"feature's state), and state_field is only for coverage = \"states\"")
+    return coverage, alts
 
 
 @cache

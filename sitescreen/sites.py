@@ -331,7 +331,7 @@ def site_frame(sites: gpd.GeoDataFrame, ids: np.ndarray) -> gpd.GeoDataFrame:
     out["name"] = sites["name"].fillna("").astype(str).to_numpy() if "name" in sites else out["site_id"]
     out.loc[out["name"] == "", "name"] = out["site_id"]
     out["record_ids"] = sites["record_ids"].astype(str).to_numpy() if "record_ids" in sites else out["site_id"]
-    for extra in ("other_names", "n_records", "commodity"):
+    for extra in ("other_names", "n_records", "commodity", "state"):  # state: for state-extract coverage
         if extra in sites:
             out[extra] = sites[extra].to_numpy()
     return out

@@ -174,6 +174,7 @@ def zonal_stats(
     crs_override: str | None = None,
     derive: str | None = None,
     threshold: float | None = None,
+    covered: bool = False,
 ) -> pd.DataFrame:
     """One row per footprint (same index), one float column per stat in `stats`.
 
@@ -184,7 +185,8 @@ def zonal_stats(
     honouring nodata; geographic rasters use metres per degree at each row's latitude).
     frac_above = coverage-weighted fraction of valid cells whose value > `threshold`.
     A footprint with no valid cells (outside the raster or all nodata) gets NaN in every
-    column, never 0.
+    column, never 0. With ``covered``, a column ``covered_fraction`` says which fraction of each
+    footprint's area lies on valid cells (0 off the raster), for the minimum-coverage rule.
     """
     stats = _check_stats(stats)
     if derive is not None and derive not in DERIVATIONS:
@@ -200,6 +202,8 @@ def zonal_stats(
     out = pd.DataFrame(
         {s: np.full(len(footprints), np.nan) for s in stats}, index=footprints.index
     )
+    if covered:
+        out["covered_fraction"] = 0.0
     with ExitStack() as stack:
         try:
             ds = stack.enter_context(rasterio.open(raster_path))
@@ -242,8 +246,12 @@ def zonal_stats(
             else:
                 ops.append(Operation(s, s, value_src))
         _run_exactextract(geoms, ok, value_src, ops, cols)
+        cell_area = abs(ds.transform.a * ds.transform.e)
 
-    empty = ~(cols.pop("_count") > 0)
+    count = cols.pop("_count")
+    if covered:
+        out["covered_fraction"] = _covered_fraction(count, cell_area, geoms, ok)
+    empty = ~(count > 0)
     for s in stats:
         col = cols[s]
         col[empty] = np.nan
@@ -254,6 +262,17 @@ def zonal_stats(
 # --------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------
+
+
+def _covered_fraction(count: np.ndarray, cell_area: float, geoms: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """Area on valid cells (the coverage-weighted count of valid cells × a cell's area, in the
+    raster's CRS, where exactextract measures) over each footprint's area there."""
+    area = np.zeros(len(geoms))
+    area[ok] = shapely.area(geoms[ok])
+    frac = np.zeros(len(geoms))
+    has = area > 0
+    frac[has] = np.minimum(count[has] * cell_area / area[has], 1.0)
+    return frac
 
 
 def _check_stats(stats: Sequence[str]) -> list[str]:

@@ -213,7 +213,7 @@ def test_definition_with_missing_field_is_named(tmp_path):
 
 
 @pytest.mark.parametrize("data, message", [
-    ({"coverage": "everywhere"}, "coverage 'everywhere' is not one of extent, features, global"),
+    ({"coverage": "everywhere"}, "coverage 'everywhere' is not one of global, features, states, declared"),
     ({"colour": "red"}, r"unknown key\(s\) colour"),
     ({"types": {"gap_status": "integer"}}, "types.gap_status = 'integer' is not one of int, float, str"),
     ({"values": {"x": {"table": {}}}}, "values.x needs 'from'"),
