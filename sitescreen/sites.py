@@ -35,6 +35,7 @@ RARE_EARTHS = (
 COMMODITIES = {"rare-earths": RARE_EARTHS, "any": ()}
 NUMBER = re.compile(r"\d+")
 WHERE_VALUES_SHOWN = 12
+AOI_VERTEX_DEG = 0.1  # a lon/lat AOI box has a vertex at least this often, so it reprojects true
 NAME_NOISE = re.compile(r"\b(prospect|mine|mines|deposit|deposits|occurrence|claims?|group|area|district|property|project|the|and|\(synthetic\))\b|[^a-z0-9 ]")
 
 
@@ -141,7 +142,8 @@ def aoi_geometry(aoi: Any) -> gpd.GeoSeries | None:
         return None
     if isinstance(aoi, tuple):
         west, south, east, north = aoi
-        return gpd.GeoSeries([shapely.box(west, south, east + 360 if west > east else east, north)], crs="EPSG:4326")
+        box = shapely.box(west, south, east + 360 if west > east else east, north)
+        return gpd.GeoSeries([shapely.segmentize(box, AOI_VERTEX_DEG)], crs="EPSG:4326")  # edges follow meridians and parallels
     spec = LayerSpec(role="aoi", path=Path(aoi))
     gdf, _, src = read_table(spec)
     geoms = gdf.geometry.to_numpy()
