@@ -199,6 +199,9 @@ def check_path(path: Path, what: str) -> None:
         raise LayerDataError(f"{path}: {what} is a directory, expected a file")
     if not os.access(path, os.R_OK):
         raise LayerDataError(f"{path}: {what} file is not readable (permissions)")
+    hint = NOT_READ.get(path.suffix.lower())
+    if hint:  # GDAL opens some of these (a .dbf as a table without geometry): refuse them by name
+        raise LayerDataError(f"{path}: {what} is not a file sitescreen reads: this is {hint}")
 
 
 def to_crs(value: str | CRS, where: str) -> CRS:
@@ -479,22 +482,40 @@ def _csv_frame(spec: LayerSpec, where: str) -> pd.DataFrame:
     encoding, sep = csv_dialect(spec.path)
     if sep != ",":
         log.info("%s: fields separated by %s", where, CSV_SEPARATORS[sep])
+    if encoding == "utf-8" and b"\x00" in spec.path.read_bytes()[: 1 << 16]:
+        raise LayerDataError(f"{where}: text is not UTF-8 (it has NUL bytes: UTF-16 without a byte-order mark, "
+                             f"or not text); re-save the file as UTF-8")
     try:
-        return pd.read_csv(spec.path, dtype=str, keep_default_na=False, encoding=encoding, sep=sep)
+        with warnings.catch_warnings():  # rows longer than the header: pandas would shift them silently
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            return pd.read_csv(spec.path, dtype=str, keep_default_na=False, encoding=encoding, sep=sep, index_col=False)
     except UnicodeError as exc:
         at = f" at byte {exc.start}" if isinstance(exc, UnicodeDecodeError) else ""
         raise LayerDataError(f"{where}: text is not {encoding.upper().removesuffix('-SIG')} "
                              f"({getattr(exc, 'reason', exc)}{at}); re-save the file as UTF-8") from None
     except pd.errors.EmptyDataError:
         raise LayerDataError(_empty_message(spec, where)) from None
-    except pd.errors.ParserError as exc:
-        m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
-        if m:
+    except (pd.errors.ParserError, pd.errors.ParserWarning) as exc:
+        bad = _ragged_line(spec.path, encoding, sep)
+        if bad:
+            line, n, header = bad
             raise LayerDataError(
-                f"{where}: line {m.group(2)} has {m.group(3)} fields but the header has {m.group(1)} "
+                f"{where}: line {line} has {n} fields but the header has {header} "
                 f"(fields separated by {CSV_SEPARATORS[sep]}); put quotes around values that contain "
                 f"{CSV_SEPARATORS[sep]}") from None
         raise LayerDataError(f"{where}: not a readable CSV: {exc}") from None
+
+
+def _ragged_line(path: Path, encoding: str, sep: str) -> tuple[int, int, int] | None:
+    """(line, fields, header fields) of the first row whose length differs from the header's."""
+    import csv
+    with open(path, newline="", encoding=encoding) as f:
+        rows = csv.reader(f, delimiter=sep)
+        header = len(next(rows, []))
+        for row in rows:
+            if row and len(row) != header:
+                return rows.line_num, len(row), header
+    return None
 
 
 def _read_csv(spec: LayerSpec, where: str) -> tuple[gpd.GeoDataFrame, Schema, str]:
