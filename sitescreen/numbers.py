@@ -42,7 +42,7 @@ class Range:
         """``value`` as a float (an int for integer settings), or ``error`` naming ``where`` and ``key``."""
         prefix = f"{where}: " if where else ""
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise error(f"{prefix}{key} must be a number ({self.text()}), got {value!r}")
+            raise error(f"{prefix}{key} must be a number, got {value!r}; allowed: {self.text()}")
         x = float(value)
         ok = math.isfinite(x) and (self.high is None or x <= self.high)
         if ok and self.low is not None:

@@ -67,7 +67,7 @@ class Number(click.ParamType):
             number = value if isinstance(value, (int, float)) else float(value)
             return check_number(self.setting, number, key=flag)
         except ValueError:
-            self.fail(f"{flag} must be a number ({RANGES[self.setting].text()}), got {value!r}", param, ctx)
+            self.fail(f"{flag} must be a number, got {value!r}; allowed: {RANGES[self.setting].text()}", param, ctx)
         except LayerConfigError as exc:
             self.fail(str(exc), param, ctx)
 
