@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import warnings
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -28,11 +29,20 @@ from pyproj.exceptions import CRSError as ProjCRSError
 
 from .errors import CRSError, LayerConfigError, LayerDataError
 from .usstates import is_national, state_codes
+from .numbers import check_number
 from .schemas import Schema, describe_known, detect_schema, generic_schema, known_schemas, schema_from_dict
 
 log = logging.getLogger(__name__)
 
-RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".img", ".asc")
+RASTER_SUFFIXES = (".tif", ".tiff", ".geotiff", ".gtiff", ".gtif", ".vrt", ".img", ".asc")
+TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")  # classic and BigTIFF, either byte order
+#: Files people give that are not read, and what to do instead.
+NOT_READ = {".xlsx": "a spreadsheet: export the sheet as CSV (UTF-8) with a WKT column or lon/lat columns",
+            ".xls": "a spreadsheet: export the sheet as CSV (UTF-8) with a WKT column or lon/lat columns",
+            ".ods": "a spreadsheet: export the sheet as CSV (UTF-8) with a WKT column or lon/lat columns",
+            ".dbf": "the attribute table of a shapefile: give the .shp file (with its .shx, .dbf and .prj beside it)",
+            ".shx": "the index of a shapefile: give the .shp file (with its .shx, .dbf and .prj beside it)",
+            ".prj": "the CRS of a shapefile: give the .shp file (with its .shx, .dbf and .prj beside it)"}
 VECTOR_SUFFIXES = (".gpkg", ".shp", ".geojson", ".json", ".parquet", ".geoparquet", ".fgb", ".csv", ".gml", ".kml")
 
 
@@ -54,7 +64,7 @@ class LayerSpec:
 
     @property
     def kind(self) -> str:
-        return "raster" if self.path.suffix.lower() in RASTER_SUFFIXES else "vector"
+        return "raster" if is_raster(self.path) else "vector"
 
     @property
     def label(self) -> str:
@@ -91,7 +101,6 @@ class LoadedLayer:
             "crs_override": self.spec.crs, "filter": {k: list(v) for k, v in self.spec.where.items()},
         }
 
-
     def coverage_text(self) -> str:
         """What the layer covers, in words (the manifest's and the report's ``coverage``)."""
         if self.coverage_kind == "declared":
@@ -104,19 +113,49 @@ class LoadedLayer:
         return self.coverage_kind
 
 
+def is_raster(path: Path) -> bool:
+    """A raster by its suffix, or for a suffix no list names, by its first bytes (a TIFF)."""
+    suffix = path.suffix.lower()
+    if suffix in RASTER_SUFFIXES or suffix in VECTOR_SUFFIXES:
+        return suffix in RASTER_SUFFIXES
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) in TIFF_MAGIC
+    except OSError:
+        return False  # missing or unreadable: check_path says so
+
+
 def parse_layer_arg(text: str) -> LayerSpec:
     """``ROLE=PATH[:LAYER][@CRS]`` from the command line."""
     role, sep, rest = text.partition("=")
     if not sep or not role or not rest:
         raise LayerConfigError(f"--layer {text!r}: expected ROLE=PATH[:LAYER][@CRS], e.g. protected=wilderness.shp")
-    crs = None
-    if "@" in rest:
-        rest, crs = rest.rsplit("@", 1)
-    layer = None
-    if ":" in rest and not Path(rest).exists():
-        base, layer = rest.rsplit(":", 1)
-        rest = base
-    return LayerSpec(role=role.strip(), path=Path(rest), layer=layer or None, crs=crs or None)
+    path, layer, crs = split_path_arg(rest)
+    return LayerSpec(role=role.strip(), path=path, layer=layer, crs=crs)
+
+
+def split_path_arg(text: str) -> tuple[Path, str | None, str | None]:
+    """``PATH[:LAYER][@CRS]`` as (path, layer, crs). A path that exists as written is never cut, and
+    only the last ``@``/``:`` with no folder separator after it can start a CRS or a layer name, so a
+    folder such as ``survey@2024/`` stays part of the path."""
+    def cut(rest: str, mark: str) -> tuple[str, str | None]:
+        head, sep, tail = rest.rpartition(mark)
+        if not sep or not head or not tail or Path(rest).exists() or "/" in tail or os.sep in tail:
+            return rest, None
+        return head, tail
+    rest, crs = cut(text, "@")
+    rest, layer = cut(rest, ":")
+    return Path(rest), layer, crs
+
+
+def override_hint(spec: LayerSpec) -> str:
+    """How to state a layer's CRS, in a form that works for its role (tested by following it)."""
+    if spec.role == "sites":
+        return (f"state it with crs = \"EPSG:…\" in [sites] of the run config, or give the sites on the command "
+                f"line as {spec.path}@EPSG:XXXX")
+    if spec.role == "aoi":
+        return "save the area of interest with its CRS (e.g. as GeoPackage or GeoJSON, or add the shapefile's .prj)"
+    return f"state it with crs = \"EPSG:…\" in the run config or --layer {spec.role}={spec.path}@EPSG:XXXX"
 
 
 def layer_from_config(data: Mapping[str, Any], base: Path, where: str) -> LayerSpec:
@@ -128,6 +167,9 @@ def layer_from_config(data: Mapping[str, Any], base: Path, where: str) -> LayerS
     for key in ("role", "path"):
         if not isinstance(data.get(key), str) or not data.get(key):
             raise LayerConfigError(f"{where}: '{key}' is required (a string)")
+    for key in ("layer", "name", "crs"):
+        if key in data and not isinstance(data[key], str):
+            raise LayerConfigError(f"{where}: {key} must be a string, got {data[key]!r}")
     definition = None
     if "definition" in data:
         definition = schema_from_dict(data["definition"], f"{where}.definition")
@@ -143,7 +185,8 @@ def layer_from_config(data: Mapping[str, Any], base: Path, where: str) -> LayerS
     return LayerSpec(
         role=data["role"], path=path if path.is_absolute() else base / path, layer=data.get("layer"),
         name=data.get("name"), schema=schema, definition=definition, crs=data.get("crs"),
-        where=parse_where(data.get("where", {}), where), band=int(data.get("band", 1)), coverage=coverage,
+        where=parse_where(data.get("where", {}), where), band=check_number("band", data.get("band", 1), where=where),
+        coverage=coverage,
     )
 
 
@@ -181,6 +224,9 @@ def check_path(path: Path, what: str) -> None:
         raise LayerDataError(f"{path}: {what} is a directory, expected a file")
     if not os.access(path, os.R_OK):
         raise LayerDataError(f"{path}: {what} file is not readable (permissions)")
+    hint = NOT_READ.get(path.suffix.lower())
+    if hint:  # GDAL opens some of these (a .dbf as a table without geometry): refuse them by name
+        raise LayerDataError(f"{path}: {what} is not a file sitescreen reads: this is {hint}")
 
 
 def to_crs(value: str | CRS, where: str) -> CRS:
@@ -393,7 +439,13 @@ def _feature_count(spec: LayerSpec, where: str) -> int | None:
 
 
 def _check_shapefile(path: Path, where: str) -> None:
-    """Refuse a truncated .shp or .dbf (GDAL reads what is there and silently drops the rest)."""
+    """Refuse a shapefile without its .shx or .dbf, and a truncated .shp or .dbf (GDAL reads what is
+    there and silently drops the rest)."""
+    present = {p.suffix.lower() for p in companion_files(path)}
+    for part, what in ((".shx", "index"), (".dbf", "attribute table")):
+        if part not in present:
+            raise LayerDataError(f"{where}: the shapefile's {part} file (its {what}) is missing beside it; a shapefile "
+                                 f"is several files with one name (.shp, .shx, .dbf, .prj): copy them all together")
     with open(path, "rb") as f:
         head = f.read(100)
     if len(head) < 100 or int.from_bytes(head[:4], "big") != 9994:
@@ -445,6 +497,9 @@ def _info(spec: LayerSpec, where: str) -> dict:
         raise LayerDataError(
             f"{where}: no layer named {spec.layer!r}; layers in the file: {', '.join(names) or 'none'}") from None
     except Exception as exc:
+        hint = NOT_READ.get(spec.path.suffix.lower())
+        if hint:
+            raise LayerDataError(f"{where}: not a vector format GDAL can open: this is {hint}") from None
         raise LayerDataError(f"{where}: not a vector format GDAL can open ({type(exc).__name__}: {exc})") from None
 
 
@@ -483,19 +538,69 @@ def _source_crs(spec: LayerSpec, file_crs: Any, where: str) -> str:
     if spec.crs:
         return crs_label(to_crs(spec.crs, where))
     if file_crs is None:
-        raise CRSError(
-            f"{where}: the layer has no CRS; state it with crs = \"EPSG:…\" in the run config "
-            f"or --layer {spec.role}={spec.path}@EPSG:XXXX")
+        raise CRSError(f"{where}: the layer has no CRS; {override_hint(spec)}")
     return crs_label(to_crs(file_crs, where))
 
 
-def _read_csv(spec: LayerSpec, where: str) -> tuple[gpd.GeoDataFrame, Schema, str]:
+CSV_SEPARATORS = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "bars"}
+
+
+def csv_dialect(path: Path) -> tuple[str, str]:
+    """(encoding, separator) of a CSV: UTF-8, or UTF-16/UTF-8 as its byte-order mark says; the separator
+    is a comma unless the header has none and has semicolons, tabs or bars (spreadsheet exports)."""
+    with open(path, "rb") as f:
+        head = f.read(1 << 16)
+    encoding = ("utf-16" if head.startswith((b"\xff\xfe", b"\xfe\xff"))
+                else "utf-8-sig" if head.startswith(b"\xef\xbb\xbf") else "utf-8")
+    lines = head.decode(encoding, errors="ignore").splitlines()
+    header = re.sub(r'"[^"]*"', "", lines[0] if lines else "")
+    counts = {sep: header.count(sep) for sep in CSV_SEPARATORS}
+    best = max(counts, key=lambda sep: counts[sep])
+    return encoding, ("," if counts[","] or not counts[best] else best)
+
+
+def _csv_frame(spec: LayerSpec, where: str) -> pd.DataFrame:
+    encoding, sep = csv_dialect(spec.path)
+    if sep != ",":
+        log.info("%s: fields separated by %s", where, CSV_SEPARATORS[sep])
+    if encoding == "utf-8" and b"\x00" in spec.path.read_bytes()[: 1 << 16]:
+        raise LayerDataError(f"{where}: text is not UTF-8 (it has NUL bytes: UTF-16 without a byte-order mark, "
+                             f"or not text); re-save the file as UTF-8")
     try:
-        df = pd.read_csv(spec.path, dtype=str, keep_default_na=False, encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise LayerDataError(f"{where}: text is not UTF-8 ({exc.reason} at byte {exc.start}); re-save the file as UTF-8") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        with warnings.catch_warnings():  # rows longer than the header: pandas would shift them silently
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            return pd.read_csv(spec.path, dtype=str, keep_default_na=False, encoding=encoding, sep=sep, index_col=False)
+    except UnicodeError as exc:
+        at = f" at byte {exc.start}" if isinstance(exc, UnicodeDecodeError) else ""
+        raise LayerDataError(f"{where}: text is not {encoding.upper().removesuffix('-SIG')} "
+                             f"({getattr(exc, 'reason', exc)}{at}); re-save the file as UTF-8") from None
+    except pd.errors.EmptyDataError:
+        raise LayerDataError(_empty_message(spec, where)) from None
+    except (pd.errors.ParserError, pd.errors.ParserWarning) as exc:
+        bad = _ragged_line(spec.path, encoding, sep)
+        if bad:
+            line, n, header = bad
+            raise LayerDataError(
+                f"{where}: line {line} has {n} fields but the header has {header} "
+                f"(fields separated by {CSV_SEPARATORS[sep]}); put quotes around values that contain "
+                f"{CSV_SEPARATORS[sep]}") from None
         raise LayerDataError(f"{where}: not a readable CSV: {exc}") from None
+
+
+def _ragged_line(path: Path, encoding: str, sep: str) -> tuple[int, int, int] | None:
+    """(line, fields, header fields) of the first row whose length differs from the header's."""
+    import csv
+    with open(path, newline="", encoding=encoding) as f:
+        rows = csv.reader(f, delimiter=sep)
+        header = len(next(rows, []))
+        for row in rows:
+            if row and len(row) != header:
+                return rows.line_num, len(row), header
+    return None
+
+
+def _read_csv(spec: LayerSpec, where: str) -> tuple[gpd.GeoDataFrame, Schema, str]:
+    df = _csv_frame(spec, where)
     if len(df) == 0:
         raise LayerDataError(_empty_message(spec, where))
     schema = _schema_for(spec, list(df.columns), where)

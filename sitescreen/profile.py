@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import ProfileError
+from .numbers import check_number
 from .tomlfile import read_toml
 
 VERDICTS = ("excluded", "unfavorable", "review", "favorable", "incomplete")
@@ -65,9 +66,10 @@ def _categorical(p: Mapping[str, Any], where: str) -> Callable[[np.ndarray], np.
 
 
 def _decay(p: Mapping[str, Any], where: str) -> Callable[[np.ndarray], np.ndarray]:
-    scale = float(_num(p.get("scale_m"), f"{where}.scale_m"))
+    scale = _num(p.get("scale_m"), f"{where}.scale_m")
     if scale <= 0:
         raise ProfileError(f"{where}: decay transform needs scale_m > 0 (got {scale}); the range is inverted")
+    scale = _setting("scale_m", scale, where)
     return lambda m: np.where(np.isnan(m), np.nan, 1.0 - np.exp(-np.maximum(m, 0) / scale))
 
 
@@ -85,7 +87,14 @@ EXCLUDE_OPS = {"above": np.greater, "at_least": np.greater_equal, "below": np.le
 def _num(v: Any, where: str) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)) or (isinstance(v, float) and math.isnan(v)):
         raise ProfileError(f"{where}: expected a number, got {v!r}")
+    if not math.isfinite(v):
+        raise ProfileError(f"{where}: expected a finite number, got {v!r}")
     return v
+
+
+def _setting(name: str, value: Any, where: str, key: str | None = None) -> float:
+    """A profile number checked against its range in :data:`sitescreen.numbers.RANGES`."""
+    return check_number(name, value, key=key, where=where, error=ProfileError)
 
 
 def _unit_interval(ys: np.ndarray, where: str) -> None:
@@ -237,8 +246,8 @@ def profile_from_dict(data: Mapping[str, Any], where: str, sha256: str = "") -> 
     verdicts = data.get("verdicts", {})
     if not isinstance(verdicts, Mapping):
         raise ProfileError(f"{where}: [verdicts] must be a table with favorable and review thresholds")
-    fav = float(_num(verdicts.get("favorable", 70), f"{where}: verdicts.favorable"))
-    rev = float(_num(verdicts.get("review", 40), f"{where}: verdicts.review"))
+    fav = _setting("verdict", verdicts.get("favorable", 70), where, "verdicts.favorable")
+    rev = _setting("verdict", verdicts.get("review", 40), where, "verdicts.review")
     if not (0 <= rev < fav <= 100):
         raise ProfileError(f"{where}: verdict thresholds overlap: need 0 ≤ review < favorable ≤ 100, got review={rev:g}, favorable={fav:g}")
     return Profile(name=str(data.get("name", Path(where).stem)), description=str(data.get("description", "")),
@@ -272,11 +281,7 @@ def _criterion(name: str, c: Any, selections: Mapping[str, Selection], where: st
         roles = (c["role"],)
     else:
         raise ProfileError(f"{where}: needs role = \"ROLE\" or select = \"SELECTION\"")
-    weight = c.get("weight", 0)
-    if isinstance(weight, bool) or not isinstance(weight, (int, float)):
-        raise ProfileError(f"{where}: weight must be a number, got {weight!r}")
-    if weight < 0 or not math.isfinite(weight):
-        raise ProfileError(f"{where}: weight must be ≥ 0, got {weight}")
+    weight = _setting("weight", c.get("weight", 0), where)
     transform = c.get("transform")
     if transform is not None:
         if not isinstance(transform, Mapping) or transform.get("kind") not in TRANSFORMS:
@@ -306,11 +311,11 @@ def _criterion(name: str, c: Any, selections: Mapping[str, Selection], where: st
     params = {k: c[k] for k in c if k in per_kind}  # in the file's order (a set's order changes per process)
     if kind == "distance":
         params.setdefault("search_radius_m", 50_000)
-        _num(params["search_radius_m"], f"{where}.search_radius_m")
+        _setting("search_radius_m", params["search_radius_m"], where)
     if kind == "count_within":
         if "distance_m" not in params:
             raise ProfileError(f"{where}: count_within needs distance_m")
-        _num(params["distance_m"], f"{where}.distance_m")
+        _setting("distance_m", params["distance_m"], where)
     if kind in ("attribute", "site_density"):
         if not isinstance(params.get("field"), str):
             raise ProfileError(f"{where}: {kind} needs field = \"canonical field\" (e.g. huc)")

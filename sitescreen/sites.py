@@ -17,11 +17,13 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+import shapely.affinity
 from pyproj import CRS, Transformer
 
 from .crs import Extent, ExtentBuilder, choose_crs
 from .errors import LayerConfigError, LayerDataError
-from .layers import LayerSpec, check_coordinates, crs_label, read_table, repair, to_crs
+from .layers import LayerSpec, check_coordinates, crs_label, polygonal_part, read_table, repair, to_crs
+from .numbers import LATITUDE, LONGITUDE
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,8 @@ RARE_EARTHS = (
 )
 COMMODITIES = {"rare-earths": RARE_EARTHS, "any": ()}
 NUMBER = re.compile(r"\d+")
+WHERE_VALUES_SHOWN = 12
+AOI_VERTEX_DEG = 0.1  # a lon/lat AOI box has a vertex at least this often, so it reprojects true
 NAME_NOISE = re.compile(r"\b(prospect|mine|mines|deposit|deposits|occurrence|claims?|group|area|district|property|project|the|and|\(synthetic\))\b|[^a-z0-9 ]")
 
 
@@ -74,41 +78,87 @@ class SiteStats:
     extra: dict = field(default_factory=dict)
 
     located: int = field(default=0, repr=False)  # records with a location inside --sites-where (not recorded)
+    with_location: int = field(default=0, repr=False)  # records with a location, before --sites-where (not recorded)
+    where_values: dict = field(default_factory=dict, repr=False)  # a filter field -> some values seen (for messages)
 
     def info(self) -> dict:
-        d = {k: v for k, v in self.__dict__.items() if k not in ("extra", "located")}
+        d = {k: v for k, v in self.__dict__.items() if k not in ("extra", "located", "with_location", "where_values")}
         d.update(self.extra)
         return d
 
 
-def parse_aoi(value: Any) -> Any:
-    """``minx,miny,maxx,maxy`` in degrees, or a polygon file path."""
-    if value is None or isinstance(value, (tuple, list)):
-        return tuple(float(v) for v in value) if value is not None else None
-    text = str(value)
-    parts = text.split(",")
-    if len(parts) == 4:
+def parse_aoi(value: Any, where: str = "--aoi") -> Any:
+    """An area of interest: ``west,south,east,north`` in degrees (text or four numbers), or a polygon file.
+
+    ``west > east`` is a box crossing 180° (e.g. ``170,50,-170,55``), kept as given; a box that read
+    so would span more than half the globe is refused as a swapped pair instead of being guessed.
+    """
+    if value is None:
+        return None
+    if isinstance(value, (tuple, list)):
+        return _aoi_box(list(value), where)
+    if isinstance(value, Path):
+        return value
+    if not isinstance(value, str) or not value.strip():
+        raise LayerConfigError(f"{where}: expected four numbers west, south, east, north in degrees or a polygon file; got {value!r}")
+    parts = value.split(",")
+    if len(parts) == 1:
+        return Path(value)
+    numbers = []
+    for p in parts:
         try:
-            box = tuple(float(p) for p in parts)
+            numbers.append(float(p))
         except ValueError:
-            raise LayerConfigError(f"--aoi {text!r}: expected minx,miny,maxx,maxy in degrees or a polygon file") from None
-        minx, miny, maxx, maxy = box
-        if not (-180 <= minx < maxx <= 180 and -90 <= miny < maxy <= 90):
-            raise LayerConfigError(f"--aoi {text!r}: need -180 ≤ minx < maxx ≤ 180 and -90 ≤ miny < maxy ≤ 90 (degrees)")
-        return box
-    return Path(text)
+            numbers.append(p.strip())
+    return _aoi_box(numbers, where, repr(value))
+
+
+def _aoi_box(values: list, where: str, shown: str = "") -> tuple[float, float, float, float]:
+    shown = shown or "[" + ", ".join(map(str, values)) + "]"
+    if len(values) != 4:
+        raise LayerConfigError(f"{where}: {shown} has {len(values)} value(s); an area of interest is four numbers "
+                               f"west, south, east, north in degrees (or a polygon file)")
+    west, east = (LONGITUDE.check(values[i], k, where) for i, k in ((0, "west (min longitude)"), (2, "east (max longitude)")))
+    south, north = (LATITUDE.check(values[i], k, where) for i, k in ((1, "south (min latitude)"), (3, "north (max latitude)")))
+    if south >= north:
+        raise LayerConfigError(f"{where}: {shown}: south {south:g} must be below north {north:g} "
+                               f"(the order is west, south, east, north in degrees)")
+    if west == east or (west > east and west - east < 180):
+        raise LayerConfigError(
+            f"{where}: {shown}: west {west:g} and east {east:g} "
+            + ("are equal (the box has no width)" if west == east else
+               f"read as a box crossing 180° would span {east + 360 - west:g}° of longitude; the order is west, "
+               f"south, east, north: write [{east:g}, {south:g}, {west:g}, {north:g}] (a box crossing 180° has "
+               f"west > east, e.g. [170, 50, -170, 55])"))
+    return (west, south, east, north)
 
 
 def aoi_geometry(aoi: Any) -> gpd.GeoSeries | None:
-    """The AOI as a one-polygon GeoSeries (EPSG:4326 for a bbox, the file's CRS otherwise)."""
+    """The AOI as a one-polygon GeoSeries (EPSG:4326 for a box, the file's CRS otherwise).
+
+    A box crossing 180° (west > east) is one polygon with its east edge past 180° (east + 360), so
+    it reprojects whole; :func:`apply_aoi` compares it with lon/lat sites on both sides of 180°.
+    """
     if aoi is None:
         return None
     if isinstance(aoi, tuple):
-        return gpd.GeoSeries([shapely.box(*aoi)], crs="EPSG:4326")
+        west, south, east, north = aoi
+        box = shapely.box(west, south, east + 360 if west > east else east, north)
+        return gpd.GeoSeries([shapely.segmentize(box, AOI_VERTEX_DEG)], crs="EPSG:4326")  # edges follow meridians and parallels
     spec = LayerSpec(role="aoi", path=Path(aoi))
     gdf, _, src = read_table(spec)
-    geoms, _ = repair(gdf.geometry.to_numpy(), True)
-    return gpd.GeoSeries([shapely.union_all(geoms)], crs=src)
+    geoms = gdf.geometry.to_numpy()
+    present = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
+    kinds = set(shapely.get_type_id(present).tolist())
+    if not present.size or not kinds <= {3, 6, 7}:
+        found = sorted(shapely.GeometryType(t).name for t in kinds) or ["no geometry"]
+        raise LayerDataError(f"{spec.path}: the area of interest must be polygons (the area to screen); "
+                             f"found {', '.join(found)}: give a polygon file or a box west,south,east,north")
+    geoms, _ = repair(present, True)
+    area = shapely.union_all(polygonal_part(geoms))
+    if area.is_empty:
+        raise LayerDataError(f"{spec.path}: the area of interest has no polygon area; give a polygon file or a box west,south,east,north")
+    return gpd.GeoSeries([area], crs=src)
 
 
 def read_sites(spec: LayerSpec, opts: SiteOptions) -> tuple[gpd.GeoDataFrame, SiteStats]:
@@ -145,15 +195,23 @@ def select_sites(gdf: gpd.GeoDataFrame, schema, spec: LayerSpec, opts: SiteOptio
     else:
         stats.records_without_location += int(missing.sum())
     keep = ~missing
+    stats.with_location += int(keep.sum())
     for fld, allowed in spec.where.items():
         if fld not in attrs:
             raise LayerConfigError(f"{where}: filter field {fld!r} is not a field of the sites; fields: {', '.join(attrs.columns)}")
-        selected = attrs[fld].astype("string").isin([str(a) for a in allowed]).to_numpy(dtype=bool, na_value=False)
+        values = attrs[fld].astype("string")
+        seen = stats.where_values.setdefault(fld, set())
+        if len(seen) < WHERE_VALUES_SHOWN:
+            seen.update(values[keep].dropna().unique()[:WHERE_VALUES_SHOWN].tolist())
+        selected = values.isin([str(a) for a in allowed]).to_numpy(dtype=bool, na_value=False)
         stats.extra["records_not_selected"] = stats.extra.get("records_not_selected", 0) + int((keep & ~selected).sum())
         keep &= selected
     stats.located += int(keep.sum())
     if keep.any():
-        check_coordinates(shapely.total_bounds(geoms[keep]), src, where, int(keep.sum()))
+        geoms = _single_points(geoms, keep, attrs, where)
+        bounds = shapely.total_bounds(geoms[keep])
+        check_coordinates(bounds, src, where, int(keep.sum()))
+        _check_longitudes(bounds, src, where)
     terms = opts.commodity_terms()
     if terms and "commodity" in attrs:
         com = attrs["commodity"].fillna("").astype(str).str.lower()
@@ -177,15 +235,61 @@ def select_sites(gdf: gpd.GeoDataFrame, schema, spec: LayerSpec, opts: SiteOptio
     return out
 
 
+def _single_points(geoms: np.ndarray, keep: np.ndarray, attrs: pd.DataFrame, where: str) -> np.ndarray:
+    """MULTIPOINTs of one point (as shapefiles often store points) become that point; a MULTIPOINT of
+    several points is refused: a deposit record is one site, and which point is meant is not known."""
+    multi = keep & (shapely.get_type_id(geoms) == 4)
+    if not multi.any():
+        return geoms
+    several = multi & (shapely.get_num_geometries(geoms) > 1)
+    if several.any():
+        rows = np.flatnonzero(several)
+        ids = (attrs["record_id"].astype(str).to_numpy()[rows] if "record_id" in attrs else None)
+        named = f"record_id {', '.join(ids[:5])}" if ids is not None else f"row {', '.join(map(str, rows[:5] + 1))}"
+        raise LayerDataError(
+            f"{where}: {len(rows)} site record(s) are MULTIPOINT with several points ({named}{' …' if len(rows) > 5 else ''}); "
+            f"a site is one deposit point: write one POINT per record (a record for each point), "
+            f"or give claims and lease areas as polygons")
+    geoms = geoms.copy()
+    geoms[multi] = shapely.get_geometry(geoms[multi], 0)
+    return geoms
+
+
+def _check_longitudes(bounds: np.ndarray, crs: CRS, where: str) -> None:
+    """Refuse lon/lat sites with longitudes written 0–360 (east of 180 means west of Greenwich)."""
+    if crs.is_geographic and bounds[2] > 180:
+        raise LayerDataError(
+            f"{where}: longitudes run up to {bounds[2]:g}, so they are written 0–360; sites need longitudes "
+            f"-180 to 180: subtract 360 from every longitude above 180 (e.g. {bounds[2]:g} → {bounds[2] - 360:g})")
+
+
 def check_selected(stats: SiteStats, spec: LayerSpec, opts: SiteOptions) -> None:
     """Refuse a sites input from which no record was kept, saying why."""
     where = str(spec.path)
     located = stats.located
-    if not located:
+    if not stats.with_location:
         raise LayerDataError(f"{where}: no site has a location ({stats.records_read} records read, all with a blank or empty geometry); check the geometry column")
+    if not located:
+        raise LayerDataError(f"{where}: no record matches the sites filter {_filter_text(spec.where)} "
+                             f"({stats.with_location} records with a location); {_values_text(stats.where_values)}")
     if located - stats.records_filtered_out <= 0:
         raise LayerDataError(f"{where}: no record matches commodity {opts.commodity!r} ({stats.records_read} records read); "
                              f"use --commodity any, or a list of words in a run config")
+
+
+def _filter_text(where: dict) -> str:
+    return " and ".join(f"{k} = {' or '.join(repr(str(v)) for v in vals)}" for k, vals in where.items())
+
+
+def _values_text(seen: dict) -> str:
+    """The values each filter field has, and how to pick one (the advice is tested by following it)."""
+    parts = []
+    for fld, values in seen.items():
+        shown = sorted(map(str, values))[:WHERE_VALUES_SHOWN]
+        parts.append(f"values of {fld} in the file: {', '.join(repr(v) for v in shown) or 'none'}"
+                     f"{' …' if len(values) > WHERE_VALUES_SHOWN else ''}")
+    fld = next(iter(seen), "FIELD")
+    return "; ".join(parts) + f"; filter on one of them (--sites-where {fld}=VALUE, or where = {{ {fld} = [\"VALUE\"] }} in [sites])"
 
 
 def apply_aoi(sites: gpd.GeoDataFrame, aoi: gpd.GeoSeries | None, stats: SiteStats, *, require: bool = True) -> gpd.GeoDataFrame:
@@ -193,6 +297,8 @@ def apply_aoi(sites: gpd.GeoDataFrame, aoi: gpd.GeoSeries | None, stats: SiteSta
     if aoi is None:
         return sites
     area = aoi.to_crs(sites.crs).iloc[0]
+    if CRS(sites.crs).is_geographic:  # an AOI crossing 180° reaches past it: lon/lat sites lie on either side
+        area = shapely.union_all([area, shapely.affinity.translate(area, -360), shapely.affinity.translate(area, 360)])
     inside = shapely.intersects(sites.geometry.to_numpy(), area)
     stats.records_outside_aoi += int((~inside).sum())
     if require and not inside.any():
@@ -201,7 +307,9 @@ def apply_aoi(sites: gpd.GeoDataFrame, aoi: gpd.GeoSeries | None, stats: SiteSta
 
 
 def raise_outside_aoi(aoi: gpd.GeoSeries):
-    raise LayerDataError(f"no site lies inside the area of interest {tuple(np.round(aoi.to_crs(4326).total_bounds, 4))}")
+    west, south, east, north = (float(v) for v in np.round(aoi.to_crs(4326).total_bounds, 4))
+    east = east - 360 if east > 180 else east  # a box crossing 180°, as it was given
+    raise LayerDataError(f"no site lies inside the area of interest (west {west:g}, south {south:g}, east {east:g}, north {north:g})")
 
 
 def _same_name(x: str, y: str, threshold: float) -> bool:

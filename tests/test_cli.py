@@ -315,7 +315,7 @@ def test_no_inputs_is_a_usage_error():
 
 def test_bad_aoi(deposits, demo_dir):
     res = run("check", deposits, "--layer", f"protected={demo_dir / 'parks.geojson'}", "--aoi", "-114,46,-115,45")
-    assert_user_error(res, 1, "--aoi '-114,46,-115,45'", "minx < maxx")
+    assert_user_error(res, 2, "--aoi", "'-114,46,-115,45'", "south 46 must be below north 45")
 
 
 def test_unparseable_sites_rows(tmp_path, deposits, demo_dir):

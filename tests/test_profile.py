@@ -153,11 +153,20 @@ def test_weighted_criterion_needs_transform():
         profile_from_dict(data, "p.toml")
 
 
-@pytest.mark.parametrize("fav, rev", [(40, 40), (40, 70), (101, 40), (70, -1)])
+@pytest.mark.parametrize("fav, rev", [(40, 40), (40, 70)])
 def test_verdict_thresholds_must_not_overlap(fav, rev):
     data = base()
     data["verdicts"] = {"favorable": fav, "review": rev}
     with pytest.raises(ProfileError, match="verdict thresholds overlap: need 0 ≤ review < favorable ≤ 100"):
+        profile_from_dict(data, "p.toml")
+
+
+@pytest.mark.parametrize("fav, rev, message", [(101, 40, "verdicts.favorable must be ≥ 0 and ≤ 100 points; got 101"),
+                                               (70, -1, "verdicts.review must be ≥ 0 and ≤ 100 points; got -1")])
+def test_verdict_thresholds_are_scores_0_to_100(fav, rev, message):
+    data = base()
+    data["verdicts"] = {"favorable": fav, "review": rev}
+    with pytest.raises(ProfileError, match=message):
         profile_from_dict(data, "p.toml")
 
 

@@ -9,9 +9,11 @@ from typing import Callable
 
 import click
 
-from ..config import RunConfig, load_config, site_options
+from ..config import OVERRIDE_FLAGS, SITE_FILE_FLAGS, Overrides, RunConfig, apply_overrides, load_config, site_options
 from ..errors import LayerConfigError
 from ..layers import parse_layer_arg
+from ..numbers import RANGES, check_number
+from ..sites import parse_aoi
 from ..outputs import MapOptions
 
 def _basemaps() -> tuple[str, ...]:
@@ -29,6 +31,18 @@ def _layer_callback(ctx, param, values):
         raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
 
 
+def _sites_callback(ctx, param, value):
+    """SITES takes the same PATH[:LAYER][@CRS] as --layer (e.g. points.csv@EPSG:26911)."""
+    return None if value is None else parse_layer_arg(f"sites={value}")
+
+
+def _aoi_callback(ctx, param, value):
+    try:
+        return parse_aoi(value, "--aoi")
+    except LayerConfigError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+
+
 def _where_callback(ctx, param, values):
     out: dict[str, list[str]] = {}
     for v in values:
@@ -39,29 +53,51 @@ def _where_callback(ctx, param, values):
     return {k: tuple(v) for k, v in out.items()}
 
 
+class Number(click.ParamType):
+    """A number flag checked against its setting's range (:data:`sitescreen.numbers.RANGES`): exit 2."""
+
+    name = "number"
+
+    def __init__(self, setting: str):
+        self.setting = setting
+
+    def convert(self, value, param, ctx):
+        flag = param.opts[0] if param is not None else self.setting
+        try:
+            number = value if isinstance(value, (int, float)) else float(value)
+            return check_number(self.setting, number, key=flag)
+        except ValueError:
+            self.fail(f"{flag} must be a number, got {value!r}; allowed: {RANGES[self.setting].text()}", param, ctx)
+        except LayerConfigError as exc:
+            self.fail(str(exc), param, ctx)
+
+
 def inputs_options(f: Callable) -> Callable:
     """SITES, --layer, --config and the site/run options shared by screen and check."""
     decorators = [
-        click.argument("sites", required=False, type=click.Path(path_type=Path)),
+        click.argument("sites", required=False, callback=_sites_callback, metavar="[SITES[:LAYER][@CRS]]"),
         click.option("--config", "config_path", type=click.Path(path_type=Path),
-                     help="Run config (TOML) with sites, layers and profile; paths relative to it."),
+                     help="Run config (TOML) with sites, layers and profile; paths relative to it. "
+                          "The site and run flags below override its values (recorded in the manifest)."),
         click.option("--layer", "layers", multiple=True, callback=_layer_callback, metavar="ROLE=PATH[:LAYER][@CRS]",
                      help="An input layer (repeatable). ROLE e.g. federal_land, watershed, protected, dem; "
                           ":LAYER picks a GeoPackage layer; @CRS overrides a missing or wrong CRS."),
         click.option("--profile", default=None, metavar="NAME|FILE",
                      help="Scoring profile: a built-in name (federal-safeguards) or a TOML file."),
-        click.option("--aoi", default=None, metavar="BBOX|FILE",
-                     help="Area of interest: minx,miny,maxx,maxy in degrees, or a polygon file."),
+        click.option("--aoi", default=None, callback=_aoi_callback, metavar="BBOX|FILE",
+                     help="Area of interest: west,south,east,north in degrees (west > east crosses 180°), "
+                          "or a polygon file."),
         click.option("--crs", default=None, metavar="CRS",
                      help="Working CRS (default EPSG:5070 in CONUS, else chosen from the sites' location)."),
-        click.option("--radius", "radius_m", type=float, default=None, metavar="METRES",
-                     help="Footprint radius around deposit points (default 1000)."),
+        click.option("--radius", "radius_m", type=Number("radius_m"), default=None, metavar="METRES",
+                     help=f"Footprint radius around deposit points (default 1000; {RANGES['radius_m'].text()})."),
         click.option("--commodity", default=None, metavar="NAME",
                      help="Commodity filter for deposit records: rare-earths (default) or any."),
         click.option("--sites-where", "sites_where", multiple=True, callback=_where_callback, metavar="FIELD=VALUE",
                      help="Keep only sites whose FIELD equals VALUE (repeatable), e.g. state=Idaho."),
-        click.option("--grid", "grid_cell_m", type=float, default=None, metavar="METRES",
-                     help="Screen a regular grid of cells of this size over --aoi instead of a sites file."),
+        click.option("--grid", "grid_cell_m", type=Number("grid_cell_m"), default=None, metavar="METRES",
+                     help=f"Screen a regular grid of cells of this size over --aoi instead of a sites file "
+                          f"({RANGES['grid_cell_m'].text()})."),
         click.option("--skip-invalid", is_flag=True, help="Skip site rows whose location does not parse (counted)."),
     ]
     for d in reversed(decorators):
@@ -71,34 +107,29 @@ def inputs_options(f: Callable) -> Callable:
 
 def build_config(sites, config_path, layers, profile, aoi, crs, radius_m, commodity, sites_where, grid_cell_m,
                  skip_invalid) -> RunConfig:
-    """One RunConfig from either --config or the quick-mode arguments (not both)."""
+    """One RunConfig from either --config (with the flags given beside it as overrides) or the
+    quick-mode arguments. A flag is applied or refused, never dropped."""
     from dataclasses import replace
 
-    from ..layers import LayerSpec
+    given = Overrides(profile=profile, crs=crs, aoi=aoi, radius_m=radius_m, commodity=commodity,
+                      sites_where=sites_where, grid_cell_m=grid_cell_m, skip_invalid=skip_invalid)
     if config_path is not None:
         if sites is not None or layers:
             raise click.UsageError("give either --config FILE or SITES with --layer options, not both")
-        cfg = load_config(config_path)
-        overrides = {}
-        if profile:
-            overrides["profile"] = profile
-        if crs:
-            overrides["crs"] = crs
-        if skip_invalid or aoi or radius_m or commodity:
-            base = cfg.site_options
-            overrides["site_options"] = replace(base, **{k: v for k, v in {
-                "skip_invalid": skip_invalid or base.skip_invalid,
-                "aoi": site_options(aoi=aoi).aoi if aoi else base.aoi,
-                "radius_m": radius_m or base.radius_m, "commodity": commodity or base.commodity}.items()})
-        return replace(cfg, **overrides) if overrides else cfg
+        return apply_overrides(load_config(config_path), given)
     if sites is None and grid_cell_m is None:
         raise click.UsageError("give SITES (a deposits or polygons file), --grid METRES with --aoi, or --config FILE")
+    if sites is not None and grid_cell_m is not None:
+        raise click.UsageError("give SITES or --grid METRES (a grid over --aoi), not both")
+    misplaced = [OVERRIDE_FLAGS[k] for k in SITE_FILE_FLAGS if k in given.given()]
+    if sites is None and misplaced:
+        raise click.UsageError(f"{', '.join(misplaced)} apply to a sites file, not to a grid of cells (--grid)")
     opts = site_options(radius_m=radius_m, commodity=commodity, grid_cell_m=grid_cell_m, aoi=aoi,
                         skip_invalid=skip_invalid, where="command line")
-    spec = LayerSpec(role="sites", path=sites, where=sites_where) if sites is not None else None
+    spec = replace(sites, where=sites_where) if sites is not None else None
     return RunConfig(sites=spec, layers=tuple(layers), site_options=opts,
                      profile=profile or "federal-safeguards", crs=crs,
-                     title=f"sitescreen screening of {sites.name if sites else 'a grid'}")
+                     title=f"sitescreen screening of {sites.path.name if sites else 'a grid'}")
 
 
 def map_options(f: Callable) -> Callable:
