@@ -128,8 +128,11 @@ def guard_never(out_dir: Path, protected=()) -> Path:
     real = _real(out_dir)
     if real.parent == real:
         raise OutputError(f"{out_dir}: is the root of a filesystem; write the results to a new folder in it")
-    cwd = _real(os.getcwd())
-    if real == cwd or real in cwd.parents:
+    try:
+        cwd = _real(os.getcwd())
+    except FileNotFoundError:  # the current directory was removed: nothing there to protect
+        cwd = None
+    if cwd is not None and (real == cwd or real in cwd.parents):
         raise OutputError(f"{out_dir}: is the current directory{' or holds it' if real != cwd else ''}; "
                           f"an output folder is replaced whole, so write the results to a new folder "
                           f"(e.g. {Path(out_dir) / 'results'})")
@@ -535,14 +538,14 @@ def _recorded_inputs(out_dir: Path) -> list[Path]:
 
 
 def _mentions_sitescreen(path: Path) -> bool:
+    """True when the file names sitescreen anywhere (read in pieces: maps run to many megabytes)."""
+    word, last = b"sitescreen", b""
     with open(path, "rb") as f:
-        head = f.read(1 << 16)
-        tail = b""
-        f.seek(0, os.SEEK_END)
-        if f.tell() > len(head):
-            f.seek(max(len(head), f.tell() - (1 << 16)))
-            tail = f.read()
-    return b"sitescreen" in head or b"sitescreen" in tail
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            if word in last + chunk:
+                return True
+            last = chunk[-len(word):]
+    return False
 
 
 def write_rebuilt(out_dir: Path, path: Path, text: str) -> Path:
