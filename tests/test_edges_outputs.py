@@ -30,7 +30,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import tinyworld as tw
-from edgecases import Catalogue, assert_error, assert_nothing_left, run_case, run_cli
+from edgecases import Catalogue, assert_error, run_case, run_cli
 from sitescreen import outputs
 from sitescreen.errors import OutputError
 from sitescreen.outputs import PARTIAL_PREFIX, guard_replace, staged_dir
