@@ -31,7 +31,7 @@ import signal
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -57,6 +57,8 @@ class Job:
     crs: str | None = None
     map: bool = True
     report: bool = True
+    # files of the batch no job's output may hold (jobs file, configs, inputs): see batch_paths
+    protected: tuple[Path, ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass
@@ -93,14 +95,48 @@ def load_jobs(path: str | Path) -> list[Job]:
         extra = {k: v for k, v in e.items() if k not in ("name", "config", "out")}
         opts = {**defaults, **_overrides(extra, base, f"{where} ({e['name']})")}
         jobs.append(Job(name=e["name"], config=_resolve(base, e["config"]), out=_resolve(base, e["out"]), **opts))
-    for attr, what in (("name", "name"), ("out", "output folder")):
-        seen: dict[Any, str] = {}
-        for j in jobs:
-            key = getattr(j, attr)
-            if key in seen:
-                raise JobsFileError(f"{path}: jobs {seen[key]!r} and {j.name!r} have the same {what} {str(key)!r}; each job needs its own")
-            seen[key] = j.name
-    return jobs
+    seen: dict[Any, str] = {}
+    for j in jobs:
+        if j.name in seen:
+            raise JobsFileError(f"{path}: jobs {seen[j.name]!r} and {j.name!r} have the same name {j.name!r}; each job needs its own")
+        seen[j.name] = j.name
+    check_job_outputs(path, jobs)
+    protected = batch_paths(path, jobs)
+    from .outputs import guard_never
+    for j in jobs:  # before any job runs: no job's output folder may hold a file of the batch
+        try:
+            guard_never(j.out, protected)
+        except OutputError as exc:
+            raise JobsFileError(f"{path}: job {j.name!r}: {exc}") from None
+    return [replace(j, protected=protected) for j in jobs]
+
+
+def check_job_outputs(path: Path, jobs: list[Job]) -> None:
+    """Refuse two jobs whose output folders resolve to the same folder or one inside the other
+    (symlinks and ``..`` resolved): one job's outputs would replace the other's."""
+    real = [(j, Path(os.path.realpath(j.out))) for j in jobs]
+    for i, (a, ra) in enumerate(real):
+        for b, rb in real[i + 1:]:
+            if ra == rb:
+                raise JobsFileError(f"{path}: jobs {a.name!r} and {b.name!r} have the same output folder {str(ra)!r} "
+                                    f"(out = {str(a.out)!r} and {str(b.out)!r}); each job needs its own")
+            if ra in rb.parents or rb in ra.parents:
+                outer, inner = (a, b) if ra in rb.parents else (b, a)
+                raise JobsFileError(f"{path}: job {inner.name!r} writes into {str(inner.out)!r}, inside the output folder "
+                                    f"{str(outer.out)!r} of job {outer.name!r}; give each job a folder of its own")
+
+
+def batch_paths(path: Path, jobs: list[Job]) -> tuple[Path, ...]:
+    """The jobs file, every job's config and profile, and every input of the configs that load
+    (a config that does not load fails its own job later)."""
+    from .outputs import run_paths
+    paths = [path] + [j.config for j in jobs] + [Path(j.profile) for j in jobs if j.profile and j.profile.endswith(".toml")]
+    for j in jobs:
+        try:
+            paths += run_paths(job_config(j))
+        except SitescreenError:
+            pass
+    return tuple(dict.fromkeys(Path(p) for p in paths))
 
 
 def _resolve(base: Path, p: str) -> Path:
@@ -175,8 +211,8 @@ def run_job(job: Job, overwrite: bool = False) -> JobResult:
                 job.out.parent.mkdir(parents=True, exist_ok=True)  # "out/idaho": out/ is made for the batch
             except OSError as exc:
                 raise OutputError(f"{job.out}: cannot create its parent folder ({exc.strerror or exc})") from None
-            check_out_dir(job.out, overwrite)
-            manifest = screen_to_folder(config, job.out, overwrite=overwrite,
+            check_out_dir(job.out, overwrite, job.protected)
+            manifest = screen_to_folder(config, job.out, overwrite=overwrite, protected=job.protected,
                                         options=MapOptions(write_map=job.map, write_report=job.report,
                                                            self_contained=job.map))
             res.status, res.sites = "done", int(manifest["sites"]["sites"])

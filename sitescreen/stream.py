@@ -44,7 +44,8 @@ from .criteria import Inputs, density_keys, finalize
 from .engine import _from_frame, _to_frame, measure_all
 from .errors import LayerConfigError, LayerDataError
 from .layers import BATCH_SUFFIXES, _feature_count, read_batches
-from .outputs import MapOptions, ResultWriter, read_results, staged_dir, write_map, write_report
+from .outputs import (MapOptions, ResultWriter, read_results, run_paths, staged_dir, write_into, write_map,
+                      write_report, written_manifest)
 from .crs import ExtentBuilder, parse_run_crs
 from .pipeline import Prepared, _check_roles, _timed, add_tallies, build_manifest, crs_where, decide_crs, load_layers, tally
 from .profile import load_profile
@@ -117,8 +118,9 @@ def _hilbert_lonlat(sel: gpd.GeoDataFrame) -> np.ndarray:
 def screen_streamed(config: RunConfig, out_dir: str | Path, *, overwrite: bool = False,
                     options: MapOptions = MapOptions(write_map=False, write_report=False),
                     chunk_size: int = 50_000, engine: str = "local", scheduler: str | None = None,
-                    workers: int | None = None, progress: Progress | None = None) -> dict:
+                    workers: int | None = None, progress: Progress | None = None, protected=()) -> dict:
     """Screen ``config`` chunk by chunk into ``out_dir`` (written atomically); return the manifest.
+    ``protected``: files besides the run's own inputs that ``out_dir`` must not hold.
 
     A map or report asked for in ``options`` is drawn at the end from the written results (that
     step holds every site; for millions of sites leave them out and draw a region with
@@ -140,7 +142,7 @@ def screen_streamed(config: RunConfig, out_dir: str | Path, *, overwrite: bool =
     where = str(config.sites.path)
     stats = SiteStats(path=where)
     aoi = aoi_geometry(opts.aoi)
-    with staged_dir(Path(out_dir), overwrite) as folder:
+    with staged_dir(Path(out_dir), overwrite, [*protected, *run_paths(config)]) as folder:
         scratch = Path(tempfile.mkdtemp(prefix=".scratch-", dir=folder))
         # 1. keys, record ids, extent and counts
         with _timed(timings, "sites", progress):
@@ -269,28 +271,33 @@ def screen_streamed(config: RunConfig, out_dir: str | Path, *, overwrite: bool =
                 write_map(all_sites, manifest, folder / "map.html", options)
             if options.write_report:
                 write_report(all_sites, manifest, folder / "report.html")
-    return manifest
+    return written_manifest(out_dir)
 
 
 def screen_to_folder(config: RunConfig, out_dir: str | Path, *, overwrite: bool = False,
                      options: MapOptions = MapOptions(), chunk_size: int = 50_000, engine: str = "local",
                      scheduler: str | None = None, workers: int | None = None, stream: bool | None = None,
-                     progress: Progress | None = None) -> dict:
+                     progress: Progress | None = None, protected=()) -> dict:
     """A whole screening into ``out_dir``: streamed when ``stream`` (or, by default, when the sites
-    file is large and the run can be streamed), in memory otherwise. Returns the manifest."""
-    from .outputs import write_outputs
+    file is large and the run can be streamed), in memory otherwise. Returns the manifest.
+
+    The output folder is claimed (staged and locked) before the screening starts, so a second
+    run on it stops at once; it must hold none of the run's files nor ``protected`` (e.g. a
+    jobs file)."""
     from .pipeline import screen
     if should_stream(config, stream):
         try:
             return screen_streamed(config, out_dir, overwrite=overwrite, options=options, chunk_size=chunk_size,
-                                   engine=engine, scheduler=scheduler, workers=workers, progress=progress)
+                                   engine=engine, scheduler=scheduler, workers=workers, progress=progress,
+                                   protected=protected)
         except NotStreamable as exc:
             if stream:
                 raise
             log.info("screening in memory: %s", exc)
-    result = screen(config, progress=progress, engine=engine, chunk_size=chunk_size, scheduler=scheduler,
-                    workers=workers)
-    if progress:
-        progress("write")
-    write_outputs(result, out_dir, overwrite=overwrite, options=options)
-    return result.manifest
+    with staged_dir(Path(out_dir), overwrite, [*protected, *run_paths(config)]) as folder:
+        result = screen(config, progress=progress, engine=engine, chunk_size=chunk_size, scheduler=scheduler,
+                        workers=workers)
+        if progress:
+            progress("write")
+        write_into(result, folder, options)
+    return written_manifest(out_dir)

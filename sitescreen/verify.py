@@ -1,10 +1,12 @@
 """Check that a finished run reproduces: re-hash its inputs, re-run it, compare every result.
 
 :func:`verify` reads an output folder's ``manifest.json``, re-hashes every input it lists (the
-sites file, each layer, the profile), repeats the screening from the manifest's ``run`` section,
-and compares the new results with the saved ``sites.parquet`` (every column, floats within
-:data:`FLOAT_TOLERANCE`, geometry within :data:`GEOMETRY_TOLERANCE_M`), ``sites.csv`` and the
-manifest's counts and statistics. Every difference names the file and the site and column, so a
+sites file, each layer, the profile), checks the SHA-256 of every output file recorded in its
+``outputs`` section (sites.gpkg, sites.parquet, sites.csv, map.html, report.html) and that the
+input paths it records are the files re-hashed, repeats the screening from the manifest's ``run``
+section, and compares the new results with the saved ``sites.parquet`` and ``sites.gpkg`` (every
+column, floats within :data:`FLOAT_TOLERANCE`, geometry within :data:`GEOMETRY_TOLERANCE_M`),
+``sites.csv`` and the manifest's counts and statistics. Every difference names the file and the site and column, so a
 reviewer can confirm a reported score without trusting the person who ran it.
 """
 
@@ -14,6 +16,7 @@ import io
 import json
 import logging
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +35,8 @@ log = logging.getLogger(__name__)
 FLOAT_TOLERANCE = 1e-9
 GEOMETRY_TOLERANCE_M = 1e-6
 MAX_CELL_DIFFERENCES = 50  # per file; the rest are counted
-MANIFEST_IGNORED = frozenset({"created", "timings", "path", "config", "tool", "run", "bytes", "sha256"})  # hashes: checked first
+# hashes, outputs and recorded paths are checked on their own (check_inputs, check_outputs, check_recorded_paths)
+MANIFEST_IGNORED = frozenset({"created", "timings", "path", "config", "tool", "run", "bytes", "sha256", "outputs"})
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,7 @@ class VerifyReport:
     differences: list[Difference] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     inputs_checked: int = 0
+    outputs_checked: int = 0
     sites_compared: int = 0
     columns_compared: int = 0
 
@@ -61,7 +66,7 @@ class VerifyReport:
 
     def as_dict(self) -> dict:
         return {"out_dir": self.out_dir, "ok": self.ok, "differences": [str(d) for d in self.differences],
-                "notes": list(self.notes), "inputs_checked": self.inputs_checked,
+                "notes": list(self.notes), "inputs_checked": self.inputs_checked, "outputs_checked": self.outputs_checked,
                 "sites_compared": self.sites_compared, "columns_compared": self.columns_compared}
 
 
@@ -81,6 +86,9 @@ def verify(out_dir: str | Path) -> VerifyReport:
         raise VerifyError(f"{out_dir / 'manifest.json'}: {exc}") from None
     report.differences += check_inputs(manifest, config)
     report.inputs_checked = len(_recorded_inputs(manifest, config, []))
+    report.differences += check_recorded_paths(manifest, config, str(out_dir / "manifest.json"))
+    report.differences += check_outputs(out_dir, manifest)
+    report.outputs_checked = len(manifest["outputs"]) if isinstance(manifest.get("outputs"), dict) else 0
     if any("file not found" in d.detail for d in report.differences):
         report.notes.append("the screening was not re-run: an input file is missing")
         return report
@@ -90,6 +98,7 @@ def verify(out_dir: str | Path) -> VerifyReport:
         report.differences.append(Difference("(re-run)", f"the screening no longer runs: {exc}"))
         return report
     report.differences += compare_frames(saved, new, str(out_dir / "sites.parquet"))
+    report.differences += compare_gpkg(out_dir / "sites.gpkg", new)
     report.sites_compared = len(new)
     report.columns_compared = len(new.columns)
     csv_path = out_dir / "sites.csv"
@@ -156,6 +165,77 @@ def _recorded_inputs(manifest: dict, config, out: list[Difference]) -> list[tupl
     profile = str(config.profile)
     checks.append(("profile", Path(builtin_profiles().get(profile, profile)), manifest.get("profile", {}).get("sha256")))
     return checks
+
+
+def check_outputs(out_dir: Path, manifest: dict) -> list[Difference]:
+    """The SHA-256 of every output file against the manifest's ``outputs`` (recorded when the run
+    was written, or when ``sitescreen map``/``report`` rebuilt a file in the folder); an output file
+    in the folder that the manifest does not record is reported too."""
+    from .outputs import OUTPUT_FILES, _sha256
+    where = str(out_dir / "manifest.json")
+    recorded = manifest.get("outputs")
+    if not isinstance(recorded, dict):
+        return [Difference(where, "records no SHA-256 of the output files (written by an older sitescreen, or the "
+                                  "'outputs' section was removed); screen again to record them")]
+    out: list[Difference] = []
+    for name, entry in sorted(recorded.items()):
+        path = out_dir / str(name)
+        if Path(str(name)).name != name or name in ("manifest.json", "", ".", ".."):
+            out.append(Difference(where, f"outputs: {name!r} is not an output file name"))
+            continue
+        if not path.is_file():
+            out.append(Difference(str(path), "is missing (an output of the run)"))
+            continue
+        rec, now = entry.get("sha256") if isinstance(entry, dict) else None, _sha256(path)
+        if now != rec:
+            out.append(Difference(str(path), f"changed since the run (sha256 {_short(rec)} recorded, {_short(now)} now)"))
+    for name in OUTPUT_FILES:
+        if name != "manifest.json" and name not in recorded and (out_dir / name).exists():
+            out.append(Difference(str(out_dir / name), "is not an output of the run (the manifest's outputs do not record it)"))
+    return out
+
+
+def check_recorded_paths(manifest: dict, config, where: str = "manifest.json") -> list[Difference]:
+    """Every input path the manifest states (sites, each layer, a profile file, the config) names
+    the file that was re-hashed from its ``run`` section."""
+    from .profile import builtin_profiles
+    specs = [s for s in config.layers if s.kind == "vector"] + [s for s in config.layers if s.kind == "raster"]
+    pairs: list[tuple[str, Any, Any]] = []
+    if config.sites is not None:
+        pairs.append(("sites.path", (manifest.get("sites") or {}).get("path"), config.sites.path))
+    for i, (spec, entry) in enumerate(zip(specs, manifest.get("inputs") or [])):
+        pairs.append((f"inputs[{i}].path", entry.get("path") if isinstance(entry, dict) else None, spec.path))
+    if str(config.profile) not in builtin_profiles():
+        pairs.append(("profile.path", (manifest.get("profile") or {}).get("path"), config.profile))
+    pairs.append(("config", manifest.get("config"), config.config_path))
+    return [Difference(where, f"{key}: {recorded!r} recorded, but the run read {str(actual)!r}")
+            for key, recorded, actual in pairs if not _same_path(recorded, actual)]
+
+
+def _same_path(recorded: Any, actual: Any) -> bool:
+    """True when ``recorded`` names ``actual`` (a relative path as given when the run started: a
+    tail of the absolute path)."""
+    if recorded is None or actual is None:
+        return recorded is None and actual is None
+    if not isinstance(recorded, str):
+        return False
+    rec, act = Path(os.path.normpath(recorded)), Path(os.path.normpath(os.path.abspath(str(actual))))
+    if rec.is_absolute():
+        return rec == act or Path(os.path.realpath(rec)) == Path(os.path.realpath(act))
+    tail = [p for p in rec.parts if p not in ("..", ".")]
+    return bool(tail) and list(act.parts[-len(tail):]) == tail
+
+
+def compare_gpkg(path: Path, new: gpd.GeoDataFrame) -> list[Difference]:
+    """sites.gpkg value by value against the re-run, as sites.parquet."""
+    import pyogrio
+    if not path.exists():
+        return [Difference(str(path), "is missing (an output of the run)")]
+    try:
+        saved = pyogrio.read_dataframe(path, layer="sites")
+    except Exception as exc:  # any GDAL failure: the file is not a readable GeoPackage any more
+        return [Difference(str(path), f"cannot be read as a GeoPackage with a layer 'sites' ({exc})")]
+    return compare_frames(saved, new, str(path))
 
 
 def _short(h: Any) -> str:
@@ -288,4 +368,4 @@ def diff_json(saved: Any, new: Any, path: str = "", ignored=MANIFEST_IGNORED) ->
     return [f"{path}: {_fmt(saved)} saved, {_fmt(new)} re-run"]
 
 
-__all__ = ["verify", "check_inputs", "VerifyReport", "Difference", "compare_frames", "compare_csv", "diff_json", "FLOAT_TOLERANCE"]
+__all__ = ["verify", "check_inputs", "check_outputs", "check_recorded_paths", "compare_gpkg", "VerifyReport", "Difference", "compare_frames", "compare_csv", "diff_json", "FLOAT_TOLERANCE"]

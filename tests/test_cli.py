@@ -126,8 +126,14 @@ def test_screen_quiet_and_overwrite(config, tmp_path):
     assert_user_error(res, 1, f"{out}: output folder exists and is not empty; pass --overwrite")
     assert (out / "old.txt").exists()
     res = run("-q", "screen", "--config", config, "--out", out, *NO_HTML, "--overwrite")
-    assert res.exit_code == 0 and res.output == ""
-    assert not (out / "old.txt").exists() and (out / "sites.parquet").exists()
+    assert_user_error(res, 1, f"{out}: not an earlier sitescreen output")  # old.txt is the user's: never removed
+    assert (out / "old.txt").exists()
+    (out / "old.txt").unlink()
+    assert run("-q", "screen", "--config", config, "--out", out, *NO_HTML).exit_code == 0
+    before = (out / "manifest.json").read_text(encoding="utf-8")
+    res = run("-q", "screen", "--config", config, "--out", out, *NO_HTML, "--overwrite")
+    assert res.exit_code == 0 and res.output == ""  # an earlier sitescreen output is replaced
+    assert (out / "sites.parquet").exists() and (out / "manifest.json").read_text(encoding="utf-8") != before
 
 
 def test_check(config, screened):

@@ -82,8 +82,9 @@ def test_verify_fails_naming_the_site_and_column_when_a_result_is_edited(demo_ru
     r = _verify(out)
     assert r.exit_code == 1, r.output
     lines = [ln for ln in r.output.splitlines() if ln.startswith("DIFFERENT ")]
-    assert lines == [f"DIFFERENT {out / 'sites.parquet'}: site {site}, column 'score': "
-                     f"{edited!r} saved, {original!r} re-run"]
+    assert len(lines) == 2 and lines[0].startswith(f"DIFFERENT {out / 'sites.parquet'}: changed since the run (sha256 ")
+    assert lines[1] == (f"DIFFERENT {out / 'sites.parquet'}: site {site}, column 'score': "
+                        f"{edited!r} saved, {original!r} re-run")
 
 
 def test_verify_fails_when_the_csv_or_manifest_is_edited(demo_run, tmp_path):

@@ -7,20 +7,14 @@ from pathlib import Path
 import click
 
 from ..errors import OutputError
-from ..outputs import atomic_write_text
+from ..outputs import rebuilt_output_path, write_rebuilt
 from ..mapping import BASEMAPS
 
 
 def resolve_output(out_dir: Path, output: Path | None, default_name: str, overwrite: bool) -> Path:
-    """The file to write: ``output`` or ``out_dir/default_name``; refuses to replace without --overwrite."""
-    path = output if output is not None else out_dir / default_name
-    if path.exists() and not overwrite:
-        raise OutputError(f"{path}: exists; pass --overwrite to replace it")
-    if path.exists() and path.is_dir():
-        raise OutputError(f"{path}: is a folder, expected a file name")
-    if not path.parent.is_dir():
-        raise OutputError(f"{path}: folder {path.parent} does not exist")
-    return path
+    """The file to write: ``output`` or ``out_dir/default_name``; refuses to replace without --overwrite
+    (and, with it, anything but the run's own file or an earlier sitescreen HTML file)."""
+    return rebuilt_output_path(out_dir, output, default_name, overwrite)
 
 
 def read_region(out_dir: Path, aoi: str | None):
@@ -68,5 +62,5 @@ def map_command(ctx: click.Context, out_dir: Path, output: Path | None, self_con
     layers = display_layers(manifest, sites)
     html = render_map(sites, layers, manifest, self_contained=self_contained or offline,
                       basemap="none" if offline else basemap)
-    atomic_write_text(path, html)
+    write_rebuilt(out_dir, path, html)
     click.echo(str(path))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..outputs import atomic_write_text
+from ..outputs import write_rebuilt
 from .map import resolve_output
 
 
@@ -22,5 +22,5 @@ def report_command(out_dir: Path, output: Path | None, overwrite: bool) -> None:
 
     path = resolve_output(out_dir, output, "report.html", overwrite)
     sites, manifest = read_results(out_dir)
-    atomic_write_text(path, build_report(sites, manifest))
+    write_rebuilt(out_dir, path, build_report(sites, manifest))
     click.echo(str(path))

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ..engine import DEFAULT_CHUNK, ENGINES
-from ..outputs import check_out_dir
+from ..outputs import check_out_dir, run_paths
 from ..stream import STREAM_MIN_SITES, screen_to_folder
 from .options import Progress, build_config, inputs_options, make_map_options, map_options
 
@@ -62,7 +62,7 @@ def screen_command(ctx, sites, config_path, layers, profile, aoi, crs, radius_m,
         raise click.UsageError("--scheduler and --workers go with --engine dask")
     config = build_config(sites, config_path, layers, profile, aoi, crs, radius_m, commodity, sites_where,
                           grid_cell_m, skip_invalid)
-    check_out_dir(out_dir, overwrite)
+    check_out_dir(out_dir, overwrite, run_paths(config))
     progress = Progress(not ctx.obj.get("quiet"), total=7)
     try:
         manifest = screen_to_folder(config, out_dir, overwrite=overwrite,

@@ -18,8 +18,11 @@ def command(ctx, out_dir, as_json):
     """Re-hash the inputs of the run in OUT_DIR, re-run it and compare every result.
 
     Checks the sha256 of the sites file, every layer and the profile against the
-    manifest, repeats the screening from the manifest, and compares the new
-    results with sites.parquet, sites.csv and manifest.json. Prints every
+    manifest, the sha256 of every output file (sites.gpkg, sites.parquet,
+    sites.csv, map.html, report.html) against the manifest's outputs, and the
+    input paths the manifest records; repeats the screening from the manifest,
+    and compares the new results with sites.parquet, sites.gpkg, sites.csv and
+    manifest.json. Prints every
     difference (file, site, column) and exits 1 if there is any, 0 when the
     results reproduce.
     """
@@ -33,6 +36,7 @@ def command(ctx, out_dir, as_json):
             click.echo(f"DIFFERENT {d}")
         if report.ok:
             click.echo(f"OK: {out_dir} reproduces ({report.inputs_checked} input files re-hashed, "
+                       f"{report.outputs_checked} output files checked, "
                        f"{report.sites_compared} sites × {report.columns_compared} columns compared)")
         else:
             click.echo(f"FAILED: {out_dir} does not reproduce ({len(report.differences)} difference(s))")
