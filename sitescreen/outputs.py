@@ -27,6 +27,7 @@ import re
 import shutil
 import sqlite3
 import tempfile
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -213,17 +214,16 @@ def staged_dir(out_dir: Path, overwrite: bool, protected=()) -> Iterator[Path]:
 
 
 def _claim(out_dir: Path, real: Path) -> tuple[Path, int]:
-    """A new temporary sibling of ``real``, locked by this process: made under a name no cleaner
-    takes (``….new``), locked, then renamed to ``….pid<N>`` (the lock stays with the folder)."""
+    """A new temporary sibling of ``real`` named with this process's id (``….pid<N>``) and locked
+    by it for the whole run (the lock dies with the process)."""
     try:
-        new = Path(tempfile.mkdtemp(prefix=f"{PARTIAL_PREFIX}{real.name}-", suffix=".new", dir=real.parent))
+        tmp = Path(tempfile.mkdtemp(prefix=f"{PARTIAL_PREFIX}{real.name}-", suffix=f".pid{os.getpid()}",
+                                    dir=real.parent))
     except OSError as exc:
         raise OutputError(f"{out_dir}: cannot create a folder in {real.parent} ({exc.strerror or exc}); "
                           f"choose a writable output folder") from None
-    fd = os.open(new, os.O_RDONLY | os.O_DIRECTORY)
+    fd = os.open(tmp, os.O_RDONLY | os.O_DIRECTORY)
     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    tmp = new.with_name(f"{new.name[:-len('.new')]}.pid{os.getpid()}")
-    os.rename(new, tmp)
     return tmp, fd
 
 
@@ -242,12 +242,17 @@ def _siblings(out_dir: Path) -> list[Path]:
     belongs to "idaho-2", not to "idaho")."""
     real = _real(out_dir)
     parent = real.parent
-    mine = re.compile(re.escape(f"{PARTIAL_PREFIX}{real.name}-") + r"(old-\d+|[A-Za-z0-9_]{8}(\.pid\d+)?)")
+    mine = re.compile(re.escape(f"{PARTIAL_PREFIX}{real.name}-") + r"(old-\d+|[A-Za-z0-9_]{8}(\.pid\d+|\.new)?)")
     return sorted(p for p in parent.glob(f"{PARTIAL_PREFIX}*") if mine.fullmatch(p.name)) if parent.is_dir() else []
 
 
+#: A folder younger than this whose named process is alive is being claimed (made, not yet locked).
+CLAIM_SECONDS = 60.0
+
+
 def _owner(folder: Path) -> int | None:
-    """The pid of the live run that holds ``folder``'s lock, or None when no process holds it."""
+    """The pid of the live run that holds ``folder``, or None when its run is gone."""
+    m = re.search(r"\.pid(\d+)$", folder.name)
     try:
         fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     except OSError:
@@ -255,11 +260,26 @@ def _owner(folder: Path) -> int | None:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        m = re.search(r"\.pid(\d+)$", folder.name)
         return int(m.group(1)) if m else -1
     finally:
         os.close(fd)  # closing releases a lock taken here
+    if m and _alive(int(m.group(1))):
+        try:
+            young = time.time() - folder.stat().st_mtime < CLAIM_SECONDS
+        except OSError:
+            return None
+        return int(m.group(1)) if young else None
     return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def check_not_busy(out_dir: Path, mine: Path | None = None) -> None:
