@@ -144,3 +144,90 @@ def test_killed_batch_leaves_no_process(demo_dir, tmp_path):
     for name in ("a", "b"):
         pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "out" / name / "sites.parquet"), want)
     assert not list((tmp_path / "out").glob(".sitescreen-partial-*"))
+
+
+# ---------------------------------------------------------------------------------------------
+# The mechanism itself (sitescreen.children), case by case: a parent that owns one pool child
+
+HELPER = '''
+import os, signal, sys, time
+import sitescreen.children as ch
+
+def no_pdeathsig():  # runs in the child before it is set up: the watchdog alone must do it
+    ch._set_pdeathsig = lambda sig: False
+
+def slow_setup():  # the parent is killed before the child is set up
+    time.sleep(2.0)
+
+def ignore_term():  # a child that does not stop on SIGTERM: SIGKILL after the grace
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+def nap(s):
+    time.sleep(s)
+
+if __name__ == "__main__":
+    mode = sys.argv[1]
+    kw = {"watchdog": dict(initializer=no_pdeathsig), "late": dict(initializer=slow_setup),
+          "grace": dict(initializer=ignore_term, on_parent_death=signal.SIGTERM, grace=1.0),
+          "plain": {}}[mode]
+    pool = ch.process_pool(1, **kw)
+    pool.submit(nap, 120)
+    time.sleep(120)
+'''
+
+
+@pytest.mark.parametrize("mode", ["plain", "watchdog", "late", "grace"])
+def test_pool_child_dies_with_its_parent(tmp_path, mode):
+    script = tmp_path / "owner.py"
+    script.write_text(HELPER, encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, str(script), mode], env=ENV, stderr=subprocess.PIPE, text=True)
+    root = psutil.Process(proc.pid)
+    seen: dict[int, psutil.Process] = {}
+    t0 = time.monotonic()
+    try:
+        while not any(_side(p) for p in seen.values()) and time.monotonic() - t0 < 30:
+            for child in root.children(recursive=True):
+                seen.setdefault(child.pid, child)
+            time.sleep(0.05)
+        assert any(_side(p) for p in seen.values()), "the pool's process never started"
+        if mode != "late":
+            time.sleep(1.5)  # the child is set up and busy
+        proc.kill()
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.stderr.close()
+    _assert_all_die(seen)
+
+
+def test_batch_workers_with_side_processes_exit(tmp_path, monkeypatch):
+    """A worker's own side process never blocks the worker's exit (it used to wait for it forever)."""
+    import tinyworld as tw
+    from sitescreen.batch import load_jobs, run_batch
+    w = tw.build(tmp_path / "w")
+    tw.write_dem(w.root / "dem.tif")
+    w.write_config(tw.CONFIG + '[[layers]]\nrole = "dem"\npath = "dem.tif"\n')
+    jobs = tmp_path / "jobs.toml"
+    jobs.write_text(f'[defaults]\nmap = false\nreport = false\n'
+                    f'[[jobs]]\nname = "a"\nconfig = "{w.config}"\nout = "out/a"\n'
+                    f'[[jobs]]\nname = "b"\nconfig = "{w.config}"\nout = "out/b"\n', encoding="utf-8")
+    monkeypatch.setenv("SITESCREEN_SIDE_PROCESS_MIN_SITES", "1")  # inherited by the spawned workers
+    t0 = time.monotonic()
+    results = run_batch(load_jobs(jobs), workers=2)
+    assert [r.status for r in results] == ["done", "done"], [r.error for r in results]
+    assert time.monotonic() - t0 < 60
+    left = [p for p in psutil.Process().children(recursive=True) if _side(p)]  # (this process's tracker stays)
+    assert left == []
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "many", "1.5"])
+def test_side_process_threshold_must_be_a_whole_number(tmp_path, monkeypatch, value):
+    import tinyworld as tw
+    from edgecases import assert_error, assert_nothing_left, run_cli
+    w = tw.build(tmp_path / "w")
+    tw.write_dem(w.root / "dem.tif")
+    w.layers.append(f"dem={w.root / 'dem.tif'}")
+    monkeypatch.setenv("SITESCREEN_SIDE_PROCESS_MIN_SITES", value)
+    assert_error(run_cli(w.args()), ["SITESCREEN_SIDE_PROCESS_MIN_SITES", repr(value.strip()), "whole number"], 1)
+    assert_nothing_left(w.out)
