@@ -205,8 +205,7 @@ def run_batch(jobs: list[Job], workers: int = 1, overwrite: bool = False,
         for job in jobs:
             done(run_job(job, overwrite))
         return [results[j.name] for j in jobs]
-    pool = process_pool(min(workers, len(jobs)), initializer=_worker_init,  # workers die with this process
-                        on_parent_death=signal.SIGTERM, grace=WORKER_GRACE_SECONDS)
+    pool = process_pool(min(workers, len(jobs)), initializer=_worker_init)  # workers die with this process
     futures: dict[Future, Job] = {}
     try:
         futures = {pool.submit(run_job, job, overwrite): job for job in jobs}
@@ -235,13 +234,10 @@ def _stop(pool: ProcessPoolExecutor) -> None:
     stop_pool(pool)
 
 
-#: Seconds a worker whose batch process died has to remove its temporary folder before SIGKILL.
-WORKER_GRACE_SECONDS = 2.0
-
-
 def _worker_init() -> None:
-    """In each worker: SIGTERM and SIGINT unwind (temporary outputs are removed). The worker gets
-    SIGTERM when the batch process dies, even by SIGKILL, then SIGKILL (sitescreen.children)."""
+    """In each worker: SIGTERM and SIGINT unwind (temporary outputs are removed). A worker is killed
+    when the batch process dies, even by SIGKILL (sitescreen.children); the next run removes its
+    temporary folder."""
     signal.signal(signal.SIGTERM, _raise_interrupt)
     signal.signal(signal.SIGINT, _raise_interrupt)
 

@@ -159,7 +159,7 @@ def no_pdeathsig():  # runs in the child before it is set up: the watchdog alone
 def slow_setup():  # the parent is killed before the child is set up
     time.sleep(2.0)
 
-def ignore_term():  # a child that does not stop on SIGTERM: SIGKILL after the grace
+def ignore_term():  # a child that ignores SIGTERM (as a worker busy in C code does)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 def nap(s):
@@ -168,7 +168,7 @@ def nap(s):
 if __name__ == "__main__":
     mode = sys.argv[1]
     kw = {"watchdog": dict(initializer=no_pdeathsig), "late": dict(initializer=slow_setup),
-          "grace": dict(initializer=ignore_term, on_parent_death=signal.SIGTERM, grace=1.0),
+          "stubborn": dict(initializer=ignore_term),
           "plain": {}}[mode]
     pool = ch.process_pool(1, **kw)
     pool.submit(nap, 120)
@@ -176,7 +176,7 @@ if __name__ == "__main__":
 '''
 
 
-@pytest.mark.parametrize("mode", ["plain", "watchdog", "late", "grace"])
+@pytest.mark.parametrize("mode", ["plain", "watchdog", "late", "stubborn"])
 def test_pool_child_dies_with_its_parent(tmp_path, mode):
     script = tmp_path / "owner.py"
     script.write_text(HELPER, encoding="utf-8")
