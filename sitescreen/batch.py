@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import logging
-import multiprocessing
 import os
 import signal
 import time
@@ -35,6 +34,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from .children import process_pool, stop_pool
 from .errors import OutputError, SitescreenError
 from .tomlfile import read_toml
 
@@ -241,8 +241,7 @@ def run_batch(jobs: list[Job], workers: int = 1, overwrite: bool = False,
         for job in jobs:
             done(run_job(job, overwrite))
         return [results[j.name] for j in jobs]
-    ctx = multiprocessing.get_context("spawn")  # no fork of a process that holds GDAL state
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=ctx, initializer=_worker_init)
+    pool = process_pool(min(workers, len(jobs)), initializer=_worker_init)  # workers die with this process
     futures: dict[Future, Job] = {}
     try:
         futures = {pool.submit(run_job, job, overwrite): job for job in jobs}
@@ -268,25 +267,15 @@ def run_batch(jobs: list[Job], workers: int = 1, overwrite: bool = False,
 
 def _stop(pool: ProcessPoolExecutor) -> None:
     """Stop the workers now: each removes its temporary output folder on SIGTERM (see _worker_init)."""
-    pool.shutdown(wait=False, cancel_futures=True)
-    for p in list((getattr(pool, "_processes", None) or {}).values()):
-        try:
-            p.terminate()
-        except Exception:  # already gone
-            pass
+    stop_pool(pool)
 
 
 def _worker_init() -> None:
-    """In each worker: SIGTERM and SIGINT unwind (temporary outputs are removed), and the worker
-    gets SIGTERM when the batch process dies, even by SIGKILL (Linux), instead of running on."""
+    """In each worker: SIGTERM and SIGINT unwind (temporary outputs are removed). A worker is killed
+    when the batch process dies, even by SIGKILL (sitescreen.children); the next run removes its
+    temporary folder."""
     signal.signal(signal.SIGTERM, _raise_interrupt)
     signal.signal(signal.SIGINT, _raise_interrupt)
-    try:
-        import ctypes
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # not Linux: orphans finish their job (its output is still atomic)
-        pass
 
 
 _BUSY = False  # a worker is inside run_job (it must unwind to remove its temporary folder)

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from . import geomops
-from .errors import LayerConfigError
+from .errors import LayerConfigError, SitescreenError
 from .layers import LayerSpec, LoadedLayer
 from .profile import Criterion, Profile
 
@@ -326,19 +326,29 @@ def measure_raster(c: Criterion, sites: gpd.GeoDataFrame, inputs: Inputs) -> Mea
 
 
 #: Raster criteria of at least this many sites run in a side process while the vector criteria run
-#: here (exactextract holds the GIL; the vector kernels release it): both cores work.
+#: here (exactextract holds the GIL; the vector kernels release it): both cores work. The
+#: environment variable :data:`SIDE_PROCESS_ENV` overrides it (a whole number ≥ 1; the values are
+#: the same either way, only where they are computed changes).
 SIDE_PROCESS_MIN_SITES = 20_000
+SIDE_PROCESS_ENV = "SITESCREEN_SIDE_PROCESS_MIN_SITES"
+
+
+def side_process_min_sites() -> int:
+    """Sites a piece needs for its raster criteria to run in the side process."""
+    text = os.environ.get(SIDE_PROCESS_ENV, "").strip()
+    if not text:
+        return SIDE_PROCESS_MIN_SITES
+    if not text.isdigit() or int(text) < 1:
+        raise SitescreenError(f"environment variable {SIDE_PROCESS_ENV}={text!r}: expected a whole number of "
+                              f"sites ≥ 1 (default {SIDE_PROCESS_MIN_SITES:,})")
+    return int(text)
 _SIDE: list = []  # the side process pool, started once per process, on first need
 
 
 def _side_pool():
     if not _SIDE:
-        import atexit
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-        # spawn, not fork: this process runs threads (the kernels' pool), which fork would copy mid-state
-        pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-        atexit.register(pool.shutdown, wait=False, cancel_futures=True)
+        from .children import process_pool
+        pool = process_pool(1)  # spawned; dies with this process, even killed; stopped at its exit
         _SIDE.append(pool)
     return _SIDE[0]
 
@@ -353,7 +363,7 @@ def _raster_job(c: Criterion, wkb: np.ndarray, crs_wkt: str, rasters: list[Layer
 def _start_rasters(profile: Profile, sites: gpd.GeoDataFrame, inputs: Inputs, side: bool) -> dict:
     """Raster criteria sent to the side process (name -> future), when ``side`` and the piece is large."""
     todo = [c for c in profile.criteria if c.kind == "raster" and any(r.role in c.roles for r in inputs.rasters)]
-    if not (side and todo and len(sites) >= SIDE_PROCESS_MIN_SITES and (os.cpu_count() or 1) > 1):
+    if not (side and todo and len(sites) >= side_process_min_sites() and (os.cpu_count() or 1) > 1):
         return {}
     import shapely
     wkb = shapely.to_wkb(sites.geometry.to_numpy())

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
-
-import numpy as np
 
 from .errors import SitescreenError
 from .htmlsafe import format_measure
 from .outputs import read_results
+from .values import plain, text, text_values
 
 
 def _rule_text(c: dict) -> str:
@@ -27,26 +25,25 @@ def _rule_text(c: dict) -> str:
 
 def explain_site(out_dir: str | Path, site_id: str) -> dict:
     sites, manifest = read_results(out_dir)
-    row = sites.loc[sites["site_id"].astype(str) == str(site_id)]
+    ids = text_values(sites["site_id"])
+    row = sites.loc[ids == str(site_id)]
     if row.empty:
-        sample = ", ".join(sites["site_id"].astype(str).head(5))
+        sample = ", ".join(ids[:5])
         raise SitescreenError(f"{out_dir}: no site with id {site_id!r} ({len(sites)} sites, e.g. {sample})")
     r = row.iloc[0]
     crits = []
     for c in manifest["criteria"]:
-        value = r.get(c["measure_column"])
-        if isinstance(value, (np.floating, np.integer)):
-            value = value.item()
-        score = r.get(c["score_column"]) if c.get("score_column") else None
-        score = None if score is None or (isinstance(score, float) and math.isnan(score)) else float(score)
+        value = plain(r.get(c["measure_column"]))
+        score = plain(r.get(c["score_column"])) if c.get("score_column") else None
+        score = None if score is None else float(score)
         crits.append({"name": c["name"], "label": c["label"], "measurement": value,
                       "measurement_text": format_measure(value, c["unit"]) if c["evaluated"] else "not evaluated",
                       "unit": c["unit"], "score": score, "weight": c["weight"],
                       "effective_weight": c.get("effective_weight", c["weight"]), "rule": _rule_text(c),
                       "safeguard": c["safeguard"], "source": c["source"], "evaluated": c["evaluated"],
                       "note": c.get("note", "")})
-    score = r["score"]
-    return {"site_id": str(r["site_id"]), "name": str(r["name"]), "verdict": r["verdict"],
-            "score": None if score is None or math.isnan(score) else float(score), "reasons": r["reasons"],
-            "record_ids": r.get("record_ids"), "criteria": crits, "profile": manifest["profile"]["name"],
+    score = plain(r["score"])
+    return {"site_id": text(r["site_id"]), "name": text(r["name"]), "verdict": text(r["verdict"]),
+            "score": None if score is None else float(score), "reasons": text(r["reasons"]),
+            "record_ids": text(r.get("record_ids")), "criteria": crits, "profile": manifest["profile"]["name"],
             "profile_sha256": manifest["profile"]["sha256"], "crs": manifest["crs"]}

@@ -9,11 +9,12 @@ measurements and rules into the short texts a reviewer reads, identically in map
 from __future__ import annotations
 
 import html
-import json
 import math
 from typing import Any, Mapping
 
-import numpy as np
+
+from .values import is_missing as _is_missing
+from .values import strict_json
 
 #: Verdicts in the order people read them (best first), with their colours and plain meaning.
 VERDICT_ORDER = ("favorable", "review", "unfavorable", "excluded", "incomplete")
@@ -42,30 +43,22 @@ _JSON_SCRIPT_ESCAPES = {
 
 
 def esc(value: Any) -> str:
-    """HTML-escape any value for text or a quoted attribute; ``None`` becomes ``""``."""
-    if value is None:
+    """HTML-escape any value for text or a quoted attribute; missing (None, NaN, NA) becomes ``""``."""
+    if _is_missing(value):
         return ""
     return html.escape(str(value), quote=True)
 
 
 def script_json(obj: Any) -> str:
-    """JSON that is safe inside a ``<script>`` element (no ``</script>``, ``<!--`` or ``&``)."""
-    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    """Strict JSON (:func:`sitescreen.values.strict_json`) that is safe inside a ``<script>``
+    element (no ``</script>``, ``<!--`` or ``&``)."""
+    text = strict_json(obj, ensure_ascii=False, separators=(",", ":"))
     return text.translate(_JSON_SCRIPT_ESCAPES)
 
 
 def is_missing(value: Any) -> bool:
-    """True for None, NaN and pandas' NA/NaT."""
-    if value is None:
-        return True
-    if isinstance(value, float):
-        return math.isnan(value)
-    try:
-        import pandas as pd
-
-        return bool(pd.isna(value)) if np.ndim(value) == 0 else False
-    except (TypeError, ValueError):
-        return False
+    """True for None, NaN and pandas' NA/NaT (:func:`sitescreen.values.is_missing`)."""
+    return _is_missing(value)
 
 
 def format_number(value: float, digits: int = 4) -> str:

@@ -45,6 +45,7 @@ from .htmlsafe import (
     format_weight,
     script_json,
 )
+from .values import text_values
 
 log = logging.getLogger(__name__)
 
@@ -418,7 +419,7 @@ def _site_geometry(sites: gpd.GeoDataFrame) -> _SiteGeometry:
 
 
 def _text_list(col: pd.Series) -> list[str]:
-    return col.astype(object).where(col.notna(), "").astype(str).tolist()
+    return text_values(col).tolist()
 
 
 def _site_payload(sites: gpd.GeoDataFrame, geo: _SiteGeometry, criteria: list[dict[str, Any]]) -> dict[str, Any]:

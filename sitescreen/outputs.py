@@ -21,7 +21,6 @@ import fcntl
 import hashlib
 import json
 import logging
-import math
 import os
 import re
 import shutil
@@ -39,6 +38,7 @@ import pandas as pd
 import pyogrio
 
 from .errors import OutputError, SitescreenError
+from .values import strict_json
 
 log = logging.getLogger(__name__)
 
@@ -331,18 +331,9 @@ def seal(folder: Path) -> None:
     atomic_write_text(path, manifest_text(manifest))
 
 
-def _json_default(o):
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating,)):
-        return None if not math.isfinite(float(o)) else float(o)
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-
 def manifest_text(manifest: dict) -> str:
-    return json.dumps(manifest, indent=2, ensure_ascii=False, default=_json_default, allow_nan=False) + "\n"
+    """manifest.json's text: strict JSON (missing → null, ±inf → ±1e999; see sitescreen.values)."""
+    return strict_json(manifest, indent=2, ensure_ascii=False) + "\n"
 
 
 def tabular(sites: gpd.GeoDataFrame) -> pd.DataFrame:

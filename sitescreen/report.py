@@ -30,6 +30,8 @@ from .htmlsafe import (
     is_missing,
 )
 
+from .values import plain, text, text_values
+
 log = logging.getLogger(__name__)
 
 __all__ = ["build_report", "RANKED_LIMIT", "BREAKDOWN_LIMIT"]
@@ -72,7 +74,7 @@ def _criteria(manifest: Mapping[str, Any], sites: pd.DataFrame) -> list[dict[str
 def _ranked(sites: pd.DataFrame) -> pd.DataFrame:
     """Sites best first: by score (unscored last), then by id."""
     score = pd.to_numeric(sites["score"], errors="coerce")
-    order = np.lexsort((sites["site_id"].astype(str).to_numpy(), -score.fillna(-1).to_numpy()))
+    order = np.lexsort((text_values(sites["site_id"]), -score.fillna(-1).to_numpy()))
     return sites.iloc[order]
 
 
@@ -238,9 +240,9 @@ def _summary(sites: pd.DataFrame, manifest: Mapping[str, Any], counts: Mapping[s
 def _ranked_table(ranked: pd.DataFrame, with_links: set[str]) -> str:
     rows = []
     for rank, (_, r) in enumerate(ranked.head(RANKED_LIMIT).iterrows(), start=1):
-        sid = str(r["site_id"])
+        sid = text(r["site_id"])
         reasons = _reasons(r.get("reasons"))
-        reason_text = esc(reasons[0]) + (f' <span class="muted">(+{len(reasons) - 1} more)</span>' if len(reasons) > 1 else "")
+        reason_text = esc(reasons[0] if reasons else "") + (f' <span class="muted">(+{len(reasons) - 1} more)</span>' if len(reasons) > 1 else "")
         name = esc(r["name"]) if not is_missing(r["name"]) else '<span class="muted">(unnamed)</span>'
         ident = f'<a href="#site-{esc(_anchor(sid))}">{esc(sid)}</a>' if sid in with_links else esc(sid)
         rows.append(f"<tr><td class=num>{rank}</td><td>{ident}</td><td>{name}</td><td>{_badge(str(r['verdict']))}</td>"
@@ -261,7 +263,7 @@ def _anchor(site_id: str) -> str:
 def _breakdowns(ranked: pd.DataFrame, criteria: list[dict[str, Any]]) -> str:
     cards = []
     for _, r in ranked.head(BREAKDOWN_LIMIT).iterrows():
-        sid = str(r["site_id"])
+        sid = text(r["site_id"])
         rows = []
         for c in criteria:
             m = r.get(c["measure"]) if c["measure"] in r.index else None
@@ -321,6 +323,7 @@ def _rules(manifest: Mapping[str, Any], criteria: list[dict[str, Any]]) -> str:
 
 
 def _value(v: Any) -> str:
+    v = plain(v) if np.ndim(v) == 0 else v
     if v is None or v == "":
         return '<span class="muted">—</span>'
     if isinstance(v, bool):
@@ -461,7 +464,7 @@ def build_report(sites: gpd.GeoDataFrame | pd.DataFrame, manifest: Mapping[str, 
     tool = manifest.get("tool") or {}
     sub = " · ".join(x for x in (f"profile {prof}" if prof else "", str(manifest.get("created") or "")[:19].replace("T", " "),
                                  f"CRS {manifest.get('crs')}" if manifest.get("crs") else "") if x)
-    links = set(ranked.head(BREAKDOWN_LIMIT)["site_id"].astype(str))
+    links = set(text_values(ranked.head(BREAKDOWN_LIMIT)["site_id"]))
     body = (
         f'<main><header><h1>{esc(title)}</h1><div class="muted">Screening review report · {esc(sub)}</div>'
         '<nav><a href="#summary">Summary</a><a href="#charts">Scores</a><a href="#ranking">Ranking</a>'

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import click
 
 from ..explain import explain_site
+from ..values import strict_json
 
 
 @click.command("explain")
@@ -19,7 +19,7 @@ def explain_command(out_dir, site_id, as_json):
     """Explain SITE_ID's verdict and score from the results in OUT_DIR."""
     info = explain_site(out_dir, site_id)
     if as_json:
-        click.echo(json.dumps(info, indent=2, ensure_ascii=False, default=str))
+        click.echo(strict_json(info, indent=2, ensure_ascii=False))
         return
     score = "—" if info["score"] is None else f"{info['score']:.1f}"
     click.echo(f"{info['site_id']} {info['name']}: {info['verdict']} (score {score} of 100)")
