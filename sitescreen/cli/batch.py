@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
 from ..batch import load_jobs, run_batch, summary_table
+from ..values import strict_json
 
 
 @click.command("batch")
@@ -47,7 +47,7 @@ def command(ctx, jobs_file, workers, overwrite, as_json):
 
     results = run_batch(jobs, workers=workers, overwrite=overwrite, on_done=on_done)
     if as_json:
-        click.echo(json.dumps([r.as_dict() for r in results], indent=2, ensure_ascii=False))
+        click.echo(strict_json([r.as_dict() for r in results], indent=2, ensure_ascii=False))
     else:
         click.echo(summary_table(results))
     failed = [r for r in results if r.status == "failed"]

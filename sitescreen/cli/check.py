@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 
 import click
 
 from ..pipeline import prepare
+from ..values import strict_json
 from .options import build_config, inputs_options
 
 
@@ -35,7 +35,7 @@ def check_command(ctx, sites, config_path, layers, profile, aoi, crs, radius_m, 
                           grid_cell_m, skip_invalid)
     report = check_report(prepare(config))
     if as_json:
-        click.echo(json.dumps(report, indent=2, default=str))
+        click.echo(strict_json(report, indent=2))
         return
     if ctx.obj.get("quiet"):
         return  # the exit code says it all

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
 from ..verify import verify
+from ..values import strict_json
 
 
 @click.command("verify")
@@ -28,7 +28,7 @@ def command(ctx, out_dir, as_json):
     """
     report = verify(out_dir)
     if as_json:
-        click.echo(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
+        click.echo(strict_json(report.as_dict(), indent=2, ensure_ascii=False))
     else:
         for note in report.notes:
             click.echo(f"Note: {note}")
