@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import click
 
 from ..pipeline import prepare
@@ -12,7 +11,7 @@ from .options import build_config, inputs_options
 
 def check_report(prep) -> dict:
     s = prep.site_stats.info()
-    layers = [lyr.info() for lyr in prep.inputs.vectors] + list(prep.raster_info)
+    layers = [lyr.info() for lyr in prep.inputs.vectors] + [{k: v for k, v in i.items() if k != "_box"} for i in prep.raster_info]
     return {"crs": prep.crs.to_string() if prep.crs.to_epsg() is None else f"EPSG:{prep.crs.to_epsg()}",
             "profile": prep.profile.name, "sites": s, "layers": layers,
             "roles_used_by_profile": sorted(prep.profile.roles),
