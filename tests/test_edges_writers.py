@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 
 import tinyworld as tw
-from edgecases import run_cli
+from edgecases import assert_error, run_cli
 
 
 # ---------------------------------------------------------------------------------------------
@@ -238,8 +238,10 @@ def test_numpy_and_missing_values_in_the_manifest(screened, tmp_path):
     assert "Extra: limit" in report and ">nan<" not in report.lower()
 
 
-def test_infinite_value_in_a_profile(tmp_path):
-    """A TOML profile may say ``inf``: the manifest, map and report carry it (they used to crash)."""
+def test_infinite_value_in_a_profile_is_refused_cleanly(tmp_path):
+    """A TOML profile may spell ``inf``; it used to crash the writers with a traceback. Profile
+    numbers are finite (issue 9, class 6), so it is one clear error naming the key, and nothing is
+    written."""
     from sitescreen.profile import builtin_profiles
     text = builtin_profiles()["federal-safeguards"].read_text(encoding="utf-8")
     assert "[5000, 1.0]]" in text
@@ -248,12 +250,9 @@ def test_infinite_value_in_a_profile(tmp_path):
     w = tw.build(tmp_path / "w")
     args = [a for a in w.args() if a not in ("--no-map", "--no-report")]
     res = run_cli([*args, "--profile", str(profile)])
-    assert res.exit_code == 0, res.output
-    manifest = strict((w.out / "manifest.json").read_text(encoding="utf-8"))
-    setback = next(c for c in manifest["criteria"] if c["name"] == "protected_setback")
-    assert setback["transform"]["points"][-1] == [math.inf, 1.0]
-    map_blocks((w.out / "map.html").read_text(encoding="utf-8"))
-    assert "∞" in (w.out / "report.html").read_text(encoding="utf-8")
+    msg = assert_error(res, ("inf.toml", "criteria.protected_setback.transform", "finite", "inf"), 1)
+    assert "Traceback" not in msg
+    assert not w.out.exists()
 
 
 def test_explain_json_is_strict(screened, tmp_path):
