@@ -35,10 +35,16 @@ crossing parameter is formed (the subtraction is exact for nearby points), so th
 precision far from the origin.
 
 The kernels are compiled with ``nogil=True``: the caller runs chunks of sites on several threads.
+:func:`green_sites` allocates its scratch buffers once, then its site loop runs named stages,
+inlined into it: load the footprint's edges; per pair keep the edges inside the other's box, find
+the crossings, the winding numbers and the pair area; with the union pass, find which features
+meet, integrate the footprint edges, record the feature x feature crossings and shared vertices,
+and integrate the feature edges from their anchored depths.
 """
 
 from __future__ import annotations
 
+from collections import namedtuple
 from dataclasses import dataclass
 
 import numba as nb
@@ -51,6 +57,9 @@ _POLYGON = 3
 _MULTIPOLYGON = 6
 
 _JIT = {"cache": True, "nogil": True}
+#: The site loop of green_sites and its stages (inlined into it) allocate nothing, so they need no
+#: reference counting of the buffers they are handed (an atomic operation per array per access).
+_NO_NRT = {"cache": True, "nogil": True, "_nrt": False}
 
 
 @dataclass(frozen=True)
@@ -266,24 +275,32 @@ def _clip(x0, y0, x1, y1, b0, b1, b2, b3):
 
 
 # --------------------------------------------------------------------------------------------
-# the per-site kernel
+# the per-site kernel: scratch buffers, then per site its footprint edges, the pair areas and
+# (with `union`) the covered area
 # --------------------------------------------------------------------------------------------
+
+#: Footprint edges of the current site (global and local coordinates, cross term, ring), and per
+#: (pair, edge): kept (inside the feature's box), winding number at its start, crossing sums.
+_Edges = namedtuple("_Edges", "gx0 gy0 gx1 gy1 ax0 ay0 ax1 ay1 acr aring akept aw aS aT")
+#: Kept feature edges of all pairs of the site (local coordinates, local and global boxes, point
+#: index and ring in the layer, winding number, crossing sums), pair starts, union-pass flags.
+_Kept = namedtuple("_Kept", "bx0 by0 bx1 by1 bcr bbx0 bbx1 bby0 bby1 gbx0 gbx1 gby0 gby1 bk bring "
+                            "bw bS bT bstart hlist drop touch_end")
+#: Footprint x feature crossings of the site (edges, pair, parameters, signs), pair starts.
+_Cross = namedtuple("_Cross", "a b j ta tb sa sb start")
+#: Feature x feature records of the union pass (edge, other pair, kind, t, ±1), bucketed by edge.
+_Records = namedtuple("_Records", "b j kind t d idx count off")
+#: Events along one edge (t, ±1, which: 0 the footprint, j + 1 pair j), and per-pair union state.
+_Union = namedtuple("_Union", "et ed ek active meets dj touch0")
 
 
 @nb.njit(**_JIT)
-def green_sites(sxy, s_roff, s_gring, sb, site_ok,
-                lxy, l_roff, l_gring, lb, l_nedge,
-                pstart, part, union, max_crossings, pair_area, covered):
-    """Pair areas area(F ∩ f) for every candidate pair (pairs grouped by site: pairs of site s
-    are pstart[s]:pstart[s + 1]) and, with `union`, covered areas area(F ∩ ∪ f) per site.
-    NaN marks a pair or a site that GEOS must decide."""
-    nsite = pstart.size - 1
-    nan = np.nan
-    # scratch sizes: largest footprint, largest candidate set
+def _scratch_sizes(s_roff, s_gring, pstart, part, l_nedge):
+    """Largest footprint (edges), largest candidate set (pairs), most feature edges of one site."""
     maxE = 1
     maxP = 1
     maxB = 1
-    for s in range(nsite):
+    for s in range(pstart.size - 1):
         ne = 0
         for r in range(s_gring[s], s_gring[s + 1]):
             ne += s_roff[r + 1] - s_roff[r] - 1
@@ -293,52 +310,55 @@ def green_sites(sxy, s_roff, s_gring, sb, site_ok,
         for j in range(pstart[s], pstart[s + 1]):
             nbk += l_nedge[part[j]]
         maxB = max(maxB, nbk)
-    # footprint edges: global, local, cross term, ring, point index
-    gx0 = np.empty(maxE); gy0 = np.empty(maxE); gx1 = np.empty(maxE); gy1 = np.empty(maxE)
-    ax0 = np.empty(maxE); ay0 = np.empty(maxE); ax1 = np.empty(maxE); ay1 = np.empty(maxE)
-    acr = np.empty(maxE)
-    aring = np.empty(maxE, dtype=np.int64)
-    # per (pair, footprint edge)
-    akept = np.zeros(maxP * maxE, dtype=np.bool_)
-    aw = np.zeros(maxP * maxE); aS = np.zeros(maxP * maxE); aT = np.zeros(maxP * maxE)
-    # kept feature edges of all pairs of the site (local coordinates)
-    bx0 = np.empty(maxB); by0 = np.empty(maxB); bx1 = np.empty(maxB); by1 = np.empty(maxB)
-    bcr = np.empty(maxB)
-    bbx0 = np.empty(maxB); bbx1 = np.empty(maxB); bby0 = np.empty(maxB); bby1 = np.empty(maxB)
-    gbx0 = np.empty(maxB); gbx1 = np.empty(maxB); gby0 = np.empty(maxB); gby1 = np.empty(maxB)
-    hlist = np.empty(maxB, dtype=np.int64)
-    # feature x feature records of the union pass, bucketed by kept edge
-    cap_ff = max(1, min(maxB * maxB, max_crossings))
-    ff_b = np.empty(cap_ff, dtype=np.int64); ff_j = np.empty(cap_ff, dtype=np.int64)
-    ff_kind = np.empty(cap_ff, dtype=np.int64)
-    ff_t = np.empty(cap_ff); ff_d = np.empty(cap_ff)
-    fidx = np.empty(cap_ff, dtype=np.int64)
-    fcount = np.empty(maxB, dtype=np.int64)
-    foff = np.empty(maxB + 1, dtype=np.int64)
-    drop_b = np.zeros(maxB, dtype=np.bool_)
-    tend_b = np.zeros(maxB, dtype=np.bool_)
-    bk = np.empty(maxB, dtype=np.int64)  # point index of the edge start in the layer
-    bring = np.empty(maxB, dtype=np.int64)
-    bw = np.zeros(maxB); bS = np.zeros(maxB); bT = np.zeros(maxB)
-    bstart = np.empty(maxP + 1, dtype=np.int64)
-    # footprint x feature crossings of the site (fixed buffers: growing arrays inside the loop
-    # would cost reference counting on every access; a site with more crossings goes to GEOS)
-    cap_ev = max(1, min(maxE * maxB, max_crossings))
-    ev_a = np.empty(cap_ev, dtype=np.int64); ev_b = np.empty(cap_ev, dtype=np.int64)
-    ev_j = np.empty(cap_ev, dtype=np.int64)
-    ev_ta = np.empty(cap_ev); ev_tb = np.empty(cap_ev); ev_sa = np.empty(cap_ev)
-    ev_sb = np.empty(cap_ev)
-    evstart = np.empty(maxP + 1, dtype=np.int64)
-    # events along one edge in the union pass: its crossings with the footprint and with the
-    # kept edges of the other features
-    et = np.empty(cap_ev + cap_ff); ed = np.empty(cap_ev + cap_ff)
-    ek = np.empty(cap_ev + cap_ff, dtype=np.int64)
-    active = np.zeros(maxP, dtype=np.bool_)
-    meets = np.zeros(maxP * maxP, dtype=np.bool_)
-    dj = np.zeros(maxP)
-    touch0 = np.zeros(maxP, dtype=np.bool_)
+    return maxE, maxP, maxB
 
-    for s in range(nsite):
+
+@nb.njit(**_JIT)
+def _scratch(maxE, maxP, maxB, max_crossings):
+    """Fixed buffers for every site (growing arrays inside the loop would cost reference counting
+    on every access; a site with more crossings than they hold goes to GEOS)."""
+    E = _Edges(np.empty(maxE), np.empty(maxE), np.empty(maxE), np.empty(maxE),
+               np.empty(maxE), np.empty(maxE), np.empty(maxE), np.empty(maxE), np.empty(maxE),
+               np.empty(maxE, dtype=np.int64), np.zeros(maxP * maxE, dtype=np.bool_),
+               np.zeros(maxP * maxE), np.zeros(maxP * maxE), np.zeros(maxP * maxE))
+    K = _Kept(np.empty(maxB), np.empty(maxB), np.empty(maxB), np.empty(maxB), np.empty(maxB),
+              np.empty(maxB), np.empty(maxB), np.empty(maxB), np.empty(maxB),
+              np.empty(maxB), np.empty(maxB), np.empty(maxB), np.empty(maxB),
+              np.empty(maxB, dtype=np.int64), np.empty(maxB, dtype=np.int64),
+              np.zeros(maxB), np.zeros(maxB), np.zeros(maxB), np.empty(maxP + 1, dtype=np.int64),
+              np.empty(maxB, dtype=np.int64), np.zeros(maxB, dtype=np.bool_), np.zeros(maxB, dtype=np.bool_))
+    cap_ev = max(1, min(maxE * maxB, max_crossings))
+    X = _Cross(np.empty(cap_ev, dtype=np.int64), np.empty(cap_ev, dtype=np.int64), np.empty(cap_ev, dtype=np.int64),
+               np.empty(cap_ev), np.empty(cap_ev), np.empty(cap_ev), np.empty(cap_ev),
+               np.empty(maxP + 1, dtype=np.int64))
+    cap_ff = max(1, min(maxB * maxB, max_crossings))
+    R = _Records(np.empty(cap_ff, dtype=np.int64), np.empty(cap_ff, dtype=np.int64), np.empty(cap_ff, dtype=np.int64),
+                 np.empty(cap_ff), np.empty(cap_ff), np.empty(cap_ff, dtype=np.int64),
+                 np.empty(maxB, dtype=np.int64), np.empty(maxB + 1, dtype=np.int64))
+    U = _Union(np.empty(cap_ev + cap_ff), np.empty(cap_ev + cap_ff), np.empty(cap_ev + cap_ff, dtype=np.int64),
+               np.zeros(maxP, dtype=np.bool_), np.zeros(maxP * maxP, dtype=np.bool_), np.zeros(maxP),
+               np.zeros(maxP, dtype=np.bool_))
+    return E, K, X, R, U
+
+
+@nb.njit(**_JIT)
+def green_sites(sxy, s_roff, s_gring, sb, site_ok,
+                lxy, l_roff, l_gring, lb, l_nedge,
+                pstart, part, union, max_crossings, pair_area, covered):
+    """Pair areas area(F ∩ f) for every candidate pair (pairs grouped by site: pairs of site s
+    are pstart[s]:pstart[s + 1]) and, with `union`, covered areas area(F ∩ ∪ f) per site.
+    NaN marks a pair or a site that GEOS must decide."""
+    maxE, maxP, maxB = _scratch_sizes(s_roff, s_gring, pstart, part, l_nedge)
+    E, K, X, R, U = _scratch(maxE, maxP, maxB, max_crossings)
+    _site_loop(sxy, s_roff, s_gring, sb, site_ok, lxy, l_roff, l_gring, lb, pstart, part, union,
+               E, K, X, R, U, pair_area, covered)
+
+
+@nb.njit(**_NO_NRT)
+def _site_loop(sxy, s_roff, s_gring, sb, site_ok, lxy, l_roff, l_gring, lb, pstart, part, union,
+               E, K, X, R, U, pair_area, covered):
+    """Per site: its footprint edges, its pair areas, and with `union` its covered area."""
+    for s in range(pstart.size - 1):
         p0 = pstart[s]
         npair = pstart[s + 1] - p0
         covered[s] = 0.0
@@ -346,408 +366,578 @@ def green_sites(sxy, s_roff, s_gring, sb, site_ok,
             continue
         if not site_ok[s]:
             for j in range(npair):
-                pair_area[p0 + j] = nan
-            covered[s] = nan
+                pair_area[p0 + j] = np.nan
+            covered[s] = np.nan
             continue
-        sb0, sb1, sb2, sb3 = sb[s, 0], sb[s, 1], sb[s, 2], sb[s, 3]
-        ox = (sb0 + sb2) * 0.5
-        oy = (sb1 + sb3) * 0.5
-        r0s, r1s = s_gring[s], s_gring[s + 1]
-        nE = 0
-        for r in range(r0s, r1s):
-            for k in range(s_roff[r], s_roff[r + 1] - 1):
-                gx0[nE] = sxy[k, 0]; gy0[nE] = sxy[k, 1]; gx1[nE] = sxy[k + 1, 0]; gy1[nE] = sxy[k + 1, 1]
-                ax0[nE] = sxy[k, 0] - ox; ay0[nE] = sxy[k, 1] - oy
-                ax1[nE] = sxy[k + 1, 0] - ox; ay1[nE] = sxy[k + 1, 1] - oy
-                acr[nE] = ax0[nE] * ay1[nE] - ax1[nE] * ay0[nE]
-                aring[nE] = r
-                nE += 1
-        site_bad = False
-        nB = 0
-        nev = 0
-        # ---------------------------------------------------------------- pair areas
-        for jj in range(npair):
-            f = part[p0 + jj]
-            fb0, fb1, fb2, fb3 = lb[f, 0], lb[f, 1], lb[f, 2], lb[f, 3]
-            base = jj * nE
-            for e in range(nE):
-                akept[base + e] = _boxes_meet(min(gx0[e], gx1[e]), min(gy0[e], gy1[e]),
-                                              max(gx0[e], gx1[e]), max(gy0[e], gy1[e]),
-                                              fb0, fb1, fb2, fb3)
-                aS[base + e] = 0.0
-                aT[base + e] = 0.0
-                aw[base + e] = 0.0
-            bstart[jj] = nB
-            for r in range(l_gring[f], l_gring[f + 1]):
-                for k in range(l_roff[r], l_roff[r + 1] - 1):
-                    xa, ya, xb, yb = lxy[k, 0], lxy[k, 1], lxy[k + 1, 0], lxy[k + 1, 1]
-                    if _boxes_meet(min(xa, xb), min(ya, yb), max(xa, xb), max(ya, yb),
-                                   sb0, sb1, sb2, sb3):
-                        bx0[nB] = xa - ox; by0[nB] = ya - oy
-                        bx1[nB] = xb - ox; by1[nB] = yb - oy
-                        bcr[nB] = bx0[nB] * by1[nB] - bx1[nB] * by0[nB]
-                        bbx0[nB] = min(bx0[nB], bx1[nB]); bbx1[nB] = max(bx0[nB], bx1[nB])
-                        gbx0[nB] = min(xa, xb); gbx1[nB] = max(xa, xb)
-                        gby0[nB] = min(ya, yb); gby1[nB] = max(ya, yb)
-                        bby0[nB] = min(by0[nB], by1[nB]); bby1[nB] = max(by0[nB], by1[nB])
-                        bk[nB] = k
-                        bring[nB] = r
-                        bS[nB] = 0.0
-                        bT[nB] = 0.0
-                        nB += 1
-            bstart[jj + 1] = nB
-            evstart[jj] = nev
-            bad = False
-            for e in range(nE):
-                if not akept[base + e]:
-                    continue
-                ex0, ey0, ex1, ey1 = ax0[e], ay0[e], ax1[e], ay1[e]
-                ebx0, ebx1 = min(ex0, ex1), max(ex0, ex1)
-                eby0, eby1 = min(ey0, ey1), max(ey0, ey1)
-                for b in range(bstart[jj], nB):
-                    if not (ebx1 >= bbx0[b] and ebx0 <= bbx1[b]
-                            and eby1 >= bby0[b] and eby0 <= bby1[b]):
-                        continue
-                    o0, o1, q0, q1, c0, c1, c2, c3 = _crossing_orients(ex0, ey0, ex1, ey1,
-                                                                       bx0[b], by0[b], bx1[b], by1[b])
-                    if not (c0 and c1 and c2 and c3):
-                        bad = True
-                        continue
-                    if ((o0 > 0) != (o1 > 0)) and ((q0 > 0) != (q1 > 0)):
-                        ta = o0 / (o0 - o1)
-                        tb = q0 / (q0 - q1)
-                        sa = 1.0 if o0 < 0 else -1.0
-                        sgb = 1.0 if q0 < 0 else -1.0
-                        if nev >= cap_ev:  # more crossings than the buffers hold: GEOS
-                            bad = True
-                            continue
-                        ev_a[nev] = e; ev_b[nev] = b; ev_j[nev] = jj
-                        ev_ta[nev] = ta; ev_tb[nev] = tb; ev_sa[nev] = sa; ev_sb[nev] = sgb
-                        nev += 1
-                        aS[base + e] += sa
-                        aT[base + e] += sa * (1.0 - ta)
-                        bS[b] += sgb
-                        bT[b] += sgb * (1.0 - tb)
-            evstart[jj + 1] = nev
-            # winding numbers: footprint edges inside the feature
-            e = 0
-            while e < nE and not bad:
-                r = aring[e]
-                e_end = e
-                anykept = False
-                while e_end < nE and aring[e_end] == r:
-                    anykept = anykept or akept[base + e_end]
-                    e_end += 1
-                if anykept:
-                    k0 = s_roff[r]
-                    w = float(_pip(sxy[k0, 0], sxy[k0, 1], lxy, l_roff, l_gring[f], l_gring[f + 1],
-                                   fb0, fb1, fb2, fb3, 0.0))
-                    if w < 0:
-                        bad = True
-                        break
-                    for q in range(e, e_end):
-                        if akept[base + q]:
-                            aw[base + q] = w
-                            end = w + aS[base + q]
-                            if w < -0.5 or w > 1.5 or end < -0.5 or end > 1.5:
-                                bad = True
-                            w = end
-                e = e_end
-            # feature edges inside the footprint
-            b = bstart[jj]
-            while b < nB and not bad:
-                r = bring[b]
-                b_end = b
-                while b_end < nB and bring[b_end] == r:
-                    b_end += 1
-                k0 = l_roff[r]
-                w = float(_pip(lxy[k0, 0], lxy[k0, 1], sxy, s_roff, r0s, r1s, sb0, sb1, sb2, sb3, 0.0))
-                if w < 0:
-                    bad = True
-                    break
-                for q in range(b, b_end):
-                    bw[q] = w
-                    end = w + bS[q]
-                    if w < -0.5 or w > 1.5 or end < -0.5 or end > 1.5:
-                        bad = True
-                    w = end
-                b = b_end
-            if bad:
-                pair_area[p0 + jj] = nan
-                site_bad = True
-                continue
-            acc_a = 0.0
-            for e in range(nE):
-                if akept[base + e]:
-                    acc_a += acr[e] * (aw[base + e] + aT[base + e])
-            acc_b = 0.0
-            for b in range(bstart[jj], nB):
-                acc_b += bcr[b] * (bw[b] + bT[b])
-            pair_area[p0 + jj] = 0.5 * (acc_a + acc_b)
-
+        ox = (sb[s, 0] + sb[s, 2]) * 0.5
+        oy = (sb[s, 1] + sb[s, 3]) * 0.5
+        nE = _load_footprint(sxy, s_roff, s_gring[s], s_gring[s + 1], ox, oy, E)
+        site_bad, nev = _pair_areas(s, p0, npair, nE, ox, oy, sxy, s_roff, s_gring, sb, lxy, l_roff, l_gring, lb,
+                                    part, E, K, X, pair_area)
         if not union:
             continue
         if site_bad:
-            covered[s] = nan
+            covered[s] = np.nan
             continue
-        # ---------------------------------------------------------------- union
-        nact = 0
-        total = 0.0
-        for jj in range(npair):
-            active[jj] = pair_area[p0 + jj] > 0
-            if active[jj]:
-                nact += 1
-                total += pair_area[p0 + jj]
-        covered[s] = total
-        if nact < 2:
+        covered[s] = _union_area(s, p0, npair, nE, nev, ox, oy, sb, lxy, l_roff, l_gring, lb, part,
+                                 E, K, X, R, U, pair_area)
+
+
+@nb.njit(inline="always")
+def _load_footprint(sxy, s_roff, r0, r1, ox, oy, E):
+    """The footprint's edges (rings r0:r1) in global and local coordinates; returns their number."""
+    gx0, gy0, gx1, gy1, ax0, ay0 = E.gx0, E.gy0, E.gx1, E.gy1, E.ax0, E.ay0
+    ax1, ay1, acr, aring = E.ax1, E.ay1, E.acr, E.aring
+    nE = 0
+    for r in range(r0, r1):
+        for k in range(s_roff[r], s_roff[r + 1] - 1):
+            gx0[nE] = sxy[k, 0]; gy0[nE] = sxy[k, 1]; gx1[nE] = sxy[k + 1, 0]; gy1[nE] = sxy[k + 1, 1]
+            ax0[nE] = sxy[k, 0] - ox; ay0[nE] = sxy[k, 1] - oy
+            ax1[nE] = sxy[k + 1, 0] - ox; ay1[nE] = sxy[k + 1, 1] - oy
+            acr[nE] = ax0[nE] * ay1[nE] - ax1[nE] * ay0[nE]
+            aring[nE] = r
+            nE += 1
+    return nE
+
+
+# ---------------------------------------------------------------- pair areas
+
+
+@nb.njit(inline="always")
+def _pair_areas(s, p0, npair, nE, ox, oy, sxy, s_roff, s_gring, sb, lxy, l_roff, l_gring, lb, part,
+                E, K, X, pair_area):
+    """area(F ∩ f) of every pair of site s (NaN: undecided); returns (some pair undecided, crossings)."""
+    akept, acr, aw, aT = E.akept, E.acr, E.aw, E.aT
+    bstart, bcr, bw, bT = K.bstart, K.bcr, K.bw, K.bT
+    ev_start = X.start
+    site_bad = False
+    nB = 0
+    nev = 0
+    for jj in range(npair):
+        f = part[p0 + jj]
+        base = jj * nE
+        _keep_footprint_edges(base, nE, lb[f, 0], lb[f, 1], lb[f, 2], lb[f, 3], E)
+        bstart[jj] = nB
+        nB = _keep_feature_edges(f, nB, ox, oy, sb[s, 0], sb[s, 1], sb[s, 2], sb[s, 3], lxy, l_roff, l_gring, K)
+        bstart[jj + 1] = nB
+        ev_start[jj] = nev
+        nev, bad = _pair_crossings(jj, base, nE, nev, E, K, X)
+        ev_start[jj + 1] = nev
+        if not bad:
+            bad = _footprint_windings(base, nE, f, sxy, s_roff, lxy, l_roff, l_gring, lb, E)
+        if not bad:
+            bad = _feature_windings(bstart[jj], nB, s, sxy, s_roff, s_gring, sb, lxy, l_roff, K)
+        if bad:
+            pair_area[p0 + jj] = np.nan
+            site_bad = True
             continue
-        need = False
-        for i in range(npair):
-            for j in range(npair):
-                m = False
-                if i != j and active[i] and active[j]:
-                    fi = part[p0 + i]
-                    fj = part[p0 + j]
-                    m = (max(max(lb[fi, 0], lb[fj, 0]), sb0) <= min(min(lb[fi, 2], lb[fj, 2]), sb2)
-                         and max(max(lb[fi, 1], lb[fj, 1]), sb1) <= min(min(lb[fi, 3], lb[fj, 3]), sb3))
-                meets[i * npair + j] = m
-                need = need or m
-        if not need:
-            continue
-        acc = 0.0
-        # footprint edges: [inside at least one feature]
+        acc_a = 0.0
         for e in range(nE):
-            anykept = False
-            d0 = 0.0
-            for jj in range(npair):
-                if active[jj] and akept[jj * nE + e]:
-                    anykept = True
-                    d0 += aw[jj * nE + e]
-            if not anykept:
-                continue
-            n_e = 0
-            for q in range(nev):
-                if ev_a[q] == e and active[ev_j[q]]:
-                    et[n_e] = ev_ta[q]; ed[n_e] = ev_sa[q]; ek[n_e] = 0
-                    n_e += 1
-            _sort_events(et, ed, ek, n_e)
-            state = d0
-            tprev = 0.0
-            frac = 0.0
-            for q in range(n_e + 1):
-                t = et[q] if q < n_e else 1.0
-                if state < -0.5:
-                    site_bad = True
-                if state >= 0.5:
-                    frac += t - tprev
-                if q < n_e:
-                    state += ed[q]
-                tprev = t
-            acc += acr[e] * frac
-        # feature edges: [inside the footprint and inside no other feature]. Only the part of
-        # an edge inside the footprint's box matters, and there every crossing with another
-        # feature is between two kept edges: states are anchored inside the box.
-        # 1) crossings between the kept edges of every two features, each couple once, only
-        #    where the two features' boxes and the footprint's box meet
-        for b in range(bstart[npair]):
-            drop_b[b] = False
-            tend_b[b] = False
-            fcount[b] = 0
-        nff = 0
-        for i in range(npair):
-            if not active[i] or site_bad:
-                continue
-            fi = part[p0 + i]
-            for j in range(i + 1, npair):
-                if not meets[i * npair + j]:
-                    continue
-                fj = part[p0 + j]
-                ib0 = max(max(lb[fi, 0], lb[fj, 0]), sb0)
-                ib1 = max(max(lb[fi, 1], lb[fj, 1]), sb1)
-                ib2 = min(min(lb[fi, 2], lb[fj, 2]), sb2)
-                ib3 = min(min(lb[fi, 3], lb[fj, 3]), sb3)
-                nh = 0
-                for h in range(bstart[j], bstart[j + 1]):
-                    if _boxes_meet(gbx0[h], gby0[h], gbx1[h], gby1[h], ib0, ib1, ib2, ib3):
-                        hlist[nh] = h
-                        nh += 1
-                if nh == 0:
-                    continue
-                for b in range(bstart[i], bstart[i + 1]):
-                    if not _boxes_meet(gbx0[b], gby0[b], gbx1[b], gby1[b], ib0, ib1, ib2, ib3):
-                        continue
-                    ex0, ey0, ex1, ey1 = bx0[b], by0[b], bx1[b], by1[b]
-                    ebx0, ebx1, eby0, eby1 = bbx0[b], bbx1[b], bby0[b], bby1[b]
-                    for hh in range(nh):
-                        h = hlist[hh]
-                        if not (ebx1 >= bbx0[h] and ebx0 <= bbx1[h]
-                                and eby1 >= bby0[h] and eby0 <= bby1[h]):
-                            continue
-                        fx0, fy0, fx1, fy1 = bx0[h], by0[h], bx1[h], by1[h]
-                        o0, o1, q0, q1, c0, c1, c2, c3 = _crossing_orients(ex0, ey0, ex1, ey1, fx0, fy0, fx1, fy1)
-                        if c0 and c1 and c2 and c3:
-                            if ((o0 > 0) != (o1 > 0)) and ((q0 > 0) != (q1 > 0)):
-                                if nff + 2 > cap_ff:  # buffers full: GEOS
-                                    site_bad = True
-                                    break
-                                # kind 1: a crossing (t, ±1); both edges get one
-                                ff_b[nff] = b; ff_j[nff] = j; ff_kind[nff] = 1
-                                ff_t[nff] = o0 / (o0 - o1); ff_d[nff] = 1.0 if o0 < 0 else -1.0
-                                ff_b[nff + 1] = h; ff_j[nff + 1] = i; ff_kind[nff + 1] = 1
-                                ff_t[nff + 1] = q0 / (q0 - q1); ff_d[nff + 1] = 1.0 if q0 < 0 else -1.0
-                                fcount[b] += 1
-                                fcount[h] += 1
-                                nff += 2
-                            continue
-                        # untrusted sign: shared reversed edge, or touching at one vertex
-                        kx0, ky0 = lxy[bk[b], 0], lxy[bk[b], 1]
-                        kx1, ky1 = lxy[bk[b] + 1, 0], lxy[bk[b] + 1, 1]
-                        hx0g, hy0g = lxy[bk[h], 0], lxy[bk[h], 1]
-                        hx1g, hy1g = lxy[bk[h] + 1, 0], lxy[bk[h] + 1, 1]
-                        s00 = kx0 == hx0g and ky0 == hy0g
-                        s01 = kx0 == hx1g and ky0 == hy1g
-                        s10 = kx1 == hx0g and ky1 == hy0g
-                        s11 = kx1 == hx1g and ky1 == hy1g
-                        if s01 and s10:  # opposite directions: both cancel
-                            drop_b[b] = True
-                            drop_b[h] = True
-                            continue
-                        if (int(s00) + int(s01) + int(s10) + int(s11)) != 1:
-                            site_bad = True
-                            break
-                        at_start_x = s00 or s01
-                        at_start_y = s00 or s10
-                        off_x = (c1 and o1 != 0) if at_start_x else (c0 and o0 != 0)
-                        off_y = (c3 and q1 != 0) if at_start_y else (c2 and q0 != 0)
-                        vx = ex0 if at_start_x else ex1
-                        vy = ey0 if at_start_x else ey1
-                        wx = (ex1 if at_start_x else ex0) - vx
-                        wy = (ey1 if at_start_x else ey0) - vy
-                        zx = (fx1 if at_start_y else fx0) - vx
-                        zy = (fy1 if at_start_y else fy0) - vy
-                        dot = wx * zx + wy * zy
-                        end_to_end = (abs(dot) > _CCW_ERR * 4 * (abs(wx * zx) + abs(wy * zy))) \
-                            and dot < 0
-                        if not ((off_x and off_y) or end_to_end):
-                            site_bad = True
-                            break
-                        # touching at a shared vertex: the edge starting there re-anchors its
-                        # depth in the other feature (kind 0), the edge ending there stops
-                        # carrying its state to the next one
-                        if nff + 2 > cap_ff:
-                            site_bad = True
-                            break
-                        if at_start_x:
-                            ff_b[nff] = b; ff_j[nff] = j; ff_kind[nff] = 0
-                            ff_t[nff] = 0.0; ff_d[nff] = 0.0
-                            fcount[b] += 1
-                            nff += 1
-                        else:
-                            tend_b[b] = True
-                        if at_start_y:
-                            ff_b[nff] = h; ff_j[nff] = i; ff_kind[nff] = 0
-                            ff_t[nff] = 0.0; ff_d[nff] = 0.0
-                            fcount[h] += 1
-                            nff += 1
-                        else:
-                            tend_b[h] = True
-                    if site_bad:
-                        break
-                if site_bad:
-                    break
-        if site_bad:
-            covered[s] = nan
+            if akept[base + e]:
+                acc_a += acr[e] * (aw[base + e] + aT[base + e])
+        acc_b = 0.0
+        for b in range(bstart[jj], nB):
+            acc_b += bcr[b] * (bw[b] + bT[b])
+        pair_area[p0 + jj] = 0.5 * (acc_a + acc_b)
+    return site_bad, nev
+
+
+@nb.njit(inline="always")
+def _keep_footprint_edges(base, nE, fb0, fb1, fb2, fb3, E):
+    """Keep the footprint edges inside the feature's box; reset their crossing sums."""
+    akept, gx0, gx1, gy0, gy1, aS, aT, aw = E.akept, E.gx0, E.gx1, E.gy0, E.gy1, E.aS, E.aT, E.aw
+    for e in range(nE):
+        akept[base + e] = _boxes_meet(min(gx0[e], gx1[e]), min(gy0[e], gy1[e]),
+                                        max(gx0[e], gx1[e]), max(gy0[e], gy1[e]),
+                                        fb0, fb1, fb2, fb3)
+        aS[base + e] = 0.0
+        aT[base + e] = 0.0
+        aw[base + e] = 0.0
+
+
+@nb.njit(inline="always")
+def _keep_feature_edges(f, nB, ox, oy, sb0, sb1, sb2, sb3, lxy, l_roff, l_gring, K):
+    """Append the edges of feature f inside the footprint's box (local coordinates); returns nB."""
+    bx0, by0, bx1, by1, bcr, bbx0 = K.bx0, K.by0, K.bx1, K.by1, K.bcr, K.bbx0
+    bbx1, gbx0, gbx1, gby0, gby1, bby0 = K.bbx1, K.gbx0, K.gbx1, K.gby0, K.gby1, K.bby0
+    bby1, bk, bring, bS, bT = K.bby1, K.bk, K.bring, K.bS, K.bT
+    for r in range(l_gring[f], l_gring[f + 1]):
+        for k in range(l_roff[r], l_roff[r + 1] - 1):
+            xa, ya, xb, yb = lxy[k, 0], lxy[k, 1], lxy[k + 1, 0], lxy[k + 1, 1]
+            if _boxes_meet(min(xa, xb), min(ya, yb), max(xa, xb), max(ya, yb), sb0, sb1, sb2, sb3):
+                bx0[nB] = xa - ox; by0[nB] = ya - oy
+                bx1[nB] = xb - ox; by1[nB] = yb - oy
+                bcr[nB] = bx0[nB] * by1[nB] - bx1[nB] * by0[nB]
+                bbx0[nB] = min(bx0[nB], bx1[nB]); bbx1[nB] = max(bx0[nB], bx1[nB])
+                gbx0[nB] = min(xa, xb); gbx1[nB] = max(xa, xb)
+                gby0[nB] = min(ya, yb); gby1[nB] = max(ya, yb)
+                bby0[nB] = min(by0[nB], by1[nB]); bby1[nB] = max(by0[nB], by1[nB])
+                bk[nB] = k
+                bring[nB] = r
+                bS[nB] = 0.0
+                bT[nB] = 0.0
+                nB += 1
+    return nB
+
+
+@nb.njit(inline="always")
+def _pair_crossings(jj, base, nE, nev, E, K, X):
+    """Proper crossings of the kept footprint edges with the kept edges of pair jj, recorded and
+    summed on both edges; returns (nev, an untrusted sign or full buffers)."""
+    akept, ax0, ay0, ax1, ay1, aS, aT = E.akept, E.ax0, E.ay0, E.ax1, E.ay1, E.aS, E.aT
+    bstart, bbx0, bbx1, bby0, bby1, bx0 = K.bstart, K.bbx0, K.bbx1, K.bby0, K.bby1, K.bx0
+    by0, bx1, by1, bS, bT = K.by0, K.bx1, K.by1, K.bS, K.bT
+    ev_a, ev_b, ev_j, ev_ta, ev_tb, ev_sa, ev_sb = X.a, X.b, X.j, X.ta, X.tb, X.sa, X.sb
+    bad = False
+    for e in range(nE):
+        if not akept[base + e]:
             continue
-        # bucket the records by edge (counting sort)
-        foff[0] = 0
-        for b in range(bstart[npair]):
-            foff[b + 1] = foff[b] + fcount[b]
-            fcount[b] = foff[b]
-        for q in range(nff):
-            b = ff_b[q]
-            fidx[fcount[b]] = q
-            fcount[b] += 1
-        # 2) integrate every kept edge of every active feature
-        lbx0, lby0, lbx1, lby1 = sb0 - ox, sb1 - oy, sb2 - ox, sb3 - oy
-        for i in range(npair):
-            if not active[i] or site_bad:
+        ex0, ey0, ex1, ey1 = ax0[e], ay0[e], ax1[e], ay1[e]
+        ebx0, ebx1 = min(ex0, ex1), max(ex0, ex1)
+        eby0, eby1 = min(ey0, ey1), max(ey0, ey1)
+        for b in range(bstart[jj], bstart[jj + 1]):
+            if not (ebx1 >= bbx0[b] and ebx0 <= bbx1[b]
+                    and eby1 >= bby0[b] and eby0 <= bby1[b]):
                 continue
-            carry = False
-            for b in range(bstart[i], bstart[i + 1]):
-                cont = carry and bk[b] == bk[b - 1] + 1 and bring[b] == bring[b - 1]
-                carry = False
-                if drop_b[b]:  # shared with another feature in the opposite direction
+            o0, o1, q0, q1, c0, c1, c2, c3 = _crossing_orients(ex0, ey0, ex1, ey1,
+                                                               bx0[b], by0[b], bx1[b], by1[b])
+            if not (c0 and c1 and c2 and c3):
+                bad = True
+                continue
+            if ((o0 > 0) != (o1 > 0)) and ((q0 > 0) != (q1 > 0)):
+                ta = o0 / (o0 - o1)
+                tb = q0 / (q0 - q1)
+                sa = 1.0 if o0 < 0 else -1.0
+                sgb = 1.0 if q0 < 0 else -1.0
+                if nev >= ev_a.size:  # more crossings than the buffers hold: GEOS
+                    bad = True
                     continue
-                ex0, ey0, ex1, ey1 = bx0[b], by0[b], bx1[b], by1[b]
-                n_e = 0
-                for j in range(npair):
-                    touch0[j] = False
-                for qq in range(foff[b], foff[b + 1]):
-                    q = fidx[qq]
-                    if ff_kind[q] == 0:
-                        touch0[ff_j[q]] = True
-                    else:
-                        et[n_e] = ff_t[q]; ed[n_e] = ff_d[q]; ek[n_e] = ff_j[q] + 1
-                        n_e += 1
-                nff_b = n_e
-                # crossings with the footprint along this edge
-                for q in range(evstart[i], evstart[i + 1]):
-                    if ev_b[q] == b:
-                        et[n_e] = ev_tb[q]; ed[n_e] = ev_sb[q]; ek[n_e] = 0
-                        n_e += 1
-                # part of the edge inside the footprint's box (Liang-Barsky)
-                ua, ub = _clip(ex0, ey0, ex1, ey1, lbx0, lby0, lbx1, lby1)
-                # anchor: halfway from where the edge enters the box to the next crossing
-                nxt = ub
-                for q in range(nff_b):
-                    if et[q] >= ua:
-                        nxt = min(nxt, et[q])
-                u = 0.5 * (ua + nxt)
-                anchor_all = (not cont) or ua > 0.0
-                dsum = 0.0
-                for j in range(npair):
-                    if j == i or not meets[i * npair + j]:
-                        continue
-                    if anchor_all or touch0[j]:
-                        fj = part[p0 + j]
-                        px = (ex0 + u * (ex1 - ex0)) + ox
-                        py = (ey0 + u * (ey1 - ey0)) + oy
-                        # the point is rounded: certain only if no edge passes that close
-                        tol = _ANCHOR_TOL * (abs(px) + abs(py))
-                        w = 0
-                        if (px > lb[fj, 0] - tol and px < lb[fj, 2] + tol
-                                and py > lb[fj, 1] - tol and py < lb[fj, 3] + tol):
-                            w = _pip(px, py, lxy, l_roff, l_gring[fj], l_gring[fj + 1],
-                                     lb[fj, 0], lb[fj, 1], lb[fj, 2], lb[fj, 3], tol)
-                        if w < 0:
-                            site_bad = True
-                        d = float(w)
-                        for q in range(nff_b):  # depth at t = 0: minus the crossings before u
-                            if ek[q] == j + 1 and et[q] < u:
-                                d -= ed[q]
-                        dj[j] = d
-                    dsum += dj[j]
-                if site_bad:
-                    break
-                _sort_events(et, ed, ek, n_e)
-                inF = bw[b]
-                tprev = 0.0
-                frac = 0.0
-                for q in range(n_e + 1):
-                    t = et[q] if q < n_e else 1.0
-                    if inF < -0.5 or inF > 1.5 or (inF >= 0.5 and dsum < -0.5):
-                        site_bad = True
-                    if inF >= 0.5 and abs(dsum) < 0.5:
-                        frac += t - tprev
-                    if q < n_e:
-                        if ek[q] == 0:
-                            inF += ed[q]
-                        else:
-                            dsum += ed[q]
-                            dj[ek[q] - 1] += ed[q]
-                    tprev = t
-                acc += bcr[b] * frac
-                carry = ub >= 1.0 and not tend_b[b]
+                ev_a[nev] = e; ev_b[nev] = b; ev_j[nev] = jj
+                ev_ta[nev] = ta; ev_tb[nev] = tb; ev_sa[nev] = sa; ev_sb[nev] = sgb
+                nev += 1
+                aS[base + e] += sa
+                aT[base + e] += sa * (1.0 - ta)
+                bS[b] += sgb
+                bT[b] += sgb * (1.0 - tb)
+    return nev, bad
+
+
+@nb.njit(inline="always")
+def _footprint_windings(base, nE, f, sxy, s_roff, lxy, l_roff, l_gring, lb, E):
+    """Winding numbers in feature f along the kept footprint edges, ring by ring (a point-in-polygon
+    test at the ring's first vertex, then the crossings); returns whether one is uncertain."""
+    aring, akept, aw, aS = E.aring, E.akept, E.aw, E.aS
+    bad = False
+    e = 0
+    while e < nE and not bad:
+        r = aring[e]
+        e_end = e
+        anykept = False
+        while e_end < nE and aring[e_end] == r:
+            anykept = anykept or akept[base + e_end]
+            e_end += 1
+        if anykept:
+            k0 = s_roff[r]
+            w = float(_pip(sxy[k0, 0], sxy[k0, 1], lxy, l_roff, l_gring[f], l_gring[f + 1],
+                           lb[f, 0], lb[f, 1], lb[f, 2], lb[f, 3], 0.0))
+            if w < 0:
+                return True
+            for q in range(e, e_end):
+                if akept[base + q]:
+                    aw[base + q] = w
+                    end = w + aS[base + q]
+                    if w < -0.5 or w > 1.5 or end < -0.5 or end > 1.5:
+                        bad = True
+                    w = end
+        e = e_end
+    return bad
+
+
+@nb.njit(inline="always")
+def _feature_windings(b0, nB, s, sxy, s_roff, s_gring, sb, lxy, l_roff, K):
+    """Winding numbers in the footprint along the kept feature edges b0:nB, ring by ring; returns
+    whether one is uncertain."""
+    bring, bw, bS = K.bring, K.bw, K.bS
+    bad = False
+    b = b0
+    while b < nB and not bad:
+        r = bring[b]
+        b_end = b
+        while b_end < nB and bring[b_end] == r:
+            b_end += 1
+        k0 = l_roff[r]
+        w = float(_pip(lxy[k0, 0], lxy[k0, 1], sxy, s_roff, s_gring[s], s_gring[s + 1],
+                       sb[s, 0], sb[s, 1], sb[s, 2], sb[s, 3], 0.0))
+        if w < 0:
+            return True
+        for q in range(b, b_end):
+            bw[q] = w
+            end = w + bS[q]
+            if w < -0.5 or w > 1.5 or end < -0.5 or end > 1.5:
+                bad = True
+            w = end
+        b = b_end
+    return bad
+
+
+# ---------------------------------------------------------------- union
+
+
+@nb.njit(inline="always")
+def _union_area(s, p0, npair, nE, nev, ox, oy, sb, lxy, l_roff, l_gring, lb, part, E, K, X, R, U, pair_area):
+    """area(F ∩ ∪ f) of site s: the sum of the pair areas where no two features meet inside F's
+    box, else integrated over the boundary of F ∩ ∪ f (NaN: undecided)."""
+    bstart = K.bstart
+    active = U.active
+    nact = 0
+    total = 0.0
+    for jj in range(npair):
+        active[jj] = pair_area[p0 + jj] > 0
+        if active[jj]:
+            nact += 1
+            total += pair_area[p0 + jj]
+    if nact < 2 or not _features_meet(p0, npair, sb[s, 0], sb[s, 1], sb[s, 2], sb[s, 3], lb, part, U):
+        return total
+    acc, site_bad = _union_footprint_edges(npair, nE, nev, E, X, U)
+    nff, site_bad = _feature_records(p0, npair, sb[s, 0], sb[s, 1], sb[s, 2], sb[s, 3], lxy, lb, part,
+                                     K, R, U, site_bad)
+    if site_bad:
+        return np.nan
+    _bucket_records(bstart[npair], nff, R)
+    acc, site_bad = _union_feature_edges(p0, npair, ox, oy, sb[s, 0], sb[s, 1], sb[s, 2], sb[s, 3],
+                                         lxy, l_roff, l_gring, lb, part, K, X, R, U, acc)
+    return np.nan if site_bad else 0.5 * acc
+
+
+@nb.njit(inline="always")
+def _features_meet(p0, npair, sb0, sb1, sb2, sb3, lb, part, U):
+    """Which two active features' boxes meet inside the footprint's box (U.meets); whether any do."""
+    active, meets = U.active, U.meets
+    need = False
+    for i in range(npair):
+        for j in range(npair):
+            m = False
+            if i != j and active[i] and active[j]:
+                fi = part[p0 + i]
+                fj = part[p0 + j]
+                m = (max(max(lb[fi, 0], lb[fj, 0]), sb0) <= min(min(lb[fi, 2], lb[fj, 2]), sb2)
+                     and max(max(lb[fi, 1], lb[fj, 1]), sb1) <= min(min(lb[fi, 3], lb[fj, 3]), sb3))
+            meets[i * npair + j] = m
+            need = need or m
+    return need
+
+
+@nb.njit(inline="always")
+def _union_footprint_edges(npair, nE, nev, E, X, U):
+    """∫ over the footprint edges of [inside at least one feature]; returns (sum, inconsistent)."""
+    akept, aw, acr = E.akept, E.aw, E.acr
+    ev_a, ev_j, ev_ta, ev_sa = X.a, X.j, X.ta, X.sa
+    active, et, ed, ek = U.active, U.et, U.ed, U.ek
+    site_bad = False
+    acc = 0.0
+    for e in range(nE):
+        anykept = False
+        d0 = 0.0
+        for jj in range(npair):
+            if active[jj] and akept[jj * nE + e]:
+                anykept = True
+                d0 += aw[jj * nE + e]
+        if not anykept:
+            continue
+        n_e = 0
+        for q in range(nev):
+            if ev_a[q] == e and active[ev_j[q]]:
+                et[n_e] = ev_ta[q]; ed[n_e] = ev_sa[q]; ek[n_e] = 0
+                n_e += 1
+        _sort_events(et, ed, ek, n_e)
+        state = d0
+        tprev = 0.0
+        frac = 0.0
+        for q in range(n_e + 1):
+            t = et[q] if q < n_e else 1.0
+            if state < -0.5:
+                site_bad = True
+            if state >= 0.5:
+                frac += t - tprev
+            if q < n_e:
+                state += ed[q]
+            tprev = t
+        acc += acr[e] * frac
+    return acc, site_bad
+
+
+@nb.njit(inline="always")
+def _feature_records(p0, npair, sb0, sb1, sb2, sb3, lxy, lb, part, K, R, U, site_bad):
+    """Crossings and shared vertices between the kept edges of every two active features, each
+    couple once, only where their boxes and the footprint's box meet; returns (records, undecided).
+    Only the part of a feature edge inside the footprint's box matters, and there every crossing
+    with another feature is between two kept edges."""
+    bstart, drop, touch_end = K.bstart, K.drop, K.touch_end
+    ff_count = R.count
+    active, meets = U.active, U.meets
+    for b in range(bstart[npair]):
+        drop[b] = False
+        touch_end[b] = False
+        ff_count[b] = 0
+    nff = 0
+    for i in range(npair):
+        if not active[i] or site_bad:
+            continue
+        fi = part[p0 + i]
+        for j in range(i + 1, npair):
+            if not meets[i * npair + j]:
+                continue
+            fj = part[p0 + j]
+            ib0 = max(max(lb[fi, 0], lb[fj, 0]), sb0)
+            ib1 = max(max(lb[fi, 1], lb[fj, 1]), sb1)
+            ib2 = min(min(lb[fi, 2], lb[fj, 2]), sb2)
+            ib3 = min(min(lb[fi, 3], lb[fj, 3]), sb3)
+            nff, site_bad = _couple_records(i, j, ib0, ib1, ib2, ib3, nff, lxy, K, R)
             if site_bad:
                 break
-        covered[s] = nan if site_bad else 0.5 * acc
+    return nff, site_bad
+
+
+@nb.njit(inline="always")
+def _couple_records(i, j, ib0, ib1, ib2, ib3, nff, lxy, K, R):
+    """The records between the kept edges of pairs i and j inside the box (ib0, ib1, ib2, ib3)."""
+    bstart, gbx0, gby0, gbx1, gby1, hlist = K.bstart, K.gbx0, K.gby0, K.gbx1, K.gby1, K.hlist
+    bx0, by0, bx1, by1, bbx0, bbx1 = K.bx0, K.by0, K.bx1, K.by1, K.bbx0, K.bbx1
+    bby0, bby1 = K.bby0, K.bby1
+    ff_b, ff_j, ff_kind, ff_t, ff_d, ff_count = R.b, R.j, R.kind, R.t, R.d, R.count
+    nh = 0
+    for h in range(bstart[j], bstart[j + 1]):
+        if _boxes_meet(gbx0[h], gby0[h], gbx1[h], gby1[h], ib0, ib1, ib2, ib3):
+            hlist[nh] = h
+            nh += 1
+    if nh == 0:
+        return nff, False
+    for b in range(bstart[i], bstart[i + 1]):
+        if not _boxes_meet(gbx0[b], gby0[b], gbx1[b], gby1[b], ib0, ib1, ib2, ib3):
+            continue
+        ex0, ey0, ex1, ey1 = bx0[b], by0[b], bx1[b], by1[b]
+        ebx0, ebx1, eby0, eby1 = bbx0[b], bbx1[b], bby0[b], bby1[b]
+        for hh in range(nh):
+            h = hlist[hh]
+            if not (ebx1 >= bbx0[h] and ebx0 <= bbx1[h]
+                    and eby1 >= bby0[h] and eby0 <= bby1[h]):
+                continue
+            fx0, fy0, fx1, fy1 = bx0[h], by0[h], bx1[h], by1[h]
+            o0, o1, q0, q1, c0, c1, c2, c3 = _crossing_orients(ex0, ey0, ex1, ey1, fx0, fy0, fx1, fy1)
+            if c0 and c1 and c2 and c3:
+                if ((o0 > 0) != (o1 > 0)) and ((q0 > 0) != (q1 > 0)):
+                    if nff + 2 > ff_b.size:  # buffers full: GEOS
+                        return nff, True
+                    # kind 1: a crossing (t, ±1); both edges get one
+                    ff_b[nff] = b; ff_j[nff] = j; ff_kind[nff] = 1
+                    ff_t[nff] = o0 / (o0 - o1); ff_d[nff] = 1.0 if o0 < 0 else -1.0
+                    ff_b[nff + 1] = h; ff_j[nff + 1] = i; ff_kind[nff + 1] = 1
+                    ff_t[nff + 1] = q0 / (q0 - q1); ff_d[nff + 1] = 1.0 if q0 < 0 else -1.0
+                    ff_count[b] += 1
+                    ff_count[h] += 1
+                    nff += 2
+                continue
+            nff, bad = _touch_records(b, h, i, j, nff, o0, o1, q0, q1, c0, c1, c2, c3,
+                                      ex0, ey0, ex1, ey1, fx0, fy0, fx1, fy1, lxy, K, R)
+            if bad:
+                return nff, True
+    return nff, False
+
+
+@nb.njit(inline="always")
+def _touch_records(b, h, i, j, nff, o0, o1, q0, q1, c0, c1, c2, c3, ex0, ey0, ex1, ey1, fx0, fy0, fx1, fy1,
+                   lxy, K, R):
+    """Edges b (of pair i) and h (of pair j) with an untrusted sign: a shared reversed edge (both
+    dropped: they cancel) or touching at one shared vertex (the edge starting there re-anchors its
+    depth in the other feature, kind 0; the edge ending there stops carrying its state to the next
+    one); anything else is undecided. Returns (nff, undecided)."""
+    bk, drop, touch_end = K.bk, K.drop, K.touch_end
+    ff_b, ff_j, ff_kind, ff_t, ff_d, ff_count = R.b, R.j, R.kind, R.t, R.d, R.count
+    kx0, ky0 = lxy[bk[b], 0], lxy[bk[b], 1]
+    kx1, ky1 = lxy[bk[b] + 1, 0], lxy[bk[b] + 1, 1]
+    hx0g, hy0g = lxy[bk[h], 0], lxy[bk[h], 1]
+    hx1g, hy1g = lxy[bk[h] + 1, 0], lxy[bk[h] + 1, 1]
+    s00 = kx0 == hx0g and ky0 == hy0g
+    s01 = kx0 == hx1g and ky0 == hy1g
+    s10 = kx1 == hx0g and ky1 == hy0g
+    s11 = kx1 == hx1g and ky1 == hy1g
+    if s01 and s10:  # opposite directions: both cancel
+        drop[b] = True
+        drop[h] = True
+        return nff, False
+    if (int(s00) + int(s01) + int(s10) + int(s11)) != 1:
+        return nff, True
+    at_start_x = s00 or s01
+    at_start_y = s00 or s10
+    off_x = (c1 and o1 != 0) if at_start_x else (c0 and o0 != 0)
+    off_y = (c3 and q1 != 0) if at_start_y else (c2 and q0 != 0)
+    vx = ex0 if at_start_x else ex1
+    vy = ey0 if at_start_x else ey1
+    wx = (ex1 if at_start_x else ex0) - vx
+    wy = (ey1 if at_start_x else ey0) - vy
+    zx = (fx1 if at_start_y else fx0) - vx
+    zy = (fy1 if at_start_y else fy0) - vy
+    dot = wx * zx + wy * zy
+    end_to_end = (abs(dot) > _CCW_ERR * 4 * (abs(wx * zx) + abs(wy * zy))) and dot < 0
+    if not ((off_x and off_y) or end_to_end):
+        return nff, True
+    if nff + 2 > ff_b.size:
+        return nff, True
+    if at_start_x:
+        ff_b[nff] = b; ff_j[nff] = j; ff_kind[nff] = 0
+        ff_t[nff] = 0.0; ff_d[nff] = 0.0
+        ff_count[b] += 1
+        nff += 1
+    else:
+        touch_end[b] = True
+    if at_start_y:
+        ff_b[nff] = h; ff_j[nff] = i; ff_kind[nff] = 0
+        ff_t[nff] = 0.0; ff_d[nff] = 0.0
+        ff_count[h] += 1
+        nff += 1
+    else:
+        touch_end[h] = True
+    return nff, False
+
+
+@nb.njit(inline="always")
+def _bucket_records(nB, nff, R):
+    """Bucket the records by edge (counting sort): records of edge b are R.idx[R.off[b]:R.off[b + 1]]."""
+    ff_off, ff_count, ff_b, ff_idx = R.off, R.count, R.b, R.idx
+    ff_off[0] = 0
+    for b in range(nB):
+        ff_off[b + 1] = ff_off[b] + ff_count[b]
+        ff_count[b] = ff_off[b]
+    for q in range(nff):
+        b = ff_b[q]
+        ff_idx[ff_count[b]] = q
+        ff_count[b] += 1
+
+
+@nb.njit(inline="always")
+def _union_feature_edges(p0, npair, ox, oy, sb0, sb1, sb2, sb3, lxy, l_roff, l_gring, lb, part, K, X, R, U, acc):
+    """Add to ``acc`` ∫ over every kept edge of every active feature of [inside the footprint and
+    inside no other feature]; returns (acc, undecided)."""
+    bstart, bk, bring, drop, bx0, by0 = K.bstart, K.bk, K.bring, K.drop, K.bx0, K.by0
+    bx1, by1, bcr, touch_end = K.bx1, K.by1, K.bcr, K.touch_end
+    active = U.active
+    lbx0, lby0, lbx1, lby1 = sb0 - ox, sb1 - oy, sb2 - ox, sb3 - oy
+    site_bad = False
+    for i in range(npair):
+        if not active[i] or site_bad:
+            continue
+        carry = False
+        for b in range(bstart[i], bstart[i + 1]):
+            cont = carry and bk[b] == bk[b - 1] + 1 and bring[b] == bring[b - 1]
+            carry = False
+            if drop[b]:  # shared with another feature in the opposite direction
+                continue
+            n_e, nff_b = _edge_events(b, i, npair, X, R, U)
+            ua, ub = _clip(bx0[b], by0[b], bx1[b], by1[b], lbx0, lby0, lbx1, lby1)
+            dsum, bad = _anchor_depths(b, i, p0, npair, nff_b, ua, ub, cont, ox, oy, lxy, l_roff, l_gring,
+                                       lb, part, K, U)
+            site_bad = site_bad or bad
+            if site_bad:
+                break
+            frac, bad = _edge_fraction(b, n_e, dsum, K, U)
+            site_bad = site_bad or bad
+            acc += bcr[b] * frac
+            carry = ub >= 1.0 and not touch_end[b]
+        if site_bad:
+            break
+    return acc, site_bad
+
+
+@nb.njit(inline="always")
+def _edge_events(b, i, npair, X, R, U):
+    """The events along kept edge b of pair i: its crossings with the other features (first) and
+    with the footprint; the features it touches at its start (U.touch0). Returns (events, of them
+    with features)."""
+    ev_start, ev_b, ev_tb, ev_sb = X.start, X.b, X.tb, X.sb
+    ff_off, ff_idx, ff_kind, ff_j, ff_t, ff_d = R.off, R.idx, R.kind, R.j, R.t, R.d
+    touch0, et, ed, ek = U.touch0, U.et, U.ed, U.ek
+    n_e = 0
+    for j in range(npair):
+        touch0[j] = False
+    for qq in range(ff_off[b], ff_off[b + 1]):
+        q = ff_idx[qq]
+        if ff_kind[q] == 0:
+            touch0[ff_j[q]] = True
+        else:
+            et[n_e] = ff_t[q]; ed[n_e] = ff_d[q]; ek[n_e] = ff_j[q] + 1
+            n_e += 1
+    nff_b = n_e
+    for q in range(ev_start[i], ev_start[i + 1]):
+        if ev_b[q] == b:
+            et[n_e] = ev_tb[q]; ed[n_e] = ev_sb[q]; ek[n_e] = 0
+            n_e += 1
+    return n_e, nff_b
+
+
+@nb.njit(inline="always")
+def _anchor_depths(b, i, p0, npair, nff_b, ua, ub, cont, ox, oy, lxy, l_roff, l_gring, lb, part, K, U):
+    """Depth of edge b (of pair i) in each other feature at its start (U.dj), anchored by a
+    point-in-polygon test halfway from where the edge enters the footprint's box to its next
+    crossing — at the start of a run of edges, and where it starts at a vertex shared with that
+    feature — else carried from the previous edge. Returns (their sum, undecided)."""
+    bx0, by0, bx1, by1 = K.bx0, K.by0, K.bx1, K.by1
+    et, meets, touch0, ek, ed, dj = U.et, U.meets, U.touch0, U.ek, U.ed, U.dj
+    ex0, ey0, ex1, ey1 = bx0[b], by0[b], bx1[b], by1[b]
+    nxt = ub
+    for q in range(nff_b):
+        if et[q] >= ua:
+            nxt = min(nxt, et[q])
+    u = 0.5 * (ua + nxt)
+    anchor_all = (not cont) or ua > 0.0
+    site_bad = False
+    dsum = 0.0
+    for j in range(npair):
+        if j == i or not meets[i * npair + j]:
+            continue
+        if anchor_all or touch0[j]:
+            fj = part[p0 + j]
+            px = (ex0 + u * (ex1 - ex0)) + ox
+            py = (ey0 + u * (ey1 - ey0)) + oy
+            # the point is rounded: certain only if no edge passes that close
+            tol = _ANCHOR_TOL * (abs(px) + abs(py))
+            w = 0
+            if (px > lb[fj, 0] - tol and px < lb[fj, 2] + tol
+                    and py > lb[fj, 1] - tol and py < lb[fj, 3] + tol):
+                w = _pip(px, py, lxy, l_roff, l_gring[fj], l_gring[fj + 1],
+                         lb[fj, 0], lb[fj, 1], lb[fj, 2], lb[fj, 3], tol)
+            if w < 0:
+                site_bad = True
+            d = float(w)
+            for q in range(nff_b):  # depth at t = 0: minus the crossings before u
+                if ek[q] == j + 1 and et[q] < u:
+                    d -= ed[q]
+            dj[j] = d
+        dsum += dj[j]
+    return dsum, site_bad
+
+
+@nb.njit(inline="always")
+def _edge_fraction(b, n_e, dsum, K, U):
+    """Fraction of edge b inside the footprint and inside no other feature, its events sorted;
+    returns (fraction, inconsistent depths)."""
+    bw = K.bw
+    et, ed, ek, dj = U.et, U.ed, U.ek, U.dj
+    _sort_events(et, ed, ek, n_e)
+    site_bad = False
+    inF = bw[b]
+    tprev = 0.0
+    frac = 0.0
+    for q in range(n_e + 1):
+        t = et[q] if q < n_e else 1.0
+        if inF < -0.5 or inF > 1.5 or (inF >= 0.5 and dsum < -0.5):
+            site_bad = True
+        if inF >= 0.5 and abs(dsum) < 0.5:
+            frac += t - tprev
+        if q < n_e:
+            if ek[q] == 0:
+                inF += ed[q]
+            else:
+                dsum += ed[q]
+                dj[ek[q] - 1] += ed[q]
+        tprev = t
+    return frac, site_bad

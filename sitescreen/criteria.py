@@ -19,6 +19,7 @@ import pandas as pd
 
 from . import geomops
 from .errors import LayerConfigError, SitescreenError
+from .kinds import KINDS, check_measures
 from .layers import LayerSpec, LoadedLayer
 from .profile import Criterion, Profile
 
@@ -266,7 +267,7 @@ def density_keys(profile: Profile, measures: dict[str, Measurement]) -> dict[str
     out = {}
     for c in profile.criteria:
         m = measures[c.name]
-        if c.kind == "site_density" and m.evaluated:
+        if KINDS[c.kind].across_sites and m.evaluated:
             keys = pd.Series(m.feature, dtype=object)
             has = (keys != "").to_numpy() & (m.nodata_reason == "")
             out[c.name] = keys[has].value_counts()
@@ -283,7 +284,7 @@ def finalize(profile: Profile, measures: dict[str, Measurement],
     counts = density_keys(profile, measures) if counts is None else counts
     for c in profile.criteria:
         m = measures[c.name]
-        if c.kind != "site_density" or not m.evaluated:
+        if not KINDS[c.kind].across_sites or not m.evaluated:
             continue
         keys = pd.Series(m.feature, dtype=object)
         has = (keys != "").to_numpy() & (m.nodata_reason == "")
@@ -293,10 +294,12 @@ def finalize(profile: Profile, measures: dict[str, Measurement],
     return measures
 
 
+#: The measure function of every kind measured on vector layers (:data:`sitescreen.kinds.KINDS`).
 VECTOR_KINDS: dict[str, Callable[..., Measurement]] = {
     "overlap": _overlap, "distance": _distance, "count_within": _count_within,
     "attribute": _attribute, "site_density": _site_density,
 }
+check_measures(VECTOR_KINDS, vector=True)
 
 
 @dataclass
@@ -308,6 +311,12 @@ class Context:
 
 
 def measure_raster(c: Criterion, sites: gpd.GeoDataFrame, inputs: Inputs) -> Measurement:
+    """A criterion of a kind measured on rasters, by its kind's measure function."""
+    return RASTER_KINDS[c.kind](c, sites, inputs)
+
+
+def _raster_stat(c: Criterion, sites: gpd.GeoDataFrame, inputs: Inputs) -> Measurement:
+    """The ``raster`` kind: a statistic over each footprint (no data below :data:`MIN_COVERAGE`)."""
     from . import zonal
     specs = [r for r in inputs.rasters if r.role in c.roles]
     spec = specs[0]
@@ -323,6 +332,16 @@ def measure_raster(c: Criterion, sites: gpd.GeoDataFrame, inputs: Inputs) -> Mea
                       f" % of the footprint on valid cells; at least {MIN_COVERAGE:.0%} needed)", "").astype(object)
     reason[np.isnan(vals) & ~short] = f"outside the coverage of raster {spec.label} (no valid cells under the footprint)"
     return Measurement(vals, nodata_reason=reason, layers=[spec.label])
+
+
+#: The measure function of every kind measured on rasters (:data:`sitescreen.kinds.KINDS`).
+RASTER_KINDS: dict[str, Callable[[Criterion, gpd.GeoDataFrame, Inputs], Measurement]] = {"raster": _raster_stat}
+check_measures(RASTER_KINDS, vector=False)
+
+
+def measure_function(kind: str) -> Callable[..., Measurement]:
+    """The function measuring criteria of ``kind``."""
+    return VECTOR_KINDS[kind] if KINDS[kind].vector else RASTER_KINDS[kind]
 
 
 #: Raster criteria of at least this many sites run in a side process while the vector criteria run
@@ -362,7 +381,7 @@ def _raster_job(c: Criterion, wkb: np.ndarray, crs_wkt: str, rasters: list[Layer
 
 def _start_rasters(profile: Profile, sites: gpd.GeoDataFrame, inputs: Inputs, side: bool) -> dict:
     """Raster criteria sent to the side process (name -> future), when ``side`` and the piece is large."""
-    todo = [c for c in profile.criteria if c.kind == "raster" and any(r.role in c.roles for r in inputs.rasters)]
+    todo = [c for c in profile.criteria if not KINDS[c.kind].vector and any(r.role in c.roles for r in inputs.rasters)]
     if not (side and todo and len(sites) >= side_process_min_sites() and (os.cpu_count() or 1) > 1):
         return {}
     import shapely
@@ -409,7 +428,7 @@ def _measure_here(profile: Profile, sites: gpd.GeoDataFrame, inputs: Inputs, fp:
             out[c.name] = Measurement(np.full(len(sites), np.nan), evaluated=False,
                                       note=f"not evaluated: no {' or '.join(c.roles)} layer was given")
             continue
-        if c.kind == "raster":
+        if not KINDS[c.kind].vector:
             if not any(r.role in c.roles for r in inputs.rasters):
                 raise LayerConfigError(f"criterion {c.name} needs a raster for role {c.roles[0]}, but that layer is a vector file")
             out[c.name] = measure_raster(c, sites, inputs)

@@ -95,3 +95,13 @@ def check_number(name: str, value: Any, key: str | None = None, where: str = "",
                  error: type[SitescreenError] = LayerConfigError) -> float:
     """``value`` checked against the range of setting ``name`` (reported as ``key``, default ``name``)."""
     return RANGES[name].check(value, key or name, where, error)
+
+
+def plain_number(value: Any, where: str, error: type[SitescreenError] = LayerConfigError) -> float:
+    """A finite number with no other bound, in the profile's form: ``<where>: expected a number, got
+    <value>`` (a string, a boolean, NaN) or ``… expected a finite number`` (±inf)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (isinstance(value, float) and math.isnan(value)):
+        raise error(f"{where}: expected a number, got {value!r}")
+    if not math.isfinite(value):
+        raise error(f"{where}: expected a finite number, got {value!r}")
+    return value

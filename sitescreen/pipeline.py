@@ -27,6 +27,7 @@ from .config import RunConfig, config_to_dict
 from .criteria import Inputs, Measurement
 from .engine import DEFAULT_CHUNK, measure_all
 from .errors import CRSError, LayerConfigError, LayerDataError, SitescreenError
+from .kinds import KINDS
 from .layers import LayerSpec, LoadedLayer, check_coordinates, check_path, companion_files, crs_label, file_sha256, load_vector, to_crs
 from .profile import VERDICTS, Profile, load_profile
 from .scoring import score
@@ -80,25 +81,21 @@ def _role_margins(profile: Profile) -> dict[str, float]:
     """How far beyond the sites each role must be read (the largest distance a rule needs)."""
     margins: dict[str, float] = {}
     for c in profile.criteria:
-        need = float(c.params.get("search_radius_m", c.params.get("distance_m", 0.0)))
+        need = KINDS[c.kind].reach(c.params)
         for r in c.roles:
             margins[r] = max(margins.get(r, 0.0), need)
     return margins
 
 
-#: Criterion kinds that measure areas (their layers must be polygons; the run CRS must be equal-area).
-AREA_KINDS = ("overlap", "attribute", "site_density")
-
-
 def _polygon_roles(profile: Profile) -> set[str]:
-    """Roles whose layers must be polygons (areas are measured on them); others may be lines or points."""
-    return {r for c in profile.criteria if c.kind in AREA_KINDS for r in c.roles}
+    """Roles whose layers must be polygons (their kinds measure areas on them); others may be lines or points."""
+    return {r for c in profile.criteria if KINDS[c.kind].measures_area for r in c.roles}
 
 
 def decide_crs(config: RunConfig, profile: Profile, ext: Extent) -> CRS:
     """The run CRS for sites at ``ext``: the configured one or the chosen one, refused when it would
     make lengths (or the profile's areas) wrong (:func:`sitescreen.crs.working_crs`)."""
-    return working_crs(config.crs, ext, tuple(c.name for c in profile.criteria if c.kind in AREA_KINDS),
+    return working_crs(config.crs, ext, tuple(c.name for c in profile.criteria if KINDS[c.kind].measures_area),
                        crs_where(config))
 
 

@@ -9,7 +9,6 @@ and the source of its numbers. Profiles are data: nothing in them is evaluated a
 from __future__ import annotations
 
 import hashlib
-import math
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -19,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from .errors import ProfileError
-from .numbers import check_number
+from .kinds import KINDS
+from .numbers import check_number, plain_number
 from .tomlfile import read_toml
 
 VERDICTS = ("excluded", "unfavorable", "review", "favorable", "incomplete")
@@ -76,20 +76,12 @@ def _decay(p: Mapping[str, Any], where: str) -> Callable[[np.ndarray], np.ndarra
 TRANSFORMS: dict[str, Callable] = {"linear": _linear, "threshold": _threshold,
                                    "categorical": _categorical, "decay": _decay}
 
-CRITERION_KINDS = ("overlap", "distance", "count_within", "attribute", "raster", "site_density")
-KIND_UNITS = {"overlap": "fraction", "distance": "m", "count_within": "count", "attribute": "",
-              "raster": "", "site_density": "sites"}
-RASTER_STATS = ("mean", "min", "max", "frac_above")
 EXCLUDE_OPS = {"above": np.greater, "at_least": np.greater_equal, "below": np.less,
                "at_most": np.less_equal}
 
 
 def _num(v: Any, where: str) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or (isinstance(v, float) and math.isnan(v)):
-        raise ProfileError(f"{where}: expected a number, got {v!r}")
-    if not math.isfinite(v):
-        raise ProfileError(f"{where}: expected a finite number, got {v!r}")
-    return v
+    return plain_number(v, where, ProfileError)
 
 
 def _setting(name: str, value: Any, where: str, key: str | None = None) -> float:
@@ -152,6 +144,11 @@ class Criterion:
     def score(self, m: np.ndarray) -> np.ndarray:
         """The 0–1 suitability of measurements ``m`` (NaN stays NaN)."""
         return TRANSFORMS[self.transform["kind"]](self.transform, self.name)(m)
+
+    @property
+    def words(self) -> str:
+        """What this criterion's kind measures, in words (:data:`sitescreen.kinds.KINDS`)."""
+        return KINDS[self.kind].words
 
     @property
     def measure_column(self) -> str:
@@ -261,13 +258,11 @@ def _criterion(name: str, c: Any, selections: Mapping[str, Selection], where: st
     if not name.isidentifier():
         raise ProfileError(f"{where}: criterion names must be identifiers (letters, digits, _), got {name!r}")
     kind = c.get("kind")
-    if kind not in CRITERION_KINDS:
-        raise ProfileError(f"{where}: unknown criterion kind {kind!r}; allowed: {', '.join(CRITERION_KINDS)}")
+    if kind not in KINDS:
+        raise ProfileError(f"{where}: unknown criterion kind {kind!r}; allowed: {', '.join(KINDS)}")
     common = {"kind", "label", "select", "role", "weight", "transform", "exclude", "safeguard", "source",
               "optional", "description", "unit"}
-    per_kind = {"overlap": set(), "distance": {"search_radius_m"}, "count_within": {"distance_m"},
-                "attribute": {"field", "method"}, "raster": {"stat", "threshold", "derive"},
-                "site_density": {"field"}}[kind]
+    per_kind = set(KINDS[kind].params)
     unknown = set(c) - common - per_kind
     if unknown:
         raise ProfileError(f"{where}: unknown key(s) {', '.join(sorted(unknown))} for kind {kind!r}; allowed: {', '.join(sorted(common | per_kind))}")
@@ -308,31 +303,8 @@ def _criterion(name: str, c: Any, selections: Mapping[str, Selection], where: st
     for key in ("safeguard", "source"):
         if not isinstance(c.get(key), str) or not c[key].strip():
             raise ProfileError(f"{where}: every rule states its {key} ({key} = \"...\")")
-    params = {k: c[k] for k in c if k in per_kind}  # in the file's order (a set's order changes per process)
-    if kind == "distance":
-        params.setdefault("search_radius_m", 50_000)
-        _setting("search_radius_m", params["search_radius_m"], where)
-    if kind == "count_within":
-        if "distance_m" not in params:
-            raise ProfileError(f"{where}: count_within needs distance_m")
-        _setting("distance_m", params["distance_m"], where)
-    if kind in ("attribute", "site_density"):
-        if not isinstance(params.get("field"), str):
-            raise ProfileError(f"{where}: {kind} needs field = \"canonical field\" (e.g. huc)")
-        method = params.setdefault("method", "majority") if kind == "attribute" else "majority"
-        if method not in ("majority", "max", "mean"):
-            raise ProfileError(f"{where}.method: {method!r} is not one of majority, max, mean")
-    if kind == "raster":
-        stat = params.get("stat")
-        if stat not in RASTER_STATS:
-            raise ProfileError(f"{where}.stat: {stat!r} is not one of {', '.join(RASTER_STATS)}")
-        if stat == "frac_above":
-            _num(params.get("threshold"), f"{where}.threshold")
-        if params.get("derive") not in (None, "slope"):
-            raise ProfileError(f"{where}.derive: {params['derive']!r} is not one of: slope")
-    unit = c.get("unit") or KIND_UNITS[kind]
-    if kind == "raster" and not c.get("unit"):
-        unit = "fraction" if params["stat"] == "frac_above" else ("degrees" if params.get("derive") == "slope" else "")
+    params = KINDS[kind].read_params(c, where)
+    unit = c.get("unit") or KINDS[kind].unit_of(params)
     return Criterion(name=name, kind=kind, label=str(c.get("label", name.replace("_", " "))), roles=roles,
                      selection=sel, weight=float(weight), transform=dict(transform) if transform else None,
                      exclude=exclude, safeguard=c["safeguard"].strip(), source=c["source"].strip(),

@@ -43,6 +43,7 @@ from .config import RunConfig
 from .criteria import Inputs, density_keys, finalize
 from .engine import _from_frame, _to_frame, measure_all
 from .errors import LayerConfigError, LayerDataError
+from .kinds import KINDS
 from .layers import BATCH_SUFFIXES, _feature_count, read_batches
 from .outputs import (MapOptions, ResultWriter, read_results, run_paths, staged_dir, write_into, write_map,
                       write_report, written_manifest)
@@ -221,7 +222,7 @@ def screen_streamed(config: RunConfig, out_dir: str | Path, *, overwrite: bool =
             timings["measure"] += time.perf_counter() - t
             return m
 
-        dense = any(c.kind == "site_density" for c in profile.criteria)
+        dense = any(KINDS[c.kind].across_sites for c in profile.criteria)
         try:
             if dense:
                 for k in range(n_chunks):

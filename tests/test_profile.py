@@ -11,8 +11,10 @@ import pandas as pd
 import pytest
 
 from sitescreen.errors import ProfileError
-from sitescreen.profile import (CRITERION_KINDS, TRANSFORMS, builtin_profiles, load_profile,
-                                profile_from_dict)
+from sitescreen.kinds import KINDS
+from sitescreen.profile import TRANSFORMS, builtin_profiles, load_profile, profile_from_dict
+
+CRITERION_KINDS = tuple(KINDS)
 
 NAN = np.nan
 
@@ -228,10 +230,12 @@ def test_unknown_top_level_key():
 def test_raster_stat_and_derive_are_checked():
     with pytest.raises(ProfileError, match="stat: 'median' is not one of mean, min, max, frac_above"):
         profile_from_dict(base(x=crit(kind="raster", role="dem", stat="median")), "p.toml")
-    with pytest.raises(ProfileError, match="derive: 'aspect' is not one of: slope"):
+    with pytest.raises(ProfileError, match="derive: 'aspect' is not one of slope"):
         profile_from_dict(base(x=crit(kind="raster", role="dem", stat="mean", derive="aspect")), "p.toml")
-    with pytest.raises(ProfileError, match="threshold: expected a number"):
+    with pytest.raises(ProfileError, match=r"criteria.x: raster needs threshold = NUMBER \(with stat = \"frac_above\""):
         profile_from_dict(base(x=crit(kind="raster", role="dem", stat="frac_above")), "p.toml")
+    with pytest.raises(ProfileError, match=r"criteria.x.threshold: expected a number, got '2'"):
+        profile_from_dict(base(x=crit(kind="raster", role="dem", stat="frac_above", threshold="2")), "p.toml")
 
 
 def test_units_by_kind():
