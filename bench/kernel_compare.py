@@ -20,7 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 def run(out, nsites, data):
     import geopandas as gpd
     import shapely
-    from sitescreen import _areakernel, geomops
+    from sitescreen.measure import _areakernel
+    from sitescreen.measure import geomops
     from workload import ensure
     print("kernel from", _areakernel.__file__)
     paths = ensure(nsites, dem_size=512, data=Path(data))

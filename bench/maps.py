@@ -26,7 +26,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from sitescreen.mapping import DisplayLayer, render_map
+from sitescreen.outputs.mapping import DisplayLayer, render_map
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -98,9 +98,9 @@ def synthetic_polygons(n: int, rng: np.random.Generator) -> gpd.GeoDataFrame:
 
 
 def demo_run(workdir: Path):
-    from sitescreen.config import load_config
-    from sitescreen.demo import generate_demo
-    from sitescreen.pipeline import display_layers, screen
+    from sitescreen.run.config import load_config
+    from sitescreen.demo.demo import generate_demo
+    from sitescreen.run.pipeline import display_layers, screen
     config = generate_demo(workdir / "demo")
     result = screen(load_config(config))
     return result.sites, display_layers(result.manifest, result.sites), result.manifest

@@ -111,7 +111,7 @@ def read_inputs(paths, sites_path):
 
 def vector_criteria(sites, layers) -> dict:
     """The four vector criteria (our kernels). Returns the measurement columns."""
-    from sitescreen import geomops
+    from sitescreen.measure import geomops
 
     fp = sites.geometry.values
     out = {}
@@ -258,8 +258,8 @@ def main(argv=None) -> None:
 
     import pyogrio  # noqa: F401  (imported before timing)
 
-    from sitescreen import geomops
-    from sitescreen.zonal import zonal_stats
+    from sitescreen.measure import geomops
+    from sitescreen.measure.zonal import zonal_stats
 
     # the compiled area kernel (numba): compiled on a machine's first run, then loaded from its
     # cache (sitescreen/__pycache__); a one-time cost like the imports, timed here on its own
@@ -320,7 +320,7 @@ def main(argv=None) -> None:
     import exactextract
     import rasterstats
 
-    with stage("ours: sitescreen.zonal.zonal_stats"):
+    with stage("ours: sitescreen.measure.zonal.zonal_stats"):
         z = zonal_stats(sites.geometry, paths["dem"], ["mean", "max"])
     with stage("exactextract.exact_extract, default strategy"):
         ee1 = exactextract.exact_extract(str(paths["dem"]), sites[["geometry"]], ["mean", "max"],
@@ -332,7 +332,7 @@ def main(argv=None) -> None:
     with stage(f"rasterstats.zonal_stats on {len(idx):,} sites", "scaled linearly to 100,000"):
         rs = rasterstats.zonal_stats(list(sites.geometry.values[idx]), str(paths["dem"]),
                                      stats=["mean", "max"], nodata=-9999.0)
-    t_z = RESULTS["ours: sitescreen.zonal.zonal_stats"]["seconds"]
+    t_z = RESULTS["ours: sitescreen.measure.zonal.zonal_stats"]["seconds"]
     t_ee = min(RESULTS["exactextract.exact_extract, default strategy"]["seconds"],
                RESULTS["exactextract.exact_extract, raster-sequential"]["seconds"])
     t_rs = RESULTS[f"rasterstats.zonal_stats on {len(idx):,} sites"]["seconds"] * len(sites) / len(idx)

@@ -32,7 +32,7 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def demo_dir(tmp_path_factory) -> Path:
     """The demo region, generated once per test session; returns the folder (with sitescreen.toml)."""
-    from sitescreen.demo import generate_demo
+    from sitescreen.demo.demo import generate_demo
     folder = tmp_path_factory.mktemp("demo-data")
     generate_demo(folder)
     return folder
@@ -40,7 +40,7 @@ def demo_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def demo_result(demo_dir):
-    """The demo screened in-process with the default profile (a sitescreen.pipeline.Result)."""
-    from sitescreen.config import load_config
-    from sitescreen.pipeline import screen
+    """The demo screened in-process with the default profile (a sitescreen.run.pipeline.Result)."""
+    from sitescreen.run.config import load_config
+    from sitescreen.run.pipeline import screen
     return screen(load_config(demo_dir / "sitescreen.toml"))

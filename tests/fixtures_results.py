@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from sitescreen.mapping import DisplayLayer
+from sitescreen.outputs.mapping import DisplayLayer
 
 RUN_CRS = "EPSG:5070"
 XSS_IMG = "<img src=x onerror=alert(1)>"

@@ -21,10 +21,10 @@ import pytest
 from click.testing import CliRunner
 
 import tinyworld as tw
-from sitescreen.batch import Job, JobsFileError, load_jobs, summary_table, JobResult
+from sitescreen.run.batch import Job, JobsFileError, load_jobs, summary_table, JobResult
 from sitescreen.cli import main
-from sitescreen.outputs import PARTIAL_PREFIX, RESULT_FILES
-from sitescreen.verify import compare_frames
+from sitescreen.outputs.files import PARTIAL_PREFIX, RESULT_FILES
+from sitescreen.review.verify import compare_frames
 
 SITESCREEN = str(Path(sys.executable).parent / "sitescreen")
 NO_HTML = "[defaults]\nmap = false\nreport = false\n"
@@ -227,7 +227,7 @@ def _rerun_and_compare(root: Path, reference: gpd.GeoDataFrame, done_before: lis
 @pytest.fixture(scope="module")
 def reference(demo_result):
     """The sites of an uninterrupted run, as sites.parquet holds them."""
-    from sitescreen.verify import _roundtrip
+    from sitescreen.review.verify import _roundtrip
     return _roundtrip(demo_result.sites)
 
 
@@ -261,7 +261,7 @@ def test_batch_stopped_with_a_signal_removes_the_job_in_progress(demo_jobs, tmp_
 
 def test_stale_cleanup_touches_only_its_own_folders_temporary_siblings(tmp_path):
     """Parallel jobs "a" and "a-2": cleaning up for "a" must not remove the folder "a-2" is writing."""
-    from sitescreen.outputs import clean_stale
+    from sitescreen.outputs.files import clean_stale
     mine = [tmp_path / f"{PARTIAL_PREFIX}a-k3j_x9q2", tmp_path / f"{PARTIAL_PREFIX}a-old-1234"]
     theirs = [tmp_path / f"{PARTIAL_PREFIX}a-2-abcdefgh", tmp_path / f"{PARTIAL_PREFIX}ab-abcdefgh"]
     for p in mine + theirs:

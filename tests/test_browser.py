@@ -17,8 +17,8 @@ from click.testing import CliRunner
 from fixtures_results import *  # noqa: F403
 from fixtures_results import XSS_IMG, XSS_SCRIPT, TEMPLATE, make_layers, make_manifest, make_sites
 from sitescreen.cli import main
-from sitescreen.mapping import render_map
-from sitescreen.report import build_report
+from sitescreen.outputs.mapping import render_map
+from sitescreen.outputs.report import build_report
 
 pytestmark = pytest.mark.browser
 

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from shapely.geometry import box
 
 from sitescreen.cli import main
-from sitescreen.profile import builtin_profiles, load_profile
+from sitescreen.rules.profile import builtin_profiles, load_profile
 
 KNOWN = ("screen", "check", "explain", "demo", "map", "report", "verify", "batch")
 OPTIONAL = ("map", "report", "verify", "batch")

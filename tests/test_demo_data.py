@@ -18,7 +18,7 @@ import shapely
 from geopandas.testing import assert_geodataframe_equal
 from shapely.geometry import box
 
-from sitescreen import demo
+from sitescreen.demo import demo
 
 REE_RE = re.compile(
     r"Cerium|Lanthanum|Neodymium|Neoymium|Praseodymium|Samarium|Europium|Gadolinium|Terbium|"

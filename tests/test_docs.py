@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from sitescreen.cli import main
-from sitescreen.kinds import KINDS
-from sitescreen.profile import TRANSFORMS, builtin_profiles
-from sitescreen.schemas import known_schemas
+from sitescreen.rules.kinds import KINDS
+from sitescreen.rules.profile import TRANSFORMS, builtin_profiles
+from sitescreen.inputs.schemas import known_schemas
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 

@@ -28,7 +28,7 @@ from pyproj import CRS, Proj
 
 import tinyworld as tw
 from edgecases import Catalogue, run_case, run_cli
-from sitescreen.crs import MAX_AREA_ERROR, MAX_LENGTH_ERROR, ExtentBuilder, choose_crs, split_box
+from sitescreen.inputs.crs import MAX_AREA_ERROR, MAX_LENGTH_ERROR, ExtentBuilder, choose_crs, split_box
 
 CASES = Catalogue()
 case = CASES.case

@@ -1,7 +1,7 @@
 """Issue 9, class 6 (numbers are checked where they enter) and class 4b (a flag beside --config
 overrides it, recorded, or is refused — never dropped).
 
-Every number from a flag, a run config or a profile is checked once (sitescreen.numbers): finite,
+Every number from a flag, a run config or a profile is checked once (sitescreen.inputs.numbers): finite,
 in range, with units; the error names the flag or key and the allowed range. Bad flags exit 2.
 """
 
@@ -21,10 +21,10 @@ import tinyworld as tw
 from edgecases import Catalogue, run_case, run_cli
 from sitescreen.cli.options import build_config
 from sitescreen.cli.screen import screen_command
-from sitescreen.config import OVERRIDE_FLAGS, Overrides
+from sitescreen.run.config import OVERRIDE_FLAGS, Overrides
 from sitescreen.errors import LayerConfigError
-from sitescreen.numbers import RANGES
-from sitescreen.sites import SiteStats, aoi_geometry, apply_aoi, grid_sites, parse_aoi
+from sitescreen.inputs.numbers import RANGES
+from sitescreen.sites.sites import SiteStats, aoi_geometry, apply_aoi, grid_sites, parse_aoi
 
 CASES = Catalogue()
 case = CASES.case
@@ -335,7 +335,7 @@ def test_the_0_360_advice_works(tmp_path):
 
 
 def test_flag_ranges_are_the_documented_ranges():
-    """The --help text and the errors render the same range (one table, sitescreen.numbers.RANGES)."""
+    """The --help text and the errors render the same range (one table, sitescreen.inputs.numbers.RANGES)."""
     helps = {p.opts[0]: p.help for p in screen_command.params if p.opts and p.opts[0] in ("--radius", "--grid")}
     assert RANGES["radius_m"].text() in helps["--radius"]
     assert RANGES["grid_cell_m"].text() in helps["--grid"]
@@ -397,7 +397,7 @@ def test_every_option_of_screen_is_applied_with_config_or_refused():
     flags = {p.name: p.opts[0] for p in screen_command.params if p.opts and p.opts[0].startswith("--")}
     assert {flags[n] for n in overrides} == set(OVERRIDE_FLAGS.values())
     run_options = set(params) - inputs
-    from sitescreen.config import RunConfig
+    from sitescreen.run.config import RunConfig
     config_fields = set(RunConfig.__dataclass_fields__)
     assert not run_options & config_fields, "a run option that a config also holds could be silently shadowed"
     assert run_options == {"out_dir", "overwrite", "no_map", "no_report", "self_contained", "offline", "basemap",

@@ -31,9 +31,9 @@ from hypothesis import strategies as st
 
 import tinyworld as tw
 from edgecases import Catalogue, assert_error, run_case, run_cli
-from sitescreen import outputs
+from sitescreen.outputs import files as outputs
 from sitescreen.errors import OutputError
-from sitescreen.outputs import PARTIAL_PREFIX, guard_replace, staged_dir
+from sitescreen.outputs.files import PARTIAL_PREFIX, guard_replace, staged_dir
 
 CASES = Catalogue()
 case = CASES.case
@@ -154,7 +154,7 @@ def _(w, **_):
 
 @case("overwrite-an-earlier-output-holding-the-profile", "holds", "my-profile.toml", "profile")
 def _(w, **_):
-    from sitescreen.profile import builtin_profiles
+    from sitescreen.rules.profile import builtin_profiles
     _screened(w)
     shutil.copy(builtin_profiles()["federal-safeguards"], w.out / "my-profile.toml")
     w.extra += ["--profile", str(w.out / "my-profile.toml"), "--overwrite"]
@@ -261,11 +261,11 @@ def _(w, monkeypatch, **_):
 
 @case("disk-full-while-storing-the-qgis-style", "/out:", "no space left", "nothing was written")
 def _(w, monkeypatch, **_):
-    import sitescreen.qgis
+    import sitescreen.outputs.qgis
 
     def full(*a, **k):
         raise sqlite3.OperationalError("database or disk is full")
-    monkeypatch.setattr(sitescreen.qgis, "write_qgis_style", full)
+    monkeypatch.setattr(sitescreen.outputs.qgis, "write_qgis_style", full)
 
 
 @case("geopackage-layer-io-error", "/out:", "cannot write results", "disk I/O error", "nothing was written")
@@ -392,7 +392,7 @@ def test_a_second_run_stops_and_leaves_the_first_runs_staging_folder(tmp_path):
 _HOLDER = """
 import sys, time
 from pathlib import Path
-from sitescreen.outputs import staged_dir
+from sitescreen.outputs.files import staged_dir
 with staged_dir(Path(sys.argv[1]), overwrite=False) as tmp:
     print(tmp, flush=True)
     time.sleep(60)
@@ -420,7 +420,7 @@ def test_a_staging_folder_is_removed_only_when_its_owner_is_gone(tmp_path):
 
 
 def test_batch_job_outputs_are_compared_resolved(tmp_path):
-    from sitescreen.batch import JobsFileError, load_jobs
+    from sitescreen.run.batch import JobsFileError, load_jobs
     (tmp_path / "real").mkdir()
     (tmp_path / "alias").symlink_to(tmp_path / "real", target_is_directory=True)
     jobs = tmp_path / "jobs.toml"

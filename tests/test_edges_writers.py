@@ -1,7 +1,7 @@
 """Issue 9, class 10 (values): writers never crash on real values.
 
 Every NaN, inf, None and pandas NA reaches the files and pages as an explicit empty or ``inf``
-(sitescreen.values): CSV empty / ``inf``; JSON (manifest, map payload, ``explain --json``) strict,
+(sitescreen.outputs.values): CSV empty / ``inf``; JSON (manifest, map payload, ``explain --json``) strict,
 missing → null, ±inf → ±1e999 (read back as ±infinity); HTML ``no data`` / ``(unnamed)`` /
 ``beyond search radius``; text escaped. Each case below writes every file and checks what the
 value reads as in each of them.
@@ -131,7 +131,7 @@ def screened(tmp_path_factory):
 def rewrite(src: Path, dst: Path, change) -> tuple[gpd.GeoDataFrame, dict]:
     """A copy of a result folder whose sites (and manifest) ``change`` edits; every file rewritten
     by the writers (result files, then `map --offline` and `report` through the CLI)."""
-    from sitescreen.outputs import read_results, write_result_files
+    from sitescreen.outputs.files import read_results, write_result_files
     sites, manifest = read_results(src)
     sites, manifest = change(sites.copy(), json.loads(json.dumps(manifest)))
     dst.mkdir()
@@ -218,7 +218,7 @@ def test_missing_ids_scores_and_reasons(screened, tmp_path):
 
 
 def test_numpy_and_missing_values_in_the_manifest(screened, tmp_path):
-    from sitescreen.outputs import manifest_text
+    from sitescreen.outputs.files import manifest_text
     extra = {"count": np.int64(3), "share": np.float32(0.5), "limit": float("inf"), "low": -np.inf,
              "gap": float("nan"), "na": pd.NA, "nat": pd.NaT, "flag": np.bool_(True), "path": tmp_path,
              "list": [np.int32(1), np.float64("nan")]}
@@ -242,7 +242,7 @@ def test_infinite_value_in_a_profile_is_refused_cleanly(tmp_path):
     """A TOML profile may spell ``inf``; it used to crash the writers with a traceback. Profile
     numbers are finite (issue 9, class 6), so it is one clear error naming the key, and nothing is
     written."""
-    from sitescreen.profile import builtin_profiles
+    from sitescreen.rules.profile import builtin_profiles
     text = builtin_profiles()["federal-safeguards"].read_text(encoding="utf-8")
     assert "[5000, 1.0]]" in text
     profile = tmp_path / "inf.toml"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from geopandas.testing import assert_geodataframe_equal
 
-from sitescreen.config import config_from_dict, load_config
-from sitescreen.engine import spatial_order
+from sitescreen.run.config import config_from_dict, load_config
+from sitescreen.measure.engine import spatial_order
 from sitescreen.errors import SitescreenError
-from sitescreen.pipeline import screen
+from sitescreen.run.pipeline import screen
 
 
 def test_spatial_order_is_a_permutation(demo_result):
@@ -23,7 +23,7 @@ def test_chunked_local_equals_whole_run(demo_dir, demo_result):
 
 def test_raster_side_process_equals_in_process(demo_dir, demo_result, monkeypatch):
     """Large pieces measure their raster criteria in a side process (both cores work): same values."""
-    from sitescreen import criteria
+    from sitescreen.measure import criteria
     monkeypatch.setattr(criteria, "SIDE_PROCESS_MIN_SITES", 1)
     monkeypatch.setattr(criteria.os, "cpu_count", lambda: 2)
     submitted = []

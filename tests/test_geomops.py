@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from sitescreen import geomops
+from sitescreen.measure import geomops
 
 CRS = "EPSG:5070"
 RTOL = 1e-9

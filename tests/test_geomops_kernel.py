@@ -1,4 +1,4 @@
-"""The compiled Green's-theorem kernel (sitescreen._areakernel) on small, hand-made configurations:
+"""The compiled Green's-theorem kernel (sitescreen.measure._areakernel) on small, hand-made configurations:
 what it decides itself, what it leaves to GEOS, and that both give the GEOS answer."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import pytest
 import shapely
 from shapely import affinity
 
-from sitescreen import geomops
-from sitescreen._areakernel import build_rings
+from sitescreen.measure import geomops
+from sitescreen.measure._areakernel import build_rings
 
 RTOL = 1e-9
 

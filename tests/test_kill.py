@@ -204,7 +204,7 @@ def test_pool_child_dies_with_its_parent(tmp_path, mode):
 def test_batch_workers_with_side_processes_exit(tmp_path, monkeypatch):
     """A worker's own side process never blocks the worker's exit (it used to wait for it forever)."""
     import tinyworld as tw
-    from sitescreen.batch import load_jobs, run_batch
+    from sitescreen.run.batch import load_jobs, run_batch
     w = tw.build(tmp_path / "w")
     tw.write_dem(w.root / "dem.tif")
     w.write_config(tw.CONFIG + '[[layers]]\nrole = "dem"\npath = "dem.tif"\n')

@@ -5,11 +5,19 @@ from __future__ import annotations
 
 import pytest
 
-from sitescreen import criteria, geomops, kinds, pipeline, zonal
+from sitescreen.measure import criteria
+
+from sitescreen.measure import geomops
+
+from sitescreen.rules import kinds
+
+from sitescreen.run import pipeline
+
+from sitescreen.measure import zonal
 from sitescreen.errors import ProfileError
-from sitescreen.kinds import KINDS, Kind, ParamSpec
-from sitescreen.numbers import RANGES
-from sitescreen.profile import builtin_profiles, load_profile, profile_from_dict
+from sitescreen.rules.kinds import KINDS, Kind, ParamSpec
+from sitescreen.inputs.numbers import RANGES
+from sitescreen.rules.profile import builtin_profiles, load_profile, profile_from_dict
 
 COMMON = {"kind", "label", "select", "role", "weight", "transform", "exclude", "safeguard", "source",
           "optional", "description", "unit"}

@@ -14,7 +14,7 @@ from pyproj import CRS
 from shapely.geometry import Point, Polygon, box
 
 from sitescreen.errors import CRSError, LayerConfigError, LayerDataError
-from sitescreen.layers import LayerSpec, load_vector, parse_layer_arg
+from sitescreen.inputs.layers import LayerSpec, load_vector, parse_layer_arg
 
 ALBERS = CRS.from_epsg(5070)
 UTM11 = CRS.from_epsg(32611)

@@ -17,9 +17,9 @@ import shapely
 
 from fixtures_results import *  # noqa: F403
 from fixtures_results import TEMPLATE, XSS_IMG, XSS_SCRIPT, make_layers, make_manifest, make_sites
-from sitescreen import mapping
+from sitescreen.outputs import mapping
 from sitescreen.errors import CRSError, SitescreenError
-from sitescreen.mapping import BASEMAPS, DisplayLayer, build_map, external_resources, render_map
+from sitescreen.outputs.mapping import BASEMAPS, DisplayLayer, build_map, external_resources, render_map
 
 
 def decode_uvarints(text: str) -> list[int]:
@@ -285,7 +285,7 @@ def results_dir(demo_out, tmp_path):
 def test_map_command_rebuilds_without_screening(results_dir, monkeypatch):
     from click.testing import CliRunner
 
-    import sitescreen.pipeline as pipeline
+    import sitescreen.run.pipeline as pipeline
     from sitescreen.cli import main
     monkeypatch.setattr(pipeline, "screen", lambda *a, **k: pytest.fail("map must not re-screen"))
     (results_dir / "map.html").unlink()

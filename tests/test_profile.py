@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from sitescreen.errors import ProfileError
-from sitescreen.kinds import KINDS
-from sitescreen.profile import TRANSFORMS, builtin_profiles, load_profile, profile_from_dict
+from sitescreen.rules.kinds import KINDS
+from sitescreen.rules.profile import TRANSFORMS, builtin_profiles, load_profile, profile_from_dict
 
 CRITERION_KINDS = tuple(KINDS)
 

@@ -1,9 +1,9 @@
 """Properties of the measurements and scores, over generated layers and sites (hypothesis).
 
 Each property runs with at least 200 examples. Layers are built in memory as a run would hold
-them after loading (:class:`sitescreen.layers.LoadedLayer` in the run CRS, EPSG:5070), sites with
-:func:`sitescreen.sites.make_footprints`, and the criteria and scores with
-:func:`sitescreen.criteria.measure` and :func:`sitescreen.scoring.score`.
+them after loading (:class:`sitescreen.inputs.layers.LoadedLayer` in the run CRS, EPSG:5070), sites with
+:func:`sitescreen.sites.sites.make_footprints`, and the criteria and scores with
+:func:`sitescreen.measure.criteria.measure` and :func:`sitescreen.rules.scoring.score`.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyproj import CRS, Transformer
 
-from sitescreen.criteria import Inputs, Measurement, measure
-from sitescreen.layers import LayerSpec, LoadedLayer
-from sitescreen.profile import profile_from_dict
-from sitescreen.schemas import Schema
-from sitescreen.scoring import score
-from sitescreen.sites import SiteOptions, SiteStats, make_footprints
-from sitescreen.verify import compare_frames
+from sitescreen.measure.criteria import Inputs, Measurement, measure
+from sitescreen.inputs.layers import LayerSpec, LoadedLayer
+from sitescreen.rules.profile import profile_from_dict
+from sitescreen.inputs.schemas import Schema
+from sitescreen.rules.scoring import score
+from sitescreen.sites.sites import SiteOptions, SiteStats, make_footprints
+from sitescreen.review.verify import compare_frames
 
 RUN_CRS = CRS.from_epsg(5070)
 X0, Y0 = -1_497_229.0, 2_540_221.0  # EPSG:5070 near lon -115, lat 44.5 (central Idaho)

@@ -24,10 +24,10 @@ from geopandas.testing import assert_geodataframe_equal
 from shapely.geometry import box
 
 from sitescreen.cli import main
-from sitescreen.config import config_from_dict
-from sitescreen.criteria import MIN_COVERAGE
+from sitescreen.run.config import config_from_dict
+from sitescreen.measure.criteria import MIN_COVERAGE
 from sitescreen.errors import CRSError
-from sitescreen.pipeline import screen
+from sitescreen.run.pipeline import screen
 
 pytestmark = pytest.mark.realdata
 
@@ -62,7 +62,7 @@ def idaho_config(data):
 
 @pytest.fixture(scope="module")
 def idaho(shared_data):
-    """The Idaho records screened with the default profile (a sitescreen.pipeline.Result)."""
+    """The Idaho records screened with the default profile (a sitescreen.run.pipeline.Result)."""
     return screen(config_from_dict(idaho_config(shared_data), shared_data, "test_realdata_idaho"))
 
 

@@ -12,11 +12,11 @@ from click.testing import CliRunner
 
 from fixtures_results import *  # noqa: F403
 from fixtures_results import TEMPLATE, XSS_IMG, XSS_SCRIPT, make_manifest, make_sites
-from sitescreen import report as report_mod
+from sitescreen.outputs import report as report_mod
 from sitescreen.cli import main
 from sitescreen.errors import SitescreenError
-from sitescreen.mapping import external_resources
-from sitescreen.report import build_report
+from sitescreen.outputs.mapping import external_resources
+from sitescreen.outputs.report import build_report
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +144,7 @@ def results_dir(demo_out, tmp_path):
 
 
 def test_report_command_rebuilds(results_dir, monkeypatch):
-    import sitescreen.pipeline as pipeline
+    import sitescreen.run.pipeline as pipeline
     monkeypatch.setattr(pipeline, "screen", lambda *a, **k: pytest.fail("report must not re-screen"))
     (results_dir / "report.html").unlink()
     res = CliRunner().invoke(main, ["report", str(results_dir)])

@@ -16,9 +16,9 @@ import pyogrio
 import pytest
 from geopandas.testing import assert_geodataframe_equal
 
-from sitescreen.config import load_config
-from sitescreen.pipeline import screen
-from sitescreen.verify import compare_frames
+from sitescreen.run.config import load_config
+from sitescreen.run.pipeline import screen
+from sitescreen.review.verify import compare_frames
 
 SITESCREEN = str(Path(sys.executable).parent / "sitescreen")
 

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 import tinyworld as tw
 from sitescreen.cli import main
 from sitescreen.errors import ProfileError
-from sitescreen.profile import load_profile
+from sitescreen.rules.profile import load_profile
 
 PROFILE = (Path(__file__).resolve().parent.parent / "layers" / "profiles" / "federal-safeguards.toml").read_text()
 SITESCREEN = str(Path(sys.executable).parent / "sitescreen")

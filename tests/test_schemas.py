@@ -12,9 +12,9 @@ from pyproj import CRS
 from shapely.geometry import box
 
 from sitescreen.errors import LayerConfigError
-from sitescreen.layers import LayerSpec, layer_from_config, load_vector
-from sitescreen.profile import load_profile
-from sitescreen.schemas import detect_schema, generic_schema, known_schemas, schema_from_dict
+from sitescreen.inputs.layers import LayerSpec, layer_from_config, load_vector
+from sitescreen.rules.profile import load_profile
+from sitescreen.inputs.schemas import detect_schema, generic_schema, known_schemas, schema_from_dict
 
 ALBERS = CRS.from_epsg(5070)
 

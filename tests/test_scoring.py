@@ -8,11 +8,11 @@ import pytest
 from geopandas.testing import assert_geodataframe_equal
 from shapely.geometry import box
 
-from sitescreen.config import config_from_dict
-from sitescreen.criteria import Measurement
-from sitescreen.pipeline import screen
-from sitescreen.profile import profile_from_dict
-from sitescreen.scoring import score
+from sitescreen.run.config import config_from_dict
+from sitescreen.measure.criteria import Measurement
+from sitescreen.run.pipeline import screen
+from sitescreen.rules.profile import profile_from_dict
+from sitescreen.rules.scoring import score
 
 NAN = np.nan
 ALBERS = "EPSG:5070"

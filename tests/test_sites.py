@@ -13,10 +13,10 @@ from geopandas.testing import assert_geodataframe_equal
 from pyproj import CRS
 from shapely.geometry import Point, box
 
-from sitescreen.config import site_options
+from sitescreen.run.config import site_options
 from sitescreen.errors import LayerConfigError, LayerDataError
-from sitescreen.layers import LayerSpec
-from sitescreen.sites import (SiteOptions, SiteStats, aoi_geometry, apply_aoi, choose_crs, grid_sites,
+from sitescreen.inputs.layers import LayerSpec
+from sitescreen.sites.sites import (SiteOptions, SiteStats, aoi_geometry, apply_aoi, choose_crs, grid_sites,
                               make_footprints, merge_duplicates, parse_aoi, read_sites)
 
 ALBERS = CRS.from_epsg(5070)

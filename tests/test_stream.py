@@ -14,14 +14,14 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from sitescreen import stream
+from sitescreen.run import stream
 from sitescreen.cli import main
-from sitescreen.config import load_config
+from sitescreen.run.config import load_config
 from sitescreen.errors import SitescreenError
-from sitescreen.layers import LayerSpec
-from sitescreen.pipeline import screen
-from sitescreen.stream import NotStreamable, screen_streamed, screen_to_folder
-from sitescreen.verify import verify
+from sitescreen.inputs.layers import LayerSpec
+from sitescreen.run.pipeline import screen
+from sitescreen.run.stream import NotStreamable, screen_streamed, screen_to_folder
+from sitescreen.review.verify import verify
 
 
 @pytest.fixture(scope="module")

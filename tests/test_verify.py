@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from sitescreen.cli import main
-from sitescreen.config import config_from_manifest, load_config
-from sitescreen.verify import compare_frames, diff_json, verify
+from sitescreen.run.config import config_from_manifest, load_config
+from sitescreen.review.verify import compare_frames, diff_json, verify
 
 
 def _screen(config: Path, out: Path) -> None:

@@ -12,9 +12,9 @@ import rasterio
 import shapely
 from affine import Affine
 
-from sitescreen import zonal
+from sitescreen.measure import zonal
 from sitescreen.errors import CRSError, LayerConfigError
-from sitescreen.zonal import zonal_stats
+from sitescreen.measure.zonal import zonal_stats
 
 UTM = "EPSG:32611"
 NODATA = -9999.0

@@ -14,8 +14,8 @@ import threading
 
 import click
 
-from .. import __version__
-from ..errors import SitescreenError
+from sitescreen import __version__
+from sitescreen.errors import SitescreenError
 
 
 class SitescreenGroup(click.Group):
@@ -62,15 +62,15 @@ def _interrupt(signum, frame):
 
 
 def _register() -> None:
-    from .check import check_command
-    from .demo import demo_command
-    from .explain import explain_command
-    from .screen import screen_command
+    from sitescreen.cli.check import check_command
+    from sitescreen.cli.demo import demo_command
+    from sitescreen.cli.explain import explain_command
+    from sitescreen.cli.screen import screen_command
     for cmd in (screen_command, check_command, explain_command, demo_command):
         main.add_command(cmd)
     try:
-        from .map import map_command
-        from .report import report_command
+        from sitescreen.cli.map import map_command
+        from sitescreen.cli.report import report_command
         main.add_command(map_command)
         main.add_command(report_command)
     except ImportError:  # pragma: no cover - present in a complete checkout

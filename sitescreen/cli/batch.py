@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from ..batch import load_jobs, run_batch, summary_table
-from ..values import strict_json
+from sitescreen.run.batch import load_jobs, run_batch, summary_table
+from sitescreen.outputs.values import strict_json
 
 
 @click.command("batch")

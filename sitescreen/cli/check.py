@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from ..pipeline import prepare
-from ..values import strict_json
-from .options import build_config, inputs_options
+from sitescreen.run.pipeline import prepare
+from sitescreen.outputs.values import strict_json
+from sitescreen.cli.options import build_config, inputs_options
 
 
 def check_report(prep) -> dict:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from ..errors import OutputError
-from ..outputs import rebuilt_output_path, write_rebuilt
-from ..mapping import BASEMAPS
+from sitescreen.errors import OutputError
+from sitescreen.outputs.files import rebuilt_output_path, write_rebuilt
+from sitescreen.outputs.mapping import BASEMAPS
 
 
 def resolve_output(out_dir: Path, output: Path | None, default_name: str, overwrite: bool) -> Path:
@@ -19,10 +19,10 @@ def resolve_output(out_dir: Path, output: Path | None, default_name: str, overwr
 
 def read_region(out_dir: Path, aoi: str | None):
     """The sites and manifest of a run folder; only the sites touching ``aoi`` when given."""
-    from ..outputs import read_results
+    from sitescreen.outputs.files import read_results
     sites, manifest = read_results(out_dir)
     if aoi:
-        from ..sites import aoi_geometry, parse_aoi
+        from sitescreen.sites.sites import aoi_geometry, parse_aoi
         area = aoi_geometry(parse_aoi(aoi)).to_crs(sites.crs).iloc[0]
         sites = sites.loc[sites.intersects(area)].reset_index(drop=True)
         if not len(sites):
@@ -51,8 +51,8 @@ def map_command(ctx: click.Context, out_dir: Path, output: Path | None, self_con
     Input layers are re-read from the paths in OUT_DIR/manifest.json and drawn around the sites;
     a layer whose file is gone is left off the map with a warning.
     """
-    from ..pipeline import display_layers
-    from ..mapping import render_map
+    from sitescreen.run.pipeline import display_layers
+    from sitescreen.outputs.mapping import render_map
 
     if offline and basemap != "none" and ctx.get_parameter_source("basemap") == click.core.ParameterSource.COMMANDLINE:
         raise click.BadParameter(f"--offline draws no basemap; drop --basemap {basemap} or --offline",

@@ -9,15 +9,15 @@ from typing import Callable
 
 import click
 
-from ..config import OVERRIDE_FLAGS, SITE_FILE_FLAGS, Overrides, RunConfig, apply_overrides, load_config, site_options
-from ..errors import LayerConfigError
-from ..layers import parse_layer_arg
-from ..numbers import RANGES, check_number
-from ..sites import parse_aoi
-from ..outputs import MapOptions
+from sitescreen.run.config import OVERRIDE_FLAGS, SITE_FILE_FLAGS, Overrides, RunConfig, apply_overrides, load_config, site_options
+from sitescreen.errors import LayerConfigError
+from sitescreen.inputs.layers import parse_layer_arg
+from sitescreen.inputs.numbers import RANGES, check_number
+from sitescreen.sites.sites import parse_aoi
+from sitescreen.outputs.files import MapOptions
 
 def _basemaps() -> tuple[str, ...]:
-    from ..mapping import BASEMAPS
+    from sitescreen.outputs.mapping import BASEMAPS
     return tuple(BASEMAPS)
 
 
@@ -54,7 +54,7 @@ def _where_callback(ctx, param, values):
 
 
 class Number(click.ParamType):
-    """A number flag checked against its setting's range (:data:`sitescreen.numbers.RANGES`): exit 2."""
+    """A number flag checked against its setting's range (:data:`sitescreen.inputs.numbers.RANGES`): exit 2."""
 
     name = "number"
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from ..outputs import write_rebuilt
-from .map import resolve_output
+from sitescreen.outputs.files import write_rebuilt
+from sitescreen.cli.map import resolve_output
 
 
 @click.command("report")
@@ -17,8 +17,8 @@ from .map import resolve_output
 @click.option("--overwrite", is_flag=True, help="Replace an existing file.")
 def report_command(out_dir: Path, output: Path | None, overwrite: bool) -> None:
     """Rebuild the review report of the results in OUT_DIR (self-contained HTML; prints to PDF)."""
-    from ..outputs import read_results
-    from ..report import build_report
+    from sitescreen.outputs.files import read_results
+    from sitescreen.outputs.report import build_report
 
     path = resolve_output(out_dir, output, "report.html", overwrite)
     sites, manifest = read_results(out_dir)

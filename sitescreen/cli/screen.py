@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
-from ..engine import DEFAULT_CHUNK, ENGINES
-from ..outputs import check_out_dir, run_paths
-from ..stream import STREAM_MIN_SITES, screen_to_folder
-from .options import Progress, build_config, inputs_options, make_map_options, map_options
+from sitescreen.measure.engine import DEFAULT_CHUNK, ENGINES
+from sitescreen.outputs.files import check_out_dir, run_paths
+from sitescreen.run.stream import STREAM_MIN_SITES, screen_to_folder
+from sitescreen.cli.options import Progress, build_config, inputs_options, make_map_options, map_options
 
 
 def summary_lines(m: dict, out_dir: Path) -> list[str]:
@@ -72,7 +72,7 @@ def screen_command(ctx, sites, config_path, layers, profile, aoi, crs, radius_m,
     finally:
         progress.close()
     if as_json:
-        from ..outputs import manifest_text
+        from sitescreen.outputs.files import manifest_text
         click.echo(manifest_text(manifest), nl=False)
     elif not ctx.obj.get("quiet"):
         for line in summary_lines(manifest, out_dir):

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from ..verify import verify
-from ..values import strict_json
+from sitescreen.review.verify import verify
+from sitescreen.outputs.values import strict_json
 
 
 @click.command("verify")

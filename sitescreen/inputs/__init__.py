@@ -1,0 +1,1 @@
+"""Inputs: layer specs and definitions (schemas), reading vector and raster files, CRS choice and checks, number ranges."""

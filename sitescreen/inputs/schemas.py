@@ -1,0 +1,227 @@
+"""Layer definitions: how a known dataset's fields map onto sitescreen's canonical fields.
+
+A definition is data (``layers/*.toml``, shipped with the package, or a table in a run config).
+It names the fields that identify the dataset (``match``), maps source fields to canonical ones
+(``fields``), recodes values (``values``), and says where the layer has data (``coverage``, one of
+:data:`COVERAGES`; never a bounding box):
+
+* ``global`` — the file covers every place a site can be (a national dataset);
+* ``features`` — the layer tiles the land: where it has no polygon it has no data (WBD);
+* ``states`` — a state extract: it covers the states named in its ``state_field`` (PAD-US);
+* ``declared`` — only the user knows: a run config's ``coverage = "area.gpkg"`` gives the polygon,
+  and without one no site is known to be covered (*no data*). Definitions that do not say are this.
+
+Canonical fields (the names profiles select on): ``name``, ``agency``, ``manager_type``,
+``gap_status``, ``designation``, ``huc``, ``unit_code``, ``record_id``, ``commodity``, plus any
+field a definition maps.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any, Mapping
+
+import pandas as pd
+
+from sitescreen.errors import LayerConfigError
+
+COVERAGES = ("global", "features", "states", "declared")
+TYPES = {"int": "Int64", "float": "float64", "str": "string"}
+
+
+@dataclass(frozen=True)
+class ValueRule:
+    """How one canonical field gets its value: recoded from a source field, or a constant."""
+
+    source: str | None = None
+    table: Mapping[str, Any] = field(default_factory=dict)
+    default: Any = None
+    value: Any = None
+
+
+@dataclass(frozen=True)
+class Schema:
+    name: str
+    title: str = ""
+    source: str = ""
+    match: tuple[tuple[str, ...], ...] = ()
+    fields: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    values: Mapping[str, ValueRule] = field(default_factory=dict)
+    types: Mapping[str, str] = field(default_factory=dict)
+    coverage: str = "declared"
+    state_field: tuple[str, ...] = ()  # for "states" coverage: the field naming each feature's state
+    crs: str | None = None
+    wkt: str | None = None
+    lon: str | None = None
+    lat: str | None = None
+
+    def matches(self, columns: list[str]) -> bool:
+        lower = {c.lower() for c in columns}
+        return all(any(a.lower() in lower for a in alts) for alts in self.match)
+
+    def source_columns(self, columns: list[str]) -> list[str]:
+        """The file's columns this definition reads (actual spelling)."""
+        by_lower = {c.lower(): c for c in columns}
+        wanted = [a for alts in self.fields.values() for a in alts]
+        wanted += [r.source for r in self.values.values() if r.source]
+        return sorted({by_lower[w.lower()] for w in wanted if w.lower() in by_lower})
+
+    def canonical(self, df: pd.DataFrame, where: str) -> pd.DataFrame:
+        """Canonical attribute columns of ``df`` (same index); ``where`` names the file in errors."""
+        by_lower = {c.lower(): c for c in df.columns}
+        out = pd.DataFrame(index=df.index)
+        for canon, alts in self.fields.items():
+            col = next((by_lower[a.lower()] for a in alts if a.lower() in by_lower), None)
+            if col is None:
+                raise LayerConfigError(
+                    f"{where}: field {' or '.join(repr(a) for a in alts)} (mapped to {canon!r}) "
+                    f"not found; fields present: {', '.join(map(str, df.columns)) or 'none'}"
+                )
+            out[canon] = df[col]
+        for canon, rule in self.values.items():
+            if rule.value is not None:
+                out[canon] = rule.value
+                continue
+            col = by_lower.get((rule.source or "").lower())
+            if col is None:
+                raise LayerConfigError(
+                    f"{where}: field {rule.source!r} (recoded to {canon!r}) not found; "
+                    f"fields present: {', '.join(map(str, df.columns))}"
+                )
+            src = df[col].astype("string").str.strip()
+            mapped = src.map(lambda v: rule.table.get(v, rule.default) if rule.default is not None
+                             else rule.table.get(v, v), na_action="ignore")
+            out[canon] = mapped.astype(object).where(src.notna(), rule.default)
+        for canon, kind in self.types.items():
+            if canon in out:
+                out[canon] = _convert(out[canon], kind, canon, where)
+        return out
+
+
+def _convert(s: pd.Series, kind: str, canon: str, where: str) -> pd.Series:
+    if kind == "str":
+        return s.astype("string")
+    num = pd.to_numeric(s, errors="coerce")
+    bad = num.isna() & s.notna() & (s.astype("string").str.strip() != "")
+    if bad.any():
+        vals = ", ".join(repr(v) for v in s[bad].unique()[:5])
+        raise LayerConfigError(f"{where}: field {canon!r} has non-numeric values {vals}")
+    return num.astype(TYPES[kind]) if kind == "int" else num.astype("float64")
+
+
+def schema_from_dict(data: Mapping[str, Any], where: str) -> Schema:
+    """Validate a definition table (from a layers/*.toml file or a run config)."""
+    allowed = {"name", "title", "source", "match", "fields", "values", "types", "coverage",
+               "state_field", "crs", "geometry"}
+    unknown = set(data) - allowed
+    if unknown:
+        raise LayerConfigError(
+            f"{where}: unknown key(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(allowed))}")
+    coverage, state_field = _coverage(data, where)
+    fields = {}
+    for canon, src in dict(data.get("fields", {})).items():
+        alts = (src,) if isinstance(src, str) else tuple(src)
+        if not alts or not all(isinstance(a, str) for a in alts):
+            raise LayerConfigError(f"{where}: fields.{canon} must be a field name or a list of names")
+        fields[canon] = alts
+    values = {}
+    for canon, rule in dict(data.get("values", {})).items():
+        if not isinstance(rule, Mapping):
+            raise LayerConfigError(f"{where}: values.{canon} must be a table with 'from'/'table'/'default' or 'value'")
+        extra = set(rule) - {"from", "table", "default", "value"}
+        if extra:
+            raise LayerConfigError(f"{where}: values.{canon}: unknown key(s) {', '.join(sorted(extra))}")
+        if "value" not in rule and "from" not in rule:
+            raise LayerConfigError(f"{where}: values.{canon} needs 'from' (a source field) or 'value' (a constant)")
+        values[canon] = ValueRule(source=rule.get("from"), table=dict(rule.get("table", {})),
+                                  default=rule.get("default"), value=rule.get("value"))
+    types = dict(data.get("types", {}))
+    for canon, kind in types.items():
+        if kind not in TYPES:
+            raise LayerConfigError(f"{where}: types.{canon} = {kind!r} is not one of {', '.join(TYPES)}")
+    match = tuple((m,) if isinstance(m, str) else tuple(m) for m in data.get("match", ()))
+    geom = dict(data.get("geometry", {}))
+    extra = set(geom) - {"wkt", "lon", "lat"}
+    if extra:
+        raise LayerConfigError(f"{where}: geometry: unknown key(s) {', '.join(sorted(extra))}; allowed: wkt, lon, lat")
+    if ("lon" in geom) != ("lat" in geom):
+        raise LayerConfigError(f"{where}: geometry needs both 'lon' and 'lat' columns")
+    return Schema(
+        name=str(data.get("name", where)), title=str(data.get("title", "")),
+        source=str(data.get("source", "")), match=match, fields=fields, values=values,
+        types=types, coverage=coverage, state_field=state_field, crs=data.get("crs"), wkt=geom.get("wkt"),
+        lon=geom.get("lon"), lat=geom.get("lat"),
+    )
+
+
+def _coverage(data: Mapping[str, Any], where: str) -> tuple[str, tuple[str, ...]]:
+    """(coverage kind, state field alternatives) of a definition table."""
+    coverage = data.get("coverage", "declared")
+    if coverage == "extent":
+        raise LayerConfigError(
+            f"{where}: coverage 'extent' (the layer's bounding box) is not allowed: a box is not what a layer "
+            f"covers; use one of {', '.join(COVERAGES)} (declared: give the polygon with coverage = \"area.gpkg\" "
+            f"on the [[layers]] table)")
+    if coverage not in COVERAGES:
+        raise LayerConfigError(f"{where}: coverage {coverage!r} is not one of {', '.join(COVERAGES)}")
+    raw = data.get("state_field", ())
+    alts = (raw,) if isinstance(raw, str) else tuple(raw)
+    if not all(isinstance(a, str) and a for a in alts):
+        raise LayerConfigError(f"{where}: state_field must be a field name or a list of names")
+    if (coverage == "states") != bool(alts):
+        raise LayerConfigError(f"{where}: coverage = \"states\" needs state_field (the field naming each "
+                               f"feature's state), and state_field is only for coverage = \"states\"")
+    return coverage, alts
+
+
+@cache
+def known_schemas() -> dict[str, Schema]:
+    """The ready-made definitions under ``layers/``, by name."""
+    out = {}
+    for entry in sorted(resources.files("sitescreen.builtin_layers").iterdir(), key=lambda p: p.name):
+        if entry.name.endswith(".toml"):
+            data = tomllib.loads(entry.read_text(encoding="utf-8"))
+            schema = schema_from_dict(data, f"layers/{entry.name}")
+            out[schema.name] = schema
+    return out
+
+
+def detect_schema(columns: list[str], where: str) -> Schema | None:
+    """The first known definition whose identifying fields are all present, or None."""
+    for schema in known_schemas().values():
+        if schema.matches(columns):
+            return schema
+    return None
+
+
+GENERIC_NAME_FIELDS = ("name", "NAME", "Name", "site_name", "Unit_Nm", "NAME1", "UNIT_NAME")
+GENERIC_ID_FIELDS = ("site_id", "id", "ID", "record_id")
+WKT_COLUMNS = ("wkt", "WKT", "geometry", "geom", "the_geom", "location")
+LON_LAT_COLUMNS = (("lon", "lat"), ("longitude", "latitude"), ("lng", "lat"), ("x", "y"),
+                   ("LON", "LAT"), ("Longitude", "Latitude"), ("LONGITUDE", "LATITUDE"), ("X", "Y"))
+
+
+def generic_schema(columns: list[str], role: str) -> Schema:
+    """A definition for files with no known schema: keeps a name and id field when present."""
+    fields = {}
+    name = next((c for c in GENERIC_NAME_FIELDS if c in columns), None)
+    if name:
+        fields["name"] = (name,)
+    ident = next((c for c in GENERIC_ID_FIELDS if c in columns), None)
+    if ident:
+        fields["record_id"] = (ident,)
+    wkt = next((c for c in WKT_COLUMNS if c in columns), None)
+    lon, lat = next(((x, y) for x, y in LON_LAT_COLUMNS if x in columns and y in columns), (None, None))
+    return Schema(name="generic", title=f"generic {role} layer", fields=fields, wkt=wkt, lon=lon, lat=lat)
+
+
+def describe_known() -> str:
+    return "; ".join(f"{s.name} (fields {', '.join('/'.join(m) for m in s.match)})"
+                     for s in known_schemas().values())
+
+
+__all__ = ["Schema", "ValueRule", "known_schemas", "detect_schema", "generic_schema",
+           "schema_from_dict", "describe_known", "COVERAGES"]

@@ -1,0 +1,1 @@
+"""Measuring: one column per criterion, vectorized over the sites (geometry and raster kernels, the engines)."""

@@ -1,0 +1,450 @@
+"""Measure every criterion of a profile over all sites at once, in physical units.
+
+One function per criterion kind (a registry), each vectorized over the sites through the kernels in
+:mod:`sitescreen.measure.geomops` and :mod:`sitescreen.measure.zonal`. A site outside a layer's coverage gets NaN
+(*no data*), never a silent zero.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from sitescreen.measure import geomops
+from sitescreen.errors import LayerConfigError, SitescreenError
+from sitescreen.rules.kinds import KINDS, check_measures
+from sitescreen.inputs.layers import LayerSpec, LoadedLayer
+from sitescreen.rules.profile import Criterion, Profile
+
+log = logging.getLogger(__name__)
+
+MIN_COVERAGE = 0.5  # a site is measured where at least half its footprint lies in the layer's coverage
+
+
+@dataclass
+class Measurement:
+    """One criterion over all sites: values, the feature each value refers to, and no-data reasons."""
+
+    values: np.ndarray                       # float (or object for categorical attributes)
+    feature: np.ndarray | None = None        # name of the feature behind the value ("" when none)
+    feature_layer: np.ndarray | None = None  # the layer that feature came from
+    nodata_reason: np.ndarray | None = None  # per site: why there is no value ("" when there is)
+    evaluated: bool = True
+    note: str = ""
+    layers: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Inputs:
+    """The loaded inputs of a run, by role; the features each criterion measures against are
+    selected and prepared (trees, rings) once per run, not once per chunk (:meth:`prepared`)."""
+
+    vectors: list[LoadedLayer]
+    rasters: list[LayerSpec]
+    keep_prepared: bool = True  # False: built per piece (Dask partitions measured by concurrent threads)
+    _prepared: dict = field(default_factory=dict, repr=False, compare=False)
+    _lock: Any = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def prepared(self, key, build: Callable[[], Any]):
+        """The value built under ``key``, once per run when ``keep_prepared``."""
+        if not self.keep_prepared:
+            return build()
+        with self._lock:
+            if key not in self._prepared:
+                self._prepared[key] = build()
+            return self._prepared[key]
+
+    def unshared(self) -> "Inputs":
+        """The same layers, each piece preparing its own features. The Dask engine measures
+        partitions on concurrent threads; a run of it with one set of prepared features shared by
+        all of them crashed in native code (heap corruption) at 100,000 sites, so they share none."""
+        return Inputs(self.vectors, self.rasters, keep_prepared=False)
+
+    def __getstate__(self):  # to Dask workers: the layers, not this process's prepared structures
+        return {"vectors": self.vectors, "rasters": self.rasters, "keep_prepared": self.keep_prepared}
+
+    def __setstate__(self, state):
+        self.__init__(state["vectors"], state["rasters"], state.get("keep_prepared", True))
+
+    def vector_roles(self) -> set[str]:
+        return {lyr.spec.role for lyr in self.vectors}
+
+    def raster_roles(self) -> set[str]:
+        return {r.role for r in self.rasters}
+
+
+def prepared_features(criterion: Criterion, inputs: Inputs) -> tuple[gpd.GeoDataFrame | None, list[LoadedLayer], Any]:
+    """:func:`features_for` and the features' :class:`~sitescreen.measure.geomops.FeatureLayer`, built once per run."""
+    key = ("features", tuple(criterion.roles), criterion.selection.name if criterion.selection else None)
+
+    def build():
+        feats, layers = features_for(criterion, inputs)
+        return feats, layers, geomops.FeatureLayer(feats.geometry.to_numpy()) if feats is not None else None
+    return inputs.prepared(key, build)
+
+
+def features_for(criterion: Criterion, inputs: Inputs) -> tuple[gpd.GeoDataFrame | None, list[LoadedLayer]]:
+    """The features a vector criterion measures against (selection applied), and their layers."""
+    layers = [lyr for lyr in inputs.vectors if lyr.spec.role in criterion.roles]
+    if not layers:
+        return None, []
+    frames = []
+    for lyr in layers:
+        gdf = lyr.gdf
+        if criterion.selection is not None:
+            gdf = gdf.loc[criterion.selection.mask(gdf)]
+        frames.append(gdf[["name", "layer", "geometry"] + [c for c in gdf.columns if c not in ("name", "layer", "geometry")]])
+    feats = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
+    return gpd.GeoDataFrame(feats, geometry="geometry", crs=layers[0].gdf.crs), layers
+
+
+class CoverageCache:
+    """Covered fraction of each footprint by each layer's coverage, computed once per layer.
+
+    A layer covers what :func:`sitescreen.inputs.layers.layer_coverage` says, never its bounding box: a
+    declared polygon; its own polygons ("features"); the states a state extract names — a site
+    whose record names one of them, and elsewhere its own polygons ("states"); everywhere
+    ("global"); or nowhere known ("unknown"). ``states`` are the sites' USPS codes ("" unknown).
+    """
+
+    def __init__(self, footprints: np.ndarray, inputs: Inputs | None = None, states: np.ndarray | None = None):
+        self.footprints = footprints
+        self.inputs = inputs
+        self.states = np.full(len(footprints), "", dtype=object) if states is None else np.asarray(states, dtype=object)
+        self._cache: dict[int, np.ndarray] = {}
+
+    def fraction(self, layer: LoadedLayer) -> np.ndarray:
+        key = id(layer)
+        if key not in self._cache:
+            kind = layer.coverage_kind
+            if layer.coverage is not None:  # a declared coverage polygon
+                self._cache[key] = self._inside_fraction(layer.coverage)
+            elif kind in ("features", "states"):
+                frac = np.zeros(len(self.footprints))
+                if kind == "states":  # recorded in a state the extract covers
+                    frac[np.isin(self.states, list(layer.states))] = 1.0
+                rest = np.flatnonzero(frac < 1.0)
+                if rest.size:  # a tiling layer (WBD), or the extract's own polygons: covered where they are
+                    frac[rest] = geomops.overlap_fraction(self.footprints[rest], self._features(layer))
+                self._cache[key] = frac
+            elif kind == "unknown":
+                self._cache[key] = np.zeros(len(self.footprints))
+            else:
+                self._cache[key] = np.ones(len(self.footprints))
+        return self._cache[key]
+
+    def _features(self, layer: LoadedLayer):
+        geoms = layer.gdf.geometry.to_numpy()
+        if self.inputs is not None:
+            return self.inputs.prepared(("coverage", id(layer)), lambda: geomops.FeatureLayer(geoms))
+        return geoms
+
+    def _inside_fraction(self, area) -> np.ndarray:
+        """Covered fraction by one coverage polygon (a layer's extent): footprints lying wholly
+        inside it are covered (1.0) without measuring them against its many edges."""
+        frac = np.ones(len(self.footprints))
+        if not len(self.footprints):
+            return frac
+        import shapely
+        # a private copy, prepared here: the layer's extent is shared by the Dask engine's threads,
+        # and GEOS builds a prepared geometry's indexes lazily, on first use, so two threads using
+        # (or preparing) one shared geometry at once corrupt the heap
+        area = shapely.from_wkb(shapely.to_wkb(area))
+        shapely.prepare(area)
+        inside = shapely.contains_properly(area, self.footprints)
+        rest = np.flatnonzero(~inside)
+        if rest.size:
+            frac[rest] = geomops.overlap_fraction(self.footprints[rest], np.array([area], dtype=object))
+        return frac
+
+    def seed(self, layer: LoadedLayer, fraction: np.ndarray) -> None:
+        """Record a layer's covered fraction measured on the way (area_weighted returns it)."""
+        self._cache.setdefault(id(layer), fraction)
+
+    def nodata(self, layers: list[LoadedLayer]) -> tuple[np.ndarray, np.ndarray]:
+        """(mask of sites outside some layer's coverage, reason text per site)."""
+        n = len(self.footprints)
+        mask = np.zeros(n, dtype=bool)
+        reason = np.full(n, "", dtype=object)
+        for lyr in layers:
+            out = self.fraction(lyr) < MIN_COVERAGE
+            reason[out & ~mask] = f"outside the coverage of layer {lyr.spec.label} ({lyr.coverage_text()})"
+            mask |= out
+        return mask, reason
+
+
+def site_states(sites: gpd.GeoDataFrame) -> np.ndarray | None:
+    """The USPS code of the state each site's record names ("" none), or None without a state column."""
+    if "state" not in sites:
+        return None
+    from sitescreen.inputs.usstates import state_codes
+    return state_codes(sites["state"].to_numpy(dtype=object))
+
+
+def _names(feats: gpd.GeoDataFrame, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    names = feats["name"].fillna("").astype(str).to_numpy(dtype=object)
+    layers = feats["layer"].astype(str).to_numpy(dtype=object)
+    ok = idx >= 0
+    out_n = np.full(len(idx), "", dtype=object)
+    out_l = np.full(len(idx), "", dtype=object)
+    out_n[ok] = names[idx[ok]]
+    out_l[ok] = layers[idx[ok]]
+    return out_n, out_l
+
+
+def _overlap(c: Criterion, fp: np.ndarray, feats: gpd.GeoDataFrame, ctx: "Context") -> Measurement:
+    frac, idx, _ = geomops.overlap_and_largest(fp, _geoms(feats, ctx))  # one pass over the pairs
+    name, layer = _names(feats, idx)
+    return Measurement(frac, name, layer)
+
+
+def _distance(c: Criterion, fp: np.ndarray, feats: gpd.GeoDataFrame, ctx: "Context") -> Measurement:
+    d, idx = geomops.nearest(fp, _geoms(feats, ctx), float(c.params["search_radius_m"]))
+    name, layer = _names(feats, idx)
+    return Measurement(d, name, layer)
+
+
+def _count_within(c: Criterion, fp: np.ndarray, feats: gpd.GeoDataFrame, ctx: "Context") -> Measurement:
+    n = geomops.count_within(fp, _geoms(feats, ctx), float(c.params["distance_m"]))
+    return Measurement(n.astype(float))
+
+
+def _geoms(feats: gpd.GeoDataFrame, ctx: "Context | None"):
+    """The features' geometries: prepared once per run when measuring through :func:`measure`."""
+    return ctx.geoms if ctx is not None and ctx.geoms is not None else feats.geometry.to_numpy()
+
+
+def _attribute_values(c: Criterion, fp: np.ndarray, feats: gpd.GeoDataFrame, ctx: "Context | None" = None) -> tuple[np.ndarray, np.ndarray]:
+    fld = c.params["field"]
+    if fld not in feats:
+        layers = ", ".join(sorted(set(feats["layer"].astype(str)))) or "(no features)"
+        raise LayerConfigError(f"criterion {c.name}: field {fld!r} is not a field of layer(s) {layers}; fields: {', '.join(map(str, feats.columns.drop('geometry')))}")
+    method = c.params.get("method", "majority")
+    vals = feats[fld].to_numpy(dtype=object) if method == "majority" else pd.to_numeric(feats[fld], errors="coerce").to_numpy(dtype=float)
+    return geomops.area_weighted(fp, _geoms(feats, ctx), vals, method)
+
+
+def _seed_coverage(c: Criterion, feats: gpd.GeoDataFrame, covered: np.ndarray, ctx: "Context") -> None:
+    """The covered fraction by ALL the features of a single "features"-coverage layer is that
+    layer's coverage: keep it, instead of measuring the same pairs again in CoverageCache."""
+    if ctx is None or c.selection is not None:
+        return
+    layers = [lyr for lyr in ctx.inputs.vectors if lyr.spec.role in c.roles]
+    if (len(layers) == 1 and layers[0].coverage_kind == "features" and layers[0].coverage is None
+            and len(layers[0].gdf) == len(feats)):
+        ctx.coverage.seed(layers[0], covered)
+
+
+def _attribute(c: Criterion, fp: np.ndarray, feats: gpd.GeoDataFrame, ctx: "Context") -> Measurement:
+    value, covered = _attribute_values(c, fp, feats, ctx)
+    _seed_coverage(c, feats, covered, ctx)
+    return Measurement(value)
+
+
+def _site_density(c: Criterion, fp: np.ndarray, feats: gpd.GeoDataFrame, ctx: "Context") -> Measurement:
+    """The feature each site falls in (area-weighted majority); counted over all sites by finalize()."""
+    value, covered = _attribute_values(c, fp, feats, ctx)
+    _seed_coverage(c, feats, covered, ctx)
+    keys = pd.Series(value, dtype=object)
+    return Measurement(np.full(len(fp), np.nan), np.where(keys.isna(), "", keys.astype(str)).astype(object),
+                       note=DENSITY_NOTE)
+
+
+DENSITY_NOTE = ("counts the candidate sites of this run in the same feature: depends on which sites are "
+                "screened together")
+
+
+def density_keys(profile: Profile, measures: dict[str, Measurement]) -> dict[str, pd.Series]:
+    """For each evaluated site_density criterion: how many sites (with data) fall in each feature.
+    Counts of pieces of a run add up (``a.add(b, fill_value=0)``)."""
+    out = {}
+    for c in profile.criteria:
+        m = measures[c.name]
+        if KINDS[c.kind].across_sites and m.evaluated:
+            keys = pd.Series(m.feature, dtype=object)
+            has = (keys != "").to_numpy() & (m.nodata_reason == "")
+            out[c.name] = keys[has].value_counts()
+    return out
+
+
+def finalize(profile: Profile, measures: dict[str, Measurement],
+             counts: dict[str, pd.Series] | None = None) -> dict[str, Measurement]:
+    """Complete the criteria that need every site at once (site_density counts), in place.
+
+    ``counts`` are the counts over all the run's sites (:func:`density_keys`) when ``measures``
+    hold only some of them (a streamed run); by default they are counted in ``measures``.
+    """
+    counts = density_keys(profile, measures) if counts is None else counts
+    for c in profile.criteria:
+        m = measures[c.name]
+        if not KINDS[c.kind].across_sites or not m.evaluated:
+            continue
+        keys = pd.Series(m.feature, dtype=object)
+        has = (keys != "").to_numpy() & (m.nodata_reason == "")
+        vals = np.full(len(keys), np.nan)
+        vals[has] = keys[has].map(counts[c.name]).astype(float).to_numpy()
+        m.values = vals
+    return measures
+
+
+#: The measure function of every kind measured on vector layers (:data:`sitescreen.rules.kinds.KINDS`).
+VECTOR_KINDS: dict[str, Callable[..., Measurement]] = {
+    "overlap": _overlap, "distance": _distance, "count_within": _count_within,
+    "attribute": _attribute, "site_density": _site_density,
+}
+check_measures(VECTOR_KINDS, vector=True)
+
+
+@dataclass
+class Context:
+    sites: gpd.GeoDataFrame
+    inputs: Inputs
+    coverage: CoverageCache
+    geoms: Any = None  # the current criterion's features, prepared (geomops.FeatureLayer)
+
+
+def measure_raster(c: Criterion, sites: gpd.GeoDataFrame, inputs: Inputs) -> Measurement:
+    """A criterion of a kind measured on rasters, by its kind's measure function."""
+    return RASTER_KINDS[c.kind](c, sites, inputs)
+
+
+def _raster_stat(c: Criterion, sites: gpd.GeoDataFrame, inputs: Inputs) -> Measurement:
+    """The ``raster`` kind: a statistic over each footprint (no data below :data:`MIN_COVERAGE`)."""
+    from sitescreen.measure import zonal
+    specs = [r for r in inputs.rasters if r.role in c.roles]
+    spec = specs[0]
+    stat = c.params["stat"]
+    df = zonal.zonal_stats(sites.geometry, spec.path, [stat], band=spec.band, crs_override=spec.crs,
+                           derive=c.params.get("derive"), threshold=c.params.get("threshold"), covered=True)
+    vals = np.array(df[stat].to_numpy(dtype=float))  # a copy: no-data is written into it
+    frac = df["covered_fraction"].to_numpy(dtype=float)
+    short = frac < MIN_COVERAGE  # the same minimum coverage as vector criteria: a value from 41 % is no value
+    vals[short] = np.nan
+    pct = np.char.mod("%.0f", np.round(100 * frac, 0)).astype(object)
+    reason = np.where(short, f"outside the coverage of raster {spec.label} (only " + pct +
+                      f" % of the footprint on valid cells; at least {MIN_COVERAGE:.0%} needed)", "").astype(object)
+    reason[np.isnan(vals) & ~short] = f"outside the coverage of raster {spec.label} (no valid cells under the footprint)"
+    return Measurement(vals, nodata_reason=reason, layers=[spec.label])
+
+
+#: The measure function of every kind measured on rasters (:data:`sitescreen.rules.kinds.KINDS`).
+RASTER_KINDS: dict[str, Callable[[Criterion, gpd.GeoDataFrame, Inputs], Measurement]] = {"raster": _raster_stat}
+check_measures(RASTER_KINDS, vector=False)
+
+
+def measure_function(kind: str) -> Callable[..., Measurement]:
+    """The function measuring criteria of ``kind``."""
+    return VECTOR_KINDS[kind] if KINDS[kind].vector else RASTER_KINDS[kind]
+
+
+#: Raster criteria of at least this many sites run in a side process while the vector criteria run
+#: here (exactextract holds the GIL; the vector kernels release it): both cores work. The
+#: environment variable :data:`SIDE_PROCESS_ENV` overrides it (a whole number ≥ 1; the values are
+#: the same either way, only where they are computed changes).
+SIDE_PROCESS_MIN_SITES = 20_000
+SIDE_PROCESS_ENV = "SITESCREEN_SIDE_PROCESS_MIN_SITES"
+
+
+def side_process_min_sites() -> int:
+    """Sites a piece needs for its raster criteria to run in the side process."""
+    text = os.environ.get(SIDE_PROCESS_ENV, "").strip()
+    if not text:
+        return SIDE_PROCESS_MIN_SITES
+    if not text.isdigit() or int(text) < 1:
+        raise SitescreenError(f"environment variable {SIDE_PROCESS_ENV}={text!r}: expected a whole number of "
+                              f"sites ≥ 1 (default {SIDE_PROCESS_MIN_SITES:,})")
+    return int(text)
+_SIDE: list = []  # the side process pool, started once per process, on first need
+
+
+def _side_pool():
+    if not _SIDE:
+        from sitescreen.children import process_pool
+        pool = process_pool(1)  # spawned; dies with this process, even killed; stopped at its exit
+        _SIDE.append(pool)
+    return _SIDE[0]
+
+
+def _raster_job(c: Criterion, wkb: np.ndarray, crs_wkt: str, rasters: list[LayerSpec]) -> Measurement:
+    """measure_raster in the side process (footprints sent as WKB)."""
+    import shapely
+    sites = gpd.GeoDataFrame(geometry=gpd.GeoSeries(shapely.from_wkb(wkb), crs=crs_wkt))
+    return measure_raster(c, sites, Inputs(vectors=[], rasters=rasters))
+
+
+def _start_rasters(profile: Profile, sites: gpd.GeoDataFrame, inputs: Inputs, side: bool) -> dict:
+    """Raster criteria sent to the side process (name -> future), when ``side`` and the piece is large."""
+    todo = [c for c in profile.criteria if not KINDS[c.kind].vector and any(r.role in c.roles for r in inputs.rasters)]
+    if not (side and todo and len(sites) >= side_process_min_sites() and (os.cpu_count() or 1) > 1):
+        return {}
+    import shapely
+    wkb = shapely.to_wkb(sites.geometry.to_numpy())
+    crs = sites.crs.to_wkt()
+    pool = _side_pool()
+    return {c.name: pool.submit(_raster_job, c, wkb, crs, list(inputs.rasters)) for c in todo}
+
+
+def measure(profile: Profile, sites: gpd.GeoDataFrame, inputs: Inputs, *, complete: bool = True,
+            side: bool = False) -> dict[str, Measurement]:
+    """Every criterion of ``profile`` over ``sites`` (footprints in the run CRS).
+
+    With ``complete=False`` (one chunk of a larger run) criteria over all sites are left for
+    :func:`finalize`. With ``side``, raster criteria of a large piece are measured in a side
+    process meanwhile (:data:`SIDE_PROCESS_MIN_SITES`); the values are the same.
+    """
+    fp = sites.geometry.to_numpy()
+    ctx = Context(sites, inputs, CoverageCache(fp, inputs, site_states(sites)))
+    out: dict[str, Measurement] = {}
+    pending = _start_rasters(profile, sites, inputs, side)
+    try:
+        _measure_here(profile, sites, inputs, fp, ctx, out, pending)
+        for name, fut in pending.items():
+            out[name] = fut.result()
+    finally:
+        for fut in pending.values():
+            fut.cancel()
+    out = {c.name: out[c.name] for c in profile.criteria}  # the profile's order
+    return finalize(profile, out) if complete else out
+
+
+def _measure_here(profile: Profile, sites: gpd.GeoDataFrame, inputs: Inputs, fp: np.ndarray, ctx: "Context",
+                  out: dict, pending: dict) -> None:
+    for c in profile.criteria:
+        if c.name in pending:
+            continue
+        present = [r for r in c.roles if r in inputs.vector_roles() | inputs.raster_roles()]
+        if not present:
+            if not c.optional:
+                raise LayerConfigError(
+                    f"profile {profile.name} ({profile.path}): criterion {c.name} needs a layer with role "
+                    f"{' or '.join(c.roles)}; give one with --layer {c.roles[0]}=PATH")
+            out[c.name] = Measurement(np.full(len(sites), np.nan), evaluated=False,
+                                      note=f"not evaluated: no {' or '.join(c.roles)} layer was given")
+            continue
+        if not KINDS[c.kind].vector:
+            if not any(r.role in c.roles for r in inputs.rasters):
+                raise LayerConfigError(f"criterion {c.name} needs a raster for role {c.roles[0]}, but that layer is a vector file")
+            out[c.name] = measure_raster(c, sites, inputs)
+            continue
+        if any(r.role in c.roles for r in inputs.rasters):
+            raise LayerConfigError(f"criterion {c.name} ({c.kind}) needs a vector layer for role {c.roles[0]}, but a raster was given")
+        feats, layers, ctx.geoms = prepared_features(c, inputs)
+        m = VECTOR_KINDS[c.kind](c, fp, feats, ctx)
+        nodata, reason = ctx.coverage.nodata(layers)
+        vals = m.values.astype(object) if m.values.dtype == object else m.values.astype(float)
+        vals[nodata] = None if vals.dtype == object else np.nan
+        m.values = vals
+        m.nodata_reason = reason
+        m.layers = [lyr.spec.label for lyr in layers]
+        missing_roles = [r for r in c.roles if r not in present]
+        if missing_roles:
+            m.note = (m.note + "; " if m.note else "") + f"no {' or '.join(missing_roles)} layer was given"
+        log.info("measured %s (%s) over %d sites against %d features", c.name, c.kind, len(sites), len(feats))
+        out[c.name] = m

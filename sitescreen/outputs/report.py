@@ -1,0 +1,481 @@
+"""The review report: one self-contained HTML page a reviewer reads, prints and signs off.
+
+Sections: summary counts by verdict, the score distribution and each criterion's contribution
+(inline SVG drawn here, no chart library), the ranked sites, each site's breakdown, the profile's
+rules with their safeguards and sources, and the run manifest (inputs with hashes, CRS, repairs,
+coverage, versions, timings). No script and no network resource; a print stylesheet makes it a
+clean PDF from any browser. Every value from the data or the profile is escaped.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any, Mapping
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from sitescreen.outputs.htmlsafe import (
+    VERDICT_COLORS,
+    VERDICT_LABELS,
+    VERDICT_ORDER,
+    describe_exclusion,
+    describe_transform,
+    esc,
+    format_measure,
+    format_number,
+    format_weight,
+    is_missing,
+)
+
+from sitescreen.outputs.values import plain, text, text_values
+
+log = logging.getLogger(__name__)
+
+__all__ = ["build_report", "RANKED_LIMIT", "BREAKDOWN_LIMIT"]
+
+#: Rows of the ranked table and site breakdowns written into the page (the rest: sites.csv).
+RANKED_LIMIT = 2000
+BREAKDOWN_LIMIT = 300
+
+
+# ------------------------------------------------------------------------------------------
+# Data preparation
+
+
+def _criteria(manifest: Mapping[str, Any], sites: pd.DataFrame) -> list[dict[str, Any]]:
+    crits = list(manifest.get("criteria") or [])
+    if not crits:
+        crits = [{"name": c[2:]} for c in sites.columns if c.startswith("m_")]
+    weights = [float(c.get("weight") or 0) for c in crits]
+    evaluated = [bool(c.get("evaluated", True)) for c in crits]
+    total = sum(w for w, e in zip(weights, evaluated) if e) or 1.0
+    out = []
+    for c, w, e in zip(crits, weights, evaluated):
+        name = str(c.get("name", ""))
+        unit = str(c.get("unit") or "")
+        eff = c.get("effective_weight")
+        eff = float(eff) if isinstance(eff, (int, float)) and not isinstance(eff, bool) else (w / total if e else 0.0)
+        out.append({
+            "name": name, "label": str(c.get("label") or name.replace("_", " ")), "unit": unit,
+            "kind": str(c.get("kind") or ""), "weight": w, "effective": eff, "evaluated": e,
+            "measure": c.get("measure_column") or f"m_{name}",
+            "score": c.get("score_column") or f"s_{name}",
+            "rule": describe_transform(c.get("transform"), unit) if c.get("transform") else "not scored",
+            "exclusion": describe_exclusion(c.get("exclusion"), unit),
+            "safeguard": str(c.get("safeguard") or ""), "source": str(c.get("source") or ""),
+            "note": str(c.get("note") or ""), "roles": ", ".join(map(str, c.get("roles") or [])),
+        })
+    return out
+
+
+def _ranked(sites: pd.DataFrame) -> pd.DataFrame:
+    """Sites best first: by score (unscored last), then by id."""
+    score = pd.to_numeric(sites["score"], errors="coerce")
+    order = np.lexsort((text_values(sites["site_id"]), -score.fillna(-1).to_numpy()))
+    return sites.iloc[order]
+
+
+def _counts(sites: pd.DataFrame) -> dict[str, int]:
+    vc = sites["verdict"].astype(str).value_counts()
+    return {v: int(vc.get(v, 0)) for v in VERDICT_ORDER}
+
+
+# ------------------------------------------------------------------------------------------
+# Charts (inline SVG)
+
+
+def _svg(width: int, height: int, body: str, label: str) -> str:
+    return (f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
+            f'aria-label="{esc(label)}" xmlns="http://www.w3.org/2000/svg">{body}</svg>')
+
+
+def _verdict_bar(counts: Mapping[str, int]) -> str:
+    total = sum(counts.values())
+    if not total:
+        return ""
+    x, parts = 0.0, []
+    for v in VERDICT_ORDER:
+        n = counts.get(v, 0)
+        if not n:
+            continue
+        w = 720 * n / total
+        parts.append(f'<rect x="{x:.2f}" y="0" width="{w:.2f}" height="18" fill="{VERDICT_COLORS[v]}">'
+                     f'<title>{esc(VERDICT_LABELS[v])}: {n:,}</title></rect>')
+        x += w
+    return (f'<svg class="chart vbar" viewBox="0 0 720 18" width="100%" height="18" preserveAspectRatio="none" '
+            f'role="img" aria-label="share of sites by verdict" xmlns="http://www.w3.org/2000/svg">{"".join(parts)}</svg>')
+
+
+def _score_histogram(sites: pd.DataFrame, thresholds: Mapping[str, float]) -> str:
+    score = pd.to_numeric(sites["score"], errors="coerce")
+    scored = sites[score.notna() & (sites["verdict"] != "excluded")]
+    if not len(scored):
+        return '<p class="muted">No scored sites.</p>'
+    W, H, L, B, T = 720, 240, 44, 34, 22
+    bins = np.linspace(0, 100, 21)
+    verdicts = [v for v in ("unfavorable", "review", "favorable", "incomplete") if (scored["verdict"] == v).any()]
+    s = pd.to_numeric(scored["score"], errors="coerce").to_numpy()
+    stacks = {v: np.histogram(s[(scored["verdict"] == v).to_numpy()], bins)[0] for v in verdicts}
+    top = max(1, int(sum(stacks.values()).max()))
+    step = _nice_step(top)
+    ymax = step * math.ceil(top / step)
+    pw, ph = W - L - 10, H - B - T
+    y = lambda n: T + ph - ph * n / ymax  # noqa: E731
+    out = []
+    for k in range(0, int(ymax / step) + 1):
+        yy = y(k * step)
+        out.append(f'<line x1="{L}" x2="{W - 10}" y1="{yy:.1f}" y2="{yy:.1f}" class="grid"/>'
+                   f'<text x="{L - 6}" y="{yy + 4:.1f}" class="tick" text-anchor="end">{k * step:,}</text>')
+    bw = pw / 20
+    base = np.zeros(20)
+    for v in verdicts:
+        for i, n in enumerate(stacks[v]):
+            if n:
+                out.append(f'<rect x="{L + i * bw + 1:.1f}" y="{y(base[i] + n):.1f}" width="{bw - 2:.1f}" '
+                           f'height="{y(base[i]) - y(base[i] + n):.1f}" fill="{VERDICT_COLORS[v]}">'
+                           f'<title>{esc(VERDICT_LABELS[v])}, score {bins[i]:g}–{bins[i + 1]:g}: {n:,}</title></rect>')
+        base += stacks[v]
+    for key in ("review", "favorable"):
+        t = thresholds.get(key)
+        if isinstance(t, (int, float)):
+            xx = L + pw * float(t) / 100
+            out.append(f'<line x1="{xx:.1f}" x2="{xx:.1f}" y1="{T}" y2="{T + ph}" class="threshold"/>'
+                       f'<text x="{xx:.1f}" y="{T - 6}" class="tick" text-anchor="middle">{esc(key)} ≥ {format_number(t)}</text>')
+    for k in range(0, 101, 10):
+        xx = L + pw * k / 100
+        out.append(f'<text x="{xx:.1f}" y="{T + ph + 16}" class="tick" text-anchor="middle">{k}</text>')
+    out.append(f'<line x1="{L}" x2="{W - 10}" y1="{T + ph}" y2="{T + ph}" class="axis"/>')
+    out.append(f'<text x="{L + pw / 2:.1f}" y="{H - 2}" class="label" text-anchor="middle">score (0–100)</text>')
+    return _svg(W, H, "".join(out), "distribution of scores")
+
+
+def _contributions(sites: pd.DataFrame, criteria: list[dict[str, Any]]) -> tuple[str, list[tuple]]:
+    """Mean points each weighted criterion adds to the score of scored sites, against its maximum."""
+    score = pd.to_numeric(sites["score"], errors="coerce")
+    scored = sites[score.notna() & (sites["verdict"] != "excluded")]
+    rows = []
+    for c in criteria:
+        if c["effective"] <= 0 or c["score"] not in sites.columns:
+            continue
+        s = pd.to_numeric(scored[c["score"]], errors="coerce")
+        mean = float((s * c["effective"] * 100).mean()) if s.notna().any() else float("nan")
+        rows.append((c["label"], mean, c["effective"] * 100, int(s.isna().sum())))
+    if not rows:
+        return '<p class="muted">No weighted criteria.</p>', rows
+    W, L, row_h, T = 720, 250, 28, 6
+    H = T + row_h * len(rows) + 24
+    pw = W - L - 70
+    out = []
+    for i, (label, mean, full, _) in enumerate(rows):
+        yy = T + i * row_h
+        text = label if len(label) <= 38 else label[:37] + "…"
+        out.append(f'<text x="{L - 8}" y="{yy + 17}" class="label" text-anchor="end">{esc(text)}<title>{esc(label)}</title></text>')
+        out.append(f'<rect x="{L}" y="{yy + 5}" width="{pw * full / 100:.1f}" height="16" class="possible"/>')
+        if not math.isnan(mean):
+            out.append(f'<rect x="{L}" y="{yy + 5}" width="{pw * mean / 100:.1f}" height="16" class="contrib">'
+                       f'<title>{esc(label)}: {mean:.1f} of {full:.1f} points on average</title></rect>')
+        out.append(f'<text x="{L + pw * full / 100 + 6:.1f}" y="{yy + 17}" class="tick">'
+                   f'{"—" if math.isnan(mean) else f"{mean:.1f}"} / {full:.0f}</text>')
+    axis_y = T + row_h * len(rows) + 4
+    for k in range(0, 101, 20):
+        xx = L + pw * k / 100
+        out.append(f'<text x="{xx:.1f}" y="{axis_y + 14}" class="tick" text-anchor="middle">{k}</text>')
+    return _svg(W, H, "".join(out), "mean contribution of each criterion to the score"), rows
+
+
+def _nice_step(top: int) -> int:
+    raw = top / 5
+    mag = 10 ** math.floor(math.log10(max(raw, 1)))
+    for m in (1, 2, 5, 10):
+        if raw <= m * mag:
+            return max(1, int(m * mag))
+    return max(1, int(10 * mag))
+
+
+# ------------------------------------------------------------------------------------------
+# Sections
+
+
+def _badge(verdict: str) -> str:
+    color = VERDICT_COLORS.get(verdict, "#8a8f98")
+    return f'<span class="badge" style="background:{color}">{esc(VERDICT_LABELS.get(verdict, verdict))}</span>'
+
+
+def _score_text(v: Any) -> str:
+    return "—" if is_missing(v) else f"{float(v):.1f}"
+
+
+def _reasons(text: Any) -> list[str]:
+    if is_missing(text):
+        return []
+    return [p.strip() for p in str(text).split("; ") if p.strip()]
+
+
+def _summary(sites: pd.DataFrame, manifest: Mapping[str, Any], counts: Mapping[str, int]) -> str:
+    th = (manifest.get("profile") or {}).get("verdicts") or {}
+    fav, rev = th.get("favorable", 70), th.get("review", 40)
+    meaning = {"favorable": f"score ≥ {format_number(fav)}", "review": f"score {format_number(rev)}–{format_number(fav)}",
+               "unfavorable": f"score < {format_number(rev)}", "excluded": "fails a hard safeguard",
+               "incomplete": "missing data for a criterion"}
+    cards = "".join(
+        f'<div class="card" style="border-top-color:{VERDICT_COLORS[v]}"><div class="num">{counts[v]:,}</div>'
+        f'<div class="what">{esc(VERDICT_LABELS[v])}</div><div class="muted small">{esc(meaning[v])}</div></div>'
+        for v in VERDICT_ORDER)
+    sinfo = manifest.get("sites") or {}
+    facts = []
+    for key, label in (("records_read", "records read"), ("records_without_location", "without location"),
+                       ("records_filtered_out", "filtered out"), ("duplicates_merged", "duplicates merged")):
+        if isinstance(sinfo.get(key), (int, float)):
+            facts.append(f"{int(sinfo[key]):,} {label}")
+    if isinstance(sinfo.get("radius_m"), (int, float)):
+        facts.append(f"footprint radius {format_number(sinfo['radius_m'])} m")
+    fact_line = f'<p class="muted">{esc(" · ".join(facts))}</p>' if facts else ""
+    return (f'<section id="summary"><h2>Summary</h2><p><b>{len(sites):,}</b> sites screened.</p>'
+            f'<div class="cards">{cards}</div>{_verdict_bar(counts)}{fact_line}</section>')
+
+
+def _ranked_table(ranked: pd.DataFrame, with_links: set[str]) -> str:
+    rows = []
+    for rank, (_, r) in enumerate(ranked.head(RANKED_LIMIT).iterrows(), start=1):
+        sid = text(r["site_id"])
+        reasons = _reasons(r.get("reasons"))
+        reason_text = esc(reasons[0] if reasons else "") + (f' <span class="muted">(+{len(reasons) - 1} more)</span>' if len(reasons) > 1 else "")
+        name = esc(r["name"]) if not is_missing(r["name"]) else '<span class="muted">(unnamed)</span>'
+        ident = f'<a href="#site-{esc(_anchor(sid))}">{esc(sid)}</a>' if sid in with_links else esc(sid)
+        rows.append(f"<tr><td class=num>{rank}</td><td>{ident}</td><td>{name}</td><td>{_badge(str(r['verdict']))}</td>"
+                    f"<td class=num>{_score_text(r['score'])}</td><td class=reasons>{reason_text}</td></tr>")
+    more = ""
+    if len(ranked) > RANKED_LIMIT:
+        more = (f'<p class="muted">Showing the first {RANKED_LIMIT:,} of {len(ranked):,} sites; every site is in '
+                f"sites.csv, sites.gpkg and sites.parquet.</p>")
+    return ('<section id="ranking"><h2>Sites ranked by score</h2>'
+            '<table class="ranked"><thead><tr><th>#</th><th>Site</th><th>Name</th><th>Verdict</th><th>Score</th>'
+            f'<th>Reasons</th></tr></thead><tbody>{"".join(rows)}</tbody></table>{more}</section>')
+
+
+def _anchor(site_id: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else f"_{ord(ch):x}" for ch in site_id)
+
+
+def _breakdowns(ranked: pd.DataFrame, criteria: list[dict[str, Any]]) -> str:
+    cards = []
+    for _, r in ranked.head(BREAKDOWN_LIMIT).iterrows():
+        sid = text(r["site_id"])
+        rows = []
+        for c in criteria:
+            m = r.get(c["measure"]) if c["measure"] in r.index else None
+            s = r.get(c["score"]) if c["score"] in r.index else None
+            s_ok = not is_missing(s)
+            contrib = f"{float(s) * c['effective'] * 100:.1f}" if s_ok and c["effective"] > 0 and r["verdict"] != "excluded" else "—"
+            measured = "not evaluated" if not c["evaluated"] else format_measure(m, c["unit"])
+            cls = ' class="nodata"' if c["evaluated"] and is_missing(m) else ""
+            rule = esc(c["rule"]) + (f'<br><span class="excl">{esc(c["exclusion"])}</span>' if c["exclusion"] else "")
+            rows.append(f"<tr><td>{esc(c['label'])}</td><td class=num>"
+                        f"<span{cls}>{esc(measured)}</span></td><td class=num>{f'{float(s):.2f}' if s_ok else '—'}</td>"
+                        f"<td class=num>{esc(format_weight(c['effective'])) if c['effective'] else '—'}</td>"
+                        f"<td class=num>{contrib}</td><td class=small>{rule}</td></tr>")
+        reasons = "".join(f"<li>{esc(x)}</li>" for x in _reasons(r.get("reasons")))
+        rec = r.get("record_ids")
+        rec_line = f'<p class="small muted">Records: {esc(rec)}</p>' if not is_missing(rec) and str(rec) else ""
+        name = esc(r["name"]) if not is_missing(r["name"]) else "(unnamed)"
+        cards.append(
+            f'<article class="site" id="site-{esc(_anchor(sid))}"><header><h3>{name} <span class="muted">{esc(sid)}</span></h3>'
+            f'<div>{_badge(str(r["verdict"]))} <span class="score">{_score_text(r["score"])}</span>'
+            f'<span class="muted">/100</span></div></header>'
+            f'{f"<ul class=reasons>{reasons}</ul>" if reasons else ""}'
+            '<table class="crit"><thead><tr><th>Criterion</th><th>Measured</th><th>Suitability</th><th>Weight</th>'
+            f'<th>Points</th><th>Rule</th></tr></thead><tbody>{"".join(rows)}</tbody></table>{rec_line}</article>')
+    more = ""
+    if len(ranked) > BREAKDOWN_LIMIT:
+        more = (f'<p class="muted">Breakdowns of the first {BREAKDOWN_LIMIT:,} of {len(ranked):,} sites; '
+                "<code>sitescreen explain</code> gives any other site's breakdown.</p>")
+    return f'<section id="sites"><h2>Site breakdowns</h2>{more}{"".join(cards)}</section>'
+
+
+def _rules(manifest: Mapping[str, Any], criteria: list[dict[str, Any]]) -> str:
+    prof = manifest.get("profile") or {}
+    th = prof.get("verdicts") or {}
+    head = []
+    for key, label in (("name", "Profile"), ("description", "Description"), ("path", "File"), ("sha256", "SHA-256")):
+        if prof.get(key):
+            val = f"<code>{esc(prof[key])}</code>" if key in ("path", "sha256") else esc(prof[key])
+            head.append(f"<tr><th>{label}</th><td>{val}</td></tr>")
+    if th:
+        head.append(f"<tr><th>Verdicts</th><td>favorable ≥ {esc(format_number(th.get('favorable', 70)))}, "
+                    f"review ≥ {esc(format_number(th.get('review', 40)))}, below: unfavorable; any exclusion: "
+                    "excluded; no data for a weighted criterion: incomplete</td></tr>")
+    rows = []
+    for c in criteria:
+        status = "" if c["evaluated"] else f'<br><span class="nodata">not evaluated{": " + esc(c["note"]) if c["note"] else ""}</span>'
+        rows.append(f"<tr><td><b>{esc(c['label'])}</b><br><code class=small>{esc(c['name'])}</code>{status}</td>"
+                    f"<td class=small>{esc(c['kind'])}{' · ' + esc(c['roles']) if c['roles'] else ''}"
+                    f"{' · ' + esc(c['unit']) if c['unit'] else ''}</td>"
+                    f"<td class=small>{esc(c['rule'])}</td><td class=small><span class=excl>{esc(c['exclusion'])}</span></td>"
+                    f"<td class=num>{esc(format_weight(c['weight'])) if c['weight'] else '—'}</td>"
+                    f"<td class=small>{esc(c['safeguard'])}</td><td class=small>{esc(c['source'])}</td></tr>")
+    return (f'<section id="rules"><h2>Profile rules</h2><table class="kv">{"".join(head)}</table>'
+            '<table class="rules"><thead><tr><th>Criterion</th><th>Measures</th><th>Suitability rule</th>'
+            '<th>Exclusion</th><th>Weight</th><th>Safeguard</th><th>Source</th></tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table></section>')
+
+
+def _value(v: Any) -> str:
+    v = plain(v) if np.ndim(v) == 0 else v
+    if v is None or v == "":
+        return '<span class="muted">—</span>'
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, (int, float)):
+        return esc(format_number(v, 6)) if isinstance(v, float) else f"{v:,}"
+    if isinstance(v, Mapping):
+        return "; ".join(f"{esc(k)}: {_value(x)}" for k, x in v.items()) or '<span class="muted">—</span>'
+    if isinstance(v, (list, tuple)):
+        return ", ".join(_value(x) for x in v) or '<span class="muted">—</span>'
+    return esc(v)
+
+
+def _manifest(manifest: Mapping[str, Any]) -> str:
+    tool = manifest.get("tool") or {}
+    run = [("Tool", f"{tool.get('name', 'sitescreen')} {tool.get('version', '')}".strip()),
+           ("Created", manifest.get("created")), ("CRS", manifest.get("crs")), ("Config", manifest.get("config"))]
+    kv = "".join(f"<tr><th>{esc(k)}</th><td>{_value(v)}</td></tr>" for k, v in run if v)
+    sinfo = manifest.get("sites") or {}
+    if sinfo:
+        kv += "".join(f"<tr><th>Sites: {esc(k.replace('_', ' '))}</th><td>"
+                      f"{'<code>' + esc(v) + '</code>' if k in ('sha256', 'path') else _value(v)}</td></tr>"
+                      for k, v in sinfo.items())
+    known = {"tool", "title", "created", "crs", "config", "profile", "sites", "inputs", "criteria", "counts", "timings"}
+    for key, v in manifest.items():
+        if key in known or v in (None, "", [], {}):
+            continue
+        if isinstance(v, Mapping):
+            kv += "".join(f"<tr><th>{esc(key.replace('_', ' ').capitalize())}: {esc(k)}</th><td>{_value(x)}</td></tr>"
+                          for k, x in v.items())
+        else:
+            kv += f"<tr><th>{esc(key.replace('_', ' ').capitalize())}</th><td>{_value(v)}</td></tr>"
+    inputs = []
+    for e in manifest.get("inputs") or []:
+        sha = str(e.get("sha256") or "")
+        inputs.append(
+            f"<tr><td><b>{esc(e.get('name'))}</b><br><span class=small>{esc(e.get('role'))} · {esc(e.get('kind'))}"
+            f"{' · ' + esc(e.get('schema')) if e.get('schema') else ''}</span></td>"
+            f"<td class=small><code>{esc(e.get('path'))}</code>{'<br>layer ' + esc(e.get('layer')) if e.get('layer') else ''}</td>"
+            f"<td class=small><code class=hash>{esc(sha)}</code></td><td class=small>{_value(e.get('source_crs'))}</td>"
+            f"<td class=num>{_value(e.get('features_read'))}</td><td class=num>{_value(e.get('repairs'))}</td>"
+            f"<td class=small>{_value(e.get('coverage'))}</td></tr>")
+    inputs_table = ('<table class="inputs"><thead><tr><th>Input</th><th>File</th><th>SHA-256</th><th>Source CRS</th>'
+                    '<th>Features</th><th>Repairs</th><th>Coverage</th></tr></thead>'
+                    f'<tbody>{"".join(inputs)}</tbody></table>') if inputs else '<p class="muted">No inputs recorded.</p>'
+    timings = manifest.get("timings") or {}
+    tline = ""
+    if timings:
+        tline = '<p class="small muted">Timings: ' + esc(", ".join(
+            f"{k} {format_number(v, 3)} s" for k, v in timings.items() if isinstance(v, (int, float)))) + "</p>"
+    return (f'<section id="manifest"><h2>Run manifest</h2><table class="kv">{kv}</table>'
+            f"<h3>Inputs</h3>{inputs_table}{tline}</section>")
+
+
+# ------------------------------------------------------------------------------------------
+
+
+_CSS = """
+:root { --ink:#1f2933; --muted:#616e7c; --line:#d9dee4; --soft:#f5f7fa; }
+* { box-sizing: border-box; }
+body { font: 14px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
+       color: var(--ink); margin: 0; background: #fff; }
+main { max-width: 1100px; margin: 0 auto; padding: 28px 32px 60px; }
+h1 { font-size: 24px; margin: 0 0 4px; line-height: 1.25; }
+h2 { font-size: 18px; margin: 36px 0 12px; padding-bottom: 6px; border-bottom: 2px solid var(--ink); }
+h3 { font-size: 15px; margin: 18px 0 8px; }
+.muted { color: var(--muted); } .small { font-size: 12px; }
+code { font: 12px/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; overflow-wrap: anywhere; }
+code.hash { font-size: 11px; }
+nav { margin: 14px 0 0; font-size: 13px; } nav a { margin-right: 14px; color: #1d4ed8; text-decoration: none; }
+.cards { display: flex; gap: 10px; flex-wrap: wrap; margin: 10px 0 12px; }
+.card { flex: 1 1 150px; border: 1px solid var(--line); border-top: 5px solid; border-radius: 6px; padding: 10px 12px; }
+.card .num { font-size: 26px; font-weight: 700; font-variant-numeric: tabular-nums; }
+.card .what { font-weight: 600; }
+.badge { color: #fff; font-size: 11px; font-weight: 650; letter-spacing: .04em; text-transform: uppercase;
+         padding: 2px 8px; border-radius: 10px; white-space: nowrap; }
+table { border-collapse: collapse; width: 100%; margin: 8px 0 12px; }
+th, td { text-align: left; vertical-align: top; padding: 5px 8px; border-bottom: 1px solid var(--line); }
+thead th { font-size: 12px; color: var(--muted); border-bottom: 1.5px solid #9aa5b1; background: var(--soft); }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+table.kv th { width: 190px; color: var(--muted); font-weight: 600; font-size: 13px; background: none; }
+table.ranked td.reasons { font-size: 12.5px; color: #3e4c59; }
+.chart { max-width: 100%; height: auto; display: block; margin: 8px 0 4px; }
+.chart .grid { stroke: #e4e7eb; } .chart .axis { stroke: #52606d; } .chart .threshold { stroke: #1f2933; stroke-dasharray: 4 3; }
+.chart .tick { font-size: 11px; fill: #52606d; } .chart .label { font-size: 12px; fill: #1f2933; }
+.chart .possible { fill: #e4e7eb; } .chart .contrib { fill: #3b6ea8; }
+article.site { border: 1px solid var(--line); border-radius: 8px; padding: 10px 14px; margin: 12px 0; }
+article.site header { display: flex; justify-content: space-between; align-items: baseline; gap: 12px; }
+article.site h3 { margin: 0; overflow-wrap: anywhere; }
+article.site .score { font-size: 20px; font-weight: 700; margin-left: 6px; font-variant-numeric: tabular-nums; }
+ul.reasons { margin: 6px 0; padding-left: 20px; font-size: 13px; }
+table.crit td, table.crit th { font-size: 12.5px; padding: 4px 6px; }
+.excl { color: #9b1c1c; } .nodata { color: #9b6a00; font-style: italic; }
+footer { margin-top: 40px; font-size: 12px; color: var(--muted); }
+@media print {
+  @page { size: letter; margin: 14mm 12mm; }
+  body { font-size: 11px; -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+  main { max-width: none; padding: 0; }
+  nav { display: none; }
+  h2 { break-after: avoid; margin-top: 18px; }
+  #ranking, #sites, #rules, #manifest { break-before: page; }
+  article.site, tr, .cards, .chart { break-inside: avoid; }
+  thead { display: table-header-group; }
+  a { color: inherit; text-decoration: none; }
+  article.site { border-color: #bbb; }
+}
+"""
+
+
+def build_report(sites: gpd.GeoDataFrame | pd.DataFrame, manifest: Mapping[str, Any]) -> str:
+    """The review report of a screening as one self-contained HTML page (see the module doc)."""
+    missing = [c for c in ("site_id", "name", "verdict", "score") if c not in sites.columns]
+    if missing:
+        from sitescreen.errors import SitescreenError
+        raise SitescreenError(f"result sites lack column(s) {', '.join(missing)}; cannot build the report")
+    table = pd.DataFrame(sites.drop(columns=[sites.geometry.name]) if isinstance(sites, gpd.GeoDataFrame) else sites)
+    criteria = _criteria(manifest, table)
+    counts = _counts(table)
+    ranked = _ranked(table)
+    thresholds = (manifest.get("profile") or {}).get("verdicts") or {"favorable": 70, "review": 40}
+    hist = _score_histogram(table, thresholds)
+    contrib_svg, contrib_rows = _contributions(table, criteria)
+    not_scored = counts.get("excluded", 0) + int(pd.to_numeric(table["score"], errors="coerce").isna().sum())
+    contrib_table = "".join(
+        f"<tr><td>{esc(label)}</td><td class=num>{'—' if math.isnan(mean) else f'{mean:.1f}'}</td>"
+        f"<td class=num>{full:.1f}</td><td class=num>{nodata:,}</td></tr>" for label, mean, full, nodata in contrib_rows)
+    charts = (
+        '<section id="charts"><h2>Scores</h2><h3>Distribution of scores</h3>' + hist +
+        f'<p class="small muted">Scored sites only; {not_scored:,} excluded or unscored sites are not shown.</p>'
+        "<h3>What each criterion contributes</h3>" + contrib_svg +
+        '<p class="small muted">Mean points each weighted criterion adds to the score of scored sites (dark), '
+        "against the most it can add (its weight, light).</p>"
+        + (f'<table class="contrib"><thead><tr><th>Criterion</th><th class=num>Mean points</th><th class=num>Maximum</th>'
+           f'<th class=num>Sites without data</th></tr></thead><tbody>{contrib_table}</tbody></table>' if contrib_rows else "")
+        + "</section>")
+    title = str(manifest.get("title") or "Site screening")
+    prof = (manifest.get("profile") or {}).get("name")
+    tool = manifest.get("tool") or {}
+    sub = " · ".join(x for x in (f"profile {prof}" if prof else "", str(manifest.get("created") or "")[:19].replace("T", " "),
+                                 f"CRS {manifest.get('crs')}" if manifest.get("crs") else "") if x)
+    links = set(text_values(ranked.head(BREAKDOWN_LIMIT)["site_id"]))
+    body = (
+        f'<main><header><h1>{esc(title)}</h1><div class="muted">Screening review report · {esc(sub)}</div>'
+        '<nav><a href="#summary">Summary</a><a href="#charts">Scores</a><a href="#ranking">Ranking</a>'
+        '<a href="#sites">Site breakdowns</a><a href="#rules">Profile rules</a><a href="#manifest">Manifest</a></nav></header>'
+        + _summary(table, manifest, counts) + charts + _ranked_table(ranked, links) + _breakdowns(ranked, criteria)
+        + _rules(manifest, criteria) + _manifest(manifest)
+        + f'<footer>Written by {esc(tool.get("name", "sitescreen"))} {esc(tool.get("version", ""))}. '
+        "Measurements use the full geometry in the run CRS; the numbers here are rounded for reading; "
+        "the exact values are in sites.csv, sites.gpkg and sites.parquet.</footer></main>")
+    log.debug("report: %d sites, %d criteria", len(table), len(criteria))
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            f"<title>{esc(title)} — review report</title><style>{_CSS}</style></head><body>{body}</body></html>\n")
+

@@ -1,0 +1,1 @@
+"""Review: verify a finished run, explain one site."""

@@ -1,0 +1,1 @@
+"""Rules: the scoring profile (criteria, selections, transforms, exclusions, weights) and scoring into verdicts and reasons."""

@@ -1,0 +1,115 @@
+"""Scores and verdicts from measurements: exclusions, transforms, weights, reasons in words.
+
+Columns (documented once): ``m_<criterion>`` the measurement in physical units, ``s_<criterion>``
+the 0–1 suitability, ``score`` 0–100 (weighted mean of the evaluated criteria's suitabilities,
+weights renormalised over the criteria that were evaluated; 0 when excluded; NaN when incomplete),
+``verdict`` one of :data:`~sitescreen.rules.profile.VERDICTS`, ``reasons`` plain sentences.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from sitescreen.measure.criteria import Measurement
+from sitescreen.rules.profile import Criterion, Profile
+
+
+def fmt_measure(c: Criterion, values: np.ndarray) -> np.ndarray:
+    """Measurements as text with their unit (vectorized over sites)."""
+    if values.dtype == object:
+        return pd.Series(values, dtype=object).fillna("no data").astype(str).to_numpy(dtype=object)
+    v = np.asarray(values, dtype=float)
+    s = pd.Series(v)
+    if c.unit == "fraction":
+        text = (s * 100).map("{:.1f}%".format)
+    elif c.unit == "m":
+        text = pd.Series(np.where(v >= 1000, (s / 1000).map("{:.2f} km".format), s.map("{:.0f} m".format)))
+        text[np.isinf(v)] = f"more than {c.params.get('search_radius_m', 0) / 1000:g} km"
+    elif c.unit in ("count", "sites"):
+        text = s.map("{:.0f}".format) + (" sites" if c.unit == "sites" else "")
+    else:
+        text = s.map("{:.4g}".format) + (f" {c.unit}" if c.unit else "")
+    text[np.isnan(v)] = "no data"
+    return text.to_numpy(dtype=object)
+
+
+def _join(parts: list[np.ndarray], n: int) -> np.ndarray:
+    """Join per-site sentences with "; ", skipping empty ones (element-wise, no loop over sites)."""
+    res = np.full(n, "", dtype=object)
+    for p in parts:
+        both = (res != "") & (p != "")
+        res = np.where(both, res + "; " + p, res + p)
+    return res
+
+
+def score(sites: pd.DataFrame, profile: Profile, measures: dict[str, Measurement]) -> pd.DataFrame:
+    """A new frame: ``sites`` plus m_/s_ columns, score, verdict and reasons."""
+    n = len(sites)
+    out = sites.copy()
+    cols: dict[str, np.ndarray] = {}
+    evaluated = [c for c in profile.criteria if measures[c.name].evaluated]
+    wsum = sum(c.weight for c in evaluated)
+    excluded = np.zeros(n, dtype=bool)
+    incomplete = np.zeros(n, dtype=bool)
+    total = np.zeros(n)
+    excl_reasons, nodata_reasons, low_reasons = [], [], []
+    for c in profile.criteria:
+        m = measures[c.name]
+        vals = m.values
+        cols[c.measure_column] = vals
+        is_na = pd.isna(pd.Series(vals, dtype=object)).to_numpy() if vals.dtype == object else np.isnan(vals)
+        if c.scored:
+            s = np.asarray(c.score(vals), dtype=float)
+            cols[c.score_column] = s
+        if not m.evaluated:
+            continue
+        text_m = fmt_measure(c, vals)  # once per criterion, used by every sentence below
+        where_feature = np.full(n, "", dtype=object)
+        if m.feature is not None:
+            has = m.feature != ""
+            layer = m.feature_layer if m.feature_layer is not None else np.full(n, "", dtype=object)
+            where_feature[has] = " (" + m.feature[has].astype(str) + np.where(layer[has] != "", ", layer " + layer[has].astype(str), "") + ")"
+        if c.exclude is not None:
+            hit = c.excluded(vals) & ~is_na
+            excluded |= hit
+            text = np.full(n, "", dtype=object)
+            text[hit] = (f"excluded by {c.name}: {c.label.lower()} is " + text_m[hit]
+                         + f" ({c.exclude_text()})" + where_feature[hit] + f" — safeguard: {c.safeguard}")
+            excl_reasons.append(text)
+        needs_data = c.weight > 0 or c.exclude is not None
+        if needs_data:
+            text = np.full(n, "", dtype=object)
+            reason = m.nodata_reason if m.nodata_reason is not None else np.full(n, "", dtype=object)
+            text[is_na] = f"no data for {c.name}: " + np.where(reason[is_na] != "", reason[is_na], "no value").astype(str)
+            nodata_reasons.append(text)
+            incomplete |= is_na
+        if c.weight > 0:
+            s = cols[c.score_column]
+            total += np.where(np.isnan(s), 0.0, s) * (c.weight / wsum)
+            low = (s < 0.5) & ~np.isnan(s)
+            text = np.full(n, "", dtype=object)
+            text[low] = (f"{c.name}: {c.label.lower()} " + text_m[low] + where_feature[low]
+                         + " → suitability " + pd.Series(s[low]).map("{:.2f}".format).to_numpy(dtype=object))
+            low_reasons.append(text)
+    incomplete &= ~excluded
+    verdict = np.where(total * 100 >= profile.favorable, "favorable",
+                       np.where(total * 100 >= profile.review, "review", "unfavorable")).astype(object)
+    verdict[incomplete] = "incomplete"
+    verdict[excluded] = "excluded"
+    final = np.round(total * 100, 4)
+    final[excluded] = 0.0
+    final[incomplete] = np.nan
+    for k, v in cols.items():
+        out[k] = v
+    out["score"] = final
+    out["verdict"] = verdict
+    reasons = _join(excl_reasons + nodata_reasons + low_reasons, n)
+    ok = reasons == ""
+    reasons[ok & (verdict == "favorable")] = "clears every exclusion; all weighted criteria score 0.5 or better"
+    reasons[ok & (verdict != "favorable")] = "clears every exclusion; no single criterion scores below 0.5"
+    out["reasons"] = reasons
+    front = ["site_id", "name", "verdict", "score", "reasons"]
+    rest = [c for c in out.columns if c not in front and c != out.geometry.name] if hasattr(out, "geometry") else [c for c in out.columns if c not in front]
+    order = front + rest + ([out.geometry.name] if hasattr(out, "geometry") else [])
+    return out[order]

@@ -1,0 +1,1 @@
+"""The run: run configs, the screening flow, batch runs."""

@@ -1,0 +1,302 @@
+"""Many screenings from one jobs file, in parallel processes where asked, resumable.
+
+Jobs file (TOML; paths relative to it)::
+
+    [defaults]                 # optional; any job key but name/config/out
+    profile = "federal-safeguards"
+    map = false                # write map.html (default true)
+    report = true              # write report.html (default true)
+
+    [[jobs]]
+    name = "idaho"
+    config = "idaho.toml"      # a run config (see sitescreen.run.config)
+    out = "out/idaho"
+    # profile = "strict.toml", crs = "EPSG:5070"   (override the config's [run] values)
+
+Each job's outputs are written into a temporary sibling folder and moved into place when complete
+(:func:`sitescreen.outputs.files.staged_dir`), so a batch killed at any moment leaves no half-written
+output folder; temporary folders a killed run left behind are removed by the next run. A job whose
+output folder holds a manifest with the same run (config as data) and the same input hashes is
+skipped as ``up to date``, so re-running a killed batch completes it. A failing job is reported
+with its error and the other jobs still run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from sitescreen.children import process_pool, stop_pool
+from sitescreen.errors import OutputError, SitescreenError
+from sitescreen.inputs.tomlfile import read_toml
+
+log = logging.getLogger(__name__)
+
+STATUSES = ("done", "up to date", "failed")
+OVERRIDES = {"profile": str, "crs": str, "map": bool, "report": bool}
+
+
+class JobsFileError(SitescreenError):
+    """A jobs file is malformed."""
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    config: Path
+    out: Path
+    profile: str | None = None
+    crs: str | None = None
+    map: bool = True
+    report: bool = True
+    # files of the batch no job's output may hold (jobs file, configs, inputs): see batch_paths
+    protected: tuple[Path, ...] = field(default=(), compare=False, repr=False)
+
+
+@dataclass
+class JobResult:
+    name: str
+    status: str               # one of STATUSES
+    out: str
+    sites: int | None = None
+    seconds: float = 0.0
+    error: str = ""
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def load_jobs(path: str | Path) -> list[Job]:
+    """The jobs of a jobs file, validated; paths resolved against the file's folder."""
+    path = Path(path)
+    data, _ = read_toml(path, "jobs file", JobsFileError, hint="check the path")
+    unknown = set(data) - {"defaults", "jobs"}
+    if unknown:
+        raise JobsFileError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}; allowed: defaults, jobs")
+    base = path.parent.resolve()
+    defaults = _overrides(data.get("defaults", {}), base, f"{path}: [defaults]")
+    entries = data.get("jobs")
+    if not isinstance(entries, list) or not entries or not all(isinstance(e, Mapping) for e in entries):
+        raise JobsFileError(f"{path}: needs at least one [[jobs]] table with name, config and out")
+    jobs: list[Job] = []
+    for i, e in enumerate(entries):
+        where = f"{path}: jobs[{i}]"
+        for key in ("name", "config", "out"):
+            if not isinstance(e.get(key), str) or not e[key].strip():
+                raise JobsFileError(f"{where}: '{key}' is required (a string)")
+        extra = {k: v for k, v in e.items() if k not in ("name", "config", "out")}
+        opts = {**defaults, **_overrides(extra, base, f"{where} ({e['name']})")}
+        jobs.append(Job(name=e["name"], config=_resolve(base, e["config"]), out=_resolve(base, e["out"]), **opts))
+    seen: dict[Any, str] = {}
+    for j in jobs:
+        if j.name in seen:
+            raise JobsFileError(f"{path}: jobs {seen[j.name]!r} and {j.name!r} have the same name {j.name!r}; each job needs its own")
+        seen[j.name] = j.name
+    check_job_outputs(path, jobs)
+    protected = batch_paths(path, jobs)
+    from sitescreen.outputs.files import guard_never
+    for j in jobs:  # before any job runs: no job's output folder may hold a file of the batch
+        try:
+            guard_never(j.out, protected)
+        except OutputError as exc:
+            raise JobsFileError(f"{path}: job {j.name!r}: {exc}") from None
+    return [replace(j, protected=protected) for j in jobs]
+
+
+def check_job_outputs(path: Path, jobs: list[Job]) -> None:
+    """Refuse two jobs whose output folders resolve to the same folder or one inside the other
+    (symlinks and ``..`` resolved): one job's outputs would replace the other's."""
+    real = [(j, Path(os.path.realpath(j.out))) for j in jobs]
+    for i, (a, ra) in enumerate(real):
+        for b, rb in real[i + 1:]:
+            if ra == rb:
+                raise JobsFileError(f"{path}: jobs {a.name!r} and {b.name!r} have the same output folder {str(ra)!r} "
+                                    f"(out = {str(a.out)!r} and {str(b.out)!r}); each job needs its own")
+            if ra in rb.parents or rb in ra.parents:
+                outer, inner = (a, b) if ra in rb.parents else (b, a)
+                raise JobsFileError(f"{path}: job {inner.name!r} writes into {str(inner.out)!r}, inside the output folder "
+                                    f"{str(outer.out)!r} of job {outer.name!r}; give each job a folder of its own")
+
+
+def batch_paths(path: Path, jobs: list[Job]) -> tuple[Path, ...]:
+    """The jobs file, every job's config and profile, and every input of the configs that load
+    (a config that does not load fails its own job later)."""
+    from sitescreen.outputs.files import run_paths
+    paths = [path] + [j.config for j in jobs] + [Path(j.profile) for j in jobs if j.profile and j.profile.endswith(".toml")]
+    for j in jobs:
+        try:
+            paths += run_paths(job_config(j))
+        except SitescreenError:
+            pass
+    return tuple(dict.fromkeys(Path(p) for p in paths))
+
+
+def _resolve(base: Path, p: str) -> Path:
+    q = Path(p).expanduser()
+    return q if q.is_absolute() else base / q
+
+
+def _overrides(data: Any, base: Path, where: str) -> dict:
+    if not isinstance(data, Mapping):
+        raise JobsFileError(f"{where} must be a table")
+    out = {}
+    for k, v in data.items():
+        if k not in OVERRIDES:
+            raise JobsFileError(f"{where}: unknown key {k!r}; allowed: name, config, out, {', '.join(OVERRIDES)}")
+        if not isinstance(v, OVERRIDES[k]):
+            raise JobsFileError(f"{where}: {k} must be a {OVERRIDES[k].__name__}, got {v!r}")
+        if k == "profile" and v.endswith(".toml"):
+            v = str(_resolve(base, v))
+        out[k] = v
+    return out
+
+
+def job_config(job: Job):
+    """The job's RunConfig: its config file with the job's overrides."""
+    from sitescreen.run.config import load_config
+    config = load_config(job.config)
+    over = {k: getattr(job, k) for k in ("profile", "crs") if getattr(job, k) is not None}
+    return replace(config, **over) if over else config
+
+
+def _wanted_files(job: Job) -> list[str]:
+    from sitescreen.outputs.files import RESULT_FILES
+    return list(RESULT_FILES) + (["map.html"] if job.map else []) + (["report.html"] if job.report else [])
+
+
+def up_to_date(job: Job, config=None) -> bool:
+    """True when the job's output folder is complete and was made from the same run and inputs."""
+    from sitescreen import __version__
+    from sitescreen.run.config import config_to_dict
+    from sitescreen.outputs.files import manifest_text
+    from sitescreen.review.verify import check_inputs
+    if not all((job.out / f).is_file() for f in _wanted_files(job)):
+        return False
+    try:
+        manifest = json.loads((job.out / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    config = config if config is not None else job_config(job)
+    if manifest.get("tool", {}).get("version") != __version__:
+        return False
+    if manifest.get("run") != json.loads(manifest_text(config_to_dict(config))):
+        return False
+    return not check_inputs(manifest, config)
+
+
+def run_job(job: Job, overwrite: bool = False) -> JobResult:
+    """One job, start to end; never raises for a job's own failure (the batch goes on)."""
+    from sitescreen.outputs.files import MapOptions, check_out_dir, clean_stale
+    from sitescreen.run.stream import screen_to_folder
+    global _BUSY
+    t0 = time.perf_counter()
+    res = JobResult(name=job.name, status="failed", out=str(job.out))
+    _BUSY = True
+    try:
+        clean_stale(job.out)  # left by a killed run
+        config = job_config(job)
+        if up_to_date(job, config):
+            manifest = json.loads((job.out / "manifest.json").read_text(encoding="utf-8"))
+            res.status, res.sites = "up to date", manifest.get("sites", {}).get("sites")
+        else:
+            try:
+                job.out.parent.mkdir(parents=True, exist_ok=True)  # "out/idaho": out/ is made for the batch
+            except OSError as exc:
+                raise OutputError(f"{job.out}: cannot create its parent folder ({exc.strerror or exc})") from None
+            check_out_dir(job.out, overwrite, job.protected)
+            manifest = screen_to_folder(config, job.out, overwrite=overwrite, protected=job.protected,
+                                        options=MapOptions(write_map=job.map, write_report=job.report,
+                                                           self_contained=job.map))
+            res.status, res.sites = "done", int(manifest["sites"]["sites"])
+    except SitescreenError as exc:
+        res.error = str(exc)
+    except Exception as exc:  # a bug in one job must not stop the batch; reported, not hidden
+        log.debug("job %s failed", job.name, exc_info=True)
+        res.error = f"internal error: {type(exc).__name__}: {exc}"
+    finally:
+        _BUSY = False
+    res.seconds = round(time.perf_counter() - t0, 2)
+    return res
+
+
+def run_batch(jobs: list[Job], workers: int = 1, overwrite: bool = False,
+              on_done: Callable[[JobResult], None] | None = None) -> list[JobResult]:
+    """Run every job (``workers`` > 1: that many processes); results in the jobs' order."""
+    results: dict[str, JobResult] = {}
+
+    def done(r: JobResult) -> None:
+        results[r.name] = r
+        if on_done:
+            on_done(r)
+
+    if workers <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            done(run_job(job, overwrite))
+        return [results[j.name] for j in jobs]
+    pool = process_pool(min(workers, len(jobs)), initializer=_worker_init)  # workers die with this process
+    futures: dict[Future, Job] = {}
+    try:
+        futures = {pool.submit(run_job, job, overwrite): job for job in jobs}
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for f in finished:
+                job = futures[f]
+                try:
+                    done(f.result())
+                except BrokenProcessPool:
+                    done(JobResult(job.name, "failed", str(job.out), error="its worker process died (killed or out of memory)"))
+                except BaseException as exc:  # KeyboardInterrupt inside a worker
+                    if isinstance(exc, KeyboardInterrupt):
+                        raise
+                    done(JobResult(job.name, "failed", str(job.out), error=f"internal error: {type(exc).__name__}: {exc}"))
+    except BaseException:
+        _stop(pool)
+        raise
+    pool.shutdown(wait=True)
+    return [results[j.name] for j in jobs]
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Stop the workers now: each removes its temporary output folder on SIGTERM (see _worker_init)."""
+    stop_pool(pool)
+
+
+def _worker_init() -> None:
+    """In each worker: SIGTERM and SIGINT unwind (temporary outputs are removed). A worker is killed
+    when the batch process dies, even by SIGKILL (sitescreen.children); the next run removes its
+    temporary folder."""
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    signal.signal(signal.SIGINT, _raise_interrupt)
+
+
+_BUSY = False  # a worker is inside run_job (it must unwind to remove its temporary folder)
+
+
+def _raise_interrupt(signum, frame):
+    if not _BUSY:
+        os._exit(128 + signum)  # idle worker: nothing to clean up, no traceback
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def summary_table(results: list[JobResult]) -> str:
+    """A plain text table: job, status, sites, seconds, error."""
+    rows = [("job", "status", "sites", "seconds", "error")]
+    rows += [(r.name, r.status, "" if r.sites is None else str(r.sites), f"{r.seconds:.1f}", r.error) for r in results]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = []
+    for row in rows:
+        cells = [row[0].ljust(widths[0]), row[1].ljust(widths[1]), row[2].rjust(widths[2]), row[3].rjust(widths[3]), row[4]]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+__all__ = ["Job", "JobResult", "load_jobs", "run_job", "run_batch", "up_to_date", "summary_table", "JobsFileError"]

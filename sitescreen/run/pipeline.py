@@ -1,0 +1,330 @@
+"""The screening flow: load + check → sites → measure → score, as plain functions.
+
+:func:`prepare` loads and checks everything (used by ``sitescreen check``), :func:`screen` runs the
+whole screening and returns a :class:`Result` (sites frame + manifest). Writing files is
+:mod:`sitescreen.outputs.files`' job.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterator
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import rasterio
+import shapely
+from pyproj import CRS, Transformer
+
+from sitescreen import __version__
+from sitescreen.run.config import RunConfig, config_to_dict
+from sitescreen.measure.criteria import Inputs, Measurement
+from sitescreen.measure.engine import DEFAULT_CHUNK, measure_all
+from sitescreen.errors import CRSError, LayerConfigError, LayerDataError, SitescreenError
+from sitescreen.rules.kinds import KINDS
+from sitescreen.inputs.layers import LayerSpec, LoadedLayer, check_coordinates, check_path, companion_files, crs_label, file_sha256, load_vector, to_crs
+from sitescreen.rules.profile import VERDICTS, Profile, load_profile
+from sitescreen.rules.scoring import score
+from sitescreen.inputs.crs import Extent, parse_run_crs, split_box, working_crs
+from sitescreen.sites.sites import (SiteStats, aoi_geometry, apply_aoi, grid_sites, make_footprints, read_sites, site_extent)
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class Prepared:
+    config: RunConfig
+    profile: Profile
+    crs: CRS
+    sites: gpd.GeoDataFrame
+    site_stats: SiteStats
+    inputs: Inputs
+    raster_info: list[dict]
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Result:
+    sites: gpd.GeoDataFrame
+    manifest: dict
+    prepared: Prepared | None = None
+    measures: dict[str, Measurement] = field(default_factory=dict)
+
+
+@contextmanager
+def _timed(timings: dict, stage: str, progress: Progress | None) -> Iterator[None]:
+    if progress:
+        progress(stage)
+    t0 = time.perf_counter()
+    yield
+    timings[stage] = round(time.perf_counter() - t0, 4)
+
+
+def _check_roles(config: RunConfig, profile: Profile) -> None:
+    used = profile.roles
+    for lyr in config.layers:
+        if lyr.role not in used:
+            raise LayerConfigError(
+                f"{lyr.path}: unknown role {lyr.role!r}: profile {profile.name} uses roles "
+                f"{', '.join(sorted(used))}")
+
+
+def _role_margins(profile: Profile) -> dict[str, float]:
+    """How far beyond the sites each role must be read (the largest distance a rule needs)."""
+    margins: dict[str, float] = {}
+    for c in profile.criteria:
+        need = KINDS[c.kind].reach(c.params)
+        for r in c.roles:
+            margins[r] = max(margins.get(r, 0.0), need)
+    return margins
+
+
+def _polygon_roles(profile: Profile) -> set[str]:
+    """Roles whose layers must be polygons (their kinds measure areas on them); others may be lines or points."""
+    return {r for c in profile.criteria if KINDS[c.kind].measures_area for r in c.roles}
+
+
+def decide_crs(config: RunConfig, profile: Profile, ext: Extent) -> CRS:
+    """The run CRS for sites at ``ext``: the configured one or the chosen one, refused when it would
+    make lengths (or the profile's areas) wrong (:func:`sitescreen.inputs.crs.working_crs`)."""
+    return working_crs(config.crs, ext, tuple(c.name for c in profile.criteria if KINDS[c.kind].measures_area),
+                       crs_where(config))
+
+
+def crs_where(config: RunConfig) -> str:
+    """Where the run CRS was given, for messages."""
+    return f"{config.config_path}: [run] crs" if config.config_path else "--crs"
+
+
+def _check_reach(config: RunConfig, fp: np.ndarray, crs: CRS, vectors: list[LoadedLayer], margins: dict) -> None:
+    """Refuse a run in which no site lies within any layer's extent (plus the distance its rules look):
+    the sign of swapped lon/lat columns, a wrong sites CRS, or layers for another region."""
+    reach = [shapely.buffer(lyr.extent, margins[lyr.spec.role]) if margins.get(lyr.spec.role) else lyr.extent
+             for lyr in vectors if lyr.extent is not None]
+    if len(reach) < len(vectors) or not len(fp):
+        return  # some extent unknown: cannot tell
+    if any(shapely.intersects(fp, r).any() for r in reach):
+        return
+    where = str(config.sites.path) if config.sites is not None else "the grid of sites"
+    s = np.round(gpd.GeoSeries([shapely.box(*shapely.total_bounds(fp))], crs=crs).to_crs(4326).total_bounds, 3)
+    lyr = np.round(gpd.GeoSeries([v.extent for v in vectors], crs=crs).to_crs(4326).total_bounds, 3)
+    raise LayerDataError(
+        f"{where}: no site lies within any layer's extent (sites span lon {s[0]:g} to {s[2]:g}, lat {s[1]:g} to {s[3]:g}; "
+        f"layers span lon {lyr[0]:g} to {lyr[2]:g}, lat {lyr[1]:g} to {lyr[3]:g}): are the longitude/latitude "
+        f"columns swapped or the sites' CRS wrong? Otherwise give layers that cover the sites")
+
+
+def _bbox_lonlat(bounds, crs, margin: float) -> tuple[tuple, ...]:
+    """The lon/lat boxes of ``bounds`` (in ``crs``) plus ``margin`` metres and 1 km: one box, or
+    two when they cross ±180° (a reader takes boxes that do not wrap)."""
+    minx, miny, maxx, maxy = bounds
+    pad = margin + 1000.0
+    t = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    x0, y0, x1, y1 = t.transform_bounds(minx - pad, miny - pad, maxx + pad, maxy + pad, densify_pts=21)
+    return split_box((x0, max(y0, -90.0), x1, min(y1, 90.0)))
+
+
+def raster_info(spec: LayerSpec, fp: np.ndarray, run_crs: CRS) -> dict:
+    """Open a raster, check its CRS against its coordinates and its overlap with the footprints ``fp``."""
+    check_path(spec.path, f"{spec.role} raster")
+    where = str(spec.path)
+    try:
+        with rasterio.open(spec.path) as src:
+            tag = src.crs
+            bounds = tuple(src.bounds)
+            info = {"width": src.width, "height": src.height, "res": list(src.res), "nodata": src.nodata,
+                    "dtype": src.dtypes[spec.band - 1] if spec.band <= src.count else None, "bands": src.count}
+    except rasterio.errors.RasterioIOError as exc:
+        raise LayerDataError(f"{where}: not a raster GDAL can open: {exc}") from None
+    if spec.band < 1 or spec.band > info["bands"]:
+        raise LayerConfigError(f"{where}: band {spec.band} does not exist; the raster has {info['bands']} band(s)")
+    if spec.crs:
+        crs = to_crs(spec.crs, where)
+    elif tag is None:
+        raise CRSError(f"{where}: the raster has no CRS; state it with crs = \"EPSG:…\" or --layer {spec.role}={spec.path}@EPSG:XXXX")
+    else:
+        crs = to_crs(tag.to_wkt(), where)
+    check_coordinates(np.array(bounds), crs, where, 1)
+    box = gpd.GeoSeries([shapely.box(*bounds)], crs=crs).to_crs(run_crs).iloc[0]
+    info["_box"] = box  # the raster's footprint in the run CRS (not recorded in the manifest)
+    hits = shapely.intersects(fp, box)
+    if not hits.any():
+        raise LayerDataError(
+            f"{where}: the raster's footprint {tuple(round(b, 1) for b in bounds)} ({crs_label(crs)}) does not overlap "
+            f"any site; check the raster's CRS (override with crs = \"EPSG:…\") or leave the layer out")
+    info.update({"name": spec.label, "role": spec.role, "path": str(spec.path), "layer": None, "kind": "raster",
+                 "schema": "raster", "source_crs": f"{crs_label(to_crs(tag.to_wkt(), where)) if tag else None}",
+                 "crs_override": spec.crs, "sites_covered": int(hits.sum()), "coverage": "raster valid cells",
+                 "features_read": None, "repairs": 0})
+    return info
+
+
+def load_layers(config: RunConfig, profile: Profile, run_crs: CRS, bounds, fp: np.ndarray
+                ) -> tuple[list[LoadedLayer], list[LayerSpec], list[dict]]:
+    """The run's layers in the run CRS, vectors read only within the sites' ``bounds`` plus the
+    distance their rules look; checked against the footprints ``fp`` (does any site reach them?)."""
+    margins = _role_margins(profile)
+    vectors: list[LoadedLayer] = []
+    rasters: list[LayerSpec] = []
+    for spec in config.layers:
+        if spec.kind == "vector":
+            vectors.append(load_vector(spec, run_crs, _bbox_lonlat(bounds, run_crs, margins.get(spec.role, 0.0)),
+                                       polygonal=spec.role in _polygon_roles(profile)))
+        else:
+            rasters.append(spec)
+    if vectors and not rasters:
+        _check_reach(config, fp, run_crs, vectors, margins)
+    return vectors, rasters, [raster_info(spec, fp, run_crs) for spec in rasters]
+
+
+def prepare(config: RunConfig, progress: Progress | None = None) -> Prepared:
+    """Load and check every input; build the sites' footprints in the run CRS."""
+    timings: dict[str, float] = {}
+    with _timed(timings, "profile", progress):
+        profile = load_profile(config.profile)
+        _check_roles(config, profile)
+        if config.crs:
+            parse_run_crs(config.crs, crs_where(config))  # a CRS that cannot measure in metres: refused before any work
+    stats = SiteStats()
+    opts = config.site_options
+    with _timed(timings, "sites", progress):
+        aoi = aoi_geometry(opts.aoi)
+        if config.sites is not None:
+            raw, stats = read_sites(config.sites, opts)
+            raw = apply_aoi(raw, aoi, stats)
+            ext = site_extent(raw)
+        else:
+            ext = site_extent(gpd.GeoDataFrame(geometry=aoi))
+        run_crs = decide_crs(config, profile, ext)
+        if config.sites is not None:
+            sites = make_footprints(raw, run_crs, opts, stats)
+        else:
+            sites = grid_sites(aoi, run_crs, float(opts.grid_cell_m))
+            stats.path = "grid"
+            stats.extra["grid_cell_m"] = opts.grid_cell_m
+        stats.sites = len(sites)
+    with _timed(timings, "layers", progress):
+        vectors, rasters, infos = load_layers(config, profile, run_crs, sites.total_bounds, sites.geometry.to_numpy())
+    return Prepared(config=config, profile=profile, crs=run_crs, sites=sites, site_stats=stats,
+                    inputs=Inputs(vectors=vectors, rasters=rasters), raster_info=infos, timings=timings)
+
+
+def screen(config: RunConfig, progress: Progress | None = None, *, engine: str = "local",
+           chunk_size: int = DEFAULT_CHUNK, scheduler: str | None = None, workers: int | None = None) -> Result:
+    """Run a whole screening: every site measured, scored and given a verdict and reasons.
+
+    ``engine`` "local" measures in spatial chunks of ``chunk_size`` sites on this machine; "dask"
+    spreads them over a Dask cluster (``scheduler`` address) or local threads (``workers``).
+    """
+    t0 = time.perf_counter()
+    prep = prepare(config, progress)
+    with _timed(prep.timings, "measure", progress):
+        measures = measure_all(prep.profile, prep.sites, prep.inputs, engine=engine, chunk_size=chunk_size,
+                               scheduler=scheduler, workers=workers, progress=progress)
+    with _timed(prep.timings, "score", progress):
+        result = score(prep.sites, prep.profile, measures)
+    prep.timings["total"] = round(time.perf_counter() - t0, 4)
+    return Result(sites=result, manifest=build_manifest(prep, measures, tally(result, prep.profile, measures)),
+                  prepared=prep, measures=measures)
+
+
+def tally(result: pd.DataFrame, profile: Profile, measures: dict[str, Measurement]) -> dict:
+    """What the manifest counts over the scored sites: verdicts, and sites without data per criterion.
+    Tallies of pieces of a run add up (:func:`add_tallies`)."""
+    return {"counts": {v: int((result["verdict"] == v).sum()) for v in VERDICTS},
+            "without_data": {c.name: int(result[c.measure_column].isna().sum()) for c in profile.criteria
+                             if measures[c.name].evaluated}}
+
+
+def add_tallies(a: dict | None, b: dict) -> dict:
+    if a is None:
+        return b
+    return {part: {k: a[part][k] + b[part][k] for k in b[part]} for part in b}
+
+
+def _input_entry(info: dict, path: Path) -> dict:
+    entry = dict(info)
+    entry["sha256"] = file_sha256(path)
+    entry["bytes"] = sum(p.stat().st_size for p in companion_files(path))
+    return entry
+
+
+def build_manifest(prep: Prepared, measures: dict[str, Measurement], counted: dict, mode: dict | None = None) -> dict:
+    p = prep.profile
+    evaluated_weight = sum(c.weight for c in p.criteria if measures[c.name].evaluated)
+    criteria = []
+    for c in p.criteria:
+        m = measures[c.name]
+        criteria.append({
+            "name": c.name, "label": c.label, "kind": c.kind, "unit": c.unit, "roles": list(c.roles),
+            "selection": ({"name": c.selection.name, "description": c.selection.description,
+                           "any": [{k: list(v) for k, v in cl.items()} for cl in c.selection.any]}
+                          if c.selection else None),
+            "params": dict(c.params), "measure_column": c.measure_column,
+            "score_column": c.score_column if c.scored else None,
+            "weight": c.weight,
+            "effective_weight": (c.weight / evaluated_weight if m.evaluated and evaluated_weight else 0.0),
+            "transform": c.transform, "exclusion": c.exclude_text(), "safeguard": c.safeguard, "source": c.source,
+            "optional": c.optional, "evaluated": m.evaluated, "layers": m.layers, "note": m.note,
+            "sites_without_data": counted["without_data"][c.name] if m.evaluated else None,
+        })
+    sites_info = prep.site_stats.info()
+    if prep.config.sites is not None:
+        sites_info.update({"sha256": file_sha256(prep.config.sites.path), "role": "sites",
+                           "layer": prep.config.sites.layer, "crs_override": prep.config.sites.crs})
+    inputs = [_input_entry(lyr.info(), lyr.spec.path) for lyr in prep.inputs.vectors]
+    inputs += [_input_entry({k: v for k, v in info.items() if k != "_box"}, Path(info["path"])) for info in prep.raster_info]
+    return {
+        "tool": {"name": "sitescreen", "version": __version__},
+        "title": prep.config.title,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "config": prep.config.config_path,
+        "crs": crs_label(prep.crs),
+        "profile": {"name": p.name, "path": p.path, "sha256": p.sha256, "description": p.description,
+                    "verdicts": {"favorable": p.favorable, "review": p.review},
+                    "selections": {k: {"roles": list(s.roles), "description": s.description,
+                                       "any": [{f: list(v) for f, v in cl.items()} for cl in s.any]}
+                                   for k, s in p.selections.items()}},
+        "sites": sites_info,
+        "inputs": inputs,
+        "criteria": criteria,
+        "counts": counted["counts"],
+        "mode": mode or {"flow": "in memory"},
+        "columns": {"m_<criterion>": "measurement in the criterion's unit (NaN/empty = no data; inf = beyond the search radius)",
+                    "s_<criterion>": "suitability 0–1 from the criterion's transform",
+                    "score": "0–100, weighted mean of suitabilities (weights renormalised over evaluated criteria); 0 if excluded; empty if incomplete",
+                    "verdict": ", ".join(VERDICTS)},
+        "timings": prep.timings,
+        "run": config_to_dict(prep.config),  # the run as data: `sitescreen verify` and `batch` repeat it from here
+    }
+
+
+def display_layers(manifest: dict, sites: gpd.GeoDataFrame):
+    """The vector inputs of a finished run, re-read around its sites, for drawing on a map."""
+    from sitescreen.outputs.mapping import DisplayLayer
+    out = []
+    pad = 20_000.0
+    for entry in manifest.get("inputs", []):
+        if entry.get("kind") != "vector":
+            continue
+        spec = LayerSpec(role=entry["role"], path=Path(entry["path"]), layer=entry.get("layer"),
+                         name=entry.get("name"), schema=entry.get("schema") if entry.get("schema") not in (None, "generic") else None,
+                         crs=entry.get("crs_override"))
+        if not spec.path.exists():
+            log.warning("%s: input no longer exists; left off the map", spec.path)
+            continue
+        try:
+            lyr = load_vector(spec, CRS(sites.crs), _bbox_lonlat(sites.total_bounds, sites.crs, pad), polygonal=False)
+        except SitescreenError as exc:
+            log.warning("%s: cannot be drawn (%s); left off the map", spec.path, exc)
+            continue
+        out.append(DisplayLayer(name=spec.label, role=spec.role, gdf=lyr.gdf))
+    return out

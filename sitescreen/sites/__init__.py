@@ -1,0 +1,1 @@
+"""Sites: candidate footprints from deposit records, polygons or a grid; filters, AOI, duplicate merging, ids."""
