@@ -15,7 +15,7 @@ from shapely.geometry import Point, box
 
 from sitescreen.run.config import site_options
 from sitescreen.errors import LayerConfigError, LayerDataError
-from sitescreen.inputs.layers import LayerSpec
+from sitescreen.inputs.spec import LayerSpec
 from sitescreen.sites.sites import (SiteOptions, SiteStats, aoi_geometry, apply_aoi, choose_crs, grid_sites,
                               make_footprints, merge_duplicates, parse_aoi, read_sites)
 

@@ -11,7 +11,7 @@ import click
 
 from sitescreen.run.config import OVERRIDE_FLAGS, SITE_FILE_FLAGS, Overrides, RunConfig, apply_overrides, load_config, site_options
 from sitescreen.errors import LayerConfigError
-from sitescreen.inputs.layers import parse_layer_arg
+from sitescreen.inputs.spec import parse_layer_arg
 from sitescreen.inputs.numbers import RANGES, check_number
 from sitescreen.sites.sites import parse_aoi
 from sitescreen.outputs.files import MapOptions

@@ -28,7 +28,7 @@ from typing import Any, Mapping
 
 from sitescreen.errors import LayerConfigError
 from sitescreen.inputs.tomlfile import read_toml
-from sitescreen.inputs.layers import LayerSpec, layer_from_config
+from sitescreen.inputs.spec import LayerSpec, layer_from_config
 from sitescreen.inputs.numbers import check_number
 from sitescreen.sites.sites import COMMODITIES, SiteOptions, parse_aoi
 
@@ -270,7 +270,7 @@ def _spec_to_dict(spec: LayerSpec) -> dict:
 
 
 def _coverage_to_dict(coverage: str | None) -> str | None:
-    from sitescreen.inputs.layers import SPEC_COVERAGES
+    from sitescreen.inputs.spec import SPEC_COVERAGES
     return coverage if coverage in (None, *SPEC_COVERAGES) else str(Path(coverage).resolve())
 
 

@@ -44,7 +44,8 @@ from sitescreen.measure.criteria import Inputs, density_keys, finalize
 from sitescreen.measure.engine import _from_frame, _to_frame, measure_all
 from sitescreen.errors import LayerConfigError, LayerDataError
 from sitescreen.rules.kinds import KINDS
-from sitescreen.inputs.layers import BATCH_SUFFIXES, _feature_count, read_batches
+from sitescreen.inputs.probe import feature_count as _feature_count
+from sitescreen.inputs.read import BATCH_SUFFIXES, read_batches
 from sitescreen.outputs.files import (MapOptions, ResultWriter, read_results, run_paths, staged_dir, write_into, write_map,
                       write_report, written_manifest)
 from sitescreen.inputs.crs import ExtentBuilder, parse_run_crs

@@ -22,7 +22,10 @@ from pyproj import CRS, Transformer
 
 from sitescreen.inputs.crs import Extent, ExtentBuilder, choose_crs
 from sitescreen.errors import LayerConfigError, LayerDataError
-from sitescreen.inputs.layers import LayerSpec, check_coordinates, crs_label, polygonal_part, read_table, repair, to_crs
+from sitescreen.inputs.check import check_coordinates, polygonal_part, repair
+from sitescreen.inputs.crs import crs_label, to_crs
+from sitescreen.inputs.read import read_table
+from sitescreen.inputs.spec import LayerSpec
 from sitescreen.inputs.numbers import LATITUDE, LONGITUDE
 
 log = logging.getLogger(__name__)
