@@ -24,7 +24,9 @@ from sitescreen.cli.screen import screen_command
 from sitescreen.run.config import OVERRIDE_FLAGS, Overrides
 from sitescreen.errors import LayerConfigError
 from sitescreen.inputs.numbers import RANGES
-from sitescreen.sites.sites import SiteStats, aoi_geometry, apply_aoi, grid_sites, parse_aoi
+from sitescreen.sites.aoi import aoi_geometry, apply_aoi, parse_aoi
+from sitescreen.sites.grid import grid_sites
+from sitescreen.sites.options import SiteStats
 
 CASES = Catalogue()
 case = CASES.case

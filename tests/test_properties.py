@@ -2,7 +2,7 @@
 
 Each property runs with at least 200 examples. Layers are built in memory as a run would hold
 them after loading (:class:`sitescreen.inputs.load.LoadedLayer` in the run CRS, EPSG:5070), sites with
-:func:`sitescreen.sites.sites.make_footprints`, and the criteria and scores with
+:func:`sitescreen.sites.footprints.make_footprints`, and the criteria and scores with
 :func:`sitescreen.measure.criteria.measure` and :func:`sitescreen.rules.scoring.score`.
 """
 
@@ -23,7 +23,8 @@ from sitescreen.inputs.spec import LayerSpec
 from sitescreen.rules.profile import profile_from_dict
 from sitescreen.inputs.schemas import Schema
 from sitescreen.rules.scoring import score
-from sitescreen.sites.sites import SiteOptions, SiteStats, make_footprints
+from sitescreen.sites.footprints import make_footprints
+from sitescreen.sites.options import SiteOptions, SiteStats
 from sitescreen.review.verify import compare_frames
 
 RUN_CRS = CRS.from_epsg(5070)

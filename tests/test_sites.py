@@ -16,8 +16,13 @@ from shapely.geometry import Point, box
 from sitescreen.run.config import site_options
 from sitescreen.errors import LayerConfigError, LayerDataError
 from sitescreen.inputs.spec import LayerSpec
-from sitescreen.sites.sites import (SiteOptions, SiteStats, aoi_geometry, apply_aoi, choose_crs, grid_sites,
-                              make_footprints, merge_duplicates, parse_aoi, read_sites)
+from sitescreen.inputs.crs import choose_crs
+from sitescreen.sites.aoi import aoi_geometry, apply_aoi, parse_aoi
+from sitescreen.sites.dedup import merge_duplicates
+from sitescreen.sites.footprints import make_footprints
+from sitescreen.sites.grid import grid_sites
+from sitescreen.sites.options import SiteOptions, SiteStats
+from sitescreen.sites.source import read_sites
 
 ALBERS = CRS.from_epsg(5070)
 HEADER = ["ms_uri", "source_id", "record_id", "country", "state_or_province", "location", "crs",

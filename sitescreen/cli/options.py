@@ -13,7 +13,7 @@ from sitescreen.run.config import OVERRIDE_FLAGS, SITE_FILE_FLAGS, Overrides, Ru
 from sitescreen.errors import LayerConfigError
 from sitescreen.inputs.spec import parse_layer_arg
 from sitescreen.inputs.numbers import RANGES, check_number
-from sitescreen.sites.sites import parse_aoi
+from sitescreen.sites.aoi import parse_aoi
 from sitescreen.outputs.files import MapOptions
 
 def _basemaps() -> tuple[str, ...]:

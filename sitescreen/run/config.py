@@ -30,7 +30,8 @@ from sitescreen.errors import LayerConfigError
 from sitescreen.inputs.tomlfile import read_toml
 from sitescreen.inputs.spec import LayerSpec, layer_from_config
 from sitescreen.inputs.numbers import check_number
-from sitescreen.sites.sites import COMMODITIES, SiteOptions, parse_aoi
+from sitescreen.sites.aoi import parse_aoi
+from sitescreen.sites.options import COMMODITIES, SiteOptions
 
 DEFAULT_PROFILE = "federal-safeguards"
 

@@ -35,7 +35,11 @@ from sitescreen.inputs.spec import LayerSpec
 from sitescreen.rules.profile import VERDICTS, Profile, load_profile
 from sitescreen.rules.scoring import score
 from sitescreen.inputs.crs import Extent, parse_run_crs, split_box, working_crs
-from sitescreen.sites.sites import (SiteStats, aoi_geometry, apply_aoi, grid_sites, make_footprints, read_sites, site_extent)
+from sitescreen.sites.aoi import aoi_geometry, apply_aoi
+from sitescreen.sites.footprints import make_footprints, site_extent
+from sitescreen.sites.grid import grid_sites
+from sitescreen.sites.options import SiteStats
+from sitescreen.sites.source import read_sites
 
 log = logging.getLogger(__name__)
 

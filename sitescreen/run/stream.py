@@ -52,8 +52,10 @@ from sitescreen.inputs.crs import ExtentBuilder, parse_run_crs
 from sitescreen.run.pipeline import Prepared, _check_roles, _timed, add_tallies, build_manifest, crs_where, decide_crs, load_layers, tally
 from sitescreen.rules.profile import load_profile
 from sitescreen.rules.scoring import score
-from sitescreen.sites.sites import (SiteStats, aoi_geometry, apply_aoi, check_selected, raise_outside_aoi, select_sites, site_frame,
-                    site_ids)
+from sitescreen.sites.aoi import aoi_geometry, apply_aoi, raise_outside_aoi
+from sitescreen.sites.ids import site_frame, site_ids
+from sitescreen.sites.options import SiteStats
+from sitescreen.sites.source import check_selected, select_sites
 
 log = logging.getLogger(__name__)
 
