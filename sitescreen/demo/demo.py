@@ -656,6 +656,18 @@ def _padus(
     rng: np.random.Generator, areas: dict[str, Geom], dem: np.ndarray, dem_transform: rasterio.Affine
 ) -> gpd.GeoDataFrame:
     blocks, centres = _land_blocks(rng)
+    tenure, elev, private = _tenure(rng, blocks, centres, areas, dem, dem_transform)
+    records = _tenure_records(blocks, tenure, areas)
+    records += _protected_records(areas)
+    records += _parcel_records(rng, centres, elev, private)
+    return _padus_frame(records)
+
+
+def _tenure(
+    rng: np.random.Generator, blocks: list[Polygon], centres: np.ndarray, areas: dict[str, Geom], dem: np.ndarray,
+    dem_transform: rasterio.Affine,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each block's manager (tenure), the elevation at its centre, and the private blocks."""
     n = len(blocks)
     # Elevation at block centres decides tenure: private valley bottoms, national forest uplands.
     cx, cy = shapely.get_coordinates(_project(shapely.points(centres), UTM11)).T
@@ -678,56 +690,65 @@ def _padus(
     west = (REGION[2] - centres[free, 0]) / (REGION[2] - REGION[0])
     score = (elev[free] - elev[free].mean()) / elev[free].std() + 1.2 * west
     tenure[free] = np.where(score >= np.median(score), "USFS", "BLM")
+    return tenure, elev, private
 
-    carve = shapely.union_all([areas["park"], areas["refuge"]])
+
+def _padus_record(geom: Geom, name: str, mang_type: str, mang_name: str, des_tp: str, gap: str, **extra) -> dict:
+    """One PAD-US record (its attributes, then its geometry in lon/lat)."""
+    return {
+        "FeatClass": extra.get("feat_class", "Fee"),
+        "Category": extra.get("feat_class", "Fee"),
+        "Own_Type": extra.get("own_type", mang_type),
+        "Own_Name": extra.get("own_name", mang_name),
+        "Mang_Type": mang_type,
+        "Mang_Name": mang_name,
+        "Des_Tp": des_tp,
+        "Loc_Ds": extra.get("loc_ds", ""),
+        "Unit_Nm": name,
+        "State_Nm": "ID",
+        "GAP_Sts": gap,
+        "IUCN_Cat": extra.get("iucn", "Unassigned"),
+        "Pub_Access": extra.get("access", "OA"),
+        "Comments": DESCRIPTION,
+        "geometry": geom,
+    }
+
+
+def _components(geom: Geom) -> list[Polygon]:
+    parts = [p for p in shapely.get_parts(geom) if p.area > 1e-6]
+    return sorted(parts, key=lambda p: (round(p.centroid.x, 6), round(p.centroid.y, 6)))
+
+
+def _tenure_records(blocks: list[Polygon], tenure: np.ndarray, areas: dict[str, Geom]) -> list[dict]:
+    """The national forests, BLM field offices and state endowment land (GAP 3-4) of the blocks."""
     records: list[dict] = []
 
-    def add(geom: Geom, name: str, mang_type: str, mang_name: str, des_tp: str, gap: str, **extra) -> None:
-        records.append(
-            {
-                "FeatClass": extra.get("feat_class", "Fee"),
-                "Category": extra.get("feat_class", "Fee"),
-                "Own_Type": extra.get("own_type", mang_type),
-                "Own_Name": extra.get("own_name", mang_name),
-                "Mang_Type": mang_type,
-                "Mang_Name": mang_name,
-                "Des_Tp": des_tp,
-                "Loc_Ds": extra.get("loc_ds", ""),
-                "Unit_Nm": name,
-                "State_Nm": "ID",
-                "GAP_Sts": gap,
-                "IUCN_Cat": extra.get("iucn", "Unassigned"),
-                "Pub_Access": extra.get("access", "OA"),
-                "Comments": DESCRIPTION,
-                "geometry": geom,
-            }
-        )
+    def add(*args, **extra) -> None:
+        records.append(_padus_record(*args, **extra))
+
+    carve = shapely.union_all([areas["park"], areas["refuge"]])
 
     def tenure_land(agency: str) -> Geom:
         return shapely.union_all([blocks[k] for k in np.flatnonzero(tenure == agency)]).difference(carve)
 
-    def components(geom: Geom) -> list[Polygon]:
-        parts = [p for p in shapely.get_parts(geom) if p.area > 1e-6]
-        return sorted(parts, key=lambda p: (round(p.centroid.x, 6), round(p.centroid.y, 6)))
-
     # National forests (split along the forest boundary): big components are records of their
     # own; each forest's small pieces go together into one MultiPolygon record.
-    block_area = (REGION[2] - REGION[0]) * (REGION[3] - REGION[1]) / n
+    block_area = (REGION[2] - REGION[0]) * (REGION[3] - REGION[1]) / len(blocks)
     usfs = tenure_land("USFS")
     for forest, side in zip(FOREST_NAMES, (shapely.intersection, shapely.difference)):
-        parts = components(side(usfs, areas["forest_west"]))
+        parts = _components(side(usfs, areas["forest_west"]))
         small = [p for p in parts if p.area < 3 * block_area]
         for p in parts:
             if p.area >= 3 * block_area:
                 add(p, forest, "FED", "USFS", "NF", "3", iucn="VI")
         if small:
             add(MultiPolygon(small), forest, "FED", "USFS", "NF", "3", iucn="VI")
-    for p in components(tenure_land("BLM")):
+    for p in _components(tenure_land("BLM")):
         office = BLM_OFFICE_NAMES[0] if p.centroid.y >= 44.65 else BLM_OFFICE_NAMES[1]
         add(p, office, "FED", "BLM", "PUB", "3", iucn="VI")
     # State endowment land: scattered sections grouped by zone, as PAD-US state land often is.
     zones: dict[tuple[int, int], list[Polygon]] = {}
-    for p in components(tenure_land("SDOL")):
+    for p in _components(tenure_land("SDOL")):
         zone = (int(p.centroid.x > -114.5), int(p.centroid.y > 44.65))
         zones.setdefault(zone, []).append(p)
     for zone, parts in sorted(zones.items()):
@@ -737,27 +758,39 @@ def _padus(
             add(geom, name, "STAT", "SDOL", "SRMA", "3", access="RA")
         else:
             add(geom, name, "STAT", "SDOL", "SOTH", "4", access="RA")
+    return records
 
-    # Protected units (GAP 1-2).
-    add(areas["park"], PARK_NAME, "FED", "NPS", "NP", "2", iucn="II")
-    add(areas["refuge"], REFUGE_NAME, "FED", "FWS", "NWR", "2", iucn="IV", access="RA")
+
+def _protected_records(areas: dict[str, Geom]) -> list[dict]:
+    """Protected units (GAP 1-2): the park, the refuge, and the Peaks wilderness as one record."""
     peaks = shapely.union_all([areas["peaks_west"], areas["peaks_east"]])  # one record per wilderness
-    add(peaks, WILDERNESS_NAMES[0], "FED", "USFS", "WA", "1", feat_class="Designation", iucn="Ib")
+    return [
+        _padus_record(areas["park"], PARK_NAME, "FED", "NPS", "NP", "2", iucn="II"),
+        _padus_record(areas["refuge"], REFUGE_NAME, "FED", "FWS", "NWR", "2", iucn="IV", access="RA"),
+        _padus_record(peaks, WILDERNESS_NAMES[0], "FED", "USFS", "WA", "1", feat_class="Designation", iucn="Ib"),
+    ]
 
-    # Small other-manager parcels, and the three invalid polygons (they must stay the last three
-    # records), all placed on private blocks.
+
+def _parcel_records(rng: np.random.Generator, centres: np.ndarray, elev: np.ndarray, private: np.ndarray) -> list[dict]:
+    """Small other-manager parcels, and the three invalid polygons (they must stay the last three
+    records), all placed on private blocks."""
     spots = [centres[k] for k in private[np.argsort(-elev[private], kind="stable")][::7][:6]]
     (sx, sy) = zip(*spots)
-    add(_blob(rng, sx[0], sy[0], 2.0, 1.4), "Demo Reservoir (synthetic)", "FED", "BOR", "RMA", "3", iucn="VI")
-    add(_blob(rng, sx[1], sy[1], 0.8, 0.7), "Demo City Park (synthetic)", "LOC", "CITY", "LP", "4")
-    add(
-        _blob(rng, sx[2], sy[2], 1.5, 1.2), "Demo Ranch Conservation Easement (synthetic)", "PVT", "PVT",
-        "CONE", "3", feat_class="Easement", access="XA",
-    )  # fmt: skip
-    add(_bowtie(sx[3], sy[3], 1.6), "Demo Wetland Preserve (synthetic)", "NGO", "NGO", "PCON", "2")
-    add(_bowtie(sx[4], sy[4], 1.8), "Demo Creek Endowment Section (synthetic)", "STAT", "SDOL", "SOTH", "4")
-    add(_self_touching(sx[5], sy[5], 1.5), BLM_OFFICE_NAMES[1], "FED", "BLM", "PUB", "3", iucn="VI")
+    return [
+        _padus_record(_blob(rng, sx[0], sy[0], 2.0, 1.4), "Demo Reservoir (synthetic)", "FED", "BOR", "RMA", "3", iucn="VI"),
+        _padus_record(_blob(rng, sx[1], sy[1], 0.8, 0.7), "Demo City Park (synthetic)", "LOC", "CITY", "LP", "4"),
+        _padus_record(
+            _blob(rng, sx[2], sy[2], 1.5, 1.2), "Demo Ranch Conservation Easement (synthetic)", "PVT", "PVT",
+            "CONE", "3", feat_class="Easement", access="XA",
+        ),  # fmt: skip
+        _padus_record(_bowtie(sx[3], sy[3], 1.6), "Demo Wetland Preserve (synthetic)", "NGO", "NGO", "PCON", "2"),
+        _padus_record(_bowtie(sx[4], sy[4], 1.8), "Demo Creek Endowment Section (synthetic)", "STAT", "SDOL", "SOTH", "4"),
+        _padus_record(_self_touching(sx[5], sy[5], 1.5), BLM_OFFICE_NAMES[1], "FED", "BLM", "PUB", "3", iucn="VI"),
+    ]
 
+
+def _padus_frame(records: list[dict]) -> gpd.GeoDataFrame:
+    """The records in CONUS Albers, repaired except the three deliberate invalid ones, with acres."""
     frame = gpd.GeoDataFrame(records, geometry="geometry", crs=WGS84).to_crs(ALBERS)
     # Reprojection can turn a near-touch left by the overlay into a tiny self-intersection;
     # repair those, so that exactly the three deliberate ones (the last records) stay invalid.
@@ -901,10 +934,44 @@ class _Placer:
         return True
 
 
+_PLACER_TYPES = ("Fluvial placer REE", "Fluvial placer niobium-tantalum", "Fluvial placer garnet")
+_VEIN_TYPES = ("Unconformity- related REE", "Skarn uranium- REE", "Vein five-element")
+_PEGMATITE_TYPES = ("Abyssal pegmatite REE", "NYF pegmatite", "Peralkaline igneous HFSE- REE")
+_CARBONATITE_TYPES = ("Carbonatite REE", "Carbonatite niobium", "Apatite intrusion REE")
+_ALL_TYPES = _PLACER_TYPES + _VEIN_TYPES + _PEGMATITE_TYPES + _CARBONATITE_TYPES + ("Ion adsorption REE",)
+_N_DISTINCT = 230  # distinct REE deposits (before duplicates, non-REE and unlocated records)
+
+
 def _deposits(
     rng: np.random.Generator, areas: dict[str, Geom], padus: gpd.GeoDataFrame, gap: Geom
 ) -> list[dict[str, str]]:
     placer = _Placer(min_km=0.6)
+    region, state, private, federal = _land_classes(areas, padus)
+    groups = _deposit_groups(rng, placer, areas, gap, state, private, federal)
+    n_scattered = _N_DISTINCT - sum(len(pts) for pts, _ in groups)
+    groups.append((_sample_in(rng, region, n_scattered, placer.add), _ALL_TYPES))
+    non_ree = _sample_in(rng, region, 30, placer.add)
+    records = _Records(rng)
+    misspelled = set(rng.choice(_N_DISTINCT, 9, replace=False).tolist())
+    rows: list[dict[str, str]] = []
+    distinct: list[tuple[dict[str, str], tuple[float, float]]] = []
+    for pts, types in groups:
+        for pt in pts:
+            commodity = _ree_commodity(rng, misspell=len(distinct) in misspelled)
+            dtype = ",".join(sorted(rng.choice(types, int(rng.integers(1, 3)), replace=False)))
+            row = records.record(records.source(), pt, records.new_name(), commodity, dtype)
+            distinct.append((row, pt))
+            rows.append(row)
+    for pt in non_ree:
+        commodity, dtype = _NON_REE[int(rng.integers(len(_NON_REE)))]
+        rows.append(records.record(_USGS_SOURCES[0], pt, records.new_name(), commodity, dtype))
+    rows += _duplicate_rows(rng, records, distinct)
+    rows += _unlocated_rows(rng, records)
+    return [rows[i] for i in rng.permutation(len(rows))]
+
+
+def _land_classes(areas: dict[str, Geom], padus: gpd.GeoDataFrame) -> tuple[Geom, Geom, Geom, Geom]:
+    """The region, and its state, private and (unprotected) federal land, in lon/lat."""
     region = box(*REGION)
     land = padus.to_crs(WGS84)
     land_geoms = shapely.make_valid(land.geometry.values)
@@ -915,62 +982,70 @@ def _deposits(
     federal = shapely.union_all(
         land_geoms[land["Mang_Name"].isin(["BLM", "USFS"]).to_numpy() & (land["Des_Tp"] != "WA").to_numpy()]
     ).difference(protected)
+    return region, state, private, federal
 
+
+def _cluster(rng: np.random.Generator, placer: _Placer, centre: Point, n: int, sigma_km: float) -> list[tuple[float, float]]:
+    """``n`` deposits of a district, normally spread around ``centre``."""
+    out: list[tuple[float, float]] = []
+    while len(out) < n:
+        dx, dy = _to_deg(*rng.normal(0.0, sigma_km, 2))
+        lon, lat = centre.x + float(dx), centre.y + float(dy)
+        if placer.add(lon, lat):
+            out.append((lon, lat))
+    return out
+
+
+def _edge_point(geom: Geom, side: str) -> Point:
+    xy = shapely.get_coordinates(geom)
+    k = {"east": np.argmax(xy[:, 0]), "west": np.argmin(xy[:, 0]), "south": np.argmin(xy[:, 1])}[side]
+    return Point(xy[k])
+
+
+def _deposit_groups(
+    rng: np.random.Generator, placer: _Placer, areas: dict[str, Geom], gap: Geom, state: Geom, private: Geom,
+    federal: Geom,
+) -> list[tuple[list[tuple[float, float]], tuple[str, ...]]]:
+    """The districts and the anchors (a few deposits in every land class), with their deposit types."""
     def cluster(centre: Point, n: int, sigma_km: float) -> list[tuple[float, float]]:
-        out: list[tuple[float, float]] = []
-        while len(out) < n:
-            dx, dy = _to_deg(*rng.normal(0.0, sigma_km, 2))
-            lon, lat = centre.x + float(dx), centre.y + float(dy)
-            if placer.add(lon, lat):
-                out.append((lon, lat))
-        return out
+        return _cluster(rng, placer, centre, n, sigma_km)
 
-    def edge_point(geom: Geom, side: str) -> Point:
-        xy = shapely.get_coordinates(geom)
-        k = {"east": np.argmax(xy[:, 0]), "west": np.argmin(xy[:, 0]), "south": np.argmin(xy[:, 1])}[side]
-        return Point(xy[k])
-
-    placer_types = ("Fluvial placer REE", "Fluvial placer niobium-tantalum", "Fluvial placer garnet")
-    vein_types = ("Unconformity- related REE", "Skarn uranium- REE", "Vein five-element")
-    pegmatite_types = ("Abyssal pegmatite REE", "NYF pegmatite", "Peralkaline igneous HFSE- REE")
-    carbonatite_types = ("Carbonatite REE", "Carbonatite niobium", "Apatite intrusion REE")
-    all_types = placer_types + vein_types + pegmatite_types + carbonatite_types + ("Ion adsorption REE",)
-
-    groups: list[tuple[list[tuple[float, float]], tuple[str, ...]]] = [
+    return [
         # districts: straddling the park edge, the Peaks and Breaks wilderness edges, in the
         # watershed gap, and one on mixed land in the south-centre
-        (cluster(edge_point(areas["park"], "east"), 36, 3.5), vein_types),
-        (cluster(edge_point(areas["peaks_east"], "south"), 34, 4.0), pegmatite_types),
-        (cluster(polylabel(_largest_part(gap), 0.001), 26, 4.0), carbonatite_types),
+        (cluster(_edge_point(areas["park"], "east"), 36, 3.5), _VEIN_TYPES),
+        (cluster(_edge_point(areas["peaks_east"], "south"), 34, 4.0), _PEGMATITE_TYPES),
+        (cluster(polylabel(_largest_part(gap), 0.001), 26, 4.0), _CARBONATITE_TYPES),
         (cluster(Point(-114.9 + rng.uniform(-0.05, 0.05), 44.5 + rng.uniform(-0.03, 0.03)), 30, 5.0),
-         placer_types),
-        (cluster(edge_point(areas["breaks"], "west"), 28, 3.5), vein_types),
+         _PLACER_TYPES),
+        (cluster(_edge_point(areas["breaks"], "west"), 28, 3.5), _VEIN_TYPES),
         # anchors: at least a few deposits in every land class
-        (_sample_in(rng, areas["refuge"], 4, placer.add), placer_types),
-        (_sample_in(rng, state, 6, placer.add), all_types),
-        (_sample_in(rng, private, 6, placer.add), placer_types),
-        (_sample_in(rng, federal, 6, placer.add), all_types),
-        (_sample_in(rng, areas["lakes"], 3, placer.add), pegmatite_types),
-        (_sample_in(rng, areas["park"], 3, placer.add), vein_types),
-        (_sample_in(rng, gap, 3, placer.add), carbonatite_types),
+        (_sample_in(rng, areas["refuge"], 4, placer.add), _PLACER_TYPES),
+        (_sample_in(rng, state, 6, placer.add), _ALL_TYPES),
+        (_sample_in(rng, private, 6, placer.add), _PLACER_TYPES),
+        (_sample_in(rng, federal, 6, placer.add), _ALL_TYPES),
+        (_sample_in(rng, areas["lakes"], 3, placer.add), _PEGMATITE_TYPES),
+        (_sample_in(rng, areas["park"], 3, placer.add), _VEIN_TYPES),
+        (_sample_in(rng, gap, 3, placer.add), _CARBONATITE_TYPES),
     ]
-    n_distinct = 230
-    n_scattered = n_distinct - sum(len(pts) for pts, _ in groups)
-    groups.append((_sample_in(rng, region, n_scattered, placer.add), all_types))
-    non_ree = _sample_in(rng, region, 30, placer.add)
 
-    names: set[str] = set()
-    ids = {
-        _USGS_SOURCES[0]: iter(rng.permutation(np.arange(10_400_000, 10_500_000))),
-        _USGS_SOURCES[1]: iter(rng.permutation(np.arange(2_000, 3_000))),
-        _USGS_SOURCES[2]: iter(rng.permutation(np.arange(700, 900))),
-    }
-    misspelled = set(rng.choice(n_distinct, 9, replace=False).tolist())
+
+class _Records:
+    """Deposit records as the USGS sources write them: record ids drawn per source, unique names."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+        self.names: set[str] = set()
+        self.ids = {
+            _USGS_SOURCES[0]: iter(rng.permutation(np.arange(10_400_000, 10_500_000))),
+            _USGS_SOURCES[1]: iter(rng.permutation(np.arange(2_000, 3_000))),
+            _USGS_SOURCES[2]: iter(rng.permutation(np.arange(700, 900))),
+        }
 
     def record(
-        source: str, lon_lat: tuple[float, float] | None, name: str, commodity: str, dtype: str, other: str = ""
+        self, source: str, lon_lat: tuple[float, float] | None, name: str, commodity: str, dtype: str, other: str = ""
     ) -> dict[str, str]:
-        rid = str(next(ids[source]))
+        rid = str(next(self.ids[source]))
         slug = source.removeprefix("https://").replace(".", "-").replace("/", "-")
         return {
             "ms_uri": f"https://minmod.isi.edu/resource/site__{slug}__{rid}",
@@ -978,7 +1053,7 @@ def _deposits(
             "record_id": rid,
             "country": "United States",
             "state_or_province": "Idaho",
-            "location": "" if lon_lat is None else _wkt_point(rng, source, *lon_lat),
+            "location": "" if lon_lat is None else _wkt_point(self.rng, source, *lon_lat),
             "crs": "EPSG:4326",
             "other_names": other,
             "site_name": name,
@@ -986,31 +1061,24 @@ def _deposits(
             "deposit_type": dtype,
         }
 
-    def new_name() -> str:
+    def new_name(self) -> str:
+        rng = self.rng
         while True:
             word, kind, number = rng.choice(_NAME_WORDS), rng.choice(_NAME_KINDS), rng.integers(1, 40)
             name = f"Demo {word} {kind} {number} (synthetic)"
-            if name not in names:
-                names.add(name)
+            if name not in self.names:
+                self.names.add(name)
                 return name
 
-    def source() -> str:
-        return _USGS_SOURCES[int(rng.choice(3, p=[0.6, 0.3, 0.1]))]
+    def source(self) -> str:
+        return _USGS_SOURCES[int(self.rng.choice(3, p=[0.6, 0.3, 0.1]))]
 
+
+def _duplicate_rows(
+    rng: np.random.Generator, records: _Records, distinct: list[tuple[dict[str, str], tuple[float, float]]]
+) -> list[dict[str, str]]:
+    """The same deposit reported again by another USGS database, 25-280 m away."""
     rows: list[dict[str, str]] = []
-    distinct: list[tuple[dict[str, str], tuple[float, float]]] = []
-    for pts, types in groups:
-        for pt in pts:
-            k = len(distinct)
-            commodity = _ree_commodity(rng, misspell=k in misspelled)
-            dtype = ",".join(sorted(rng.choice(types, int(rng.integers(1, 3)), replace=False)))
-            row = record(source(), pt, new_name(), commodity, dtype)
-            distinct.append((row, pt))
-            rows.append(row)
-    for pt in non_ree:
-        commodity, dtype = _NON_REE[int(rng.integers(len(_NON_REE)))]
-        rows.append(record(_USGS_SOURCES[0], pt, new_name(), commodity, dtype))
-    # The same deposit reported again by another USGS database, 25-280 m away.
     for k in rng.choice(len(distinct), 25, replace=False):
         orig, (lon, lat) = distinct[int(k)]
         other_sources = [s for s in _USGS_SOURCES if s != orig["source_id"]]
@@ -1019,18 +1087,24 @@ def _deposits(
         items = orig["commodity"].split(",")
         commodity = ",".join(rng.permutation(items))
         rows.append(
-            record(
+            records.record(
                 other_sources[int(rng.integers(2))], (lon + float(dlon), lat + float(dlat)),
                 _name_variant(rng, orig["site_name"]), commodity, orig["deposit_type"],
                 other=orig["site_name"],
             )
         )  # fmt: skip
-    # Records without coordinates (as in the real file); half of them also lack the CRS.
+    return rows
+
+
+def _unlocated_rows(rng: np.random.Generator, records: _Records) -> list[dict[str, str]]:
+    """Records without coordinates (as in the real file); half of them also lack the CRS."""
+    rows: list[dict[str, str]] = []
     for j in range(6):
-        row = record(source(), None, new_name(), _ree_commodity(rng, misspell=False), str(rng.choice(all_types)))
+        row = records.record(records.source(), None, records.new_name(), _ree_commodity(rng, misspell=False),
+                             str(rng.choice(_ALL_TYPES)))
         row["crs"] = "" if j % 2 else "EPSG:4326"
         rows.append(row)
-    return [rows[i] for i in rng.permutation(len(rows))]
+    return rows
 
 
 def _ree_commodity(rng: np.random.Generator, misspell: bool) -> str:
