@@ -121,7 +121,7 @@ def layer_from_config(data: Mapping[str, Any], base: Path, where: str) -> LayerS
     return LayerSpec(
         role=data["role"], path=path if path.is_absolute() else base / path, layer=data.get("layer"),
         name=data.get("name"), schema=schema, definition=definition, crs=data.get("crs"),
-        where=parse_where(data.get("where", {}), where), band=check_number("band", data.get("band", 1), where=where),
+        where=parse_where(data.get("where", {}), where), band=check_number("band", data.get("band", 1), where=where, error=LayerConfigError),
         coverage=coverage,
     )
 

@@ -42,7 +42,7 @@ from pyproj import CRS, Transformer
 from sitescreen.run.config import RunConfig
 from sitescreen.measure.criteria import Inputs, density_keys, finalize
 from sitescreen.measure.engine import _from_frame, _to_frame, measure_all
-from sitescreen.errors import LayerConfigError, LayerDataError
+from sitescreen.errors import ConfigError, LayerConfigError, LayerDataError
 from sitescreen.rules.kinds import KINDS
 from sitescreen.inputs.probe import feature_count as _feature_count
 from sitescreen.inputs.read import BATCH_SUFFIXES, read_batches
@@ -131,7 +131,7 @@ def screen_streamed(config: RunConfig, out_dir: str | Path, *, overwrite: bool =
     ``sitescreen map``).
     """
     if chunk_size < 1:
-        raise LayerConfigError(f"chunk size must be ≥ 1, got {chunk_size}")
+        raise ConfigError(f"chunk size must be ≥ 1, got {chunk_size}")
     why = stream_refusal(config)
     if why:
         raise NotStreamable(f"cannot stream this run: {why}")

@@ -12,7 +12,7 @@ import shapely
 import shapely.affinity
 from pyproj import CRS
 
-from sitescreen.errors import LayerConfigError, LayerDataError
+from sitescreen.errors import ConfigError, LayerDataError
 from sitescreen.inputs.check import polygonal_part, repair
 from sitescreen.inputs.numbers import LATITUDE, LONGITUDE
 from sitescreen.inputs.read import read_table
@@ -36,7 +36,7 @@ def parse_aoi(value: Any, where: str = "--aoi") -> Any:
     if isinstance(value, Path):
         return value
     if not isinstance(value, str) or not value.strip():
-        raise LayerConfigError(f"{where}: expected four numbers west, south, east, north in degrees or a polygon file; got {value!r}")
+        raise ConfigError(f"{where}: expected four numbers west, south, east, north in degrees or a polygon file; got {value!r}")
     parts = value.split(",")
     if len(parts) == 1:
         return Path(value)
@@ -52,15 +52,15 @@ def parse_aoi(value: Any, where: str = "--aoi") -> Any:
 def _aoi_box(values: list, where: str, shown: str = "") -> tuple[float, float, float, float]:
     shown = shown or "[" + ", ".join(map(str, values)) + "]"
     if len(values) != 4:
-        raise LayerConfigError(f"{where}: {shown} has {len(values)} value(s); an area of interest is four numbers "
+        raise ConfigError(f"{where}: {shown} has {len(values)} value(s); an area of interest is four numbers "
                                f"west, south, east, north in degrees (or a polygon file)")
     west, east = (LONGITUDE.check(values[i], k, where) for i, k in ((0, "west (min longitude)"), (2, "east (max longitude)")))
     south, north = (LATITUDE.check(values[i], k, where) for i, k in ((1, "south (min latitude)"), (3, "north (max latitude)")))
     if south >= north:
-        raise LayerConfigError(f"{where}: {shown}: south {south:g} must be below north {north:g} "
+        raise ConfigError(f"{where}: {shown}: south {south:g} must be below north {north:g} "
                                f"(the order is west, south, east, north in degrees)")
     if west == east or (west > east and west - east < 180):
-        raise LayerConfigError(
+        raise ConfigError(
             f"{where}: {shown}: west {west:g} and east {east:g} "
             + ("are equal (the box has no width)" if west == east else
                f"read as a box crossing 180° would span {east + 360 - west:g}° of longitude; the order is west, "

@@ -6,7 +6,7 @@ from __future__ import annotations
 import geopandas as gpd
 from pyproj import CRS
 
-from sitescreen.errors import LayerConfigError, LayerDataError
+from sitescreen.errors import ConfigError, LayerDataError
 from sitescreen.inputs.crs import Extent, ExtentBuilder
 from sitescreen.sites.dedup import merge_duplicates
 from sitescreen.sites.ids import finish_sites
@@ -20,7 +20,7 @@ def make_footprints(sites: gpd.GeoDataFrame, run_crs: CRS, opts: SiteOptions, st
     if kind == "point":
         sites, stats.duplicates_merged = merge_duplicates(sites, opts)
         if opts.radius_m <= 0:
-            raise LayerConfigError(f"radius_m must be > 0 (got {opts.radius_m})")
+            raise ConfigError(f"radius_m must be > 0 (got {opts.radius_m})")
         stats.radius_m = opts.radius_m
         sites = sites.set_geometry(sites.geometry.buffer(opts.radius_m, quad_segs=16))
     else:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sitescreen.errors import LayerConfigError
+from sitescreen.errors import ConfigError
 
 
 RARE_EARTHS = (
@@ -36,7 +36,7 @@ class SiteOptions:
     def commodity_terms(self) -> tuple[str, ...]:
         if isinstance(self.commodity, str):
             if self.commodity not in COMMODITIES:
-                raise LayerConfigError(f"commodity {self.commodity!r} is not one of {', '.join(COMMODITIES)} (or a list of words)")
+                raise ConfigError(f"commodity {self.commodity!r} is not one of {', '.join(COMMODITIES)} (or a list of words)")
             return COMMODITIES[self.commodity]
         return tuple(t.lower() for t in self.commodity)
 
