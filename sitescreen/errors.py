@@ -15,6 +15,11 @@ class LayerConfigError(SitescreenError):
     """A layer definition or a --layer argument is wrong (role, path, field mapping)."""
 
 
+class ConfigError(SitescreenError):
+    """A run setting is wrong: a flag, or a run config's [run] / [sites] key (sites, area of interest,
+    grid, footprint radius, commodity, duplicate merging, chunk size)."""
+
+
 class LayerDataError(SitescreenError):
     """A layer file cannot be read or its content is unusable."""
 

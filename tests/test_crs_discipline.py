@@ -11,7 +11,7 @@ from pyproj import CRS
 import tinyworld as tw
 from sitescreen.cli import main
 from sitescreen.errors import CRSError
-from sitescreen.inputs.layers import check_coordinates
+from sitescreen.inputs.check import check_coordinates
 
 
 def test_manifest_records_every_layers_source_crs(demo_result):

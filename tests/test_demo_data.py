@@ -19,6 +19,7 @@ from geopandas.testing import assert_geodataframe_equal
 from shapely.geometry import box
 
 from sitescreen.demo import demo
+from sitescreen.demo.region import DESCRIPTION, PARK_CODE, PARK_NAME, REFUGE_NAME, REGION, WILDERNESS_NAMES
 
 REE_RE = re.compile(
     r"Cerium|Lanthanum|Neodymium|Neoymium|Praseodymium|Samarium|Europium|Gadolinium|Terbium|"
@@ -69,7 +70,7 @@ def padus(demo_dir: Path) -> gpd.GeoDataFrame:
 
 
 def region_albers() -> shapely.Geometry:
-    outline = shapely.segmentize(box(*demo.REGION), 0.01)
+    outline = shapely.segmentize(box(*REGION), 0.01)
     return gpd.GeoSeries([outline], crs="EPSG:4326").to_crs("EPSG:5070").iloc[0]
 
 
@@ -233,9 +234,9 @@ def test_padus_values_coverage_and_invalid_polygons(padus: gpd.GeoDataFrame) -> 
         return rows.iloc[0]
 
     columns = ["Unit_Nm", "Mang_Name", "GAP_Sts"]
-    assert single(Des_Tp="NWR")[columns].tolist() == [demo.REFUGE_NAME, "FWS", "2"]
-    assert single(Des_Tp="NP")[columns].tolist() == [demo.PARK_NAME, "NPS", "2"]
-    assert single(Des_Tp="WA")[columns].tolist() == [demo.WILDERNESS_NAMES[0], "USFS", "1"]
+    assert single(Des_Tp="NWR")[columns].tolist() == [REFUGE_NAME, "FWS", "2"]
+    assert single(Des_Tp="NP")[columns].tolist() == [PARK_NAME, "NPS", "2"]
+    assert single(Des_Tp="WA")[columns].tolist() == [WILDERNESS_NAMES[0], "USFS", "1"]
 
 
 def test_watersheds_tile_without_overlap_and_leave_the_south_east_out(
@@ -291,14 +292,14 @@ def test_park_and_wildernesses(demo_dir: Path) -> None:
     assert len(parks) == 1
     park = parks.iloc[0]
     assert (park["UNIT_CODE"], park["UNIT_NAME"], park["UNIT_TYPE"], park["STATE"], park["REGION"]) == (
-        demo.PARK_CODE, demo.PARK_NAME, "National Park", "ID", "PW",
+        PARK_CODE, PARK_NAME, "National Park", "ID", "PW",
     )  # fmt: skip
     assert 150 <= parks.to_crs("EPSG:5070").area.iloc[0] / 1e6 <= 300
-    assert demo.DESCRIPTION in (demo_dir / "parks.geojson").read_text()
+    assert DESCRIPTION in (demo_dir / "parks.geojson").read_text()
 
     wild = read(demo_dir, "wilderness/wilderness.shp")
-    assert set(wild["NAME1"]) == set(demo.WILDERNESS_NAMES)
-    assert wild["NAME1"].value_counts()[demo.WILDERNESS_NAMES[0]] == 2  # split, as in the real data
+    assert set(wild["NAME1"]) == set(WILDERNESS_NAMES)
+    assert wild["NAME1"].value_counts()[WILDERNESS_NAMES[0]] == 2  # split, as in the real data
     assert set(wild["FEATURE1"]) == {"Wilderness FS", "Wilderness BLM"}
     assert set(wild["AGBUR"]) == {"FS", "BLM"}
     assert set(wild["STATE"]) == {"ID"} and set(wild["STATE_FIPS"]) == {"16"}
@@ -312,8 +313,8 @@ def test_dem_is_a_tiled_compressed_float_grid_with_a_nodata_edge(demo_dir: Path)
         assert src.res == (90.0, 90.0)
         assert src.block_shapes == [(256, 256)]
         assert src.profile["tiled"] and src.compression.value == "DEFLATE"
-        assert src.tags()["TIFFTAG_IMAGEDESCRIPTION"] == demo.DESCRIPTION
-        region = gpd.GeoSeries([shapely.segmentize(box(*demo.REGION), 0.01)], crs="EPSG:4326")
+        assert src.tags()["TIFFTAG_IMAGEDESCRIPTION"] == DESCRIPTION
+        region = gpd.GeoSeries([shapely.segmentize(box(*REGION), 0.01)], crs="EPSG:4326")
         minx, miny, maxx, maxy = region.to_crs(src.crs).total_bounds
         assert src.bounds.left < minx and src.bounds.bottom < miny
         assert src.bounds.right > maxx and src.bounds.top > maxy

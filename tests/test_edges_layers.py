@@ -21,7 +21,7 @@ import tinyworld as tw
 from edgecases import Catalogue, run_case, run_cli
 from sitescreen.run.config import config_from_dict
 from sitescreen.measure.criteria import MIN_COVERAGE, Inputs, measure_raster
-from sitescreen.inputs.layers import LayerSpec
+from sitescreen.inputs.spec import LayerSpec
 from sitescreen.run.pipeline import screen
 from sitescreen.rules.profile import load_profile
 from sitescreen.measure.zonal import zonal_stats
@@ -173,7 +173,7 @@ def test_gpkg_with_a_draft_first_reads_the_layer_a_definition_matches(tmp_path, 
     padus = tw.padus_frame([shapely.box(*half)]).assign(State_Nm="ID")  # an Idaho extract
     path = two_layer_gpkg(w, generic_frame(1, box=(-116, 43, -113, 46)), padus)
     w.layers[1] = f"federal_land={path}"
-    with caplog.at_level("INFO", logger="sitescreen.inputs.layers"):
+    with caplog.at_level("INFO", logger="sitescreen.inputs.read"):
         _result(w.args())
     assert any("reading 'padus'" in r.getMessage() for r in caplog.records)
     got = _sites_csv(w.out)["m_federal_land"]

@@ -274,7 +274,7 @@ def test_geotiff_suffix_is_a_raster(tmp_path):
 
 
 def test_tiff_without_a_known_suffix_is_a_raster(tmp_path):
-    from sitescreen.inputs.layers import is_raster
+    from sitescreen.inputs.spec import is_raster
     dem = tw.write_dem(tmp_path / "dem.tif")
     odd = tmp_path / "dem.elevation"
     shutil.copy(dem, odd)

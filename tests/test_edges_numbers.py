@@ -22,9 +22,11 @@ from edgecases import Catalogue, run_case, run_cli
 from sitescreen.cli.options import build_config
 from sitescreen.cli.screen import screen_command
 from sitescreen.run.config import OVERRIDE_FLAGS, Overrides
-from sitescreen.errors import LayerConfigError
+from sitescreen.errors import ConfigError
 from sitescreen.inputs.numbers import RANGES
-from sitescreen.sites.sites import SiteStats, aoi_geometry, apply_aoi, grid_sites, parse_aoi
+from sitescreen.sites.aoi import aoi_geometry, apply_aoi, parse_aoi
+from sitescreen.sites.grid import grid_sites
+from sitescreen.sites.options import SiteStats
 
 CASES = Catalogue()
 case = CASES.case
@@ -415,5 +417,5 @@ def test_layer_beside_config_is_refused(tmp_path):
 def test_overrides_are_validated_like_the_config(tmp_path):
     w = tw.build(tmp_path / "w")
     w.write_config(tw.CONFIG)
-    with pytest.raises(LayerConfigError, match="commodity 'gold-ish' is not one of rare-earths, any"):
+    with pytest.raises(ConfigError, match="commodity 'gold-ish' is not one of rare-earths, any"):
         build_config(None, w.config, (), None, None, None, None, "gold-ish", {}, None, False)

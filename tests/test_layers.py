@@ -14,7 +14,8 @@ from pyproj import CRS
 from shapely.geometry import Point, Polygon, box
 
 from sitescreen.errors import CRSError, LayerConfigError, LayerDataError
-from sitescreen.inputs.layers import LayerSpec, load_vector, parse_layer_arg
+from sitescreen.inputs.load import load_vector
+from sitescreen.inputs.spec import LayerSpec, parse_layer_arg
 
 ALBERS = CRS.from_epsg(5070)
 UTM11 = CRS.from_epsg(32611)

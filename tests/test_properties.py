@@ -1,8 +1,8 @@
 """Properties of the measurements and scores, over generated layers and sites (hypothesis).
 
 Each property runs with at least 200 examples. Layers are built in memory as a run would hold
-them after loading (:class:`sitescreen.inputs.layers.LoadedLayer` in the run CRS, EPSG:5070), sites with
-:func:`sitescreen.sites.sites.make_footprints`, and the criteria and scores with
+them after loading (:class:`sitescreen.inputs.load.LoadedLayer` in the run CRS, EPSG:5070), sites with
+:func:`sitescreen.sites.footprints.make_footprints`, and the criteria and scores with
 :func:`sitescreen.measure.criteria.measure` and :func:`sitescreen.rules.scoring.score`.
 """
 
@@ -18,11 +18,13 @@ from hypothesis import strategies as st
 from pyproj import CRS, Transformer
 
 from sitescreen.measure.criteria import Inputs, Measurement, measure
-from sitescreen.inputs.layers import LayerSpec, LoadedLayer
+from sitescreen.inputs.load import LoadedLayer
+from sitescreen.inputs.spec import LayerSpec
 from sitescreen.rules.profile import profile_from_dict
 from sitescreen.inputs.schemas import Schema
 from sitescreen.rules.scoring import score
-from sitescreen.sites.sites import SiteOptions, SiteStats, make_footprints
+from sitescreen.sites.footprints import make_footprints
+from sitescreen.sites.options import SiteOptions, SiteStats
 from sitescreen.review.verify import compare_frames
 
 RUN_CRS = CRS.from_epsg(5070)

@@ -32,7 +32,7 @@ from sitescreen.run.pipeline import screen
 pytestmark = pytest.mark.realdata
 
 ALBERS = "EPSG:5070"
-RADIUS_M = 1000.0  # the default footprint radius (DESIGN.md / issue 2)
+RADIUS_M = 1000.0  # the default footprint radius (SiteOptions.radius_m; README "Screening real data")
 SEARCH_RADIUS_M = 50_000.0  # protected_setback's search radius in the default profile
 
 DEPOSITS = "mineral_deposits/lanthanum_datafile.csv"

@@ -12,7 +12,8 @@ from pyproj import CRS
 from shapely.geometry import box
 
 from sitescreen.errors import LayerConfigError
-from sitescreen.inputs.layers import LayerSpec, layer_from_config, load_vector
+from sitescreen.inputs.load import load_vector
+from sitescreen.inputs.spec import LayerSpec, layer_from_config
 from sitescreen.rules.profile import load_profile
 from sitescreen.inputs.schemas import detect_schema, generic_schema, known_schemas, schema_from_dict
 

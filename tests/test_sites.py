@@ -14,10 +14,15 @@ from pyproj import CRS
 from shapely.geometry import Point, box
 
 from sitescreen.run.config import site_options
-from sitescreen.errors import LayerConfigError, LayerDataError
-from sitescreen.inputs.layers import LayerSpec
-from sitescreen.sites.sites import (SiteOptions, SiteStats, aoi_geometry, apply_aoi, choose_crs, grid_sites,
-                              make_footprints, merge_duplicates, parse_aoi, read_sites)
+from sitescreen.errors import ConfigError, LayerConfigError, LayerDataError
+from sitescreen.inputs.spec import LayerSpec
+from sitescreen.inputs.crs import choose_crs
+from sitescreen.sites.aoi import aoi_geometry, apply_aoi, parse_aoi
+from sitescreen.sites.dedup import merge_duplicates
+from sitescreen.sites.footprints import make_footprints
+from sitescreen.sites.grid import grid_sites
+from sitescreen.sites.options import SiteOptions, SiteStats
+from sitescreen.sites.source import read_sites
 
 ALBERS = CRS.from_epsg(5070)
 HEADER = ["ms_uri", "source_id", "record_id", "country", "state_or_province", "location", "crs",
@@ -68,7 +73,7 @@ def test_commodity_any_and_word_list(deposits):
     assert len(raw) == 6 and stats.records_filtered_out == 0
     raw, _ = read_sites(LayerSpec(role="sites", path=deposits), SiteOptions(commodity=("gold",)))
     assert sorted(raw["record_id"]) == ["103", "106"]
-    with pytest.raises(LayerConfigError, match="commodity 'coal' is not one of rare-earths, any"):
+    with pytest.raises(ConfigError, match="commodity 'coal' is not one of rare-earths, any"):
         SiteOptions(commodity="coal").commodity_terms()
 
 
@@ -222,12 +227,12 @@ def test_grid_sites_cover_the_aoi():
     # about (extent / cell)^2 cells: no more than the bounding box holds
     minx, miny, maxx, maxy = area.bounds
     assert len(cells) <= np.ceil((maxx - minx) / 2000) * np.ceil((maxy - miny) / 2000)
-    with pytest.raises(LayerConfigError, match="grid cell size must be > 0"):
+    with pytest.raises(ConfigError, match="grid cell size must be > 0"):
         grid_sites(aoi, ALBERS, 0)
 
 
 def test_grid_needs_aoi():
-    with pytest.raises(LayerConfigError, match="a grid of sites needs an area of interest"):
+    with pytest.raises(ConfigError, match="a grid of sites needs an area of interest"):
         site_options(grid_cell_m=1000)
 
 
@@ -252,10 +257,10 @@ def test_aoi_polygon_file(deposits, tmp_path):
 
 @pytest.mark.parametrize("text", ["1,2,3", "-114,46,-115,45", "a,b,c,d", "-200,0,0,10"])
 def test_bad_aoi_bbox(text):
-    with pytest.raises(LayerConfigError, match="--aoi"):
+    with pytest.raises(ConfigError, match="--aoi"):
         out = parse_aoi(text)
         if not isinstance(out, tuple):  # not four numbers: read as a file path
-            raise LayerConfigError(f"--aoi {text!r} taken as a path")
+            raise ConfigError(f"--aoi {text!r} taken as a path")
 
 
 @pytest.mark.parametrize("bounds, expected", [

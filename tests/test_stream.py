@@ -18,7 +18,7 @@ from sitescreen.run import stream
 from sitescreen.cli import main
 from sitescreen.run.config import load_config
 from sitescreen.errors import SitescreenError
-from sitescreen.inputs.layers import LayerSpec
+from sitescreen.inputs.spec import LayerSpec
 from sitescreen.run.pipeline import screen
 from sitescreen.run.stream import NotStreamable, screen_streamed, screen_to_folder
 from sitescreen.review.verify import verify

@@ -62,25 +62,17 @@ def _interrupt(signum, frame):
 
 
 def _register() -> None:
+    from sitescreen.cli.batch import batch_command
     from sitescreen.cli.check import check_command
     from sitescreen.cli.demo import demo_command
     from sitescreen.cli.explain import explain_command
+    from sitescreen.cli.map import map_command
+    from sitescreen.cli.report import report_command
     from sitescreen.cli.screen import screen_command
-    for cmd in (screen_command, check_command, explain_command, demo_command):
+    from sitescreen.cli.verify import verify_command
+    for cmd in (screen_command, check_command, explain_command, map_command, report_command, verify_command,
+                batch_command, demo_command):
         main.add_command(cmd)
-    try:
-        from sitescreen.cli.map import map_command
-        from sitescreen.cli.report import report_command
-        main.add_command(map_command)
-        main.add_command(report_command)
-    except ImportError:  # pragma: no cover - present in a complete checkout
-        pass
-    for optional in ("verify", "batch"):
-        try:
-            module = __import__(f"sitescreen.cli.{optional}", fromlist=["command"])
-            main.add_command(module.command)
-        except ImportError:
-            pass
 
 
 _register()

@@ -17,7 +17,7 @@ from sitescreen.outputs.values import strict_json
 @click.option("--overwrite", is_flag=True, help="Replace output folders whose inputs or config changed.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON instead of a table.")
 @click.pass_context
-def command(ctx, jobs_file, workers, overwrite, as_json):
+def batch_command(ctx, jobs_file, workers, overwrite, as_json):
     """Run every screening listed in JOBS_FILE (TOML) and print a summary.
 
     \b

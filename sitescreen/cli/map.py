@@ -22,7 +22,7 @@ def read_region(out_dir: Path, aoi: str | None):
     from sitescreen.outputs.files import read_results
     sites, manifest = read_results(out_dir)
     if aoi:
-        from sitescreen.sites.sites import aoi_geometry, parse_aoi
+        from sitescreen.sites.aoi import aoi_geometry, parse_aoi
         area = aoi_geometry(parse_aoi(aoi)).to_crs(sites.crs).iloc[0]
         sites = sites.loc[sites.intersects(area)].reset_index(drop=True)
         if not len(sites):

@@ -10,10 +10,10 @@ from typing import Callable
 import click
 
 from sitescreen.run.config import OVERRIDE_FLAGS, SITE_FILE_FLAGS, Overrides, RunConfig, apply_overrides, load_config, site_options
-from sitescreen.errors import LayerConfigError
-from sitescreen.inputs.layers import parse_layer_arg
+from sitescreen.errors import ConfigError, LayerConfigError
+from sitescreen.inputs.spec import parse_layer_arg
 from sitescreen.inputs.numbers import RANGES, check_number
-from sitescreen.sites.sites import parse_aoi
+from sitescreen.sites.aoi import parse_aoi
 from sitescreen.outputs.files import MapOptions
 
 def _basemaps() -> tuple[str, ...]:
@@ -39,7 +39,7 @@ def _sites_callback(ctx, param, value):
 def _aoi_callback(ctx, param, value):
     try:
         return parse_aoi(value, "--aoi")
-    except LayerConfigError as exc:
+    except ConfigError as exc:
         raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
 
 
@@ -68,7 +68,7 @@ class Number(click.ParamType):
             return check_number(self.setting, number, key=flag)
         except ValueError:
             self.fail(f"{flag} must be a number, got {value!r}; allowed: {RANGES[self.setting].text()}", param, ctx)
-        except LayerConfigError as exc:
+        except ConfigError as exc:
             self.fail(str(exc), param, ctx)
 
 

@@ -14,7 +14,7 @@ from sitescreen.outputs.values import strict_json
 @click.argument("out_dir", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_context
-def command(ctx, out_dir, as_json):
+def verify_command(ctx, out_dir, as_json):
     """Re-hash the inputs of the run in OUT_DIR, re-run it and compare every result.
 
     Checks the sha256 of the sites file, every layer and the profile against the

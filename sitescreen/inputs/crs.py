@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 from pyproj import CRS, Proj, Transformer
+from pyproj.exceptions import CRSError as ProjCRSError
 
 from sitescreen.errors import CRSError
 
@@ -166,6 +167,18 @@ def choose_crs(where) -> CRS:
     return cands[-1][0]
 
 
+def to_crs(value: str | CRS, where: str) -> CRS:
+    try:
+        return CRS.from_user_input(value)
+    except (ProjCRSError, TypeError) as exc:
+        raise CRSError(f"{where}: {value!r} is not a CRS pyproj understands (e.g. EPSG:5070): {exc}") from None
+
+
+def crs_label(crs: CRS) -> str:
+    epsg = crs.to_epsg()
+    return f"EPSG:{epsg}" if epsg else crs.to_string()
+
+
 def crs_name(crs: CRS) -> str:
     epsg = crs.to_epsg()
     return f"EPSG:{epsg} ({crs.name})" if epsg else f"{crs.to_string()!r}" + (f" ({crs.name})" if crs.name != "unknown" else "")
@@ -224,7 +237,6 @@ def suggestion(ext: Extent, areas: bool) -> str:
 
 def parse_run_crs(value, where: str = "--crs") -> CRS:
     """A user's run CRS, refused at once when it cannot measure in metres (before any work)."""
-    from sitescreen.inputs.layers import to_crs
     crs = to_crs(value, where)
     why = kind_problem(crs)
     if why:

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from sitescreen.errors import LayerConfigError, SitescreenError
+from sitescreen.errors import ConfigError, SitescreenError
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class Range:
         kind = "a whole number" if self.integer else ""
         return " ".join(p for p in (kind, text, self.unit) if p)
 
-    def check(self, value: Any, key: str, where: str = "", error: type[SitescreenError] = LayerConfigError) -> float:
+    def check(self, value: Any, key: str, where: str = "", error: type[SitescreenError] = ConfigError) -> float:
         """``value`` as a float (an int for integer settings), or ``error`` naming ``where`` and ``key``."""
         prefix = f"{where}: " if where else ""
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -63,7 +63,7 @@ def show(x: float) -> str:
     return f"{x:g}"
 
 
-def finite_number(value: Any, key: str, where: str = "", error: type[SitescreenError] = LayerConfigError) -> float:
+def finite_number(value: Any, key: str, where: str = "", error: type[SitescreenError] = ConfigError) -> float:
     """A finite number with no other bound (thresholds, breakpoints, exclusion limits)."""
     return Range(None, None).check(value, key, where, error)
 
@@ -92,12 +92,12 @@ LATITUDE = Range(-90, 90, "degrees", closed_low=True)
 
 
 def check_number(name: str, value: Any, key: str | None = None, where: str = "",
-                 error: type[SitescreenError] = LayerConfigError) -> float:
+                 error: type[SitescreenError] = ConfigError) -> float:
     """``value`` checked against the range of setting ``name`` (reported as ``key``, default ``name``)."""
     return RANGES[name].check(value, key or name, where, error)
 
 
-def plain_number(value: Any, where: str, error: type[SitescreenError] = LayerConfigError) -> float:
+def plain_number(value: Any, where: str, error: type[SitescreenError] = ConfigError) -> float:
     """A finite number with no other bound, in the profile's form: ``<where>: expected a number, got
     <value>`` (a string, a boolean, NaN) or ``… expected a finite number`` (±inf)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (isinstance(value, float) and math.isnan(value)):

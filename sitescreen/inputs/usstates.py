@@ -1,6 +1,6 @@
 """US states and territories by USPS code: the names a layer or a deposit record may use for one.
 
-Used by "states" coverage (:mod:`sitescreen.inputs.layers`): a state extract (e.g. PAD-US for one state)
+Used by "states" coverage (:mod:`sitescreen.inputs.coverage`): a state extract (e.g. PAD-US for one state)
 covers the states named in its state field, and a site whose record names another state is
 outside it. Only names and codes are here, no boundaries.
 """

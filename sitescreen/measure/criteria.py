@@ -20,7 +20,8 @@ import pandas as pd
 from sitescreen.measure import geomops
 from sitescreen.errors import LayerConfigError, SitescreenError
 from sitescreen.rules.kinds import KINDS, check_measures
-from sitescreen.inputs.layers import LayerSpec, LoadedLayer
+from sitescreen.inputs.load import LoadedLayer
+from sitescreen.inputs.spec import LayerSpec
 from sitescreen.rules.profile import Criterion, Profile
 
 log = logging.getLogger(__name__)

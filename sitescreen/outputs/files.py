@@ -599,4 +599,4 @@ def read_results(out_dir: str | Path) -> tuple[gpd.GeoDataFrame, dict]:
 
 __all__ = ["MapOptions", "write_outputs", "write_into", "read_results", "write_map", "write_report", "staged_dir",
            "check_out_dir", "guard_replace", "run_paths", "seal", "write_rebuilt", "rebuilt_output_path",
-           "manifest_text", "RESULT_FILES", "OUTPUT_FILES", "SitescreenError"]
+           "manifest_text", "RESULT_FILES", "OUTPUT_FILES"]

@@ -833,7 +833,6 @@ def build_map(sites: gpd.GeoDataFrame, layers: Iterable[DisplayLayer], manifest:
     _Script(f"sitescreen.init({m.get_name()}, {script_json(opts)});"
             f"{sites_layer.get_name()}.addTo({m.get_name()});").add_to(m)
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
-    m._sitescreen_self_contained = self_contained  # noqa: SLF001 - read by render_map
     return m
 
 

@@ -28,7 +28,7 @@ import shapely
 
 from sitescreen import __version__
 from sitescreen.errors import SitescreenError, VerifyError
-from sitescreen.inputs.layers import file_sha256
+from sitescreen.inputs.check import file_sha256
 
 log = logging.getLogger(__name__)
 

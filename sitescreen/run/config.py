@@ -26,11 +26,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from sitescreen.errors import LayerConfigError
+from sitescreen.errors import ConfigError, LayerConfigError
 from sitescreen.inputs.tomlfile import read_toml
-from sitescreen.inputs.layers import LayerSpec, layer_from_config
+from sitescreen.inputs.spec import LayerSpec, layer_from_config
 from sitescreen.inputs.numbers import check_number
-from sitescreen.sites.sites import COMMODITIES, SiteOptions, parse_aoi
+from sitescreen.sites.aoi import parse_aoi
+from sitescreen.sites.options import COMMODITIES, SiteOptions
 
 DEFAULT_PROFILE = "federal-safeguards"
 
@@ -52,41 +53,41 @@ class RunConfig:
 
 def load_config(path: str | Path) -> RunConfig:
     path = Path(path)
-    data, _ = read_toml(path, "config", LayerConfigError)
+    data, _ = read_toml(path, "config", ConfigError)
     return config_from_dict(data, path.parent.resolve(), str(path))
 
 
 def config_from_dict(data: Mapping[str, Any], base: Path, where: str) -> RunConfig:
     unknown = set(data) - {"title", "sites", "run", "layers"}
     if unknown:
-        raise LayerConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; allowed: title, sites, run, layers")
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; allowed: title, sites, run, layers")
     run = _table(data.get("run", {}), where, "[run]")
     bad = set(run) - {"profile", "crs", "aoi"}
     if bad:
-        raise LayerConfigError(f"{where}: [run] unknown key(s) {', '.join(sorted(bad))}; allowed: profile, crs, aoi")
+        raise ConfigError(f"{where}: [run] unknown key(s) {', '.join(sorted(bad))}; allowed: profile, crs, aoi")
     s = _table(data.get("sites", {}), where, "[sites]")
     site_keys = {"path", "layer", "crs", "schema", "definition", "where", "radius_m", "commodity", "merge_distance_m",
                  "grid_cell_m", "skip_invalid"}
     bad = set(s) - site_keys
     if bad:
-        raise LayerConfigError(f"{where}: [sites] unknown key(s) {', '.join(sorted(bad))}; allowed: {', '.join(sorted(site_keys))}")
+        raise ConfigError(f"{where}: [sites] unknown key(s) {', '.join(sorted(bad))}; allowed: {', '.join(sorted(site_keys))}")
     for key in ("profile", "crs"):
         if key in run and not isinstance(run[key], str):
-            raise LayerConfigError(f"{where}: [run].{key} must be a string, got {run[key]!r}")
+            raise ConfigError(f"{where}: [run].{key} must be a string, got {run[key]!r}")
     aoi = run.get("aoi")
     if isinstance(aoi, str) and "," not in aoi:
         aoi = str(base / aoi)
     sites = None
     if "path" in s:
         if "grid_cell_m" in s:
-            raise LayerConfigError(f"{where}: [sites] has both path (a sites file) and grid_cell_m (a grid over [run].aoi); keep one")
+            raise ConfigError(f"{where}: [sites] has both path (a sites file) and grid_cell_m (a grid over [run].aoi); keep one")
         sites = layer_from_config({"role": "sites", **{k: s[k] for k in ("path", "layer", "crs", "schema", "definition", "where") if k in s}},
                                   base, f"{where}: [sites]")
     elif "grid_cell_m" not in s:
-        raise LayerConfigError(f"{where}: [sites] needs path = \"...\" (a sites file) or grid_cell_m (a grid over [run].aoi)")
+        raise ConfigError(f"{where}: [sites] needs path = \"...\" (a sites file) or grid_cell_m (a grid over [run].aoi)")
     skip = s.get("skip_invalid", False)
     if not isinstance(skip, bool):
-        raise LayerConfigError(f"{where}: [sites].skip_invalid must be true or false, got {skip!r}")
+        raise ConfigError(f"{where}: [sites].skip_invalid must be true or false, got {skip!r}")
     opts = site_options(radius_m=s.get("radius_m"), commodity=s.get("commodity"), merge_distance_m=s.get("merge_distance_m"),
                         grid_cell_m=s.get("grid_cell_m"), aoi=aoi, skip_invalid=skip, where=f"{where}: [sites]",
                         aoi_where=f"{where}: [run].aoi")
@@ -103,7 +104,7 @@ def config_from_dict(data: Mapping[str, Any], base: Path, where: str) -> RunConf
 
 def _table(value: Any, where: str, name: str) -> dict:
     if not isinstance(value, Mapping):
-        raise LayerConfigError(f"{where}: {name} must be a table, got {value!r}")
+        raise ConfigError(f"{where}: {name} must be a table, got {value!r}")
     return dict(value)
 
 
@@ -119,7 +120,7 @@ def site_options(*, radius_m=None, commodity=None, merge_distance_m=None, grid_c
     opts = SiteOptions(**kw)
     opts.commodity_terms()  # validates
     if opts.grid_cell_m is not None and opts.aoi is None:
-        raise LayerConfigError(f"{where}: a grid of sites needs an area of interest (--aoi / [run].aoi)")
+        raise ConfigError(f"{where}: a grid of sites needs an area of interest (--aoi / [run].aoi)")
     return opts
 
 
@@ -128,7 +129,7 @@ def _commodity(value: Any, where: str) -> str | tuple[str, ...]:
         return value
     if isinstance(value, (list, tuple)) and value and all(isinstance(v, str) and v.strip() for v in value):
         return tuple(value)
-    raise LayerConfigError(f"{where}: commodity must be a name ({', '.join(COMMODITIES)}) or a list of words, got {value!r}")
+    raise ConfigError(f"{where}: commodity must be a name ({', '.join(COMMODITIES)}) or a list of words, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -166,11 +167,11 @@ def apply_overrides(config: RunConfig, over: Overrides) -> RunConfig:
         return config
     where = config.config_path or "run config"
     if "grid_cell_m" in given and config.sites is not None:
-        raise LayerConfigError(f"--grid: {where} screens the sites file {config.sites.path}; a grid replaces a sites "
+        raise ConfigError(f"--grid: {where} screens the sites file {config.sites.path}; a grid replaces a sites "
                                f"file: drop --grid, or use a run config with [sites] grid_cell_m and no path")
     misplaced = [OVERRIDE_FLAGS[k] for k in SITE_FILE_FLAGS if k in given and config.sites is None]
     if misplaced:
-        raise LayerConfigError(f"{', '.join(misplaced)}: {where} screens a grid of cells (no sites file); "
+        raise ConfigError(f"{', '.join(misplaced)}: {where} screens a grid of cells (no sites file); "
                                f"these flags apply to a sites file only: drop them")
     opts = config.site_options
     changes = {k: given[k] for k in ("radius_m", "commodity", "grid_cell_m", "skip_invalid", "aoi") if k in given}
@@ -270,7 +271,7 @@ def _spec_to_dict(spec: LayerSpec) -> dict:
 
 
 def _coverage_to_dict(coverage: str | None) -> str | None:
-    from sitescreen.inputs.layers import SPEC_COVERAGES
+    from sitescreen.inputs.spec import SPEC_COVERAGES
     return coverage if coverage in (None, *SPEC_COVERAGES) else str(Path(coverage).resolve())
 
 

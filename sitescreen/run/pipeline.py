@@ -28,11 +28,18 @@ from sitescreen.measure.criteria import Inputs, Measurement
 from sitescreen.measure.engine import DEFAULT_CHUNK, measure_all
 from sitescreen.errors import CRSError, LayerConfigError, LayerDataError, SitescreenError
 from sitescreen.rules.kinds import KINDS
-from sitescreen.inputs.layers import LayerSpec, LoadedLayer, check_coordinates, check_path, companion_files, crs_label, file_sha256, load_vector, to_crs
+from sitescreen.inputs.check import check_coordinates, check_path, companion_files, file_sha256
+from sitescreen.inputs.crs import crs_label, to_crs
+from sitescreen.inputs.load import LoadedLayer, load_vector
+from sitescreen.inputs.spec import LayerSpec
 from sitescreen.rules.profile import VERDICTS, Profile, load_profile
 from sitescreen.rules.scoring import score
 from sitescreen.inputs.crs import Extent, parse_run_crs, split_box, working_crs
-from sitescreen.sites.sites import (SiteStats, aoi_geometry, apply_aoi, grid_sites, make_footprints, read_sites, site_extent)
+from sitescreen.sites.aoi import aoi_geometry, apply_aoi
+from sitescreen.sites.footprints import make_footprints, site_extent
+from sitescreen.sites.grid import grid_sites
+from sitescreen.sites.options import SiteStats
+from sitescreen.sites.source import read_sites
 
 log = logging.getLogger(__name__)
 

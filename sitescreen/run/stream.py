@@ -42,17 +42,20 @@ from pyproj import CRS, Transformer
 from sitescreen.run.config import RunConfig
 from sitescreen.measure.criteria import Inputs, density_keys, finalize
 from sitescreen.measure.engine import _from_frame, _to_frame, measure_all
-from sitescreen.errors import LayerConfigError, LayerDataError
+from sitescreen.errors import ConfigError, LayerConfigError, LayerDataError
 from sitescreen.rules.kinds import KINDS
-from sitescreen.inputs.layers import BATCH_SUFFIXES, _feature_count, read_batches
+from sitescreen.inputs.probe import feature_count as _feature_count
+from sitescreen.inputs.read import BATCH_SUFFIXES, read_batches
 from sitescreen.outputs.files import (MapOptions, ResultWriter, read_results, run_paths, staged_dir, write_into, write_map,
                       write_report, written_manifest)
 from sitescreen.inputs.crs import ExtentBuilder, parse_run_crs
 from sitescreen.run.pipeline import Prepared, _check_roles, _timed, add_tallies, build_manifest, crs_where, decide_crs, load_layers, tally
 from sitescreen.rules.profile import load_profile
 from sitescreen.rules.scoring import score
-from sitescreen.sites.sites import (SiteStats, aoi_geometry, apply_aoi, check_selected, raise_outside_aoi, select_sites, site_frame,
-                    site_ids)
+from sitescreen.sites.aoi import aoi_geometry, apply_aoi, raise_outside_aoi
+from sitescreen.sites.ids import site_frame, site_ids
+from sitescreen.sites.options import SiteStats
+from sitescreen.sites.source import check_selected, select_sites
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +131,7 @@ def screen_streamed(config: RunConfig, out_dir: str | Path, *, overwrite: bool =
     ``sitescreen map``).
     """
     if chunk_size < 1:
-        raise LayerConfigError(f"chunk size must be ≥ 1, got {chunk_size}")
+        raise ConfigError(f"chunk size must be ≥ 1, got {chunk_size}")
     why = stream_refusal(config)
     if why:
         raise NotStreamable(f"cannot stream this run: {why}")

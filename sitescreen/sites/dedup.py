@@ -1,0 +1,100 @@
+"""Duplicate records of one deposit (the same site in several USGS databases) merged into one site
+listing every source record id: close in space and with similar names, or very close."""
+
+from __future__ import annotations
+
+import re
+from difflib import SequenceMatcher
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from sitescreen.sites.options import SiteOptions
+
+
+NUMBER = re.compile(r"\d+")
+
+
+NAME_NOISE = re.compile(r"\b(prospect|mine|mines|deposit|deposits|occurrence|claims?|group|area|district|property|project|the|and|\(synthetic\))\b|[^a-z0-9 ]")
+
+
+def _same_name(x: str, y: str, threshold: float) -> bool:
+    if not x or not y:
+        return False
+    nx, ny = set(NUMBER.findall(x)), set(NUMBER.findall(y))
+    if nx and ny and nx != ny:
+        return False  # "No. 58 Thorium Deposit" and "No. 62 Thorium Deposit" are different claims
+    return x == y or x in y or y in x or SequenceMatcher(None, x, y).ratio() >= threshold
+
+
+def _similar(a: np.ndarray, b: np.ndarray, threshold: float) -> np.ndarray:
+    """Name similarity of candidate duplicate pairs (only pairs close in space get here)."""
+    def norm(s: Any) -> str:
+        return " ".join(NAME_NOISE.sub(" ", str(s or "").lower()).split())
+    return np.array([_same_name(norm(x), norm(y), threshold) for x, y in zip(a, b)], dtype=bool)
+
+
+def _components(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Connected-component labels (smallest member index) of an undirected graph, vectorized."""
+    labels = np.arange(n)
+    if len(i) == 0:
+        return labels
+    while True:
+        li, lj = labels[i], labels[j]
+        m = np.minimum(li, lj)
+        new = labels.copy()
+        np.minimum.at(new, i, m)
+        np.minimum.at(new, j, m)
+        new = new[new]  # pointer jumping
+        if np.array_equal(new, labels):
+            return labels
+        labels = new
+
+
+def merge_duplicates(points: gpd.GeoDataFrame, opts: SiteOptions) -> tuple[gpd.GeoDataFrame, int]:
+    """Merge records of one deposit: within merge_distance with similar names, or within merge_always.
+
+    ``points`` must be in a projected CRS. Records are first put in a canonical order (by record id,
+    then coordinates) so that the result does not depend on the input row order.
+    """
+    n = len(points)
+    if n == 0:
+        return points, 0
+    pts = points.copy()
+    xy = shapely.get_coordinates(pts.geometry.to_numpy())
+    rid = pts["record_id"].astype(str) if "record_id" in pts else pd.Series([""] * n)
+    order = np.lexsort((xy[:, 1], xy[:, 0], rid.to_numpy()))
+    pts = pts.iloc[order].reset_index(drop=True)
+    geoms = pts.geometry.to_numpy()
+    tree = shapely.STRtree(geoms)
+    i, j = tree.query(geoms, predicate="dwithin", distance=opts.merge_distance_m)
+    upper = i < j
+    i, j = i[upper], j[upper]
+    if len(i):
+        d = shapely.distance(geoms[i], geoms[j])
+        names = pts["name"].to_numpy() if "name" in pts else np.full(n, "")
+        same = (d <= opts.merge_always_m) | _similar(names[i], names[j], opts.merge_name_similarity)
+        i, j = i[same], j[same]
+    labels = _components(n, i, j)
+    pts["_group"] = labels
+    merged = int(n - len(np.unique(labels)))
+    if not merged:
+        pts["record_ids"] = rid.iloc[order].to_numpy() if "record_id" in points else ""
+        return pts.drop(columns="_group"), 0
+    ids = (pts["record_id"].astype(str) if "record_id" in pts else pd.Series([""] * n))
+    groups = pts.groupby("_group", sort=True)
+    first = groups.head(1).set_index("_group")
+    xy = shapely.get_coordinates(geoms)
+    cx = pd.Series(xy[:, 0]).groupby(labels).mean()
+    cy = pd.Series(xy[:, 1]).groupby(labels).mean()
+    out = first.copy()
+    out["record_ids"] = ids.groupby(labels).agg(",".join).loc[first.index].to_numpy()
+    out["n_records"] = pd.Series(1, index=range(n)).groupby(labels).sum().loc[first.index].to_numpy()
+    if "name" in pts:
+        out["other_names"] = pts["name"].astype(str).groupby(labels).agg(
+            lambda s: "; ".join(sorted(set(s) - {s.iloc[0]}))).loc[first.index].to_numpy()
+    out = out.set_geometry(gpd.GeoSeries(shapely.points(cx.loc[first.index].to_numpy(), cy.loc[first.index].to_numpy()), crs=pts.crs, index=first.index))
+    return gpd.GeoDataFrame(out.reset_index(drop=True), crs=pts.crs), merged

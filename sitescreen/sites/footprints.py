@@ -1,0 +1,40 @@
+"""Site footprints in the run CRS: deposit points merged and buffered to the footprint radius, or
+the given polygons; and where the sites are (their lon/lat extent, for the run CRS)."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+from pyproj import CRS
+
+from sitescreen.errors import ConfigError, LayerDataError
+from sitescreen.inputs.crs import Extent, ExtentBuilder
+from sitescreen.sites.dedup import merge_duplicates
+from sitescreen.sites.ids import finish_sites
+from sitescreen.sites.options import SiteOptions, SiteStats
+
+
+def make_footprints(sites: gpd.GeoDataFrame, run_crs: CRS, opts: SiteOptions, stats: SiteStats) -> gpd.GeoDataFrame:
+    """Sites in the run CRS with footprint polygons and ids: points are merged and buffered."""
+    sites = sites.to_crs(run_crs)
+    kind = sites["_kind"].iloc[0]
+    if kind == "point":
+        sites, stats.duplicates_merged = merge_duplicates(sites, opts)
+        if opts.radius_m <= 0:
+            raise ConfigError(f"radius_m must be > 0 (got {opts.radius_m})")
+        stats.radius_m = opts.radius_m
+        sites = sites.set_geometry(sites.geometry.buffer(opts.radius_m, quad_segs=16))
+    else:
+        if "record_id" in sites:
+            sites["record_ids"] = sites["record_id"].astype(str)
+        stats.radius_m = None
+    return finish_sites(sites, str(stats.path))
+
+
+def site_extent(gdf: gpd.GeoDataFrame) -> Extent:
+    """Where the sites are: the smallest lon/lat arc holding them and their spherical mean."""
+    if gdf.crs is None:
+        raise LayerDataError("sites have no CRS")
+    ext = ExtentBuilder().add_geometries(gdf.geometry.to_numpy(), CRS(gdf.crs)).extent()
+    if ext is None:
+        raise LayerDataError("sites have no location")
+    return ext
