@@ -448,3 +448,35 @@ def test_readme_command_end_to_end(shared_data, tmp_path, sites):
     csv = pd.read_csv(out / "sites.csv", dtype={"site_id": str})
     assert list(csv["site_id"]) == list(sites["site_id"])
     assert list(csv["verdict"]) == list(sites["verdict"])
+
+
+# ------------------------------------------------------------------------------------------
+# the run record and its effective weights (issue 10)
+
+
+def test_idaho_manifest_validates_against_the_schema(idaho, manifest_validator):
+    from sitescreen.run.record import to_json
+    manifest_validator.validate(json.loads(to_json(idaho.manifest)))
+
+
+def test_idaho_popup_shows_the_weights_the_score_used(idaho):
+    """The issue: with no DEM the popup listed 35/25/20/20 % while the score used 43.75/31.25/25 %."""
+    from sitescreen.outputs.htmlsafe import format_weight
+    from sitescreen.outputs.mapping import render_map
+    from sitescreen.rules.profile import load_profile
+    profile = {c.name: c.weight for c in load_profile("federal-safeguards").criteria}
+    rec = idaho.manifest
+    dropped = [c.name for c in rec.criteria if not c.evaluated and profile[c.name] > 0]
+    assert dropped == ["steep_terrain"]  # no DEM in this run
+    kept = {c.name: profile[c.name] for c in rec.criteria if c.evaluated and profile[c.name] > 0}
+    total = sum(kept.values())
+    html = render_map(idaho.sites, [], rec, self_contained=True, basemap="none")
+    blocks = [json.loads(m.group(1)) for m in
+              re.finditer(r'<script type="application/json" id="[^"]+">(.*?)</script>', html, re.S)]
+    meta = next(b for b in blocks if isinstance(b, dict) and "criteria" in b and "zf" in b)["criteria"]
+    shown = {c["name"]: c["weight"] for c in meta if c["name"] in kept}
+    assert shown == {n: format_weight(w / total) for n, w in kept.items()}
+    assert sorted(w / total for w in kept.values()) == pytest.approx([0.25, 0.3125, 0.4375])  # the issue's numbers
+    scored = idaho.sites["verdict"].isin(["favorable", "review", "unfavorable"]).to_numpy()
+    expected = sum(idaho.sites[f"s_{n}"].to_numpy(dtype=float) * w / total for n, w in kept.items()) * 100
+    np.testing.assert_allclose(idaho.sites["score"].to_numpy(dtype=float)[scored], expected[scored], atol=1e-3)
