@@ -12,10 +12,11 @@ import tinyworld as tw
 from sitescreen.cli import main
 from sitescreen.errors import CRSError
 from sitescreen.inputs.check import check_coordinates
+from sitescreen.run.record import to_data
 
 
 def test_manifest_records_every_layers_source_crs(demo_result):
-    m = demo_result.manifest
+    m = to_data(demo_result.manifest)
     assert m["crs"] == "EPSG:5070"
     assert m["sites"]["source_crs"] == "EPSG:4326"
     assert {e["name"]: e["source_crs"] for e in m["inputs"]} == {

@@ -1,7 +1,7 @@
 """Issue 9, class 10 (values): writers never crash on real values.
 
 Every NaN, inf, None and pandas NA reaches the files and pages as an explicit empty or ``inf``
-(sitescreen.outputs.values): CSV empty / ``inf``; JSON (manifest, map payload, ``explain --json``) strict,
+(sitescreen.values): CSV empty / ``inf``; JSON (manifest, map payload, ``explain --json``) strict,
 missing → null, ±inf → ±1e999 (read back as ±infinity); HTML ``no data`` / ``(unnamed)`` /
 ``beyond search radius``; text escaped. Each case below writes every file and checks what the
 value reads as in each of them.
@@ -132,8 +132,9 @@ def rewrite(src: Path, dst: Path, change) -> tuple[gpd.GeoDataFrame, dict]:
     """A copy of a result folder whose sites (and manifest) ``change`` edits; every file rewritten
     by the writers (result files, then `map --offline` and `report` through the CLI)."""
     from sitescreen.outputs.files import read_results, write_result_files
+    from sitescreen.run.record import to_json
     sites, manifest = read_results(src)
-    sites, manifest = change(sites.copy(), json.loads(json.dumps(manifest)))
+    sites, manifest = change(sites.copy(), json.loads(to_json(manifest)))
     dst.mkdir()
     write_result_files(sites, manifest, dst)
     for cmd in (["map", str(dst), "--offline"], ["report", str(dst)]):

@@ -38,7 +38,7 @@ def test_dask_engine_equals_local_on_demo(demo_dir, demo_result):
     pytest.importorskip("dask_geopandas")
     dask_run = screen(load_config(demo_dir / "sitescreen.toml"), engine="dask", workers=2, chunk_size=40)
     assert_geodataframe_equal(dask_run.sites, demo_result.sites)
-    assert dask_run.manifest["counts"] == demo_result.manifest["counts"]
+    assert dask_run.manifest.counts == demo_result.manifest.counts
 
 
 @pytest.mark.realdata

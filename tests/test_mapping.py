@@ -261,7 +261,7 @@ def test_point_sites_and_geographic_crs(result_manifest):
 
 
 def test_results_without_manifest_criteria_use_columns(result_sites):
-    html = render_map(result_sites, [], {"title": "bare"})
+    html = render_map(result_sites, [], None)
     meta = next(v for v in json_blocks(html).values() if isinstance(v, dict) and "criteria" in v and "zf" in v)
     assert {c["name"] for c in meta["criteria"]} == {"protected_overlap", "park_distance", "stream_count", "huc", "slope"}
 

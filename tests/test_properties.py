@@ -229,5 +229,5 @@ def test_a_sites_result_does_not_depend_on_the_other_sites(protected, federal, c
 
 
 def test_site_density_criteria_say_that_they_depend_on_the_other_sites(demo_result):
-    notes = {c["name"]: c["note"] for c in demo_result.manifest["criteria"]}
+    notes = {c.name: c.note for c in demo_result.manifest.criteria}
     assert "depends on which sites are screened together" in notes["watershed_pressure"]

@@ -28,6 +28,7 @@ from sitescreen.run.config import config_from_dict
 from sitescreen.measure.criteria import MIN_COVERAGE
 from sitescreen.errors import CRSError
 from sitescreen.run.pipeline import screen
+from sitescreen.run.record import to_data
 
 pytestmark = pytest.mark.realdata
 
@@ -144,7 +145,7 @@ def covered_fraction(footprints: np.ndarray, dissolved) -> np.ndarray:
 
 
 def test_run_in_conus_albers_with_every_layer(idaho, shared_data):
-    m = idaho.manifest
+    m = to_data(idaho.manifest)
     assert m["crs"] == ALBERS
     names = {e["path"]: e for e in m["inputs"]}
     assert set(names) == {str(shared_data / p) for p in (PADUS, HUC8, PARKS, WILDERNESS)}
@@ -289,7 +290,7 @@ def test_state_land_does_not_count_as_federal(shared_data, padus, federal, tmp_p
 
 
 def test_protected_distance_matches_independent_union(sites, protected, idaho):
-    crit = {c["name"]: c for c in idaho.manifest["criteria"]}["protected_setback"]
+    crit = {c["name"]: c for c in to_data(idaho.manifest)["criteria"]}["protected_setback"]
     assert crit["params"]["search_radius_m"] == SEARCH_RADIUS_M
     union = shapely.union_all(protected.geometry.to_numpy())
     expected = shapely.distance(sites.geometry.to_numpy(), union)
@@ -308,7 +309,7 @@ def test_protected_distance_matches_independent_union(sites, protected, idaho):
 
 
 def test_duplicate_records_are_merged(sites, idaho, idaho_points, records):
-    stats = idaho.manifest["sites"]
+    stats = to_data(idaho.manifest)["sites"]
     # README: 285 rows of the whole file have an empty location
     assert (records["location"].str.strip() == "").sum() == 285
     assert stats["records_without_location"] == 285
@@ -379,13 +380,13 @@ def test_dem_zonal_mean_matches_direct_computation(shared_data, tmp_path, run_cr
                             "layers": [{"role": "dem", "path": str(shared_data / DEM), "crs": "EPSG:32611"}]},
                            tmp_path, "dem")
     result = screen(cfg)
-    assert result.manifest["crs"] == (run_crs or ALBERS)
+    assert result.manifest.crs == (run_crs or ALBERS)
     got = result.sites.set_index("site_id")
     np.testing.assert_allclose(got.loc[["a", "b", "c", "d"], "m_elevation"].to_numpy(dtype=float), direct, rtol=1e-6)
     assert np.isnan(got.loc["off", "m_elevation"])
     assert got.loc["off", "verdict"] == "incomplete"
-    entry = next(e for e in result.manifest["inputs"] if e["role"] == "dem")
-    assert entry["crs_override"] == "EPSG:32611"
+    entry = next(e for e in result.manifest.inputs if e.role == "dem")
+    assert entry.crs_override == "EPSG:32611"
 
 
 def test_dem_without_override_is_refused(shared_data, tmp_path):
@@ -447,3 +448,35 @@ def test_readme_command_end_to_end(shared_data, tmp_path, sites):
     csv = pd.read_csv(out / "sites.csv", dtype={"site_id": str})
     assert list(csv["site_id"]) == list(sites["site_id"])
     assert list(csv["verdict"]) == list(sites["verdict"])
+
+
+# ------------------------------------------------------------------------------------------
+# the run record and its effective weights (issue 10)
+
+
+def test_idaho_manifest_validates_against_the_schema(idaho, manifest_validator):
+    from sitescreen.run.record import to_json
+    manifest_validator.validate(json.loads(to_json(idaho.manifest)))
+
+
+def test_idaho_popup_shows_the_weights_the_score_used(idaho):
+    """The issue: with no DEM the popup listed 35/25/20/20 % while the score used 43.75/31.25/25 %."""
+    from sitescreen.outputs.htmlsafe import format_weight
+    from sitescreen.outputs.mapping import render_map
+    from sitescreen.rules.profile import load_profile
+    profile = {c.name: c.weight for c in load_profile("federal-safeguards").criteria}
+    rec = idaho.manifest
+    dropped = [c.name for c in rec.criteria if not c.evaluated and profile[c.name] > 0]
+    assert dropped == ["steep_terrain"]  # no DEM in this run
+    kept = {c.name: profile[c.name] for c in rec.criteria if c.evaluated and profile[c.name] > 0}
+    total = sum(kept.values())
+    html = render_map(idaho.sites, [], rec, self_contained=True, basemap="none")
+    blocks = [json.loads(m.group(1)) for m in
+              re.finditer(r'<script type="application/json" id="[^"]+">(.*?)</script>', html, re.S)]
+    meta = next(b for b in blocks if isinstance(b, dict) and "criteria" in b and "zf" in b)["criteria"]
+    shown = {c["name"]: c["weight"] for c in meta if c["name"] in kept}
+    assert shown == {n: format_weight(w / total) for n, w in kept.items()}
+    assert sorted(w / total for w in kept.values()) == pytest.approx([0.25, 0.3125, 0.4375])  # the issue's numbers
+    scored = idaho.sites["verdict"].isin(["favorable", "review", "unfavorable"]).to_numpy()
+    expected = sum(idaho.sites[f"s_{n}"].to_numpy(dtype=float) * w / total for n, w in kept.items()) * 100
+    np.testing.assert_allclose(idaho.sites["score"].to_numpy(dtype=float)[scored], expected[scored], atol=1e-3)

@@ -110,13 +110,13 @@ def test_large_runs_are_capped(monkeypatch, result_manifest):
 
 def test_works_without_geometry_or_manifest():
     sites = pd.DataFrame(make_sites().drop(columns="geometry"))
-    html = build_report(sites, {})
+    html = build_report(sites, None)
     assert "Site screening" in html and "protected overlap" in html
 
 
 def test_missing_columns_are_refused():
     with pytest.raises(SitescreenError, match="lack column.*verdict"):
-        build_report(make_sites().drop(columns=["verdict"]), {})
+        build_report(make_sites().drop(columns=["verdict"]), None)
 
 
 def test_inputs_not_mutated(result_sites, result_manifest):

@@ -95,7 +95,7 @@ def test_shuffled_input_rows_give_the_same_results(demo_dir, demo_result, tmp_pa
     result = screen(load_config(d / "sitescreen.toml"))
     assert result.sites["site_id"].tolist() == demo_result.sites["site_id"].tolist()
     assert [str(x) for x in compare_frames(demo_result.sites, result.sites, "sites")] == []
-    assert result.manifest["counts"] == demo_result.manifest["counts"]
+    assert result.manifest.counts == demo_result.manifest.counts
 
 
 def test_ties_between_features_resolve_the_same_whatever_their_order(tmp_path):

@@ -13,6 +13,7 @@ from sitescreen.measure.criteria import Measurement
 from sitescreen.run.pipeline import screen
 from sitescreen.rules.profile import profile_from_dict
 from sitescreen.rules.scoring import score
+from sitescreen.run.record import to_data
 
 NAN = np.nan
 ALBERS = "EPSG:5070"
@@ -172,7 +173,7 @@ def test_tiny_screening_reasons_and_scores(tiny):
     assert (out.loc["BLM", "verdict"], out.loc["STATE", "verdict"]) == ("favorable", "review")
     assert "federal_land: share of the footprint on federal land 0.0%" in out.loc["STATE", "reasons"]
     assert "excluded" not in out.loc["STATE", "reasons"]
-    crit = {c["name"]: c for c in tiny.manifest["criteria"]}
+    crit = {c["name"]: c for c in to_data(tiny.manifest)["criteria"]}
     assert crit["protected_setback"]["effective_weight"] == pytest.approx(0.35 / 0.60)
     assert crit["steep_terrain"]["evaluated"] is False and crit["steep_terrain"]["effective_weight"] == 0.0
-    assert tiny.manifest["counts"] == {"excluded": 2, "unfavorable": 0, "review": 1, "favorable": 1, "incomplete": 0}
+    assert tiny.manifest.counts == {"excluded": 2, "unfavorable": 0, "review": 1, "favorable": 1, "incomplete": 0}

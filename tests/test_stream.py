@@ -22,6 +22,7 @@ from sitescreen.inputs.spec import LayerSpec
 from sitescreen.run.pipeline import screen
 from sitescreen.run.stream import NotStreamable, screen_streamed, screen_to_folder
 from sitescreen.review.verify import verify
+from sitescreen.run.record import to_data
 
 
 @pytest.fixture(scope="module")
@@ -59,17 +60,17 @@ def test_streamed_equals_in_memory(demo_dir, polygon_sites, tmp_path, fmt, monke
     seen = []
     real = stream.measure_all
     monkeypatch.setattr(stream, "measure_all", lambda profile, sites, *a, **k: seen.append(len(sites)) or real(profile, sites, *a, **k))
-    manifest = screen_streamed(cfg, tmp_path / "out", chunk_size=40)
+    manifest = to_data(screen_streamed(cfg, tmp_path / "out", chunk_size=40))
     n = len(memory.sites)
     # every site measured once, in chunks no larger than the chunk size (site_density is counted over
     # the measured chunks, then every chunk is scored)
     assert max(seen) <= 40 and sum(seen) == n and len(seen) == -(-n // 40)
     saved = gpd.read_parquet(tmp_path / "out" / "sites.parquet")
     _same(memory.sites, saved)
-    assert manifest["counts"] == memory.manifest["counts"]
+    assert manifest["counts"] == memory.manifest.counts
     assert manifest["mode"] == {"flow": "streamed", "chunk_size": 40}
     for key in ("sites", "inputs", "criteria", "crs", "profile"):
-        assert manifest[key] == json.loads(json.dumps(memory.manifest[key], default=str)), key
+        assert manifest[key] == json.loads(json.dumps(to_data(memory.manifest)[key], default=str)), key
     # rows are written chunk by chunk in one file each; no scratch files left behind
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["manifest.json", "sites.csv", "sites.gpkg", "sites.parquet"]
     assert pyogrio.read_info(tmp_path / "out" / "sites.gpkg", layer="sites")["features"] == n
@@ -135,7 +136,7 @@ def test_point_file_in_a_streamable_format_falls_back(demo_dir, demo_result, tmp
         screen_streamed(cfg, tmp_path / "forced")
     assert not (tmp_path / "forced").exists()
     monkeypatch.setattr(stream, "STREAM_MIN_SITES", 10)  # auto: large enough to try, falls back to memory
-    manifest = screen_to_folder(cfg, tmp_path / "auto", options=stream.MapOptions(write_map=False, write_report=False))
+    manifest = to_data(screen_to_folder(cfg, tmp_path / "auto", options=stream.MapOptions(write_map=False, write_report=False)))
     assert manifest["mode"] == {"flow": "in memory"}
     assert (tmp_path / "auto" / "sites.parquet").exists()
 

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from sitescreen.cli import main
 from sitescreen.run.config import config_from_manifest, load_config
 from sitescreen.review.verify import compare_frames, diff_json, verify
+from sitescreen.run.record import read_record
 
 
 def _screen(config: Path, out: Path) -> None:
@@ -47,7 +48,7 @@ def test_verify_passes_on_a_fresh_run(demo_run):
 def test_manifest_records_the_run_as_data(demo_run, demo_dir):
     data, out = demo_run
     manifest = json.loads((out / "manifest.json").read_text())
-    assert config_from_manifest(manifest) == load_config(data / "sitescreen.toml")
+    assert config_from_manifest(read_record(manifest)) == load_config(data / "sitescreen.toml")
     assert manifest["run"]["sites"]["path"] == str((data / "deposits.csv").resolve())
 
 

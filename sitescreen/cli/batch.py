@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from sitescreen.run.batch import load_jobs, run_batch, summary_table
-from sitescreen.outputs.values import strict_json
+from sitescreen.values import strict_json
 
 
 @click.command("batch")

@@ -5,15 +5,22 @@ from __future__ import annotations
 import click
 
 from sitescreen.run.pipeline import prepare
-from sitescreen.outputs.values import strict_json
+from sitescreen.values import strict_json
 from sitescreen.cli.options import build_config, inputs_options
+from sitescreen.run.record import InputRecord, SitesRecord, read_value, to_data
+
+
+def check_records(prep) -> tuple[SitesRecord, list[InputRecord]]:
+    """The sites and layers of a prepared run as the run record states them (without hashes)."""
+    layers = [lyr.info() for lyr in prep.inputs.vectors] + [{k: v for k, v in i.items() if k != "_box"} for i in prep.raster_info]
+    return (read_value(SitesRecord, prep.site_stats.info(), "sites"),
+            [read_value(InputRecord, lyr, "inputs") for lyr in layers])
 
 
 def check_report(prep) -> dict:
-    s = prep.site_stats.info()
-    layers = [lyr.info() for lyr in prep.inputs.vectors] + [{k: v for k, v in i.items() if k != "_box"} for i in prep.raster_info]
+    sites, layers = check_records(prep)
     return {"crs": prep.crs.to_string() if prep.crs.to_epsg() is None else f"EPSG:{prep.crs.to_epsg()}",
-            "profile": prep.profile.name, "sites": s, "layers": layers,
+            "profile": prep.profile.name, "sites": to_data(sites), "layers": [to_data(lyr) for lyr in layers],
             "roles_used_by_profile": sorted(prep.profile.roles),
             "roles_missing": sorted(prep.profile.roles - {lyr.spec.role for lyr in prep.inputs.vectors}
                                     - {r.role for r in prep.inputs.rasters})}
@@ -32,22 +39,23 @@ def check_command(ctx, sites, config_path, layers, profile, aoi, crs, radius_m, 
     """
     config = build_config(sites, config_path, layers, profile, aoi, crs, radius_m, commodity, sites_where,
                           grid_cell_m, skip_invalid)
-    report = check_report(prepare(config))
+    prep = prepare(config)
+    report = check_report(prep)
     if as_json:
         click.echo(strict_json(report, indent=2))
         return
     if ctx.obj.get("quiet"):
         return  # the exit code says it all
-    s = report["sites"]
+    s, layers = check_records(prep)
     click.echo(f"Run CRS: {report['crs']}; profile: {report['profile']}")
-    click.echo(f"Sites: {s['sites']} from {s.get('path')} ({s.get('records_read', 0)} records, "
-               f"{s.get('records_without_location', 0)} without location, {s.get('records_filtered_out', 0)} other commodities, "
-               f"{s.get('duplicates_merged', 0)} duplicates merged)")
-    for lyr in report["layers"]:
-        extra = (f"{lyr['features_read']} features read, {lyr['features_used']} used, {lyr['repairs']} repaired"
-                 if lyr["kind"] == "vector" else f"{lyr['width']}×{lyr['height']} cells, covers {lyr['sites_covered']} sites")
-        click.echo(f"  {lyr['role']:<13} {lyr['name']:<28} {lyr['kind']:<6} schema {lyr['schema']:<13} "
-                   f"CRS {lyr['source_crs']}{' (override)' if lyr.get('crs_override') else ''}; coverage {lyr['coverage']}; {extra}")
+    click.echo(f"Sites: {s.sites} from {s.path} ({s.records_read or 0} records, "
+               f"{s.records_without_location or 0} without location, {s.records_filtered_out or 0} other commodities, "
+               f"{s.duplicates_merged or 0} duplicates merged)")
+    for lyr in layers:
+        extra = (f"{lyr.features_read} features read, {lyr.features_used} used, {lyr.repairs} repaired"
+                 if lyr.kind == "vector" else f"{lyr.width}×{lyr.height} cells, covers {lyr.sites_covered} sites")
+        click.echo(f"  {lyr.role:<13} {lyr.name:<28} {lyr.kind:<6} schema {lyr.schema:<13} "
+                   f"CRS {lyr.source_crs}{' (override)' if lyr.crs_override else ''}; coverage {lyr.coverage}; {extra}")
     if report["roles_missing"]:
         click.echo(f"Roles the profile uses with no layer: {', '.join(report['roles_missing'])} (optional criteria are skipped)")
     click.echo("OK")

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from sitescreen.review.explain import explain_site
-from sitescreen.outputs.values import strict_json
+from sitescreen.values import strict_json
 
 
 @click.command("explain")

@@ -10,18 +10,19 @@ from sitescreen.measure.engine import DEFAULT_CHUNK, ENGINES
 from sitescreen.outputs.files import check_out_dir, run_paths
 from sitescreen.run.stream import STREAM_MIN_SITES, screen_to_folder
 from sitescreen.cli.options import Progress, build_config, inputs_options, make_map_options, map_options
+from sitescreen.run.record import RunRecord
 
 
-def summary_lines(m: dict, out_dir: Path) -> list[str]:
-    s = m["sites"]
-    counts = ", ".join(f"{v} {k}" for k, v in m["counts"].items() if v)
-    lines = [f"Screened {s['sites']} sites ({counts}) in {m['crs']} with profile {m['profile']['name']}."]
-    if s.get("records_read"):
-        lines.append(f"Sites from {s['records_read']} records: {s.get('records_without_location', 0)} without location skipped, "
-                     f"{s.get('records_filtered_out', 0)} not matching the commodity, {s.get('duplicates_merged', 0)} duplicates merged.")
-    for c in m["criteria"]:
-        if not c["evaluated"]:
-            lines.append(f"Criterion {c['name']}: {c['note']}.")
+def summary_lines(m: RunRecord, out_dir: Path) -> list[str]:
+    s = m.sites
+    counts = ", ".join(f"{v} {k}" for k, v in m.counts.items() if v)
+    lines = [f"Screened {s.sites} sites ({counts}) in {m.crs} with profile {m.profile.name}."]
+    if s.records_read:
+        lines.append(f"Sites from {s.records_read} records: {s.records_without_location or 0} without location skipped, "
+                     f"{s.records_filtered_out or 0} not matching the commodity, {s.duplicates_merged or 0} duplicates merged.")
+    for c in m.criteria:
+        if not c.evaluated:
+            lines.append(f"Criterion {c.name}: {c.note}.")
     lines.append(f"Results in {out_dir}/")
     return lines
 
@@ -72,8 +73,8 @@ def screen_command(ctx, sites, config_path, layers, profile, aoi, crs, radius_m,
     finally:
         progress.close()
     if as_json:
-        from sitescreen.outputs.files import manifest_text
-        click.echo(manifest_text(manifest), nl=False)
+        from sitescreen.run import record
+        click.echo(record.to_json(manifest), nl=False)
     elif not ctx.obj.get("quiet"):
         for line in summary_lines(manifest, out_dir):
             click.echo(line)

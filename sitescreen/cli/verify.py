@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from sitescreen.review.verify import verify
-from sitescreen.outputs.values import strict_json
+from sitescreen.values import strict_json
 
 
 @click.command("verify")

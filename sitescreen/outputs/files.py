@@ -38,7 +38,9 @@ import pandas as pd
 import pyogrio
 
 from sitescreen.errors import OutputError, SitescreenError
-from sitescreen.outputs.values import strict_json
+from sitescreen.values import strict_json
+from sitescreen.run import record as runrecord
+from sitescreen.run.record import OutputFile, RunRecord
 
 log = logging.getLogger(__name__)
 
@@ -146,12 +148,7 @@ def guard_never(out_dir: Path, protected=()) -> Path:
 
 def is_sitescreen_output(folder: Path) -> bool:
     """True when ``folder`` holds a manifest.json written by sitescreen."""
-    try:
-        manifest = json.loads((Path(folder) / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(manifest, dict) and isinstance(manifest.get("tool"), dict) \
-        and manifest["tool"].get("name") == "sitescreen"
+    return runrecord.written_by_sitescreen(Path(folder) / "manifest.json")
 
 
 WRITE_ERRORS = (OSError, sqlite3.Error, pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError)
@@ -301,9 +298,9 @@ def clean_stale(out_dir: Path) -> list[Path]:
     return stale
 
 
-def written_manifest(out_dir: Path) -> dict:
-    """The manifest as written into ``out_dir`` (with its ``outputs`` section)."""
-    return json.loads((Path(out_dir) / "manifest.json").read_text(encoding="utf-8"))
+def written_manifest(out_dir: Path) -> RunRecord:
+    """The run record as written into ``out_dir`` (with its ``outputs`` section)."""
+    return runrecord.read_record(Path(out_dir) / "manifest.json")
 
 
 def _sha256(path: Path) -> str:
@@ -314,9 +311,9 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def output_record(path: Path) -> dict:
+def output_record(path: Path) -> OutputFile:
     """What the manifest's ``outputs`` section records of one output file."""
-    return {"sha256": _sha256(path), "bytes": Path(path).stat().st_size}
+    return OutputFile(sha256=_sha256(path), bytes=Path(path).stat().st_size)
 
 
 def seal(folder: Path) -> None:
@@ -325,15 +322,16 @@ def seal(folder: Path) -> None:
     path = folder / "manifest.json"
     if not path.is_file():
         return
-    manifest = json.loads(path.read_text(encoding="utf-8"))
-    manifest["outputs"] = {p.name: output_record(p) for p in sorted(folder.iterdir())
-                           if p.is_file() and p.name != "manifest.json" and not p.name.startswith(".")}
-    atomic_write_text(path, manifest_text(manifest))
+    record = runrecord.read_record(path)
+    write_manifest(path, runrecord.with_outputs(record, {
+        p.name: output_record(p) for p in sorted(folder.iterdir())
+        if p.is_file() and p.name != "manifest.json" and not p.name.startswith(".")}))
 
 
-def manifest_text(manifest: dict) -> str:
-    """manifest.json's text: strict JSON (missing → null, ±inf → ±1e999; see sitescreen.outputs.values)."""
-    return strict_json(manifest, indent=2, ensure_ascii=False) + "\n"
+def manifest_text(data) -> str:
+    """Data as manifest.json writes it: strict JSON (missing → null, ±inf → ±1e999; see
+    sitescreen.values). A run record is written by :func:`sitescreen.run.record.to_json`."""
+    return strict_json(data, indent=2, ensure_ascii=False) + "\n"
 
 
 def tabular(sites: gpd.GeoDataFrame) -> pd.DataFrame:
@@ -402,7 +400,7 @@ class ResultWriter:
         self._csv.write_table(rows)
         self.rows += len(sites)
 
-    def close(self, manifest: dict) -> None:
+    def close(self, manifest: RunRecord) -> None:
         if self._parquet is not None:
             col = self._geo["columns"][self._geo["primary_column"]]
             col["geometry_types"] = sorted(self._types)
@@ -415,7 +413,7 @@ class ResultWriter:
                 write_qgis_style(self.folder / "sites.gpkg", layer="sites")
             except ImportError:  # pragma: no cover - module is part of the package
                 log.warning("QGIS style module missing; sites.gpkg written without a style")
-        (self.folder / "manifest.json").write_text(manifest_text(manifest), encoding="utf-8")
+        write_manifest(self.folder / "manifest.json", runrecord.as_record(manifest))
 
     def abort(self) -> None:
         for name in ("_parquet", "_csv"):
@@ -441,7 +439,7 @@ def csv_text(sites: gpd.GeoDataFrame) -> str:
     return buf.getvalue().to_pybytes().decode("utf-8")
 
 
-def write_result_files(sites: gpd.GeoDataFrame, manifest: dict, folder: Path) -> None:
+def write_result_files(sites: gpd.GeoDataFrame, manifest: RunRecord, folder: Path) -> None:
     """sites.gpkg (+ QGIS style), sites.parquet, sites.csv and manifest.json into ``folder``."""
     writer = ResultWriter(folder)
     try:
@@ -496,6 +494,11 @@ def write_report(sites, manifest, path: Path) -> Path:
     return path
 
 
+def write_manifest(path: Path, record) -> None:
+    """manifest.json, the one place it is written: the run record as strict JSON, atomically."""
+    atomic_write_text(path, runrecord.to_json(record))
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     path = Path(path)
     tmp = None
@@ -541,9 +544,8 @@ def rebuilt_output_path(out_dir: Path, output: Path | None, name: str, overwrite
 
 def _recorded_inputs(out_dir: Path) -> list[Path]:
     try:
-        manifest = json.loads((Path(out_dir) / "manifest.json").read_text(encoding="utf-8"))
         from sitescreen.run.config import config_from_manifest
-        return run_paths(config_from_manifest(manifest))
+        return run_paths(config_from_manifest(runrecord.read_record(Path(out_dir) / "manifest.json")))
     except (OSError, ValueError, SitescreenError, KeyError, TypeError):
         return []
 
@@ -570,26 +572,23 @@ def write_rebuilt(out_dir: Path, path: Path, text: str) -> Path:
         atomic_write_text(path, text)
         return path
     data = text.encode("utf-8")
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    if isinstance(manifest.get("outputs"), dict):
-        manifest["outputs"][path.name] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
-        atomic_write_text(manifest_path, manifest_text(manifest))
+    record = runrecord.read_record(manifest_path)
+    if record.outputs is not None:
+        entry = OutputFile(sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
+        write_manifest(manifest_path, runrecord.with_outputs(record, {**record.outputs, path.name: entry}))
     atomic_write_text(path, text)
     return path
 
 
-def read_results(out_dir: str | Path) -> tuple[gpd.GeoDataFrame, dict]:
-    """The sites and manifest of a finished run folder."""
+def read_results(out_dir: str | Path) -> tuple[gpd.GeoDataFrame, RunRecord]:
+    """The sites and run record of a finished run folder."""
     out_dir = Path(out_dir)
     if not out_dir.is_dir():
         raise OutputError(f"{out_dir}: not a sitescreen output folder (does not exist or is not a folder)")
     missing = [f for f in ("sites.parquet", "manifest.json") if not (out_dir / f).exists()]
     if missing:
         raise OutputError(f"{out_dir}: not a sitescreen output folder: {', '.join(missing)} missing")
-    try:
-        manifest = json.loads((out_dir / "manifest.json").read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise OutputError(f"{out_dir / 'manifest.json'}: not valid JSON: {exc}") from None
+    manifest = runrecord.read_record(out_dir / "manifest.json")
     try:
         sites = gpd.read_parquet(out_dir / "sites.parquet")
     except Exception as exc:

@@ -13,8 +13,8 @@ import math
 from typing import Any, Mapping
 
 
-from sitescreen.outputs.values import is_missing as _is_missing
-from sitescreen.outputs.values import strict_json
+from sitescreen.values import is_missing as _is_missing
+from sitescreen.values import strict_json
 
 #: Verdicts in the order people read them (best first), with their colours and plain meaning.
 VERDICT_ORDER = ("favorable", "review", "unfavorable", "excluded", "incomplete")
@@ -50,14 +50,14 @@ def esc(value: Any) -> str:
 
 
 def script_json(obj: Any) -> str:
-    """Strict JSON (:func:`sitescreen.outputs.values.strict_json`) that is safe inside a ``<script>``
+    """Strict JSON (:func:`sitescreen.values.strict_json`) that is safe inside a ``<script>``
     element (no ``</script>``, ``<!--`` or ``&``)."""
     text = strict_json(obj, ensure_ascii=False, separators=(",", ":"))
     return text.translate(_JSON_SCRIPT_ESCAPES)
 
 
 def is_missing(value: Any) -> bool:
-    """True for None, NaN and pandas' NA/NaT (:func:`sitescreen.outputs.values.is_missing`)."""
+    """True for None, NaN and pandas' NA/NaT (:func:`sitescreen.values.is_missing`)."""
     return _is_missing(value)
 
 

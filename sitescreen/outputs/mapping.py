@@ -45,7 +45,8 @@ from sitescreen.outputs.htmlsafe import (
     format_weight,
     script_json,
 )
-from sitescreen.outputs.values import text_values
+from sitescreen.values import text_values
+from sitescreen.run.record import RunRecord, as_record
 
 log = logging.getLogger(__name__)
 
@@ -507,27 +508,28 @@ def _measure_column(col: pd.Series) -> dict[str, Any] | None:
 # Criteria, legend and title (HTML built here is escaped here)
 
 
-def _criteria(manifest: Mapping[str, Any], sites: gpd.GeoDataFrame) -> list[dict[str, Any]]:
-    crits = list(manifest.get("criteria") or [])
-    if not crits:  # results without a manifest: derive from the columns
-        crits = [{"name": c[2:], "label": c[2:].replace("_", " ")} for c in sites.columns if c.startswith("m_")]
+def _criteria(manifest: RunRecord | None, sites: gpd.GeoDataFrame) -> list[dict[str, Any]]:
+    if manifest is None or not manifest.criteria:  # results without a record: derive from the columns
+        return [{"name": c[2:], "label": c[2:].replace("_", " "), "unit": "", "measure_column": c,
+                 "score_column": f"s_{c[2:]}", "weight": "—", "effective_weight": 0.0, "rule": "",
+                 "exclusion": describe_exclusion(None, ""), "safeguard": "", "source": "", "evaluated": True, "note": ""}
+                for c in sites.columns if c.startswith("m_")]
     out = []
-    for c in crits:
-        name = str(c.get("name", ""))
-        unit = c.get("unit") or ""
+    for c in manifest.criteria:
         out.append({
-            "name": name,
-            "label": str(c.get("label") or name.replace("_", " ")),
-            "unit": str(unit),
-            "measure_column": c.get("measure_column") or f"m_{name}",
-            "score_column": c.get("score_column") or f"s_{name}",
-            "weight": format_weight(c.get("weight", 0)) if c.get("weight") else "—",
-            "rule": describe_transform(c.get("transform"), unit) if c.get("transform") else "",
-            "exclusion": describe_exclusion(c.get("exclusion"), unit),
-            "safeguard": str(c.get("safeguard") or ""),
-            "source": str(c.get("source") or ""),
-            "evaluated": bool(c.get("evaluated", True)),
-            "note": str(c.get("note") or ""),
+            "name": c.name,
+            "label": c.label,
+            "unit": c.unit,
+            "measure_column": c.measure_column,
+            "score_column": c.score_column or f"s_{c.name}",
+            "weight": format_weight(c.effective_weight) if c.effective_weight else "—",
+            "effective_weight": c.effective_weight,
+            "rule": describe_transform(c.transform, c.unit) if c.transform else "",
+            "exclusion": describe_exclusion(c.exclusion, c.unit),
+            "safeguard": c.safeguard,
+            "source": c.source,
+            "evaluated": c.evaluated,
+            "note": c.note,
         })
     return out
 
@@ -537,9 +539,9 @@ def _darker(hex_color: str, f: float = 0.62) -> str:
     return "#" + "".join(f"{int(int(h[i:i + 2], 16) * f):02x}" for i in (0, 2, 4))
 
 
-def _verdict_meaning(manifest: Mapping[str, Any]) -> dict[str, str]:
-    th = (manifest.get("profile") or {}).get("verdicts") or {}
-    fav, rev = th.get("favorable", 70), th.get("review", 40)
+def _verdict_meaning(manifest: RunRecord | None) -> dict[str, str]:
+    th = manifest.profile.verdicts if manifest is not None else None
+    fav, rev = (th.favorable, th.review) if th is not None else (70, 40)
     return {
         "favorable": f"score ≥ {format_number(fav)}",
         "review": f"score {format_number(rev)}–{format_number(fav)}",
@@ -582,15 +584,19 @@ def _legend_html(counts: Mapping[str, int], meaning: Mapping[str, str], layers: 
     return html + f'<div class="ss-note">{esc(note)}</div>'
 
 
-def _title_html(manifest: Mapping[str, Any], n: int, counts: Mapping[str, int]) -> str:
-    title = manifest.get("title") or "Site screening"
-    profile = (manifest.get("profile") or {}).get("name")
-    created = str(manifest.get("created") or "")[:10]
+def _title_html(manifest: RunRecord | None, n: int, counts: Mapping[str, int]) -> str:
+    title = _title(manifest)
+    profile = manifest.profile.name if manifest is not None else None
+    created = str((manifest.created if manifest is not None else None) or "")[:10]
     sub = " · ".join(x for x in (f"{n:,} sites", f"profile {profile}" if profile else "", created) if x)
     chips = "".join(
         f'<span><span class="ss-dot" style="background:{VERDICT_COLORS[v]}"></span>'
         f'{counts[v]:,} {esc(VERDICT_LABELS[v].lower())}</span>' for v in VERDICT_ORDER if counts.get(v))
     return f'<h1>{esc(title)}</h1><div class="ss-sub">{esc(sub)}</div><div class="ss-counts">{chips}</div>'
+
+
+def _title(manifest: RunRecord | None) -> str:
+    return (manifest.title if manifest is not None else None) or "Site screening"
 
 
 def _template_safe(html: str) -> str:
@@ -716,7 +722,7 @@ def _check_sites(sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return sites
 
 
-def build_map(sites: gpd.GeoDataFrame, layers: Iterable[DisplayLayer], manifest: Mapping[str, Any], *,
+def build_map(sites: gpd.GeoDataFrame, layers: Iterable[DisplayLayer], manifest: RunRecord | Mapping[str, Any] | None, *,
               self_contained: bool = False, basemap: str = "osm") -> folium.Map:
     """The screening map: input layers by role, sites by verdict, popups with the full breakdown.
 
@@ -728,6 +734,7 @@ def build_map(sites: gpd.GeoDataFrame, layers: Iterable[DisplayLayer], manifest:
     """
     if basemap not in BASEMAPS:
         raise ValueError(f"unknown basemap {basemap!r}; choose one of {', '.join(BASEMAPS)}")
+    manifest = as_record(manifest)
     _check_sites(sites)
     layers = list(layers)
     empty = sites.geometry.isna() | sites.geometry.is_empty
@@ -762,14 +769,14 @@ def build_map(sites: gpd.GeoDataFrame, layers: Iterable[DisplayLayer], manifest:
     meta = {
         "verdicts": [{"key": v, "label": VERDICT_LABELS[v], "color": VERDICT_COLORS[v],
                       "stroke": _darker(VERDICT_COLORS[v]), "count": counts.get(v, 0)} for v in VERDICT_ORDER],
-        "criteria": [{k: c[k] for k in ("name", "label", "unit", "weight", "rule", "exclusion", "safeguard",
-                                        "evaluated", "note")} for c in criteria],
+        "criteria": [{k: c[k] for k in ("name", "label", "unit", "weight", "effective_weight", "rule", "exclusion",
+                                        "safeguard", "evaluated", "note")} for c in criteria],
         "zf": zf,
     }
 
     m = _SitescreenMap(location=[0, 0], zoom_start=2, tiles=None, control_scale=True,
                        maxZoom=MAX_ZOOM, minZoom=2)
-    title = manifest.get("title") or "Site screening"
+    title = _title(manifest)
     m.get_root().title = esc(title)
     root = m.get_root()
     if self_contained:
@@ -836,7 +843,7 @@ def build_map(sites: gpd.GeoDataFrame, layers: Iterable[DisplayLayer], manifest:
     return m
 
 
-def render_map(sites: gpd.GeoDataFrame, layers: Iterable[DisplayLayer], manifest: Mapping[str, Any], *,
+def render_map(sites: gpd.GeoDataFrame, layers: Iterable[DisplayLayer], manifest: RunRecord | Mapping[str, Any] | None, *,
                self_contained: bool = False, basemap: str = "osm") -> str:
     """The full HTML of :func:`build_map`'s map; in self-contained mode it is verified to load
     no script, stylesheet or font from anywhere else."""

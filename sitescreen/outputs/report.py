@@ -30,7 +30,8 @@ from sitescreen.outputs.htmlsafe import (
     is_missing,
 )
 
-from sitescreen.outputs.values import plain, text, text_values
+from sitescreen.values import plain, text, text_values
+from sitescreen.run.record import RunRecord, Tool, as_record, to_data
 
 log = logging.getLogger(__name__)
 
@@ -45,28 +46,23 @@ BREAKDOWN_LIMIT = 300
 # Data preparation
 
 
-def _criteria(manifest: Mapping[str, Any], sites: pd.DataFrame) -> list[dict[str, Any]]:
-    crits = list(manifest.get("criteria") or [])
-    if not crits:
-        crits = [{"name": c[2:]} for c in sites.columns if c.startswith("m_")]
-    weights = [float(c.get("weight") or 0) for c in crits]
-    evaluated = [bool(c.get("evaluated", True)) for c in crits]
-    total = sum(w for w, e in zip(weights, evaluated) if e) or 1.0
+def _criteria(manifest: RunRecord | None, sites: pd.DataFrame) -> list[dict[str, Any]]:
+    if manifest is None or not manifest.criteria:  # results without a record: the columns, unweighted
+        return [{"name": c[2:], "label": c[2:].replace("_", " "), "unit": "", "kind": "", "weight": 0.0,
+                 "effective": 0.0, "evaluated": True, "measure": c, "score": f"s_{c[2:]}", "rule": "not scored",
+                 "exclusion": describe_exclusion(None, ""), "safeguard": "", "source": "", "note": "", "roles": ""}
+                for c in sites.columns if c.startswith("m_")]
     out = []
-    for c, w, e in zip(crits, weights, evaluated):
-        name = str(c.get("name", ""))
-        unit = str(c.get("unit") or "")
-        eff = c.get("effective_weight")
-        eff = float(eff) if isinstance(eff, (int, float)) and not isinstance(eff, bool) else (w / total if e else 0.0)
+    for c in manifest.criteria:
         out.append({
-            "name": name, "label": str(c.get("label") or name.replace("_", " ")), "unit": unit,
-            "kind": str(c.get("kind") or ""), "weight": w, "effective": eff, "evaluated": e,
-            "measure": c.get("measure_column") or f"m_{name}",
-            "score": c.get("score_column") or f"s_{name}",
-            "rule": describe_transform(c.get("transform"), unit) if c.get("transform") else "not scored",
-            "exclusion": describe_exclusion(c.get("exclusion"), unit),
-            "safeguard": str(c.get("safeguard") or ""), "source": str(c.get("source") or ""),
-            "note": str(c.get("note") or ""), "roles": ", ".join(map(str, c.get("roles") or [])),
+            "name": c.name, "label": c.label, "unit": c.unit,
+            "kind": c.kind, "weight": c.weight, "effective": c.effective_weight, "evaluated": c.evaluated,
+            "measure": c.measure_column,
+            "score": c.score_column or f"s_{c.name}",
+            "rule": describe_transform(c.transform, c.unit) if c.transform else "not scored",
+            "exclusion": describe_exclusion(c.exclusion, c.unit),
+            "safeguard": c.safeguard, "source": c.source,
+            "note": c.note, "roles": ", ".join(c.roles),
         })
     return out
 
@@ -214,9 +210,8 @@ def _reasons(text: Any) -> list[str]:
     return [p.strip() for p in str(text).split("; ") if p.strip()]
 
 
-def _summary(sites: pd.DataFrame, manifest: Mapping[str, Any], counts: Mapping[str, int]) -> str:
-    th = (manifest.get("profile") or {}).get("verdicts") or {}
-    fav, rev = th.get("favorable", 70), th.get("review", 40)
+def _summary(sites: pd.DataFrame, manifest: RunRecord | None, counts: Mapping[str, int]) -> str:
+    fav, rev = _thresholds(manifest)
     meaning = {"favorable": f"score ≥ {format_number(fav)}", "review": f"score {format_number(rev)}–{format_number(fav)}",
                "unfavorable": f"score < {format_number(rev)}", "excluded": "fails a hard safeguard",
                "incomplete": "missing data for a criterion"}
@@ -224,14 +219,14 @@ def _summary(sites: pd.DataFrame, manifest: Mapping[str, Any], counts: Mapping[s
         f'<div class="card" style="border-top-color:{VERDICT_COLORS[v]}"><div class="num">{counts[v]:,}</div>'
         f'<div class="what">{esc(VERDICT_LABELS[v])}</div><div class="muted small">{esc(meaning[v])}</div></div>'
         for v in VERDICT_ORDER)
-    sinfo = manifest.get("sites") or {}
+    sinfo = manifest.sites if manifest is not None else None
     facts = []
     for key, label in (("records_read", "records read"), ("records_without_location", "without location"),
                        ("records_filtered_out", "filtered out"), ("duplicates_merged", "duplicates merged")):
-        if isinstance(sinfo.get(key), (int, float)):
-            facts.append(f"{int(sinfo[key]):,} {label}")
-    if isinstance(sinfo.get("radius_m"), (int, float)):
-        facts.append(f"footprint radius {format_number(sinfo['radius_m'])} m")
+        if sinfo is not None and getattr(sinfo, key) is not None:
+            facts.append(f"{int(getattr(sinfo, key)):,} {label}")
+    if sinfo is not None and sinfo.radius_m is not None:
+        facts.append(f"footprint radius {format_number(sinfo.radius_m)} m")
     fact_line = f'<p class="muted">{esc(" · ".join(facts))}</p>' if facts else ""
     return (f'<section id="summary"><h2>Summary</h2><p><b>{len(sites):,}</b> sites screened.</p>'
             f'<div class="cards">{cards}</div>{_verdict_bar(counts)}{fact_line}</section>')
@@ -295,17 +290,22 @@ def _breakdowns(ranked: pd.DataFrame, criteria: list[dict[str, Any]]) -> str:
     return f'<section id="sites"><h2>Site breakdowns</h2>{more}{"".join(cards)}</section>'
 
 
-def _rules(manifest: Mapping[str, Any], criteria: list[dict[str, Any]]) -> str:
-    prof = manifest.get("profile") or {}
-    th = prof.get("verdicts") or {}
+def _thresholds(manifest: RunRecord | None) -> tuple[float, float]:
+    """(favorable, review) score thresholds of the run (the default profile's without a record)."""
+    th = manifest.profile.verdicts if manifest is not None else None
+    return (th.favorable, th.review) if th is not None else (70, 40)
+
+
+def _rules(manifest: RunRecord | None, criteria: list[dict[str, Any]]) -> str:
+    prof = manifest.profile if manifest is not None else None
     head = []
     for key, label in (("name", "Profile"), ("description", "Description"), ("path", "File"), ("sha256", "SHA-256")):
-        if prof.get(key):
-            val = f"<code>{esc(prof[key])}</code>" if key in ("path", "sha256") else esc(prof[key])
+        if prof is not None and getattr(prof, key):
+            val = f"<code>{esc(getattr(prof, key))}</code>" if key in ("path", "sha256") else esc(getattr(prof, key))
             head.append(f"<tr><th>{label}</th><td>{val}</td></tr>")
-    if th:
-        head.append(f"<tr><th>Verdicts</th><td>favorable ≥ {esc(format_number(th.get('favorable', 70)))}, "
-                    f"review ≥ {esc(format_number(th.get('review', 40)))}, below: unfavorable; any exclusion: "
+    if prof is not None:
+        head.append(f"<tr><th>Verdicts</th><td>favorable ≥ {esc(format_number(prof.verdicts.favorable))}, "
+                    f"review ≥ {esc(format_number(prof.verdicts.review))}, below: unfavorable; any exclusion: "
                     "excluded; no data for a weighted criterion: incomplete</td></tr>")
     rows = []
     for c in criteria:
@@ -337,18 +337,20 @@ def _value(v: Any) -> str:
     return esc(v)
 
 
-def _manifest(manifest: Mapping[str, Any]) -> str:
-    tool = manifest.get("tool") or {}
-    run = [("Tool", f"{tool.get('name', 'sitescreen')} {tool.get('version', '')}".strip()),
-           ("Created", manifest.get("created")), ("CRS", manifest.get("crs")), ("Config", manifest.get("config"))]
+def _manifest(manifest: RunRecord | None) -> str:
+    if manifest is None:
+        return '<section id="manifest"><h2>Run manifest</h2><p class="muted">No run record.</p></section>'
+    tool = manifest.tool
+    run = [("Tool", f"{tool.name} {tool.version}".strip()),
+           ("Created", manifest.created), ("CRS", manifest.crs), ("Config", manifest.config)]
     kv = "".join(f"<tr><th>{esc(k)}</th><td>{_value(v)}</td></tr>" for k, v in run if v)
-    sinfo = manifest.get("sites") or {}
+    sinfo = to_data(manifest.sites)
     if sinfo:
         kv += "".join(f"<tr><th>Sites: {esc(k.replace('_', ' '))}</th><td>"
                       f"{'<code>' + esc(v) + '</code>' if k in ('sha256', 'path') else _value(v)}</td></tr>"
                       for k, v in sinfo.items())
     known = {"tool", "title", "created", "crs", "config", "profile", "sites", "inputs", "criteria", "counts", "timings"}
-    for key, v in manifest.items():
+    for key, v in to_data(manifest).items():
         if key in known or v in (None, "", [], {}):
             continue
         if isinstance(v, Mapping):
@@ -357,19 +359,19 @@ def _manifest(manifest: Mapping[str, Any]) -> str:
         else:
             kv += f"<tr><th>{esc(key.replace('_', ' ').capitalize())}</th><td>{_value(v)}</td></tr>"
     inputs = []
-    for e in manifest.get("inputs") or []:
-        sha = str(e.get("sha256") or "")
+    for e in manifest.inputs:
+        sha = str(e.sha256 or "")
         inputs.append(
-            f"<tr><td><b>{esc(e.get('name'))}</b><br><span class=small>{esc(e.get('role'))} · {esc(e.get('kind'))}"
-            f"{' · ' + esc(e.get('schema')) if e.get('schema') else ''}</span></td>"
-            f"<td class=small><code>{esc(e.get('path'))}</code>{'<br>layer ' + esc(e.get('layer')) if e.get('layer') else ''}</td>"
-            f"<td class=small><code class=hash>{esc(sha)}</code></td><td class=small>{_value(e.get('source_crs'))}</td>"
-            f"<td class=num>{_value(e.get('features_read'))}</td><td class=num>{_value(e.get('repairs'))}</td>"
-            f"<td class=small>{_value(e.get('coverage'))}</td></tr>")
+            f"<tr><td><b>{esc(e.name)}</b><br><span class=small>{esc(e.role)} · {esc(e.kind)}"
+            f"{' · ' + esc(e.schema) if e.schema else ''}</span></td>"
+            f"<td class=small><code>{esc(e.path)}</code>{'<br>layer ' + esc(e.layer) if e.layer else ''}</td>"
+            f"<td class=small><code class=hash>{esc(sha)}</code></td><td class=small>{_value(e.source_crs)}</td>"
+            f"<td class=num>{_value(e.features_read)}</td><td class=num>{_value(e.repairs)}</td>"
+            f"<td class=small>{_value(e.coverage)}</td></tr>")
     inputs_table = ('<table class="inputs"><thead><tr><th>Input</th><th>File</th><th>SHA-256</th><th>Source CRS</th>'
                     '<th>Features</th><th>Repairs</th><th>Coverage</th></tr></thead>'
                     f'<tbody>{"".join(inputs)}</tbody></table>') if inputs else '<p class="muted">No inputs recorded.</p>'
-    timings = manifest.get("timings") or {}
+    timings = manifest.timings
     tline = ""
     if timings:
         tline = '<p class="small muted">Timings: ' + esc(", ".join(
@@ -433,8 +435,10 @@ footer { margin-top: 40px; font-size: 12px; color: var(--muted); }
 """
 
 
-def build_report(sites: gpd.GeoDataFrame | pd.DataFrame, manifest: Mapping[str, Any]) -> str:
-    """The review report of a screening as one self-contained HTML page (see the module doc)."""
+def build_report(sites: gpd.GeoDataFrame | pd.DataFrame, manifest: RunRecord | Mapping[str, Any] | None) -> str:
+    """The review report of a screening as one self-contained HTML page (see the module doc);
+    ``manifest``: the run record (manifest data is read through :func:`sitescreen.run.record.as_record`)."""
+    manifest = as_record(manifest)
     missing = [c for c in ("site_id", "name", "verdict", "score") if c not in sites.columns]
     if missing:
         from sitescreen.errors import SitescreenError
@@ -443,7 +447,8 @@ def build_report(sites: gpd.GeoDataFrame | pd.DataFrame, manifest: Mapping[str, 
     criteria = _criteria(manifest, table)
     counts = _counts(table)
     ranked = _ranked(table)
-    thresholds = (manifest.get("profile") or {}).get("verdicts") or {"favorable": 70, "review": 40}
+    fav, rev = _thresholds(manifest)
+    thresholds = {"favorable": fav, "review": rev}
     hist = _score_histogram(table, thresholds)
     contrib_svg, contrib_rows = _contributions(table, criteria)
     not_scored = counts.get("excluded", 0) + int(pd.to_numeric(table["score"], errors="coerce").isna().sum())
@@ -459,11 +464,12 @@ def build_report(sites: gpd.GeoDataFrame | pd.DataFrame, manifest: Mapping[str, 
         + (f'<table class="contrib"><thead><tr><th>Criterion</th><th class=num>Mean points</th><th class=num>Maximum</th>'
            f'<th class=num>Sites without data</th></tr></thead><tbody>{contrib_table}</tbody></table>' if contrib_rows else "")
         + "</section>")
-    title = str(manifest.get("title") or "Site screening")
-    prof = (manifest.get("profile") or {}).get("name")
-    tool = manifest.get("tool") or {}
-    sub = " · ".join(x for x in (f"profile {prof}" if prof else "", str(manifest.get("created") or "")[:19].replace("T", " "),
-                                 f"CRS {manifest.get('crs')}" if manifest.get("crs") else "") if x)
+    title = str((manifest.title if manifest is not None else None) or "Site screening")
+    prof = manifest.profile.name if manifest is not None else None
+    tool = manifest.tool if manifest is not None else Tool(name="sitescreen", version="")
+    sub = " · ".join(x for x in (f"profile {prof}" if prof else "",
+                                 str((manifest.created if manifest is not None else None) or "")[:19].replace("T", " "),
+                                 f"CRS {manifest.crs}" if manifest is not None and manifest.crs else "") if x)
     links = set(text_values(ranked.head(BREAKDOWN_LIMIT)["site_id"]))
     body = (
         f'<main><header><h1>{esc(title)}</h1><div class="muted">Screening review report · {esc(sub)}</div>'
@@ -471,7 +477,7 @@ def build_report(sites: gpd.GeoDataFrame | pd.DataFrame, manifest: Mapping[str, 
         '<a href="#sites">Site breakdowns</a><a href="#rules">Profile rules</a><a href="#manifest">Manifest</a></nav></header>'
         + _summary(table, manifest, counts) + charts + _ranked_table(ranked, links) + _breakdowns(ranked, criteria)
         + _rules(manifest, criteria) + _manifest(manifest)
-        + f'<footer>Written by {esc(tool.get("name", "sitescreen"))} {esc(tool.get("version", ""))}. '
+        + f'<footer>Written by {esc(tool.name)} {esc(tool.version)}. '
         "Measurements use the full geometry in the run CRS; the numbers here are rounded for reading; "
         "the exact values are in sites.csv, sites.gpkg and sites.parquet.</footer></main>")
     log.debug("report: %d sites, %d criteria", len(table), len(criteria))

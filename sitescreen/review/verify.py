@@ -29,6 +29,7 @@ import shapely
 from sitescreen import __version__
 from sitescreen.errors import SitescreenError, VerifyError
 from sitescreen.inputs.check import file_sha256
+from sitescreen.run.record import SCHEMA_VERSION, Mode, RunRecord, to_data
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +78,12 @@ def verify(out_dir: str | Path) -> VerifyReport:
     out_dir = Path(out_dir)
     manifest, saved = _read(out_dir)
     report = VerifyReport(out_dir=str(out_dir))
-    version = manifest.get("tool", {}).get("version")
+    version = manifest.tool.version
     if version != __version__:
         report.notes.append(f"the run was made with sitescreen {version}; verifying with {__version__}")
+    if manifest.read_schema < SCHEMA_VERSION:
+        report.notes.append(f"the manifest is in schema {manifest.read_schema} (read as schema {SCHEMA_VERSION}, "
+                            f"with what it lacks derived or left unknown)")
     try:
         config = config_from_manifest(manifest)
     except SitescreenError as exc:
@@ -88,12 +92,12 @@ def verify(out_dir: str | Path) -> VerifyReport:
     report.inputs_checked = len(_recorded_inputs(manifest, config, []))
     report.differences += check_recorded_paths(manifest, config, str(out_dir / "manifest.json"))
     report.differences += check_outputs(out_dir, manifest)
-    report.outputs_checked = len(manifest["outputs"]) if isinstance(manifest.get("outputs"), dict) else 0
+    report.outputs_checked = len(manifest.outputs) if manifest.outputs is not None else 0
     if any("file not found" in d.detail for d in report.differences):
         report.notes.append("the screening was not re-run: an input file is missing")
         return report
     try:
-        new, fresh_manifest, csv_text = _rerun(config, manifest.get("mode") or {})
+        new, fresh_manifest, csv_text = _rerun(config, manifest.mode)
     except SitescreenError as exc:
         report.differences.append(Difference("(re-run)", f"the screening no longer runs: {exc}"))
         return report
@@ -107,21 +111,21 @@ def verify(out_dir: str | Path) -> VerifyReport:
     else:
         report.differences.append(Difference(str(csv_path), "file is missing"))
     from sitescreen.outputs.files import manifest_text
-    fresh = json.loads(manifest_text(fresh_manifest))
-    report.differences += [Difference(str(out_dir / "manifest.json"), d) for d in diff_json(manifest, fresh)]
+    saved_data, fresh = (json.loads(manifest_text(to_data(m))) for m in (manifest, fresh_manifest))
+    report.differences += [Difference(str(out_dir / "manifest.json"), d) for d in diff_json(saved_data, fresh)]
     return report
 
 
-def _rerun(config, mode: dict) -> tuple[gpd.GeoDataFrame, dict, str]:
+def _rerun(config, mode: Mode) -> tuple[gpd.GeoDataFrame, RunRecord, str]:
     """The run again, the way it was made (in memory, or streamed in chunks into a scratch folder):
     (sites as sites.parquet holds them, manifest, sites.csv text)."""
-    if mode.get("flow") == "streamed":
+    if mode.flow == "streamed":
         import tempfile
         from sitescreen.outputs.files import read_results
         from sitescreen.run.stream import screen_streamed
         with tempfile.TemporaryDirectory(prefix="sitescreen-verify-") as tmp:
             out = Path(tmp) / "run"
-            screen_streamed(config, out, chunk_size=int(mode.get("chunk_size", 50_000)))
+            screen_streamed(config, out, chunk_size=int(mode.chunk_size or 50_000))
             sites, manifest = read_results(out)
             return sites, manifest, (out / "sites.csv").read_text(encoding="utf-8")
     from sitescreen.outputs.files import csv_text
@@ -130,13 +134,13 @@ def _rerun(config, mode: dict) -> tuple[gpd.GeoDataFrame, dict, str]:
     return _roundtrip(result.sites), result.manifest, csv_text(result.sites)
 
 
-def _read(out_dir: Path) -> tuple[dict, gpd.GeoDataFrame]:
+def _read(out_dir: Path) -> tuple[RunRecord, gpd.GeoDataFrame]:
     from sitescreen.outputs.files import read_results
     sites, manifest = read_results(out_dir)
     return manifest, sites
 
 
-def check_inputs(manifest: dict, config) -> list[Difference]:
+def check_inputs(manifest: RunRecord, config) -> list[Difference]:
     """Re-hash the sites file, every layer and the profile of a run against its manifest."""
     out: list[Difference] = []
     for what, path, recorded in _recorded_inputs(manifest, config, out):
@@ -150,31 +154,31 @@ def check_inputs(manifest: dict, config) -> list[Difference]:
     return out
 
 
-def _recorded_inputs(manifest: dict, config, out: list[Difference]) -> list[tuple[str, Path, str | None]]:
+def _recorded_inputs(manifest: RunRecord, config, out: list[Difference]) -> list[tuple[str, Path, str | None]]:
     """(what, path, recorded sha256) of every input: the manifest lists vector layers, then rasters."""
     from sitescreen.rules.profile import builtin_profiles
     checks: list[tuple[str, Path, str | None]] = []
     if config.sites is not None:
-        checks.append(("sites", Path(config.sites.path), manifest.get("sites", {}).get("sha256")))
+        checks.append(("sites", Path(config.sites.path), manifest.sites.sha256))
     specs = [s for s in config.layers if s.kind == "vector"] + [s for s in config.layers if s.kind == "raster"]
-    entries = manifest.get("inputs", [])
+    entries = manifest.inputs
     if len(entries) != len(specs):
         out.append(Difference("manifest.json", f"lists {len(entries)} inputs but the run has {len(specs)} layers"))
     for spec, entry in zip(specs, entries):
-        checks.append((f"{spec.role} layer", Path(spec.path), entry.get("sha256")))
+        checks.append((f"{spec.role} layer", Path(spec.path), entry.sha256))
     profile = str(config.profile)
-    checks.append(("profile", Path(builtin_profiles().get(profile, profile)), manifest.get("profile", {}).get("sha256")))
+    checks.append(("profile", Path(builtin_profiles().get(profile, profile)), manifest.profile.sha256))
     return checks
 
 
-def check_outputs(out_dir: Path, manifest: dict) -> list[Difference]:
+def check_outputs(out_dir: Path, manifest: RunRecord) -> list[Difference]:
     """The SHA-256 of every output file against the manifest's ``outputs`` (recorded when the run
     was written, or when ``sitescreen map``/``report`` rebuilt a file in the folder); an output file
     in the folder that the manifest does not record is reported too."""
     from sitescreen.outputs.files import OUTPUT_FILES, _sha256
     where = str(out_dir / "manifest.json")
-    recorded = manifest.get("outputs")
-    if not isinstance(recorded, dict):
+    recorded = manifest.outputs
+    if recorded is None:
         return [Difference(where, "records no SHA-256 of the output files (written by an older sitescreen, or the "
                                   "'outputs' section was removed); screen again to record them")]
     out: list[Difference] = []
@@ -186,7 +190,7 @@ def check_outputs(out_dir: Path, manifest: dict) -> list[Difference]:
         if not path.is_file():
             out.append(Difference(str(path), "is missing (an output of the run)"))
             continue
-        rec, now = entry.get("sha256") if isinstance(entry, dict) else None, _sha256(path)
+        rec, now = entry.sha256, _sha256(path)
         if now != rec:
             out.append(Difference(str(path), f"changed since the run (sha256 {_short(rec)} recorded, {_short(now)} now)"))
     for name in OUTPUT_FILES:
@@ -195,19 +199,19 @@ def check_outputs(out_dir: Path, manifest: dict) -> list[Difference]:
     return out
 
 
-def check_recorded_paths(manifest: dict, config, where: str = "manifest.json") -> list[Difference]:
+def check_recorded_paths(manifest: RunRecord, config, where: str = "manifest.json") -> list[Difference]:
     """Every input path the manifest states (sites, each layer, a profile file, the config) names
     the file that was re-hashed from its ``run`` section."""
     from sitescreen.rules.profile import builtin_profiles
     specs = [s for s in config.layers if s.kind == "vector"] + [s for s in config.layers if s.kind == "raster"]
     pairs: list[tuple[str, Any, Any]] = []
     if config.sites is not None:
-        pairs.append(("sites.path", (manifest.get("sites") or {}).get("path"), config.sites.path))
-    for i, (spec, entry) in enumerate(zip(specs, manifest.get("inputs") or [])):
-        pairs.append((f"inputs[{i}].path", entry.get("path") if isinstance(entry, dict) else None, spec.path))
+        pairs.append(("sites.path", manifest.sites.path, config.sites.path))
+    for i, (spec, entry) in enumerate(zip(specs, manifest.inputs)):
+        pairs.append((f"inputs[{i}].path", entry.path, spec.path))
     if str(config.profile) not in builtin_profiles():
-        pairs.append(("profile.path", (manifest.get("profile") or {}).get("path"), config.profile))
-    pairs.append(("config", manifest.get("config"), config.config_path))
+        pairs.append(("profile.path", manifest.profile.path, config.profile))
+    pairs.append(("config", manifest.config, config.config_path))
     return [Difference(where, f"{key}: {recorded!r} recorded, but the run read {str(actual)!r}")
             for key, recorded, actual in pairs if not _same_path(recorded, actual)]
 

@@ -310,3 +310,19 @@ def _criterion(name: str, c: Any, selections: Mapping[str, Selection], where: st
                      exclude=exclude, safeguard=c["safeguard"].strip(), source=c["source"].strip(),
                      unit=unit, optional=bool(c.get("optional", False)), params=params,
                      description=str(c.get("description", "")))
+
+
+def renormalised(weights) -> dict[str, float]:
+    """Effective weights from ``(name, weight, evaluated)`` triples: each evaluated criterion's weight
+    over the sum of the evaluated criteria's weights; 0 for one not evaluated (or when no evaluated
+    criterion has weight). The one rule the score, the manifest and every surface use."""
+    items = list(weights)
+    total = sum(w for _, w, evaluated in items if evaluated)
+    return {name: (w / total if evaluated and total else 0.0) for name, w, evaluated in items}
+
+
+def effective_weights(profile: Profile, evaluated) -> dict[str, float]:
+    """Each criterion's share of the score once the criteria not evaluated (``evaluated``: the names
+    of those that were) are dropped: :func:`renormalised` over the profile's weights."""
+    names = set(evaluated)
+    return renormalised((c.name, c.weight, c.name in names) for c in profile.criteria)

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from sitescreen.measure.criteria import Measurement
-from sitescreen.rules.profile import Criterion, Profile
+from sitescreen.rules.profile import Criterion, Profile, effective_weights
 
 
 def fmt_measure(c: Criterion, values: np.ndarray) -> np.ndarray:
@@ -48,8 +48,7 @@ def score(sites: pd.DataFrame, profile: Profile, measures: dict[str, Measurement
     n = len(sites)
     out = sites.copy()
     cols: dict[str, np.ndarray] = {}
-    evaluated = [c for c in profile.criteria if measures[c.name].evaluated]
-    wsum = sum(c.weight for c in evaluated)
+    weights = effective_weights(profile, [c.name for c in profile.criteria if measures[c.name].evaluated])
     excluded = np.zeros(n, dtype=bool)
     incomplete = np.zeros(n, dtype=bool)
     total = np.zeros(n)
@@ -86,7 +85,7 @@ def score(sites: pd.DataFrame, profile: Profile, measures: dict[str, Measurement
             incomplete |= is_na
         if c.weight > 0:
             s = cols[c.score_column]
-            total += np.where(np.isnan(s), 0.0, s) * (c.weight / wsum)
+            total += np.where(np.isnan(s), 0.0, s) * weights[c.name]
             low = (s < 0.5) & ~np.isnan(s)
             text = np.full(n, "", dtype=object)
             text[low] = (f"{c.name}: {c.label.lower()} " + text_m[low] + where_feature[low]

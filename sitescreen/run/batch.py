@@ -178,16 +178,17 @@ def up_to_date(job: Job, config=None) -> bool:
     from sitescreen.run.config import config_to_dict
     from sitescreen.outputs.files import manifest_text
     from sitescreen.review.verify import check_inputs
+    from sitescreen.run.record import read_record
     if not all((job.out / f).is_file() for f in _wanted_files(job)):
         return False
     try:
-        manifest = json.loads((job.out / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        manifest = read_record(job.out / "manifest.json")
+    except SitescreenError:  # unreadable, or from another version: screened again
         return False
     config = config if config is not None else job_config(job)
-    if manifest.get("tool", {}).get("version") != __version__:
+    if manifest.tool.version != __version__:
         return False
-    if manifest.get("run") != json.loads(manifest_text(config_to_dict(config))):
+    if manifest.run != json.loads(manifest_text(config_to_dict(config))):
         return False
     return not check_inputs(manifest, config)
 
@@ -204,8 +205,8 @@ def run_job(job: Job, overwrite: bool = False) -> JobResult:
         clean_stale(job.out)  # left by a killed run
         config = job_config(job)
         if up_to_date(job, config):
-            manifest = json.loads((job.out / "manifest.json").read_text(encoding="utf-8"))
-            res.status, res.sites = "up to date", manifest.get("sites", {}).get("sites")
+            from sitescreen.run.record import read_record
+            res.status, res.sites = "up to date", read_record(job.out / "manifest.json").sites.sites
         else:
             try:
                 job.out.parent.mkdir(parents=True, exist_ok=True)  # "out/idaho": out/ is made for the batch
@@ -215,7 +216,7 @@ def run_job(job: Job, overwrite: bool = False) -> JobResult:
             manifest = screen_to_folder(config, job.out, overwrite=overwrite, protected=job.protected,
                                         options=MapOptions(write_map=job.map, write_report=job.report,
                                                            self_contained=job.map))
-            res.status, res.sites = "done", int(manifest["sites"]["sites"])
+            res.status, res.sites = "done", manifest.sites.sites
     except SitescreenError as exc:
         res.error = str(exc)
     except Exception as exc:  # a bug in one job must not stop the batch; reported, not hidden

@@ -255,12 +255,13 @@ def config_from_run(run: Mapping[str, Any], where: str = "manifest.json: run") -
                      config_path=run.get("config"), overrides=tuple(run.get("overrides") or ()))
 
 
-def config_from_manifest(manifest: Mapping[str, Any]) -> RunConfig:
-    """The RunConfig of a finished run, from its manifest's ``run`` section."""
-    if "run" not in manifest:
+def config_from_manifest(manifest) -> RunConfig:
+    """The RunConfig of a finished run, from its record's ``run`` section
+    (a :class:`sitescreen.run.record.RunRecord`)."""
+    if manifest.run is None:
         raise LayerConfigError("manifest.json has no 'run' section (written by an older sitescreen); "
                                "run the screening again to record it")
-    return config_from_run(manifest["run"])
+    return config_from_run(manifest.run)
 
 
 def _spec_to_dict(spec: LayerSpec) -> dict:

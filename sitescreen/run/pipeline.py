@@ -32,8 +32,10 @@ from sitescreen.inputs.check import check_coordinates, check_path, companion_fil
 from sitescreen.inputs.crs import crs_label, to_crs
 from sitescreen.inputs.load import LoadedLayer, load_vector
 from sitescreen.inputs.spec import LayerSpec
-from sitescreen.rules.profile import VERDICTS, Profile, load_profile
+from sitescreen.rules.profile import VERDICTS, Profile, effective_weights, load_profile
 from sitescreen.rules.scoring import score
+from sitescreen.run.record import (COLUMNS, CriterionRecord, CriterionSelection, InputRecord, Mode, ProfileRecord, RunRecord,
+                                   SelectionRecord, SitesRecord, Tally, Tool, Verdicts, read_value)
 from sitescreen.inputs.crs import Extent, parse_run_crs, split_box, working_crs
 from sitescreen.sites.aoi import aoi_geometry, apply_aoi
 from sitescreen.sites.footprints import make_footprints, site_extent
@@ -61,7 +63,7 @@ class Prepared:
 @dataclass
 class Result:
     sites: gpd.GeoDataFrame
-    manifest: dict
+    manifest: RunRecord
     prepared: Prepared | None = None
     measures: dict[str, Measurement] = field(default_factory=dict)
 
@@ -243,88 +245,78 @@ def screen(config: RunConfig, progress: Progress | None = None, *, engine: str =
                   prepared=prep, measures=measures)
 
 
-def tally(result: pd.DataFrame, profile: Profile, measures: dict[str, Measurement]) -> dict:
+def tally(result: pd.DataFrame, profile: Profile, measures: dict[str, Measurement]) -> Tally:
     """What the manifest counts over the scored sites: verdicts, and sites without data per criterion.
     Tallies of pieces of a run add up (:func:`add_tallies`)."""
-    return {"counts": {v: int((result["verdict"] == v).sum()) for v in VERDICTS},
-            "without_data": {c.name: int(result[c.measure_column].isna().sum()) for c in profile.criteria
-                             if measures[c.name].evaluated}}
+    return Tally(counts={v: int((result["verdict"] == v).sum()) for v in VERDICTS},
+                 without_data={c.name: int(result[c.measure_column].isna().sum()) for c in profile.criteria
+                               if measures[c.name].evaluated})
 
 
-def add_tallies(a: dict | None, b: dict) -> dict:
-    if a is None:
-        return b
-    return {part: {k: a[part][k] + b[part][k] for k in b[part]} for part in b}
+def add_tallies(a: Tally | None, b: Tally) -> Tally:
+    return b if a is None else a.add(b)
 
 
-def _input_entry(info: dict, path: Path) -> dict:
-    entry = dict(info)
-    entry["sha256"] = file_sha256(path)
-    entry["bytes"] = sum(p.stat().st_size for p in companion_files(path))
-    return entry
+def _input_entry(info: dict, path: Path) -> InputRecord:
+    return read_value(InputRecord, {**info, "sha256": file_sha256(path),
+                                    "bytes": sum(p.stat().st_size for p in companion_files(path))}, "inputs")
 
 
-def build_manifest(prep: Prepared, measures: dict[str, Measurement], counted: dict, mode: dict | None = None) -> dict:
+def _criterion_record(c, m: Measurement, weight: float, counted: Tally) -> CriterionRecord:
+    sel = c.selection
+    return CriterionRecord(
+        name=c.name, label=c.label, kind=c.kind, unit=c.unit, roles=tuple(c.roles),
+        selection=(CriterionSelection(name=sel.name, description=sel.description,
+                                      any=tuple({k: list(v) for k, v in cl.items()} for cl in sel.any)) if sel else None),
+        params=dict(c.params), measure_column=c.measure_column, score_column=c.score_column if c.scored else None,
+        weight=c.weight, effective_weight=weight, transform=c.transform, exclusion=c.exclude_text(),
+        safeguard=c.safeguard, source=c.source, optional=c.optional, evaluated=m.evaluated, layers=tuple(m.layers),
+        note=m.note, sites_without_data=counted.without_data[c.name] if m.evaluated else None)
+
+
+def _profile_record(p: Profile) -> ProfileRecord:
+    return ProfileRecord(name=p.name, path=p.path, sha256=p.sha256, description=p.description,
+                         verdicts=Verdicts(favorable=p.favorable, review=p.review),
+                         selections={k: SelectionRecord(roles=tuple(s.roles), description=s.description,
+                                                        any=tuple({f: list(v) for f, v in cl.items()} for cl in s.any))
+                                     for k, s in p.selections.items()})
+
+
+def build_manifest(prep: Prepared, measures: dict[str, Measurement], counted: Tally,
+                   mode: Mode | dict | None = None) -> RunRecord:
+    """The run record of a screening (:mod:`sitescreen.run.record`); effective weights from
+    :func:`sitescreen.rules.profile.effective_weights`, as the score used them."""
     p = prep.profile
-    evaluated_weight = sum(c.weight for c in p.criteria if measures[c.name].evaluated)
-    criteria = []
-    for c in p.criteria:
-        m = measures[c.name]
-        criteria.append({
-            "name": c.name, "label": c.label, "kind": c.kind, "unit": c.unit, "roles": list(c.roles),
-            "selection": ({"name": c.selection.name, "description": c.selection.description,
-                           "any": [{k: list(v) for k, v in cl.items()} for cl in c.selection.any]}
-                          if c.selection else None),
-            "params": dict(c.params), "measure_column": c.measure_column,
-            "score_column": c.score_column if c.scored else None,
-            "weight": c.weight,
-            "effective_weight": (c.weight / evaluated_weight if m.evaluated and evaluated_weight else 0.0),
-            "transform": c.transform, "exclusion": c.exclude_text(), "safeguard": c.safeguard, "source": c.source,
-            "optional": c.optional, "evaluated": m.evaluated, "layers": m.layers, "note": m.note,
-            "sites_without_data": counted["without_data"][c.name] if m.evaluated else None,
-        })
+    weights = effective_weights(p, [c.name for c in p.criteria if measures[c.name].evaluated])
     sites_info = prep.site_stats.info()
     if prep.config.sites is not None:
         sites_info.update({"sha256": file_sha256(prep.config.sites.path), "role": "sites",
                            "layer": prep.config.sites.layer, "crs_override": prep.config.sites.crs})
     inputs = [_input_entry(lyr.info(), lyr.spec.path) for lyr in prep.inputs.vectors]
     inputs += [_input_entry({k: v for k, v in info.items() if k != "_box"}, Path(info["path"])) for info in prep.raster_info]
-    return {
-        "tool": {"name": "sitescreen", "version": __version__},
-        "title": prep.config.title,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "config": prep.config.config_path,
-        "crs": crs_label(prep.crs),
-        "profile": {"name": p.name, "path": p.path, "sha256": p.sha256, "description": p.description,
-                    "verdicts": {"favorable": p.favorable, "review": p.review},
-                    "selections": {k: {"roles": list(s.roles), "description": s.description,
-                                       "any": [{f: list(v) for f, v in cl.items()} for cl in s.any]}
-                                   for k, s in p.selections.items()}},
-        "sites": sites_info,
-        "inputs": inputs,
-        "criteria": criteria,
-        "counts": counted["counts"],
-        "mode": mode or {"flow": "in memory"},
-        "columns": {"m_<criterion>": "measurement in the criterion's unit (NaN/empty = no data; inf = beyond the search radius)",
-                    "s_<criterion>": "suitability 0–1 from the criterion's transform",
-                    "score": "0–100, weighted mean of suitabilities (weights renormalised over evaluated criteria); 0 if excluded; empty if incomplete",
-                    "verdict": ", ".join(VERDICTS)},
-        "timings": prep.timings,
-        "run": config_to_dict(prep.config),  # the run as data: `sitescreen verify` and `batch` repeat it from here
-    }
+    return RunRecord(
+        tool=Tool(name="sitescreen", version=__version__), title=prep.config.title,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"), config=prep.config.config_path,
+        crs=crs_label(prep.crs), profile=_profile_record(p), sites=read_value(SitesRecord, sites_info, "sites"),
+        inputs=tuple(inputs),
+        criteria=tuple(_criterion_record(c, measures[c.name], weights[c.name], counted) for c in p.criteria),
+        counts=dict(counted.counts), mode=Mode(**mode) if isinstance(mode, dict) else (mode or Mode(flow="in memory")),
+        columns=dict(COLUMNS), timings=dict(prep.timings),
+        run=config_to_dict(prep.config),  # the run as data: `sitescreen verify` and `batch` repeat it from here
+    )
 
 
-def display_layers(manifest: dict, sites: gpd.GeoDataFrame):
+def display_layers(manifest: RunRecord | None, sites: gpd.GeoDataFrame):
     """The vector inputs of a finished run, re-read around its sites, for drawing on a map."""
     from sitescreen.outputs.mapping import DisplayLayer
     out = []
     pad = 20_000.0
-    for entry in manifest.get("inputs", []):
-        if entry.get("kind") != "vector":
+    for entry in (manifest.inputs if manifest is not None else ()):
+        if entry.kind != "vector":
             continue
-        spec = LayerSpec(role=entry["role"], path=Path(entry["path"]), layer=entry.get("layer"),
-                         name=entry.get("name"), schema=entry.get("schema") if entry.get("schema") not in (None, "generic") else None,
-                         crs=entry.get("crs_override"))
+        spec = LayerSpec(role=entry.role, path=Path(entry.path), layer=entry.layer, name=entry.name,
+                         schema=entry.schema if entry.schema not in (None, "generic") else None,
+                         crs=entry.crs_override)
         if not spec.path.exists():
             log.warning("%s: input no longer exists; left off the map", spec.path)
             continue

@@ -1,0 +1,502 @@
+"""The run record: manifest.json as frozen dataclasses, written and read through this module only.
+
+:class:`RunRecord` is every fact of a finished run (tool, profile, sites, inputs with SHA-256,
+criteria with their effective weights, counts, mode, timings, the run as data, the output files).
+:func:`to_json` writes it (strict JSON: missing → ``null``, ±inf → ``±1e999``, see
+:mod:`sitescreen.values`), :func:`read_record` reads it back from a file or a mapping.
+
+Versions: ``schema_version`` is :data:`SCHEMA_VERSION`. A manifest without one is schema 1 (the
+layout before this module; the same keys): it is loaded, with what it lacks filled where it can
+be derived (effective weights from the weights of the evaluated criteria, the in-memory flow) or
+left unknown (``None``); a schema 1 manifest lacking a fact that cannot be derived, or one from a
+newer sitescreen, stops with a message naming the version. The JSON Schema of the layout,
+``manifest.schema.json`` beside this file, is generated from the dataclasses (:func:`json_schema`).
+
+Field rules: a field with a default may be missing from a schema 1 manifest; a field marked
+``omit`` (``_opt``) is written only when set and may be missing from any manifest.
+"""
+
+from __future__ import annotations
+
+import json
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
+from pathlib import Path
+from typing import Any, Union
+
+from sitescreen.errors import OutputError
+from sitescreen.values import strict_json
+
+SCHEMA_VERSION = 2
+SCHEMA_FILE = Path(__file__).with_name("manifest.schema.json")
+
+#: What the result columns hold (the manifest's ``columns``; written by every run).
+COLUMNS = {
+    "m_<criterion>": "measurement in the criterion's unit (NaN/empty = no data; inf = beyond the search radius)",
+    "s_<criterion>": "suitability 0–1 from the criterion's transform",
+    "score": "0–100, weighted mean of suitabilities (weights renormalised over evaluated criteria); 0 if excluded; empty if incomplete",
+    "verdict": "excluded, unfavorable, review, favorable, incomplete",
+}
+
+
+def _opt(schema: dict | None = None) -> Any:
+    """A field written only when set (None: left out of the file)."""
+    return field(default=None, metadata={"omit": True, "schema": schema or {}})
+
+
+def _v1(default: Any = None, factory: Any = None) -> Any:
+    """A field every manifest now has, which a schema 1 manifest may lack (then: ``default``)."""
+    return field(default_factory=factory) if factory is not None else field(default=default)
+
+
+FROZEN = dict(frozen=True, kw_only=True)
+
+
+@dataclass(**FROZEN)
+class Tool:
+    name: str
+    version: str
+
+
+@dataclass(**FROZEN)
+class Verdicts:
+    favorable: float
+    review: float
+
+
+@dataclass(**FROZEN)
+class SelectionRecord:
+    """A profile selection: which features of which roles count (``any`` of the field clauses)."""
+    roles: tuple[str, ...]
+    description: str
+    any: tuple[Mapping[str, Any], ...]
+
+
+@dataclass(**FROZEN)
+class CriterionSelection:
+    name: str
+    description: str
+    any: tuple[Mapping[str, Any], ...]
+
+
+@dataclass(**FROZEN)
+class ProfileRecord:
+    name: str
+    path: str | None = _v1()
+    sha256: str
+    description: str = _v1("")
+    verdicts: Verdicts
+    selections: Mapping[str, SelectionRecord] = _v1(factory=dict)
+
+
+@dataclass(**FROZEN)
+class SitesRecord:
+    """Where the sites came from and what was done to them (counts of records)."""
+    path: str
+    records_read: int | None = _v1()
+    records_without_location: int | None = _v1()
+    records_skipped_invalid: int | None = _v1()
+    records_filtered_out: int | None = _v1()
+    records_outside_aoi: int | None = _v1()
+    duplicates_merged: int | None = _v1()
+    sites: int
+    radius_m: float | None = _v1()
+    source_crs: str | None = _v1()
+    repairs: int | None = _v1()
+    schema: str | None = _v1()
+    records_not_selected: int | None = _opt()
+    grid_cell_m: float | None = _opt()
+    sha256: str | None = _opt()
+    role: str | None = _opt()
+    layer: str | None = _opt()
+    crs_override: str | None = _opt()
+
+
+@dataclass(**FROZEN)
+class InputRecord:
+    """One input layer (vector or raster) as read by the run."""
+    name: str
+    role: str
+    path: str
+    layer: str | None = _v1()
+    kind: str
+    schema: str | None = _v1()
+    source_crs: str | None
+    crs_override: str | None = _v1()
+    features_read: int | None = _v1()
+    features_in_file: int | None = _opt()
+    features_used: int | None = _opt()
+    repairs: int | None = _v1()
+    dropped_empty: int | None = _opt()
+    coverage: Any = _v1()
+    filter: Mapping[str, Any] | None = _opt()
+    sites_covered: int | None = _opt()
+    width: int | None = _opt()
+    height: int | None = _opt()
+    res: tuple[float, ...] | None = _opt()
+    nodata: float | None = _opt()
+    dtype: str | None = _opt()
+    bands: int | None = _opt()
+    sha256: str | None = _opt()
+    bytes: int | None = _opt()
+
+
+WEIGHT = {"minimum": 0, "maximum": 1}
+
+
+@dataclass(**FROZEN)
+class CriterionRecord:
+    """One criterion of the profile as the run applied it. ``effective_weight`` is its share of the
+    score (the weights renormalised over the evaluated criteria; 0 when not evaluated): what every
+    surface shows."""
+    name: str
+    label: str
+    kind: str
+    unit: str
+    roles: tuple[str, ...]
+    selection: CriterionSelection | None = _v1()
+    params: Mapping[str, Any] = _v1(factory=dict)
+    measure_column: str
+    score_column: str | None
+    weight: float = field(metadata={"schema": WEIGHT})
+    effective_weight: float = field(metadata={"schema": WEIGHT})
+    transform: Mapping[str, Any] | None
+    exclusion: str | None
+    safeguard: str
+    source: str
+    optional: bool = _v1(False)
+    evaluated: bool
+    layers: tuple[str, ...] = _v1(())
+    note: str = _v1("")
+    sites_without_data: int | None = _v1()
+
+
+@dataclass(**FROZEN)
+class Mode:
+    """How the run was made: ``in memory``, or ``streamed`` in chunks of ``chunk_size`` sites."""
+    flow: str = field(metadata={"schema": {"enum": ["in memory", "streamed"]}})
+    chunk_size: int | None = _opt()
+
+
+@dataclass(**FROZEN)
+class OutputFile:
+    sha256: str
+    bytes: int
+
+
+@dataclass(**FROZEN)
+class Tally:
+    """What a run counts over its scored sites; tallies of pieces of a run add up (:meth:`add`)."""
+    counts: Mapping[str, int]
+    without_data: Mapping[str, int]
+
+    def add(self, other: Tally) -> Tally:
+        return Tally(counts={k: self.counts[k] + other.counts[k] for k in other.counts},
+                     without_data={k: self.without_data[k] + other.without_data[k] for k in other.without_data})
+
+
+RUN_SCHEMA = {"type": "object", "description": "the run config as data (sitescreen.run.config.config_to_dict)",
+              "required": ["title", "config", "sites", "site_options", "layers", "profile", "crs"],
+              "properties": {"layers": {"type": "array", "items": {"type": "object", "required": ["role", "path"]}},
+                             "site_options": {"type": "object"}, "sites": {"type": ["object", "null"]},
+                             "profile": {"type": "string"}, "crs": {"type": ["string", "null"]},
+                             "overrides": {"type": "array", "items": {"type": "string"}}}}
+
+
+@dataclass(**FROZEN)
+class RunRecord:
+    """Every fact of a finished run (manifest.json). ``extra``: top-level sections this version does
+    not know (kept as they are, written back). ``read_schema``: the schema the file was written in
+    (not written)."""
+    schema_version: int = field(default=SCHEMA_VERSION, metadata={"schema": {"const": SCHEMA_VERSION}})
+    tool: Tool
+    title: str | None = _v1()
+    created: str | None = _v1()
+    config: str | None = _v1()
+    crs: str
+    profile: ProfileRecord
+    sites: SitesRecord
+    inputs: tuple[InputRecord, ...]
+    criteria: tuple[CriterionRecord, ...]
+    counts: Mapping[str, int]
+    mode: Mode = _v1(Mode(flow="in memory"))
+    columns: Mapping[str, str] = _v1(factory=lambda: dict(COLUMNS))
+    timings: Mapping[str, float] = _v1(factory=dict)
+    run: Mapping[str, Any] | None = _opt(RUN_SCHEMA)
+    outputs: Mapping[str, OutputFile] | None = _opt()
+    extra: Mapping[str, Any] = field(default_factory=dict, metadata={"flatten": True})
+    read_schema: int = field(default=SCHEMA_VERSION, compare=False, metadata={"skip": True})
+
+    def criterion(self, name: str) -> CriterionRecord:
+        return next(c for c in self.criteria if c.name == name)
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+
+
+def to_data(obj: Any) -> Any:
+    """A record (or any part of one) as JSON-ready data, in the layout of manifest.json."""
+    if is_dataclass(obj) and not isinstance(obj, type):
+        out: dict[str, Any] = {}
+        for f in fields(obj):
+            v = getattr(obj, f.name)
+            if f.metadata.get("skip") or (v is None and f.metadata.get("omit")):
+                continue
+            if f.metadata.get("flatten"):
+                out.update({k: to_data(x) for k, x in v.items()})
+            else:
+                out[f.name] = to_data(v)
+        return out
+    if isinstance(obj, Mapping):
+        return {k: to_data(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_data(v) for v in obj]
+    return obj
+
+
+def to_json(record: RunRecord) -> str:
+    """manifest.json's text for ``record`` (strict JSON, two-space indent, a final newline)."""
+    return strict_json(to_data(record), indent=2, ensure_ascii=False) + "\n"
+
+
+def with_outputs(record: RunRecord, outputs: Mapping[str, OutputFile]) -> RunRecord:
+    return replace(record, outputs=dict(outputs))
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+
+
+class _Bad(Exception):
+    """A value that does not fit the layout: (where, what)."""
+
+
+def _union_args(tp: Any) -> tuple | None:
+    if typing.get_origin(tp) in (Union, types.UnionType):
+        return typing.get_args(tp)
+    return None
+
+
+def _read_value(tp: Any, value: Any, where: str, legacy: bool) -> Any:
+    if tp is Any:
+        return value
+    args = _union_args(tp)
+    if args is not None:
+        if value is None and type(None) in args:
+            return None
+        tp = next(a for a in args if a is not type(None))
+    if is_dataclass(tp):
+        return _build(tp, value, where, legacy)
+    origin = typing.get_origin(tp)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise _Bad(where, f"expected a list, got {value!r}")
+        item = typing.get_args(tp)[0]
+        return tuple(_read_value(item, v, f"{where}[{i}]", legacy) for i, v in enumerate(value))
+    if origin in (Mapping, dict):
+        if not isinstance(value, Mapping):
+            raise _Bad(where, f"expected an object, got {value!r}")
+        item = typing.get_args(tp)[1]
+        return {str(k): _read_value(item, v, f"{where}.{k}", legacy) for k, v in value.items()}
+    ok = {str: isinstance(value, str), bool: isinstance(value, bool),
+          int: isinstance(value, int) and not isinstance(value, bool),
+          float: isinstance(value, (int, float)) and not isinstance(value, bool)}[tp]
+    if not ok:
+        raise _Bad(where, f"expected {_WORDS[tp]}, got {value!r}")
+    return value
+
+
+_WORDS = {str: "text", bool: "true or false", int: "a whole number", float: "a number"}
+
+
+def _build(cls: type, data: Any, where: str, legacy: bool) -> Any:
+    if not isinstance(data, Mapping):
+        raise _Bad(where, f"expected an object, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    known: set[str] = set()
+    flat = None
+    for f in fields(cls):
+        if f.metadata.get("skip"):
+            continue
+        if f.metadata.get("flatten"):
+            flat = f.name
+            continue
+        known.add(f.name)
+        at = f"{where}.{f.name}" if where else f.name
+        if f.name in data:
+            kwargs[f.name] = _read_value(hints[f.name], data[f.name], at, legacy)
+        elif not f.metadata.get("omit") and not (legacy and (f.default is not MISSING or f.default_factory is not MISSING)):
+            raise _Bad(at, "is missing")
+    unknown = [k for k in data if k not in known]
+    if flat is not None:
+        kwargs[flat] = {k: data[k] for k in unknown}
+    elif unknown:
+        raise _Bad(f"{where}.{unknown[0]}" if where else str(unknown[0]),
+                   f"is not a key of this record; allowed: {', '.join(sorted(known))}")
+    return cls(**kwargs)
+
+
+def read_value(cls: type, data: Mapping[str, Any], where: str) -> Any:
+    """A part of a record (e.g. an :class:`InputRecord`) from the run's own data, in this schema."""
+    try:
+        return _build(cls, data, where, False)
+    except _Bad as exc:
+        raise ValueError(f"{exc.args[0]}: {exc.args[1]}") from None
+
+
+def _version(data: Mapping[str, Any]) -> int:
+    v = data.get("schema_version", 1)
+    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+        raise _Bad("schema_version", f"expected a whole number 1–{SCHEMA_VERSION}, got {v!r}")
+    return v
+
+
+def _written_by(data: Mapping[str, Any]) -> str:
+    tool = data.get("tool")
+    version = tool.get("version") if isinstance(tool, Mapping) else None
+    return f"sitescreen {version}" if isinstance(version, str) else "an unknown tool"
+
+
+def _upgrade_v1(data: Mapping[str, Any]) -> dict:
+    """A schema 1 manifest with the facts it lacks that can be derived: each criterion's effective
+    weight (:func:`sitescreen.rules.profile.renormalised`)."""
+    from sitescreen.rules.profile import renormalised
+    out = dict(data)
+    crits = data.get("criteria")
+    if isinstance(crits, list) and all(isinstance(c, Mapping) for c in crits):
+        try:
+            eff = renormalised([(c.get("name"), float(c.get("weight") or 0.0), bool(c.get("evaluated", True)))
+                                for c in crits])
+        except (TypeError, ValueError):
+            return out
+        out["criteria"] = [c if "effective_weight" in c else {**c, "effective_weight": eff[c.get("name")]}
+                           for c in crits]
+    return out
+
+
+def read_record(source: str | Path | Mapping[str, Any]) -> RunRecord:
+    """The record in a manifest.json file (or its data as a mapping); schema 1 manifests are
+    upgraded (see the module doc). Anything else: an :class:`OutputError` naming the file, the
+    field and the version that wrote it."""
+    where = str(source) if isinstance(source, (str, Path)) else "manifest.json"
+    data = _load(source) if isinstance(source, (str, Path)) else source
+    if not isinstance(data, Mapping):
+        raise OutputError(f"{where}: not a sitescreen manifest (expected a JSON object)")
+    try:
+        version = _version(data)
+    except _Bad as exc:
+        raise OutputError(f"{where}: {exc.args[0]}: {exc.args[1]}") from None
+    by = _written_by(data)
+    if version > SCHEMA_VERSION:
+        raise OutputError(f"{where} was written by {by} (schema {version}); this sitescreen reads schema 1–"
+                          f"{SCHEMA_VERSION}: upgrade sitescreen to read it")
+    legacy = version < SCHEMA_VERSION
+    try:
+        record = _build(RunRecord, _upgrade_v1(data) if legacy else data, "", legacy)
+    except _Bad as exc:
+        raise OutputError(f"{where} was written by {by} (schema {version}); {exc.args[0]}: {exc.args[1]}; "
+                          f"screen the run again to write a manifest this sitescreen reads") from None
+    return replace(record, schema_version=SCHEMA_VERSION, read_schema=version)
+
+
+def _load(path: str | Path) -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise OutputError(f"{path}: not valid JSON: {exc}") from None
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+def as_record(manifest: RunRecord | Mapping[str, Any] | None) -> RunRecord | None:
+    """``manifest`` as a record: a record as it is, manifest data through :func:`read_record`."""
+    if manifest is None or isinstance(manifest, RunRecord):
+        return manifest
+    return read_record(manifest)
+
+
+def written_by_sitescreen(path: str | Path) -> bool:
+    """True when ``path`` is a manifest.json that names sitescreen as its tool (any version)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and isinstance(data.get("tool"), dict) and data["tool"].get("name") == "sitescreen"
+
+
+# ---------------------------------------------------------------------------------------------
+# The JSON Schema of the layout (generated from the dataclasses; committed as SCHEMA_FILE)
+
+_JSON_TYPES = {str: "string", bool: "boolean", int: "integer", float: "number"}
+
+
+def _schema_of(tp: Any, defs: dict) -> dict:
+    if tp is Any:
+        return {}
+    args = _union_args(tp)
+    if args is not None:
+        inner = _schema_of(next(a for a in args if a is not type(None)), defs)
+        if set(inner) == {"type"} and isinstance(inner["type"], str):
+            return {"type": [inner["type"], "null"]}
+        return {"anyOf": [inner, {"type": "null"}]}
+    if is_dataclass(tp):
+        if tp.__name__ not in defs:
+            defs[tp.__name__] = {}
+            defs[tp.__name__] = _class_schema(tp, defs)
+        return {"$ref": f"#/$defs/{tp.__name__}"}
+    origin = typing.get_origin(tp)
+    if origin is tuple:
+        return {"type": "array", "items": _schema_of(typing.get_args(tp)[0], defs)}
+    if origin in (Mapping, dict):
+        return {"type": "object", "additionalProperties": _schema_of(typing.get_args(tp)[1], defs)}
+    return {"type": _JSON_TYPES[tp]}
+
+
+def _class_schema(cls: type, defs: dict) -> dict:
+    hints = typing.get_type_hints(cls)
+    props: dict[str, Any] = {}
+    required: list[str] = []
+    open_ = False
+    for f in fields(cls):
+        if f.metadata.get("skip"):
+            continue
+        if f.metadata.get("flatten"):
+            open_ = True
+            continue
+        props[f.name] = f.metadata.get("schema") or _schema_of(hints[f.name], defs)
+        if f.metadata.get("schema") and "type" not in f.metadata["schema"] and "const" not in f.metadata["schema"]:
+            props[f.name] = {**_schema_of(hints[f.name], defs), **f.metadata["schema"]}
+        if not f.metadata.get("omit"):
+            required.append(f.name)
+    doc = " ".join((cls.__doc__ or "").split())
+    return {**({"description": doc} if doc and not doc.startswith(cls.__name__ + "(") else {}),
+            "type": "object", "properties": props, "required": required, "additionalProperties": open_}
+
+
+def json_schema() -> dict:
+    """The JSON Schema (2020-12) every manifest.json this version writes validates against."""
+    defs: dict[str, Any] = {}
+    top = _class_schema(RunRecord, defs)
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": f"sitescreen-manifest-schema-{SCHEMA_VERSION}",
+            "title": "sitescreen run manifest (manifest.json)", **top,
+            "$defs": {k: defs[k] for k in sorted(defs)}}
+
+
+def schema_text() -> str:
+    """The text of :data:`SCHEMA_FILE` (``python -m sitescreen.run.record`` writes it)."""
+    return json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
+
+
+if __name__ == "__main__":  # pragma: no cover - regenerates the committed schema file
+    SCHEMA_FILE.write_text(schema_text(), encoding="utf-8")
+
+
+__all__ = ["SCHEMA_VERSION", "SCHEMA_FILE", "COLUMNS", "RunRecord", "Tool", "Verdicts", "SelectionRecord",
+           "CriterionSelection", "ProfileRecord", "SitesRecord", "InputRecord", "CriterionRecord", "Mode",
+           "OutputFile", "Tally", "read_value", "to_data", "to_json", "with_outputs", "read_record", "as_record",
+           "written_by_sitescreen", "json_schema", "schema_text"]
