@@ -193,7 +193,7 @@ def test_click_opens_popup_with_score_and_breakdown(offline, fixture_map):
     assert f"{row['score']:.1f}" in text
     assert "Lemhi Pass" in text and "Distance to protected areas" in text
     assert "linear: 300 m → 0, 1,500 m → 1" in text and "Setbacks from parks and wilderness" in text
-    assert "excluded if > 0 %" in text and "40 %" in text
+    assert "exclude if > 0 %" in text and "40 %" in text
     offline.shot("fixture-popup.png")
 
 

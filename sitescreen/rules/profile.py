@@ -21,8 +21,8 @@ from sitescreen.errors import ProfileError
 from sitescreen.rules.kinds import KINDS
 from sitescreen.inputs.numbers import check_number, plain_number
 from sitescreen.inputs.tomlfile import read_toml
+from sitescreen.rules.verdicts import VERDICTS  # noqa: F401 - the verdicts' one order, read from here too
 
-VERDICTS = ("excluded", "unfavorable", "review", "favorable", "incomplete")
 WEIGHT_TOLERANCE = 1e-6
 
 
