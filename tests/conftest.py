@@ -44,3 +44,22 @@ def demo_result(demo_dir):
     from sitescreen.run.config import load_config
     from sitescreen.run.pipeline import screen
     return screen(load_config(demo_dir / "sitescreen.toml"))
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's chromium driven by Playwright: one for the whole session, shared by every browser test
+    module (a second sync Playwright in the same process fails)."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} not found: the browser tests need Debian's chromium; run `make browser`",
+                    pytrace=False)
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()

@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from fixtures_results import demo_out  # noqa: F401 - a fixture
-from test_browser import Offline, browser  # noqa: F401 - fixtures
+from test_browser import Offline
 from sitescreen.cli import main
 from sitescreen.outputs import report as report_module
 from sitescreen.rules.verdicts import VERDICTS
@@ -73,7 +73,7 @@ def idaho_out(shared_data, tmp_path_factory):
     return out
 
 
-def surfaces(out, tmp, browser, monkeypatch):  # noqa: F811
+def surfaces(out, tmp, browser, monkeypatch):
     """The offline map and a report with every site's breakdown, both rebuilt from ``out`` into ``tmp``."""
     import geopandas as gpd
     sites = gpd.read_parquet(out / "sites.parquet")
@@ -102,7 +102,7 @@ def surfaces(out, tmp, browser, monkeypatch):  # noqa: F811
 UNIT_ENDS = {"fraction": (" %",), "m": (" m", " km", " search radius"), "sites": (" sites",), "degrees": (" degrees",)}
 
 
-def check_surfaces(out, tmp, browser, monkeypatch):  # noqa: F811
+def check_surfaces(out, tmp, browser, monkeypatch):
     sites, manifest, sample, popups, cards, without = surfaces(out, tmp, browser, monkeypatch)
     crits = manifest["criteria"]
     verdicts = {v for v, _ in sample}
@@ -137,7 +137,7 @@ def check_surfaces(out, tmp, browser, monkeypatch):  # noqa: F811
 
 
 @pytest.mark.realdata
-def test_idaho_popup_explain_and_report_agree(idaho_out, tmp_path, browser, monkeypatch):  # noqa: F811
+def test_idaho_popup_explain_and_report_agree(idaho_out, tmp_path, browser, monkeypatch):
     sites, manifest, without = check_surfaces(idaho_out, tmp_path, browser, monkeypatch)
     by = {c["name"]: c for c in manifest["criteria"]}
     # no DEM: steep terrain is not evaluated and the other weights are renormalised, as the popup shows
@@ -150,11 +150,11 @@ def test_idaho_popup_explain_and_report_agree(idaho_out, tmp_path, browser, monk
     assert without[pressure["label"]] == str(int(sites[pressure["measure_column"]].isna().sum())) != "0"
 
 
-def test_demo_popup_explain_and_report_agree(demo_out, tmp_path, browser, monkeypatch):  # noqa: F811
+def test_demo_popup_explain_and_report_agree(demo_out, tmp_path, browser, monkeypatch):
     check_surfaces(demo_out, tmp_path, browser, monkeypatch)
 
 
-def test_popup_shows_python_words_for_every_kind_and_unit(browser, tmp_path):  # noqa: F811
+def test_popup_shows_python_words_for_every_kind_and_unit(browser, tmp_path):
     """Per kind and unit, the text Chromium shows in a popup is wording.measure_texts' text
     (no formatter in the page), and text from a data file shows as text."""
     import geopandas as gpd
