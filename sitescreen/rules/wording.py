@@ -122,11 +122,9 @@ def measure_texts(values: Any, unit: str = "", search_radius_m: float | None = N
     ``beyond the 50 km search radius``; text measurements (a field's category) stay as written."""
     arr = np.asarray(values)
     if arr.dtype == object or arr.dtype.kind in "US":
-        flat = pd.Series(arr.reshape(-1), dtype=object)
-        missing = flat.map(_missing).to_numpy(dtype=bool)
-        text = flat.map(lambda x: x.decode() if isinstance(x, bytes) else str(x)).to_numpy(dtype=object, copy=True)
-        text[missing] = NO_DATA
-        return text
+        codes, uniq = pd.factorize(pd.Series(arr.reshape(-1), dtype=object), use_na_sentinel=True)
+        words = [u.decode() if isinstance(u, bytes) else str(u) for u in uniq]
+        return np.array(words + [NO_DATA], dtype=object)[codes]  # code -1 (missing) is the last
     v = arr.astype(float).reshape(-1)
     out = np.full(v.shape, NO_DATA, dtype=object)
     out[v == np.inf] = beyond_text(search_radius_m)
