@@ -30,6 +30,7 @@ CRITERIA = [
      "evaluated": True, "note": ""},
     {"name": "park_distance", "label": "Distance to protected areas", "kind": "distance", "unit": "m",
      "roles": ["protected"], "measure_column": "m_park_distance", "score_column": "s_park_distance",
+     "params": {"search_radius_m": 50_000},
      "weight": 0.4, "transform": {"kind": "linear", "points": [[300, 0], [1500, 1]]}, "exclusion": "< 300",
      "safeguard": "Setbacks from parks and wilderness", "source": "European siting practice, 300–1,500 m",
      "evaluated": True, "note": ""},

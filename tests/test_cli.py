@@ -160,7 +160,7 @@ def test_explain(screened):
     assert info["site_id"] == excluded["site_id"] and info["verdict"] == "excluded" and info["score"] == 0.0
     by = {c["name"]: c for c in info["criteria"]}
     assert by["federal_land"]["measurement"] == pytest.approx(excluded["m_federal_land"])
-    assert by["protected_overlap"]["rule"] == "exclude if > 0"
+    assert by["protected_overlap"]["rule"] == "exclude if > 0 %"
 
 
 def test_explain_unknown_site(screened):

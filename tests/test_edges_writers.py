@@ -71,6 +71,16 @@ def payload_column(payload: dict, k: int) -> list:
     return [None if i == 0 else col["dict"][i - 1] for i in uvarints(col["idx"])]
 
 
+def beyond_words(manifest: dict, column: str) -> str:
+    """What an infinite distance reads as: beyond that criterion's search radius, in km."""
+    radius = manifest["criteria"][criterion_index(manifest, column)]["params"]["search_radius_m"]
+    return f"beyond the {radius / 1000:g} km search radius"
+
+
+def read_manifest(out: Path) -> dict:
+    return strict((out / "manifest.json").read_text(encoding="utf-8"))
+
+
 def csv_rows(path: Path) -> dict[str, dict[str, str]]:
     with open(path, newline="", encoding="utf-8") as f:
         return {r["site_id"]: r for r in csv.DictReader(f)}
@@ -182,8 +192,9 @@ def test_infinite_and_float32_measurements(screened, tmp_path):
     assert rows[a]["m_protected_setback"] == "inf" and rows[b]["m_protected_setback"] == ""
     assert float(rows[c]["m_protected_setback"]) == pytest.approx(float(sites["m_protected_setback"].iloc[2]))
     values = dict(zip(payload["id"], payload_column(payload, criterion_index(manifest, "m_protected_setback"))))
-    assert values[a] == math.inf and values[b] is None
-    assert "beyond search radius" in report and "no data" in report
+    beyond = beyond_words(manifest, "m_protected_setback")
+    assert values[a] == beyond and values[b] is None
+    assert beyond in report and "no data" in report
 
 
 def test_pandas_na_in_an_integer_column_and_all_missing_text(screened, tmp_path):
@@ -271,4 +282,4 @@ def test_explain_json_is_strict(screened, tmp_path):
     info = strict(res.stdout)
     crit = next(c for c in info["criteria"] if c["name"] == "protected_setback")
     assert info["name"] == "" and crit["measurement"] == math.inf and crit["score"] is None
-    assert crit["measurement_text"] == "beyond search radius"
+    assert crit["measurement_text"] == beyond_words(read_manifest(tmp_path / "o"), "m_protected_setback")

@@ -54,7 +54,7 @@ MODULE_ALLOWED = {
 #: "module:function" -> (ceiling in lines, why it is longer than MAX_FUNCTION_LINES)
 FUNCTION_ALLOWED = {
     "run/stream.py:screen_streamed": (157, "the streamed flow; merged into one flow by the one-flow part of issue 10"),
-    "outputs/mapping.py:build_map": (119, "the map; reworked by the formatting part of issue 10"),
+    "outputs/mapping.py:build_map": (120, "the map; reworked by the formatting part of issue 10"),
     "measure/zonal.py:zonal_stats": (92, "raster statistics; to be split with zonal.py (not yet done)"),
 }
 

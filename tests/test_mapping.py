@@ -76,9 +76,11 @@ def test_encode_polygons_drops_closing_vertex_and_collapsed_rings():
     assert decode_uvarints(block["nr"]) == [1, 2]
 
 
-def test_num_array_keeps_no_data_and_beyond_radius():
-    raw = mapping._num_array(np.array([1234.5678, np.nan, math.inf, 0.000123456]))
-    assert raw == "[1235,null,1e999,0.0001235]"
+def test_measure_column_keeps_no_data_and_beyond_radius():
+    import pandas as pd
+    crit = {"unit": "m", "radius": 50_000.0}
+    col = mapping._measure_column(pd.Series([1234.5678, np.nan, math.inf, 0.000123456]), crit)
+    assert col == {"list": ["1,235 m", None, "beyond the 50 km search radius", "0.0001235 m"]}
 
 
 # ------------------------------------------------------------------ escaping
@@ -191,9 +193,10 @@ def test_sites_payload(html, result_sites):
     # categorical measurements stay text even when they look like numbers
     huc = data["m"][[c["name"] for c in CRITERIA].index("huc")]
     assert set(huc["dict"]) <= {"17040201", "17040202", "17060203"}
-    # beyond the search radius survives as Infinity, no data as null
-    dist = data["m"][1]["num"]
-    assert None not in dist and any(isinstance(v, float) and math.isinf(v) for v in dist)
+    # beyond the search radius is worded with the radius, no data is null
+    dist = data["m"][1]
+    dist = dist["list"] if "list" in dist else [dist["dict"][k - 1] if k else None for k in decode_uvarints(dist["idx"])]
+    assert None not in dist and "beyond the 50 km search radius" in dist
 
 
 def test_reasons_dictionary(html, result_sites):

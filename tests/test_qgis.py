@@ -12,7 +12,8 @@ import pytest
 from fixtures_results import *  # noqa: F403
 from fixtures_results import make_sites
 from sitescreen.errors import OutputError
-from sitescreen.outputs.htmlsafe import VERDICT_COLORS, VERDICT_ORDER
+from sitescreen.rules.verdicts import COLORS as VERDICT_COLORS
+from sitescreen.rules.verdicts import VERDICTS as VERDICT_ORDER
 from sitescreen.outputs.qgis import STYLE_NAME, style_qml, write_qgis_style
 
 

@@ -461,7 +461,7 @@ def test_idaho_manifest_validates_against_the_schema(idaho, manifest_validator):
 
 def test_idaho_popup_shows_the_weights_the_score_used(idaho):
     """The issue: with no DEM the popup listed 35/25/20/20 % while the score used 43.75/31.25/25 %."""
-    from sitescreen.outputs.htmlsafe import format_weight
+    from sitescreen.rules.wording import weight_text as format_weight
     from sitescreen.outputs.mapping import render_map
     from sitescreen.rules.profile import load_profile
     profile = {c.name: c.weight for c in load_profile("federal-safeguards").criteria}

@@ -17,7 +17,7 @@ import tinyworld as tw
 from edgecases import assert_error, run_cli
 from fixtures_results import demo_out  # noqa: F401  (the demo run through the CLI)
 from sitescreen.errors import OutputError
-from sitescreen.outputs.htmlsafe import format_weight
+from sitescreen.rules.wording import weight_text as format_weight
 from sitescreen.rules.profile import effective_weights, load_profile
 from sitescreen.run import record
 from sitescreen.run.record import SCHEMA_FILE, SCHEMA_VERSION, read_record, to_data, to_json

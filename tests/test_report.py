@@ -78,10 +78,10 @@ def test_contribution_means(result_sites, result_manifest):
 def test_breakdown_rows(html):
     card = html[html.index('id="site-S0002"'):]
     card = card[:card.index("</article>")]
-    assert "beyond search radius" in card          # +inf distance
+    assert "beyond the 50 km search radius" in card  # +inf distance, with the criterion's search radius
     assert "Watershed (HUC-8)" in card and re.search(r"170[46]020[0-3]", card)
     assert "not evaluated" in card                 # the slope criterion
-    assert "linear: 300 m → 0, 1,500 m → 1" in card and "excluded if &lt; 300 m" in card
+    assert "linear: 300 m → 0, 1,500 m → 1" in card and "exclude if &lt; 300 m" in card
     incomplete = html[html.index('id="site-S0004"'):]
     assert '<span class="nodata">no data</span>' in incomplete[:incomplete.index("</article>")]
 

@@ -77,7 +77,7 @@ def test_exclusion_wins_over_score(profile):
     assert list(out["verdict"]) == ["excluded", "favorable"]
     assert list(out["score"]) == [0.0, 100.0]
     reasons = out["reasons"].iloc[0]
-    assert reasons.startswith("excluded by excl: overlap with wilderness is 30.0% (> 0)")
+    assert reasons.startswith("excluded by excl: overlap with wilderness is 30 % (exclude if > 0 %)")
     assert "(Sawtooth Wilderness, layer wilderness)" in reasons
     assert "safeguard: No mining in wilderness" in reasons
 
@@ -112,7 +112,7 @@ def test_weights_renormalised_when_optional_criterion_not_evaluated(profile):
 
 def test_low_scores_are_explained(profile):
     out = score(sites(1), profile, measures([0], [0.1], [0.0]))
-    assert "fed: federal share 10.0% → suitability 0.10" in out["reasons"].iloc[0]
+    assert "fed: federal share 10 % → suitability 0.100" in out["reasons"].iloc[0]
     out = score(sites(1), profile, measures([0], [0.9], [0.0]))
     assert out["reasons"].iloc[0] == "clears every exclusion; all weighted criteria score 0.5 or better"
 
@@ -171,7 +171,7 @@ def test_tiny_screening_reasons_and_scores(tiny):
     assert out.loc["BLM", "score"] == pytest.approx(100.0)
     assert out.loc["STATE", "score"] == pytest.approx(100 * 0.35 / 0.60, abs=1e-3)
     assert (out.loc["BLM", "verdict"], out.loc["STATE", "verdict"]) == ("favorable", "review")
-    assert "federal_land: share of the footprint on federal land 0.0%" in out.loc["STATE", "reasons"]
+    assert "federal_land: share of the footprint on federal land 0 %" in out.loc["STATE", "reasons"]
     assert "excluded" not in out.loc["STATE", "reasons"]
     crit = {c["name"]: c for c in to_data(tiny.manifest)["criteria"]}
     assert crit["protected_setback"]["effective_weight"] == pytest.approx(0.35 / 0.60)

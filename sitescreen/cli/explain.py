@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import click
@@ -21,12 +20,14 @@ def explain_command(out_dir, site_id, as_json):
     if as_json:
         click.echo(strict_json(info, indent=2, ensure_ascii=False))
         return
-    score = "—" if info["score"] is None else f"{info['score']:.1f}"
-    click.echo(f"{info['site_id']} {info['name']}: {info['verdict']} (score {score} of 100)")
+    click.echo(f"{info['site_id']} {info['name']}: {info['verdict']} (score {info['score_text']} of 100)")
     click.echo(f"Reasons: {info['reasons']}")
-    click.echo(f"{'criterion':<22} {'measurement':>22} {'score':>6} {'weight':>7}  rule")
+    click.echo(f"{'criterion':<22} {'measurement':>30} {'suitability':>11} {'effective weight':>16}  rule")
     for c in info["criteria"]:
-        s = "—" if c["score"] is None or (isinstance(c["score"], float) and math.isnan(c["score"])) else f"{c['score']:.2f}"
-        click.echo(f"{c['name']:<22} {c['measurement_text']:>22} {s:>6} {c['effective_weight']:>7.3f}  {c['rule']}")
+        click.echo(f"{c['name']:<22} {c['measurement_text']:>30} {c['suitability_text']:>11} "
+                   f"{c['effective_weight_text']:>16}  {c['rule']}")
         click.echo(f"{'':<22}   safeguard: {c['safeguard']}")
+        click.echo(f"{'':<22}   source: {c['source']}")
+    click.echo("score = Σ suitability × effective weight (the profile's weights renormalised over the criteria "
+               "this run evaluated); 0 if excluded, — if incomplete")
     click.echo(f"Profile {info['profile']} (sha256 {info['profile_sha256'][:12]}…), CRS {info['crs']}")

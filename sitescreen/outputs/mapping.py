@@ -34,18 +34,14 @@ import shapely
 from branca.element import Element, MacroElement
 
 from sitescreen.errors import CRSError, SitescreenError
-from sitescreen.outputs.htmlsafe import (
-    VERDICT_COLORS,
-    VERDICT_LABELS,
-    VERDICT_ORDER,
-    describe_exclusion,
-    describe_transform,
-    esc,
-    format_number,
-    format_weight,
-    script_json,
-)
+from sitescreen.outputs.htmlsafe import esc, script_json
 from sitescreen.values import text_values
+from sitescreen.rules.verdicts import COLORS as VERDICT_COLORS
+from sitescreen.rules.verdicts import LABELS as VERDICT_LABELS
+from sitescreen.rules.verdicts import STROKES, meanings
+from sitescreen.rules.verdicts import VERDICTS as VERDICT_ORDER
+from sitescreen.rules.wording import (NO_DATA, NOT_EVALUATED, exclusion_text, measure_texts, number, search_radius,
+                                      suitability_texts, transform_text, weight_text)
 from sitescreen.run.record import RunRecord, as_record
 
 log = logging.getLogger(__name__)
@@ -191,12 +187,6 @@ def _dumps(obj: Any) -> str:
 
     text = script_json(swap(obj))
     return re.sub(r'"\\u0000(\d+)\\u0000"', lambda m: raws[int(m.group(1))], text)
-
-
-def _num_array(values: np.ndarray) -> _RawJSON:
-    """Floats with 4 significant digits; NaN → null, ±inf → ±1e999 (JSON.parse gives Infinity)."""
-    text = ",".join(map("{:.4g}".format, np.asarray(values, dtype=float).tolist()))
-    return _RawJSON("[" + text.replace("nan", "null").replace("inf", "1e999") + "]")
 
 
 def _encode_geoms(geoms: np.ndarray, kind: str, q: float) -> tuple[dict[str, Any], np.ndarray]:
@@ -476,10 +466,10 @@ def _site_payload(sites: gpd.GeoDataFrame, geo: _SiteGeometry, criteria: list[di
             payload["rs"] = {"dict": [str(u) for u in uniq], "idx": _uvarint(seq), "count": int(len(seq))}
     for c in criteria:
         mcol, scol = c["measure_column"], c["score_column"]
-        payload["m"].append(_measure_column(sites[mcol]) if mcol in sites.columns else None)
+        payload["m"].append(_measure_column(sites[mcol], c) if mcol in sites.columns else None)
         if scol in sites.columns:
             s = pd.to_numeric(sites[scol], errors="coerce").to_numpy(dtype=float)
-            payload["s"].append(_uvarint(np.where(np.isnan(s), 0, np.clip(np.round(s * 100), 0, 100) + 1)))
+            payload["s"].append(_words_column(suitability_texts(s), np.isnan(s)))
         else:
             payload["s"].append(None)
     return payload
@@ -494,14 +484,29 @@ def _missing(v: Any) -> bool:
         return False
 
 
-def _measure_column(col: pd.Series) -> dict[str, Any] | None:
-    """Numbers as a number array; text (e.g. HUC codes, even when they look numeric) dictionary-encoded."""
+def _measure_column(col: pd.Series, criterion: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A criterion's measurements as the popup shows them, worded by :mod:`sitescreen.rules.wording`
+    (numbers with their unit; text, e.g. HUC codes even when they look numeric, as written);
+    missing values are null (the popup says ``no data``)."""
     if pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
-        return {"num": _num_array(col.to_numpy(dtype=float, na_value=np.nan))}
-    kind = pd.api.types.infer_dtype(col, skipna=True)
-    if kind in ("floating", "integer", "mixed-integer-float", "decimal", "empty"):
-        return {"num": _num_array(pd.to_numeric(col, errors="coerce").to_numpy(dtype=float))}
-    return _text_column(col.astype(object).where(col.notna(), None).map(lambda v: v if v is None else str(v)).tolist())
+        values = col.to_numpy(dtype=float, na_value=np.nan)
+    elif pd.api.types.infer_dtype(col, skipna=True) in ("floating", "integer", "mixed-integer-float", "decimal", "empty"):
+        values = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
+    else:
+        values = col.to_numpy(dtype=object)
+    texts = measure_texts(values, criterion["unit"], criterion["radius"])
+    return _words_column(texts, pd.isna(pd.Series(values, dtype=values.dtype)).to_numpy(dtype=bool))
+
+
+def _words_column(texts: np.ndarray, missing: np.ndarray) -> dict[str, Any] | None:
+    """Texts for one column of the popup, dictionary-encoded when they repeat; ``missing`` ones are null."""
+    if missing.all():
+        return None
+    out = np.asarray(texts, dtype=object).copy()
+    out[missing] = None
+    if len(pd.unique(out[~missing])) * 2 > len(out):
+        return {"list": out.tolist()}
+    return _dict_column(out.tolist())
 
 
 # ------------------------------------------------------------------------------------------
@@ -511,8 +516,9 @@ def _measure_column(col: pd.Series) -> dict[str, Any] | None:
 def _criteria(manifest: RunRecord | None, sites: gpd.GeoDataFrame) -> list[dict[str, Any]]:
     if manifest is None or not manifest.criteria:  # results without a record: derive from the columns
         return [{"name": c[2:], "label": c[2:].replace("_", " "), "unit": "", "measure_column": c,
-                 "score_column": f"s_{c[2:]}", "weight": "—", "effective_weight": 0.0, "rule": "",
-                 "exclusion": describe_exclusion(None, ""), "safeguard": "", "source": "", "evaluated": True, "note": ""}
+                 "score_column": f"s_{c[2:]}", "weight": weight_text(0.0), "effective_weight": 0.0, "rule": "",
+                 "exclusion": exclusion_text(None, ""), "radius": None, "safeguard": "", "source": "",
+                 "evaluated": True, "note": ""}
                 for c in sites.columns if c.startswith("m_")]
     out = []
     for c in manifest.criteria:
@@ -522,10 +528,11 @@ def _criteria(manifest: RunRecord | None, sites: gpd.GeoDataFrame) -> list[dict[
             "unit": c.unit,
             "measure_column": c.measure_column,
             "score_column": c.score_column or f"s_{c.name}",
-            "weight": format_weight(c.effective_weight) if c.effective_weight else "—",
+            "weight": weight_text(c.effective_weight),
             "effective_weight": c.effective_weight,
-            "rule": describe_transform(c.transform, c.unit) if c.transform else "",
-            "exclusion": describe_exclusion(c.exclusion, c.unit),
+            "rule": transform_text(c.transform, c.unit) if c.transform else "",
+            "exclusion": exclusion_text(c.exclusion, c.unit),
+            "radius": search_radius(c.params),
             "safeguard": c.safeguard,
             "source": c.source,
             "evaluated": c.evaluated,
@@ -534,21 +541,9 @@ def _criteria(manifest: RunRecord | None, sites: gpd.GeoDataFrame) -> list[dict[
     return out
 
 
-def _darker(hex_color: str, f: float = 0.62) -> str:
-    h = hex_color.lstrip("#")
-    return "#" + "".join(f"{int(int(h[i:i + 2], 16) * f):02x}" for i in (0, 2, 4))
-
-
 def _verdict_meaning(manifest: RunRecord | None) -> dict[str, str]:
     th = manifest.profile.verdicts if manifest is not None else None
-    fav, rev = (th.favorable, th.review) if th is not None else (70, 40)
-    return {
-        "favorable": f"score ≥ {format_number(fav)}",
-        "review": f"score {format_number(rev)}–{format_number(fav)}",
-        "unfavorable": f"score < {format_number(rev)}",
-        "excluded": "fails a hard safeguard",
-        "incomplete": "missing data for a criterion",
-    }
+    return meanings(*((th.favorable, th.review) if th is not None else (70, 40)))
 
 
 def _scale_text(zoom: int, lat: float) -> str:
@@ -577,7 +572,7 @@ def _legend_html(counts: Mapping[str, int], meaning: Mapping[str, str], layers: 
         html += f"<h2>Layers</h2><div>{lrows}</div>"
     note = "Map geometry is simplified for display"
     if tolerance:
-        note += f" (±{format_number(tolerance, 2)} m)"
+        note += f" (±{number(tolerance, 2)} m)"
     note += " and clipped to the area around the sites; scores use the full geometry."
     if hidden:
         note += f" {hidden} site(s) without geometry are not shown."
@@ -768,9 +763,10 @@ def build_map(sites: gpd.GeoDataFrame, layers: Iterable[DisplayLayer], manifest:
 
     meta = {
         "verdicts": [{"key": v, "label": VERDICT_LABELS[v], "color": VERDICT_COLORS[v],
-                      "stroke": _darker(VERDICT_COLORS[v]), "count": counts.get(v, 0)} for v in VERDICT_ORDER],
+                      "stroke": STROKES[v], "count": counts.get(v, 0)} for v in VERDICT_ORDER],
         "criteria": [{k: c[k] for k in ("name", "label", "unit", "weight", "effective_weight", "rule", "exclusion",
-                                        "safeguard", "evaluated", "note")} for c in criteria],
+                                        "safeguard", "source", "evaluated", "note")} for c in criteria],
+        "nodata": NO_DATA, "notevaluated": NOT_EVALUATED,
         "zf": zf,
     }
 

@@ -15,7 +15,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from sitescreen.errors import OutputError
-from sitescreen.outputs.htmlsafe import VERDICT_COLORS, VERDICT_LABELS, VERDICT_ORDER
+from sitescreen.rules.verdicts import COLORS as VERDICT_COLORS
+from sitescreen.rules.verdicts import LABELS as VERDICT_LABELS
+from sitescreen.rules.verdicts import OTHER_COLOR, STROKES, darker
+from sitescreen.rules.verdicts import VERDICTS as VERDICT_ORDER
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +50,6 @@ def _rgba(hex_color: str, alpha: int = 255) -> str:
     return ",".join(str(int(h[i:i + 2], 16)) for i in (0, 2, 4)) + f",{alpha}"
 
 
-def _darker(hex_color: str, f: float = 0.62) -> str:
-    h = hex_color.lstrip("#")
-    return "#" + "".join(f"{int(int(h[i:i + 2], 16) * f):02x}" for i in (0, 2, 4))
-
-
 def _props(layer: ET.Element, props: dict[str, str]) -> None:
     """Symbol-layer properties in both forms QGIS reads (<Option> since 3.26, <prop> before)."""
     opt = ET.SubElement(layer, "Option", type="Map")
@@ -63,7 +61,7 @@ def _props(layer: ET.Element, props: dict[str, str]) -> None:
 
 def _symbol(parent: ET.Element, name: str, kind: str, color: str) -> None:
     sym = ET.SubElement(parent, "symbol", type=kind, name=name, alpha="1", clip_to_extent="1", force_rhr="0")
-    outline = _rgba(_darker(color))
+    outline = _rgba(darker(color))
     if kind == "fill":
         layer = ET.SubElement(sym, "layer", {"class": "SimpleFill", "pass": "0", "locked": "0", "enabled": "1"})
         _props(layer, {"color": _rgba(color, 170), "style": "solid", "outline_color": outline,
@@ -101,7 +99,7 @@ def style_qml(geometry_type: str = "MULTIPOLYGON", *, verdict_field: str = "verd
         ET.SubElement(cats, "category", symbol=str(i), value=v, label=VERDICT_LABELS[v], render="true")
         _symbol(syms, str(i), kind, VERDICT_COLORS[v])
     source = ET.SubElement(rend, "source-symbol")
-    _symbol(source, "0", kind, "#8a8f98")
+    _symbol(source, "0", kind, OTHER_COLOR)
     labeling = ET.SubElement(root, "labeling", type="simple")
     settings = ET.SubElement(labeling, "settings", calloutType="simple")
     text = ET.SubElement(settings, "text-style", fieldName=label_field, isExpression="0", fontFamily="Sans Serif",
@@ -146,7 +144,7 @@ def style_sld(layer: str = "sites", geometry_type: str = "MULTIPOLYGON", *, verd
         eq = ET.SubElement(ET.SubElement(rule, f"{{{OGC}}}Filter"), f"{{{OGC}}}PropertyIsEqualTo")
         ET.SubElement(eq, f"{{{OGC}}}PropertyName").text = verdict_field
         ET.SubElement(eq, f"{{{OGC}}}Literal").text = v
-        color, outline = VERDICT_COLORS[v], _darker(VERDICT_COLORS[v])
+        color, outline = VERDICT_COLORS[v], STROKES[v]
         if kind == "fill":
             sym = ET.SubElement(rule, f"{{{SE}}}PolygonSymbolizer")
             fill = ET.SubElement(sym, f"{{{SE}}}Fill")

@@ -17,19 +17,13 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from sitescreen.outputs.htmlsafe import (
-    VERDICT_COLORS,
-    VERDICT_LABELS,
-    VERDICT_ORDER,
-    describe_exclusion,
-    describe_transform,
-    esc,
-    format_measure,
-    format_number,
-    format_weight,
-    is_missing,
-)
-
+from sitescreen.outputs.htmlsafe import esc, is_missing
+from sitescreen.rules.verdicts import COLORS as VERDICT_COLORS
+from sitescreen.rules.verdicts import LABELS as VERDICT_LABELS
+from sitescreen.rules.verdicts import OTHER_COLOR, meanings
+from sitescreen.rules.verdicts import VERDICTS as VERDICT_ORDER
+from sitescreen.rules.wording import (NOT_EVALUATED, exclusion_text, measure_text, number, score_text,
+                                      search_radius, suitability_text, transform_text, weight_text)
 from sitescreen.values import plain, text, text_values
 from sitescreen.run.record import RunRecord, Tool, as_record, to_data
 
@@ -49,8 +43,8 @@ BREAKDOWN_LIMIT = 300
 def _criteria(manifest: RunRecord | None, sites: pd.DataFrame) -> list[dict[str, Any]]:
     if manifest is None or not manifest.criteria:  # results without a record: the columns, unweighted
         return [{"name": c[2:], "label": c[2:].replace("_", " "), "unit": "", "kind": "", "weight": 0.0,
-                 "effective": 0.0, "evaluated": True, "measure": c, "score": f"s_{c[2:]}", "rule": "not scored",
-                 "exclusion": describe_exclusion(None, ""), "safeguard": "", "source": "", "note": "", "roles": ""}
+                 "effective": 0.0, "evaluated": True, "measure": c, "score": f"s_{c[2:]}", "rule": transform_text(None, ""),
+                 "exclusion": exclusion_text(None, ""), "radius": None, "without_data": None, "safeguard": "", "source": "", "note": "", "roles": ""}
                 for c in sites.columns if c.startswith("m_")]
     out = []
     for c in manifest.criteria:
@@ -59,8 +53,9 @@ def _criteria(manifest: RunRecord | None, sites: pd.DataFrame) -> list[dict[str,
             "kind": c.kind, "weight": c.weight, "effective": c.effective_weight, "evaluated": c.evaluated,
             "measure": c.measure_column,
             "score": c.score_column or f"s_{c.name}",
-            "rule": describe_transform(c.transform, c.unit) if c.transform else "not scored",
-            "exclusion": describe_exclusion(c.exclusion, c.unit),
+            "rule": transform_text(c.transform, c.unit),
+            "exclusion": exclusion_text(c.exclusion, c.unit), "radius": search_radius(c.params),
+            "without_data": c.sites_without_data,
             "safeguard": c.safeguard, "source": c.source,
             "note": c.note, "roles": ", ".join(c.roles),
         })
@@ -139,7 +134,7 @@ def _score_histogram(sites: pd.DataFrame, thresholds: Mapping[str, float]) -> st
         if isinstance(t, (int, float)):
             xx = L + pw * float(t) / 100
             out.append(f'<line x1="{xx:.1f}" x2="{xx:.1f}" y1="{T}" y2="{T + ph}" class="threshold"/>'
-                       f'<text x="{xx:.1f}" y="{T - 6}" class="tick" text-anchor="middle">{esc(key)} ≥ {format_number(t)}</text>')
+                       f'<text x="{xx:.1f}" y="{T - 6}" class="tick" text-anchor="middle">{esc(key)} ≥ {number(t)}</text>')
     for k in range(0, 101, 10):
         xx = L + pw * k / 100
         out.append(f'<text x="{xx:.1f}" y="{T + ph + 16}" class="tick" text-anchor="middle">{k}</text>')
@@ -158,7 +153,7 @@ def _contributions(sites: pd.DataFrame, criteria: list[dict[str, Any]]) -> tuple
             continue
         s = pd.to_numeric(scored[c["score"]], errors="coerce")
         mean = float((s * c["effective"] * 100).mean()) if s.notna().any() else float("nan")
-        rows.append((c["label"], mean, c["effective"] * 100, int(s.isna().sum())))
+        rows.append((c["label"], mean, c["effective"] * 100, _without_data(sites, c)))
     if not rows:
         return '<p class="muted">No weighted criteria.</p>', rows
     W, L, row_h, T = 720, 250, 28, 6
@@ -182,6 +177,15 @@ def _contributions(sites: pd.DataFrame, criteria: list[dict[str, Any]]) -> tuple
     return _svg(W, H, "".join(out), "mean contribution of each criterion to the score"), rows
 
 
+def _without_data(sites: pd.DataFrame, c: Mapping[str, Any]) -> int:
+    """Sites without data for a criterion: the manifest's count (over every site of the run), or the
+    same count made from the sites when the manifest has none."""
+    n = c.get("without_data")
+    if isinstance(n, int) and not isinstance(n, bool):
+        return n
+    return int(sites[c["measure"]].isna().sum()) if c["measure"] in sites.columns else len(sites)
+
+
 def _nice_step(top: int) -> int:
     raw = top / 5
     mag = 10 ** math.floor(math.log10(max(raw, 1)))
@@ -196,12 +200,8 @@ def _nice_step(top: int) -> int:
 
 
 def _badge(verdict: str) -> str:
-    color = VERDICT_COLORS.get(verdict, "#8a8f98")
+    color = VERDICT_COLORS.get(verdict, OTHER_COLOR)
     return f'<span class="badge" style="background:{color}">{esc(VERDICT_LABELS.get(verdict, verdict))}</span>'
-
-
-def _score_text(v: Any) -> str:
-    return "—" if is_missing(v) else f"{float(v):.1f}"
 
 
 def _reasons(text: Any) -> list[str]:
@@ -211,10 +211,7 @@ def _reasons(text: Any) -> list[str]:
 
 
 def _summary(sites: pd.DataFrame, manifest: RunRecord | None, counts: Mapping[str, int]) -> str:
-    fav, rev = _thresholds(manifest)
-    meaning = {"favorable": f"score ≥ {format_number(fav)}", "review": f"score {format_number(rev)}–{format_number(fav)}",
-               "unfavorable": f"score < {format_number(rev)}", "excluded": "fails a hard safeguard",
-               "incomplete": "missing data for a criterion"}
+    meaning = meanings(*_thresholds(manifest))
     cards = "".join(
         f'<div class="card" style="border-top-color:{VERDICT_COLORS[v]}"><div class="num">{counts[v]:,}</div>'
         f'<div class="what">{esc(VERDICT_LABELS[v])}</div><div class="muted small">{esc(meaning[v])}</div></div>'
@@ -226,7 +223,7 @@ def _summary(sites: pd.DataFrame, manifest: RunRecord | None, counts: Mapping[st
         if sinfo is not None and getattr(sinfo, key) is not None:
             facts.append(f"{int(getattr(sinfo, key)):,} {label}")
     if sinfo is not None and sinfo.radius_m is not None:
-        facts.append(f"footprint radius {format_number(sinfo.radius_m)} m")
+        facts.append(f"footprint radius {number(sinfo.radius_m)} m")
     fact_line = f'<p class="muted">{esc(" · ".join(facts))}</p>' if facts else ""
     return (f'<section id="summary"><h2>Summary</h2><p><b>{len(sites):,}</b> sites screened.</p>'
             f'<div class="cards">{cards}</div>{_verdict_bar(counts)}{fact_line}</section>')
@@ -241,7 +238,7 @@ def _ranked_table(ranked: pd.DataFrame, with_links: set[str]) -> str:
         name = esc(r["name"]) if not is_missing(r["name"]) else '<span class="muted">(unnamed)</span>'
         ident = f'<a href="#site-{esc(_anchor(sid))}">{esc(sid)}</a>' if sid in with_links else esc(sid)
         rows.append(f"<tr><td class=num>{rank}</td><td>{ident}</td><td>{name}</td><td>{_badge(str(r['verdict']))}</td>"
-                    f"<td class=num>{_score_text(r['score'])}</td><td class=reasons>{reason_text}</td></tr>")
+                    f"<td class=num>{score_text(r['score'])}</td><td class=reasons>{reason_text}</td></tr>")
     more = ""
     if len(ranked) > RANKED_LIMIT:
         more = (f'<p class="muted">Showing the first {RANKED_LIMIT:,} of {len(ranked):,} sites; every site is in '
@@ -265,12 +262,12 @@ def _breakdowns(ranked: pd.DataFrame, criteria: list[dict[str, Any]]) -> str:
             s = r.get(c["score"]) if c["score"] in r.index else None
             s_ok = not is_missing(s)
             contrib = f"{float(s) * c['effective'] * 100:.1f}" if s_ok and c["effective"] > 0 and r["verdict"] != "excluded" else "—"
-            measured = "not evaluated" if not c["evaluated"] else format_measure(m, c["unit"])
+            measured = NOT_EVALUATED if not c["evaluated"] else measure_text(m, c["unit"], c["radius"])
             cls = ' class="nodata"' if c["evaluated"] and is_missing(m) else ""
             rule = esc(c["rule"]) + (f'<br><span class="excl">{esc(c["exclusion"])}</span>' if c["exclusion"] else "")
             rows.append(f"<tr><td>{esc(c['label'])}</td><td class=num>"
-                        f"<span{cls}>{esc(measured)}</span></td><td class=num>{f'{float(s):.2f}' if s_ok else '—'}</td>"
-                        f"<td class=num>{esc(format_weight(c['effective'])) if c['effective'] else '—'}</td>"
+                        f"<span{cls}>{esc(measured)}</span></td><td class=num>{esc(suitability_text(s))}</td>"
+                        f"<td class=num>{esc(weight_text(c['effective']))}</td>"
                         f"<td class=num>{contrib}</td><td class=small>{rule}</td></tr>")
         reasons = "".join(f"<li>{esc(x)}</li>" for x in _reasons(r.get("reasons")))
         rec = r.get("record_ids")
@@ -278,10 +275,10 @@ def _breakdowns(ranked: pd.DataFrame, criteria: list[dict[str, Any]]) -> str:
         name = esc(r["name"]) if not is_missing(r["name"]) else "(unnamed)"
         cards.append(
             f'<article class="site" id="site-{esc(_anchor(sid))}"><header><h3>{name} <span class="muted">{esc(sid)}</span></h3>'
-            f'<div>{_badge(str(r["verdict"]))} <span class="score">{_score_text(r["score"])}</span>'
+            f'<div>{_badge(str(r["verdict"]))} <span class="score">{score_text(r["score"])}</span>'
             f'<span class="muted">/100</span></div></header>'
             f'{f"<ul class=reasons>{reasons}</ul>" if reasons else ""}'
-            '<table class="crit"><thead><tr><th>Criterion</th><th>Measured</th><th>Suitability</th><th>Weight</th>'
+            '<table class="crit"><thead><tr><th>Criterion</th><th>Measured</th><th>Suitability</th><th>Effective weight</th>'
             f'<th>Points</th><th>Rule</th></tr></thead><tbody>{"".join(rows)}</tbody></table>{rec_line}</article>')
     more = ""
     if len(ranked) > BREAKDOWN_LIMIT:
@@ -304,8 +301,8 @@ def _rules(manifest: RunRecord | None, criteria: list[dict[str, Any]]) -> str:
             val = f"<code>{esc(getattr(prof, key))}</code>" if key in ("path", "sha256") else esc(getattr(prof, key))
             head.append(f"<tr><th>{label}</th><td>{val}</td></tr>")
     if prof is not None:
-        head.append(f"<tr><th>Verdicts</th><td>favorable ≥ {esc(format_number(prof.verdicts.favorable))}, "
-                    f"review ≥ {esc(format_number(prof.verdicts.review))}, below: unfavorable; any exclusion: "
+        head.append(f"<tr><th>Verdicts</th><td>favorable ≥ {esc(number(prof.verdicts.favorable))}, "
+                    f"review ≥ {esc(number(prof.verdicts.review))}, below: unfavorable; any exclusion: "
                     "excluded; no data for a weighted criterion: incomplete</td></tr>")
     rows = []
     for c in criteria:
@@ -314,11 +311,11 @@ def _rules(manifest: RunRecord | None, criteria: list[dict[str, Any]]) -> str:
                     f"<td class=small>{esc(c['kind'])}{' · ' + esc(c['roles']) if c['roles'] else ''}"
                     f"{' · ' + esc(c['unit']) if c['unit'] else ''}</td>"
                     f"<td class=small>{esc(c['rule'])}</td><td class=small><span class=excl>{esc(c['exclusion'])}</span></td>"
-                    f"<td class=num>{esc(format_weight(c['weight'])) if c['weight'] else '—'}</td>"
+                    f"<td class=num>{esc(weight_text(c['weight']))}</td>"
                     f"<td class=small>{esc(c['safeguard'])}</td><td class=small>{esc(c['source'])}</td></tr>")
     return (f'<section id="rules"><h2>Profile rules</h2><table class="kv">{"".join(head)}</table>'
             '<table class="rules"><thead><tr><th>Criterion</th><th>Measures</th><th>Suitability rule</th>'
-            '<th>Exclusion</th><th>Weight</th><th>Safeguard</th><th>Source</th></tr></thead>'
+            '<th>Exclusion</th><th>Profile weight</th><th>Safeguard</th><th>Source</th></tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table></section>')
 
 
@@ -329,7 +326,7 @@ def _value(v: Any) -> str:
     if isinstance(v, bool):
         return "yes" if v else "no"
     if isinstance(v, (int, float)):
-        return esc(format_number(v, 6)) if isinstance(v, float) else f"{v:,}"
+        return esc(number(v, 6)) if isinstance(v, float) else f"{v:,}"
     if isinstance(v, Mapping):
         return "; ".join(f"{esc(k)}: {_value(x)}" for k, x in v.items()) or '<span class="muted">—</span>'
     if isinstance(v, (list, tuple)):
@@ -375,7 +372,7 @@ def _manifest(manifest: RunRecord | None) -> str:
     tline = ""
     if timings:
         tline = '<p class="small muted">Timings: ' + esc(", ".join(
-            f"{k} {format_number(v, 3)} s" for k, v in timings.items() if isinstance(v, (int, float)))) + "</p>"
+            f"{k} {number(v, 3)} s" for k, v in timings.items() if isinstance(v, (int, float)))) + "</p>"
     return (f'<section id="manifest"><h2>Run manifest</h2><table class="kv">{kv}</table>'
             f"<h3>Inputs</h3>{inputs_table}{tline}</section>")
 

@@ -21,8 +21,9 @@ from sitescreen.errors import ProfileError
 from sitescreen.rules.kinds import KINDS
 from sitescreen.inputs.numbers import check_number, plain_number
 from sitescreen.inputs.tomlfile import read_toml
+from sitescreen.rules import verdicts as _verdicts
 
-VERDICTS = ("excluded", "unfavorable", "review", "favorable", "incomplete")
+VERDICTS = _verdicts.VERDICTS  # the one order (rules/verdicts.py), also read from here
 WEIGHT_TOLERANCE = 1e-6
 
 

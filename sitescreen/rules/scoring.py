@@ -3,7 +3,8 @@
 Columns (documented once): ``m_<criterion>`` the measurement in physical units, ``s_<criterion>``
 the 0–1 suitability, ``score`` 0–100 (weighted mean of the evaluated criteria's suitabilities,
 weights renormalised over the criteria that were evaluated; 0 when excluded; NaN when incomplete),
-``verdict`` one of :data:`~sitescreen.rules.profile.VERDICTS`, ``reasons`` plain sentences.
+``verdict`` one of :data:`~sitescreen.rules.verdicts.VERDICTS`, ``reasons`` plain sentences
+(worded by :mod:`sitescreen.rules.wording`).
 """
 
 from __future__ import annotations
@@ -12,26 +13,8 @@ import numpy as np
 import pandas as pd
 
 from sitescreen.measure.criteria import Measurement
-from sitescreen.rules.profile import Criterion, Profile, effective_weights
-
-
-def fmt_measure(c: Criterion, values: np.ndarray) -> np.ndarray:
-    """Measurements as text with their unit (vectorized over sites)."""
-    if values.dtype == object:
-        return pd.Series(values, dtype=object).fillna("no data").astype(str).to_numpy(dtype=object)
-    v = np.asarray(values, dtype=float)
-    s = pd.Series(v)
-    if c.unit == "fraction":
-        text = (s * 100).map("{:.1f}%".format)
-    elif c.unit == "m":
-        text = pd.Series(np.where(v >= 1000, (s / 1000).map("{:.2f} km".format), s.map("{:.0f} m".format)))
-        text[np.isinf(v)] = f"more than {c.params.get('search_radius_m', 0) / 1000:g} km"
-    elif c.unit in ("count", "sites"):
-        text = s.map("{:.0f}".format) + (" sites" if c.unit == "sites" else "")
-    else:
-        text = s.map("{:.4g}".format) + (f" {c.unit}" if c.unit else "")
-    text[np.isnan(v)] = "no data"
-    return text.to_numpy(dtype=object)
+from sitescreen.rules.profile import Profile, effective_weights
+from sitescreen.rules.wording import exclusion_text, measure_texts, search_radius, suitability_texts
 
 
 def _join(parts: list[np.ndarray], n: int) -> np.ndarray:
@@ -63,7 +46,7 @@ def score(sites: pd.DataFrame, profile: Profile, measures: dict[str, Measurement
             cols[c.score_column] = s
         if not m.evaluated:
             continue
-        text_m = fmt_measure(c, vals)  # once per criterion, used by every sentence below
+        text_m = measure_texts(vals, c.unit, search_radius(c.params))  # once per criterion, for every sentence below
         where_feature = np.full(n, "", dtype=object)
         if m.feature is not None:
             has = m.feature != ""
@@ -74,7 +57,7 @@ def score(sites: pd.DataFrame, profile: Profile, measures: dict[str, Measurement
             excluded |= hit
             text = np.full(n, "", dtype=object)
             text[hit] = (f"excluded by {c.name}: {c.label.lower()} is " + text_m[hit]
-                         + f" ({c.exclude_text()})" + where_feature[hit] + f" — safeguard: {c.safeguard}")
+                         + f" ({exclusion_text(c.exclude_text(), c.unit)})" + where_feature[hit] + f" — safeguard: {c.safeguard}")
             excl_reasons.append(text)
         needs_data = c.weight > 0 or c.exclude is not None
         if needs_data:
@@ -89,7 +72,7 @@ def score(sites: pd.DataFrame, profile: Profile, measures: dict[str, Measurement
             low = (s < 0.5) & ~np.isnan(s)
             text = np.full(n, "", dtype=object)
             text[low] = (f"{c.name}: {c.label.lower()} " + text_m[low] + where_feature[low]
-                         + " → suitability " + pd.Series(s[low]).map("{:.2f}".format).to_numpy(dtype=object))
+                         + " → suitability " + suitability_texts(s[low]))
             low_reasons.append(text)
     incomplete &= ~excluded
     verdict = np.where(total * 100 >= profile.favorable, "favorable",

@@ -386,16 +386,9 @@
         return out;
       };
     }
-    var m = S.m.map(function (col) {
-      if (!col) return null;
-      if (col.num) return function (j) { return col.num[j]; };
-      return decodeDict(col, n);
-    });
-    var s = S.s.map(function (str) {
-      if (!str) return null;
-      var a = decodeU(str, n);
-      return function (j) { return a[j] ? (a[j] - 1) / 100 : null; };
-    });
+    // measurements and suitabilities arrive as texts worded in Python (rules/wording.py); null = no data
+    var m = S.m.map(function (col) { return decodeDict(col, n); });
+    var s = S.s.map(function (col) { return decodeDict(col, n); });
     return {
       n: n, xy: c, score: score, verdict: verdict, rank: rank, radius: radius, fp: G, fpIndex: fpIndex,
       bbox: bbox, id: S.id, name: S.name, rec: S.rec, reasons: reasons, m: m, s: s,
@@ -510,19 +503,8 @@
       ' · score ' + scoreText(S.D, i) + '</div>';
   }
   function scoreText(D, i) { return D.score[i] ? ((D.score[i] - 1) / 10).toFixed(1) : '—'; }
-  function fmtNum(v, sig) {
-    if (v === 0) return '0';
-    var d = Math.max(0, Math.min(10, (sig || 4) - 1 - Math.floor(Math.log10(Math.abs(v)))));
-    return v.toLocaleString('en-US', { maximumFractionDigits: d }).replace('-', '−');
-  }
-  function fmtMeasure(v, unit) {
-    if (v === null || v === undefined || (typeof v === 'number' && isNaN(v))) return '<span class="ss-nodata">no data</span>';
-    if (typeof v === 'string') return esc(v);
-    if (v === Infinity) return 'beyond search radius';
-    if (unit === 'fraction') return esc(fmtNum(v * 100, 3)) + ' %';
-    if (unit === 'm' && Math.abs(v) >= 10000) return esc(fmtNum(v / 1000)) + ' km';
-    if (unit === 'count') return esc(fmtNum(v));
-    return esc(fmtNum(v)) + (unit ? ' ' + esc(unit) : '');
+  function measured(meta, t) {
+    return t === null || t === undefined ? '<span class="ss-nodata">' + esc(meta.nodata) + '</span>' : esc(t);
   }
   function sitePopup(S, i) {
     var D = S.D, meta = S.meta, v = meta.verdicts[D.verdict[i]];
@@ -535,17 +517,18 @@
       for (var k = 0; k < rs.length; k++) h += '<li>' + esc(rs[k]) + '</li>';
       h += '</ul>';
     }
-    h += '<table class="ss-crit"><thead><tr><th>Criterion</th><th>Measured</th><th>Score</th><th>Weight</th></tr></thead><tbody>';
+    h += '<table class="ss-crit"><thead><tr><th>Criterion</th><th>Measured</th><th>Suitability</th><th>Effective weight</th></tr></thead><tbody>';
     for (var c = 0; c < meta.criteria.length; c++) {
       var C = meta.criteria[c], m = D.m[c] ? D.m[c](i) : null, s = D.s[c] ? D.s[c](i) : null;
       h += '<tr><td><div class="ss-clabel">' + esc(C.label) + '</div>' +
         (C.rule ? '<div class="ss-rule">' + esc(C.rule) + '</div>' : '') +
         (C.exclusion ? '<div class="ss-rule ss-excl">' + esc(C.exclusion) + '</div>' : '') +
         (C.safeguard ? '<div class="ss-safeguard">' + esc(C.safeguard) + '</div>' : '') +
-        (C.evaluated === false ? '<div class="ss-rule">' + (/^not evaluated/i.test(C.note || '') ? esc(C.note) :
+        (C.source ? '<div class="ss-safeguard ss-source">source: ' + esc(C.source) + '</div>' : '') +
+        (C.evaluated === false ? '<div class="ss-rule ss-status">' + (/^not evaluated/i.test(C.note || '') ? esc(C.note) :
           'not evaluated' + (C.note ? ': ' + esc(C.note) : '')) + '</div>' : '') +
-        '</td><td class="ss-num">' + (C.evaluated === false ? '—' : fmtMeasure(m, C.unit)) + '</td><td class="ss-num">' +
-        (s === null ? '—' : s.toFixed(2)) + '</td><td class="ss-num">' + esc(C.weight) + '</td></tr>';
+        '</td><td class="ss-num">' + (C.evaluated === false ? esc(meta.notevaluated) : measured(meta, m)) + '</td><td class="ss-num">' +
+        (s === null || s === undefined ? '—' : esc(s)) + '</td><td class="ss-num">' + esc(C.weight) + '</td></tr>';
     }
     h += '</tbody></table>';
     if (D.rec && D.rec[i]) h += '<div class="ss-records">Records: ' + esc(D.rec[i]) + '</div>';

@@ -1,0 +1,238 @@
+"""Words for the facts of a screening: measurements with their units, rules, exclusions,
+transforms, weights, suitabilities and scores. The one place they are put into words.
+
+The reasons (:mod:`sitescreen.rules.scoring`), ``sitescreen explain``, the review report and the
+map's popups (whose texts are rendered here, into the map's payload) all call these functions, so
+a distance reads ``1,051 m`` everywhere and a rule ``exclude if < 300 m`` everywhere.
+
+Numbers are rounded to significant digits once (vectorized, then each distinct value is
+formatted once), so a column of a million measurements costs one pass and a few thousand
+formatting calls, and a single value formats exactly as it does inside a column.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import pandas as pd
+
+NO_DATA = "no data"
+NOT_EVALUATED = "not evaluated"
+NOTHING = "—"  # a blank cell: no score, no weight
+
+#: Significant digits a measurement is shown with, by unit (others: :data:`DIGITS`).
+UNIT_DIGITS = {"fraction": 3, "count": 6}
+DIGITS = 4
+#: Distances in metres are shown in kilometres from this many metres on.
+KM_FROM_M = 10_000
+
+
+# ------------------------------------------------------------------------------------------
+# numbers
+
+
+def _missing(value: Any) -> bool:
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _format(v: float, digits: int) -> str:
+    """One finite number with ``digits`` significant digits and thousands separators."""
+    if v == 0:
+        return "0"
+    decimals = max(0, digits - 1 - math.floor(math.log10(abs(v))))
+    text = f"{round(v, decimals):,.{decimals}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "0") else text.replace("-", "−")
+
+
+def _by_value(x: np.ndarray, fmt: Callable[[float], str]) -> np.ndarray:
+    """``fmt`` of each element of the float array ``x``, calling it once per distinct value."""
+    if x.size == 0:
+        return np.empty(0, dtype=object)
+    uniq, inverse = np.unique(x, return_inverse=True)
+    return np.array([fmt(float(u)) for u in uniq], dtype=object)[inverse.reshape(-1)]
+
+
+def _rounded(x: np.ndarray, digits: int) -> np.ndarray:
+    """Finite ``x`` rounded to ``digits`` significant digits (so equal texts share one value)."""
+    mag = np.floor(np.log10(np.where(x == 0, 1.0, np.abs(x))))
+    scale = 10.0 ** np.clip(digits - 1 - mag, -300, 300)
+    return np.round(x * scale) / scale
+
+
+def numbers(values: Any, digits: int = DIGITS) -> np.ndarray:
+    """Numbers as text (``1,234``, ``0.0123``, ``−5``); NaN says ``no data``, infinities ``∞``."""
+    v = np.asarray(values, dtype=float).reshape(-1)
+    out = np.full(v.shape, NO_DATA, dtype=object)
+    out[v == np.inf] = "∞"
+    out[v == -np.inf] = "−∞"
+    fin = np.isfinite(v)
+    out[fin] = _by_value(_rounded(v[fin], digits), lambda u: _format(u, digits))
+    return out
+
+
+def number(value: Any, digits: int = DIGITS) -> str:
+    """One number as :func:`numbers` writes it."""
+    return str(numbers([value], digits)[0])
+
+
+# ------------------------------------------------------------------------------------------
+# measurements
+
+
+def search_radius(params: Mapping[str, Any] | None) -> float | None:
+    """The search radius (metres) of a criterion's parameters, when it has one."""
+    r = (params or {}).get("search_radius_m")
+    return float(r) if isinstance(r, (int, float)) and not isinstance(r, bool) else None
+
+
+def beyond_text(search_radius_m: float | None) -> str:
+    """What a distance beyond the search radius (an infinite measurement) reads as."""
+    if search_radius_m is None:
+        return "beyond the search radius"
+    return f"beyond the {value_text(search_radius_m, 'm')} search radius"
+
+
+def _quantities(v: np.ndarray, unit: str) -> np.ndarray:
+    """Finite measurements ``v`` in ``unit`` as text with the unit."""
+    out = np.empty(v.shape, dtype=object)
+    if unit == "fraction":
+        return numbers(v * 100, 3) + " %" if v.size else out
+    if unit == "m":
+        km = np.abs(v) >= KM_FROM_M
+        out[km] = numbers(v[km] / 1000) + " km"
+        out[~km] = numbers(v[~km]) + " m"
+        return out
+    text = numbers(v, UNIT_DIGITS.get(unit, DIGITS))
+    return text + f" {unit}" if unit and unit != "count" and v.size else text
+
+
+def measure_texts(values: Any, unit: str = "", search_radius_m: float | None = None) -> np.ndarray:
+    """Measurements as a reviewer reads them, with their unit (vectorized over sites).
+
+    Missing values say ``no data``; +∞ (nothing within the search radius) says
+    ``beyond the 50 km search radius``; text measurements (a field's category) stay as written."""
+    arr = np.asarray(values)
+    if arr.dtype == object or arr.dtype.kind in "US":
+        codes, uniq = pd.factorize(pd.Series(arr.reshape(-1), dtype=object), use_na_sentinel=True)
+        words = [u.decode() if isinstance(u, bytes) else str(u) for u in uniq]
+        return np.array(words + [NO_DATA], dtype=object)[codes]  # code -1 (missing) is the last
+    v = arr.astype(float).reshape(-1)
+    out = np.full(v.shape, NO_DATA, dtype=object)
+    out[v == np.inf] = beyond_text(search_radius_m)
+    out[v == -np.inf] = "−∞"
+    fin = np.isfinite(v)
+    out[fin] = _quantities(v[fin], str(unit or ""))
+    return out
+
+
+def measure_text(value: Any, unit: str = "", search_radius_m: float | None = None) -> str:
+    """One measurement as :func:`measure_texts` writes it."""
+    if _missing(value):
+        return NO_DATA
+    if isinstance(value, (str, bytes)):
+        return value.decode() if isinstance(value, bytes) else value
+    return str(measure_texts(np.array([float(value)]), unit, search_radius_m)[0])
+
+
+def value_text(value: Any, unit: str = "") -> str:
+    """A rule's threshold or breakpoint with its unit, written as a measurement of it is."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return str(_quantities(np.array([float(value)]), str(unit or ""))[0])
+    return str(value)
+
+
+# ------------------------------------------------------------------------------------------
+# rules
+
+
+def transform_text(transform: Mapping[str, Any] | None, unit: str = "") -> str:
+    """How a measurement becomes a 0–1 suitability (``linear: 0 % → 0, 100 % → 1``)."""
+    if not transform:
+        return "not scored"
+    kind = transform.get("kind", "")
+    if kind == "linear":
+        pts = transform.get("points") or []
+        return "linear: " + ", ".join(f"{value_text(x, unit)} → {number(y, 3)}" for x, y in pts)
+    if kind == "threshold":
+        t = value_text(transform.get("threshold"), unit)
+        return f"below {t} → {number(transform.get('below', 0), 3)}, else {number(transform.get('above', 1), 3)}"
+    if kind == "categorical":
+        table = transform.get("table") or {}
+        items = ", ".join(f"{k} → {number(v, 3)}" for k, v in list(table.items())[:8])
+        if len(table) > 8:
+            items += f", … ({len(table)} classes)"
+        default = transform.get("default")
+        if default is not None:
+            items += f", other → {number(default, 3)}"
+        return f"categories: {items}"
+    if kind == "decay":
+        return f"distance decay: 1 − exp(−d / {value_text(transform.get('scale_m'), 'm')})"
+    parts = ", ".join(f"{k}={v}" for k, v in transform.items() if k != "kind")
+    return f"{kind}: {parts}" if parts else str(kind)
+
+
+def exclusion_text(exclusion: Any, unit: str = "") -> str:
+    """A hard exclusion (the manifest's ``"< 300"``) in words: ``exclude if < 300 m``; ``""`` for none."""
+    if exclusion in (None, ""):
+        return ""
+    text = str(exclusion).strip()
+    op, _, rest = text.partition(" ")
+    try:
+        value = float(rest)
+    except ValueError:
+        return f"exclude if {text}"
+    return f"exclude if {op} {value_text(value, unit)}"
+
+
+def rule_text(transform: Mapping[str, Any] | None, exclusion: Any, unit: str = "") -> str:
+    """A criterion's whole rule on one line: its transform, then its exclusion."""
+    parts = [transform_text(transform, unit)] if transform else []
+    if exclusion not in (None, ""):
+        parts.append(exclusion_text(exclusion, unit))
+    return "; ".join(parts) or "informational (not scored, no exclusion)"
+
+
+# ------------------------------------------------------------------------------------------
+# weights, suitabilities, scores
+
+
+def weight_text(weight: Any) -> str:
+    """A weight as its share of the score, with enough digits to add up (0.4375 → ``43.75 %``)."""
+    if _missing(weight) or not isinstance(weight, (int, float)) or not weight:
+        return NOTHING
+    return f"{number(float(weight) * 100, 4)} %"
+
+
+def suitability_texts(values: Any) -> np.ndarray:
+    """0–1 suitabilities with three decimals (``0.438``); missing is ``—``."""
+    s = np.asarray(values, dtype=float).reshape(-1)
+    out = np.full(s.shape, NOTHING, dtype=object)
+    ok = np.isfinite(s)
+    out[ok] = _by_value(np.round(s[ok], 3), "{:.3f}".format)
+    return out
+
+
+def suitability_text(value: Any) -> str:
+    return NOTHING if _missing(value) else str(suitability_texts([float(value)])[0])
+
+
+def score_texts(values: Any) -> np.ndarray:
+    """Scores 0–100 with one decimal (``82.0``); missing (an incomplete site) is ``—``."""
+    s = np.asarray(values, dtype=float).reshape(-1)
+    out = np.full(s.shape, NOTHING, dtype=object)
+    ok = np.isfinite(s)
+    out[ok] = _by_value(np.round(s[ok] * 10) / 10, "{:.1f}".format)
+    return out
+
+
+def score_text(value: Any) -> str:
+    return NOTHING if _missing(value) else str(score_texts([float(value)])[0])
