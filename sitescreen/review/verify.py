@@ -118,10 +118,11 @@ def _rerun(config, mode: dict) -> tuple[gpd.GeoDataFrame, dict, str]:
     if mode.get("flow") == "streamed":
         import tempfile
         from sitescreen.outputs.files import read_results
+        from sitescreen.measure.engine import DEFAULT_CHUNK
         from sitescreen.run.stream import screen_streamed
         with tempfile.TemporaryDirectory(prefix="sitescreen-verify-") as tmp:
             out = Path(tmp) / "run"
-            screen_streamed(config, out, chunk_size=int(mode.get("chunk_size", 50_000)))
+            screen_streamed(config, out, chunk_size=int(mode.get("chunk_size", DEFAULT_CHUNK)))
             sites, manifest = read_results(out)
             return sites, manifest, (out / "sites.csv").read_text(encoding="utf-8")
     from sitescreen.outputs.files import csv_text
