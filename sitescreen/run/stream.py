@@ -27,7 +27,7 @@ import numpy as np
 
 from sitescreen.run.config import RunConfig
 from sitescreen.measure.criteria import density_keys, finalize
-from sitescreen.measure.engine import DEFAULT_CHUNK, Engine, measure_all, open_engine
+from sitescreen.measure.engine import DEFAULT_CHUNK, Engine, check_chunk_size, measure_all, open_engine
 from sitescreen.errors import LayerDataError
 from sitescreen.rules.kinds import KINDS
 from sitescreen.inputs.layers import BATCH_SUFFIXES, _feature_count
@@ -179,6 +179,7 @@ def screen_streamed(config: RunConfig, out_dir: str | Path, *, overwrite: bool =
     why = stream_refusal(config)
     if why:
         raise NotStreamable(f"cannot stream this run: {why}")
+    check_chunk_size(chunk_size)
     with staged_dir(Path(out_dir), overwrite, [*protected, *run_paths(config)]) as folder:
         source = FileSource(config, chunk_size, folder)
         _, manifest = screen_run(config, source, ResultWriter(folder), engine=engine, scheduler=scheduler,
