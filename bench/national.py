@@ -24,8 +24,8 @@ PROFILE = HERE / "national-profile.toml"
 # The bench layers have no known schema: say what their fields mean and where they have data.
 LAYER_DEFINITIONS = {
     "protected": {"fields": {"name": "unit_id", "designation": "designation", "gap_status": "gap_status"},
-                  "coverage": "extent"},
-    "federal": {"fields": {"name": "parcel_id", "agency": "agency"}, "coverage": "extent"},
+                  "coverage": "global"},
+    "federal": {"fields": {"name": "parcel_id", "agency": "agency"}, "coverage": "global"},
     "watersheds": {"fields": {"huc": "huc12", "name": "huc12"}, "coverage": "features"},
 }
 ROLES = {"protected": "protected", "federal": "federal_land", "watersheds": "watershed"}

@@ -67,7 +67,7 @@ def test_a_wrong_chunk_size_is_a_config_error(tmp_path):
     with pytest.raises(SitescreenError) as err:
         screen_streamed(config, w.out, chunk_size=0)
     assert type(err.value) is ConfigError
-    assert str(err.value) == "chunk size must be ≥ 1, got 0"
+    assert str(err.value) == "chunk size must be a whole number of sites ≥ 1, got 0"
     assert not w.out.exists()
 
 

@@ -38,7 +38,7 @@ def summary_lines(m: RunRecord, out_dir: Path) -> list[str]:
               help="Dask scheduler address (tcp://host:8786) for --engine dask; local threads when omitted.")
 @click.option("--workers", type=click.IntRange(1), default=None, help="Local Dask worker threads (--engine dask).")
 @click.option("--chunk-size", type=click.IntRange(1), default=DEFAULT_CHUNK, show_default=True,
-              help="Sites measured at a time (bounds memory).")
+              help="Sites per spatial chunk: read, measured, scored and written together (bounds memory).")
 @click.option("--stream/--no-stream", default=None,
               help=f"Read, measure and write the sites a chunk at a time, so memory does not grow with their number "
                    f"(polygon sites from GeoParquet/GeoPackage; output rows in spatial chunks). "

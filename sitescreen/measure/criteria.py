@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -45,34 +44,18 @@ class Measurement:
 @dataclass
 class Inputs:
     """The loaded inputs of a run, by role; the features each criterion measures against are
-    selected and prepared (trees, rings) once per run, not once per chunk (:meth:`prepared`)."""
+    selected and prepared (trees, rings) once per run, not once per chunk (:meth:`prepared`).
+    An engine measuring on concurrent threads gives each thread its own (:mod:`sitescreen.measure.engine`)."""
 
     vectors: list[LoadedLayer]
     rasters: list[LayerSpec]
-    keep_prepared: bool = True  # False: built per piece (Dask partitions measured by concurrent threads)
     _prepared: dict = field(default_factory=dict, repr=False, compare=False)
-    _lock: Any = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def prepared(self, key, build: Callable[[], Any]):
-        """The value built under ``key``, once per run when ``keep_prepared``."""
-        if not self.keep_prepared:
-            return build()
-        with self._lock:
-            if key not in self._prepared:
-                self._prepared[key] = build()
-            return self._prepared[key]
-
-    def unshared(self) -> "Inputs":
-        """The same layers, each piece preparing its own features. The Dask engine measures
-        partitions on concurrent threads; a run of it with one set of prepared features shared by
-        all of them crashed in native code (heap corruption) at 100,000 sites, so they share none."""
-        return Inputs(self.vectors, self.rasters, keep_prepared=False)
-
-    def __getstate__(self):  # to Dask workers: the layers, not this process's prepared structures
-        return {"vectors": self.vectors, "rasters": self.rasters, "keep_prepared": self.keep_prepared}
-
-    def __setstate__(self, state):
-        self.__init__(state["vectors"], state["rasters"], state.get("keep_prepared", True))
+        """The value built under ``key``, once per run."""
+        if key not in self._prepared:
+            self._prepared[key] = build()
+        return self._prepared[key]
 
     def vector_roles(self) -> set[str]:
         return {lyr.spec.role for lyr in self.vectors}
@@ -109,7 +92,7 @@ def features_for(criterion: Criterion, inputs: Inputs) -> tuple[gpd.GeoDataFrame
 class CoverageCache:
     """Covered fraction of each footprint by each layer's coverage, computed once per layer.
 
-    A layer covers what :func:`sitescreen.inputs.layers.layer_coverage` says, never its bounding box: a
+    A layer covers what :func:`sitescreen.inputs.coverage.layer_coverage` says, never its bounding box: a
     declared polygon; its own polygons ("features"); the states a state extract names — a site
     whose record names one of them, and elsewhere its own polygons ("states"); everywhere
     ("global"); or nowhere known ("unknown"). ``states`` are the sites' USPS codes ("" unknown).
@@ -362,43 +345,26 @@ def side_process_min_sites() -> int:
         raise SitescreenError(f"environment variable {SIDE_PROCESS_ENV}={text!r}: expected a whole number of "
                               f"sites ≥ 1 (default {SIDE_PROCESS_MIN_SITES:,})")
     return int(text)
-_SIDE: list = []  # the side process pool, started once per process, on first need
-
-
-def _side_pool():
-    if not _SIDE:
-        from sitescreen.children import process_pool
-        pool = process_pool(1)  # spawned; dies with this process, even killed; stopped at its exit
-        _SIDE.append(pool)
-    return _SIDE[0]
-
-
-def _raster_job(c: Criterion, wkb: np.ndarray, crs_wkt: str, rasters: list[LayerSpec]) -> Measurement:
-    """measure_raster in the side process (footprints sent as WKB)."""
-    import shapely
-    sites = gpd.GeoDataFrame(geometry=gpd.GeoSeries(shapely.from_wkb(wkb), crs=crs_wkt))
-    return measure_raster(c, sites, Inputs(vectors=[], rasters=rasters))
-
-
-def _start_rasters(profile: Profile, sites: gpd.GeoDataFrame, inputs: Inputs, side: bool) -> dict:
-    """Raster criteria sent to the side process (name -> future), when ``side`` and the piece is large."""
+def _start_rasters(profile: Profile, sites: gpd.GeoDataFrame, inputs: Inputs, side: Callable | None) -> dict:
+    """Raster criteria handed to ``side`` (name -> future), when given and the piece is large.
+    ``side(criterion, footprints as WKB, CRS as WKT, rasters)`` returns a future of the
+    Measurement: the engine's side process (:mod:`sitescreen.measure.engine`)."""
     todo = [c for c in profile.criteria if not KINDS[c.kind].vector and any(r.role in c.roles for r in inputs.rasters)]
-    if not (side and todo and len(sites) >= side_process_min_sites() and (os.cpu_count() or 1) > 1):
+    if not (side is not None and todo and len(sites) >= side_process_min_sites() and (os.cpu_count() or 1) > 1):
         return {}
     import shapely
     wkb = shapely.to_wkb(sites.geometry.to_numpy())
     crs = sites.crs.to_wkt()
-    pool = _side_pool()
-    return {c.name: pool.submit(_raster_job, c, wkb, crs, list(inputs.rasters)) for c in todo}
+    return {c.name: side(c, wkb, crs, list(inputs.rasters)) for c in todo}
 
 
 def measure(profile: Profile, sites: gpd.GeoDataFrame, inputs: Inputs, *, complete: bool = True,
-            side: bool = False) -> dict[str, Measurement]:
+            side: Callable | None = None) -> dict[str, Measurement]:
     """Every criterion of ``profile`` over ``sites`` (footprints in the run CRS).
 
     With ``complete=False`` (one chunk of a larger run) criteria over all sites are left for
-    :func:`finalize`. With ``side``, raster criteria of a large piece are measured in a side
-    process meanwhile (:data:`SIDE_PROCESS_MIN_SITES`); the values are the same.
+    :func:`finalize`. With ``side`` (see :func:`_start_rasters`), raster criteria of a large piece
+    are measured elsewhere meanwhile (:data:`SIDE_PROCESS_MIN_SITES`); the values are the same.
     """
     fp = sites.geometry.to_numpy()
     ctx = Context(sites, inputs, CoverageCache(fp, inputs, site_states(sites)))

@@ -122,10 +122,11 @@ def _rerun(config, mode: Mode) -> tuple[gpd.GeoDataFrame, RunRecord, str]:
     if mode.flow == "streamed":
         import tempfile
         from sitescreen.outputs.files import read_results
+        from sitescreen.measure.engine import DEFAULT_CHUNK
         from sitescreen.run.stream import screen_streamed
         with tempfile.TemporaryDirectory(prefix="sitescreen-verify-") as tmp:
             out = Path(tmp) / "run"
-            screen_streamed(config, out, chunk_size=int(mode.chunk_size or 50_000))
+            screen_streamed(config, out, chunk_size=int(mode.chunk_size or DEFAULT_CHUNK))
             sites, manifest = read_results(out)
             return sites, manifest, (out / "sites.csv").read_text(encoding="utf-8")
     from sitescreen.outputs.files import csv_text

@@ -1,7 +1,9 @@
-"""The screening flow: load + check → sites → measure → score, as plain functions.
+"""The screening flow's preparation: load + check the profile, the sites and the layers.
 
-:func:`prepare` loads and checks everything (used by ``sitescreen check``), :func:`screen` runs the
-whole screening and returns a :class:`Result` (sites frame + manifest). Writing files is
+:func:`prepare` reads a run's site source (:mod:`sitescreen.run.sources`), chooses the run CRS from
+where the sites are and loads the layers around them (``sitescreen check`` stops there);
+:func:`screen` runs the whole screening in memory and returns a :class:`Result` (sites frame +
+manifest) through the one loop of :mod:`sitescreen.run.stream`. Writing files is
 :mod:`sitescreen.outputs.files`' job.
 """
 
@@ -13,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import geopandas as gpd
 import numpy as np
@@ -25,7 +27,7 @@ from pyproj import CRS, Transformer
 from sitescreen import __version__
 from sitescreen.run.config import RunConfig, config_to_dict
 from sitescreen.measure.criteria import Inputs, Measurement
-from sitescreen.measure.engine import DEFAULT_CHUNK, measure_all
+from sitescreen.measure.engine import DEFAULT_CHUNK
 from sitescreen.errors import CRSError, LayerConfigError, LayerDataError, SitescreenError
 from sitescreen.rules.kinds import KINDS
 from sitescreen.inputs.check import check_coordinates, check_path, companion_files, file_sha256
@@ -33,15 +35,11 @@ from sitescreen.inputs.crs import crs_label, to_crs
 from sitescreen.inputs.load import LoadedLayer, load_vector
 from sitescreen.inputs.spec import LayerSpec
 from sitescreen.rules.profile import VERDICTS, Profile, effective_weights, load_profile
-from sitescreen.rules.scoring import score
 from sitescreen.run.record import (COLUMNS, CriterionRecord, CriterionSelection, InputRecord, Mode, ProfileRecord, RunRecord,
                                    SelectionRecord, SitesRecord, Tally, Tool, Verdicts, read_value)
 from sitescreen.inputs.crs import Extent, parse_run_crs, split_box, working_crs
-from sitescreen.sites.aoi import aoi_geometry, apply_aoi
-from sitescreen.sites.footprints import make_footprints, site_extent
-from sitescreen.sites.grid import grid_sites
 from sitescreen.sites.options import SiteStats
-from sitescreen.sites.source import read_sites
+from sitescreen.run.sources import FrameSource, SiteSource
 
 log = logging.getLogger(__name__)
 
@@ -49,15 +47,59 @@ Progress = Callable[[str], None]
 
 
 @dataclass
+class RasterInfo:
+    """A raster input as checked against the run: what the manifest records of it (:meth:`info`)
+    and its footprint in the run CRS (not recorded: it tells which sites the raster covers)."""
+
+    spec: LayerSpec
+    width: int
+    height: int
+    res: list[float]
+    nodata: float | None
+    dtype: str | None
+    bands: int
+    source_crs: str | None
+    footprint: Any  # a shapely polygon in the run CRS
+    sites_covered: int = 0
+
+    def info(self) -> dict:
+        """The raster's entry in the manifest's inputs (without its hash and size)."""
+        return {"width": self.width, "height": self.height, "res": list(self.res), "nodata": self.nodata,
+                "dtype": self.dtype, "bands": self.bands, "name": self.spec.label, "role": self.spec.role,
+                "path": str(self.spec.path), "layer": None, "kind": "raster", "schema": "raster",
+                "source_crs": self.source_crs, "crs_override": self.spec.crs, "sites_covered": self.sites_covered,
+                "coverage": "raster valid cells", "features_read": None, "repairs": 0}
+
+    def covered(self, fp: np.ndarray) -> int:
+        """How many of the footprints ``fp`` (run CRS) the raster's footprint meets."""
+        return int(shapely.intersects(fp, self.footprint).sum())
+
+
+@dataclass
 class Prepared:
+    """A run ready to measure: its profile, run CRS, placed site source and loaded layers."""
+
     config: RunConfig
     profile: Profile
     crs: CRS
-    sites: gpd.GeoDataFrame
-    site_stats: SiteStats
+    source: SiteSource
     inputs: Inputs
-    raster_info: list[dict]
+    rasters: list[RasterInfo]
     timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def site_stats(self) -> SiteStats:
+        return self.source.stats
+
+    @property
+    def sites(self) -> gpd.GeoDataFrame:
+        """The sites in the run CRS, when the source holds them in memory (:class:`FrameSource`)."""
+        return self.source.frame
+
+    @property
+    def raster_info(self) -> list[dict]:
+        """The rasters' manifest entries (:meth:`RasterInfo.info`)."""
+        return [r.info() for r in self.rasters]
 
 
 @dataclass
@@ -65,7 +107,6 @@ class Result:
     sites: gpd.GeoDataFrame
     manifest: RunRecord
     prepared: Prepared | None = None
-    measures: dict[str, Measurement] = field(default_factory=dict)
 
 
 @contextmanager
@@ -141,20 +182,19 @@ def _bbox_lonlat(bounds, crs, margin: float) -> tuple[tuple, ...]:
     return split_box((x0, max(y0, -90.0), x1, min(y1, 90.0)))
 
 
-def raster_info(spec: LayerSpec, fp: np.ndarray, run_crs: CRS) -> dict:
+def raster_info(spec: LayerSpec, fp: np.ndarray, run_crs: CRS) -> RasterInfo:
     """Open a raster, check its CRS against its coordinates and its overlap with the footprints ``fp``."""
     check_path(spec.path, f"{spec.role} raster")
     where = str(spec.path)
     try:
         with rasterio.open(spec.path) as src:
-            tag = src.crs
-            bounds = tuple(src.bounds)
-            info = {"width": src.width, "height": src.height, "res": list(src.res), "nodata": src.nodata,
-                    "dtype": src.dtypes[spec.band - 1] if spec.band <= src.count else None, "bands": src.count}
+            tag, bounds, count = src.crs, tuple(src.bounds), src.count
+            grid = {"width": src.width, "height": src.height, "res": list(src.res), "nodata": src.nodata,
+                    "dtype": src.dtypes[spec.band - 1] if spec.band <= count else None, "bands": count}
     except rasterio.errors.RasterioIOError as exc:
         raise LayerDataError(f"{where}: not a raster GDAL can open: {exc}") from None
-    if spec.band < 1 or spec.band > info["bands"]:
-        raise LayerConfigError(f"{where}: band {spec.band} does not exist; the raster has {info['bands']} band(s)")
+    if spec.band < 1 or spec.band > count:
+        raise LayerConfigError(f"{where}: band {spec.band} does not exist; the raster has {count} band(s)")
     if spec.crs:
         crs = to_crs(spec.crs, where)
     elif tag is None:
@@ -162,22 +202,18 @@ def raster_info(spec: LayerSpec, fp: np.ndarray, run_crs: CRS) -> dict:
     else:
         crs = to_crs(tag.to_wkt(), where)
     check_coordinates(np.array(bounds), crs, where, 1)
-    box = gpd.GeoSeries([shapely.box(*bounds)], crs=crs).to_crs(run_crs).iloc[0]
-    info["_box"] = box  # the raster's footprint in the run CRS (not recorded in the manifest)
-    hits = shapely.intersects(fp, box)
-    if not hits.any():
+    info = RasterInfo(spec=spec, **grid, source_crs=f"{crs_label(to_crs(tag.to_wkt(), where)) if tag else None}",
+                      footprint=gpd.GeoSeries([shapely.box(*bounds)], crs=crs).to_crs(run_crs).iloc[0])
+    info.sites_covered = info.covered(fp)
+    if not info.sites_covered:
         raise LayerDataError(
             f"{where}: the raster's footprint {tuple(round(b, 1) for b in bounds)} ({crs_label(crs)}) does not overlap "
             f"any site; check the raster's CRS (override with crs = \"EPSG:…\") or leave the layer out")
-    info.update({"name": spec.label, "role": spec.role, "path": str(spec.path), "layer": None, "kind": "raster",
-                 "schema": "raster", "source_crs": f"{crs_label(to_crs(tag.to_wkt(), where)) if tag else None}",
-                 "crs_override": spec.crs, "sites_covered": int(hits.sum()), "coverage": "raster valid cells",
-                 "features_read": None, "repairs": 0})
     return info
 
 
 def load_layers(config: RunConfig, profile: Profile, run_crs: CRS, bounds, fp: np.ndarray
-                ) -> tuple[list[LoadedLayer], list[LayerSpec], list[dict]]:
+                ) -> tuple[list[LoadedLayer], list[LayerSpec], list[RasterInfo]]:
     """The run's layers in the run CRS, vectors read only within the sites' ``bounds`` plus the
     distance their rules look; checked against the footprints ``fp`` (does any site reach them?)."""
     margins = _role_margins(profile)
@@ -194,55 +230,34 @@ def load_layers(config: RunConfig, profile: Profile, run_crs: CRS, bounds, fp: n
     return vectors, rasters, [raster_info(spec, fp, run_crs) for spec in rasters]
 
 
-def prepare(config: RunConfig, progress: Progress | None = None) -> Prepared:
-    """Load and check every input; build the sites' footprints in the run CRS."""
+def prepare(config: RunConfig, progress: Progress | None = None, *, source: SiteSource | None = None) -> Prepared:
+    """Load and check every input: the sites of ``source`` (by default the sites held in memory,
+    :class:`~sitescreen.run.sources.FrameSource`) placed in the run CRS, and the layers around them."""
     timings: dict[str, float] = {}
     with _timed(timings, "profile", progress):
         profile = load_profile(config.profile)
         _check_roles(config, profile)
         if config.crs:
             parse_run_crs(config.crs, crs_where(config))  # a CRS that cannot measure in metres: refused before any work
-    stats = SiteStats()
-    opts = config.site_options
+    source = source if source is not None else FrameSource(config, DEFAULT_CHUNK)
     with _timed(timings, "sites", progress):
-        aoi = aoi_geometry(opts.aoi)
-        if config.sites is not None:
-            raw, stats = read_sites(config.sites, opts)
-            raw = apply_aoi(raw, aoi, stats)
-            ext = site_extent(raw)
-        else:
-            ext = site_extent(gpd.GeoDataFrame(geometry=aoi))
-        run_crs = decide_crs(config, profile, ext)
-        if config.sites is not None:
-            sites = make_footprints(raw, run_crs, opts, stats)
-        else:
-            sites = grid_sites(aoi, run_crs, float(opts.grid_cell_m))
-            stats.path = "grid"
-            stats.extra["grid_cell_m"] = opts.grid_cell_m
-        stats.sites = len(sites)
+        run_crs = decide_crs(config, profile, source.extent())
+        source.place(run_crs)
     with _timed(timings, "layers", progress):
-        vectors, rasters, infos = load_layers(config, profile, run_crs, sites.total_bounds, sites.geometry.to_numpy())
-    return Prepared(config=config, profile=profile, crs=run_crs, sites=sites, site_stats=stats,
-                    inputs=Inputs(vectors=vectors, rasters=rasters), raster_info=infos, timings=timings)
+        vectors, rasters, infos = load_layers(config, profile, run_crs, *source.reach())
+    return Prepared(config=config, profile=profile, crs=run_crs, source=source,
+                    inputs=Inputs(vectors=vectors, rasters=rasters), rasters=infos, timings=timings)
 
 
 def screen(config: RunConfig, progress: Progress | None = None, *, engine: str = "local",
            chunk_size: int = DEFAULT_CHUNK, scheduler: str | None = None, workers: int | None = None) -> Result:
-    """Run a whole screening: every site measured, scored and given a verdict and reasons.
+    """Run a whole screening in memory: every site measured, scored and given a verdict and reasons.
 
-    ``engine`` "local" measures in spatial chunks of ``chunk_size`` sites on this machine; "dask"
-    spreads them over a Dask cluster (``scheduler`` address) or local threads (``workers``).
+    The sites are measured in spatial chunks of ``chunk_size`` by ``engine``: "local" on this
+    machine, "dask" on a Dask cluster (``scheduler`` address) or local threads (``workers``).
     """
-    t0 = time.perf_counter()
-    prep = prepare(config, progress)
-    with _timed(prep.timings, "measure", progress):
-        measures = measure_all(prep.profile, prep.sites, prep.inputs, engine=engine, chunk_size=chunk_size,
-                               scheduler=scheduler, workers=workers, progress=progress)
-    with _timed(prep.timings, "score", progress):
-        result = score(prep.sites, prep.profile, measures)
-    prep.timings["total"] = round(time.perf_counter() - t0, 4)
-    return Result(sites=result, manifest=build_manifest(prep, measures, tally(result, prep.profile, measures)),
-                  prepared=prep, measures=measures)
+    from sitescreen.run.stream import screen_frame
+    return screen_frame(config, progress, engine=engine, chunk_size=chunk_size, scheduler=scheduler, workers=workers)
 
 
 def tally(result: pd.DataFrame, profile: Profile, measures: dict[str, Measurement]) -> Tally:
