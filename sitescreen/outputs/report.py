@@ -1,9 +1,10 @@
 """The review report: one self-contained HTML page a reviewer reads, prints and signs off.
 
 Sections: summary counts by verdict, the score distribution and each criterion's contribution
-(inline SVG drawn here, no chart library), the ranked sites, each site's breakdown, the profile's
-rules with their safeguards and sources, and the run manifest (inputs with hashes, CRS, repairs,
-coverage, versions, timings). No script and no network resource; a print stylesheet makes it a
+(inline SVG, :mod:`sitescreen.outputs.charts`), the ranked sites, each site's breakdown, the
+profile's rules with their safeguards and sources, and the run manifest
+(:mod:`sitescreen.outputs.reportmanifest`: inputs with hashes, CRS, repairs, coverage, versions,
+timings). No script and no network resource; a print stylesheet makes it a
 clean PDF from any browser. Every value from the data or the profile is escaped.
 """
 
@@ -17,15 +18,17 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from sitescreen.outputs.charts import contributions, score_histogram, verdict_bar
 from sitescreen.outputs.htmlsafe import esc, is_missing
+from sitescreen.outputs.reportmanifest import manifest_section
 from sitescreen.rules.verdicts import COLORS as VERDICT_COLORS
 from sitescreen.rules.verdicts import LABELS as VERDICT_LABELS
 from sitescreen.rules.verdicts import OTHER_COLOR, meanings
 from sitescreen.rules.verdicts import VERDICTS as VERDICT_ORDER
 from sitescreen.rules.wording import (NOT_EVALUATED, exclusion_text, measure_text, number, score_text,
                                       search_radius, suitability_text, transform_text, weight_text)
-from sitescreen.values import plain, text, text_values
-from sitescreen.run.record import RunRecord, Tool, as_record, to_data
+from sitescreen.values import text, text_values
+from sitescreen.run.record import RunRecord, Tool, as_record
 
 log = logging.getLogger(__name__)
 
@@ -75,127 +78,6 @@ def _counts(sites: pd.DataFrame) -> dict[str, int]:
 
 
 # ------------------------------------------------------------------------------------------
-# Charts (inline SVG)
-
-
-def _svg(width: int, height: int, body: str, label: str) -> str:
-    return (f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
-            f'aria-label="{esc(label)}" xmlns="http://www.w3.org/2000/svg">{body}</svg>')
-
-
-def _verdict_bar(counts: Mapping[str, int]) -> str:
-    total = sum(counts.values())
-    if not total:
-        return ""
-    x, parts = 0.0, []
-    for v in VERDICT_ORDER:
-        n = counts.get(v, 0)
-        if not n:
-            continue
-        w = 720 * n / total
-        parts.append(f'<rect x="{x:.2f}" y="0" width="{w:.2f}" height="18" fill="{VERDICT_COLORS[v]}">'
-                     f'<title>{esc(VERDICT_LABELS[v])}: {n:,}</title></rect>')
-        x += w
-    return (f'<svg class="chart vbar" viewBox="0 0 720 18" width="100%" height="18" preserveAspectRatio="none" '
-            f'role="img" aria-label="share of sites by verdict" xmlns="http://www.w3.org/2000/svg">{"".join(parts)}</svg>')
-
-
-def _score_histogram(sites: pd.DataFrame, thresholds: Mapping[str, float]) -> str:
-    score = pd.to_numeric(sites["score"], errors="coerce")
-    scored = sites[score.notna() & (sites["verdict"] != "excluded")]
-    if not len(scored):
-        return '<p class="muted">No scored sites.</p>'
-    W, H, L, B, T = 720, 240, 44, 34, 22
-    bins = np.linspace(0, 100, 21)
-    verdicts = [v for v in ("unfavorable", "review", "favorable", "incomplete") if (scored["verdict"] == v).any()]
-    s = pd.to_numeric(scored["score"], errors="coerce").to_numpy()
-    stacks = {v: np.histogram(s[(scored["verdict"] == v).to_numpy()], bins)[0] for v in verdicts}
-    top = max(1, int(sum(stacks.values()).max()))
-    step = _nice_step(top)
-    ymax = step * math.ceil(top / step)
-    pw, ph = W - L - 10, H - B - T
-    y = lambda n: T + ph - ph * n / ymax  # noqa: E731
-    out = []
-    for k in range(0, int(ymax / step) + 1):
-        yy = y(k * step)
-        out.append(f'<line x1="{L}" x2="{W - 10}" y1="{yy:.1f}" y2="{yy:.1f}" class="grid"/>'
-                   f'<text x="{L - 6}" y="{yy + 4:.1f}" class="tick" text-anchor="end">{k * step:,}</text>')
-    bw = pw / 20
-    base = np.zeros(20)
-    for v in verdicts:
-        for i, n in enumerate(stacks[v]):
-            if n:
-                out.append(f'<rect x="{L + i * bw + 1:.1f}" y="{y(base[i] + n):.1f}" width="{bw - 2:.1f}" '
-                           f'height="{y(base[i]) - y(base[i] + n):.1f}" fill="{VERDICT_COLORS[v]}">'
-                           f'<title>{esc(VERDICT_LABELS[v])}, score {bins[i]:g}–{bins[i + 1]:g}: {n:,}</title></rect>')
-        base += stacks[v]
-    for key in ("review", "favorable"):
-        t = thresholds.get(key)
-        if isinstance(t, (int, float)):
-            xx = L + pw * float(t) / 100
-            out.append(f'<line x1="{xx:.1f}" x2="{xx:.1f}" y1="{T}" y2="{T + ph}" class="threshold"/>'
-                       f'<text x="{xx:.1f}" y="{T - 6}" class="tick" text-anchor="middle">{esc(key)} ≥ {number(t)}</text>')
-    for k in range(0, 101, 10):
-        xx = L + pw * k / 100
-        out.append(f'<text x="{xx:.1f}" y="{T + ph + 16}" class="tick" text-anchor="middle">{k}</text>')
-    out.append(f'<line x1="{L}" x2="{W - 10}" y1="{T + ph}" y2="{T + ph}" class="axis"/>')
-    out.append(f'<text x="{L + pw / 2:.1f}" y="{H - 2}" class="label" text-anchor="middle">score (0–100)</text>')
-    return _svg(W, H, "".join(out), "distribution of scores")
-
-
-def _contributions(sites: pd.DataFrame, criteria: list[dict[str, Any]]) -> tuple[str, list[tuple]]:
-    """Mean points each weighted criterion adds to the score of scored sites, against its maximum."""
-    score = pd.to_numeric(sites["score"], errors="coerce")
-    scored = sites[score.notna() & (sites["verdict"] != "excluded")]
-    rows = []
-    for c in criteria:
-        if c["effective"] <= 0 or c["score"] not in sites.columns:
-            continue
-        s = pd.to_numeric(scored[c["score"]], errors="coerce")
-        mean = float((s * c["effective"] * 100).mean()) if s.notna().any() else float("nan")
-        rows.append((c["label"], mean, c["effective"] * 100, _without_data(sites, c)))
-    if not rows:
-        return '<p class="muted">No weighted criteria.</p>', rows
-    W, L, row_h, T = 720, 250, 28, 6
-    H = T + row_h * len(rows) + 24
-    pw = W - L - 70
-    out = []
-    for i, (label, mean, full, _) in enumerate(rows):
-        yy = T + i * row_h
-        text = label if len(label) <= 38 else label[:37] + "…"
-        out.append(f'<text x="{L - 8}" y="{yy + 17}" class="label" text-anchor="end">{esc(text)}<title>{esc(label)}</title></text>')
-        out.append(f'<rect x="{L}" y="{yy + 5}" width="{pw * full / 100:.1f}" height="16" class="possible"/>')
-        if not math.isnan(mean):
-            out.append(f'<rect x="{L}" y="{yy + 5}" width="{pw * mean / 100:.1f}" height="16" class="contrib">'
-                       f'<title>{esc(label)}: {mean:.1f} of {full:.1f} points on average</title></rect>')
-        out.append(f'<text x="{L + pw * full / 100 + 6:.1f}" y="{yy + 17}" class="tick">'
-                   f'{"—" if math.isnan(mean) else f"{mean:.1f}"} / {full:.0f}</text>')
-    axis_y = T + row_h * len(rows) + 4
-    for k in range(0, 101, 20):
-        xx = L + pw * k / 100
-        out.append(f'<text x="{xx:.1f}" y="{axis_y + 14}" class="tick" text-anchor="middle">{k}</text>')
-    return _svg(W, H, "".join(out), "mean contribution of each criterion to the score"), rows
-
-
-def _without_data(sites: pd.DataFrame, c: Mapping[str, Any]) -> int:
-    """Sites without data for a criterion: the manifest's count (over every site of the run), or the
-    same count made from the sites when the manifest has none."""
-    n = c.get("without_data")
-    if isinstance(n, int) and not isinstance(n, bool):
-        return n
-    return int(sites[c["measure"]].isna().sum()) if c["measure"] in sites.columns else len(sites)
-
-
-def _nice_step(top: int) -> int:
-    raw = top / 5
-    mag = 10 ** math.floor(math.log10(max(raw, 1)))
-    for m in (1, 2, 5, 10):
-        if raw <= m * mag:
-            return max(1, int(m * mag))
-    return max(1, int(10 * mag))
-
-
-# ------------------------------------------------------------------------------------------
 # Sections
 
 
@@ -226,7 +108,7 @@ def _summary(sites: pd.DataFrame, manifest: RunRecord | None, counts: Mapping[st
         facts.append(f"footprint radius {number(sinfo.radius_m)} m")
     fact_line = f'<p class="muted">{esc(" · ".join(facts))}</p>' if facts else ""
     return (f'<section id="summary"><h2>Summary</h2><p><b>{len(sites):,}</b> sites screened.</p>'
-            f'<div class="cards">{cards}</div>{_verdict_bar(counts)}{fact_line}</section>')
+            f'<div class="cards">{cards}</div>{verdict_bar(counts)}{fact_line}</section>')
 
 
 def _ranked_table(ranked: pd.DataFrame, with_links: set[str]) -> str:
@@ -319,64 +201,6 @@ def _rules(manifest: RunRecord | None, criteria: list[dict[str, Any]]) -> str:
             f'<tbody>{"".join(rows)}</tbody></table></section>')
 
 
-def _value(v: Any) -> str:
-    v = plain(v) if np.ndim(v) == 0 else v
-    if v is None or v == "":
-        return '<span class="muted">—</span>'
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, (int, float)):
-        return esc(number(v, 6)) if isinstance(v, float) else f"{v:,}"
-    if isinstance(v, Mapping):
-        return "; ".join(f"{esc(k)}: {_value(x)}" for k, x in v.items()) or '<span class="muted">—</span>'
-    if isinstance(v, (list, tuple)):
-        return ", ".join(_value(x) for x in v) or '<span class="muted">—</span>'
-    return esc(v)
-
-
-def _manifest(manifest: RunRecord | None) -> str:
-    if manifest is None:
-        return '<section id="manifest"><h2>Run manifest</h2><p class="muted">No run record.</p></section>'
-    tool = manifest.tool
-    run = [("Tool", f"{tool.name} {tool.version}".strip()),
-           ("Created", manifest.created), ("CRS", manifest.crs), ("Config", manifest.config)]
-    kv = "".join(f"<tr><th>{esc(k)}</th><td>{_value(v)}</td></tr>" for k, v in run if v)
-    sinfo = to_data(manifest.sites)
-    if sinfo:
-        kv += "".join(f"<tr><th>Sites: {esc(k.replace('_', ' '))}</th><td>"
-                      f"{'<code>' + esc(v) + '</code>' if k in ('sha256', 'path') else _value(v)}</td></tr>"
-                      for k, v in sinfo.items())
-    known = {"tool", "title", "created", "crs", "config", "profile", "sites", "inputs", "criteria", "counts", "timings"}
-    for key, v in to_data(manifest).items():
-        if key in known or v in (None, "", [], {}):
-            continue
-        if isinstance(v, Mapping):
-            kv += "".join(f"<tr><th>{esc(key.replace('_', ' ').capitalize())}: {esc(k)}</th><td>{_value(x)}</td></tr>"
-                          for k, x in v.items())
-        else:
-            kv += f"<tr><th>{esc(key.replace('_', ' ').capitalize())}</th><td>{_value(v)}</td></tr>"
-    inputs = []
-    for e in manifest.inputs:
-        sha = str(e.sha256 or "")
-        inputs.append(
-            f"<tr><td><b>{esc(e.name)}</b><br><span class=small>{esc(e.role)} · {esc(e.kind)}"
-            f"{' · ' + esc(e.schema) if e.schema else ''}</span></td>"
-            f"<td class=small><code>{esc(e.path)}</code>{'<br>layer ' + esc(e.layer) if e.layer else ''}</td>"
-            f"<td class=small><code class=hash>{esc(sha)}</code></td><td class=small>{_value(e.source_crs)}</td>"
-            f"<td class=num>{_value(e.features_read)}</td><td class=num>{_value(e.repairs)}</td>"
-            f"<td class=small>{_value(e.coverage)}</td></tr>")
-    inputs_table = ('<table class="inputs"><thead><tr><th>Input</th><th>File</th><th>SHA-256</th><th>Source CRS</th>'
-                    '<th>Features</th><th>Repairs</th><th>Coverage</th></tr></thead>'
-                    f'<tbody>{"".join(inputs)}</tbody></table>') if inputs else '<p class="muted">No inputs recorded.</p>'
-    timings = manifest.timings
-    tline = ""
-    if timings:
-        tline = '<p class="small muted">Timings: ' + esc(", ".join(
-            f"{k} {number(v, 3)} s" for k, v in timings.items() if isinstance(v, (int, float)))) + "</p>"
-    return (f'<section id="manifest"><h2>Run manifest</h2><table class="kv">{kv}</table>'
-            f"<h3>Inputs</h3>{inputs_table}{tline}</section>")
-
-
 # ------------------------------------------------------------------------------------------
 
 
@@ -446,8 +270,8 @@ def build_report(sites: gpd.GeoDataFrame | pd.DataFrame, manifest: RunRecord | M
     ranked = _ranked(table)
     fav, rev = _thresholds(manifest)
     thresholds = {"favorable": fav, "review": rev}
-    hist = _score_histogram(table, thresholds)
-    contrib_svg, contrib_rows = _contributions(table, criteria)
+    hist = score_histogram(table, thresholds)
+    contrib_svg, contrib_rows = contributions(table, criteria)
     not_scored = counts.get("excluded", 0) + int(pd.to_numeric(table["score"], errors="coerce").isna().sum())
     contrib_table = "".join(
         f"<tr><td>{esc(label)}</td><td class=num>{'—' if math.isnan(mean) else f'{mean:.1f}'}</td>"
@@ -473,7 +297,7 @@ def build_report(sites: gpd.GeoDataFrame | pd.DataFrame, manifest: RunRecord | M
         '<nav><a href="#summary">Summary</a><a href="#charts">Scores</a><a href="#ranking">Ranking</a>'
         '<a href="#sites">Site breakdowns</a><a href="#rules">Profile rules</a><a href="#manifest">Manifest</a></nav></header>'
         + _summary(table, manifest, counts) + charts + _ranked_table(ranked, links) + _breakdowns(ranked, criteria)
-        + _rules(manifest, criteria) + _manifest(manifest)
+        + _rules(manifest, criteria) + manifest_section(manifest)
         + f'<footer>Written by {esc(tool.name)} {esc(tool.version)}. '
         "Measurements use the full geometry in the run CRS; the numbers here are rounded for reading; "
         "the exact values are in sites.csv, sites.gpkg and sites.parquet.</footer></main>")

@@ -299,8 +299,6 @@ def _criterion(name: str, c: Any, selections: Mapping[str, Selection], where: st
         else:
             value = _num(value, f"{where}.exclude.{op}")
         exclude = (op, value)
-    if weight == 0 and exclude is None and transform is None and kind != "attribute":
-        pass  # informational measurement
     for key in ("safeguard", "source"):
         if not isinstance(c.get(key), str) or not c[key].strip():
             raise ProfileError(f"{where}: every rule states its {key} ({key} = \"...\")")

@@ -36,7 +36,8 @@ from sitescreen.inputs.load import LoadedLayer, load_vector
 from sitescreen.inputs.spec import LayerSpec
 from sitescreen.rules.profile import VERDICTS, Profile, effective_weights, load_profile
 from sitescreen.run.record import (COLUMNS, CriterionRecord, CriterionSelection, InputRecord, Mode, ProfileRecord, RunRecord,
-                                   SelectionRecord, SitesRecord, Tally, Tool, Verdicts, read_value)
+                                   SelectionRecord, SitesRecord, Tally, Tool, Verdicts)
+from sitescreen.run.recordread import read_value
 from sitescreen.inputs.crs import Extent, parse_run_crs, split_box, working_crs
 from sitescreen.sites.options import SiteStats
 from sitescreen.run.sources import FrameSource, SiteSource

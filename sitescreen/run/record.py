@@ -10,7 +10,7 @@ layout before this module; the same keys): it is loaded, with what it lacks fill
 be derived (effective weights from the weights of the evaluated criteria, the in-memory flow) or
 left unknown (``None``); a schema 1 manifest lacking a fact that cannot be derived, or one from a
 newer sitescreen, stops with a message naming the version. The JSON Schema of the layout,
-``manifest.schema.json`` beside this file, is generated from the dataclasses (:func:`json_schema`).
+``manifest.schema.json`` beside this file, is generated from the dataclasses (:func:`sitescreen.run.recordschema.json_schema`).
 
 Field rules: a field with a default may be missing from a schema 1 manifest; a field marked
 ``omit`` (``_opt``) is written only when set and may be missing from any manifest.
@@ -19,14 +19,13 @@ Field rules: a field with a default may be missing from a schema 1 manifest; a f
 from __future__ import annotations
 
 import json
-import types
-import typing
 from collections.abc import Mapping
-from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 from sitescreen.errors import OutputError
+from sitescreen.run.recordread import Bad, build
 from sitescreen.values import strict_json
 
 SCHEMA_VERSION = 2
@@ -270,88 +269,10 @@ def with_outputs(record: RunRecord, outputs: Mapping[str, OutputFile]) -> RunRec
 # Reading
 
 
-class _Bad(Exception):
-    """A value that does not fit the layout: (where, what)."""
-
-
-def _union_args(tp: Any) -> tuple | None:
-    if typing.get_origin(tp) in (Union, types.UnionType):
-        return typing.get_args(tp)
-    return None
-
-
-def _read_value(tp: Any, value: Any, where: str, legacy: bool) -> Any:
-    if tp is Any:
-        return value
-    args = _union_args(tp)
-    if args is not None:
-        if value is None and type(None) in args:
-            return None
-        tp = next(a for a in args if a is not type(None))
-    if is_dataclass(tp):
-        return _build(tp, value, where, legacy)
-    origin = typing.get_origin(tp)
-    if origin is tuple:
-        if not isinstance(value, (list, tuple)):
-            raise _Bad(where, f"expected a list, got {value!r}")
-        item = typing.get_args(tp)[0]
-        return tuple(_read_value(item, v, f"{where}[{i}]", legacy) for i, v in enumerate(value))
-    if origin in (Mapping, dict):
-        if not isinstance(value, Mapping):
-            raise _Bad(where, f"expected an object, got {value!r}")
-        item = typing.get_args(tp)[1]
-        return {str(k): _read_value(item, v, f"{where}.{k}", legacy) for k, v in value.items()}
-    ok = {str: isinstance(value, str), bool: isinstance(value, bool),
-          int: isinstance(value, int) and not isinstance(value, bool),
-          float: isinstance(value, (int, float)) and not isinstance(value, bool)}[tp]
-    if not ok:
-        raise _Bad(where, f"expected {_WORDS[tp]}, got {value!r}")
-    return value
-
-
-_WORDS = {str: "text", bool: "true or false", int: "a whole number", float: "a number"}
-
-
-def _build(cls: type, data: Any, where: str, legacy: bool) -> Any:
-    if not isinstance(data, Mapping):
-        raise _Bad(where, f"expected an object, got {data!r}")
-    hints = typing.get_type_hints(cls)
-    kwargs: dict[str, Any] = {}
-    known: set[str] = set()
-    flat = None
-    for f in fields(cls):
-        if f.metadata.get("skip"):
-            continue
-        if f.metadata.get("flatten"):
-            flat = f.name
-            continue
-        known.add(f.name)
-        at = f"{where}.{f.name}" if where else f.name
-        if f.name in data:
-            kwargs[f.name] = _read_value(hints[f.name], data[f.name], at, legacy)
-        elif not f.metadata.get("omit") and not (legacy and (f.default is not MISSING or f.default_factory is not MISSING)):
-            raise _Bad(at, "is missing")
-    unknown = [k for k in data if k not in known]
-    if flat is not None:
-        kwargs[flat] = {k: data[k] for k in unknown}
-    elif unknown:
-        raise _Bad(f"{where}.{unknown[0]}" if where else str(unknown[0]),
-                   f"is not a key of this record; allowed: {', '.join(sorted(known))}")
-    return cls(**kwargs)
-
-
-def read_value(cls: type, data: Mapping[str, Any], where: str) -> Any:
-    """A part of a record (e.g. an :class:`InputRecord`) from the run's own data, in this schema."""
-    try:
-        return _build(cls, data, where, False)
-    except _Bad as exc:
-        raise ValueError(f"{exc.args[0]}: {exc.args[1]}") from None
-
-
 def _version(data: Mapping[str, Any]) -> int:
     v = data.get("schema_version", 1)
     if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-        raise _Bad("schema_version", f"expected a whole number 1–{SCHEMA_VERSION}, got {v!r}")
+        raise Bad("schema_version", f"expected a whole number 1–{SCHEMA_VERSION}, got {v!r}")
     return v
 
 
@@ -388,7 +309,7 @@ def read_record(source: str | Path | Mapping[str, Any]) -> RunRecord:
         raise OutputError(f"{where}: not a sitescreen manifest (expected a JSON object)")
     try:
         version = _version(data)
-    except _Bad as exc:
+    except Bad as exc:
         raise OutputError(f"{where}: {exc.args[0]}: {exc.args[1]}") from None
     by = _written_by(data)
     if version > SCHEMA_VERSION:
@@ -396,8 +317,8 @@ def read_record(source: str | Path | Mapping[str, Any]) -> RunRecord:
                           f"{SCHEMA_VERSION}: upgrade sitescreen to read it")
     legacy = version < SCHEMA_VERSION
     try:
-        record = _build(RunRecord, _upgrade_v1(data) if legacy else data, "", legacy)
-    except _Bad as exc:
+        record = build(RunRecord, _upgrade_v1(data) if legacy else data, "", legacy)
+    except Bad as exc:
         raise OutputError(f"{where} was written by {by} (schema {version}); {exc.args[0]}: {exc.args[1]}; "
                           f"screen the run again to write a manifest this sitescreen reads") from None
     return replace(record, schema_version=SCHEMA_VERSION, read_schema=version)
@@ -428,75 +349,7 @@ def written_by_sitescreen(path: str | Path) -> bool:
     return isinstance(data, dict) and isinstance(data.get("tool"), dict) and data["tool"].get("name") == "sitescreen"
 
 
-# ---------------------------------------------------------------------------------------------
-# The JSON Schema of the layout (generated from the dataclasses; committed as SCHEMA_FILE)
-
-_JSON_TYPES = {str: "string", bool: "boolean", int: "integer", float: "number"}
-
-
-def _schema_of(tp: Any, defs: dict) -> dict:
-    if tp is Any:
-        return {}
-    args = _union_args(tp)
-    if args is not None:
-        inner = _schema_of(next(a for a in args if a is not type(None)), defs)
-        if set(inner) == {"type"} and isinstance(inner["type"], str):
-            return {"type": [inner["type"], "null"]}
-        return {"anyOf": [inner, {"type": "null"}]}
-    if is_dataclass(tp):
-        if tp.__name__ not in defs:
-            defs[tp.__name__] = {}
-            defs[tp.__name__] = _class_schema(tp, defs)
-        return {"$ref": f"#/$defs/{tp.__name__}"}
-    origin = typing.get_origin(tp)
-    if origin is tuple:
-        return {"type": "array", "items": _schema_of(typing.get_args(tp)[0], defs)}
-    if origin in (Mapping, dict):
-        return {"type": "object", "additionalProperties": _schema_of(typing.get_args(tp)[1], defs)}
-    return {"type": _JSON_TYPES[tp]}
-
-
-def _class_schema(cls: type, defs: dict) -> dict:
-    hints = typing.get_type_hints(cls)
-    props: dict[str, Any] = {}
-    required: list[str] = []
-    open_ = False
-    for f in fields(cls):
-        if f.metadata.get("skip"):
-            continue
-        if f.metadata.get("flatten"):
-            open_ = True
-            continue
-        props[f.name] = f.metadata.get("schema") or _schema_of(hints[f.name], defs)
-        if f.metadata.get("schema") and "type" not in f.metadata["schema"] and "const" not in f.metadata["schema"]:
-            props[f.name] = {**_schema_of(hints[f.name], defs), **f.metadata["schema"]}
-        if not f.metadata.get("omit"):
-            required.append(f.name)
-    doc = " ".join((cls.__doc__ or "").split())
-    return {**({"description": doc} if doc and not doc.startswith(cls.__name__ + "(") else {}),
-            "type": "object", "properties": props, "required": required, "additionalProperties": open_}
-
-
-def json_schema() -> dict:
-    """The JSON Schema (2020-12) every manifest.json this version writes validates against."""
-    defs: dict[str, Any] = {}
-    top = _class_schema(RunRecord, defs)
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
-            "$id": f"sitescreen-manifest-schema-{SCHEMA_VERSION}",
-            "title": "sitescreen run manifest (manifest.json)", **top,
-            "$defs": {k: defs[k] for k in sorted(defs)}}
-
-
-def schema_text() -> str:
-    """The text of :data:`SCHEMA_FILE` (``python -m sitescreen.run.record`` writes it)."""
-    return json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
-
-
-if __name__ == "__main__":  # pragma: no cover - regenerates the committed schema file
-    SCHEMA_FILE.write_text(schema_text(), encoding="utf-8")
-
-
 __all__ = ["SCHEMA_VERSION", "SCHEMA_FILE", "COLUMNS", "RunRecord", "Tool", "Verdicts", "SelectionRecord",
            "CriterionSelection", "ProfileRecord", "SitesRecord", "InputRecord", "CriterionRecord", "Mode",
-           "OutputFile", "Tally", "read_value", "to_data", "to_json", "with_outputs", "read_record", "as_record",
-           "written_by_sitescreen", "json_schema", "schema_text"]
+           "OutputFile", "Tally", "to_data", "to_json", "with_outputs", "read_record", "as_record",
+           "written_by_sitescreen"]
