@@ -21,7 +21,7 @@ def run(out, nsites, data):
     import geopandas as gpd
     import shapely
     from sitescreen.measure import _areakernel
-    from sitescreen.measure import geomops
+    from sitescreen.measure import geomops, overlap
     from workload import ensure
     print("kernel from", _areakernel.__file__)
     paths = ensure(nsites, dem_size=512, data=Path(data))
@@ -30,21 +30,21 @@ def run(out, nsites, data):
     for name in ("protected", "federal", "watersheds"):
         g = gpd.read_parquet(paths[name])
         feats = geomops.FeatureLayer(g.geometry.to_numpy())
-        res[f"{name}_overlap"] = geomops.overlap_fraction(fp, feats)
-        best, area = geomops.largest_overlap(fp, feats)
+        res[f"{name}_overlap"] = overlap.overlap_fraction(fp, feats)
+        best, area = overlap.largest_overlap(fp, feats)
         res[f"{name}_largest_idx"], res[f"{name}_largest_area"] = best, area
         if name == "watersheds":
             vals = g["huc12"].to_numpy(dtype=object)
-            maj, frac = geomops.area_weighted(fp, feats, vals, "majority")
+            maj, frac = overlap.area_weighted(fp, feats, vals, "majority")
             res["ws_majority"] = maj.astype(str); res["ws_majority_frac"] = frac
             num = np.arange(len(g), dtype=float)
-            res["ws_mean"], _ = geomops.area_weighted(fp, feats, num, "mean")
-            res["ws_max"], _ = geomops.area_weighted(fp, feats, num, "max")
+            res["ws_mean"], _ = overlap.area_weighted(fp, feats, num, "mean")
+            res["ws_max"], _ = overlap.area_weighted(fp, feats, num, "max")
         # the kernel alone, on prepared chunk inputs, single thread
-        layer = geomops._layer_of(feats, True)
+        layer = geomops.layer_of(feats, True)
         L = layer.rings
         chunks = []
-        for a, b in geomops._chunks(fp.size, geomops.GREEN_CHUNK_SITES):
+        for a, b in geomops.chunks(fp.size, overlap.GREEN_CHUNK_SITES):
             f = fp[a:b]
             site, part = layer.tree.query(f)
             if site.size > 1 and (np.diff(site) < 0).any():
@@ -62,7 +62,7 @@ def run(out, nsites, data):
                     pa = np.empty(part.size); cov = np.empty(pstart.size - 1)
                     _areakernel.green_sites(R.xy, R.ring_off, R.geom_ring, sb, ok, L.xy, L.ring_off, L.geom_ring,
                                             layer.bounds, layer.nedge, pstart, part, union,
-                                            geomops.MAX_CROSSINGS, pa, cov)
+                                            overlap.MAX_CROSSINGS, pa, cov)
                     pas.append(pa); covs.append(cov)
                 times.append(time.perf_counter() - t0)
             res[f"{name}_kernel_pair_u{int(union)}"] = np.concatenate(pas)

@@ -111,20 +111,20 @@ def read_inputs(paths, sites_path):
 
 def vector_criteria(sites, layers) -> dict:
     """The four vector criteria (our kernels). Returns the measurement columns."""
-    from sitescreen.measure import geomops
+    from sitescreen.measure import nearest, overlap
 
     fp = sites.geometry.values
     out = {}
     with stage("  overlap fraction, protected"):
-        out["m_protected_overlap"] = geomops.overlap_fraction(fp, layers["protected"].geometry.values)
+        out["m_protected_overlap"] = overlap.overlap_fraction(fp, layers["protected"].geometry.values)
     with stage("  overlap fraction, federal"):
-        out["m_federal_overlap"] = geomops.overlap_fraction(fp, layers["federal"].geometry.values)
+        out["m_federal_overlap"] = overlap.overlap_fraction(fp, layers["federal"].geometry.values)
     with stage("  nearest protected (<= 10 km)"):
-        out["m_protected_distance"], _ = geomops.nearest(
+        out["m_protected_distance"], _ = nearest.nearest(
             fp, layers["protected"].geometry.values, MAX_DISTANCE)
     with stage("  majority HUC-12 (area-weighted)"):
         ws = layers["watersheds"]
-        out["m_huc12"], out["m_huc12_covered"] = geomops.area_weighted(
+        out["m_huc12"], out["m_huc12_covered"] = overlap.area_weighted(
             fp, ws.geometry.values, ws["huc12"].to_numpy(dtype=object), "majority")
     return out
 
@@ -258,14 +258,14 @@ def main(argv=None) -> None:
 
     import pyogrio  # noqa: F401  (imported before timing)
 
-    from sitescreen.measure import geomops
+    from sitescreen.measure import overlap
     from sitescreen.measure.zonal import zonal_stats
 
     # the compiled area kernel (numba): compiled on a machine's first run, then loaded from its
     # cache (sitescreen/__pycache__); a one-time cost like the imports, timed here on its own
     import shapely
     with stage("area kernel: numba compile or cache load (once)"):
-        geomops.overlap_fraction(np.array([shapely.box(0, 0, 2, 2)]), np.array([shapely.box(1, 1, 3, 3)]))
+        overlap.overlap_fraction(np.array([shapely.box(0, 0, 2, 2)]), np.array([shapely.box(1, 1, 3, 3)]))
 
     # ---------------------------------------------------------------- I/O floor, 100k sites
     say("\n[1] I/O floor and all vector criteria, 100,000 sites × 4 layers")
@@ -286,7 +286,7 @@ def main(argv=None) -> None:
                "scaled linearly to 100,000"):
         ref = alt_overlay(sub, layers["protected"])
     with stage(f"ours on the same {len(sub):,} sites"):
-        mine = geomops.overlap_fraction(sub.geometry.values, layers["protected"].geometry.values)
+        mine = overlap.overlap_fraction(sub.geometry.values, layers["protected"].geometry.values)
     agree = float(np.nanmax(np.abs(ref - mine))) if len(sub) else 0.0
     t_overlay = RESULTS[f"gpd.overlay + dissolve on {len(sub):,} random sites"]["seconds"] * len(sites) / len(sub)
     t_ours = RESULTS["  overlap fraction, protected"]["seconds"]

@@ -20,7 +20,8 @@ from affine import Affine
 import tinyworld as tw
 from edgecases import Catalogue, run_case, run_cli
 from sitescreen.run.config import config_from_dict
-from sitescreen.measure.criteria import MIN_COVERAGE, Inputs, measure_raster
+from sitescreen.measure.coverage import MIN_COVERAGE
+from sitescreen.measure.criteria import Inputs, measure_raster
 from sitescreen.inputs.spec import LayerSpec
 from sitescreen.run.pipeline import screen
 from sitescreen.rules.profile import load_profile

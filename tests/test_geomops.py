@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from sitescreen.measure import geomops
+from sitescreen.measure import nearest, overlap
 
 CRS = "EPSG:5070"
 RTOL = 1e-9
@@ -74,7 +74,7 @@ def overlay_fraction(fps, feats):
 
 def test_overlap_fraction_matches_overlay(random_case, random_refs):
     fps, feats = random_case
-    got = geomops.overlap_fraction(fps, feats)
+    got = overlap.overlap_fraction(fps, feats)
     assert got.dtype == np.float64 and got.shape == (len(fps),)
     np.testing.assert_allclose(got, overlay_fraction(fps, feats), rtol=RTOL, atol=1e-12)
     np.testing.assert_allclose(got, random_refs[1], rtol=RTOL, atol=1e-12)
@@ -84,24 +84,24 @@ def test_overlap_fraction_matches_overlay(random_case, random_refs):
 
 def test_overlap_fraction_small_chunks_same_result(random_case, monkeypatch):
     fps, feats = random_case
-    whole = geomops.overlap_fraction(fps, feats)
-    monkeypatch.setattr(geomops, "GREEN_CHUNK_SITES", 7)
-    monkeypatch.setattr(geomops, "WORKERS", 3)
-    np.testing.assert_array_equal(geomops.overlap_fraction(fps, feats), whole)
+    whole = overlap.overlap_fraction(fps, feats)
+    monkeypatch.setattr(overlap, "GREEN_CHUNK_SITES", 7)
+    monkeypatch.setattr(overlap, "WORKERS", 3)
+    np.testing.assert_array_equal(overlap.overlap_fraction(fps, feats), whole)
 
 
 def test_overlap_fraction_empty_inputs():
     fp = np.array([shapely.box(0, 0, 10, 10)], dtype=object)
     none = np.array([], dtype=object)
-    assert geomops.overlap_fraction(fp, none).tolist() == [0.0]
-    out = geomops.overlap_fraction(none, fp)
+    assert overlap.overlap_fraction(fp, none).tolist() == [0.0]
+    out = overlap.overlap_fraction(none, fp)
     assert out.shape == (0,) and out.dtype == np.float64
     # candidate pairs whose boxes overlap but which share no edge in each other's box
     tri = np.array([shapely.Polygon([(0, 0), (10, 0), (0, 10)])], dtype=object)
     far = np.array([shapely.Polygon([(9, 9), (20, 9), (20, 20)])], dtype=object)
-    assert geomops.overlap_fraction(tri, far).tolist() == [0.0]
-    assert geomops.largest_overlap(tri, far)[0].tolist() == [-1]
-    mean, frac = geomops.area_weighted(tri, far, np.array([1.0]), "mean")
+    assert overlap.overlap_fraction(tri, far).tolist() == [0.0]
+    assert overlap.largest_overlap(tri, far)[0].tolist() == [-1]
+    mean, frac = overlap.area_weighted(tri, far, np.array([1.0]), "mean")
     assert np.isnan(mean[0]) and frac[0] == 0.0
 
 
@@ -133,7 +133,7 @@ def test_overlap_fraction_inside_stacked_touching():
         dtype=object,
     )
     np.testing.assert_allclose(
-        geomops.overlap_fraction(fp, feats), [1.0, 0.5, 0.7, 0.0, 0.04], rtol=RTOL
+        overlap.overlap_fraction(fp, feats), [1.0, 0.5, 0.7, 0.0, 0.04], rtol=RTOL
     )
 
 
@@ -162,9 +162,9 @@ def test_overlap_fraction_shared_edges_holes_multipolygons(layer):
             np.stack([star_polygons(rng, 40, extent, 300, 1500), star_polygons(rng, 40, extent, 300, 1500)], 1)
         )
         feats = np.concatenate([holes, pairs[shapely.is_valid(pairs)]])
-    got = geomops.overlap_fraction(fps, feats)
+    got = overlap.overlap_fraction(fps, feats)
     np.testing.assert_allclose(got, ref_overlap_fraction(fps, feats), rtol=RTOL, atol=1e-12)
-    idx, area = geomops.largest_overlap(fps, feats)
+    idx, area = overlap.largest_overlap(fps, feats)
     ref = ref_pair_areas(fps, feats)
     np.testing.assert_allclose(area, ref.max(axis=1), rtol=RTOL, atol=1e-6)
 
@@ -174,7 +174,7 @@ def test_overlap_fraction_collection_parts_and_null_footprint():
     gc = shapely.GeometryCollection(
         [shapely.box(0, 0, 2, 10), shapely.LineString([(0, 0), (9, 9)]), shapely.box(8, 0, 10, 10)]
     )
-    got = geomops.overlap_fraction(fp, np.array([gc], dtype=object))
+    got = overlap.overlap_fraction(fp, np.array([gc], dtype=object))
     assert got[0] == pytest.approx(0.4, rel=RTOL)
     assert np.isnan(got[1:]).all()
 
@@ -184,7 +184,7 @@ def test_overlap_fraction_collection_parts_and_null_footprint():
 
 def test_largest_overlap_matches_reference(random_case, random_refs):
     fps, feats = random_case
-    idx, area = geomops.largest_overlap(fps, feats)
+    idx, area = overlap.largest_overlap(fps, feats)
     assert idx.dtype == np.int64 and area.dtype == np.float64
     ref = random_refs[0]
     ref_area = ref.max(axis=1)
@@ -200,10 +200,10 @@ def test_largest_overlap_ties_and_touching():
         [shapely.box(110, 0, 120, 10), shapely.box(5, 0, 15, 10), shapely.box(-5, 0, 5, 10)],
         dtype=object,
     )
-    idx, area = geomops.largest_overlap(fp, feats)
+    idx, area = overlap.largest_overlap(fp, feats)
     assert idx.tolist() == [1, -1]  # tie between 1 and 2 goes to the lower index
     assert area.tolist() == [50.0, 0.0]
-    idx, area = geomops.largest_overlap(fp, np.array([], dtype=object))
+    idx, area = overlap.largest_overlap(fp, np.array([], dtype=object))
     assert idx.tolist() == [-1, -1] and area.tolist() == [0.0, 0.0]
 
 
@@ -225,7 +225,7 @@ def test_nearest_matches_reference():
     fps = shapely.buffer(shapely.points(rng.uniform(0, extent, (200, 2))), 1000.0)
     feats = mixed_features(rng, 100, extent)
     max_d = 1000.0
-    dist, idx = geomops.nearest(fps, feats, max_d)
+    dist, idx = nearest.nearest(fps, feats, max_d)
     d_all = np.array([[shapely.distance(fp, f) for f in feats] for fp in fps])
     ref_d = d_all.min(axis=1)
     ref_i = d_all.argmin(axis=1)  # lowest index among ties
@@ -234,7 +234,7 @@ def test_nearest_matches_reference():
     assert (idx[within] == ref_i[within]).all()
     assert np.isinf(dist[~within]).all() and (idx[~within] == -1).all()
     assert within.sum() > 50 and (~within).sum() > 10 and (dist == 0).sum() > 10
-    dist_inf, idx_inf = geomops.nearest(fps, feats, np.inf)
+    dist_inf, idx_inf = nearest.nearest(fps, feats, np.inf)
     np.testing.assert_allclose(dist_inf, ref_d, rtol=RTOL, atol=1e-9)
 
 
@@ -244,14 +244,14 @@ def test_nearest_edge_cases():
         [shapely.Point(15, 5), shapely.LineString([(10, 20), (0, 20)]), shapely.Point(5, 5)],
         dtype=object,
     )
-    dist, idx = geomops.nearest(fp, feats, 50.0)
+    dist, idx = nearest.nearest(fp, feats, 50.0)
     assert dist.tolist() == [0.0, np.inf] and idx.tolist() == [2, -1]
-    dist, idx = geomops.nearest(fp, np.array([], dtype=object), 50.0)
+    dist, idx = nearest.nearest(fp, np.array([], dtype=object), 50.0)
     assert np.isinf(dist).all() and (idx == -1).all()
-    dist, idx = geomops.nearest(np.array([], dtype=object), feats, 50.0)
+    dist, idx = nearest.nearest(np.array([], dtype=object), feats, 50.0)
     assert dist.shape == idx.shape == (0,) and idx.dtype == np.int64
     with pytest.raises(ValueError, match="max_distance"):
-        geomops.nearest(fp, feats, -1)
+        nearest.nearest(fp, feats, -1)
 
 
 def test_count_within_matches_reference():
@@ -261,17 +261,17 @@ def test_count_within_matches_reference():
     feats = mixed_features(rng, 100, extent)
     d_all = np.array([[shapely.distance(fp, f) for f in feats] for fp in fps])
     for d in (0.0, 500.0, 2500.0):
-        got = geomops.count_within(fps, feats, d)
+        got = nearest.count_within(fps, feats, d)
         assert got.dtype == np.int64
         assert (got == (d_all <= d).sum(axis=1)).all(), d
-    assert geomops.count_within(fps, np.array([], dtype=object), 10).tolist() == [0] * 200
+    assert nearest.count_within(fps, np.array([], dtype=object), 10).tolist() == [0] * 200
 
 
 def test_count_within_touching_counts():
     fp = np.array([shapely.box(0, 0, 10, 10)], dtype=object)
     feats = np.array([shapely.box(10, 0, 20, 10), shapely.Point(10, 12), shapely.Point(30, 0)], dtype=object)
-    assert geomops.count_within(fp, feats, 0).tolist() == [1]
-    assert geomops.count_within(fp, feats, 2).tolist() == [2]
+    assert nearest.count_within(fp, feats, 0).tolist() == [1]
+    assert nearest.count_within(fp, feats, 2).tolist() == [2]
 
 
 # ------------------------------------------------------------------ area_weighted
@@ -301,7 +301,7 @@ def test_area_weighted_matches_reference(random_case, random_refs, method):
         values = np.array([f"huc{v:02d}" for v in rng.integers(0, 8, len(feats))], dtype=object)
     else:
         values = rng.uniform(0, 100, len(feats))
-    got, frac = geomops.area_weighted(fps, feats, values, method)
+    got, frac = overlap.area_weighted(fps, feats, values, method)
     ref = ref_area_weighted(random_refs[0], values, method)
     np.testing.assert_allclose(frac, random_refs[1], rtol=RTOL, atol=1e-12)
     if method == "majority":
@@ -315,26 +315,26 @@ def test_area_weighted_matches_reference(random_case, random_refs, method):
 def test_area_weighted_tiling_and_missing():
     fp = np.array([shapely.box(0, 0, 10, 10), shapely.box(50, 50, 60, 60)], dtype=object)
     feats = np.array([shapely.box(-10, 0, 3, 10), shapely.box(3, 0, 20, 10)], dtype=object)
-    maj, frac = geomops.area_weighted(fp, feats, np.array(["a", "b"], dtype=object), "majority")
+    maj, frac = overlap.area_weighted(fp, feats, np.array(["a", "b"], dtype=object), "majority")
     assert maj.tolist() == ["b", None] and frac.tolist() == [1.0, 0.0]
-    mean, _ = geomops.area_weighted(fp, feats, np.array([1.0, 2.0]), "mean")
+    mean, _ = overlap.area_weighted(fp, feats, np.array([1.0, 2.0]), "mean")
     assert mean[0] == pytest.approx(1.7, rel=RTOL) and np.isnan(mean[1])
-    mx, _ = geomops.area_weighted(fp, feats, np.array([5.0, np.nan]), "max")
+    mx, _ = overlap.area_weighted(fp, feats, np.array([5.0, np.nan]), "max")
     assert mx[0] == 5.0 and np.isnan(mx[1])
-    empty, frac = geomops.area_weighted(
+    empty, frac = overlap.area_weighted(
         np.array([], dtype=object), feats, np.array([1.0, 2.0]), "mean"
     )
     assert empty.shape == frac.shape == (0,)
     with pytest.raises(ValueError, match="majority, max, mean"):
-        geomops.area_weighted(fp, feats, np.array([1.0, 2.0]), "median")
+        overlap.area_weighted(fp, feats, np.array([1.0, 2.0]), "median")
     with pytest.raises(ValueError, match="one entry per feature"):
-        geomops.area_weighted(fp, feats, np.array([1.0]), "mean")
+        overlap.area_weighted(fp, feats, np.array([1.0]), "mean")
 
 
 def test_overlap_and_largest_equals_the_two_separate_kernels(random_case):
     fps, feats = random_case
-    frac, idx, area = geomops.overlap_and_largest(fps, feats)
-    np.testing.assert_array_equal(frac, geomops.overlap_fraction(fps, feats))
-    ref_idx, ref_area = geomops.largest_overlap(fps, feats)
+    frac, idx, area = overlap.overlap_and_largest(fps, feats)
+    np.testing.assert_array_equal(frac, overlap.overlap_fraction(fps, feats))
+    ref_idx, ref_area = overlap.largest_overlap(fps, feats)
     np.testing.assert_array_equal(idx, ref_idx)
     np.testing.assert_array_equal(area, ref_area)

@@ -8,7 +8,7 @@ import pytest
 import shapely
 from shapely import affinity
 
-from sitescreen.measure import geomops
+from sitescreen.measure import geomops, overlap
 from sitescreen.measure._areakernel import build_rings
 
 RTOL = 1e-9
@@ -30,17 +30,17 @@ def ref_pair_areas(fps, feats):
 def kernel(fps, feats, union=True):
     """The worker part alone: (site, part, pair areas, covered) with NaN where GEOS must decide."""
     fps = np.asarray(fps, dtype=object)
-    layer = geomops._polygonal_layer(np.asarray(feats, dtype=object))
-    return geomops._green_chunk(fps, layer, union)
+    layer = geomops.polygonal_layer(np.asarray(feats, dtype=object))
+    return overlap._green_chunk(fps, layer, union)
 
 
 def check(fps, feats):
     """overlap_fraction and largest_overlap agree with GEOS; returns the kernel's own output."""
     fps = np.asarray(fps, dtype=object)
     feats = np.asarray(feats, dtype=object)
-    np.testing.assert_allclose(geomops.overlap_fraction(fps, feats), ref_fraction(fps, feats),
+    np.testing.assert_allclose(overlap.overlap_fraction(fps, feats), ref_fraction(fps, feats),
                                rtol=RTOL, atol=1e-12)
-    _, area = geomops.largest_overlap(fps, feats)
+    _, area = overlap.largest_overlap(fps, feats)
     np.testing.assert_allclose(area, ref_pair_areas(fps, feats).max(axis=1), rtol=RTOL, atol=1e-6)
     return kernel(fps, feats)
 
@@ -78,7 +78,7 @@ def test_tiling_shared_edges_and_vertices_decided_by_the_kernel():
     for feats in (quads, quads[:3], [quads[0], quads[3]]):
         _, _, pair_area, covered = check(fps, feats)
         assert not np.isnan(covered).any() and not np.isnan(pair_area).any()
-    np.testing.assert_allclose(geomops.overlap_fraction(np.array(fps), np.array(quads)), 1.0, rtol=RTOL)
+    np.testing.assert_allclose(overlap.overlap_fraction(np.array(fps), np.array(quads)), 1.0, rtol=RTOL)
 
 
 def test_stacked_and_collinear_features_go_to_geos():
@@ -103,7 +103,7 @@ def test_holes_and_multipolygons_features_and_footprints():
 def test_collection_footprint_measured_by_geos():
     fp = shapely.GeometryCollection([shapely.box(0, 0, 10, 10), shapely.LineString([(0, 0), (20, 20)])])
     feat = np.array([rotated_square(10, 5, 4, 12)], dtype=object)
-    got = geomops.overlap_fraction(np.array([fp], dtype=object), feat)
+    got = overlap.overlap_fraction(np.array([fp], dtype=object), feat)
     assert got[0] == pytest.approx(shapely.intersection(fp, feat[0]).area / fp.area, rel=RTOL)
 
 
@@ -112,11 +112,11 @@ def test_crossing_buffers_overflow_goes_to_geos(monkeypatch):
     fps = [disc(*rng.uniform(0, 3000, 2)) for _ in range(6)]
     feats = [rotated_square(*rng.uniform(0, 3000, 2), rng.uniform(200, 900), rng.uniform(0, 90))
              for _ in range(15)]
-    whole = geomops.overlap_fraction(np.array(fps), np.array(feats))
-    monkeypatch.setattr(geomops, "MAX_CROSSINGS", 1)
+    whole = overlap.overlap_fraction(np.array(fps), np.array(feats))
+    monkeypatch.setattr(overlap, "MAX_CROSSINGS", 1)
     _, _, _, covered = kernel(fps, feats)
     assert np.isnan(covered).any()
-    np.testing.assert_allclose(geomops.overlap_fraction(np.array(fps), np.array(feats)), whole,
+    np.testing.assert_allclose(overlap.overlap_fraction(np.array(fps), np.array(feats)), whole,
                                rtol=RTOL, atol=1e-12)
     np.testing.assert_allclose(whole, ref_fraction(fps, feats), rtol=RTOL, atol=1e-12)
 

@@ -7,7 +7,7 @@ import pytest
 
 from sitescreen.measure import criteria
 
-from sitescreen.measure import geomops
+from sitescreen.measure import overlap
 
 from sitescreen.rules import kinds
 
@@ -61,7 +61,7 @@ def test_measure_functions_cover_exactly_the_registry():
 
 
 def test_parameter_choices_are_what_the_kernels_compute():
-    assert kinds.AREA_WEIGHTED_METHODS == geomops.AREA_WEIGHTED_METHODS
+    assert kinds.AREA_WEIGHTED_METHODS == overlap.AREA_WEIGHTED_METHODS
     assert kinds.RASTER_STATS == zonal.ZONAL_STATS
     assert kinds.RASTER_DERIVATIONS == zonal.DERIVATIONS
 

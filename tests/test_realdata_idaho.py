@@ -25,7 +25,7 @@ from shapely.geometry import box
 
 from sitescreen.cli import main
 from sitescreen.run.config import config_from_dict
-from sitescreen.measure.criteria import MIN_COVERAGE
+from sitescreen.measure.coverage import MIN_COVERAGE
 from sitescreen.errors import CRSError
 from sitescreen.run.pipeline import screen
 from sitescreen.run.record import to_data

@@ -12,7 +12,7 @@ import rasterio
 import shapely
 from affine import Affine
 
-from sitescreen.measure import zonal
+from sitescreen.measure import derive, exact
 from sitescreen.errors import CRSError, LayerConfigError
 from sitescreen.measure.zonal import zonal_stats
 
@@ -70,8 +70,8 @@ def test_many_zones_raster_sequential_and_chunks_agree(small, monkeypatch):
     xy = rng.uniform(0, 10, (700, 2))
     geoms = shapely.buffer(shapely.points(xy), rng.uniform(0.2, 2.0, 700))
     many = zonal_stats(zones(geoms), path, ["mean", "max"])  # >= 500 zones: raster-sequential
-    monkeypatch.setattr(zonal, "RASTER_SEQUENTIAL_MIN_ZONES", 10**9)
-    monkeypatch.setattr(zonal, "ZONE_CHUNK", 97)
+    monkeypatch.setattr(exact, "RASTER_SEQUENTIAL_MIN_ZONES", 10**9)
+    monkeypatch.setattr(exact, "ZONE_CHUNK", 97)
     one_by_one = zonal_stats(zones(geoms), path, ["mean", "max"])
     pd.testing.assert_frame_equal(many, one_by_one, rtol=1e-12)
 
@@ -150,7 +150,7 @@ def test_slope_of_plane(tmp_path, monkeypatch):
         shapely.box(0, 590, 10, 600),  # corner cell
         shapely.box(333, 111, 401.5, 222.2),
     ]
-    monkeypatch.setattr(zonal, "DERIVE_BLOCK", 16)  # many windows: halos between blocks
+    monkeypatch.setattr(derive, "DERIVE_BLOCK", 16)  # many windows: halos between blocks
     got = zonal_stats(zones(geoms), path, ["mean", "min", "max", "frac_above"], derive="slope", threshold=5.0)
     np.testing.assert_allclose(got[["mean", "min", "max"]].to_numpy(), expect, rtol=1e-5)
     assert (got["frac_above"] == 1.0).all()
@@ -175,7 +175,7 @@ def test_slope_geographic(tmp_path):
     nrow, ncol, res = 40, 50, 1e-4
     lat0 = 45.0
     lat = lat0 - (np.arange(nrow) + 0.5) * res
-    m_lon, _ = zonal._metres_per_degree(lat)
+    m_lon, _ = derive._metres_per_degree(lat)
     lon_off = (np.arange(ncol) + 0.5) * res
     arr = (0.1 * lon_off[None, :] * m_lon[:, None]).astype("float64")
     path = tmp_path / "geo.tif"

@@ -33,7 +33,7 @@ def layer_coverage(spec: LayerSpec, schema: Schema, run_crs: CRS) -> tuple[str, 
     states). The spec's declared ``coverage`` wins over the definition's; a state extract covers the
     states its features name (a file naming every state is national: global); a definition that
     does not say, with nothing declared, covers no site that is known ("unknown": *no data*).
-    See criteria.CoverageCache for the covered fraction of each footprint."""
+    See measure.coverage.CoverageCache for the covered fraction of each footprint."""
     where = layer_where(spec)
     if spec.coverage in SPEC_COVERAGES:
         return spec.coverage, None, frozenset()

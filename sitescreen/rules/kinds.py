@@ -115,7 +115,7 @@ def _params(*specs: ParamSpec) -> dict[str, ParamSpec]:
     return {s.name: s for s in specs}
 
 
-#: Methods of the ``attribute`` kind (:func:`sitescreen.measure.geomops.area_weighted` computes them).
+#: Methods of the ``attribute`` kind (:func:`sitescreen.measure.overlap.area_weighted` computes them).
 AREA_WEIGHTED_METHODS = ("majority", "max", "mean")
 #: Statistics of the ``raster`` kind (:func:`sitescreen.measure.zonal.zonal_stats` computes them).
 RASTER_STATS = ("mean", "min", "max", "frac_above")

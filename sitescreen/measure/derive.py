@@ -1,0 +1,175 @@
+"""Derived rasters for :func:`sitescreen.measure.zonal.zonal_stats`: slope, or a 0/1 "value > threshold"
+indicator for ``frac_above``, computed block by block into temporary tiled GeoTIFFs, limited to
+the footprints' extent, so no Python callback runs per zone and the whole raster is never in memory.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+
+import numpy as np
+import rasterio
+from affine import Affine
+from rasterio.windows import Window
+
+__all__ = ["derive_rasters"]
+
+log = logging.getLogger(__name__)
+
+#: Side of the windows (pixels) processed at a time when deriving a raster.
+DERIVE_BLOCK = 2048
+_DERIVED_NODATA = -9999.0
+
+
+# --------------------------------------------------------------------------------------------
+# derived rasters (slope, threshold indicator), block by block
+# --------------------------------------------------------------------------------------------
+
+
+def _window_transform(t, window: Window):
+    """Transform of `window` (rasterio's own goes through a deprecated Affine operator)."""
+    return Affine(t.a, t.b, t.c + window.col_off * t.a + window.row_off * t.b,
+                  t.d, t.e, t.f + window.col_off * t.d + window.row_off * t.e)
+
+
+def _metres_per_degree(lat_deg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(metres per degree of longitude, of latitude) on the WGS84 ellipsoid at `lat_deg`."""
+    phi = np.radians(lat_deg)
+    m_lat = 111132.954 - 559.822 * np.cos(2 * phi) + 1.175 * np.cos(4 * phi)
+    m_lon = 111412.84 * np.cos(phi) - 93.5 * np.cos(3 * phi) + 0.118 * np.cos(5 * phi)
+    return m_lon, m_lat
+
+
+def derive_rasters(ds, band, true_crs, window, derive, threshold, derived_path, above_path) -> None:
+    profile = {
+        "driver": "GTiff",
+        "width": int(window.width),
+        "height": int(window.height),
+        "count": 1,
+        "dtype": "float32",
+        "crs": ds.crs,  # keep the tag as is: only the grid matters to exactextract
+        "transform": _window_transform(ds.transform, window),
+        "nodata": _DERIVED_NODATA,
+        "tiled": True,
+        "blockxsize": 512,
+        "blockysize": 512,
+        "compress": "DEFLATE",
+        "zlevel": 1,
+        "predictor": 2 if derive is None else 1,
+        "BIGTIFF": "IF_SAFER",
+    }
+    geographic = bool(true_crs is not None and true_crs.is_geographic)
+    unit = 1.0
+    if true_crs is not None and not geographic and true_crs.axis_info:
+        unit = true_crs.axis_info[0].unit_conversion_factor or 1.0
+    res_x, res_y = abs(ds.transform.a), abs(ds.transform.e)
+
+    blocks = [
+        Window(window.col_off + c, window.row_off + r,
+               min(DERIVE_BLOCK, window.width - c), min(DERIVE_BLOCK, window.height - r))
+        for r in range(0, int(window.height), DERIVE_BLOCK)
+        for c in range(0, int(window.width), DERIVE_BLOCK)
+    ]
+    lock = threading.Lock()
+    local = threading.local()
+    handles = []
+    path = ds.name
+
+    with ExitStack() as stack:
+        dst_val = stack.enter_context(rasterio.open(derived_path, "w", **profile)) if derived_path else None
+        above_profile = dict(profile, dtype="uint8", nodata=255, predictor=1)
+        dst_above = stack.enter_context(rasterio.open(above_path, "w", **above_profile)) if above_path else None
+
+        def work(w: Window) -> None:
+            if not hasattr(local, "src"):
+                local.src = rasterio.open(path)  # one handle per thread
+                with lock:
+                    handles.append(local.src)
+            src = local.src
+            if derive == "slope":
+                vals = _slope_block(src, band, w, geographic, unit, res_x, res_y)
+            else:
+                data = src.read(band, window=w, masked=True)
+                vals = np.ma.masked_invalid(data.astype(np.float64))
+            out_w = Window(w.col_off - window.col_off, w.row_off - window.row_off, w.width, w.height)
+            blocks_out = []
+            if dst_val is not None:
+                blocks_out.append((dst_val, np.ma.filled(vals.astype(np.float32), _DERIVED_NODATA)))
+            if dst_above is not None:
+                ind = np.where(np.ma.getmaskarray(vals), 255, (np.ma.getdata(vals) > threshold)).astype(np.uint8)
+                blocks_out.append((dst_above, ind))
+            with lock:
+                for dst, arr in blocks_out:
+                    dst.write(arr, 1, window=out_w)
+
+        workers = min(2, os.cpu_count() or 1, len(blocks))
+        try:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                list(pool.map(work, blocks))
+        finally:
+            for h in handles:
+                h.close()
+    log.debug("derived %s over %s in %d blocks", derive or "indicator", window, len(blocks))
+
+
+def _slope_block(src, band, w: Window, geographic: bool, unit: float, res_x: float, res_y: float):
+    """Slope (degrees, Horn's method) of window `w`, reading a 1-pixel halo.
+
+    Outside the raster edge the surface is extended linearly (exact for planes); a cell with a
+    nodata cell among its 3×3 neighbours is nodata.
+    """
+    r0 = max(0, w.row_off - 1)
+    c0 = max(0, w.col_off - 1)
+    r1 = min(src.height, w.row_off + w.height + 1)
+    c1 = min(src.width, w.col_off + w.width + 1)
+    data = src.read(band, window=Window(c0, r0, c1 - c0, r1 - r0), masked=True)
+    z = np.ma.getdata(data).astype(np.float64)
+    valid = ~np.ma.getmaskarray(data) & np.isfinite(z)
+    pad_top = 1 if w.row_off == 0 else 0
+    pad_left = 1 if w.col_off == 0 else 0
+    pad_bottom = 1 if w.row_off + w.height == src.height else 0
+    pad_right = 1 if w.col_off + w.width == src.width else 0
+    z, valid = _extend(z, valid, pad_top, pad_bottom, pad_left, pad_right)
+
+    a, b, c = z[:-2, :-2], z[:-2, 1:-1], z[:-2, 2:]
+    d, f = z[1:-1, :-2], z[1:-1, 2:]
+    g, h, i = z[2:, :-2], z[2:, 1:-1], z[2:, 2:]
+    dzdx = (c + 2 * f + i) - (a + 2 * d + g)
+    dzdy = (g + 2 * h + i) - (a + 2 * b + c)
+    if geographic:
+        rows = np.arange(w.row_off, w.row_off + w.height) + 0.5
+        lat = src.transform.f + rows * src.transform.e  # north-up, unrotated
+        m_lon, m_lat = _metres_per_degree(lat)
+        dx = (8 * res_x * m_lon)[:, None]
+        dy = (8 * res_y * m_lat)[:, None]
+    else:
+        dx = 8 * res_x * unit
+        dy = 8 * res_y * unit
+    with np.errstate(invalid="ignore"):
+        slope = np.degrees(np.arctan(np.hypot(dzdx / dx, dzdy / dy)))
+    ok = np.ones_like(slope, dtype=bool)
+    for dr in range(3):
+        for dc in range(3):
+            ok &= valid[dr : dr + slope.shape[0], dc : dc + slope.shape[1]]
+    return np.ma.masked_array(slope, mask=~ok)
+
+
+def _extend(z, valid, top, bottom, left, right):
+    """Pad by linear extrapolation (2·edge − inner) where the window touches the raster edge."""
+    if top:
+        z = np.vstack([2 * z[:1] - z[1:2], z]) if z.shape[0] > 1 else np.vstack([z[:1], z])
+        valid = np.vstack([valid[:1] & valid[1:2] if valid.shape[0] > 1 else valid[:1], valid])
+    if bottom:
+        z = np.vstack([z, 2 * z[-1:] - z[-2:-1]]) if z.shape[0] > 1 else np.vstack([z, z[-1:]])
+        valid = np.vstack([valid, valid[-1:] & valid[-2:-1] if valid.shape[0] > 1 else valid[-1:]])
+    if left:
+        z = np.hstack([2 * z[:, :1] - z[:, 1:2], z]) if z.shape[1] > 1 else np.hstack([z[:, :1], z])
+        valid = np.hstack([valid[:, :1] & valid[:, 1:2] if valid.shape[1] > 1 else valid[:, :1], valid])
+    if right:
+        z = np.hstack([z, 2 * z[:, -1:] - z[:, -2:-1]]) if z.shape[1] > 1 else np.hstack([z, z[:, -1:]])
+        valid = np.hstack([valid, valid[:, -1:] & valid[:, -2:-1] if valid.shape[1] > 1 else valid[:, -1:]])
+    return z, valid
