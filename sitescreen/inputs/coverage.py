@@ -43,7 +43,7 @@ def layer_coverage(spec: LayerSpec, schema: Schema, run_crs: CRS) -> tuple[str, 
         states = _file_states(spec, schema, where)
         if is_national(states):
             return "global", None, states
-        log.warning("%s: a state extract covering %s: sites recorded in other states, and sites with no "
+        log.info("%s: a state extract covering %s: sites recorded in other states, and sites with no "
                     "recorded state off its polygons, get no data; declare its exact coverage with "
                     "coverage = \"area.gpkg\"", where, ", ".join(sorted(states)) or "no named state")
         return "states", None, states

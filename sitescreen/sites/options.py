@@ -59,7 +59,7 @@ class SiteStats:
 
     located: int = field(default=0, repr=False)  # records with a location inside --sites-where (not recorded)
     with_location: int = field(default=0, repr=False)  # records with a location, before --sites-where (not recorded)
-    where_values: dict = field(default_factory=dict, repr=False)  # a filter field -> some values seen (for messages)
+    where_values: dict = field(default_factory=dict, repr=False)  # a filter field -> {value: records} (for messages)
 
     def info(self) -> dict:
         d = {k: v for k, v in self.__dict__.items() if k not in ("extra", "located", "with_location", "where_values")}

@@ -62,9 +62,9 @@ def select_sites(gdf: gpd.GeoDataFrame, schema, spec: LayerSpec, opts: SiteOptio
         if fld not in attrs:
             raise LayerConfigError(f"{where}: filter field {fld!r} is not a field of the sites; fields: {', '.join(attrs.columns)}")
         values = attrs[fld].astype("string")
-        seen = stats.where_values.setdefault(fld, set())
-        if len(seen) < WHERE_VALUES_SHOWN:
-            seen.update(values[keep].dropna().unique()[:WHERE_VALUES_SHOWN].tolist())
+        seen = stats.where_values.setdefault(fld, {})  # value -> records with a location (for messages)
+        for v, n in values[keep].dropna().value_counts().items():
+            seen[str(v)] = seen.get(str(v), 0) + int(n)
         selected = values.isin([str(a) for a in allowed]).to_numpy(dtype=bool, na_value=False)
         stats.extra["records_not_selected"] = stats.extra.get("records_not_selected", 0) + int((keep & ~selected).sum())
         keep &= selected
@@ -147,8 +147,9 @@ def _values_text(seen: dict) -> str:
     """The values each filter field has, and how to pick one (the advice is tested by following it)."""
     parts = []
     for fld, values in seen.items():
-        shown = sorted(map(str, values))[:WHERE_VALUES_SHOWN]
-        parts.append(f"values of {fld} in the file: {', '.join(repr(v) for v in shown) or 'none'}"
-                     f"{' …' if len(values) > WHERE_VALUES_SHOWN else ''}")
+        shown = sorted(values.items(), key=lambda kv: (-kv[1], kv[0]))[:WHERE_VALUES_SHOWN]
+        parts.append(f"the most common values of {fld} in the file: "
+                     f"{', '.join(f'{v!r} ({n:,})' for v, n in shown) or 'none'}"
+                     f"{f' … ({len(values):,} values)' if len(values) > WHERE_VALUES_SHOWN else ''}")
     fld = next(iter(seen), "FIELD")
     return "; ".join(parts) + f"; filter on one of them (--sites-where {fld}=VALUE, or where = {{ {fld} = [\"VALUE\"] }} in [sites])"
