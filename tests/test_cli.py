@@ -96,11 +96,23 @@ def test_screen_writes_results(screened):
     sites = gpd.read_parquet(out / "sites.parquet")
     assert f"Screened {len(sites)} sites" in res.output
     assert f"Results in {out}/" in res.output
+    assert "Open " not in res.output  # no map or report was written: nothing to open
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert sum(manifest["counts"].values()) == len(sites)
     for v, n in manifest["counts"].items():
         if n:
             assert f"{n} {v}" in res.output
+
+
+def test_screen_says_which_pages_to_open(demo_dir, tmp_path):
+    out = tmp_path / "out"
+    res = run("screen", "--config", demo_dir / "sitescreen.toml", "--out", out, "--no-report")
+    assert res.exit_code == 0, res.output
+    assert res.output.splitlines()[-1] == f"Open {out / 'map.html'} (the map)."
+    res = run("demo", "--out", tmp_path / "demo")
+    assert res.exit_code == 0, res.output
+    demo = tmp_path / "demo"
+    assert res.output.splitlines()[-1] == f"Open {demo / 'map.html'} (the map) and {demo / 'report.html'} (the review report)."
 
 
 def test_screen_json(config, tmp_path, screened):

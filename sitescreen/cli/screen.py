@@ -24,6 +24,10 @@ def summary_lines(m: RunRecord, out_dir: Path) -> list[str]:
         if not c.evaluated:
             lines.append(f"Criterion {c.name}: {c.note}.")
     lines.append(f"Results in {out_dir}/")
+    pages = [f"{Path(out_dir) / name} ({what})" for name, what in (("map.html", "the map"), ("report.html", "the review report"))
+             if name in (m.outputs or {})]
+    if pages:
+        lines.append("Open " + " and ".join(pages) + ".")
     return lines
 
 
