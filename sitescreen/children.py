@@ -16,7 +16,7 @@ joins its children, so a pool left open never blocks an exit.
 
 Their children go the same way, so a whole tree dies with its root; the multiprocessing resource
 tracker exits when the last of them is gone (its pipe closes). A killed batch worker's temporary
-output folder is removed by the next run (:func:`sitescreen.outputs.files.clean_stale`).
+output folder is removed by the next run (:func:`sitescreen.outputs.staging.clean_stale`).
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from click.testing import CliRunner
 import tinyworld as tw
 from sitescreen.run.batch import Job, JobsFileError, load_jobs, summary_table, JobResult
 from sitescreen.cli import main
-from sitescreen.outputs.files import PARTIAL_PREFIX, RESULT_FILES
+from sitescreen.outputs.staging import PARTIAL_PREFIX, RESULT_FILES
 from sitescreen.review.verify import compare_frames
 
 SITESCREEN = str(Path(sys.executable).parent / "sitescreen")
@@ -261,7 +261,7 @@ def test_batch_stopped_with_a_signal_removes_the_job_in_progress(demo_jobs, tmp_
 
 def test_stale_cleanup_touches_only_its_own_folders_temporary_siblings(tmp_path):
     """Parallel jobs "a" and "a-2": cleaning up for "a" must not remove the folder "a-2" is writing."""
-    from sitescreen.outputs.files import clean_stale
+    from sitescreen.outputs.staging import clean_stale
     mine = [tmp_path / f"{PARTIAL_PREFIX}a-k3j_x9q2", tmp_path / f"{PARTIAL_PREFIX}a-old-1234"]
     theirs = [tmp_path / f"{PARTIAL_PREFIX}a-2-abcdefgh", tmp_path / f"{PARTIAL_PREFIX}ab-abcdefgh"]
     for p in mine + theirs:

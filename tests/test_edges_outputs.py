@@ -31,9 +31,9 @@ from hypothesis import strategies as st
 
 import tinyworld as tw
 from edgecases import Catalogue, assert_error, run_case, run_cli
-from sitescreen.outputs import files as outputs
+from sitescreen.outputs import staging
 from sitescreen.errors import OutputError
-from sitescreen.outputs.files import PARTIAL_PREFIX, guard_replace, staged_dir
+from sitescreen.outputs.staging import PARTIAL_PREFIX, guard_replace, staged_dir
 
 CASES = Catalogue()
 case = CASES.case
@@ -301,7 +301,7 @@ def _(w, monkeypatch, **_):
         if prefix and prefix.startswith(".map.html"):
             raise OSError(errno.EROFS, "Read-only file system", str(dir))
         return real(*a, prefix=prefix, dir=dir, **k)
-    monkeypatch.setattr(outputs.tempfile, "mkstemp", read_only)
+    monkeypatch.setattr(staging.tempfile, "mkstemp", read_only)
     w.command = [a for a in w.args() if a != "--no-map"]
 
 
@@ -319,7 +319,7 @@ def _(w, monkeypatch, **_):
 def _(w, monkeypatch, **_):
     def denied(tmp, real):
         raise PermissionError(errno.EACCES, "Permission denied", str(tmp))
-    monkeypatch.setattr(outputs, "_swap", denied)
+    monkeypatch.setattr(staging, "_swap", denied)
 
 
 @pytest.mark.parametrize("name", list(CASES), ids=list(CASES))
@@ -370,8 +370,8 @@ def test_overwrite_replaces_an_earlier_output(tmp_path):
     _screened(w, "--html")
     names = sorted(p.name for p in w.out.iterdir())
     _screened(w, "--overwrite")  # no map, no report this time: the earlier ones go with the folder
-    assert names == sorted(outputs.OUTPUT_FILES)
-    assert sorted(p.name for p in w.out.iterdir()) == sorted(outputs.RESULT_FILES)
+    assert names == sorted(staging.OUTPUT_FILES)
+    assert sorted(p.name for p in w.out.iterdir()) == sorted(staging.RESULT_FILES)
     assert _partials(w.root) == []
 
 
@@ -392,7 +392,7 @@ def test_a_second_run_stops_and_leaves_the_first_runs_staging_folder(tmp_path):
 _HOLDER = """
 import sys, time
 from pathlib import Path
-from sitescreen.outputs.files import staged_dir
+from sitescreen.outputs.staging import staged_dir
 with staged_dir(Path(sys.argv[1]), overwrite=False) as tmp:
     print(tmp, flush=True)
     time.sleep(60)
@@ -408,7 +408,7 @@ def test_a_staging_folder_is_removed_only_when_its_owner_is_gone(tmp_path):
         assert tmp.is_dir()
         r = run_cli(w.args())
         assert_error(r, [f"is being written by another sitescreen run (pid {proc.pid})"], 1)
-        assert outputs.clean_stale(w.out) == [] and tmp.is_dir()
+        assert staging.clean_stale(w.out) == [] and tmp.is_dir()
         os.kill(proc.pid, signal.SIGKILL)  # the owner is gone: its lock goes with it
         proc.wait(timeout=30)
         _screened(w)
@@ -479,7 +479,7 @@ def test_verify_passes_on_the_run_with_every_output_checked(run_folder):
     r = run_cli(["verify", str(out)])
     assert r.exit_code == 0, r.output
     recorded = json.loads((out / "manifest.json").read_text())["outputs"]
-    assert sorted(recorded) == sorted(set(outputs.OUTPUT_FILES) - {"manifest.json"})
+    assert sorted(recorded) == sorted(set(staging.OUTPUT_FILES) - {"manifest.json"})
     for name, entry in recorded.items():  # the recorded hashes are the files' (hashlib, independently)
         assert entry["sha256"] == hashlib.sha256((out / name).read_bytes()).hexdigest()
     assert "5 output files checked" in r.output

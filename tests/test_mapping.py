@@ -17,7 +17,7 @@ import shapely
 
 from fixtures_results import *  # noqa: F403
 from fixtures_results import TEMPLATE, XSS_IMG, XSS_SCRIPT, make_layers, make_manifest, make_sites
-from sitescreen.outputs import mapping
+from sitescreen.outputs import mapping, payload
 from sitescreen.errors import CRSError, SitescreenError
 from sitescreen.outputs.mapping import BASEMAPS, DisplayLayer, build_map, external_resources, render_map
 
@@ -53,14 +53,14 @@ def html(result_sites, display, result_manifest) -> str:
 
 @pytest.mark.parametrize("values", [[0], [1, 31, 32, 33, 1023, 1024], [2**40 + 12345], list(range(0, 5000, 7))])
 def test_uvarint_round_trip(values):
-    text = mapping._uvarint(np.array(values))
+    text = payload._uvarint(np.array(values))
     assert decode_uvarints(text) == values
     assert all(63 <= ord(c) <= 126 for c in text)
 
 
 def test_zigzag_deltas_round_trip():
     q = np.array([[5, -3], [-700000, 12], [-699990, 13], [0, 0]], dtype=np.int64)
-    z = decode_uvarints(mapping._zigzag_deltas(q))
+    z = decode_uvarints(payload._zigzag_deltas(q))
     d = [(v >> 1) if v % 2 == 0 else -((v + 1) >> 1) for v in z]
     assert np.array_equal(np.cumsum(np.array(d).reshape(-1, 2), axis=0), q)
 
@@ -69,7 +69,7 @@ def test_encode_polygons_drops_closing_vertex_and_collapsed_rings():
     square = shapely.box(0, 0, 100, 100)
     with_hole = shapely.box(0, 0, 100, 100).difference(shapely.box(40, 40, 60, 60))
     tiny = shapely.box(0, 0, 0.1, 0.1)  # collapses at q = 1
-    block, kept = mapping._encode_geoms(np.array([square, with_hole, tiny]), "polygon", 1.0)
+    block, kept = payload.encode_geoms(np.array([square, with_hole, tiny]), "polygon", 1.0)
     assert kept.tolist() == [True, True, False]
     assert block["n"] == 2 and block["nrings"] == 3
     assert decode_uvarints(block["nv"]) == [4, 4, 4]
@@ -79,7 +79,7 @@ def test_encode_polygons_drops_closing_vertex_and_collapsed_rings():
 def test_measure_column_keeps_no_data_and_beyond_radius():
     import pandas as pd
     crit = {"unit": "m", "radius": 50_000.0}
-    col = mapping._measure_column(pd.Series([1234.5678, np.nan, math.inf, 0.000123456]), crit)
+    col = payload._measure_column(pd.Series([1234.5678, np.nan, math.inf, 0.000123456]), crit)
     assert col == {"list": ["1,235 m", None, "beyond the 50 km search radius", "0.0001235 m"]}
 
 

@@ -21,7 +21,7 @@ from click.testing import CliRunner
 from fixtures_results import *  # noqa: F403
 from fixtures_results import CRITERIA, make_layers, make_manifest, make_sites
 from sitescreen.cli import main
-from sitescreen.outputs import mapping
+from sitescreen.outputs import mapping, payload
 from sitescreen.outputs.qgis import style_qml, style_sld
 from sitescreen.outputs.report import build_report
 from sitescreen.rules import profile, verdicts
@@ -73,7 +73,7 @@ def test_one_measurement_text_per_kind_and_unit(kind, unit):
     # a single value reads as it does inside a column (explain and the report word one value at a time)
     assert [measure_text(v, unit, radius) for v in NUMBERS] == list(texts)
     # the map's popup column is those texts, missing ones null (the popup says "no data")
-    col = mapping._measure_column(pd.Series(NUMBERS), {"unit": unit, "radius": radius})
+    col = payload._measure_column(pd.Series(NUMBERS), {"unit": unit, "radius": radius})
     assert decode(col, len(NUMBERS)) == [None if t == NO_DATA else t for t in texts]
     assert texts[-2] == NO_DATA
     assert texts[-1] == (f"beyond the {RADIUS / 1000:g} km search radius" if radius else "beyond the search radius")
@@ -92,7 +92,7 @@ def test_one_measurement_text_per_kind_and_unit(kind, unit):
 def test_text_measurements_stay_as_written():
     values = np.array(["17040201", None, "<img src=x onerror=alert(1)>", np.nan], dtype=object)
     assert list(measure_texts(values, "")) == ["17040201", NO_DATA, "<img src=x onerror=alert(1)>", NO_DATA]
-    col = mapping._measure_column(pd.Series(values), {"unit": "", "radius": None})
+    col = payload._measure_column(pd.Series(values), {"unit": "", "radius": None})
     assert decode(col, 4) == ["17040201", None, "<img src=x onerror=alert(1)>", None]
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from sitescreen.run.config import load_config
-from sitescreen.outputs.files import check_out_dir
+from sitescreen.outputs.staging import check_out_dir
 from sitescreen.run.stream import screen_to_folder
 from sitescreen.cli.options import Progress, make_map_options, map_options
 from sitescreen.cli.screen import summary_lines

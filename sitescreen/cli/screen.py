@@ -7,7 +7,8 @@ from pathlib import Path
 import click
 
 from sitescreen.measure.engine import DEFAULT_CHUNK, ENGINES
-from sitescreen.outputs.files import check_out_dir, run_paths
+from sitescreen.outputs.files import run_paths
+from sitescreen.outputs.staging import check_out_dir
 from sitescreen.run.stream import STREAM_MIN_SITES, screen_to_folder
 from sitescreen.cli.options import Progress, build_config, inputs_options, make_map_options, map_options
 from sitescreen.run.record import RunRecord

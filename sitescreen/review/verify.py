@@ -176,7 +176,7 @@ def check_outputs(out_dir: Path, manifest: RunRecord) -> list[Difference]:
     """The SHA-256 of every output file against the manifest's ``outputs`` (recorded when the run
     was written, or when ``sitescreen map``/``report`` rebuilt a file in the folder); an output file
     in the folder that the manifest does not record is reported too."""
-    from sitescreen.outputs.files import OUTPUT_FILES, _sha256
+    from sitescreen.outputs.staging import OUTPUT_FILES, sha256
     where = str(out_dir / "manifest.json")
     recorded = manifest.outputs
     if recorded is None:
@@ -191,7 +191,7 @@ def check_outputs(out_dir: Path, manifest: RunRecord) -> list[Difference]:
         if not path.is_file():
             out.append(Difference(str(path), "is missing (an output of the run)"))
             continue
-        rec, now = entry.sha256, _sha256(path)
+        rec, now = entry.sha256, sha256(path)
         if now != rec:
             out.append(Difference(str(path), f"changed since the run (sha256 {_short(rec)} recorded, {_short(now)} now)"))
     for name in OUTPUT_FILES:

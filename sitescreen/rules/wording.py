@@ -18,6 +18,8 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import pandas as pd
 
+from sitescreen.values import is_missing
+
 NO_DATA = "no data"
 NOT_EVALUATED = "not evaluated"
 NOTHING = "—"  # a blank cell: no score, no weight
@@ -31,15 +33,6 @@ KM_FROM_M = 10_000
 
 # ------------------------------------------------------------------------------------------
 # numbers
-
-
-def _missing(value: Any) -> bool:
-    if value is None:
-        return True
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
 
 
 def _format(v: float, digits: int) -> str:
@@ -136,7 +129,7 @@ def measure_texts(values: Any, unit: str = "", search_radius_m: float | None = N
 
 def measure_text(value: Any, unit: str = "", search_radius_m: float | None = None) -> str:
     """One measurement as :func:`measure_texts` writes it."""
-    if _missing(value):
+    if is_missing(value):
         return NO_DATA
     if isinstance(value, (str, bytes)):
         return value.decode() if isinstance(value, bytes) else value
@@ -207,7 +200,7 @@ def rule_text(transform: Mapping[str, Any] | None, exclusion: Any, unit: str = "
 
 def weight_text(weight: Any) -> str:
     """A weight as its share of the score, with enough digits to add up (0.4375 → ``43.75 %``)."""
-    if _missing(weight) or not isinstance(weight, (int, float)) or not weight:
+    if is_missing(weight) or not isinstance(weight, (int, float)) or not weight:
         return NOTHING
     return f"{number(float(weight) * 100, 4)} %"
 
@@ -222,7 +215,7 @@ def suitability_texts(values: Any) -> np.ndarray:
 
 
 def suitability_text(value: Any) -> str:
-    return NOTHING if _missing(value) else str(suitability_texts([float(value)])[0])
+    return NOTHING if is_missing(value) else str(suitability_texts([float(value)])[0])
 
 
 def score_texts(values: Any) -> np.ndarray:
@@ -235,4 +228,4 @@ def score_texts(values: Any) -> np.ndarray:
 
 
 def score_text(value: Any) -> str:
-    return NOTHING if _missing(value) else str(score_texts([float(value)])[0])
+    return NOTHING if is_missing(value) else str(score_texts([float(value)])[0])

@@ -14,7 +14,7 @@ Jobs file (TOML; paths relative to it)::
     # profile = "strict.toml", crs = "EPSG:5070"   (override the config's [run] values)
 
 Each job's outputs are written into a temporary sibling folder and moved into place when complete
-(:func:`sitescreen.outputs.files.staged_dir`), so a batch killed at any moment leaves no half-written
+(:func:`sitescreen.outputs.staging.staged_dir`), so a batch killed at any moment leaves no half-written
 output folder; temporary folders a killed run left behind are removed by the next run. A job whose
 output folder holds a manifest with the same run (config as data) and the same input hashes is
 skipped as ``up to date``, so re-running a killed batch completes it. A failing job is reported
@@ -102,7 +102,7 @@ def load_jobs(path: str | Path) -> list[Job]:
         seen[j.name] = j.name
     check_job_outputs(path, jobs)
     protected = batch_paths(path, jobs)
-    from sitescreen.outputs.files import guard_never
+    from sitescreen.outputs.staging import guard_never
     for j in jobs:  # before any job runs: no job's output folder may hold a file of the batch
         try:
             guard_never(j.out, protected)
@@ -168,7 +168,7 @@ def job_config(job: Job):
 
 
 def _wanted_files(job: Job) -> list[str]:
-    from sitescreen.outputs.files import RESULT_FILES
+    from sitescreen.outputs.staging import RESULT_FILES
     return list(RESULT_FILES) + (["map.html"] if job.map else []) + (["report.html"] if job.report else [])
 
 
@@ -195,7 +195,8 @@ def up_to_date(job: Job, config=None) -> bool:
 
 def run_job(job: Job, overwrite: bool = False) -> JobResult:
     """One job, start to end; never raises for a job's own failure (the batch goes on)."""
-    from sitescreen.outputs.files import MapOptions, check_out_dir, clean_stale
+    from sitescreen.outputs.files import MapOptions
+    from sitescreen.outputs.staging import check_out_dir, clean_stale
     from sitescreen.run.stream import screen_to_folder
     global _BUSY
     t0 = time.perf_counter()

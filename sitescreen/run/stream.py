@@ -32,8 +32,9 @@ from sitescreen.errors import LayerDataError
 from sitescreen.rules.kinds import KINDS
 from sitescreen.inputs.read import BATCH_SUFFIXES
 from sitescreen.inputs.probe import feature_count as _feature_count
-from sitescreen.outputs.files import (MapOptions, ResultWriter, read_results, run_paths, staged_dir, write_into, write_map,
-                                      write_report, written_manifest)
+from sitescreen.outputs.files import (MapOptions, ResultWriter, read_results, run_paths, write_into, write_map, write_report,
+                                      written_manifest)
+from sitescreen.outputs.staging import staged_dir
 from sitescreen.run.pipeline import Prepared, Result, add_tallies, build_manifest, prepare, tally
 from sitescreen.run.sources import FileSource, FrameSource, NotStreamable, SiteSource
 from sitescreen.run.record import RunRecord
