@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from sitescreen.values import is_missing as _is_missing
+from sitescreen.values import is_missing
 from sitescreen.values import strict_json
 
 _JSON_SCRIPT_ESCAPES = {
@@ -25,7 +25,7 @@ _JSON_SCRIPT_ESCAPES = {
 
 def esc(value: Any) -> str:
     """HTML-escape any value for text or a quoted attribute; missing (None, NaN, NA) becomes ``""``."""
-    if _is_missing(value):
+    if is_missing(value):
         return ""
     return html.escape(str(value), quote=True)
 
@@ -36,7 +36,3 @@ def script_json(obj: Any) -> str:
     text = strict_json(obj, ensure_ascii=False, separators=(",", ":"))
     return text.translate(_JSON_SCRIPT_ESCAPES)
 
-
-def is_missing(value: Any) -> bool:
-    """True for None, NaN and pandas' NA/NaT (:func:`sitescreen.values.is_missing`)."""
-    return _is_missing(value)

@@ -12,7 +12,7 @@ from sitescreen.outputs.payload import MAX_ZOOM, pixel
 from sitescreen.rules.verdicts import COLORS as VERDICT_COLORS
 from sitescreen.rules.verdicts import LABELS as VERDICT_LABELS
 from sitescreen.rules.verdicts import VERDICTS as VERDICT_ORDER
-from sitescreen.rules.verdicts import meanings
+from sitescreen.rules.verdicts import meanings, thresholds
 from sitescreen.rules.wording import exclusion_text, number, search_radius, transform_text, weight_text
 from sitescreen.run.record import RunRecord
 
@@ -46,8 +46,7 @@ def criteria(manifest: RunRecord | None, sites: gpd.GeoDataFrame) -> list[dict[s
 
 
 def verdict_meaning(manifest: RunRecord | None) -> dict[str, str]:
-    th = manifest.profile.verdicts if manifest is not None else None
-    return meanings(*((th.favorable, th.review) if th is not None else (70, 40)))
+    return meanings(*thresholds(manifest.profile.verdicts if manifest is not None else None))
 
 
 def _scale_text(zoom: int, lat: float) -> str:

@@ -19,15 +19,15 @@ import numpy as np
 import pandas as pd
 
 from sitescreen.outputs.charts import contributions, score_histogram, verdict_bar
-from sitescreen.outputs.htmlsafe import esc, is_missing
+from sitescreen.outputs.htmlsafe import esc
 from sitescreen.outputs.reportmanifest import manifest_section
 from sitescreen.rules.verdicts import COLORS as VERDICT_COLORS
 from sitescreen.rules.verdicts import LABELS as VERDICT_LABELS
-from sitescreen.rules.verdicts import OTHER_COLOR, meanings
+from sitescreen.rules.verdicts import OTHER_COLOR, meanings, thresholds
 from sitescreen.rules.verdicts import VERDICTS as VERDICT_ORDER
 from sitescreen.rules.wording import (NOT_EVALUATED, exclusion_text, measure_text, number, score_text,
                                       search_radius, suitability_text, transform_text, weight_text)
-from sitescreen.values import text, text_values
+from sitescreen.values import is_missing, text, text_values
 from sitescreen.run.record import RunRecord, Tool, as_record
 
 log = logging.getLogger(__name__)
@@ -171,8 +171,7 @@ def _breakdowns(ranked: pd.DataFrame, criteria: list[dict[str, Any]]) -> str:
 
 def _thresholds(manifest: RunRecord | None) -> tuple[float, float]:
     """(favorable, review) score thresholds of the run (the default profile's without a record)."""
-    th = manifest.profile.verdicts if manifest is not None else None
-    return (th.favorable, th.review) if th is not None else (70, 40)
+    return thresholds(manifest.profile.verdicts if manifest is not None else None)
 
 
 def _rules(manifest: RunRecord | None, criteria: list[dict[str, Any]]) -> str:

@@ -22,6 +22,7 @@ from sitescreen.rules.kinds import KINDS
 from sitescreen.inputs.numbers import check_number, plain_number
 from sitescreen.inputs.tomlfile import read_toml
 from sitescreen.rules import verdicts as _verdicts
+from sitescreen.rules.verdicts import DEFAULT_THRESHOLDS
 
 VERDICTS = _verdicts.VERDICTS  # the one order (rules/verdicts.py), also read from here
 WEIGHT_TOLERANCE = 1e-6
@@ -244,8 +245,8 @@ def profile_from_dict(data: Mapping[str, Any], where: str, sha256: str = "") -> 
     verdicts = data.get("verdicts", {})
     if not isinstance(verdicts, Mapping):
         raise ProfileError(f"{where}: [verdicts] must be a table with favorable and review thresholds")
-    fav = _setting("verdict", verdicts.get("favorable", 70), where, "verdicts.favorable")
-    rev = _setting("verdict", verdicts.get("review", 40), where, "verdicts.review")
+    fav = _setting("verdict", verdicts.get("favorable", DEFAULT_THRESHOLDS[0]), where, "verdicts.favorable")
+    rev = _setting("verdict", verdicts.get("review", DEFAULT_THRESHOLDS[1]), where, "verdicts.review")
     if not (0 <= rev < fav <= 100):
         raise ProfileError(f"{where}: verdict thresholds overlap: need 0 ≤ review < favorable ≤ 100, got review={rev:g}, favorable={fav:g}")
     return Profile(name=str(data.get("name", Path(where).stem)), description=str(data.get("description", "")),

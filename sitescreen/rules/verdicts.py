@@ -12,6 +12,14 @@ from typing import Mapping
 #: Verdicts in the order people read them (best first).
 VERDICTS = ("favorable", "review", "unfavorable", "excluded", "incomplete")
 
+#: The score thresholds of a profile that states none (favorable ≥ 70, review ≥ 40).
+DEFAULT_THRESHOLDS = (70.0, 40.0)
+
+
+def thresholds(verdicts) -> tuple[float, float]:
+    """(favorable, review) of a run's recorded ``profile.verdicts``, or the defaults when there is none."""
+    return (verdicts.favorable, verdicts.review) if verdicts is not None else DEFAULT_THRESHOLDS
+
 LABELS: Mapping[str, str] = {
     "favorable": "Favorable",
     "review": "Review",

@@ -31,7 +31,7 @@ from sitescreen.measure.engine import DEFAULT_CHUNK, Engine, check_chunk_size, m
 from sitescreen.errors import LayerDataError
 from sitescreen.rules.kinds import KINDS
 from sitescreen.inputs.read import BATCH_SUFFIXES
-from sitescreen.inputs.probe import feature_count as _feature_count
+from sitescreen.inputs.probe import feature_count
 from sitescreen.outputs.files import (MapOptions, ResultWriter, read_results, run_paths, write_into, write_map, write_report,
                                       written_manifest)
 from sitescreen.outputs.staging import staged_dir
@@ -68,7 +68,7 @@ def should_stream(config: RunConfig, stream: bool | None) -> bool:
     if why:
         return False
     try:
-        n = _feature_count(config.sites, str(config.sites.path))
+        n = feature_count(config.sites, str(config.sites.path))
     except LayerDataError:
         return False  # reported by the in-memory flow, with its own message
     return n is not None and n > STREAM_MIN_SITES
