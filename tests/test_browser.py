@@ -54,9 +54,15 @@ class Offline:
         return self.page.evaluate(expr, arg)
 
     def site_point(self, index: int) -> tuple[float, float]:
+        """Where site `index` is on screen, once the map has stopped moving (a popup's auto-pan is animated)."""
         box = self.page.locator(".leaflet-container").bounding_box()
-        x, y = self.js("i => { const p = sitescreen.map.latLngToContainerPoint(sitescreen.sites.latLng(i));"
-                       " return [p.x, p.y]; }", index)
+        x, y = self.js("""i => new Promise(done => {
+            const at = () => { const p = sitescreen.map.latLngToContainerPoint(sitescreen.sites.latLng(i)); return [p.x, p.y]; };
+            let last = at(), still = 0;
+            const tick = () => { const p = at();
+                still = (p[0] === last[0] && p[1] === last[1]) ? still + 1 : 0; last = p;
+                if (still >= 3) done(p); else requestAnimationFrame(tick); };
+            requestAnimationFrame(tick); })""", index)
         return box["x"] + x, box["y"] + y
 
     def shot(self, name: str) -> Path:

@@ -671,16 +671,22 @@
     }
     map.on('zoomend', function () { if (highlight && S.openIndex >= 0) highlight.setRadius(ringRadius(S.openIndex)); });
     map.on('popupclose', function () { if (highlight) { map.removeLayer(highlight); highlight = null; } S.openIndex = -1; });
-    var pending = null;
+    // Hover is throttled to one look-up per 30 ms, and the last move of a burst is always looked up, so the
+    // tooltip matches where the pointer came to rest.
+    var pending = null, lastMove = null;
     map.on('mousemove', function (e) {
+      lastMove = e;
       if (pending) return;
-      pending = setTimeout(function () { pending = null; }, 30);
+      hover(e);
+      pending = setTimeout(function () { pending = null; if (lastMove && lastMove !== e) hover(lastMove); }, 30);
+    });
+    function hover(e) {
       var i = map.hasLayer(layer) ? layer.siteAt(e.containerPoint) : -1;
       map.getContainer().style.cursor = i >= 0 ? 'pointer' : '';
       if (i >= 0) { tip.setLatLng(layer.latLng(i)).setContent(siteTooltip(S, i)); if (!map.hasLayer(tip)) tip.addTo(map); }
       else if (map.hasLayer(tip)) map.removeLayer(tip);
-    });
-    map.on('mouseout', function () { if (map.hasLayer(tip)) map.removeLayer(tip); });
+    }
+    map.on('mouseout', function () { lastMove = null; if (map.hasLayer(tip)) map.removeLayer(tip); });
     map.on('click', function (e) {
       var i = map.hasLayer(layer) ? layer.siteAt(e.containerPoint) : -1;
       if (map.hasLayer(tip)) map.removeLayer(tip);
