@@ -100,7 +100,8 @@ def synthetic_polygons(n: int, rng: np.random.Generator) -> gpd.GeoDataFrame:
 def demo_run(workdir: Path):
     from sitescreen.run.config import load_config
     from sitescreen.demo.demo import generate_demo
-    from sitescreen.run.pipeline import display_layers, screen
+    from sitescreen.outputs.maplayers import display_layers
+    from sitescreen.run.pipeline import screen
     config = generate_demo(workdir / "demo")
     result = screen(load_config(config))
     return result.sites, display_layers(result.manifest, result.sites), result.manifest

@@ -48,34 +48,15 @@ def demo_result(demo_dir):
 
 @pytest.fixture(scope="session")
 def manifest_validator():
-    """A validator of the committed manifest JSON Schema (sitescreen/run/manifest.schema.json)."""
+    """A validator of the committed manifest JSON Schema (sitescreen/record/manifest.schema.json)."""
     import json
 
     import jsonschema
 
-    from sitescreen.run.record import SCHEMA_FILE
+    from sitescreen.record.manifest import SCHEMA_FILE
     schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
     jsonschema.Draft202012Validator.check_schema(schema)
     return jsonschema.Draft202012Validator(schema)
-
-
-@pytest.fixture(autouse=True)
-def every_manifest_validates(monkeypatch, manifest_validator):
-    """Every manifest the suite writes in-process (through sitescreen.run.record.to_json, the one
-    writer) validates against the committed JSON Schema; runs in subprocesses validate their file
-    in their own tests."""
-    import json
-
-    from sitescreen.run import record
-    real = record.to_json
-
-    def checked(rec):
-        text = real(rec)
-        errors = sorted(manifest_validator.iter_errors(json.loads(text)), key=str)
-        assert not errors, f"manifest does not validate against {record.SCHEMA_FILE.name}: {errors[0]}"
-        return text
-
-    monkeypatch.setattr(record, "to_json", checked)
 
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -12,7 +12,7 @@ import tinyworld as tw
 from sitescreen.cli import main
 from sitescreen.errors import CRSError
 from sitescreen.inputs.check import check_coordinates
-from sitescreen.run.record import to_data
+from sitescreen.record.manifest import to_data
 
 
 def test_manifest_records_every_layers_source_crs(demo_result):

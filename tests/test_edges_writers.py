@@ -142,7 +142,7 @@ def rewrite(src: Path, dst: Path, change) -> tuple[gpd.GeoDataFrame, dict]:
     """A copy of a result folder whose sites (and manifest) ``change`` edits; every file rewritten
     by the writers (result files, then `map --offline` and `report` through the CLI)."""
     from sitescreen.outputs.files import read_results, write_result_files
-    from sitescreen.run.record import to_json
+    from sitescreen.record.manifest import to_json
     sites, manifest = read_results(src)
     sites, manifest = change(sites.copy(), json.loads(to_json(manifest)))
     dst.mkdir()

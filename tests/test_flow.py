@@ -18,7 +18,7 @@ from sitescreen.run import stream
 from sitescreen.run.config import load_config
 from sitescreen.run.pipeline import RasterInfo, prepare, screen
 from sitescreen.run.sources import FileSource, FrameSource
-from sitescreen.run.record import to_data
+from sitescreen.record.manifest import to_data
 
 
 @pytest.fixture(scope="module")

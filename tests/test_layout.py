@@ -18,28 +18,9 @@ PACKAGE = Path(__file__).resolve().parent.parent / "sitescreen"
 
 #: The folders in the order of the flow: a module may import from its own folder and the ones
 #: before it, never from a later one. demo makes synthetic inputs and may use anything below cli.
-FLOW = ("inputs", "sites", "rules", "measure", "run", "outputs", "review", "demo", "cli")
+FLOW = ("inputs", "sites", "rules", "measure", "record", "outputs", "run", "review", "demo", "cli")
 #: Top-level modules every folder may import (they import no folder themselves).
 SHARED = ("sitescreen", "sitescreen.errors", "sitescreen.children", "sitescreen.values")
-
-#: (module, imported module) -> why it still climbs the flow. Each is owned by another part of issue 10
-#: and leaves this list when that part lands; a new upward import is a failure.
-UPWARD_ALLOWED = {
-    ("rules/scoring.py", "sitescreen.measure.criteria"):
-        "scores read the Measurement record, defined with the criteria (typed-record part)",
-    ("run/stream.py", "sitescreen.outputs.files"):
-        "the streamed flow appends each chunk to the result writers (one-flow part)",
-    ("run/pipeline.py", "sitescreen.outputs.mapping"):
-        "display_layers builds the map's DisplayLayer, while outputs.files imports run.pipeline (one-flow part)",
-    ("run/stream.py", "sitescreen.outputs.staging"):
-        "the streamed flow writes into a staged output folder (one-flow part)",
-    ("run/batch.py", "sitescreen.outputs.staging"):
-        "a batch job checks and cleans its output folder before it runs (typed-record part)",
-    ("run/batch.py", "sitescreen.outputs.files"):
-        "a batch job checks and cleans its output folder and reads its manifest (typed-record part)",
-    ("run/batch.py", "sitescreen.review.verify"):
-        "a batch re-run skips a job only when its inputs still hash the same (typed-record part)",
-}
 
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 80
@@ -121,14 +102,18 @@ def _upward() -> set[tuple[str, str]]:
 
 
 def test_imports_go_one_way_along_the_flow():
-    """inputs < sites < rules < measure < run < outputs < review < demo < cli: no module imports a
-    later folder, and the shared top-level modules import no folder at all."""
-    assert sorted(_upward() - set(UPWARD_ALLOWED)) == []
+    """inputs < sites < rules < measure < record < outputs < run < review < demo < cli: no module
+    imports a later folder, and the shared top-level modules import no folder at all. No exceptions."""
+    assert sorted(_upward()) == []
 
 
-def test_the_upward_imports_allowed_are_still_there():
-    """An allowed upward import that is gone is removed from the list, so the list only shrinks."""
-    assert sorted(set(UPWARD_ALLOWED) - _upward()) == []
+def test_an_upward_import_is_caught(tmp_path):
+    """The scan sees a lazy import inside a function that climbs the flow."""
+    module = tmp_path / "sitescreen" / "rules" / "late.py"
+    module.parent.mkdir(parents=True)
+    module.write_text("def f():\n    from sitescreen.outputs import mapping\n")
+    here, there = _folder(_name(module, tmp_path / "sitescreen")), _folder(next(iter(_imported(module, tmp_path / "sitescreen"))))
+    assert FLOW.index(there) > FLOW.index(here)
 
 
 def _sizes() -> tuple[dict[str, int], dict[str, int]]:

@@ -17,7 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyproj import CRS, Transformer
 
-from sitescreen.measure.criteria import Inputs, Measurement, measure
+from sitescreen.measure.criteria import Inputs, measure
+from sitescreen.rules.measurement import Measurement
 from sitescreen.inputs.load import LoadedLayer
 from sitescreen.inputs.spec import LayerSpec
 from sitescreen.rules.profile import profile_from_dict

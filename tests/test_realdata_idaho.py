@@ -28,7 +28,7 @@ from sitescreen.run.config import config_from_dict
 from sitescreen.measure.coverage import MIN_COVERAGE
 from sitescreen.errors import CRSError
 from sitescreen.run.pipeline import screen
-from sitescreen.run.record import to_data
+from sitescreen.record.manifest import to_data
 
 pytestmark = pytest.mark.realdata
 
@@ -455,7 +455,7 @@ def test_readme_command_end_to_end(shared_data, tmp_path, sites):
 
 
 def test_idaho_manifest_validates_against_the_schema(idaho, manifest_validator):
-    from sitescreen.run.record import to_json
+    from sitescreen.record.manifest import to_json
     manifest_validator.validate(json.loads(to_json(idaho.manifest)))
 
 

@@ -1,4 +1,4 @@
-"""The typed run record (sitescreen.run.record) and effective weights computed once (issue 10,
+"""The typed run record (sitescreen.record.manifest) and effective weights computed once (issue 10,
 items 3 and 5): every manifest validates against the committed JSON Schema, old manifests load
 (or fail naming their version), and score, manifest, map popup, report and explain show the
 same effective weights."""
@@ -19,9 +19,9 @@ from fixtures_results import demo_out  # noqa: F401  (the demo run through the C
 from sitescreen.errors import OutputError
 from sitescreen.rules.wording import weight_text as format_weight
 from sitescreen.rules.profile import effective_weights, load_profile
-from sitescreen.run import record
-from sitescreen.run.record import SCHEMA_FILE, SCHEMA_VERSION, read_record, to_data, to_json
-from sitescreen.run.recordschema import schema_text
+from sitescreen.record import manifest as record
+from sitescreen.record.manifest import SCHEMA_FILE, SCHEMA_VERSION, read_record, to_data, to_json
+from sitescreen.record.schema import schema_text
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -45,13 +45,39 @@ def _data(out: Path) -> dict:
 
 def test_committed_schema_is_the_generated_one():
     assert SCHEMA_FILE.read_text(encoding="utf-8") == schema_text(), \
-        "regenerate it: python -m sitescreen.run.recordschema"
+        "regenerate it: python -m sitescreen.record.schema"
 
 
 def test_schema_is_shipped_as_package_data():
-    text = (REPO / "pyproject.toml").read_text(encoding="utf-8")
-    assert '"sitescreen.run" = ["manifest.schema.json"]' in text
-    assert "jsonschema" in text
+    import tomllib
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    setup = project["tool"]["setuptools"]
+    assert "sitescreen.record" in setup["packages"]
+    assert setup["package-data"]["sitescreen.record"] == ["manifest.schema.json"]
+    assert any(d.startswith("jsonschema") for d in project["project"]["dependencies"])  # to_json validates
+
+
+def test_every_manifest_written_is_checked_against_the_committed_schema(tiny_run, monkeypatch):
+    """The one writer (to_json) validates every record against the committed file before anything
+    writes it, so a manifest written in a subprocess, a batch job or verify validates too; a record
+    that breaks the schema is refused with the place it breaks, and nothing is written."""
+    from dataclasses import replace
+
+    from sitescreen.record.schema import validator
+    assert validator().schema == json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    rec = read_record(tiny_run / "manifest.json")
+    bad = replace(rec, criteria=(replace(rec.criteria[0], effective_weight=1.5),) + rec.criteria[1:])
+    with pytest.raises(OutputError, match=r"breaks manifest.schema.json at criteria/0/effective_weight: 1.5 is "
+                                          r"greater than the maximum of 1.*no manifest was written"):
+        to_json(bad)
+    # the CLI writes through it: a broken record stops the run with that error and leaves no folder
+    w = tw.build(tiny_run.parent / "w2")
+    real = record.to_data
+    monkeypatch.setattr(record, "to_data",
+                        lambda r: {**real(r), "schema_version": 99} if isinstance(r, record.RunRecord) else real(r))
+    res = run_cli(w.args())
+    assert res.exit_code == 1 and "breaks manifest.schema.json at schema_version" in res.output
+    assert not w.out.exists()
 
 
 def test_the_demo_manifest_validates(demo_out, manifest_validator):

@@ -9,11 +9,11 @@ from geopandas.testing import assert_geodataframe_equal
 from shapely.geometry import box
 
 from sitescreen.run.config import config_from_dict
-from sitescreen.measure.criteria import Measurement
+from sitescreen.rules.measurement import Measurement
 from sitescreen.run.pipeline import screen
 from sitescreen.rules.profile import profile_from_dict
 from sitescreen.rules.scoring import score
-from sitescreen.run.record import to_data
+from sitescreen.record.manifest import to_data
 
 NAN = np.nan
 ALBERS = "EPSG:5070"

@@ -22,7 +22,7 @@ from sitescreen.inputs.spec import LayerSpec
 from sitescreen.run.pipeline import screen
 from sitescreen.run.stream import NotStreamable, screen_streamed, screen_to_folder
 from sitescreen.review.verify import verify
-from sitescreen.run.record import to_data
+from sitescreen.record.manifest import to_data
 
 
 @pytest.fixture(scope="module")

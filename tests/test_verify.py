@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from sitescreen.cli import main
 from sitescreen.run.config import config_from_manifest, load_config
 from sitescreen.review.verify import compare_frames, diff_json, verify
-from sitescreen.run.record import read_record
+from sitescreen.record.manifest import read_record
 
 
 def _screen(config: Path, out: Path) -> None:

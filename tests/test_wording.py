@@ -29,7 +29,7 @@ from sitescreen.rules.kinds import KINDS
 from sitescreen.rules.wording import (NO_DATA, exclusion_text, measure_text, measure_texts, rule_text, score_text,
                                       score_texts, search_radius, suitability_text, suitability_texts,
                                       transform_text, value_text, weight_text)
-from sitescreen.run.record import as_record, to_data
+from sitescreen.record.manifest import as_record, to_data
 
 RADIUS = 50_000.0
 NUMBERS = np.array([0.0, 0.000123456, 0.4375, 0.99951, 1051.3, 9_999.4, 12_345.6, 123_456_789.0, -3.5,

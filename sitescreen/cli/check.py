@@ -7,8 +7,8 @@ import click
 from sitescreen.run.pipeline import prepare
 from sitescreen.values import strict_json
 from sitescreen.cli.options import build_config, inputs_options
-from sitescreen.run.record import InputRecord, SitesRecord, to_data
-from sitescreen.run.recordread import read_value
+from sitescreen.record.manifest import InputRecord, SitesRecord, to_data
+from sitescreen.record.read import read_value
 
 
 def check_records(prep) -> tuple[SitesRecord, list[InputRecord]]:

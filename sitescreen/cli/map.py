@@ -14,7 +14,19 @@ from sitescreen.outputs.mapping import BASEMAPS
 def resolve_output(out_dir: Path, output: Path | None, default_name: str, overwrite: bool) -> Path:
     """The file to write: ``output`` or ``out_dir/default_name``; refuses to replace without --overwrite
     (and, with it, anything but the run's own file or an earlier sitescreen HTML file)."""
-    return rebuilt_output_path(out_dir, output, default_name, overwrite)
+    return rebuilt_output_path(out_dir, output, default_name, overwrite, recorded_inputs(out_dir))
+
+
+def recorded_inputs(out_dir: Path) -> list[Path]:
+    """The files the run in ``out_dir`` read (from its manifest; none when it cannot be read)."""
+    from sitescreen.errors import SitescreenError
+    from sitescreen.outputs.files import run_paths
+    from sitescreen.record.manifest import read_record
+    from sitescreen.run.config import config_from_manifest
+    try:
+        return run_paths(config_from_manifest(read_record(Path(out_dir) / "manifest.json")))
+    except (OSError, ValueError, SitescreenError, KeyError, TypeError):
+        return []
 
 
 def read_region(out_dir: Path, aoi: str | None):
@@ -51,7 +63,7 @@ def map_command(ctx: click.Context, out_dir: Path, output: Path | None, self_con
     Input layers are re-read from the paths in OUT_DIR/manifest.json and drawn around the sites;
     a layer whose file is gone is left off the map with a warning.
     """
-    from sitescreen.run.pipeline import display_layers
+    from sitescreen.outputs.maplayers import display_layers
     from sitescreen.outputs.mapping import render_map
 
     if offline and basemap != "none" and ctx.get_parameter_source("basemap") == click.core.ParameterSource.COMMANDLINE:

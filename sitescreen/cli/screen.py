@@ -11,7 +11,7 @@ from sitescreen.outputs.files import run_paths
 from sitescreen.outputs.staging import check_out_dir
 from sitescreen.run.stream import STREAM_MIN_SITES, screen_to_folder
 from sitescreen.cli.options import Progress, build_config, inputs_options, make_map_options, map_options
-from sitescreen.run.record import RunRecord
+from sitescreen.record.manifest import RunRecord
 
 
 def summary_lines(m: RunRecord, out_dir: Path) -> list[str]:
@@ -78,7 +78,7 @@ def screen_command(ctx, sites, config_path, layers, profile, aoi, crs, radius_m,
     finally:
         progress.close()
     if as_json:
-        from sitescreen.run import record
+        from sitescreen.record import manifest as record
         click.echo(record.to_json(manifest), nl=False)
     elif not ctx.obj.get("quiet"):
         for line in summary_lines(manifest, out_dir):

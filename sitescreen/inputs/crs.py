@@ -278,3 +278,13 @@ def central_lon(crs: CRS) -> float:
         if p.name.startswith("Longitude of") and p.unit_category == "angular":
             return float(p.value)
     return 0.0
+
+
+def lonlat_boxes(bounds, crs, margin: float) -> tuple[tuple, ...]:
+    """The lon/lat boxes of ``bounds`` (in ``crs``) plus ``margin`` metres and 1 km: one box, or
+    two when they cross ±180° (a reader takes boxes that do not wrap)."""
+    minx, miny, maxx, maxy = bounds
+    pad = margin + 1000.0
+    t = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    x0, y0, x1, y1 = t.transform_bounds(minx - pad, miny - pad, maxx + pad, maxy + pad, densify_pts=21)
+    return split_box((x0, max(y0, -90.0), x1, min(y1, 90.0)))

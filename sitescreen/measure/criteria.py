@@ -22,22 +22,10 @@ from sitescreen.errors import LayerConfigError, SitescreenError
 from sitescreen.rules.kinds import KINDS, check_measures
 from sitescreen.inputs.load import LoadedLayer
 from sitescreen.inputs.spec import LayerSpec
+from sitescreen.rules.measurement import Measurement
 from sitescreen.rules.profile import Criterion, Profile
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Measurement:
-    """One criterion over all sites: values, the feature each value refers to, and no-data reasons."""
-
-    values: np.ndarray                       # float (or object for categorical attributes)
-    feature: np.ndarray | None = None        # name of the feature behind the value ("" when none)
-    feature_layer: np.ndarray | None = None  # the layer that feature came from
-    nodata_reason: np.ndarray | None = None  # per site: why there is no value ("" when there is)
-    evaluated: bool = True
-    note: str = ""
-    layers: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -26,7 +26,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from sitescreen.measure.criteria import Inputs, Measurement, finalize, measure, measure_raster
+from sitescreen.measure.criteria import Inputs, finalize, measure, measure_raster
+from sitescreen.rules.measurement import Measurement
 from sitescreen.errors import ConfigError, SitescreenError
 from sitescreen.inputs.spec import LayerSpec
 from sitescreen.rules.profile import Criterion, Profile

@@ -11,16 +11,17 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
 
-from sitescreen.errors import OutputError, SitescreenError
+from sitescreen.errors import OutputError
 from sitescreen.values import strict_json
-from sitescreen.run import record as runrecord
-from sitescreen.run.record import OutputFile, RunRecord
+from sitescreen.record import manifest as runrecord
+from sitescreen.record.manifest import OutputFile, RunRecord
 from sitescreen.outputs.staging import OUTPUT_FILES, atomic_write_text, places, resolved, staged_dir, write_manifest
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ def written_manifest(out_dir: Path) -> RunRecord:
 
 def manifest_text(data) -> str:
     """Data as manifest.json writes it: strict JSON (missing → null, ±inf → ±1e999; see
-    sitescreen.values). A run record is written by :func:`sitescreen.run.record.to_json`."""
+    sitescreen.values). A run record is written by :func:`sitescreen.record.manifest.to_json`."""
     return strict_json(data, indent=2, ensure_ascii=False) + "\n"
 
 
@@ -206,7 +207,7 @@ def _loaded_display(result):
 def write_map(sites, manifest, path: Path, options: MapOptions, layers=None) -> Path:
     from sitescreen.outputs.mapping import render_map
     if layers is None:
-        from sitescreen.run.pipeline import display_layers
+        from sitescreen.outputs.maplayers import display_layers
         layers = display_layers(manifest, sites)
     html = render_map(sites, layers, manifest, self_contained=options.self_contained, basemap=options.basemap)
     atomic_write_text(path, html)
@@ -219,10 +220,11 @@ def write_report(sites, manifest, path: Path) -> Path:
     return path
 
 
-def rebuilt_output_path(out_dir: Path, output: Path | None, name: str, overwrite: bool) -> Path:
+def rebuilt_output_path(out_dir: Path, output: Path | None, name: str, overwrite: bool,
+                        inputs: Sequence[Path] = ()) -> Path:
     """Where ``sitescreen map``/``report`` writes: ``output``, or the run folder's own ``name``.
     An existing file is replaced only with ``overwrite`` and only when it is the run folder's own
-    ``name`` or an earlier sitescreen HTML file that is none of the run's inputs or other outputs."""
+    ``name`` or an earlier sitescreen HTML file that is none of the run's ``inputs`` or other outputs."""
     path = Path(output) if output is not None else Path(out_dir) / name
     if path.exists() and path.is_dir():
         raise OutputError(f"{path}: is a folder, expected a file name")
@@ -234,7 +236,7 @@ def rebuilt_output_path(out_dir: Path, output: Path | None, name: str, overwrite
         raise OutputError(f"{path}: exists; pass --overwrite to replace it")
     if resolved(path) == resolved(Path(out_dir) / name):
         return path
-    protected = [Path(out_dir) / f for f in OUTPUT_FILES] + _recorded_inputs(out_dir)
+    protected = [Path(out_dir) / f for f in OUTPUT_FILES] + list(inputs)
     for p in protected:
         if resolved(path) in places(p):
             raise OutputError(f"{path}: is {p}, a file of the run in {out_dir}; --overwrite replaces only an earlier "
@@ -243,14 +245,6 @@ def rebuilt_output_path(out_dir: Path, output: Path | None, name: str, overwrite
         raise OutputError(f"{path}: not a map or report written by sitescreen; --overwrite replaces only such an "
                           f"HTML file; choose another file name")
     return path
-
-
-def _recorded_inputs(out_dir: Path) -> list[Path]:
-    try:
-        from sitescreen.run.config import config_from_manifest
-        return run_paths(config_from_manifest(runrecord.read_record(Path(out_dir) / "manifest.json")))
-    except (OSError, ValueError, SitescreenError, KeyError, TypeError):
-        return []
 
 
 def _mentions_sitescreen(path: Path) -> bool:

@@ -10,7 +10,15 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from sitescreen.errors import CRSError
+from pathlib import Path
+
+from pyproj import CRS
+
+from sitescreen.errors import CRSError, SitescreenError
+from sitescreen.inputs.crs import lonlat_boxes
+from sitescreen.inputs.load import load_vector
+from sitescreen.inputs.spec import LayerSpec
+from sitescreen.record.manifest import RunRecord
 from sitescreen.outputs.payload import WEB_MERCATOR, as_array, encode_geoms, text_column
 
 if TYPE_CHECKING:
@@ -18,7 +26,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ROLE_STYLES", "layer_payloads"]
+__all__ = ["ROLE_STYLES", "layer_payloads", "display_layers"]
 
 #: Total vertices kept across all display layers; the tolerance doubles until they fit.
 VERTEX_BUDGET = 2_500_000
@@ -146,3 +154,26 @@ def layer_payloads(layers: Sequence[DisplayLayer], aoi: tuple[float, float, floa
                          "count": count, "tolerance_m": tol, "named": with_names})
         log.debug("layer %r: %d features for display", layer.name, count)
     return payloads
+
+
+def display_layers(manifest: RunRecord | None, sites: gpd.GeoDataFrame):
+    """The vector inputs of a finished run, re-read around its sites, for drawing on a map."""
+    from sitescreen.outputs.mapping import DisplayLayer
+    out = []
+    pad = 20_000.0
+    for entry in (manifest.inputs if manifest is not None else ()):
+        if entry.kind != "vector":
+            continue
+        spec = LayerSpec(role=entry.role, path=Path(entry.path), layer=entry.layer, name=entry.name,
+                         schema=entry.schema if entry.schema not in (None, "generic") else None,
+                         crs=entry.crs_override)
+        if not spec.path.exists():
+            log.warning("%s: input no longer exists; left off the map", spec.path)
+            continue
+        try:
+            lyr = load_vector(spec, CRS(sites.crs), lonlat_boxes(sites.total_bounds, sites.crs, pad), polygonal=False)
+        except SitescreenError as exc:
+            log.warning("%s: cannot be drawn (%s); left off the map", spec.path, exc)
+            continue
+        out.append(DisplayLayer(name=spec.label, role=spec.role, gdf=lyr.gdf))
+    return out

@@ -14,7 +14,7 @@ from sitescreen.rules.verdicts import LABELS as VERDICT_LABELS
 from sitescreen.rules.verdicts import VERDICTS as VERDICT_ORDER
 from sitescreen.rules.verdicts import meanings, thresholds
 from sitescreen.rules.wording import exclusion_text, number, search_radius, transform_text, weight_text
-from sitescreen.run.record import RunRecord
+from sitescreen.record.manifest import RunRecord
 
 
 def criteria(manifest: RunRecord | None, sites: gpd.GeoDataFrame) -> list[dict[str, Any]]:

@@ -41,7 +41,7 @@ from sitescreen.rules.verdicts import LABELS as VERDICT_LABELS
 from sitescreen.rules.verdicts import STROKES
 from sitescreen.rules.verdicts import VERDICTS as VERDICT_ORDER
 from sitescreen.rules.wording import NO_DATA, NOT_EVALUATED
-from sitescreen.run.record import RunRecord, as_record
+from sitescreen.record.manifest import RunRecord, as_record
 
 log = logging.getLogger(__name__)
 

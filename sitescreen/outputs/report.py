@@ -28,7 +28,7 @@ from sitescreen.rules.verdicts import VERDICTS as VERDICT_ORDER
 from sitescreen.rules.wording import (NOT_EVALUATED, exclusion_text, measure_text, number, score_text,
                                       search_radius, suitability_text, transform_text, weight_text)
 from sitescreen.values import is_missing, text, text_values
-from sitescreen.run.record import RunRecord, Tool, as_record
+from sitescreen.record.manifest import RunRecord, Tool, as_record
 
 log = logging.getLogger(__name__)
 
@@ -257,7 +257,7 @@ footer { margin-top: 40px; font-size: 12px; color: var(--muted); }
 
 def build_report(sites: gpd.GeoDataFrame | pd.DataFrame, manifest: RunRecord | Mapping[str, Any] | None) -> str:
     """The review report of a screening as one self-contained HTML page (see the module doc);
-    ``manifest``: the run record (manifest data is read through :func:`sitescreen.run.record.as_record`)."""
+    ``manifest``: the run record (manifest data is read through :func:`sitescreen.record.manifest.as_record`)."""
     manifest = as_record(manifest)
     missing = [c for c in ("site_id", "name", "verdict", "score") if c not in sites.columns]
     if missing:

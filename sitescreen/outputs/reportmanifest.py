@@ -10,7 +10,7 @@ import numpy as np
 from sitescreen.outputs.htmlsafe import esc
 from sitescreen.rules.wording import number
 from sitescreen.values import plain
-from sitescreen.run.record import RunRecord, to_data
+from sitescreen.record.manifest import RunRecord, to_data
 
 
 def _value(v: Any) -> str:

@@ -33,8 +33,8 @@ from typing import Iterator
 import pyogrio
 
 from sitescreen.errors import OutputError, SitescreenError
-from sitescreen.run import record as runrecord
-from sitescreen.run.record import OutputFile
+from sitescreen.record import manifest as runrecord
+from sitescreen.record.manifest import OutputFile
 
 RESULT_FILES = ("sites.gpkg", "sites.parquet", "sites.csv", "manifest.json")
 OUTPUT_FILES = RESULT_FILES + ("map.html", "report.html")

@@ -28,8 +28,8 @@ import shapely
 
 from sitescreen import __version__
 from sitescreen.errors import SitescreenError, VerifyError
-from sitescreen.inputs.check import file_sha256
-from sitescreen.run.record import SCHEMA_VERSION, Mode, RunRecord, to_data
+from sitescreen.run.inputcheck import Difference, check_inputs, recorded_inputs, short_hash
+from sitescreen.record.manifest import SCHEMA_VERSION, Mode, RunRecord, to_data
 
 log = logging.getLogger(__name__)
 
@@ -38,17 +38,6 @@ GEOMETRY_TOLERANCE_M = 1e-6
 MAX_CELL_DIFFERENCES = 50  # per file; the rest are counted
 # hashes, outputs and recorded paths are checked on their own (check_inputs, check_outputs, check_recorded_paths)
 MANIFEST_IGNORED = frozenset({"created", "timings", "path", "config", "tool", "run", "bytes", "sha256", "outputs"})
-
-
-@dataclass(frozen=True)
-class Difference:
-    """One way the run does not reproduce: the file it is in, and what differs."""
-
-    file: str
-    detail: str
-
-    def __str__(self) -> str:
-        return f"{self.file}: {self.detail}"
 
 
 @dataclass
@@ -89,7 +78,7 @@ def verify(out_dir: str | Path) -> VerifyReport:
     except SitescreenError as exc:
         raise VerifyError(f"{out_dir / 'manifest.json'}: {exc}") from None
     report.differences += check_inputs(manifest, config)
-    report.inputs_checked = len(_recorded_inputs(manifest, config, []))
+    report.inputs_checked = len(recorded_inputs(manifest, config, []))
     report.differences += check_recorded_paths(manifest, config, str(out_dir / "manifest.json"))
     report.differences += check_outputs(out_dir, manifest)
     report.outputs_checked = len(manifest.outputs) if manifest.outputs is not None else 0
@@ -141,37 +130,6 @@ def _read(out_dir: Path) -> tuple[RunRecord, gpd.GeoDataFrame]:
     return manifest, sites
 
 
-def check_inputs(manifest: RunRecord, config) -> list[Difference]:
-    """Re-hash the sites file, every layer and the profile of a run against its manifest."""
-    out: list[Difference] = []
-    for what, path, recorded in _recorded_inputs(manifest, config, out):
-        if not path.exists():
-            out.append(Difference(str(path), f"{what} file not found (it was an input of the run)"))
-            continue
-        now = file_sha256(path)
-        if now != recorded:
-            out.append(Difference(
-                str(path), f"{what} file has changed since the run (sha256 {_short(recorded)} in the manifest, {_short(now)} now)"))
-    return out
-
-
-def _recorded_inputs(manifest: RunRecord, config, out: list[Difference]) -> list[tuple[str, Path, str | None]]:
-    """(what, path, recorded sha256) of every input: the manifest lists vector layers, then rasters."""
-    from sitescreen.rules.profile import builtin_profiles
-    checks: list[tuple[str, Path, str | None]] = []
-    if config.sites is not None:
-        checks.append(("sites", Path(config.sites.path), manifest.sites.sha256))
-    specs = [s for s in config.layers if s.kind == "vector"] + [s for s in config.layers if s.kind == "raster"]
-    entries = manifest.inputs
-    if len(entries) != len(specs):
-        out.append(Difference("manifest.json", f"lists {len(entries)} inputs but the run has {len(specs)} layers"))
-    for spec, entry in zip(specs, entries):
-        checks.append((f"{spec.role} layer", Path(spec.path), entry.sha256))
-    profile = str(config.profile)
-    checks.append(("profile", Path(builtin_profiles().get(profile, profile)), manifest.profile.sha256))
-    return checks
-
-
 def check_outputs(out_dir: Path, manifest: RunRecord) -> list[Difference]:
     """The SHA-256 of every output file against the manifest's ``outputs`` (recorded when the run
     was written, or when ``sitescreen map``/``report`` rebuilt a file in the folder); an output file
@@ -193,7 +151,7 @@ def check_outputs(out_dir: Path, manifest: RunRecord) -> list[Difference]:
             continue
         rec, now = entry.sha256, sha256(path)
         if now != rec:
-            out.append(Difference(str(path), f"changed since the run (sha256 {_short(rec)} recorded, {_short(now)} now)"))
+            out.append(Difference(str(path), f"changed since the run (sha256 {short_hash(rec)} recorded, {short_hash(now)} now)"))
     for name in OUTPUT_FILES:
         if name != "manifest.json" and name not in recorded and (out_dir / name).exists():
             out.append(Difference(str(out_dir / name), "is not an output of the run (the manifest's outputs do not record it)"))
@@ -241,10 +199,6 @@ def compare_gpkg(path: Path, new: gpd.GeoDataFrame) -> list[Difference]:
     except Exception as exc:  # any GDAL failure: the file is not a readable GeoPackage any more
         return [Difference(str(path), f"cannot be read as a GeoPackage with a layer 'sites' ({exc})")]
     return compare_frames(saved, new, str(path))
-
-
-def _short(h: Any) -> str:
-    return f"{h[:12]}…" if isinstance(h, str) else repr(h)
 
 
 def _roundtrip(sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -373,4 +327,4 @@ def diff_json(saved: Any, new: Any, path: str = "", ignored=MANIFEST_IGNORED) ->
     return [f"{path}: {_fmt(saved)} saved, {_fmt(new)} re-run"]
 
 
-__all__ = ["verify", "check_inputs", "check_outputs", "check_recorded_paths", "compare_gpkg", "VerifyReport", "Difference", "compare_frames", "compare_csv", "diff_json", "FLOAT_TOLERANCE"]
+__all__ = ["verify", "check_outputs", "check_recorded_paths", "compare_gpkg", "VerifyReport", "compare_frames", "compare_csv", "diff_json", "FLOAT_TOLERANCE"]

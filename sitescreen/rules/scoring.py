@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sitescreen.measure.criteria import Measurement
+from sitescreen.rules.measurement import Measurement
 from sitescreen.rules.profile import Profile, effective_weights
 from sitescreen.rules.wording import exclusion_text, measure_texts, search_radius, suitability_texts
 

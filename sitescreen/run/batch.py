@@ -177,8 +177,8 @@ def up_to_date(job: Job, config=None) -> bool:
     from sitescreen import __version__
     from sitescreen.run.config import config_to_dict
     from sitescreen.outputs.files import manifest_text
-    from sitescreen.review.verify import check_inputs
-    from sitescreen.run.record import read_record
+    from sitescreen.run.inputcheck import check_inputs
+    from sitescreen.record.manifest import read_record
     if not all((job.out / f).is_file() for f in _wanted_files(job)):
         return False
     try:
@@ -206,7 +206,7 @@ def run_job(job: Job, overwrite: bool = False) -> JobResult:
         clean_stale(job.out)  # left by a killed run
         config = job_config(job)
         if up_to_date(job, config):
-            from sitescreen.run.record import read_record
+            from sitescreen.record.manifest import read_record
             res.status, res.sites = "up to date", read_record(job.out / "manifest.json").sites.sites
         else:
             try:

@@ -257,7 +257,7 @@ def config_from_run(run: Mapping[str, Any], where: str = "manifest.json: run") -
 
 def config_from_manifest(manifest) -> RunConfig:
     """The RunConfig of a finished run, from its record's ``run`` section
-    (a :class:`sitescreen.run.record.RunRecord`)."""
+    (a :class:`sitescreen.record.manifest.RunRecord`)."""
     if manifest.run is None:
         raise LayerConfigError("manifest.json has no 'run' section (written by an older sitescreen); "
                                "run the screening again to record it")

@@ -22,23 +22,24 @@ import numpy as np
 import pandas as pd
 import rasterio
 import shapely
-from pyproj import CRS, Transformer
+from pyproj import CRS
 
 from sitescreen import __version__
 from sitescreen.run.config import RunConfig, config_to_dict
-from sitescreen.measure.criteria import Inputs, Measurement
+from sitescreen.measure.criteria import Inputs
+from sitescreen.rules.measurement import Measurement
 from sitescreen.measure.engine import DEFAULT_CHUNK
-from sitescreen.errors import CRSError, LayerConfigError, LayerDataError, SitescreenError
+from sitescreen.errors import CRSError, LayerConfigError, LayerDataError
 from sitescreen.rules.kinds import KINDS
 from sitescreen.inputs.check import check_coordinates, check_path, companion_files, file_sha256
 from sitescreen.inputs.crs import crs_label, to_crs
 from sitescreen.inputs.load import LoadedLayer, load_vector
 from sitescreen.inputs.spec import LayerSpec
 from sitescreen.rules.profile import VERDICTS, Profile, effective_weights, load_profile
-from sitescreen.run.record import (COLUMNS, CriterionRecord, CriterionSelection, InputRecord, Mode, ProfileRecord, RunRecord,
+from sitescreen.record.manifest import (COLUMNS, CriterionRecord, CriterionSelection, InputRecord, Mode, ProfileRecord, RunRecord,
                                    SelectionRecord, SitesRecord, Tally, Tool, Verdicts)
-from sitescreen.run.recordread import read_value
-from sitescreen.inputs.crs import Extent, parse_run_crs, split_box, working_crs
+from sitescreen.record.read import read_value
+from sitescreen.inputs.crs import Extent, lonlat_boxes, parse_run_crs, working_crs
 from sitescreen.sites.options import SiteStats
 from sitescreen.run.sources import FrameSource, SiteSource
 
@@ -173,16 +174,6 @@ def _check_reach(config: RunConfig, fp: np.ndarray, crs: CRS, vectors: list[Load
         f"columns swapped or the sites' CRS wrong? Otherwise give layers that cover the sites")
 
 
-def _bbox_lonlat(bounds, crs, margin: float) -> tuple[tuple, ...]:
-    """The lon/lat boxes of ``bounds`` (in ``crs``) plus ``margin`` metres and 1 km: one box, or
-    two when they cross ±180° (a reader takes boxes that do not wrap)."""
-    minx, miny, maxx, maxy = bounds
-    pad = margin + 1000.0
-    t = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
-    x0, y0, x1, y1 = t.transform_bounds(minx - pad, miny - pad, maxx + pad, maxy + pad, densify_pts=21)
-    return split_box((x0, max(y0, -90.0), x1, min(y1, 90.0)))
-
-
 def raster_info(spec: LayerSpec, fp: np.ndarray, run_crs: CRS) -> RasterInfo:
     """Open a raster, check its CRS against its coordinates and its overlap with the footprints ``fp``."""
     check_path(spec.path, f"{spec.role} raster")
@@ -222,7 +213,7 @@ def load_layers(config: RunConfig, profile: Profile, run_crs: CRS, bounds, fp: n
     rasters: list[LayerSpec] = []
     for spec in config.layers:
         if spec.kind == "vector":
-            vectors.append(load_vector(spec, run_crs, _bbox_lonlat(bounds, run_crs, margins.get(spec.role, 0.0)),
+            vectors.append(load_vector(spec, run_crs, lonlat_boxes(bounds, run_crs, margins.get(spec.role, 0.0)),
                                        polygonal=spec.role in _polygon_roles(profile)))
         else:
             rasters.append(spec)
@@ -300,7 +291,7 @@ def _profile_record(p: Profile) -> ProfileRecord:
 
 def build_manifest(prep: Prepared, measures: dict[str, Measurement], counted: Tally,
                    mode: Mode | dict | None = None) -> RunRecord:
-    """The run record of a screening (:mod:`sitescreen.run.record`); effective weights from
+    """The run record of a screening (:mod:`sitescreen.record.manifest`); effective weights from
     :func:`sitescreen.rules.profile.effective_weights`, as the score used them."""
     p = prep.profile
     weights = effective_weights(p, [c.name for c in p.criteria if measures[c.name].evaluated])
@@ -320,26 +311,3 @@ def build_manifest(prep: Prepared, measures: dict[str, Measurement], counted: Ta
         columns=dict(COLUMNS), timings=dict(prep.timings),
         run=config_to_dict(prep.config),  # the run as data: `sitescreen verify` and `batch` repeat it from here
     )
-
-
-def display_layers(manifest: RunRecord | None, sites: gpd.GeoDataFrame):
-    """The vector inputs of a finished run, re-read around its sites, for drawing on a map."""
-    from sitescreen.outputs.mapping import DisplayLayer
-    out = []
-    pad = 20_000.0
-    for entry in (manifest.inputs if manifest is not None else ()):
-        if entry.kind != "vector":
-            continue
-        spec = LayerSpec(role=entry.role, path=Path(entry.path), layer=entry.layer, name=entry.name,
-                         schema=entry.schema if entry.schema not in (None, "generic") else None,
-                         crs=entry.crs_override)
-        if not spec.path.exists():
-            log.warning("%s: input no longer exists; left off the map", spec.path)
-            continue
-        try:
-            lyr = load_vector(spec, CRS(sites.crs), _bbox_lonlat(sites.total_bounds, sites.crs, pad), polygonal=False)
-        except SitescreenError as exc:
-            log.warning("%s: cannot be drawn (%s); left off the map", spec.path, exc)
-            continue
-        out.append(DisplayLayer(name=spec.label, role=spec.role, gdf=lyr.gdf))
-    return out

@@ -36,7 +36,7 @@ from pyproj import CRS, Transformer
 from sitescreen.errors import LayerConfigError, LayerDataError
 from sitescreen.inputs.crs import Extent, ExtentBuilder
 from sitescreen.inputs.read import read_batches
-from sitescreen.measure.criteria import Measurement
+from sitescreen.rules.measurement import Measurement
 from sitescreen.measure.engine import _from_frame, _to_frame, check_chunk_size, spatial_order
 from sitescreen.run.config import RunConfig
 from sitescreen.sites.aoi import aoi_geometry, apply_aoi, raise_outside_aoi

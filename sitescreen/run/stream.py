@@ -37,7 +37,7 @@ from sitescreen.outputs.files import (MapOptions, ResultWriter, read_results, ru
 from sitescreen.outputs.staging import staged_dir
 from sitescreen.run.pipeline import Prepared, Result, add_tallies, build_manifest, prepare, tally
 from sitescreen.run.sources import FileSource, FrameSource, NotStreamable, SiteSource
-from sitescreen.run.record import RunRecord
+from sitescreen.record.manifest import RunRecord
 from sitescreen.rules.scoring import score
 
 log = logging.getLogger(__name__)

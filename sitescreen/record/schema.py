@@ -1,17 +1,18 @@
 """The JSON Schema of the run record's layout, generated from the dataclasses of
-:mod:`sitescreen.run.record` and committed as :data:`sitescreen.run.record.SCHEMA_FILE`
-(``python -m sitescreen.run.recordschema`` rewrites it)."""
+:mod:`sitescreen.record.manifest` and committed as :data:`sitescreen.record.manifest.SCHEMA_FILE`
+(``python -m sitescreen.record.schema`` rewrites it)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import typing
 from collections.abc import Mapping
 from dataclasses import fields, is_dataclass
 from typing import Any
 
-from sitescreen.run.record import SCHEMA_FILE, SCHEMA_VERSION, RunRecord
-from sitescreen.run.recordread import union_args
+from sitescreen.record.manifest import SCHEMA_FILE, SCHEMA_VERSION, RunRecord
+from sitescreen.record.read import union_args
 
 _JSON_TYPES = {str: "string", bool: "boolean", int: "integer", float: "number"}
 
@@ -70,12 +71,24 @@ def json_schema() -> dict:
 
 
 def schema_text() -> str:
-    """The text of :data:`SCHEMA_FILE` (``python -m sitescreen.run.recordschema`` writes it)."""
+    """The text of :data:`SCHEMA_FILE` (``python -m sitescreen.record.schema`` writes it)."""
     return json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
+
+
+@functools.lru_cache(maxsize=1)
+def validator():
+    """A validator of the committed schema file (the one a reviewer's tools read), built once."""
+    import jsonschema
+    return jsonschema.Draft202012Validator(json.loads(SCHEMA_FILE.read_text(encoding="utf-8")))
+
+
+def schema_problems(data: Any) -> list[str]:
+    """Where ``data`` (a manifest as JSON data) breaks the committed schema: "path: message", sorted."""
+    return sorted(f"{'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}" for e in validator().iter_errors(data))
 
 
 if __name__ == "__main__":  # pragma: no cover - regenerates the committed schema file
     SCHEMA_FILE.write_text(schema_text(), encoding="utf-8")
 
 
-__all__ = ["json_schema", "schema_text"]
+__all__ = ["json_schema", "schema_text", "schema_problems", "validator"]

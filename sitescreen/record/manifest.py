@@ -10,7 +10,7 @@ layout before this module; the same keys): it is loaded, with what it lacks fill
 be derived (effective weights from the weights of the evaluated criteria, the in-memory flow) or
 left unknown (``None``); a schema 1 manifest lacking a fact that cannot be derived, or one from a
 newer sitescreen, stops with a message naming the version. The JSON Schema of the layout,
-``manifest.schema.json`` beside this file, is generated from the dataclasses (:func:`sitescreen.run.recordschema.json_schema`).
+``manifest.schema.json`` beside this file, is generated from the dataclasses (:func:`sitescreen.record.schema.json_schema`).
 
 Field rules: a field with a default may be missing from a schema 1 manifest; a field marked
 ``omit`` (``_opt``) is written only when set and may be missing from any manifest.
@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from sitescreen.errors import OutputError
-from sitescreen.run.recordread import Bad, build
+from sitescreen.record.read import Bad, build
 from sitescreen.values import strict_json
 
 SCHEMA_VERSION = 2
@@ -257,8 +257,17 @@ def to_data(obj: Any) -> Any:
 
 
 def to_json(record: RunRecord) -> str:
-    """manifest.json's text for ``record`` (strict JSON, two-space indent, a final newline)."""
-    return strict_json(to_data(record), indent=2, ensure_ascii=False) + "\n"
+    """manifest.json's text for ``record`` (strict JSON, two-space indent, a final newline). Every
+    text made here validates against the committed :data:`SCHEMA_FILE` before anything writes it: a
+    record that does not is refused (a sitescreen bug, never a file a reviewer's tools cannot read)."""
+    from sitescreen.record.schema import schema_problems
+    text = strict_json(to_data(record), indent=2, ensure_ascii=False) + "\n"
+    problems = schema_problems(json.loads(text))
+    if problems:
+        raise OutputError(f"the run record breaks {SCHEMA_FILE.name} at {problems[0]}"
+                          f"{f' (and {len(problems) - 1} more)' if len(problems) > 1 else ''}: a sitescreen bug, "
+                          f"please report it; no manifest was written")
+    return text
 
 
 def with_outputs(record: RunRecord, outputs: Mapping[str, OutputFile]) -> RunRecord:

@@ -1,6 +1,6 @@
-"""The typed reader of the run record: a dataclass of :mod:`sitescreen.run.record` built from JSON
+"""The typed reader of the run record: a dataclass of :mod:`sitescreen.record.manifest` built from JSON
 data, every value checked against the field's type (:func:`read_value`; :func:`build` for
-:func:`sitescreen.run.record.read_record`). ``legacy``: fields with a default may be missing
+:func:`sitescreen.record.manifest.read_record`). ``legacy``: fields with a default may be missing
 (a schema 1 manifest)."""
 
 from __future__ import annotations

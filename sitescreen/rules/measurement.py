@@ -1,0 +1,21 @@
+"""The record a criterion's measurement fills: one value per site, the feature behind it, and why a
+site has no value. Measured in :mod:`sitescreen.measure`, scored by :mod:`sitescreen.rules.scoring`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Measurement:
+    """One criterion over all sites: values, the feature each value refers to, and no-data reasons."""
+
+    values: np.ndarray                       # float (or object for categorical attributes)
+    feature: np.ndarray | None = None        # name of the feature behind the value ("" when none)
+    feature_layer: np.ndarray | None = None  # the layer that feature came from
+    nodata_reason: np.ndarray | None = None  # per site: why there is no value ("" when there is)
+    evaluated: bool = True
+    note: str = ""
+    layers: list[str] = field(default_factory=list)
