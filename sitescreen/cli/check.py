@@ -9,6 +9,7 @@ from sitescreen.values import strict_json
 from sitescreen.cli.options import build_config, inputs_options
 from sitescreen.run.record import InputRecord, SitesRecord, to_data
 from sitescreen.run.recordread import read_value
+from sitescreen.rules.wording import site_chain
 
 
 def check_records(prep) -> tuple[SitesRecord, list[InputRecord]]:
@@ -49,9 +50,7 @@ def check_command(ctx, sites, config_path, layers, profile, aoi, crs, radius_m, 
         return  # the exit code says it all
     s, layers = check_records(prep)
     click.echo(f"Run CRS: {report['crs']}; profile: {report['profile']}")
-    click.echo(f"Sites: {s.sites} from {s.path} ({s.records_read or 0} records, "
-               f"{s.records_without_location or 0} without location, {s.records_filtered_out or 0} other commodities, "
-               f"{s.duplicates_merged or 0} duplicates merged)")
+    click.echo(f"Sites: {s.sites} from {s.path}" + (f" ({site_chain(s.chain())})" if s.chain() else ""))
     for lyr in layers:
         extra = (f"{lyr.features_read} features read, {lyr.features_used} used, {lyr.repairs} repaired"
                  if lyr.kind == "vector" else f"{lyr.width}×{lyr.height} cells, covers {lyr.sites_covered} sites")

@@ -12,15 +12,15 @@ from sitescreen.outputs.staging import check_out_dir
 from sitescreen.run.stream import STREAM_MIN_SITES, screen_to_folder
 from sitescreen.cli.options import Progress, build_config, inputs_options, make_map_options, map_options
 from sitescreen.run.record import RunRecord
+from sitescreen.rules.wording import site_chain
 
 
 def summary_lines(m: RunRecord, out_dir: Path) -> list[str]:
     s = m.sites
     counts = ", ".join(f"{v} {k}" for k, v in m.counts.items() if v)
     lines = [f"Screened {s.sites} sites ({counts}) in {m.crs} with profile {m.profile.name}."]
-    if s.records_read:
-        lines.append(f"Sites from {s.records_read} records: {s.records_without_location or 0} without location skipped, "
-                     f"{s.records_filtered_out or 0} not matching the commodity, {s.duplicates_merged or 0} duplicates merged.")
+    if s.chain():
+        lines.append(f"Sites: {site_chain(s.chain())}.")
     for c in m.criteria:
         if not c.evaluated:
             lines.append(f"Criterion {c.name}: {c.note}.")

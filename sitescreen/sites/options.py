@@ -47,7 +47,8 @@ class SiteStats:
     records_read: int = 0
     records_without_location: int = 0
     records_skipped_invalid: int = 0
-    records_filtered_out: int = 0
+    records_not_selected: int = 0      # outside --sites-where / the [sites] where filter
+    records_filtered_out: int = 0      # not the commodity
     records_outside_aoi: int = 0
     duplicates_merged: int = 0
     sites: int = 0

@@ -66,7 +66,7 @@ def select_sites(gdf: gpd.GeoDataFrame, schema, spec: LayerSpec, opts: SiteOptio
         for v, n in values[keep].dropna().value_counts().items():
             seen[str(v)] = seen.get(str(v), 0) + int(n)
         selected = values.isin([str(a) for a in allowed]).to_numpy(dtype=bool, na_value=False)
-        stats.extra["records_not_selected"] = stats.extra.get("records_not_selected", 0) + int((keep & ~selected).sum())
+        stats.records_not_selected += int((keep & ~selected).sum())
         keep &= selected
     stats.located += int(keep.sum())
     if keep.any():
