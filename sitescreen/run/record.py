@@ -111,6 +111,9 @@ class SitesRecord:
     role: str | None = _opt()
     layer: str | None = _opt()
     crs_override: str | None = _opt()
+    id_field: str | None = _opt()
+    name_field: str | None = _opt()
+    source_fields: tuple[str, ...] | None = _opt()
 
     def chain(self) -> tuple[tuple[str, int], ...] | None:
         """How the records read became the sites, in the order of the flow: ``(step, records)`` for
