@@ -209,7 +209,7 @@ class FileSource:
     def _pieces(self, stats: SiteStats) -> Iterator[gpd.GeoDataFrame]:
         """The selected sites, piece by piece, in their source CRS (counts added to ``stats``)."""
         spec = replace(self.config.sites, skip_invalid=self.config.site_options.skip_invalid)
-        schema, src_crs, _, pieces = read_batches(spec, READ_ROWS)
+        schema, src_crs, _, pieces = read_batches(spec, READ_ROWS, all_columns=True)
         stats.source_crs, stats.schema = src_crs, schema.name
         for raw in pieces:
             sel = select_sites(raw, schema, spec, self.config.site_options, stats)
