@@ -511,3 +511,16 @@ def test_idaho_counts_chain_closes_and_reads_the_same_everywhere(idaho, records,
     assert line.startswith("2,315 records read − 285 without location − ") and line.endswith(f"= {len(sites)} sites")
     assert f"Sites: {line}." in summary_lines(idaho.manifest, tmp_path)
     assert line in build_report(sites, idaho.manifest)
+
+
+def test_idaho_site_ids_are_the_record_ids_and_source_fields_are_carried(idaho, sites, idaho_points):
+    rec = idaho.manifest.sites
+    assert rec.id_field == "record_id" and rec.name_field == "site_name"
+    first = {s.split(",")[0] for s in sites["record_ids"]}
+    assert set(sites["site_id"]) == first  # a merged site keeps its first record's id
+    assert "10009148" in set(sites["site_id"])  # data README sample: Mineral Hill
+    row = sites.set_index("site_id").loc["10009148"]
+    src = idaho_points.set_index("record_id").loc["10009148"]
+    for field in ("ms_uri", "source_id", "site_name", "commodity", "deposit_type", "state_or_province"):
+        assert row[f"src_{field}"] == src[field], field
+    assert "src_location" not in sites
