@@ -480,3 +480,47 @@ def test_idaho_popup_shows_the_weights_the_score_used(idaho):
     scored = idaho.sites["verdict"].isin(["favorable", "review", "unfavorable"]).to_numpy()
     expected = sum(idaho.sites[f"s_{n}"].to_numpy(dtype=float) * w / total for n, w in kept.items()) * 100
     np.testing.assert_allclose(idaho.sites["score"].to_numpy(dtype=float)[scored], expected[scored], atol=1e-3)
+
+
+# ------------------------------------------------------------------------------------------
+# the counts add up (issue 14 item 4)
+
+
+def test_idaho_counts_chain_closes_and_reads_the_same_everywhere(idaho, records, sites, tmp_path):
+    from sitescreen.cli.screen import summary_lines
+    from sitescreen.outputs.report import build_report
+    from sitescreen.rules.wording import site_chain
+    from sitescreen.sites.options import RARE_EARTHS
+    located = records["location"].str.strip() != ""
+    selected = located & (records["state_or_province"] == "Idaho")
+    pattern = r"\b(?:" + "|".join(re.escape(t) for t in RARE_EARTHS) + r")\b"
+    ree = selected & records["commodity"].str.lower().str.contains(pattern, regex=True)
+    chain = dict(idaho.manifest.sites.chain())
+    assert chain["records_read"] == len(records) == 2315  # the data README: 2,315 rows
+    assert chain["records_without_location"] == int((~located).sum()) == 285
+    assert chain["records_not_selected"] == int((located & ~selected).sum())
+    assert chain["records_filtered_out"] == int((selected & ~ree).sum())
+    assert chain["records_skipped_invalid"] == chain["records_outside_aoi"] == 0
+    assert chain["sites"] == len(sites)
+    assert chain["duplicates_merged"] == int(ree.sum()) - len(sites)  # every kept record is in one site
+    assert sum(len(s.split(",")) for s in sites["record_ids"]) == int(ree.sum())
+    steps = [v for k, v in chain.items() if k not in ("records_read", "sites")]
+    assert chain["records_read"] - sum(steps) == chain["sites"]
+    line = site_chain(idaho.manifest.sites.chain())
+    assert f"{chain['records_not_selected']:,} not selected by the sites filter" in line
+    assert line.startswith("2,315 records read − 285 without location − ") and line.endswith(f"= {len(sites)} sites")
+    assert f"Sites: {line}." in summary_lines(idaho.manifest, tmp_path)
+    assert line in build_report(sites, idaho.manifest)
+
+
+def test_idaho_site_ids_are_the_record_ids_and_source_fields_are_carried(idaho, sites, idaho_points):
+    rec = idaho.manifest.sites
+    assert rec.id_field == "record_id" and rec.name_field == "site_name"
+    first = {s.split(",")[0] for s in sites["record_ids"]}
+    assert set(sites["site_id"]) == first  # a merged site keeps its first record's id
+    assert "10009148" in set(sites["site_id"])  # data README sample: Mineral Hill
+    row = sites.set_index("site_id").loc["10009148"]
+    src = idaho_points.set_index("record_id").loc["10009148"]
+    for field in ("ms_uri", "source_id", "site_name", "commodity", "deposit_type", "state_or_province"):
+        assert row[f"src_{field}"] == src[field], field
+    assert "src_location" not in sites

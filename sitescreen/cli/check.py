@@ -9,6 +9,7 @@ from sitescreen.values import strict_json
 from sitescreen.cli.options import build_config, inputs_options
 from sitescreen.record.manifest import InputRecord, SitesRecord, to_data
 from sitescreen.record.read import read_value
+from sitescreen.rules.wording import site_chain
 
 
 def check_records(prep) -> tuple[SitesRecord, list[InputRecord]]:
@@ -32,14 +33,14 @@ def check_report(prep) -> dict:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.pass_context
 def check_command(ctx, sites, config_path, layers, profile, aoi, crs, radius_m, commodity, sites_where, grid_cell_m,
-                  skip_invalid, as_json):
+                  skip_invalid, id_field, name_field, as_json):
     """Validate the inputs of a screening and summarise them, without scoring.
 
     Reads every layer as a screening would (CRS, repairs, coverage, counts) and
     reports problems as errors. Same arguments as `sitescreen screen`.
     """
     config = build_config(sites, config_path, layers, profile, aoi, crs, radius_m, commodity, sites_where,
-                          grid_cell_m, skip_invalid)
+                          grid_cell_m, skip_invalid, id_field, name_field)
     prep = prepare(config)
     report = check_report(prep)
     if as_json:
@@ -49,9 +50,7 @@ def check_command(ctx, sites, config_path, layers, profile, aoi, crs, radius_m, 
         return  # the exit code says it all
     s, layers = check_records(prep)
     click.echo(f"Run CRS: {report['crs']}; profile: {report['profile']}")
-    click.echo(f"Sites: {s.sites} from {s.path} ({s.records_read or 0} records, "
-               f"{s.records_without_location or 0} without location, {s.records_filtered_out or 0} other commodities, "
-               f"{s.duplicates_merged or 0} duplicates merged)")
+    click.echo(f"Sites: {s.sites} from {s.path}" + (f" ({site_chain(s.chain())})" if s.chain() else ""))
     for lyr in layers:
         extra = (f"{lyr.features_read} features read, {lyr.features_used} used, {lyr.repairs} repaired"
                  if lyr.kind == "vector" else f"{lyr.width}×{lyr.height} cells, covers {lyr.sites_covered} sites")

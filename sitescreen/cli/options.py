@@ -99,6 +99,12 @@ def inputs_options(f: Callable) -> Callable:
                      help=f"Screen a regular grid of cells of this size over --aoi instead of a sites file "
                           f"({RANGES['grid_cell_m'].text()})."),
         click.option("--skip-invalid", is_flag=True, help="Skip site rows whose location does not parse (counted)."),
+        click.option("--id-field", "id_field", default=None, metavar="FIELD",
+                     help="The sites file's field holding the site ids (unique, non-empty). Default: the layer "
+                          "definition's id, else a unique id/*_id column, else S0001… in file order."),
+        click.option("--name-field", "name_field", default=None, metavar="FIELD",
+                     help="The sites file's field holding the site names. Default: the definition's name, "
+                          "else a name/*_name column."),
     ]
     for d in reversed(decorators):
         f = d(f)
@@ -106,13 +112,14 @@ def inputs_options(f: Callable) -> Callable:
 
 
 def build_config(sites, config_path, layers, profile, aoi, crs, radius_m, commodity, sites_where, grid_cell_m,
-                 skip_invalid) -> RunConfig:
+                 skip_invalid, id_field=None, name_field=None) -> RunConfig:
     """One RunConfig from either --config (with the flags given beside it as overrides) or the
     quick-mode arguments. A flag is applied or refused, never dropped."""
     from dataclasses import replace
 
     given = Overrides(profile=profile, crs=crs, aoi=aoi, radius_m=radius_m, commodity=commodity,
-                      sites_where=sites_where, grid_cell_m=grid_cell_m, skip_invalid=skip_invalid)
+                      sites_where=sites_where, grid_cell_m=grid_cell_m, skip_invalid=skip_invalid,
+                      id_field=id_field, name_field=name_field)
     if config_path is not None:
         if sites is not None or layers:
             raise click.UsageError("give either --config FILE or SITES with --layer options, not both")
@@ -125,7 +132,7 @@ def build_config(sites, config_path, layers, profile, aoi, crs, radius_m, commod
     if sites is None and misplaced:
         raise click.UsageError(f"{', '.join(misplaced)} apply to a sites file, not to a grid of cells (--grid)")
     opts = site_options(radius_m=radius_m, commodity=commodity, grid_cell_m=grid_cell_m, aoi=aoi,
-                        skip_invalid=skip_invalid, where="command line")
+                        skip_invalid=skip_invalid, id_field=id_field, name_field=name_field, where="command line")
     spec = replace(sites, where=sites_where) if sites is not None else None
     return RunConfig(sites=spec, layers=tuple(layers), site_options=opts,
                      profile=profile or "federal-safeguards", crs=crs,

@@ -12,15 +12,15 @@ from sitescreen.outputs.staging import check_out_dir
 from sitescreen.run.stream import STREAM_MIN_SITES, screen_to_folder
 from sitescreen.cli.options import Progress, build_config, inputs_options, make_map_options, map_options
 from sitescreen.record.manifest import RunRecord
+from sitescreen.rules.wording import site_chain
 
 
 def summary_lines(m: RunRecord, out_dir: Path) -> list[str]:
     s = m.sites
     counts = ", ".join(f"{v} {k}" for k, v in m.counts.items() if v)
     lines = [f"Screened {s.sites} sites ({counts}) in {m.crs} with profile {m.profile.name}."]
-    if s.records_read:
-        lines.append(f"Sites from {s.records_read} records: {s.records_without_location or 0} without location skipped, "
-                     f"{s.records_filtered_out or 0} not matching the commodity, {s.duplicates_merged or 0} duplicates merged.")
+    if s.chain():
+        lines.append(f"Sites: {site_chain(s.chain())}.")
     for c in m.criteria:
         if not c.evaluated:
             lines.append(f"Criterion {c.name}: {c.note}.")
@@ -51,7 +51,7 @@ def summary_lines(m: RunRecord, out_dir: Path) -> list[str]:
 @click.option("--json", "as_json", is_flag=True, help="Print the run manifest as JSON instead of a summary.")
 @click.pass_context
 def screen_command(ctx, sites, config_path, layers, profile, aoi, crs, radius_m, commodity, sites_where, grid_cell_m,
-                   skip_invalid, out_dir, overwrite, no_map, no_report, self_contained, offline, basemap, engine,
+                   skip_invalid, id_field, name_field, out_dir, overwrite, no_map, no_report, self_contained, offline, basemap, engine,
                    scheduler, workers, chunk_size, stream, as_json):
     """Screen SITES (deposit points or polygons) against the layers and write results to --out.
 
@@ -67,7 +67,7 @@ def screen_command(ctx, sites, config_path, layers, profile, aoi, crs, radius_m,
     if engine != "dask" and (scheduler or workers):
         raise click.UsageError("--scheduler and --workers go with --engine dask")
     config = build_config(sites, config_path, layers, profile, aoi, crs, radius_m, commodity, sites_where,
-                          grid_cell_m, skip_invalid)
+                          grid_cell_m, skip_invalid, id_field, name_field)
     check_out_dir(out_dir, overwrite, run_paths(config))
     progress = Progress(not ctx.obj.get("quiet"), total=7)
     try:

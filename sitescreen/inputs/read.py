@@ -83,12 +83,14 @@ def _has_mapped(schema: Schema, fields: list[str]) -> bool:
     return True
 
 
-def read_table(spec: LayerSpec, bbox_lonlat: tuple | None = None) -> tuple[gpd.GeoDataFrame, Schema, str]:
+def read_table(spec: LayerSpec, bbox_lonlat: tuple | None = None, *,
+               all_columns: bool = False) -> tuple[gpd.GeoDataFrame, Schema, str]:
     """Read a vector layer in its source CRS: (frame with the source columns, schema, source CRS).
 
     ``bbox_lonlat`` limits the read to that lon/lat box, or those boxes (transformed into the file's
     CRS; a box crossing ±180° is read as its two halves). A multi-layer source without a layer name
-    is read at the layer :func:`choose_layer` names.
+    is read at the layer :func:`choose_layer` names. ``all_columns``: every attribute, not only
+    those the definition maps (the sites: the user's own fields are carried to the results).
     """
     path = spec.path
     check_path(path, f"{spec.role} layer")
@@ -111,7 +113,7 @@ def read_table(spec: LayerSpec, bbox_lonlat: tuple | None = None) -> tuple[gpd.G
     if bbox_lonlat is not None:
         src = to_crs(src_crs, where)
         boxes = _bbox_in(bbox_lonlat, src, _lon_max(spec) if src.is_geographic else None)
-    wanted = schema.source_columns(columns)
+    wanted = None if all_columns else schema.source_columns(columns)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -126,7 +128,8 @@ def read_table(spec: LayerSpec, bbox_lonlat: tuple | None = None) -> tuple[gpd.G
 BATCH_SUFFIXES = (".parquet", ".geoparquet", ".gpkg", ".fgb", ".shp", ".geojson", ".json")
 
 
-def read_batches(spec: LayerSpec, batch_rows: int) -> tuple[Schema, str, int, Iterator[gpd.GeoDataFrame]]:
+def read_batches(spec: LayerSpec, batch_rows: int, *,
+                 all_columns: bool = False) -> tuple[Schema, str, int, Iterator[gpd.GeoDataFrame]]:
     """Read a vector file in pieces of ``batch_rows`` rows, for inputs too large to hold at once.
 
     Returns (schema, source CRS, rows in the file, an iterator of frames in the source CRS): the
@@ -156,7 +159,7 @@ def read_batches(spec: LayerSpec, batch_rows: int) -> tuple[Schema, str, int, It
         return schema, src_crs, int(total or 0), parquet_pieces()
     info = file_info(spec, where)
     src_crs = source_crs(spec, info.get("crs"), where)
-    wanted = schema.source_columns(columns)
+    wanted = None if all_columns else schema.source_columns(columns)
 
     def ogr_pieces() -> Iterator[gpd.GeoDataFrame]:
         try:

@@ -25,7 +25,7 @@ from sitescreen.rules.verdicts import COLORS as VERDICT_COLORS
 from sitescreen.rules.verdicts import LABELS as VERDICT_LABELS
 from sitescreen.rules.verdicts import OTHER_COLOR, meanings, thresholds
 from sitescreen.rules.verdicts import VERDICTS as VERDICT_ORDER
-from sitescreen.rules.wording import (NOT_EVALUATED, exclusion_text, measure_text, number, score_text,
+from sitescreen.rules.wording import (NOT_EVALUATED, site_chain, exclusion_text, measure_text, number, score_text,
                                       search_radius, suitability_text, transform_text, weight_text)
 from sitescreen.values import is_missing, text, text_values
 from sitescreen.record.manifest import RunRecord, Tool, as_record
@@ -100,10 +100,8 @@ def _summary(sites: pd.DataFrame, manifest: RunRecord | None, counts: Mapping[st
         for v in VERDICT_ORDER)
     sinfo = manifest.sites if manifest is not None else None
     facts = []
-    for key, label in (("records_read", "records read"), ("records_without_location", "without location"),
-                       ("records_filtered_out", "filtered out"), ("duplicates_merged", "duplicates merged")):
-        if sinfo is not None and getattr(sinfo, key) is not None:
-            facts.append(f"{int(getattr(sinfo, key)):,} {label}")
+    if sinfo is not None and sinfo.chain():
+        facts.append(site_chain(sinfo.chain()))
     if sinfo is not None and sinfo.radius_m is not None:
         facts.append(f"footprint radius {number(sinfo.radius_m)} m")
     fact_line = f'<p class="muted">{esc(" · ".join(facts))}</p>' if facts else ""

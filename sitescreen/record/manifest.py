@@ -111,6 +111,22 @@ class SitesRecord:
     role: str | None = _opt()
     layer: str | None = _opt()
     crs_override: str | None = _opt()
+    id_field: str | None = _opt()
+    name_field: str | None = _opt()
+    source_fields: tuple[str, ...] | None = _opt()
+
+    def chain(self) -> tuple[tuple[str, int], ...] | None:
+        """How the records read became the sites, in the order of the flow: ``(step, records)`` for
+        read, then each step that dropped or merged records, then sites (:data:`CHAIN_STEPS`); the
+        steps add up (read − the others = sites). None for a grid or a record without the counts."""
+        if not self.records_read:
+            return None
+        return tuple((k, int(getattr(self, k) or 0)) for k in CHAIN_STEPS)
+
+
+#: The steps of :meth:`SitesRecord.chain`, in the order of the flow (words: :func:`sitescreen.rules.wording.site_chain`).
+CHAIN_STEPS = ("records_read", "records_without_location", "records_skipped_invalid", "records_not_selected",
+               "records_filtered_out", "records_outside_aoi", "duplicates_merged", "sites")
 
 
 @dataclass(**FROZEN)
@@ -358,7 +374,7 @@ def written_by_sitescreen(path: str | Path) -> bool:
     return isinstance(data, dict) and isinstance(data.get("tool"), dict) and data["tool"].get("name") == "sitescreen"
 
 
-__all__ = ["SCHEMA_VERSION", "SCHEMA_FILE", "COLUMNS", "RunRecord", "Tool", "Verdicts", "SelectionRecord",
+__all__ = ["SCHEMA_VERSION", "CHAIN_STEPS", "SCHEMA_FILE", "COLUMNS", "RunRecord", "Tool", "Verdicts", "SelectionRecord",
            "CriterionSelection", "ProfileRecord", "SitesRecord", "InputRecord", "CriterionRecord", "Mode",
            "OutputFile", "Tally", "to_data", "to_json", "with_outputs", "read_record", "as_record",
            "written_by_sitescreen"]

@@ -229,3 +229,27 @@ def score_texts(values: Any) -> np.ndarray:
 
 def score_text(value: Any) -> str:
     return NOTHING if is_missing(value) else str(score_texts([float(value)])[0])
+
+
+# ------------------------------------------------------------------------------------------
+# how the records read became the sites
+
+#: Words for each step of a run's site counts (:meth:`sitescreen.record.manifest.SitesRecord.chain`).
+CHAIN_WORDS = {
+    "records_read": "records read", "records_without_location": "without location",
+    "records_skipped_invalid": "with a location that does not parse (skipped)",
+    "records_not_selected": "not selected by the sites filter", "records_filtered_out": "not the commodity",
+    "records_outside_aoi": "outside the area of interest", "duplicates_merged": "duplicates merged", "sites": "sites",
+}
+#: Steps shown even when nothing happened at them (the others only when they dropped records).
+CHAIN_ALWAYS = ("records_read", "records_without_location", "records_filtered_out", "duplicates_merged", "sites")
+
+
+def site_chain(chain: Any) -> str:
+    """The records read, each step that dropped or merged records, and the sites, as one line that
+    adds up: ``2,315 records read − 285 without location − … = 332 sites``. The CLI summary,
+    ``check`` and the report all show this line."""
+    steps = [(k, n) for k, n in chain if n or k in CHAIN_ALWAYS]
+    (_, read), *middle, (_, sites) = steps
+    parts = [f"{read:,} {CHAIN_WORDS['records_read']}"] + [f"{n:,} {CHAIN_WORDS[k]}" for k, n in middle]
+    return " − ".join(parts) + f" = {sites:,} {CHAIN_WORDS['sites']}"

@@ -18,6 +18,8 @@ Run config format (paths relative to the file)::
     # layer = "..." (GeoPackage layer), crs = "EPSG:…" (override), schema = "wbd",
     # definition = { fields = { name = "NAME" }, coverage = "global" }, where = { agency = ["BLM"] },
     # coverage = "area.gpkg" (the polygon the layer covers; or "global" / "features")
+
+``[sites]`` may also name the file's own ``id_field`` and ``name_field`` (as ``--id-field`` / ``--name-field``).
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ def config_from_dict(data: Mapping[str, Any], base: Path, where: str) -> RunConf
         raise ConfigError(f"{where}: [run] unknown key(s) {', '.join(sorted(bad))}; allowed: profile, crs, aoi")
     s = _table(data.get("sites", {}), where, "[sites]")
     site_keys = {"path", "layer", "crs", "schema", "definition", "where", "radius_m", "commodity", "merge_distance_m",
-                 "grid_cell_m", "skip_invalid"}
+                 "grid_cell_m", "skip_invalid", "id_field", "name_field"}
     bad = set(s) - site_keys
     if bad:
         raise ConfigError(f"{where}: [sites] unknown key(s) {', '.join(sorted(bad))}; allowed: {', '.join(sorted(site_keys))}")
@@ -90,6 +92,7 @@ def config_from_dict(data: Mapping[str, Any], base: Path, where: str) -> RunConf
         raise ConfigError(f"{where}: [sites].skip_invalid must be true or false, got {skip!r}")
     opts = site_options(radius_m=s.get("radius_m"), commodity=s.get("commodity"), merge_distance_m=s.get("merge_distance_m"),
                         grid_cell_m=s.get("grid_cell_m"), aoi=aoi, skip_invalid=skip, where=f"{where}: [sites]",
+                        id_field=s.get("id_field"), name_field=s.get("name_field"),
                         aoi_where=f"{where}: [run].aoi")
     layers_data = data.get("layers", [])
     if not isinstance(layers_data, list):
@@ -109,9 +112,12 @@ def _table(value: Any, where: str, name: str) -> dict:
 
 
 def site_options(*, radius_m=None, commodity=None, merge_distance_m=None, grid_cell_m=None, aoi=None,
-                 skip_invalid=False, where: str = "options", aoi_where: str = "--aoi") -> SiteOptions:
+                 skip_invalid=False, id_field=None, name_field=None, where: str = "options",
+                 aoi_where: str = "--aoi") -> SiteOptions:
     """Checked site options: every number in its range (:mod:`sitescreen.inputs.numbers`), ``where`` names the source."""
-    kw: dict[str, Any] = {"aoi": parse_aoi(aoi, aoi_where), "skip_invalid": skip_invalid}
+    kw: dict[str, Any] = {"aoi": parse_aoi(aoi, aoi_where), "skip_invalid": skip_invalid,
+                          "id_field": _field_name("id_field", id_field, where),
+                          "name_field": _field_name("name_field", name_field, where)}
     for name, value in (("radius_m", radius_m), ("merge_distance_m", merge_distance_m), ("grid_cell_m", grid_cell_m)):
         if value is not None:
             kw[name] = check_number(name, value, where=where)
@@ -122,6 +128,12 @@ def site_options(*, radius_m=None, commodity=None, merge_distance_m=None, grid_c
     if opts.grid_cell_m is not None and opts.aoi is None:
         raise ConfigError(f"{where}: a grid of sites needs an area of interest (--aoi / [run].aoi)")
     return opts
+
+
+def _field_name(key: str, value: Any, where: str) -> str | None:
+    if value is None or (isinstance(value, str) and value.strip()):
+        return value
+    raise ConfigError(f"{where}: {key} must be the name of a field of the sites file, got {value!r}")
 
 
 def _commodity(value: Any, where: str) -> str | tuple[str, ...]:
@@ -145,6 +157,8 @@ class Overrides:
     sites_where: Mapping[str, tuple] = field(default_factory=dict)  # per field: replaces the config's filter
     grid_cell_m: float | None = None
     skip_invalid: bool = False
+    id_field: str | None = None
+    name_field: str | None = None
 
     def given(self) -> dict[str, Any]:
         """The flags given, by field name."""
@@ -154,9 +168,9 @@ class Overrides:
 #: The flag of each override, as the manifest records it.
 OVERRIDE_FLAGS = {"profile": "--profile", "crs": "--crs", "aoi": "--aoi", "radius_m": "--radius",
                   "commodity": "--commodity", "sites_where": "--sites-where", "grid_cell_m": "--grid",
-                  "skip_invalid": "--skip-invalid"}
+                  "skip_invalid": "--skip-invalid", "id_field": "--id-field", "name_field": "--name-field"}
 #: Flags that only mean something for a sites file (refused with a grid of sites).
-SITE_FILE_FLAGS = ("radius_m", "commodity", "sites_where", "skip_invalid")
+SITE_FILE_FLAGS = ("radius_m", "commodity", "sites_where", "skip_invalid", "id_field", "name_field")
 
 
 def apply_overrides(config: RunConfig, over: Overrides) -> RunConfig:
@@ -174,9 +188,11 @@ def apply_overrides(config: RunConfig, over: Overrides) -> RunConfig:
         raise ConfigError(f"{', '.join(misplaced)}: {where} screens a grid of cells (no sites file); "
                                f"these flags apply to a sites file only: drop them")
     opts = config.site_options
-    changes = {k: given[k] for k in ("radius_m", "commodity", "grid_cell_m", "skip_invalid", "aoi") if k in given}
+    changes = {k: given[k] for k in ("radius_m", "commodity", "grid_cell_m", "skip_invalid", "aoi", "id_field", "name_field")
+               if k in given}
     new_opts = site_options(**{**{"radius_m": opts.radius_m, "commodity": opts.commodity, "merge_distance_m": opts.merge_distance_m,
-                                  "grid_cell_m": opts.grid_cell_m, "aoi": opts.aoi, "skip_invalid": opts.skip_invalid},
+                                  "grid_cell_m": opts.grid_cell_m, "aoi": opts.aoi, "skip_invalid": opts.skip_invalid,
+                                  "id_field": opts.id_field, "name_field": opts.name_field},
                                **changes}, where="command line")
     new_opts = replace(new_opts, merge_name_similarity=opts.merge_name_similarity, merge_always_m=opts.merge_always_m)
     sites = config.sites
@@ -223,7 +239,7 @@ def config_to_dict(config: RunConfig) -> dict:
             "commodity": opts.commodity if isinstance(opts.commodity, str) else list(opts.commodity),
             "merge_distance_m": opts.merge_distance_m, "merge_name_similarity": opts.merge_name_similarity,
             "merge_always_m": opts.merge_always_m, "grid_cell_m": opts.grid_cell_m, "aoi": aoi,
-            "skip_invalid": opts.skip_invalid,
+            "skip_invalid": opts.skip_invalid, "id_field": opts.id_field, "name_field": opts.name_field,
         },
         "layers": [_spec_to_dict(s) for s in config.layers],
         "profile": profile,
@@ -247,7 +263,8 @@ def config_from_run(run: Mapping[str, Any], where: str = "manifest.json: run") -
                        merge_name_similarity=check_number("merge_name_similarity", o.get("merge_name_similarity"), where=w),
                        merge_always_m=check_number("merge_always_m", o.get("merge_always_m"), where=w),
                        grid_cell_m=None if o.get("grid_cell_m") is None else check_number("grid_cell_m", o["grid_cell_m"], where=w),
-                       aoi=aoi, skip_invalid=bool(o.get("skip_invalid", False)))
+                       aoi=aoi, skip_invalid=bool(o.get("skip_invalid", False)),
+                       id_field=o.get("id_field"), name_field=o.get("name_field"))
     sites = _spec_from_dict(run["sites"], f"{where}.sites") if run.get("sites") else None
     layers = tuple(_spec_from_dict(d, f"{where}.layers[{i}]") for i, d in enumerate(run["layers"]))
     return RunConfig(sites=sites, layers=layers, site_options=opts, profile=run.get("profile", DEFAULT_PROFILE),

@@ -193,8 +193,8 @@ class FileSource:
 
     :meth:`extent` reads the file once, keeping per site only a Hilbert key of its centre (lon/lat)
     and its record id; :meth:`place` reads it again, projects every piece and writes it, split
-    by chunk, to scratch GeoParquet files, and gives the sites their ids (record ids, or
-    ``S000001``… by centroid, as in memory). Points (deposit records, merged across the whole
+    by chunk, to scratch GeoParquet files, and gives the sites their ids (the file's ids, or
+    ``S0001``… in file order, as in memory: :func:`sitescreen.sites.ids.site_ids`). Points (deposit records, merged across the whole
     file) are refused with :class:`NotStreamable`: they are screened in memory.
     """
 
@@ -209,7 +209,7 @@ class FileSource:
     def _pieces(self, stats: SiteStats) -> Iterator[gpd.GeoDataFrame]:
         """The selected sites, piece by piece, in their source CRS (counts added to ``stats``)."""
         spec = replace(self.config.sites, skip_invalid=self.config.site_options.skip_invalid)
-        schema, src_crs, _, pieces = read_batches(spec, READ_ROWS)
+        schema, src_crs, _, pieces = read_batches(spec, READ_ROWS, all_columns=True)
         stats.source_crs, stats.schema = src_crs, schema.name
         for raw in pieces:
             sel = select_sites(raw, schema, spec, self.config.site_options, stats)
@@ -221,16 +221,17 @@ class FileSource:
                 yield sel
 
     def extent(self) -> Extent:
-        keys, record_ids, extent = [], [], ExtentBuilder()
+        keys, id_values, rows, extent = [], [], [], ExtentBuilder()
         for sel in self._pieces(self.stats):
             keys.append(_hilbert_lonlat(sel))
-            record_ids.append(sel["record_id"].to_numpy(dtype=object) if "record_id" in sel
-                              else np.full(len(sel), None, dtype=object))
+            id_values.append({c.column: sel[c.column].to_numpy(dtype=object) for c in self.stats.id_candidates if c.column in sel})
+            rows.append(sel["_file_row"].to_numpy())
             extent.add_geometries(sel.geometry.to_numpy(), CRS(sel.crs))
         check_selected(self.stats, self.config.sites, self.config.site_options)
         if not keys:
             raise_outside_aoi(self._aoi)
-        keys, self._record_ids = np.concatenate(keys), np.concatenate(record_ids)
+        self._id_values = {k: np.concatenate([v[k] for v in id_values]) for k in id_values[0]}
+        keys, self._file_rows = np.concatenate(keys), np.concatenate(rows)
         rank = np.empty(len(keys), dtype=np.int64)
         rank[np.argsort(keys, kind="stable")] = np.arange(len(keys))
         self._chunk_of = rank // self.chunk_size
@@ -238,7 +239,6 @@ class FileSource:
 
     def place(self, run_crs: CRS) -> None:
         n, n_chunks = len(self._chunk_of), int(self._chunk_of.max()) + 1
-        cx, cy = np.empty(n), np.empty(n)
         lo, hi = np.full((n_chunks, 2), np.inf), np.full((n_chunks, 2), -np.inf)
         pos = 0
         for p, sel in enumerate(self._pieces(SiteStats(source_crs=self.stats.source_crs))):
@@ -249,8 +249,7 @@ class FileSource:
             rows = np.arange(pos, pos + len(sel))
             pos += len(sel)
             fp = sel.geometry.to_numpy()
-            c, b = shapely.centroid(fp), shapely.bounds(fp)
-            cx[rows], cy[rows] = shapely.get_x(c), shapely.get_y(c)
+            b = shapely.bounds(fp)
             sel["_row"] = rows
             ck = self._chunk_of[rows]
             np.minimum.at(lo, ck, b[:, :2])
@@ -260,8 +259,8 @@ class FileSource:
                 sel.loc[ck == k].to_parquet(self.scratch / f"{k:05d}" / f"piece-{p:05d}.parquet", index=False)
         if pos != n:
             raise LayerDataError(f"{self.where}: the file changed while it was read ({n} sites, then {pos}); run again")
-        self._ids = site_ids(self._record_ids, cx, cy, self.where)
-        del self._record_ids
+        self._ids, self.stats.id_field = site_ids(self._id_values, self.stats.id_candidates, self._file_rows, self.where)
+        del self._id_values, self._file_rows
         self._boxes = shapely.box(lo[:, 0], lo[:, 1], hi[:, 0], hi[:, 1])
         self._bounds = (lo[:, 0].min(), lo[:, 1].min(), hi[:, 0].max(), hi[:, 1].max())
         self.stats.sites, self.stats.radius_m = n, None

@@ -27,7 +27,8 @@ def make_footprints(sites: gpd.GeoDataFrame, run_crs: CRS, opts: SiteOptions, st
         if "record_id" in sites:
             sites["record_ids"] = sites["record_id"].astype(str)
         stats.radius_m = None
-    return finish_sites(sites, str(stats.path))
+    sites, stats.id_field = finish_sites(sites, str(stats.path), stats.id_candidates)
+    return sites
 
 
 def site_extent(gdf: gpd.GeoDataFrame) -> Extent:

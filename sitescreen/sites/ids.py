@@ -1,42 +1,81 @@
-"""Site ids and the canonical site columns: a record id when every site has one (unique), otherwise
-ids in the order of the footprints' centroids."""
+"""Site ids and the canonical site columns: the ids the user's file gives (a flag, the layer
+definition's record id, or a recognised unique ``*_id`` column: :mod:`sitescreen.sites.fields`),
+otherwise ``S0001``… in file order."""
 
 from __future__ import annotations
+
+import logging
+from typing import Mapping, Sequence
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from sitescreen.errors import LayerDataError
+from sitescreen.sites.fields import SOURCE_PREFIX, IdCandidate
+
+log = logging.getLogger(__name__)
 
 
-def finish_sites(sites: gpd.GeoDataFrame, where: str) -> gpd.GeoDataFrame:
-    """Give every site a stable id and a name; refuse duplicate ids."""
-    c = sites.geometry.centroid
-    record = sites["record_id"].to_numpy(dtype=object) if "record_id" in sites else None
-    ids = site_ids(record, c.x.to_numpy(), c.y.to_numpy(), where)
-    return site_frame(sites, ids).sort_values("site_id", kind="stable").reset_index(drop=True)
+def finish_sites(sites: gpd.GeoDataFrame, where: str,
+                 candidates: Sequence[IdCandidate] = ()) -> tuple[gpd.GeoDataFrame, str | None]:
+    """Every site with a stable id and a name, sorted by id; and the field the ids came from
+    (None: generated in file order)."""
+    values = {c.column: sites[c.column].to_numpy(dtype=object) for c in candidates if c.column in sites}
+    rows = sites["_file_row"].to_numpy() if "_file_row" in sites else np.arange(len(sites))
+    ids, field = site_ids(values, candidates, rows, where)
+    return site_frame(sites, ids).sort_values("site_id", kind="stable").reset_index(drop=True), field
 
 
-def site_ids(record_ids: np.ndarray | None, cx: np.ndarray, cy: np.ndarray, where: str) -> np.ndarray:
-    """Every site's id: its record id when every site has one (refusing duplicates), otherwise
-    ``S000001``… in the order of the footprints' centroids (x, then y) in the run CRS."""
-    n = len(cx)
-    rid = pd.Series(record_ids, dtype=object) if record_ids is not None else None
-    if rid is not None and rid.notna().all() and (rid.astype(str) != "").all():
-        ids = rid.astype(str)
-        dup = ids[ids.duplicated()]
-        if len(dup):
-            raise LayerDataError(f"{where}: duplicate site ids {', '.join(map(repr, dup.unique()[:5]))} in field 'record_id'; site ids must be unique")
-        return ids.to_numpy(dtype=object)
-    order = np.lexsort((cy, cx))
+def site_ids(values: Mapping[str, np.ndarray], candidates: Sequence[IdCandidate], rows: np.ndarray,
+             where: str) -> tuple[np.ndarray, str | None]:
+    """Every site's id from the first candidate column whose values are all present and unique
+    (``values``: candidate column → its value per site), else generated (:func:`generated_ids`)."""
+    for c in candidates:
+        if c.column not in values:
+            continue
+        ids = _usable(pd.Series(values[c.column], dtype=object), c, where)
+        if ids is not None:
+            return ids, c.field
+    return generated_ids(rows), None
+
+
+def _usable(raw: pd.Series, c: IdCandidate, where: str) -> np.ndarray | None:
+    """``raw`` as text ids, or None when the candidate cannot give ids (a flag: an error instead)."""
+    ids = raw.map(lambda v: v if isinstance(v, str) else (f"{v:.0f}" if isinstance(v, float) and v.is_integer() else str(v)),
+                  na_action="ignore")
+    blank = (ids.isna() | (ids.astype(str).str.strip() == "")).to_numpy()
+    flag = " (--id-field)" if c.how == "flag" else ""
+    if blank.any():
+        if c.how == "flag":
+            raise LayerDataError(f"{where}: field {c.field!r}{flag} is empty for {int(blank.sum())} site(s); "
+                                 f"site ids must be present for every site: fill them, or drop --id-field")
+        if c.how == "guess":
+            log.info("%s: field %r is not used as the site id: %d site(s) have none", where, c.field, int(blank.sum()))
+        return None
+    dup = ids[ids.duplicated()]
+    if len(dup):
+        if c.how == "guess":
+            log.info("%s: field %r is not used as the site id: value %r is repeated", where, c.field, dup.iloc[0])
+            return None
+        raise LayerDataError(f"{where}: duplicate site ids {', '.join(map(repr, dup.unique()[:5]))} in field "
+                             f"{c.field!r}{flag}; site ids must be unique")
+    return ids.astype(str).to_numpy(dtype=object)
+
+
+def generated_ids(rows: np.ndarray) -> np.ndarray:
+    """``S0001``… in the order of the sites' records in the file (``rows``: each site's file row);
+    as many digits as the count needs, at least four."""
+    n = len(rows)
     out = np.empty(n, dtype=object)
-    out[order] = np.char.add("S", np.char.zfill(np.arange(1, n + 1).astype(str), 6)).astype(object)
+    width = max(4, len(str(n)))
+    out[np.argsort(rows, kind="stable")] = np.char.add("S", np.char.zfill(np.arange(1, n + 1).astype(str), width)).astype(object)
     return out
 
 
 def site_frame(sites: gpd.GeoDataFrame, ids: np.ndarray) -> gpd.GeoDataFrame:
-    """The canonical site columns (id, name, source record ids, extras) around the footprints."""
+    """The canonical site columns (id, name, source record ids, extras, the source attributes
+    ``src_*``) around the footprints."""
     out = gpd.GeoDataFrame({"site_id": ids}, geometry=sites.geometry.to_numpy(), crs=sites.crs)
     out["name"] = sites["name"].fillna("").astype(str).to_numpy() if "name" in sites else out["site_id"]
     out.loc[out["name"] == "", "name"] = out["site_id"]
@@ -44,4 +83,7 @@ def site_frame(sites: gpd.GeoDataFrame, ids: np.ndarray) -> gpd.GeoDataFrame:
     for extra in ("other_names", "n_records", "commodity", "state"):  # state: for state-extract coverage
         if extra in sites:
             out[extra] = sites[extra].to_numpy()
+    for col in sites.columns:
+        if str(col).startswith(SOURCE_PREFIX):
+            out[col] = sites[col].array
     return out

@@ -32,6 +32,8 @@ class SiteOptions:
     grid_cell_m: float | None = None   # a regular grid over the AOI instead of a sites file
     aoi: Any = None                    # (minx, miny, maxx, maxy) lon/lat, or a path to polygons
     skip_invalid: bool = False
+    id_field: str | None = None        # the sites file's field giving the site ids (--id-field)
+    name_field: str | None = None      # ... and the site names (--name-field)
 
     def commodity_terms(self) -> tuple[str, ...]:
         if isinstance(self.commodity, str):
@@ -47,7 +49,8 @@ class SiteStats:
     records_read: int = 0
     records_without_location: int = 0
     records_skipped_invalid: int = 0
-    records_filtered_out: int = 0
+    records_not_selected: int = 0      # outside --sites-where / the [sites] where filter
+    records_filtered_out: int = 0      # not the commodity
     records_outside_aoi: int = 0
     duplicates_merged: int = 0
     sites: int = 0
@@ -55,13 +58,18 @@ class SiteStats:
     source_crs: str = ""
     repairs: int = 0
     schema: str = ""
+    id_field: str | None = None        # the file's field the site ids came from (None: generated in file order)
+    name_field: str | None = None      # the file's field the site names came from
+    source_fields: tuple | None = None  # the file's attributes carried to the results as src_<field>
     extra: dict = field(default_factory=dict)
 
     located: int = field(default=0, repr=False)  # records with a location inside --sites-where (not recorded)
     with_location: int = field(default=0, repr=False)  # records with a location, before --sites-where (not recorded)
     where_values: dict = field(default_factory=dict, repr=False)  # a filter field -> {value: records} (for messages)
+    id_candidates: tuple = field(default=(), repr=False)  # the columns that may give the ids (sites.fields.id_candidates)
 
     def info(self) -> dict:
-        d = {k: v for k, v in self.__dict__.items() if k not in ("extra", "located", "with_location", "where_values")}
+        d = {k: v for k, v in self.__dict__.items()
+             if k not in ("extra", "located", "with_location", "where_values", "id_candidates")}
         d.update(self.extra)
         return d

@@ -17,6 +17,7 @@ from sitescreen.inputs.check import check_coordinates, repair
 from sitescreen.inputs.crs import to_crs
 from sitescreen.inputs.read import read_table
 from sitescreen.inputs.spec import LayerSpec
+from sitescreen.sites.fields import SOURCE_PREFIX, id_candidates, name_source, source_attributes
 from sitescreen.sites.options import SiteOptions, SiteStats
 
 
@@ -29,7 +30,7 @@ def read_sites(spec: LayerSpec, opts: SiteOptions) -> tuple[gpd.GeoDataFrame, Si
     Returns point or polygon geometry (not yet buffered) and what the manifest records.
     """
     spec = replace(spec, skip_invalid=opts.skip_invalid)
-    gdf, schema, src_crs = read_table(spec)
+    gdf, schema, src_crs = read_table(spec, all_columns=True)
     stats = SiteStats(path=str(spec.path), source_crs=src_crs, schema=schema.name)
     out = select_sites(gdf, schema, spec, opts, stats)
     check_selected(stats, spec, opts)
@@ -46,7 +47,7 @@ def select_sites(gdf: gpd.GeoDataFrame, schema, spec: LayerSpec, opts: SiteOptio
     where = str(spec.path)
     src = to_crs(stats.source_crs, where)
     stats.records_read += len(gdf)
-    attrs = schema.canonical(pd.DataFrame(gdf.drop(columns=gdf.geometry.name)), where)
+    attrs = _with_source_fields(gdf, schema, opts, stats, where)
     geoms = gdf.geometry.to_numpy()
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     if spec.path.suffix.lower() == ".csv" and schema.wkt:
@@ -59,14 +60,17 @@ def select_sites(gdf: gpd.GeoDataFrame, schema, spec: LayerSpec, opts: SiteOptio
     keep = ~missing
     stats.with_location += int(keep.sum())
     for fld, allowed in spec.where.items():
-        if fld not in attrs:
-            raise LayerConfigError(f"{where}: filter field {fld!r} is not a field of the sites; fields: {', '.join(attrs.columns)}")
-        values = attrs[fld].astype("string")
+        own = [c for c in attrs.columns if not c.startswith(("_", SOURCE_PREFIX))]
+        col = fld if fld in own else SOURCE_PREFIX + fld  # a canonical field, or the file's own name for it
+        if col not in attrs:
+            raise LayerConfigError(f"{where}: filter field {fld!r} is not a field of the sites; fields: "
+                                   f"{', '.join(own + [c for c in stats.source_fields if c not in own])}")
+        values = attrs[col].astype("string")
         seen = stats.where_values.setdefault(fld, {})  # value -> records with a location (for messages)
         for v, n in values[keep].dropna().value_counts().items():
             seen[str(v)] = seen.get(str(v), 0) + int(n)
         selected = values.isin([str(a) for a in allowed]).to_numpy(dtype=bool, na_value=False)
-        stats.extra["records_not_selected"] = stats.extra.get("records_not_selected", 0) + int((keep & ~selected).sum())
+        stats.records_not_selected += int((keep & ~selected).sum())
         keep &= selected
     stats.located += int(keep.sum())
     if keep.any():
@@ -94,6 +98,23 @@ def select_sites(gdf: gpd.GeoDataFrame, schema, spec: LayerSpec, opts: SiteOptio
         out = out.set_geometry(gpd.GeoSeries(fixed, crs=src))
     else:
         raise LayerDataError(f"{where}: sites must be all points (deposits, buffered to footprints) or all polygons (claims, lease areas); found geometry types {sorted(shapely.GeometryType(t).name for t in types)}")
+    return out
+
+
+def _with_source_fields(gdf: gpd.GeoDataFrame, schema, opts: SiteOptions, stats: SiteStats, where: str) -> pd.DataFrame:
+    """The canonical columns, the name from the user's name field, every source attribute as
+    ``src_<field>`` and each record's row in the file (``_file_row``); the id candidates noted in ``stats``."""
+    src = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
+    attrs = schema.canonical(src, where)
+    columns = [str(c) for c in src.columns]
+    name = name_source(columns, dict(schema.fields), opts.name_field, where)
+    if name is not None:
+        attrs["name"] = src[name]
+    stats.id_candidates = id_candidates(columns, dict(schema.fields), opts.id_field, where)
+    carried = source_attributes(src, (schema.wkt, schema.lon, schema.lat))
+    stats.name_field, stats.source_fields = name, tuple(c[len(SOURCE_PREFIX):] for c in carried.columns)
+    out = pd.concat([attrs, carried], axis=1)
+    out["_file_row"] = np.arange(stats.records_read - len(gdf), stats.records_read)
     return out
 
 
