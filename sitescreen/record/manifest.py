@@ -111,6 +111,9 @@ class SitesRecord:
     role: str | None = _opt()
     layer: str | None = _opt()
     crs_override: str | None = _opt()
+    product: str | None = _opt()
+    publisher: str | None = _opt()
+    modified: str | None = _opt()
 
 
 @dataclass(**FROZEN)
@@ -140,6 +143,9 @@ class InputRecord:
     bands: int | None = _opt()
     sha256: str | None = _opt()
     bytes: int | None = _opt()
+    product: str | None = _opt()    # what the file is, from its layer definition's title
+    publisher: str | None = _opt()  # who publishes it, from its layer definition's source
+    modified: str | None = _opt()   # the file's modification time (UTC, ISO 8601) when the run read it
 
 
 WEIGHT = {"minimum": 0, "maximum": 1}
