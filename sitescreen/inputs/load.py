@@ -52,6 +52,7 @@ class LoadedLayer:
             "features_used": int(len(self.gdf)), "repairs": self.repairs,
             "dropped_empty": self.dropped_empty, "coverage": self.coverage_text(),
             "crs_override": self.spec.crs, "filter": {k: list(v) for k, v in self.spec.where.items()},
+            **self.schema.provenance(),
         }
 
     def coverage_text(self) -> str:

@@ -58,6 +58,13 @@ class Schema:
     lon: str | None = None
     lat: str | None = None
 
+    def provenance(self) -> dict[str, str | None]:
+        """What a file read with this definition is and who publishes it (the run record's
+        ``product``/``publisher``); none for a generic layer, whose definition knows neither."""
+        if self.name == "generic":
+            return {"product": None, "publisher": None}
+        return {"product": self.title or None, "publisher": self.source or None}
+
     def matches(self, columns: list[str]) -> bool:
         lower = {c.lower() for c in columns}
         return all(any(a.lower() in lower for a in alts) for alts in self.match)

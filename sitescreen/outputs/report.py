@@ -21,6 +21,7 @@ import pandas as pd
 from sitescreen.outputs.charts import contributions, score_histogram, verdict_bar
 from sitescreen.outputs.htmlsafe import esc
 from sitescreen.outputs.reportmanifest import manifest_section
+from sitescreen.outputs.sources import sources_section
 from sitescreen.rules.verdicts import COLORS as VERDICT_COLORS
 from sitescreen.rules.verdicts import LABELS as VERDICT_LABELS
 from sitescreen.rules.verdicts import OTHER_COLOR, meanings, thresholds
@@ -292,9 +293,9 @@ def build_report(sites: gpd.GeoDataFrame | pd.DataFrame, manifest: RunRecord | M
     body = (
         f'<main><header><h1>{esc(title)}</h1><div class="muted">Screening review report · {esc(sub)}</div>'
         '<nav><a href="#summary">Summary</a><a href="#charts">Scores</a><a href="#ranking">Ranking</a>'
-        '<a href="#sites">Site breakdowns</a><a href="#rules">Profile rules</a><a href="#manifest">Manifest</a></nav></header>'
+        '<a href="#sites">Site breakdowns</a><a href="#rules">Profile rules</a><a href="#sources">Sources</a><a href="#manifest">Manifest</a></nav></header>'
         + _summary(table, manifest, counts) + charts + _ranked_table(ranked, links) + _breakdowns(ranked, criteria)
-        + _rules(manifest, criteria) + manifest_section(manifest)
+        + _rules(manifest, criteria) + sources_section(manifest) + manifest_section(manifest)
         + f'<footer>Written by {esc(tool.name)} {esc(tool.version)}. '
         "Measurements use the full geometry in the run CRS; the numbers here are rounded for reading; "
         "the exact values are in sites.csv, sites.gpkg and sites.parquet.</footer></main>")

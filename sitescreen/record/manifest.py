@@ -114,6 +114,9 @@ class SitesRecord:
     id_field: str | None = _opt()
     name_field: str | None = _opt()
     source_fields: tuple[str, ...] | None = _opt()
+    product: str | None = _opt()
+    publisher: str | None = _opt()
+    modified: str | None = _opt()
 
     def chain(self) -> tuple[tuple[str, int], ...] | None:
         """How the records read became the sites, in the order of the flow: ``(step, records)`` for
@@ -156,6 +159,9 @@ class InputRecord:
     bands: int | None = _opt()
     sha256: str | None = _opt()
     bytes: int | None = _opt()
+    product: str | None = _opt()    # what the file is, from its layer definition's title
+    publisher: str | None = _opt()  # who publishes it, from its layer definition's source
+    modified: str | None = _opt()   # the file's modification time (UTC, ISO 8601) when the run read it
 
 
 WEIGHT = {"minimum": 0, "maximum": 1}

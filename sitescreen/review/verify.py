@@ -36,8 +36,9 @@ log = logging.getLogger(__name__)
 FLOAT_TOLERANCE = 1e-9
 GEOMETRY_TOLERANCE_M = 1e-6
 MAX_CELL_DIFFERENCES = 50  # per file; the rest are counted
-# hashes, outputs and recorded paths are checked on their own (check_inputs, check_outputs, check_recorded_paths)
-MANIFEST_IGNORED = frozenset({"created", "timings", "path", "config", "tool", "run", "bytes", "sha256", "outputs"})
+# hashes, outputs and recorded paths are checked on their own (check_inputs, check_outputs, check_recorded_paths);
+# a file touched but unchanged (its modification time) is no difference: its hash decides
+MANIFEST_IGNORED = frozenset({"created", "timings", "path", "config", "tool", "run", "bytes", "sha256", "outputs", "modified"})
 
 
 @dataclass

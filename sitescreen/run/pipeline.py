@@ -265,8 +265,15 @@ def add_tallies(a: Tally | None, b: Tally) -> Tally:
 
 
 def _input_entry(info: dict, path: Path) -> InputRecord:
-    return read_value(InputRecord, {**info, "sha256": file_sha256(path),
-                                    "bytes": sum(p.stat().st_size for p in companion_files(path))}, "inputs")
+    return read_value(InputRecord, {**info, **file_facts(path)}, "inputs")
+
+
+def file_facts(path: Path) -> dict[str, Any]:
+    """What the record keeps of an input file: its SHA-256, its bytes (with its companion files) and
+    when it was last modified (UTC)."""
+    mtime = datetime.fromtimestamp(Path(path).stat().st_mtime, tz=timezone.utc)
+    return {"sha256": file_sha256(path), "bytes": sum(p.stat().st_size for p in companion_files(path)),
+            "modified": mtime.isoformat(timespec="seconds")}
 
 
 def _criterion_record(c, m: Measurement, weight: float, counted: Tally) -> CriterionRecord:
@@ -297,7 +304,8 @@ def build_manifest(prep: Prepared, measures: dict[str, Measurement], counted: Ta
     weights = effective_weights(p, [c.name for c in p.criteria if measures[c.name].evaluated])
     sites_info = prep.site_stats.info()
     if prep.config.sites is not None:
-        sites_info.update({"sha256": file_sha256(prep.config.sites.path), "role": "sites",
+        facts = file_facts(prep.config.sites.path)
+        sites_info.update({"sha256": facts["sha256"], "modified": facts["modified"], "role": "sites",
                            "layer": prep.config.sites.layer, "crs_override": prep.config.sites.crs})
     inputs = [_input_entry(lyr.info(), lyr.spec.path) for lyr in prep.inputs.vectors]
     inputs += [_input_entry({k: v for k, v in info.items() if k != "_box"}, Path(info["path"])) for info in prep.raster_info]

@@ -211,6 +211,7 @@ class FileSource:
         spec = replace(self.config.sites, skip_invalid=self.config.site_options.skip_invalid)
         schema, src_crs, _, pieces = read_batches(spec, READ_ROWS, all_columns=True)
         stats.source_crs, stats.schema = src_crs, schema.name
+        stats.extra.update(schema.provenance())
         for raw in pieces:
             sel = select_sites(raw, schema, spec, self.config.site_options, stats)
             if len(sel) and sel["_kind"].iloc[0] == "point":

@@ -32,6 +32,7 @@ def read_sites(spec: LayerSpec, opts: SiteOptions) -> tuple[gpd.GeoDataFrame, Si
     spec = replace(spec, skip_invalid=opts.skip_invalid)
     gdf, schema, src_crs = read_table(spec, all_columns=True)
     stats = SiteStats(path=str(spec.path), source_crs=src_crs, schema=schema.name)
+    stats.extra.update(schema.provenance())
     out = select_sites(gdf, schema, spec, opts, stats)
     check_selected(stats, spec, opts)
     return out, stats
