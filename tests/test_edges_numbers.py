@@ -361,6 +361,10 @@ def _override_cases(w) -> dict:
         "--sites-where": (["--sites-where", "record_id=1001"], lambda m: m["sites"]["sites"] == 1),
         "--skip-invalid": (["--skip-invalid"], lambda m: m["run"]["site_options"]["skip_invalid"] is True),
         "--grid": (["--grid", "20000"], lambda m: m["sites"]["grid_cell_m"] == 20000),
+        "--id-field": (["--id-field", "record_id"], lambda m: m["run"]["site_options"]["id_field"] == "record_id"
+                       and m["sites"]["id_field"] == "record_id"),
+        "--name-field": (["--name-field", "site_name"], lambda m: m["run"]["site_options"]["name_field"] == "site_name"
+                         and m["sites"]["name_field"] == "site_name"),
     }
 
 
