@@ -36,7 +36,7 @@ def demo_command(ctx, out_dir, data_dir, overwrite, seed, no_map, no_report, sel
     progress = Progress(not ctx.obj.get("quiet"), total=7)
     try:
         manifest = screen_to_folder(load_config(config_path), out_dir, overwrite=overwrite, stream=False,
-                                    options=make_map_options(no_map, no_report, True, offline, basemap),
+                                    options=make_map_options(no_map, no_report, self_contained, offline, basemap),
                                     progress=progress, protected=[data_dir])
     finally:
         progress.close()

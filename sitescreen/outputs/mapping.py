@@ -11,7 +11,7 @@ Every value from a data file reaches the page as JSON inside ``<script type="app
 (made safe by :func:`htmlsafe.script_json`) and is escaped again when it meets HTML in the browser.
 Nothing from the data passes through Folium's templates, which Jinja would evaluate.
 
-In self-contained mode Leaflet's JS and CSS (with its images) come from the installed
+In self-contained mode (the default) Leaflet's JS and CSS (with its images) come from the installed
 ``xstatic-leaflet`` package and are inlined; the page then references no network resource except
 basemap tiles, and works without them.
 """
@@ -216,13 +216,14 @@ def _check_sites(sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def build_map(sites: gpd.GeoDataFrame, layers: Iterable[DisplayLayer], manifest: RunRecord | Mapping[str, Any] | None, *,
-              self_contained: bool = False, basemap: str = "osm") -> folium.Map:
+              self_contained: bool = True, basemap: str = "osm") -> folium.Map:
     """The screening map: input layers by role, sites by verdict, popups with the full breakdown.
 
     ``sites`` follows the results contract (site_id, name, verdict, score, reasons, record_ids,
     m_*/s_* columns, footprint geometry, projected CRS); ``layers`` are shown clipped to the
     area around the sites and simplified; ``manifest`` gives the title, thresholds and criteria.
-    With ``self_contained`` the page embeds Leaflet instead of loading it from a CDN.
+    The page embeds Leaflet (``self_contained``, the default) or loads it from a CDN; until its
+    script starts it shows :func:`scripts_failed_html` instead of a blank page.
     Render with :func:`render_map` (which also checks self-containment).
     """
     if basemap not in BASEMAPS:
@@ -310,9 +311,28 @@ def _new_map(manifest: RunRecord | None, self_contained: bool) -> folium.Map:
         js, css = _leaflet_inline()
         root.header.add_child(_Raw(f"<style>{css}</style>"), name="leaflet_css")
         root.header.add_child(_Raw(_inline_script(js)), name="leaflet")
+    root.html.add_child(_Raw(scripts_failed_html(self_contained)), name="ss_noscript")
     root.header.add_child(_Raw(f"<style>{_asset('sitescreen-map.css')}</style>"), name="sitescreen_css")
     root.header.add_child(_Raw(_inline_script(_asset("sitescreen-map.js"))), name="sitescreen_js")
     return m
+
+
+#: What a page whose scripts did not start says (shown until ``sitescreen.init`` removes it).
+SCRIPTS_FAILED = "The map's scripts could not be loaded, so this page cannot show the map."
+CDN_HINT = ("This page was written with --cdn and loads Leaflet from the internet, which this computer "
+            "cannot reach. Rebuild it as a self-contained map that opens with no network "
+            "(the default; --offline also leaves out the basemap): sitescreen map RESULTS_FOLDER --overwrite")
+OWN_HINT = "JavaScript may be turned off in this browser; the map needs it."
+
+
+def scripts_failed_html(self_contained: bool) -> str:
+    """Plain HTML and CSS, shown unless the map's script starts (it removes this element)."""
+    hint = OWN_HINT if self_contained else CDN_HINT
+    return ('<div id="ss-noscript" role="alert" style="position:fixed;inset:0;z-index:100000;display:flex;'
+            'align-items:center;justify-content:center;background:#f3f1ec;font:15px/1.5 system-ui,sans-serif;'
+            'color:#1f2933;padding:24px"><div style="max-width:620px;background:#fff;border:1px solid #cbd2d9;'
+            f'border-radius:8px;padding:18px 22px"><p style="margin:0 0 8px"><b>{esc(SCRIPTS_FAILED)}</b></p>'
+            f'<p style="margin:0">{esc(hint)}</p></div></div>')
 
 
 def _fit_view(m: folium.Map, b3857: np.ndarray) -> tuple[float, float]:
@@ -374,7 +394,7 @@ def _add_layers(m: folium.Map, layer_payloads: list[dict[str, Any]]) -> None:
 
 
 def render_map(sites: gpd.GeoDataFrame, layers: Iterable[DisplayLayer], manifest: RunRecord | Mapping[str, Any] | None, *,
-               self_contained: bool = False, basemap: str = "osm") -> str:
+               self_contained: bool = True, basemap: str = "osm") -> str:
     """The full HTML of :func:`build_map`'s map; in self-contained mode it is verified to load
     no script, stylesheet or font from anywhere else."""
     m = build_map(sites, layers, manifest, self_contained=self_contained, basemap=basemap)

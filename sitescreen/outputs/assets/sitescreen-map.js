@@ -722,6 +722,8 @@
 
   SS.init = function (map, opts) {
     SS.map = map;
+    var failed = document.getElementById('ss-noscript');  // "the map's scripts could not be loaded"
+    if (failed) failed.parentNode.removeChild(failed);
     if (opts.title) new Panel(opts.title, 'ss-title', { position: 'topleft' }).addTo(map);
     if (SS.sites) { SS.search = new Search(SS.sites, { position: 'topleft' }).addTo(map); }
     if (map.zoomControl) { map.zoomControl.remove(); map.zoomControl = L.control.zoom({ position: 'topleft' }).addTo(map); }
