@@ -9,7 +9,7 @@ import pytest
 import tinyworld as tw
 from edgecases import run_cli
 from test_browser import Offline
-from sitescreen.outputs.mapping import SCRIPTS_FAILED
+from sitescreen.outputs.mapnotice import SCRIPTS_FAILED
 
 pytestmark = pytest.mark.browser
 

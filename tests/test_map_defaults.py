@@ -12,7 +12,8 @@ import pytest
 
 import tinyworld as tw
 from edgecases import assert_error, assert_nothing_left, run_cli
-from sitescreen.outputs.mapping import CDN_HINT, SCRIPTS_FAILED, external_resources
+from sitescreen.outputs.mapping import external_resources
+from sitescreen.outputs.mapnotice import CDN_HINT, SCRIPTS_FAILED
 from sitescreen.outputs.htmlsafe import esc
 
 

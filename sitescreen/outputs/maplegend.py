@@ -70,7 +70,7 @@ def legend_html(counts: Mapping[str, int], meaning: Mapping[str, str], layers: l
     if layers:
         lrows = "".join(
             f'<div class="ss-row"><span class="ss-swatch" style="{p["style"]["swatch"]}"></span>'
-            f'<span>{esc(p["name"])} <span class="ss-muted">{esc(p["role"].replace("_", " "))}</span></span></div>'
+            f'<span>{layer_title_html(p, role=True)}</span></div>'
             for p in layers)
         html += f"<h2>Layers</h2><div>{lrows}</div>"
     note = "Map geometry is simplified for display"
@@ -80,6 +80,16 @@ def legend_html(counts: Mapping[str, int], meaning: Mapping[str, str], layers: l
     if hidden:
         note += f" {hidden} site(s) without geometry are not shown."
     return html + f'<div class="ss-note">{esc(note)}</div>'
+
+
+def layer_title_html(p: Mapping[str, Any], role: bool = False) -> str:
+    """A display layer's title with its file second (smaller, and as the tooltip); with ``role``
+    the role it plays in the rules too."""
+    file = p.get("file") or ""
+    second = " · ".join(x for x in (file, p["role"].replace("_", " ") if role else "") if x)
+    tip = f' title="{esc(file)}"' if file else ""
+    small = f' <span class="ss-file">{esc(second)}</span>' if second else ""
+    return f'<span class="ss-ltitle"{tip}>{esc(p["name"])}</span>{small}'
 
 
 def title_html(manifest: RunRecord | None, n: int, counts: Mapping[str, int]) -> str:

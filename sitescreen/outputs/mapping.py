@@ -33,7 +33,7 @@ import shapely
 from branca.element import Element, MacroElement
 
 from sitescreen.errors import CRSError, SitescreenError
-from sitescreen.outputs import maplayers, maplegend, payload
+from sitescreen.outputs import layernames, maplayers, maplegend, mapnotice, payload
 from sitescreen.outputs.htmlsafe import esc, script_json
 from sitescreen.outputs.payload import MAX_ZOOM
 from sitescreen.rules.verdicts import COLORS as VERDICT_COLORS
@@ -223,7 +223,7 @@ def build_map(sites: gpd.GeoDataFrame, layers: Iterable[DisplayLayer], manifest:
     m_*/s_* columns, footprint geometry, projected CRS); ``layers`` are shown clipped to the
     area around the sites and simplified; ``manifest`` gives the title, thresholds and criteria.
     The page embeds Leaflet (``self_contained``, the default) or loads it from a CDN; until its
-    script starts it shows :func:`scripts_failed_html` instead of a blank page.
+    script starts it shows :func:`mapnotice.scripts_failed_html` instead of a blank page.
     Render with :func:`render_map` (which also checks self-containment).
     """
     if basemap not in BASEMAPS:
@@ -237,6 +237,8 @@ def build_map(sites: gpd.GeoDataFrame, layers: Iterable[DisplayLayer], manifest:
     b3857, aoi, zf, detail_zoom = _view(shown, geo)
     site_payload = payload.site_payload(shown, geo, criteria)
     layer_payloads = maplayers.layer_payloads(layers, aoi, 0.5 * payload.pixel(detail_zoom))
+    for p, name in zip(layer_payloads, layernames.display_names(layers, manifest)):
+        p["name"], p["file"] = name.title, name.file
     meta = _meta(counts, criteria, zf)
     m = _new_map(manifest, self_contained)
     lat0, lat1 = _fit_view(m, b3857)
@@ -311,28 +313,10 @@ def _new_map(manifest: RunRecord | None, self_contained: bool) -> folium.Map:
         js, css = _leaflet_inline()
         root.header.add_child(_Raw(f"<style>{css}</style>"), name="leaflet_css")
         root.header.add_child(_Raw(_inline_script(js)), name="leaflet")
-    root.html.add_child(_Raw(scripts_failed_html(self_contained)), name="ss_noscript")
+    root.html.add_child(_Raw(mapnotice.scripts_failed_html(self_contained)), name="ss_noscript")
     root.header.add_child(_Raw(f"<style>{_asset('sitescreen-map.css')}</style>"), name="sitescreen_css")
     root.header.add_child(_Raw(_inline_script(_asset("sitescreen-map.js"))), name="sitescreen_js")
     return m
-
-
-#: What a page whose scripts did not start says (shown until ``sitescreen.init`` removes it).
-SCRIPTS_FAILED = "The map's scripts could not be loaded, so this page cannot show the map."
-CDN_HINT = ("This page was written with --cdn and loads Leaflet from the internet, which this computer "
-            "cannot reach. Rebuild it as a self-contained map that opens with no network "
-            "(the default; --offline also leaves out the basemap): sitescreen map RESULTS_FOLDER --overwrite")
-OWN_HINT = "JavaScript may be turned off in this browser; the map needs it."
-
-
-def scripts_failed_html(self_contained: bool) -> str:
-    """Plain HTML and CSS, shown unless the map's script starts (it removes this element)."""
-    hint = OWN_HINT if self_contained else CDN_HINT
-    return ('<div id="ss-noscript" role="alert" style="position:fixed;inset:0;z-index:100000;display:flex;'
-            'align-items:center;justify-content:center;background:#f3f1ec;font:15px/1.5 system-ui,sans-serif;'
-            'color:#1f2933;padding:24px"><div style="max-width:620px;background:#fff;border:1px solid #cbd2d9;'
-            f'border-radius:8px;padding:18px 22px"><p style="margin:0 0 8px"><b>{esc(SCRIPTS_FAILED)}</b></p>'
-            f'<p style="margin:0">{esc(hint)}</p></div></div>')
 
 
 def _fit_view(m: folium.Map, b3857: np.ndarray) -> tuple[float, float]:
@@ -383,7 +367,7 @@ def _add_layers(m: folium.Map, layer_payloads: list[dict[str, Any]]) -> None:
     """One layer-control entry per input layer (names kept distinct)."""
     used: set[str] = set()
     for p in layer_payloads:
-        name = f'<span class="ss-swatch" style="{p["style"]["swatch"]}"></span>{esc(p["name"])}' \
+        name = f'<span class="ss-swatch" style="{p["style"]["swatch"]}"></span>{maplegend.layer_title_html(p)}' \
                f'<span class="ss-lc-count">{p["count"]:,}</span>'
         if not used:
             name = '<span class="ss-lc-first-layers"></span>' + name
