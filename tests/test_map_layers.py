@@ -85,3 +85,45 @@ def test_legend_control_popup_and_report_use_one_name(tiny):
         assert any(shown in name for name in control_names(html))  # the layer control
         assert f"<b>{esc(title)}</b>" in report  # the report's inputs table
     assert "padus</span>" not in html  # the file stem is no longer the title
+
+
+# ------------------------------------------------------------------ land by manager type
+
+def land_frame(codes):
+    boxes = [shapely.box(-1_400_000 + 20_000 * i, 2_500_000, -1_390_000 + 20_000 * i, 2_510_000) for i in range(len(codes))]
+    return gpd.GeoDataFrame({"name": [f"unit {i}" for i in range(len(codes))], "manager_type": codes},
+                            geometry=boxes, crs="EPSG:5070")
+
+
+def test_land_is_drawn_by_manager_type_and_the_legend_lists_the_classes():
+    from sitescreen.outputs import maplegend
+    from sitescreen.outputs.mapland import LAND_CLASSES
+    from sitescreen.outputs.maplayers import layer_payloads
+    from sitescreen.outputs.mapping import DisplayLayer
+    codes = ["FED", "STAT", "LOC", None, "fed ", "TRIB", "PVT"]
+    gdf = land_frame(codes)
+    aoi = (-1.6e7, 0.0, -1.0e7, 8.0e6)
+    p = layer_payloads([DisplayLayer("land", "federal_land", gdf.to_crs("EPSG:3857"))], aoi, 10.0)[0]
+    by_label = {c["label"]: c["count"] for c in p["classes"]}
+    fed, state, other = (c.label for c in LAND_CLASSES)
+    # derived from the codes: FED (any case/space) federal, STAT state, the rest (and missing) other
+    assert by_label == {fed: 2, state: 1, other: 4} and sum(by_label.values()) == p["count"] == len(codes)
+    fills = [b["style"]["fill"] for b in p["groups"]]
+    assert len(set(fills)) == 3 == len({c.fill for c in LAND_CLASSES}) and fills == [c.fill for c in LAND_CLASSES]
+    names = [n for b in p["groups"] for n in (b["names"]["list"] if "list" in b["names"] else b["names"]["dict"])]
+    assert sorted(names) == sorted(gdf["name"])  # every feature keeps its name for the click popup
+    legend = maplegend.legend_html({"review": 1}, {"review": "r"}, [{**p, "file": "padus_ID.geojson"}], 12, 44.0, None, 0)
+    for label in (fed, state, other):
+        assert f"{esc(label)} <span" in legend
+
+
+def test_other_layers_keep_their_role_colour_whatever_their_manager_type():
+    from sitescreen.outputs.maplayers import ROLE_STYLES, layer_payloads
+    from sitescreen.outputs.mapping import DisplayLayer
+    p = layer_payloads([DisplayLayer("wild", "protected", land_frame(["FED", "STAT"]))], (-1.6e7, 0.0, -1.0e7, 8.0e6), 10.0)[0]
+    assert p["classes"] == [] and all("style" not in b for b in p["groups"])
+    assert p["style"]["fill"] == ROLE_STYLES["protected"]["fill"]
+    # a land layer without the field: one colour, as before
+    q = layer_payloads([DisplayLayer("land", "federal_land", land_frame(["FED"]).drop(columns="manager_type"))],
+                       (-1.6e7, 0.0, -1.0e7, 8.0e6), 10.0)[0]
+    assert q["classes"] == [] and q["style"]["fill"] == ROLE_STYLES["federal_land"]["fill"]

@@ -70,7 +70,7 @@ def legend_html(counts: Mapping[str, int], meaning: Mapping[str, str], layers: l
     if layers:
         lrows = "".join(
             f'<div class="ss-row"><span class="ss-swatch" style="{p["style"]["swatch"]}"></span>'
-            f'<span>{layer_title_html(p, role=True)}</span></div>'
+            f'<span>{layer_title_html(p, role=True)}</span></div>' + _classes_html(p)
             for p in layers)
         html += f"<h2>Layers</h2><div>{lrows}</div>"
     note = "Map geometry is simplified for display"
@@ -80,6 +80,14 @@ def legend_html(counts: Mapping[str, int], meaning: Mapping[str, str], layers: l
     if hidden:
         note += f" {hidden} site(s) without geometry are not shown."
     return html + f'<div class="ss-note">{esc(note)}</div>'
+
+
+def _classes_html(p: Mapping[str, Any]) -> str:
+    """A land layer's manager classes (sitescreen.outputs.mapland), one row each, with counts."""
+    return "".join(
+        f'<div class="ss-row ss-class"><span class="ss-swatch" style="{c["swatch"]}"></span>'
+        f'<span>{esc(c["label"])} <span class="ss-muted">{c["count"]:,}</span></span></div>'
+        for c in p.get("classes") or ())
 
 
 def layer_title_html(p: Mapping[str, Any], role: bool = False) -> str:

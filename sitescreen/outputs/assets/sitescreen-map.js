@@ -277,6 +277,7 @@
       this.groups = spec.groups.map(function (g) {
         var G = decodeGeom(g);
         G.name = decodeDict(g.names, g.n);
+        G.st = g.style ? g.style : spec.style;  // a class of a land layer has its own colours
         G.index = new GridIndex(G.bbox, G.n);
         return G;
       });
@@ -286,9 +287,9 @@
     createTile: function (coords) {
       var size = this.getTileSize().x, cc = newCanvas(size), ctx = cc[1], st = this.style;
       var T = tileFrame(coords, size), pad = (8 + (st.radius || 0)) / T.s;
-      var pix = new Pixels(size), work = [], dotColor = rgb(st.fill || st.stroke);
+      var pix = new Pixels(size), work = [];
       for (var g = 0; g < this.groups.length; g++) {
-        var G = this.groups[g];
+        var G = this.groups[g], dotColor = rgb(G.st.fill || G.st.stroke);
         var ids = G.index.query(T.x0 - pad, T.y1 - T.m - pad, T.x0 + T.m + pad, T.y1 + pad, this._buf);
         if (!ids.length) continue;
         if (G.type === 'point') { work.push([G, ids.slice()]); continue; }
@@ -304,6 +305,7 @@
       for (var w = 0; w < work.length; w++) {  // point symbols go into the pixel buffer too
         G = work[w][0]; ids = work[w][1];
         if (G.type !== 'point') continue;
+        st = G.st;
         var r = st.radius || 3, sp = sprite('pt' + st.stroke + st.fill + st.shape + r, r, function (c, x, y, rr) {
           c.beginPath(); drawShape(c, st.shape, x, y, rr);
           c.fillStyle = st.fill || st.stroke; c.globalAlpha = st.fillOpacity === undefined ? 0.9 : st.fillOpacity; c.fill();
@@ -319,6 +321,7 @@
         G = work[w][0]; ids = work[w][1];
         if (G.type === 'point') continue;
         var poly = G.type === 'polygon';
+        st = G.st;
         ctx.beginPath();
         for (i = 0; i < ids.length; i++) trace(ctx, G, ids[i], T, poly);
         if (poly && st.fill) {
