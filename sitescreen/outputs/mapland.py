@@ -32,7 +32,7 @@ class LandClass:
 #: The classes in drawing and legend order.
 LAND_CLASSES: tuple[LandClass, ...] = (
     LandClass("federal", "Federal", ("FED",), "#a8781c", "#f2d479"),
-    LandClass("state", "State", ("STAT",), "#9a4d84", "#e3a6d2"),
+    LandClass("state", "State", ("STAT",), "#7b2d8e", "#c38fd6"),
     LandClass("other", "Other: local, tribal, private, joint or unknown", (), "#7a6a50", "#d6c9ae"),
 )
 _LISTED = tuple(c for cls in LAND_CLASSES for c in cls.codes)

@@ -293,7 +293,9 @@ def _view(shown: gpd.GeoDataFrame, geo: payload.SiteGeometry) -> tuple[np.ndarra
 def _meta(counts: Mapping[str, int], criteria: list[dict[str, Any]], zf: int) -> dict[str, Any]:
     return {
         "verdicts": [{"key": v, "label": VERDICT_LABELS[v], "color": VERDICT_COLORS[v],
-                      "stroke": STROKES[v], "count": counts.get(v, 0)} for v in VERDICT_ORDER],
+                      "stroke": STROKES[v], "count": counts.get(v, 0), "unscored": v in maplegend.UNSCORED}
+                     for v in VERDICT_ORDER],
+        "dots": maplegend.DOTS,
         "criteria": [{k: c[k] for k in ("name", "label", "unit", "weight", "effective_weight", "rule", "exclusion",
                                         "safeguard", "source", "evaluated", "note")} for c in criteria],
         "nodata": NO_DATA, "notevaluated": NOT_EVALUATED,
