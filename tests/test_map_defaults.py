@@ -63,6 +63,14 @@ def test_screen_offline_with_cdn_is_a_bad_flag_and_writes_nothing(tmp_path, extr
     assert_nothing_left(w.out)
 
 
+def test_demo_offline_with_cdn_is_refused_before_any_file_is_written(tmp_path):
+    out, data = tmp_path / "demo-out", tmp_path / "demo-data"
+    res = run_cli(["demo", "--out", str(out), "--data", str(data), "--cdn", "--offline"])
+    assert_error(res, ["--offline", "--cdn"], code=2)
+    assert_nothing_left(out)
+    assert not data.exists()
+
+
 def test_map_command_is_self_contained_by_default_and_cdn_opts_in(default_run, tmp_path):
     out = tmp_path / "rebuilt.html"
     res = run_cli(["map", str(default_run.out), "-o", str(out)])
