@@ -125,8 +125,10 @@ def test_self_contained_has_no_external_script_style_or_font(html):
     assert "data:image/png;base64," in html         # ...with its images
 
 
-def test_default_mode_loads_only_leaflet_from_cdn(result_sites, display, result_manifest):
-    html = render_map(result_sites, display, result_manifest)
+def test_cdn_mode_loads_only_leaflet_from_cdn(result_sites, display, result_manifest):
+    # issue 14: the default is the self-contained page; the CDN page is asked for (--cdn)
+    assert external_resources(render_map(result_sites, display, result_manifest)) == []
+    html = render_map(result_sites, display, result_manifest, self_contained=False)
     found = external_resources(html)
     assert len(found) == 2 and all("leaflet@1.9.3" in f for f in found)
     for absent in ("jquery", "bootstrap", "font-awesome", "fontawesome", "awesome-markers"):
@@ -316,7 +318,7 @@ def test_map_command_options(results_dir):
     res = runner.invoke(main, ["map", str(results_dir), "--basemap", "google"])
     assert res.exit_code == 2 and "'osm', 'imagery', 'none'" in res.output
     out = results_dir / "cdn.html"
-    res = runner.invoke(main, ["map", str(results_dir), "-o", str(out), "--basemap", "imagery"])
+    res = runner.invoke(main, ["map", str(results_dir), "-o", str(out), "--basemap", "imagery", "--cdn"])
     assert res.exit_code == 0
     html = out.read_text(encoding="utf-8")
     assert [f for f in external_resources(html) if "leaflet" in f] and "basemap.nationalmap.gov" in html

@@ -9,7 +9,7 @@ import click
 from sitescreen.run.config import load_config
 from sitescreen.outputs.staging import check_out_dir
 from sitescreen.run.stream import screen_to_folder
-from sitescreen.cli.options import Progress, make_map_options, map_options
+from sitescreen.cli.options import Progress, check_offline, make_map_options, map_options
 from sitescreen.cli.screen import summary_lines
 
 
@@ -31,12 +31,13 @@ def demo_command(ctx, out_dir, data_dir, overwrite, seed, no_map, no_report, sel
     self-contained, so it opens without a network).
     """
     from sitescreen.demo.demo import generate_demo
+    check_offline(self_contained, offline)  # before the demo data is written
     check_out_dir(out_dir, overwrite, [data_dir])
     config_path = generate_demo(data_dir, seed=seed)
     progress = Progress(not ctx.obj.get("quiet"), total=7)
     try:
         manifest = screen_to_folder(load_config(config_path), out_dir, overwrite=overwrite, stream=False,
-                                    options=make_map_options(no_map, no_report, True, offline, basemap),
+                                    options=make_map_options(no_map, no_report, self_contained, offline, basemap),
                                     progress=progress, protected=[data_dir])
     finally:
         progress.close()

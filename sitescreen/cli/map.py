@@ -9,6 +9,7 @@ import click
 from sitescreen.errors import OutputError
 from sitescreen.outputs.files import rebuilt_output_path, write_rebuilt
 from sitescreen.outputs.mapping import BASEMAPS
+from sitescreen.cli.options import OFFLINE_OPTION, SELF_CONTAINED_OPTION, check_offline
 
 
 def resolve_output(out_dir: Path, output: Path | None, default_name: str, overwrite: bool) -> Path:
@@ -46,9 +47,8 @@ def read_region(out_dir: Path, aoi: str | None):
 @click.argument("out_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="HTML file to write.  [default: OUT_DIR/map.html]")
-@click.option("--self-contained", is_flag=True,
-              help="Inline Leaflet, styles and data: one HTML file that loads nothing from a CDN.")
-@click.option("--offline", is_flag=True, help="Self-contained and no basemap (air-gapped offices).")
+@SELF_CONTAINED_OPTION
+@OFFLINE_OPTION
 @click.option("--basemap", type=click.Choice(list(BASEMAPS)), default="osm", show_default=True,
               help="Background map (imagery is offered as an alternative in the layer control).")
 @click.option("--aoi", default=None, metavar="BBOX|FILE",
@@ -69,10 +69,11 @@ def map_command(ctx: click.Context, out_dir: Path, output: Path | None, self_con
     if offline and basemap != "none" and ctx.get_parameter_source("basemap") == click.core.ParameterSource.COMMANDLINE:
         raise click.BadParameter(f"--offline draws no basemap; drop --basemap {basemap} or --offline",
                                  ctx=ctx, param_hint="'--basemap'")
+    check_offline(self_contained, offline)
     path = resolve_output(out_dir, output, "map.html", overwrite)
     sites, manifest = read_region(out_dir, aoi)
     layers = display_layers(manifest, sites)
-    html = render_map(sites, layers, manifest, self_contained=self_contained or offline,
+    html = render_map(sites, layers, manifest, self_contained=self_contained,
                       basemap="none" if offline else basemap)
     write_rebuilt(out_dir, path, html)
     click.echo(str(path))

@@ -139,12 +139,28 @@ def build_config(sites, config_path, layers, profile, aoi, crs, radius_m, commod
                      title=f"sitescreen screening of {sites.path.name if sites else 'a grid'}")
 
 
+#: The map page: self-contained by default (opens with no network); ``--cdn`` opts into the smaller page.
+SELF_CONTAINED_OPTION = click.option(
+    "--self-contained/--cdn", "self_contained", default=True,
+    help="Self-contained map (the default): Leaflet, styles and data inlined, opens with no network. "
+         "--cdn writes a smaller page that loads Leaflet from a CDN (needs the internet).")
+OFFLINE_OPTION = click.option("--offline", is_flag=True,
+                              help="No basemap either (air-gapped offices); the map is self-contained by default.")
+
+
+def check_offline(self_contained: bool, offline: bool) -> None:
+    """``--offline`` with ``--cdn`` asks for a page that needs and does not need the network."""
+    if offline and not self_contained:
+        raise click.BadParameter("--offline draws a self-contained map; --cdn loads Leaflet from the internet: "
+                                 "drop one of them", param_hint="'--cdn'")
+
+
 def map_options(f: Callable) -> Callable:
     for d in reversed([
         click.option("--no-map", is_flag=True, help="Do not write map.html."),
         click.option("--no-report", is_flag=True, help="Do not write report.html."),
-        click.option("--self-contained", is_flag=True, help="Inline every script, style and data: one HTML file, no CDN."),
-        click.option("--offline", is_flag=True, help="Self-contained and no basemap (air-gapped offices)."),
+        SELF_CONTAINED_OPTION,
+        OFFLINE_OPTION,
         click.option("--basemap", type=click.Choice(BASEMAP_CHOICES), default="osm", show_default=True,
                      help="Background map."),
     ]):
@@ -153,6 +169,7 @@ def map_options(f: Callable) -> Callable:
 
 
 def make_map_options(no_map, no_report, self_contained, offline, basemap) -> MapOptions:
+    check_offline(self_contained, offline)
     return MapOptions(write_map=not no_map, write_report=not no_report, self_contained=self_contained or offline,
                       basemap="none" if offline else basemap)
 

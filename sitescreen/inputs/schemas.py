@@ -46,6 +46,7 @@ class ValueRule:
 class Schema:
     name: str
     title: str = ""
+    label: str = ""   # what a map or report calls a layer of this definition ("Wilderness areas")
     source: str = ""
     match: tuple[tuple[str, ...], ...] = ()
     fields: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
@@ -121,7 +122,7 @@ def _convert(s: pd.Series, kind: str, canon: str, where: str) -> pd.Series:
 
 def schema_from_dict(data: Mapping[str, Any], where: str) -> Schema:
     """Validate a definition table (from a layers/*.toml file or a run config)."""
-    allowed = {"name", "title", "source", "match", "fields", "values", "types", "coverage",
+    allowed = {"name", "title", "label", "source", "match", "fields", "values", "types", "coverage",
                "state_field", "crs", "geometry"}
     unknown = set(data) - allowed
     if unknown:
@@ -157,7 +158,7 @@ def schema_from_dict(data: Mapping[str, Any], where: str) -> Schema:
     if ("lon" in geom) != ("lat" in geom):
         raise LayerConfigError(f"{where}: geometry needs both 'lon' and 'lat' columns")
     return Schema(
-        name=str(data.get("name", where)), title=str(data.get("title", "")),
+        name=str(data.get("name", where)), title=str(data.get("title", "")), label=str(data.get("label", "")),
         source=str(data.get("source", "")), match=match, fields=fields, values=values,
         types=types, coverage=coverage, state_field=state_field, crs=data.get("crs"), wkt=geom.get("wkt"),
         lon=geom.get("lon"), lat=geom.get("lat"),

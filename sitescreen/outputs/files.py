@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 class MapOptions:
     write_map: bool = True
     write_report: bool = True
-    self_contained: bool = False
+    self_contained: bool = True   # a map that opens with no network; False: Leaflet from a CDN
     basemap: str = "osm"
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from pyproj import CRS
 
 from sitescreen.errors import CRSError, SitescreenError
+from sitescreen.outputs import mapland
 from sitescreen.inputs.crs import lonlat_boxes
 from sitescreen.inputs.load import load_vector
 from sitescreen.inputs.spec import LayerSpec
@@ -50,6 +51,12 @@ def _style_for(role: str, index: int) -> dict[str, Any]:
     style = dict(ROLE_STYLES.get(role) or {
         "stroke": _PALETTE[index % len(_PALETTE)], "fill": _PALETTE[index % len(_PALETTE)],
         "fillOpacity": 0.18, "weight": 1.2, "radius": 3.5})
+    style["swatch"] = _swatch(style)
+    return style
+
+
+def _swatch(style: dict[str, Any]) -> str:
+    """The CSS of a legend swatch drawn like the layer."""
     fill = style.get("fill")
     if fill and style.get("hatch"):
         swatch = (f"background:repeating-linear-gradient(135deg,{style['stroke']} 0 1.5px,"
@@ -59,8 +66,15 @@ def _style_for(role: str, index: int) -> dict[str, Any]:
     else:
         dash = "dashed" if style.get("dash") else "solid"
         swatch = f"background:transparent;border:2px {dash} {style['stroke']}"
-    style["swatch"] = swatch
-    return style
+    return swatch
+
+
+def _classes_swatch(styles: list[dict[str, Any]]) -> str:
+    """A swatch split into the fills of the classes drawn (distinct, in order)."""
+    fills = list(dict.fromkeys(_rgba(s["fill"], max(s.get("fillOpacity", 0.3), 0.3)) for s in styles))
+    step = 100 / len(fills)
+    stops = ",".join(f"{f} {k * step:.0f}% {(k + 1) * step:.0f}%" for k, f in enumerate(fills))
+    return f"background:linear-gradient(90deg,{stops});border:1.5px solid {styles[0]['stroke']}"
 
 
 def _rgba(hex_color: str, alpha: float) -> str:
@@ -118,14 +132,13 @@ def _simplify(geoms: np.ndarray, tol: float) -> np.ndarray:
     return out
 
 
-def layer_payloads(layers: Sequence[DisplayLayer], aoi: tuple[float, float, float, float],
-                    base_tol: float) -> list[dict[str, Any]]:
-    prepared = [(layer, *_prepare_layer(layer, aoi)) for layer in layers]
+def _fit_budget(prepared: list, base_tol: float) -> tuple[list[dict[str, np.ndarray]], float]:
+    """Every part simplified at one tolerance, doubled until all vertices fit :data:`VERTEX_BUDGET`."""
     tol = base_tol
     for _ in range(10):
         simplified = []
         total = 0
-        for layer, groups, _ in prepared:
+        for _layer, groups, _ in prepared:
             out = {}
             for kind, geoms in groups.items():
                 g = geoms if kind == "point" else _simplify(geoms, tol)
@@ -136,22 +149,43 @@ def layer_payloads(layers: Sequence[DisplayLayer], aoi: tuple[float, float, floa
             break
         log.info("display layers have %d vertices at %.0f m tolerance; simplifying further", total, tol)
         tol *= 2
+    return simplified, tol
+
+
+def layer_payloads(layers: Sequence[DisplayLayer], aoi: tuple[float, float, float, float],
+                    base_tol: float) -> list[dict[str, Any]]:
+    """One payload per layer; a land layer's features come in one block per manager class
+    (:mod:`sitescreen.outputs.mapland`), each with its colours, listed in ``classes``."""
+    parts = [(i, cls, part) for i, layer in enumerate(layers) for cls, part in mapland.land_parts(layer)]
+    prepared = [(part, *_prepare_layer(part, aoi)) for _, _, part in parts]
+    simplified, tol = _fit_budget(prepared, base_tol)
     payloads = []
-    for i, ((layer, _, (names, by_kind)), groups) in enumerate(zip(prepared, simplified)):
+    for i, layer in enumerate(layers):
         style = _style_for(layer.role, i)
-        blocks = []
-        count = 0
-        with_names = names is not None and sum(len(g) for g in groups.values()) <= NAMED_FEATURE_LIMIT
-        if names is not None and not with_names:
+        mine = [k for k, part in enumerate(parts) if part[0] == i]
+        has_names = all(prepared[k][2][0] is not None for k in mine)
+        with_names = has_names and sum(len(g) for k in mine for g in simplified[k].values()) <= NAMED_FEATURE_LIMIT
+        if has_names and not with_names:
             log.info("layer %r: more than %d features; drawn without feature names", layer.name, NAMED_FEATURE_LIMIT)
-        for kind, geoms in groups.items():
-            block, kept = encode_geoms(geoms, kind, 1.0 if kind == "point" else max(tol / 2, 0.5))
-            if with_names:
-                block["names"] = text_column(names[by_kind[kind]][kept])
-            blocks.append(block)
-            count += block["n"]
+        blocks, classes = [], []
+        for k in mine:
+            cls, (names, by_kind) = parts[k][1], prepared[k][2]
+            first = len(blocks)
+            for kind, geoms in simplified[k].items():
+                block, kept = encode_geoms(geoms, kind, 1.0 if kind == "point" else max(tol / 2, 0.5))
+                if with_names:
+                    block["names"] = text_column(names[by_kind[kind]][kept])
+                if cls is not None:
+                    block["style"] = mapland.class_style(style, cls)
+                blocks.append(block)
+            if cls is not None:
+                classes.append({"label": cls.label, "swatch": _swatch(mapland.class_style(style, cls)),
+                                "count": sum(b["n"] for b in blocks[first:])})
+        if len(classes) > 1:  # the layer control's swatch shows every class drawn
+            style["swatch"] = _classes_swatch([b["style"] for b in blocks if "style" in b])
+        count = sum(b["n"] for b in blocks)
         payloads.append({"name": layer.name, "role": layer.role, "style": style, "groups": blocks,
-                         "count": count, "tolerance_m": tol, "named": with_names})
+                         "count": count, "tolerance_m": tol, "named": with_names, "classes": classes})
         log.debug("layer %r: %d features for display", layer.name, count)
     return payloads
 

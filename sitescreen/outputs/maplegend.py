@@ -45,6 +45,22 @@ def criteria(manifest: RunRecord | None, sites: gpd.GeoDataFrame) -> list[dict[s
     return out
 
 
+#: Site dots in pixels (radius): from ``small`` (score 0) to ``large`` (score 100), shrunk where sites
+#: are dense but never under ``min``; the verdicts in ``UNSCORED`` (their score says no suitability:
+#: 0 by exclusion, or none) are drawn at the mid-score size, so they are not the tiniest dots.
+DOTS = {"min": 3.0, "small": 3.0, "large": 7.5}
+UNSCORED = ("excluded", "incomplete")
+
+
+def dot_radius(score: float | None, verdict: str) -> float:
+    """The dot radius (px, before shrinking for density) of a site: what sitescreen-map.js draws."""
+    if verdict in UNSCORED or score is None:
+        t = 0.5 if verdict in UNSCORED else 0.0
+    else:
+        t = min(max(score / 100, 0.0), 1.0)
+    return DOTS["small"] + (DOTS["large"] - DOTS["small"]) * t
+
+
 def verdict_meaning(manifest: RunRecord | None) -> dict[str, str]:
     return meanings(*thresholds(manifest.profile.verdicts if manifest is not None else None))
 
@@ -56,21 +72,28 @@ def _scale_text(zoom: int, lat: float) -> str:
     return f"1:{int(round(denom, -digits)):,}"
 
 
+def _unscored_text(counts: Mapping[str, int]) -> str:
+    shown = [VERDICT_LABELS[v] for v in UNSCORED if counts.get(v)]
+    return " and ".join(shown) + " sites: mid size, whatever their score" if shown else ""
+
+
 def legend_html(counts: Mapping[str, int], meaning: Mapping[str, str], layers: list[dict[str, Any]],
                  zf: int, lat: float, tolerance: float | None, hidden: int) -> str:
     rows = "".join(
         f'<div class="ss-row"><span class="ss-dot" style="background:{VERDICT_COLORS[v]}"></span>'
         f'<span><b>{esc(VERDICT_LABELS[v])}</b> <span class="ss-muted">{esc(meaning[v])}</span></span></div>'
         for v in VERDICT_ORDER if counts.get(v))
-    sizes = "".join(f'<i style="width:{d}px;height:{d}px"></i>' for d in (6, 10, 15))
+    sizes = "".join(f'<i style="width:{d:g}px;height:{d:g}px"></i>'
+                    for d in (2 * dot_radius(sc, "review") for sc in (0, 50, 100)))
     html = f"<h2>Verdict</h2><div>{rows}</div>"
     html += (f'<h2>Score</h2><div><div class="ss-sizes">{sizes}<span>larger = higher score</span></div>'
+             + (f'<div class="ss-muted">{esc(_unscored_text(counts))}</div>' if _unscored_text(counts) else "")
              + (f'<div class="ss-muted">Footprints, shaded by score, from about {_scale_text(zf, lat)}</div>'
                 if zf <= MAX_ZOOM else "") + "</div>")
     if layers:
         lrows = "".join(
             f'<div class="ss-row"><span class="ss-swatch" style="{p["style"]["swatch"]}"></span>'
-            f'<span>{esc(p["name"])} <span class="ss-muted">{esc(p["role"].replace("_", " "))}</span></span></div>'
+            f'<span>{layer_title_html(p, role=True)}</span></div>' + _classes_html(p)
             for p in layers)
         html += f"<h2>Layers</h2><div>{lrows}</div>"
     note = "Map geometry is simplified for display"
@@ -80,6 +103,24 @@ def legend_html(counts: Mapping[str, int], meaning: Mapping[str, str], layers: l
     if hidden:
         note += f" {hidden} site(s) without geometry are not shown."
     return html + f'<div class="ss-note">{esc(note)}</div>'
+
+
+def _classes_html(p: Mapping[str, Any]) -> str:
+    """A land layer's manager classes (sitescreen.outputs.mapland), one row each, with counts."""
+    return "".join(
+        f'<div class="ss-row ss-class"><span class="ss-swatch" style="{c["swatch"]}"></span>'
+        f'<span>{esc(c["label"])} <span class="ss-muted">{c["count"]:,}</span></span></div>'
+        for c in p.get("classes") or ())
+
+
+def layer_title_html(p: Mapping[str, Any], role: bool = False) -> str:
+    """A display layer's title with its file second (smaller, and as the tooltip); with ``role``
+    the role it plays in the rules too."""
+    file = p.get("file") or ""
+    second = " · ".join(x for x in (file, p["role"].replace("_", " ") if role else "") if x)
+    tip = f' title="{esc(file)}"' if file else ""
+    small = f' <span class="ss-file">{esc(second)}</span>' if second else ""
+    return f'<span class="ss-ltitle"{tip}>{esc(p["name"])}</span>{small}'
 
 
 def title_html(manifest: RunRecord | None, n: int, counts: Mapping[str, int]) -> str:

@@ -11,7 +11,7 @@ Every value from a data file reaches the page as JSON inside ``<script type="app
 (made safe by :func:`htmlsafe.script_json`) and is escaped again when it meets HTML in the browser.
 Nothing from the data passes through Folium's templates, which Jinja would evaluate.
 
-In self-contained mode Leaflet's JS and CSS (with its images) come from the installed
+In self-contained mode (the default) Leaflet's JS and CSS (with its images) come from the installed
 ``xstatic-leaflet`` package and are inlined; the page then references no network resource except
 basemap tiles, and works without them.
 """
@@ -33,7 +33,7 @@ import shapely
 from branca.element import Element, MacroElement
 
 from sitescreen.errors import CRSError, SitescreenError
-from sitescreen.outputs import maplayers, maplegend, payload
+from sitescreen.outputs import layernames, maplayers, maplegend, mapnotice, payload
 from sitescreen.outputs.htmlsafe import esc, script_json
 from sitescreen.outputs.payload import MAX_ZOOM
 from sitescreen.rules.verdicts import COLORS as VERDICT_COLORS
@@ -216,13 +216,14 @@ def _check_sites(sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def build_map(sites: gpd.GeoDataFrame, layers: Iterable[DisplayLayer], manifest: RunRecord | Mapping[str, Any] | None, *,
-              self_contained: bool = False, basemap: str = "osm") -> folium.Map:
+              self_contained: bool = True, basemap: str = "osm") -> folium.Map:
     """The screening map: input layers by role, sites by verdict, popups with the full breakdown.
 
     ``sites`` follows the results contract (site_id, name, verdict, score, reasons, record_ids,
     m_*/s_* columns, footprint geometry, projected CRS); ``layers`` are shown clipped to the
     area around the sites and simplified; ``manifest`` gives the title, thresholds and criteria.
-    With ``self_contained`` the page embeds Leaflet instead of loading it from a CDN.
+    The page embeds Leaflet (``self_contained``, the default) or loads it from a CDN; until its
+    script starts it shows :func:`mapnotice.scripts_failed_html` instead of a blank page.
     Render with :func:`render_map` (which also checks self-containment).
     """
     if basemap not in BASEMAPS:
@@ -236,6 +237,8 @@ def build_map(sites: gpd.GeoDataFrame, layers: Iterable[DisplayLayer], manifest:
     b3857, aoi, zf, detail_zoom = _view(shown, geo)
     site_payload = payload.site_payload(shown, geo, criteria)
     layer_payloads = maplayers.layer_payloads(layers, aoi, 0.5 * payload.pixel(detail_zoom))
+    for p, name in zip(layer_payloads, layernames.display_names(layers, manifest)):
+        p["name"], p["file"] = name.title, name.file
     meta = _meta(counts, criteria, zf)
     m = _new_map(manifest, self_contained)
     lat0, lat1 = _fit_view(m, b3857)
@@ -290,7 +293,9 @@ def _view(shown: gpd.GeoDataFrame, geo: payload.SiteGeometry) -> tuple[np.ndarra
 def _meta(counts: Mapping[str, int], criteria: list[dict[str, Any]], zf: int) -> dict[str, Any]:
     return {
         "verdicts": [{"key": v, "label": VERDICT_LABELS[v], "color": VERDICT_COLORS[v],
-                      "stroke": STROKES[v], "count": counts.get(v, 0)} for v in VERDICT_ORDER],
+                      "stroke": STROKES[v], "count": counts.get(v, 0), "unscored": v in maplegend.UNSCORED}
+                     for v in VERDICT_ORDER],
+        "dots": maplegend.DOTS,
         "criteria": [{k: c[k] for k in ("name", "label", "unit", "weight", "effective_weight", "rule", "exclusion",
                                         "safeguard", "source", "evaluated", "note")} for c in criteria],
         "nodata": NO_DATA, "notevaluated": NOT_EVALUATED,
@@ -310,6 +315,7 @@ def _new_map(manifest: RunRecord | None, self_contained: bool) -> folium.Map:
         js, css = _leaflet_inline()
         root.header.add_child(_Raw(f"<style>{css}</style>"), name="leaflet_css")
         root.header.add_child(_Raw(_inline_script(js)), name="leaflet")
+    root.html.add_child(_Raw(mapnotice.scripts_failed_html(self_contained)), name="ss_noscript")
     root.header.add_child(_Raw(f"<style>{_asset('sitescreen-map.css')}</style>"), name="sitescreen_css")
     root.header.add_child(_Raw(_inline_script(_asset("sitescreen-map.js"))), name="sitescreen_js")
     return m
@@ -363,7 +369,7 @@ def _add_layers(m: folium.Map, layer_payloads: list[dict[str, Any]]) -> None:
     """One layer-control entry per input layer (names kept distinct)."""
     used: set[str] = set()
     for p in layer_payloads:
-        name = f'<span class="ss-swatch" style="{p["style"]["swatch"]}"></span>{esc(p["name"])}' \
+        name = f'<span class="ss-swatch" style="{p["style"]["swatch"]}"></span>{maplegend.layer_title_html(p)}' \
                f'<span class="ss-lc-count">{p["count"]:,}</span>'
         if not used:
             name = '<span class="ss-lc-first-layers"></span>' + name
@@ -374,7 +380,7 @@ def _add_layers(m: folium.Map, layer_payloads: list[dict[str, Any]]) -> None:
 
 
 def render_map(sites: gpd.GeoDataFrame, layers: Iterable[DisplayLayer], manifest: RunRecord | Mapping[str, Any] | None, *,
-               self_contained: bool = False, basemap: str = "osm") -> str:
+               self_contained: bool = True, basemap: str = "osm") -> str:
     """The full HTML of :func:`build_map`'s map; in self-contained mode it is verified to load
     no script, stylesheet or font from anywhere else."""
     m = build_map(sites, layers, manifest, self_contained=self_contained, basemap=basemap)

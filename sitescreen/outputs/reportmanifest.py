@@ -8,6 +8,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from sitescreen.outputs.htmlsafe import esc
+from sitescreen.outputs.layernames import input_name
 from sitescreen.rules.wording import number
 from sitescreen.values import plain
 from sitescreen.record.manifest import RunRecord, to_data
@@ -53,7 +54,7 @@ def manifest_section(manifest: RunRecord | None) -> str:
     for e in manifest.inputs:
         sha = str(e.sha256 or "")
         inputs.append(
-            f"<tr><td><b>{esc(e.name)}</b><br><span class=small>{esc(e.role)} · {esc(e.kind)}"
+            f"<tr><td><b>{esc(input_name(e).title)}</b><br><span class=small>{esc(e.role)} · {esc(e.kind)}"
             f"{' · ' + esc(e.schema) if e.schema else ''}</span></td>"
             f"<td class=small><code>{esc(e.path)}</code>{'<br>layer ' + esc(e.layer) if e.layer else ''}</td>"
             f"<td class=small><code class=hash>{esc(sha)}</code></td><td class=small>{_value(e.source_crs)}</td>"

@@ -6,6 +6,7 @@ Jobs file (TOML; paths relative to it)::
     profile = "federal-safeguards"
     map = false                # write map.html (default true)
     report = true              # write report.html (default true)
+    cdn = false                # map.html loads Leaflet from a CDN (default false: self-contained)
 
     [[jobs]]
     name = "idaho"
@@ -41,7 +42,7 @@ from sitescreen.inputs.tomlfile import read_toml
 log = logging.getLogger(__name__)
 
 STATUSES = ("done", "up to date", "failed")
-OVERRIDES = {"profile": str, "crs": str, "map": bool, "report": bool}
+OVERRIDES = {"profile": str, "crs": str, "map": bool, "report": bool, "cdn": bool}
 
 
 class JobsFileError(SitescreenError):
@@ -57,6 +58,7 @@ class Job:
     crs: str | None = None
     map: bool = True
     report: bool = True
+    cdn: bool = False  # the map loads Leaflet from a CDN (a smaller page) instead of being self-contained
     # files of the batch no job's output may hold (jobs file, configs, inputs): see batch_paths
     protected: tuple[Path, ...] = field(default=(), compare=False, repr=False)
 
@@ -216,7 +218,7 @@ def run_job(job: Job, overwrite: bool = False) -> JobResult:
             check_out_dir(job.out, overwrite, job.protected)
             manifest = screen_to_folder(config, job.out, overwrite=overwrite, protected=job.protected,
                                         options=MapOptions(write_map=job.map, write_report=job.report,
-                                                           self_contained=job.map))
+                                                           self_contained=not job.cdn))
             res.status, res.sites = "done", manifest.sites.sites
     except SitescreenError as exc:
         res.error = str(exc)

@@ -313,6 +313,8 @@ def schema_to_dict(schema) -> dict:
     out = {"name": schema.name, "title": schema.title, "source": schema.source,
            "match": [list(m) for m in schema.match], "fields": {k: list(v) for k, v in schema.fields.items()},
            "values": values, "types": dict(schema.types), "coverage": schema.coverage}
+    if schema.label:
+        out["label"] = schema.label
     if schema.state_field:
         out["state_field"] = list(schema.state_field)
     if schema.crs:

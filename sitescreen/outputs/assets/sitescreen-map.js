@@ -277,6 +277,7 @@
       this.groups = spec.groups.map(function (g) {
         var G = decodeGeom(g);
         G.name = decodeDict(g.names, g.n);
+        G.st = g.style ? g.style : spec.style;  // a class of a land layer has its own colours
         G.index = new GridIndex(G.bbox, G.n);
         return G;
       });
@@ -286,9 +287,9 @@
     createTile: function (coords) {
       var size = this.getTileSize().x, cc = newCanvas(size), ctx = cc[1], st = this.style;
       var T = tileFrame(coords, size), pad = (8 + (st.radius || 0)) / T.s;
-      var pix = new Pixels(size), work = [], dotColor = rgb(st.fill || st.stroke);
+      var pix = new Pixels(size), work = [];
       for (var g = 0; g < this.groups.length; g++) {
-        var G = this.groups[g];
+        var G = this.groups[g], dotColor = rgb(G.st.fill || G.st.stroke);
         var ids = G.index.query(T.x0 - pad, T.y1 - T.m - pad, T.x0 + T.m + pad, T.y1 + pad, this._buf);
         if (!ids.length) continue;
         if (G.type === 'point') { work.push([G, ids.slice()]); continue; }
@@ -304,6 +305,7 @@
       for (var w = 0; w < work.length; w++) {  // point symbols go into the pixel buffer too
         G = work[w][0]; ids = work[w][1];
         if (G.type !== 'point') continue;
+        st = G.st;
         var r = st.radius || 3, sp = sprite('pt' + st.stroke + st.fill + st.shape + r, r, function (c, x, y, rr) {
           c.beginPath(); drawShape(c, st.shape, x, y, rr);
           c.fillStyle = st.fill || st.stroke; c.globalAlpha = st.fillOpacity === undefined ? 0.9 : st.fillOpacity; c.fill();
@@ -319,6 +321,7 @@
         G = work[w][0]; ids = work[w][1];
         if (G.type === 'point') continue;
         var poly = G.type === 'polygon';
+        st = G.st;
         ctx.beginPath();
         for (i = 0; i < ids.length; i++) trace(ctx, G, ids[i], T, poly);
         if (poly && st.fill) {
@@ -404,11 +407,13 @@
       this.visible = meta.verdicts.map(function () { return true; });
       this.colors = meta.verdicts.map(function (v) { return v.color; });
       this.strokes = meta.verdicts.map(function (v) { return v.stroke; });
+      this.unscored = meta.verdicts.map(function (v) { return !!v.unscored; });
       this.drawn = new Uint8Array(data.n);
       this._density = {};
       this._buf = [];
     },
-    /* Dot radius: 3–7.5 px by score, shrunk where sites are dense at this zoom so they stay apart. */
+    /* Dot radius (meta.dots, as maplegend.dot_radius): small–large px by score, mid size for the verdicts
+       whose score is no suitability, shrunk where sites are dense, never under dots.min. */
     radiusPx: function (i, z) {
       if (z === undefined) z = this._map ? this._map.getZoom() : this.meta.zf;
       var f = this._density[z];
@@ -416,8 +421,9 @@
         var spacing = Math.sqrt(this.D.index.occupiedArea / Math.max(this.D.n, 1)) * 256 * Math.pow(2, z) / WORLD;
         f = this._density[z] = Math.max(0.3, Math.min(1, spacing / 14));
       }
-      var sc = this.D.score[i];
-      return Math.max(1.5, (sc ? 3 + 4.5 * Math.min(1, (sc - 1) / 1000) : 3) * f);
+      var sc = this.D.score[i], d = this.meta.dots;
+      var t = this.unscored[this.D.verdict[i]] ? 0.5 : (sc ? Math.min(1, (sc - 1) / 1000) : 0);
+      return Math.max(d.min, (d.small + (d.large - d.small) * t) * f);
     },
     footprints: function (z) { return z >= this.meta.zf; },
     createTile: function (coords) {
@@ -720,8 +726,29 @@
     SS.zfit = map.getZoom();
   };
 
+  // ---------------------------------------------------------------- legend beside the layer control
+  var SMALL_MAP = [900, 700];  // below this width or height the legend starts collapsed
+  function boxesMeet(a, b) {
+    var r = a.getBoundingClientRect(), q = b.getBoundingClientRect();
+    return r.left < q.right && q.left < r.right && r.top < q.bottom && q.top < r.bottom;
+  }
+  /* The legend never covers the layer control: folded when they meet at first (``fold``), and the
+     control given only the room above the legend (it scrolls) when they still would. */
+  function keepApart(map, legend, fold) {
+    var lc = map.getContainer().querySelector('.leaflet-control-layers');
+    if (!lc) return;
+    lc.style.maxHeight = '';
+    if (fold && boxesMeet(legend, lc)) fold();
+    if (boxesMeet(legend, lc)) {
+      var room = legend.getBoundingClientRect().top - lc.getBoundingClientRect().top - 10;
+      lc.style.boxSizing = 'border-box'; lc.style.maxHeight = Math.max(room, 40) + 'px';
+    }
+  }
+
   SS.init = function (map, opts) {
     SS.map = map;
+    var failed = document.getElementById('ss-noscript');  // "the map's scripts could not be loaded"
+    if (failed) failed.parentNode.removeChild(failed);
     if (opts.title) new Panel(opts.title, 'ss-title', { position: 'topleft' }).addTo(map);
     if (SS.sites) { SS.search = new Search(SS.sites, { position: 'topleft' }).addTo(map); }
     if (map.zoomControl) { map.zoomControl.remove(); map.zoomControl = L.control.zoom({ position: 'topleft' }).addTo(map); }
@@ -730,11 +757,18 @@
       var legend = new Panel(opts.legend, 'ss-legend', { position: 'bottomright' }).addTo(map), box = legend.getContainer();
       var btn = L.DomUtil.create('button', 'ss-collapse', box);
       btn.type = 'button'; btn.title = 'Hide or show the legend'; btn.setAttribute('aria-label', btn.title); btn.textContent = '−';
-      L.DomEvent.on(btn, 'click', function () {
-        var c = L.DomUtil.hasClass(box, 'ss-collapsed');
-        (c ? L.DomUtil.removeClass : L.DomUtil.addClass)(box, 'ss-collapsed');
-        btn.textContent = c ? '−' : '+';
-      });
+      var fold = function (on) {
+        (on ? L.DomUtil.addClass : L.DomUtil.removeClass)(box, 'ss-collapsed');
+        btn.textContent = on ? '+' : '−';
+      };
+      L.DomEvent.on(btn, 'click', function () { fold(!L.DomUtil.hasClass(box, 'ss-collapsed')); keepApart(map, box); });
+      var size = map.getSize();
+      if (size.x < SMALL_MAP[0] || size.y < SMALL_MAP[1]) fold(true);  // small screens: collapsed at first
+      setTimeout(function () {  // the layer control is added after init
+        keepApart(map, box, function () { fold(true); });
+        SS.controlsApart = true;
+      }, 0);
+      map.on('resize', function () { keepApart(map, box); });
     }
     var warned = false;
     map.eachLayer(function (l) {
