@@ -204,3 +204,35 @@ def test_popup_shows_python_words_for_every_kind_and_unit(browser, tmp_path):
         assert shown == [str(expect[c["name"]][i]) for c in criteria]
     assert any(NO_DATA == r["measured"] for p in popups for r in p["rows"])
     assert any(XSS_IMG == r["measured"] for p in popups for r in p["rows"])
+
+
+def test_idaho_report_prints_compactly_with_every_excluded_and_incomplete_site(idaho_out, browser):
+    """The report a review board prints (issue 12, item 6): Letter pages from headless Chromium, at most
+    60 for the Idaho run; every excluded and incomplete site has its breakdown; the overview map is at
+    the top. Screenshots of the printed layout go to test-artifacts/ for people to look at."""
+    import re
+
+    import geopandas as gpd
+    from test_browser import ARTIFACTS
+    sites = gpd.read_parquet(idaho_out / "sites.parquet")
+    o = Offline(browser)
+    try:
+        o.page.goto((idaho_out / "report.html").as_uri(), wait_until="load")
+        cards = set(o.js("() => [...document.querySelectorAll('article.site h3 .muted')].map(e => e.innerText)"))
+        must = set(sites.loc[sites["verdict"].isin(["excluded", "incomplete"]), "site_id"].astype(str))
+        assert must and must <= cards
+        assert o.js("() => document.querySelectorAll('#summary figure.overview circle').length") == len(sites)
+        pdf = o.page.pdf(format="Letter", print_background=True)
+        pages = len(re.findall(rb"/Type\s*/Page(?!s)", pdf))
+        ARTIFACTS.mkdir(exist_ok=True)
+        (ARTIFACTS / "idaho-report.pdf").write_bytes(pdf)
+        o.page.emulate_media(media="print")
+        o.page.set_viewport_size({"width": 740, "height": 965})  # a Letter page's printable area at 96 dpi
+        for section in ("summary", "sites"):
+            top = o.js("s => document.getElementById(s).getBoundingClientRect().top + window.scrollY", section)
+            o.page.screenshot(path=str(ARTIFACTS / f"idaho-report-print-{section}.png"), full_page=True,
+                              clip={"x": 0, "y": top, "width": 740, "height": 965})
+        assert o.errors == [] and o.failed == []
+    finally:
+        o.close()
+    assert 5 <= pages <= 60, f"{pages} Letter pages"

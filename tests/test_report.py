@@ -61,7 +61,7 @@ def test_ranking_is_by_score_with_unscored_last(html, result_sites):
 
 def test_charts_are_inline_svg(html, result_sites):
     charts = re.findall(r"<svg class=\"chart[^\"]*\"", html)
-    assert len(charts) == 3  # verdict bar, score histogram, contributions
+    assert len(charts) == 4  # verdict bar, overview map, score histogram, contributions
     scored = result_sites[result_sites["score"].notna() & (result_sites["verdict"] != "excluded")]
     bars = re.findall(r"score [\d.]+–[\d.]+: (\d+)</title>", html)
     assert sum(map(int, bars)) == len(scored)
@@ -81,6 +81,10 @@ def test_breakdown_rows(html):
     assert "beyond the 50 km search radius" in card  # +inf distance, with the criterion's search radius
     assert "Watershed (HUC-8)" in card and re.search(r"170[46]020[0-3]", card)
     assert "not evaluated" in card                 # the slope criterion
+    # ... said for the whole section too, and its row is left out of the printed breakdowns
+    section = html[html.index('<section id="sites">'):html.index('<div class="site-grid">')]
+    assert re.search(r"Not evaluated in this run \(see Profile rules[^)]*\): [^<]*[Ss]lope", section), section
+    assert "<tr class=skipped>" in card and "tr.skipped { display: none; }" not in html.split("@media print")[0]
     assert "linear: 300 m → 0, 1,500 m → 1" in card and "exclude if &lt; 300 m" in card
     incomplete = html[html.index('id="site-S0004"'):]
     assert '<span class="nodata">no data</span>' in incomplete[:incomplete.index("</article>")]
@@ -103,7 +107,11 @@ def test_large_runs_are_capped(monkeypatch, result_manifest):
     monkeypatch.setattr(report_mod, "BREAKDOWN_LIMIT", 3)
     sites = make_sites()
     html = build_report(sites, result_manifest)
-    assert html.count("<article class=\"site\"") == 3
+    always = int(sites["verdict"].isin(["excluded", "incomplete"]).sum())
+    assert always  # the fixture has both
+    assert html.count("<article class=\"site\"") == 3 + always  # the best 3 others, and every excluded and incomplete site
+    for sid in sites.loc[sites["verdict"].isin(["excluded", "incomplete"]), "site_id"]:
+        assert f'id="site-{sid}"' in html
     assert f"Showing the first 5 of {len(sites)} sites" in html
     assert "sitescreen explain" in html
 
@@ -168,3 +176,49 @@ def test_report_command_on_a_folder_without_results(tmp_path):
     assert res.output.startswith(f"Error: {tmp_path}: not a sitescreen output folder")
     res = CliRunner().invoke(main, ["report", str(tmp_path / "nope")])
     assert res.exit_code == 2 and "does not exist" in res.output
+
+
+def test_every_excluded_and_incomplete_site_gets_its_breakdown_beyond_the_limit(monkeypatch, result_manifest):
+    """Breakdowns: the best-ranked others up to the limit, and every excluded and incomplete site
+    whatever its rank (they are what a reviewer checks first), in ranked order."""
+    monkeypatch.setattr(report_mod, "BREAKDOWN_LIMIT", 1)
+    sites = make_sites()
+    shown = report_mod.breakdown_sites(report_mod._ranked(sites))
+    must = set(sites.loc[sites["verdict"].isin(["excluded", "incomplete"]), "site_id"])
+    assert must <= set(shown["site_id"]) and len(shown) == len(must) + 1
+    ranked_ids = list(report_mod._ranked(sites)["site_id"])
+    assert list(shown["site_id"]) == [i for i in ranked_ids if i in set(shown["site_id"])]
+
+
+def test_overview_map_draws_every_site_by_verdict():
+    from sitescreen.outputs.overview import DRAW_ORDER, overview_map
+    from sitescreen.rules.verdicts import COLORS
+    sites = make_sites()
+    svg = overview_map(sites)
+    assert svg.count("<circle") == len(sites)
+    for v, n in sites["verdict"].value_counts().items():
+        group = svg[svg.index(f'<g fill="{COLORS[v]}"'):]
+        assert group[:group.index("</g>")].count("<circle") == n
+    drawn = [v for v in DRAW_ORDER if f'<g fill="{COLORS[v]}"' in svg]
+    assert drawn == sorted(drawn, key=lambda v: svg.index(f'<g fill="{COLORS[v]}"'))  # excluded drawn last (on top)
+    assert "km</text>" in svg or " m</text>" in svg  # a scale bar in the run CRS's metres
+    html = build_report(sites, None)
+    assert '<figure class="overview">' in html[html.index('id="summary"'):html.index('id="charts"')]
+
+
+def test_overview_map_of_many_sites_is_binned(monkeypatch):
+    import geopandas as gpd
+    import numpy as np
+    import shapely
+    from sitescreen.outputs import overview
+    monkeypatch.setattr(overview, "DOT_LIMIT", 50)
+    rng = np.random.default_rng(3)
+    n = 400
+    sites = gpd.GeoDataFrame({"verdict": rng.choice(["favorable", "excluded"], n)},
+                             geometry=shapely.points(rng.uniform(0, 1e5, n), rng.uniform(0, 1e5, n)), crs="EPSG:5070")
+    svg = overview.overview_map(sites)
+    assert "<circle" not in svg and svg.count("<rect") > 10 and "binned" in svg
+
+
+def test_not_evaluated_is_said_once(html):
+    assert "not evaluated: not evaluated" not in html

@@ -20,24 +20,27 @@ import pandas as pd
 
 from sitescreen.outputs.charts import contributions, score_histogram, verdict_bar
 from sitescreen.outputs.htmlsafe import esc
+from sitescreen.outputs.overview import overview_map
 from sitescreen.outputs.reportmanifest import manifest_section
 from sitescreen.outputs.sources import sources_section
 from sitescreen.rules.verdicts import COLORS as VERDICT_COLORS
 from sitescreen.rules.verdicts import LABELS as VERDICT_LABELS
 from sitescreen.rules.verdicts import OTHER_COLOR, meanings, thresholds
 from sitescreen.rules.verdicts import VERDICTS as VERDICT_ORDER
-from sitescreen.rules.wording import (NOT_EVALUATED, site_chain, exclusion_text, measure_text, number, score_text,
+from sitescreen.rules.wording import (NOT_EVALUATED, not_evaluated_text, site_chain, exclusion_text, measure_text, number, score_text,
                                       search_radius, suitability_text, transform_text, weight_text)
 from sitescreen.values import is_missing, text, text_values
 from sitescreen.record.manifest import RunRecord, Tool, as_record
 
 log = logging.getLogger(__name__)
 
-__all__ = ["build_report", "RANKED_LIMIT", "BREAKDOWN_LIMIT"]
+__all__ = ["build_report", "breakdown_sites", "RANKED_LIMIT", "BREAKDOWN_LIMIT", "ATTENTION_LIMIT"]
 
 #: Rows of the ranked table and site breakdowns written into the page (the rest: sites.csv).
 RANKED_LIMIT = 2000
 BREAKDOWN_LIMIT = 300
+#: Excluded and incomplete sites whose breakdowns the page holds besides those (all of them in most runs).
+ATTENTION_LIMIT = 1000
 
 
 # ------------------------------------------------------------------------------------------
@@ -93,7 +96,7 @@ def _reasons(text: Any) -> list[str]:
     return [p.strip() for p in str(text).split("; ") if p.strip()]
 
 
-def _summary(sites: pd.DataFrame, manifest: RunRecord | None, counts: Mapping[str, int]) -> str:
+def _summary(sites: pd.DataFrame, manifest: RunRecord | None, counts: Mapping[str, int], overview: str = "") -> str:
     meaning = meanings(*_thresholds(manifest))
     cards = "".join(
         f'<div class="card" style="border-top-color:{VERDICT_COLORS[v]}"><div class="num">{counts[v]:,}</div>'
@@ -107,7 +110,7 @@ def _summary(sites: pd.DataFrame, manifest: RunRecord | None, counts: Mapping[st
         facts.append(f"footprint radius {number(sinfo.radius_m)} m")
     fact_line = f'<p class="muted">{esc(" · ".join(facts))}</p>' if facts else ""
     return (f'<section id="summary"><h2>Summary</h2><p><b>{len(sites):,}</b> sites screened.</p>'
-            f'<div class="cards">{cards}</div>{verdict_bar(counts)}{fact_line}</section>')
+            f'<div class="cards">{cards}</div>{verdict_bar(counts)}{fact_line}{overview}</section>')
 
 
 def _ranked_table(ranked: pd.DataFrame, with_links: set[str]) -> str:
@@ -133,9 +136,23 @@ def _anchor(site_id: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else f"_{ord(ch):x}" for ch in site_id)
 
 
+def breakdown_sites(ranked: pd.DataFrame) -> pd.DataFrame:
+    """The sites whose breakdown the report shows, in ranked order: every excluded and every
+    incomplete site (up to :data:`ATTENTION_LIMIT` of them), and the best-ranked others up to
+    :data:`BREAKDOWN_LIMIT`."""
+    v = ranked["verdict"].astype(str).to_numpy()
+    always = np.isin(v, ("excluded", "incomplete"))
+    keep = always & (np.cumsum(always) <= ATTENTION_LIMIT)
+    others = ~always
+    keep |= others & (np.cumsum(others) <= BREAKDOWN_LIMIT)
+    return ranked.iloc[np.flatnonzero(keep)]
+
+
 def _breakdowns(ranked: pd.DataFrame, criteria: list[dict[str, Any]]) -> str:
     cards = []
-    for _, r in ranked.head(BREAKDOWN_LIMIT).iterrows():
+    shown = breakdown_sites(ranked)
+    skipped = [c for c in criteria if not c["evaluated"]]
+    for _, r in shown.iterrows():
         sid = text(r["site_id"])
         rows = []
         for c in criteria:
@@ -146,13 +163,14 @@ def _breakdowns(ranked: pd.DataFrame, criteria: list[dict[str, Any]]) -> str:
             measured = NOT_EVALUATED if not c["evaluated"] else measure_text(m, c["unit"], c["radius"])
             cls = ' class="nodata"' if c["evaluated"] and is_missing(m) else ""
             rule = esc(c["rule"]) + (f'<br><span class="excl">{esc(c["exclusion"])}</span>' if c["exclusion"] else "")
-            rows.append(f"<tr><td>{esc(c['label'])}</td><td class=num>"
+            rows.append(f"<tr{'' if c['evaluated'] else ' class=skipped'}><td>{esc(c['label'])}</td><td class=num>"
                         f"<span{cls}>{esc(measured)}</span></td><td class=num>{esc(suitability_text(s))}</td>"
                         f"<td class=num>{esc(weight_text(c['effective']))}</td>"
-                        f"<td class=num>{contrib}</td><td class=small>{rule}</td></tr>")
+                        f"<td class=num>{contrib}</td><td class='small rule'>{rule}</td></tr>")
         reasons = "".join(f"<li>{esc(x)}</li>" for x in _reasons(r.get("reasons")))
         rec = r.get("record_ids")
-        rec_line = f'<p class="small muted">Records: {esc(rec)}</p>' if not is_missing(rec) and str(rec) else ""
+        merged = not is_missing(rec) and str(rec) and str(rec) != sid  # a site of more than its own record
+        rec_line = f'<p class="small muted records">Records: {esc(rec)}</p>' if merged else ""
         name = esc(r["name"]) if not is_missing(r["name"]) else "(unnamed)"
         cards.append(
             f'<article class="site" id="site-{esc(_anchor(sid))}"><header><h3>{name} <span class="muted">{esc(sid)}</span></h3>'
@@ -160,12 +178,17 @@ def _breakdowns(ranked: pd.DataFrame, criteria: list[dict[str, Any]]) -> str:
             f'<span class="muted">/100</span></div></header>'
             f'{f"<ul class=reasons>{reasons}</ul>" if reasons else ""}'
             '<table class="crit"><thead><tr><th>Criterion</th><th>Measured</th><th>Suitability</th><th>Effective weight</th>'
-            f'<th>Points</th><th>Rule</th></tr></thead><tbody>{"".join(rows)}</tbody></table>{rec_line}</article>')
-    more = ""
-    if len(ranked) > BREAKDOWN_LIMIT:
-        more = (f'<p class="muted">Breakdowns of the first {BREAKDOWN_LIMIT:,} of {len(ranked):,} sites; '
-                "<code>sitescreen explain</code> gives any other site's breakdown.</p>")
-    return f'<section id="sites"><h2>Site breakdowns</h2>{more}{"".join(cards)}</section>'
+            f'<th>Points</th><th class=rule>Rule</th></tr></thead><tbody>{"".join(rows)}</tbody></table>{rec_line}</article>')
+    notes = []
+    if len(shown) < len(ranked):
+        notes.append(f"Breakdowns of {len(shown):,} of {len(ranked):,} sites: the excluded and incomplete sites (up to "
+                     f"{ATTENTION_LIMIT:,}) and the best-ranked others (up to {BREAKDOWN_LIMIT:,}); "
+                     "<code>sitescreen explain</code> gives any other site's breakdown.")
+    if skipped:
+        notes.append("Not evaluated in this run (see Profile rules; left out of the printed breakdowns): "
+                     + esc(", ".join(c["label"] for c in skipped)) + ".")
+    more = "".join(f'<p class="muted">{n}</p>' for n in notes)
+    return f'<section id="sites"><h2>Site breakdowns</h2>{more}<div class="site-grid">{"".join(cards)}</div></section>'
 
 
 def _thresholds(manifest: RunRecord | None) -> tuple[float, float]:
@@ -186,7 +209,7 @@ def _rules(manifest: RunRecord | None, criteria: list[dict[str, Any]]) -> str:
                     "excluded; no data for a weighted criterion: incomplete</td></tr>")
     rows = []
     for c in criteria:
-        status = "" if c["evaluated"] else f'<br><span class="nodata">not evaluated{": " + esc(c["note"]) if c["note"] else ""}</span>'
+        status = "" if c["evaluated"] else f'<br><span class="nodata">{esc(not_evaluated_text(c["note"]))}</span>'
         rows.append(f"<tr><td><b>{esc(c['label'])}</b><br><code class=small>{esc(c['name'])}</code>{status}</td>"
                     f"<td class=small>{esc(c['kind'])}{' · ' + esc(c['roles']) if c['roles'] else ''}"
                     f"{' · ' + esc(c['unit']) if c['unit'] else ''}</td>"
@@ -239,13 +262,33 @@ ul.reasons { margin: 6px 0; padding-left: 20px; font-size: 13px; }
 table.crit td, table.crit th { font-size: 12.5px; padding: 4px 6px; }
 .excl { color: #9b1c1c; } .nodata { color: #9b6a00; font-style: italic; }
 footer { margin-top: 40px; font-size: 12px; color: var(--muted); }
+figure.overview { margin: 14px 0 0; } figure.overview svg { width: 100%; height: auto; border: 1px solid var(--line); }
+.ov-key { margin-right: 12px; white-space: nowrap; } .ov-key i { display: inline-block; width: 10px; height: 10px;
+  border-radius: 50%; margin-right: 4px; vertical-align: -1px; }
 @media print {
-  @page { size: letter; margin: 14mm 12mm; }
-  body { font-size: 11px; -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+  @page { size: letter; margin: 12mm 10mm; }
+  body { font-size: 9.5px; line-height: 1.3; -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+  h1 { font-size: 17px; } h2 { font-size: 13px; margin: 12px 0 6px; padding-bottom: 3px; } h3 { font-size: 11px; }
+  th, td { padding: 1.5px 4px; } thead th { font-size: 8.5px; }
+  table.ranked td, table.ranked td.reasons { font-size: 8.5px; }
+  table.rules td, table.inputs td, table.sources td, table.kv td, table.kv th { font-size: 8.5px; }
+  .card { padding: 4px 8px; } .card .num { font-size: 16px; }
+  figure.overview svg { max-height: 95mm; }
+  .site-grid { display: grid; grid-template-columns: 1fr 1fr; gap: 4px 8px; }
+  article.site { padding: 3px 6px; margin: 0; border-radius: 4px; }
+  article.site h3 { font-size: 10px; } article.site .score { font-size: 12px; }
+  article.site .badge { font-size: 7.5px; padding: 1px 5px; }
+  ul.reasons { font-size: 8.5px; margin: 2px 0; padding-left: 14px; }
+  table.crit { margin: 2px 0; } table.crit td, table.crit th { font-size: 8px; padding: 1px 3px; }
+  table.crit .rule, table.crit tr.skipped { display: none; }  /* rules and what was not evaluated: said once, above */
+  table.crit td:first-child { max-width: 44mm; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+  table.crit thead th { white-space: nowrap; }
+  p.records { font-size: 8px; margin: 1px 0 0; }
+  table.ranked td { white-space: nowrap; max-width: 70mm; overflow: hidden; text-overflow: ellipsis; }
   main { max-width: none; padding: 0; }
   nav { display: none; }
   h2 { break-after: avoid; margin-top: 18px; }
-  #ranking, #sites, #rules, #manifest { break-before: page; }
+  #ranking, #sites, #rules, #sources, #manifest { break-before: page; }
   article.site, tr, .cards, .chart { break-inside: avoid; }
   thead { display: table-header-group; }
   a { color: inherit; text-decoration: none; }
@@ -289,12 +332,12 @@ def build_report(sites: gpd.GeoDataFrame | pd.DataFrame, manifest: RunRecord | M
     sub = " · ".join(x for x in (f"profile {prof}" if prof else "",
                                  str((manifest.created if manifest is not None else None) or "")[:19].replace("T", " "),
                                  f"CRS {manifest.crs}" if manifest is not None and manifest.crs else "") if x)
-    links = set(text_values(ranked.head(BREAKDOWN_LIMIT)["site_id"]))
+    links = set(text_values(breakdown_sites(ranked)["site_id"]))
     body = (
         f'<main><header><h1>{esc(title)}</h1><div class="muted">Screening review report · {esc(sub)}</div>'
         '<nav><a href="#summary">Summary</a><a href="#charts">Scores</a><a href="#ranking">Ranking</a>'
         '<a href="#sites">Site breakdowns</a><a href="#rules">Profile rules</a><a href="#sources">Sources</a><a href="#manifest">Manifest</a></nav></header>'
-        + _summary(table, manifest, counts) + charts + _ranked_table(ranked, links) + _breakdowns(ranked, criteria)
+        + _summary(table, manifest, counts, overview_map(sites)) + charts + _ranked_table(ranked, links) + _breakdowns(ranked, criteria)
         + _rules(manifest, criteria) + sources_section(manifest) + manifest_section(manifest)
         + f'<footer>Written by {esc(tool.name)} {esc(tool.version)}. '
         "Measurements use the full geometry in the run CRS; the numbers here are rounded for reading; "

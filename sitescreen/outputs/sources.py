@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sitescreen.outputs.htmlsafe import esc
 from sitescreen.record.manifest import RunRecord
-from sitescreen.rules.wording import NOTHING, rule_text, weight_text
+from sitescreen.rules.wording import NOTHING, not_evaluated_text, rule_text, weight_text
 
 
 @dataclass(frozen=True)
@@ -47,17 +47,11 @@ def _rule_rows(record: RunRecord) -> list[SourceRow]:
         what = rule_text(c.transform, c.exclusion, c.unit)
         share = f"effective weight {weight_text(c.effective_weight)}" if c.effective_weight else "no weight"
         reads = f"reads {', '.join(c.roles)}" if c.roles else ""
-        status = "" if c.evaluated else _not_evaluated(c.note)
+        status = "" if c.evaluated else not_evaluated_text(c.note)
         rows.append(SourceRow(kind="rule", name=f"{c.label} ({c.name})",
                               description=" · ".join(x for x in (what, share, reads, status) if x),
                               safeguard=c.safeguard, source=c.source, file="", sha256="", features=None, modified=""))
     return rows
-
-
-def _not_evaluated(note: str) -> str:
-    """Why a rule was not evaluated, said once (the record's note may already start with it)."""
-    note = " ".join(str(note or "").split())
-    return note if note.startswith("not evaluated") else f"not evaluated: {note}" if note else "not evaluated"
 
 
 def _file_rows(record: RunRecord) -> list[SourceRow]:

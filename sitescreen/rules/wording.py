@@ -198,6 +198,15 @@ def rule_text(transform: Mapping[str, Any] | None, exclusion: Any, unit: str = "
 # weights, suitabilities, scores
 
 
+def not_evaluated_text(note: Any) -> str:
+    """Why a criterion was not evaluated, said once (``not evaluated: no dem layer was given``),
+    whether or not the recorded note already starts with the words."""
+    note = " ".join(str(note or "").split())
+    if not note:
+        return NOT_EVALUATED
+    return note if note.startswith(NOT_EVALUATED) else f"{NOT_EVALUATED}: {note}"
+
+
 def weight_text(weight: Any) -> str:
     """A weight as its share of the score, with enough digits to add up (0.4375 → ``43.75 %``)."""
     if is_missing(weight) or not isinstance(weight, (int, float)) or not weight:
