@@ -390,6 +390,10 @@ def main(argv=None) -> None:
     say(f"  -> dask speed-up with {args.dask_workers} workers: {dask_speedup:.2f}× on the whole run, "
         f"{measure_speedup:.2f}× on the measure stage; identical sites.parquet: {dask_identical} ({why})")
 
+    import sensitivity as sens_bench  # bench/sensitivity.py: the sampling alone, in a child process
+    with stage("sensitivity"):
+        sens_idaho = sens_bench.measure(runs / f"sites_{args.sites}" / "manifest.json", 332, 10_000)
+        sens_big = sens_bench.measure(runs / f"sites_{args.sites}" / "manifest.json", args.sites, 1_000)
     result = {
         "overlap_vs_overlay": round(overlap_vs_overlay, 2),
         "distance_vs_sjoin_nearest": round(distance_vs_sjoin, 2),
@@ -403,6 +407,9 @@ def main(argv=None) -> None:
         "sites_1m_peak_rss_gb" if args.sites == 1_000_000 else f"sites_{args.sites}_peak_rss_gb": round(big["peak_rss_gb"], 2),
         "dask_speedup_2_workers" if args.dask_workers == 2 else f"dask_speedup_{args.dask_workers}_workers": round(dask_speedup, 3),
         "dask_identical": dask_identical,
+        "sensitivity_332x10000_seconds": sens_idaho["seconds"],
+        f"sensitivity_{args.sites}x1000_seconds": sens_big["seconds"],
+        f"sensitivity_{args.sites}x1000_peak_rss_gb": sens_big["peak_rss_gb"],
         "sites": args.sites,
         "quick": args.quick,
         "dem_size": args.dem_size,

@@ -22,5 +22,6 @@ def report_command(out_dir: Path, output: Path | None, overwrite: bool) -> None:
 
     path = resolve_output(out_dir, output, "report.html", overwrite)
     sites, manifest = read_results(out_dir)
-    write_rebuilt(out_dir, path, build_report(sites, manifest))
+    from sitescreen.outputs.reportsensitivity import read_sensitivity
+    write_rebuilt(out_dir, path, build_report(sites, manifest, read_sensitivity(out_dir, manifest)))
     click.echo(str(path))

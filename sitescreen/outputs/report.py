@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from sitescreen.outputs.charts import contributions, score_histogram, verdict_bar
+from sitescreen.outputs.reportsensitivity import stability_section
 from sitescreen.outputs.htmlsafe import esc
 from sitescreen.outputs.overview import overview_map
 from sitescreen.outputs.reportmanifest import manifest_section
@@ -297,7 +298,8 @@ figure.overview { margin: 14px 0 0; } figure.overview svg { width: 100%; height:
 """
 
 
-def build_report(sites: gpd.GeoDataFrame | pd.DataFrame, manifest: RunRecord | Mapping[str, Any] | None) -> str:
+def build_report(sites: gpd.GeoDataFrame | pd.DataFrame, manifest: RunRecord | Mapping[str, Any] | None,
+                 sensitivity: pd.DataFrame | None = None) -> str:
     """The review report of a screening as one self-contained HTML page (see the module doc);
     ``manifest``: the run record (manifest data is read through :func:`sitescreen.record.manifest.as_record`)."""
     manifest = as_record(manifest)
@@ -337,7 +339,7 @@ def build_report(sites: gpd.GeoDataFrame | pd.DataFrame, manifest: RunRecord | M
         f'<main><header><h1>{esc(title)}</h1><div class="muted">Screening review report · {esc(sub)}</div>'
         '<nav><a href="#summary">Summary</a><a href="#charts">Scores</a><a href="#ranking">Ranking</a>'
         '<a href="#sites">Site breakdowns</a><a href="#rules">Profile rules</a><a href="#sources">Sources</a><a href="#manifest">Manifest</a></nav></header>'
-        + _summary(table, manifest, counts, overview_map(sites)) + charts + _ranked_table(ranked, links) + _breakdowns(ranked, criteria)
+        + _summary(table, manifest, counts, overview_map(sites)) + charts + stability_section(sensitivity, manifest) + _ranked_table(ranked, links) + _breakdowns(ranked, criteria)
         + _rules(manifest, criteria) + sources_section(manifest) + manifest_section(manifest)
         + f'<footer>Written by {esc(tool.name)} {esc(tool.version)}. '
         "Measurements use the full geometry in the run CRS; the numbers here are rounded for reading; "

@@ -37,7 +37,8 @@ from sitescreen.record import manifest as runrecord
 from sitescreen.record.manifest import OutputFile
 
 RESULT_FILES = ("sites.gpkg", "sites.parquet", "sites.csv", "manifest.json")
-OUTPUT_FILES = RESULT_FILES + ("map.html", "report.html")
+SENSITIVITY_FILES = ("sensitivity.parquet", "sensitivity.csv")  # written by `sitescreen sensitivity`
+OUTPUT_FILES = RESULT_FILES + ("map.html", "report.html") + SENSITIVITY_FILES
 #: what ``--overwrite`` may remove: the outputs, and the files SQLite keeps beside an open GeoPackage
 REPLACEABLE = frozenset(OUTPUT_FILES + ("sites.gpkg-wal", "sites.gpkg-shm", "sites.gpkg-journal"))
 PARTIAL_PREFIX = ".sitescreen-partial-"

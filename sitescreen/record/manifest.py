@@ -26,6 +26,7 @@ from typing import Any
 
 from sitescreen.errors import OutputError
 from sitescreen.record.read import Bad, build
+from sitescreen.record.sensitivity import SensitivityParameter, SensitivityRecord, SobolIndex
 from sitescreen.values import strict_json
 
 SCHEMA_VERSION = 2
@@ -63,6 +64,7 @@ class Tool:
 class Verdicts:
     favorable: float
     review: float
+    range: Mapping[str, tuple[float, ...]] | None = _opt()  # [lo, hi] a threshold may vary in (sitescreen.rules.ranges)
 
 
 @dataclass(**FROZEN)
@@ -247,6 +249,7 @@ class RunRecord:
     timings: Mapping[str, float] = _v1(factory=dict)
     run: Mapping[str, Any] | None = _opt(RUN_SCHEMA)
     outputs: Mapping[str, OutputFile] | None = _opt()
+    sensitivity: SensitivityRecord | None = _opt()
     extra: Mapping[str, Any] = field(default_factory=dict, metadata={"flatten": True})
     read_schema: int = field(default=SCHEMA_VERSION, compare=False, metadata={"skip": True})
 
@@ -382,5 +385,5 @@ def written_by_sitescreen(path: str | Path) -> bool:
 
 __all__ = ["SCHEMA_VERSION", "CHAIN_STEPS", "SCHEMA_FILE", "COLUMNS", "RunRecord", "Tool", "Verdicts", "SelectionRecord",
            "CriterionSelection", "ProfileRecord", "SitesRecord", "InputRecord", "CriterionRecord", "Mode",
-           "OutputFile", "Tally", "to_data", "to_json", "with_outputs", "read_record", "as_record",
+           "OutputFile", "Tally", "SensitivityRecord", "SensitivityParameter", "SobolIndex", "to_data", "to_json", "with_outputs", "read_record", "as_record",
            "written_by_sitescreen"]

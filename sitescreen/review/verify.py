@@ -100,6 +100,13 @@ def verify(out_dir: str | Path) -> VerifyReport:
         report.differences += compare_csv(csv_path.read_text(encoding="utf-8"), csv_text, str(csv_path))
     else:
         report.differences.append(Difference(str(csv_path), "file is missing"))
+    if manifest.sensitivity is not None:  # `sitescreen sensitivity` was run: repeat it with its seed
+        from sitescreen.review.sensitivityrun import repeat
+        try:
+            differences, fresh_manifest = repeat(out_dir, manifest, new, fresh_manifest)
+        except SitescreenError as exc:
+            differences = [Difference(str(out_dir / "sensitivity.parquet"), f"the sensitivity no longer runs: {exc}")]
+        report.differences += differences
     from sitescreen.outputs.files import manifest_text
     saved_data, fresh = (json.loads(manifest_text(to_data(m))) for m in (manifest, fresh_manifest))
     report.differences += [Difference(str(out_dir / "manifest.json"), d) for d in diff_json(saved_data, fresh)]

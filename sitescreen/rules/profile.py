@@ -23,6 +23,7 @@ from sitescreen.inputs.numbers import check_number, plain_number
 from sitescreen.inputs.tomlfile import read_toml
 from sitescreen.rules import verdicts as _verdicts
 from sitescreen.rules.verdicts import DEFAULT_THRESHOLDS
+from sitescreen.rules.ranges import transform_ranges, verdict_ranges
 
 VERDICTS = _verdicts.VERDICTS  # the one order (rules/verdicts.py), also read from here
 WEIGHT_TOLERANCE = 1e-6
@@ -188,6 +189,7 @@ class Profile:
     sha256: str
     path: str
     raw: Mapping[str, Any]
+    verdict_ranges: Mapping[str, tuple[float, float]] = field(default_factory=dict)  # rules/ranges.py
 
     @property
     def roles(self) -> set[str]:
@@ -251,7 +253,7 @@ def profile_from_dict(data: Mapping[str, Any], where: str, sha256: str = "") -> 
         raise ProfileError(f"{where}: verdict thresholds overlap: need 0 ≤ review < favorable ≤ 100, got review={rev:g}, favorable={fav:g}")
     return Profile(name=str(data.get("name", Path(where).stem)), description=str(data.get("description", "")),
                    criteria=criteria, selections=selections, favorable=fav, review=rev, sha256=sha256,
-                   path=where, raw=data)
+                   path=where, raw=data, verdict_ranges=verdict_ranges(verdicts, fav, rev, where))
 
 
 def _criterion(name: str, c: Any, selections: Mapping[str, Selection], where: str) -> Criterion:
@@ -285,6 +287,7 @@ def _criterion(name: str, c: Any, selections: Mapping[str, Selection], where: st
             got = transform.get("kind") if isinstance(transform, Mapping) else transform
             raise ProfileError(f"{where}.transform: unknown transform {got!r}; allowed: {', '.join(TRANSFORMS)}")
         TRANSFORMS[transform["kind"]](transform, f"{where}.transform")  # validates
+        transform_ranges(transform, f"{where}.transform")
     elif weight > 0:
         raise ProfileError(f"{where}: a weighted criterion needs a transform (one of {', '.join(TRANSFORMS)})")
     exclude = None

@@ -14,6 +14,7 @@ import pandas as pd
 
 from sitescreen.rules.measurement import Measurement
 from sitescreen.rules.profile import Profile, effective_weights
+from sitescreen.rules.verdicts import VERDICTS
 from sitescreen.rules.wording import exclusion_text, measure_texts, search_radius, suitability_texts
 
 
@@ -26,6 +27,25 @@ def _join(parts: list[np.ndarray], n: int) -> np.ndarray:
     return res
 
 
+def weighted_total(suitabilities, weights):
+    """The weighted sum of suitabilities, criterion by criterion in the profile's order (a missing
+    suitability counts 0): the score's one formula, for the real run and every sampled rescoring.
+    ``suitabilities`` and ``weights`` are sequences with one entry per weighted criterion; entries
+    broadcast with numpy (e.g. sites ``(n, 1)`` against sampled weights ``(m,)`` gives ``(n, m)``)."""
+    total = 0.0
+    for s, w in zip(suitabilities, weights):
+        total = total + np.where(np.isnan(s), 0.0, s) * w
+    return total
+
+
+def verdict_codes(total: np.ndarray, favorable, review) -> np.ndarray:
+    """The score band of ``total`` (0–1) as indices into :data:`~sitescreen.rules.verdicts.VERDICTS`
+    (0 favorable, 1 review, 2 unfavorable); thresholds on the 0–100 scale, scalars or arrays that
+    broadcast against ``total``."""
+    t = np.asarray(total) * 100
+    return np.where(t >= favorable, 0, np.where(t >= review, 1, 2)).astype(np.int8)
+
+
 def score(sites: pd.DataFrame, profile: Profile, measures: dict[str, Measurement]) -> pd.DataFrame:
     """A new frame: ``sites`` plus m_/s_ columns, score, verdict and reasons."""
     n = len(sites)
@@ -34,7 +54,7 @@ def score(sites: pd.DataFrame, profile: Profile, measures: dict[str, Measurement
     weights = effective_weights(profile, [c.name for c in profile.criteria if measures[c.name].evaluated])
     excluded = np.zeros(n, dtype=bool)
     incomplete = np.zeros(n, dtype=bool)
-    total = np.zeros(n)
+    weighted_s, weighted_w = [], []
     excl_reasons, nodata_reasons, low_reasons = [], [], []
     for c in profile.criteria:
         m = measures[c.name]
@@ -68,15 +88,16 @@ def score(sites: pd.DataFrame, profile: Profile, measures: dict[str, Measurement
             incomplete |= is_na
         if c.weight > 0:
             s = cols[c.score_column]
-            total += np.where(np.isnan(s), 0.0, s) * weights[c.name]
+            weighted_s.append(s)
+            weighted_w.append(weights[c.name])
             low = (s < 0.5) & ~np.isnan(s)
             text = np.full(n, "", dtype=object)
             text[low] = (f"{c.name}: {c.label.lower()} " + text_m[low] + where_feature[low]
                          + " → suitability " + suitability_texts(s[low]))
             low_reasons.append(text)
     incomplete &= ~excluded
-    verdict = np.where(total * 100 >= profile.favorable, "favorable",
-                       np.where(total * 100 >= profile.review, "review", "unfavorable")).astype(object)
+    total = np.zeros(n) + weighted_total(weighted_s, weighted_w)
+    verdict = np.asarray(VERDICTS, dtype=object)[verdict_codes(total, profile.favorable, profile.review)]
     verdict[incomplete] = "incomplete"
     verdict[excluded] = "excluded"
     final = np.round(total * 100, 4)

@@ -290,7 +290,8 @@ def _criterion_record(c, m: Measurement, weight: float, counted: Tally) -> Crite
 
 def _profile_record(p: Profile) -> ProfileRecord:
     return ProfileRecord(name=p.name, path=p.path, sha256=p.sha256, description=p.description,
-                         verdicts=Verdicts(favorable=p.favorable, review=p.review),
+                         verdicts=Verdicts(favorable=p.favorable, review=p.review,
+                                           range={k: tuple(v) for k, v in p.verdict_ranges.items()} or None),
                          selections={k: SelectionRecord(roles=tuple(s.roles), description=s.description,
                                                         any=tuple({f: list(v) for f, v in cl.items()} for cl in s.any))
                                      for k, s in p.selections.items()})
