@@ -184,18 +184,31 @@
         enc[i] = s === s ? Math.min(Math.max(rint(s * 10), 0), 1000) + 1 : 0;
         if (r.verdict[i] !== M.baseVerdict[i]) changed++;
       }
-      S.restyle(r.verdict, enc);
       RW.changed = changed; RW.moved = true;
       RW.ms = performance.now() - t0;
-      RW.show();
+      redraw(r.verdict, enc);
       return RW.ms;
     };
+    /* The map is redrawn once per frame with the latest verdicts (slider drags coalesce). */
+    var next = null;
+    function redraw(verdict, enc) {
+      next = [verdict, enc];
+      if (RW.pending) return;
+      RW.pending = true;
+      requestAnimationFrame(function () {
+        var t0 = performance.now();
+        S.restyle(next[0], next[1]);
+        RW.drawMs = performance.now() - t0;
+        RW.pending = false;
+        RW.show();
+      });
+    }
+    RW.pending = false;
     RW.reset = function () {
       M.w = R.criteria.map(function (c) { return c.w; });
       M.favorable = R.favorable; M.review = R.review;
-      S.restyle(M.baseVerdict, M.baseScore);
       RW.changed = 0; RW.moved = false;
-      RW.show();
+      redraw(M.baseVerdict, M.baseScore);
     };
     RW.toml = function () { return M.toml(); };
     RW.download = function () {
