@@ -33,7 +33,7 @@ import shapely
 from branca.element import Element, MacroElement
 
 from sitescreen.errors import CRSError, SitescreenError
-from sitescreen.outputs import layernames, maplayers, maplegend, mapnotice, payload
+from sitescreen.outputs import layernames, maplayers, maplegend, mapnotice, payload, reweight
 from sitescreen.outputs.htmlsafe import esc, script_json
 from sitescreen.outputs.payload import MAX_ZOOM
 from sitescreen.rules.verdicts import COLORS as VERDICT_COLORS
@@ -253,6 +253,12 @@ def build_map(sites: gpd.GeoDataFrame, layers: Iterable[DisplayLayer], manifest:
             "legend": maplegend.legend_html(counts, maplegend.verdict_meaning(manifest), layer_payloads, zf, mid_lat, tol, hidden)}
     _Script(f"sitescreen.init({m.get_name()}, {script_json(opts)});"
             f"{sites_layer.get_name()}.addTo({m.get_name()});").add_to(m)
+    rw = reweight.reweight_data(shown, manifest)
+    if rw is not None:  # live re-weighting (assets/sitescreen-reweight.js)
+        head, body, call = reweight.page_parts(rw, m.get_name())
+        m.get_root().header.add_child(_Raw(head), name="sitescreen_reweight")
+        m.get_root().html.add_child(_Raw(body), name="sitescreen_reweight_data")
+        _Script(call).add_to(m)
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     return m
 

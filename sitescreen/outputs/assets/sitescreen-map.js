@@ -649,6 +649,13 @@
     S.latLng = function (i) { return layer.latLng(i); };
     S.drawnCount = function () { var c = 0; for (var i = 0; i < D.n; i++) c += layer.drawn[i]; return c; };
     S.find = function (id) { return D.id.indexOf(id); };
+    /* New verdicts (codes into meta.verdicts) and scores (payload encoding), e.g. from sitescreen-reweight.js. */
+    S.restyle = function (verdict, score) {
+      D.verdict.set(verdict); D.score.set(score);
+      var ord = meta.verdicts.map(function (v) { return DRAW_ORDER.indexOf(v.key); });
+      for (var i = 0; i < D.n; i++) D.rank[i] = ord[D.verdict[i]];
+      layer.drawn.fill(0); layer.redraw();
+    };
     var highlight = null, tip = L.tooltip({ direction: 'top', offset: [0, -8], className: 'ss-tooltip', opacity: 1 });
     S.openSite = function (i, fly) {
       var ll = layer.latLng(i);
