@@ -96,6 +96,8 @@ def test_advice_names_the_config_key_or_the_flag():
     from sitescreen.inputs.spec import layer_advice
     assert layer_advice("federal_land", "run.toml") == 'add a [[layers]] table with role = "federal_land" and its path to run.toml'
     assert layer_advice("federal_land") == "give one with --layer federal_land=PATH"
+    assert layer_advice("dem", "run.toml", replace=True) == 'change the path of the [[layers]] table with role = "dem" in run.toml'
+    assert layer_advice("dem", replace=True) == "give the right file with --layer dem=PATH"
 
 
 def test_check_passes_when_screen_does(tmp_path):

@@ -136,9 +136,11 @@ def parse_where(data: Mapping[str, Any], where: str) -> dict[str, tuple]:
     return {k: tuple(v) if isinstance(v, (list, tuple)) else (v,) for k, v in data.items()}
 
 
-def layer_advice(role: str, config_path: str | None = None) -> str:
-    """How to give a layer of ``role``, in the user's own terms: the run config's ``[[layers]]`` table
-    when the run came from ``config_path``, else the ``--layer`` flag."""
+def layer_advice(role: str, config_path: str | None = None, *, replace: bool = False) -> str:
+    """How to give (or, with ``replace``, correct) a layer of ``role``, in the user's own terms: the
+    run config's ``[[layers]]`` table when the run came from ``config_path``, else the ``--layer`` flag."""
     if config_path:
+        if replace:
+            return f"change the path of the [[layers]] table with role = \"{role}\" in {config_path}"
         return f"add a [[layers]] table with role = \"{role}\" and its path to {config_path}"
-    return f"give one with --layer {role}=PATH"
+    return f"give the right file with --layer {role}=PATH" if replace else f"give one with --layer {role}=PATH"

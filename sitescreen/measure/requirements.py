@@ -48,7 +48,7 @@ def check_layer_kinds(profile: Profile, specs: Sequence[LayerSpec], config_path:
             want, got = ("a raster (GeoTIFF)", "a vector file") if wants_raster else ("a vector layer", "a raster")
             raise LayerConfigError(
                 f"{wrong.path}: criterion {c.name} ({c.kind}) of profile {profile.name} needs {want} for role "
-                f"{wrong.role}, but this is {got}; {_replace_advice(wrong.role, config_path)}")
+                f"{wrong.role}, but this is {got}; {layer_advice(wrong.role, config_path, replace=True)}")
 
 
 def check_fields(profile: Profile, vectors: Sequence[LoadedLayer], config_path: str | None = None) -> None:
@@ -66,8 +66,3 @@ def check_fields(profile: Profile, vectors: Sequence[LoadedLayer], config_path: 
             f"{layers[0].spec.path}: criterion {c.name} of profile {profile.name} reads field {fld!r}, which no "
             f"{' or '.join(c.roles)} layer has (fields: {', '.join(fields)}); {how}")
 
-
-def _replace_advice(role: str, config_path: str | None) -> str:
-    if config_path:
-        return f"change the path of the [[layers]] table with role = \"{role}\" in {config_path}"
-    return f"give the right file with --layer {role}=PATH"
