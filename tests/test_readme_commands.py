@@ -29,8 +29,8 @@ SITESCREEN = Path(sys.executable).parent / "sitescreen"
 
 #: README commands the test does not run: a substring of the command → why not.
 NOT_RUN = {
-    "make demo": "creates .venv and installs the project (this suite already runs in it); the command it runs, "
-                 "`sitescreen demo --out demo-out`, is run here and by test_make_demo_says_what_to_open",
+    "make demo": "creates .venv and installs the project (this suite already runs in it); the command it runs "
+                 "is the README's `sitescreen demo` line, run here and by test_make_demo_says_what_to_open",
     "make test": "is this suite",
     "make bench-quick": "a benchmark of 100,000 sites (minutes); bench/ is tested on its own",
     "--scheduler tcp://scheduler:8786": "needs a running Dask cluster at that address",
@@ -127,6 +127,8 @@ def test_make_demo_says_what_to_open(tmp_path):
     recipe = re.search(r"^demo:.*\n\t(.+)$", make, flags=re.M).group(1)
     argv = shlex.split(recipe.replace("$(BIN)/sitescreen", str(SITESCREEN)))
     assert argv[0] == str(SITESCREEN), recipe
+    readme = [c for c in readme_commands() if "sitescreen" in c and shlex.split(c)[1:2] == ["demo"]]
+    assert readme == [shlex.join([".venv/bin/sitescreen", *argv[1:]])]  # the README says what make demo runs
     res = subprocess.run(argv, cwd=tmp_path, env=_environment(), capture_output=True, text=True, timeout=300,
                          stdin=subprocess.DEVNULL)
     assert res.returncode == 0, res.stdout + res.stderr
