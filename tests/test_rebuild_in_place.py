@@ -60,3 +60,18 @@ def test_a_page_the_run_did_not_write_needs_overwrite(tmp_path):
     res = run_cli(["map", str(w.out)])
     assert_error(res, [f"{mine}: exists; pass --overwrite to replace it"], 1)
     assert mine.read_text(encoding="utf-8") == "<html>sitescreen notes of my own</html>"
+
+
+def test_a_manifest_without_outputs_trusts_only_a_sitescreen_page(run_dir):
+    """An older manifest records no ``outputs``: the page is the run's own only when it names
+    sitescreen (as the run's pages do); any other file there needs --overwrite."""
+    data = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    data.pop("outputs")
+    (run_dir / "manifest.json").write_text(json.dumps(data), encoding="utf-8")
+    assert b"sitescreen" in (run_dir / "map.html").read_bytes()
+    res = run_cli(["map", str(run_dir), "--offline"])
+    assert res.exit_code == 0, res.output
+    (run_dir / "report.html").write_text("<p>minutes of the review meeting</p>", encoding="utf-8")
+    res = run_cli(["report", str(run_dir)])
+    assert_error(res, [f"{run_dir / 'report.html'}: exists; pass --overwrite to replace it"], 1)
+    assert (run_dir / "report.html").read_text(encoding="utf-8") == "<p>minutes of the review meeting</p>"
