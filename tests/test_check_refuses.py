@@ -93,11 +93,13 @@ def test_check_refuses_what_screen_refuses(name, source, tmp_path):
 
 def test_advice_names_the_config_key_or_the_flag():
     """The one place the advice is worded: the config's key for a config run, the flag otherwise."""
-    from sitescreen.inputs.spec import layer_advice
+    from sitescreen.inputs.spec import field_advice, layer_advice
     assert layer_advice("federal_land", "run.toml") == 'add a [[layers]] table with role = "federal_land" and its path to run.toml'
     assert layer_advice("federal_land") == "give one with --layer federal_land=PATH"
     assert layer_advice("dem", "run.toml", replace=True) == 'change the path of the [[layers]] table with role = "dem" in run.toml'
     assert layer_advice("dem", replace=True) == "give the right file with --layer dem=PATH"
+    assert field_advice("huc", "run.toml") == 'map it in that [[layers]] table of run.toml with definition = { fields = { huc = "COLUMN" } }'
+    assert field_advice("huc") == 'give the layer in a run config with definition = { fields = { huc = "COLUMN" } }'
 
 
 def test_check_passes_when_screen_does(tmp_path):

@@ -144,3 +144,12 @@ def layer_advice(role: str, config_path: str | None = None, *, replace: bool = F
             return f"change the path of the [[layers]] table with role = \"{role}\" in {config_path}"
         return f"add a [[layers]] table with role = \"{role}\" and its path to {config_path}"
     return f"give the right file with --layer {role}=PATH" if replace else f"give one with --layer {role}=PATH"
+
+
+def field_advice(field: str, config_path: str | None = None) -> str:
+    """How to say which column of a layer holds the canonical ``field``: its ``[[layers]]`` table's
+    definition in the run config (a ``--layer`` flag cannot carry one)."""
+    mapping = f"definition = {{ fields = {{ {field} = \"COLUMN\" }} }}"
+    if config_path:
+        return f"map it in that [[layers]] table of {config_path} with {mapping}"
+    return f"give the layer in a run config with {mapping}"

@@ -4,8 +4,7 @@
 layers are loaded (so a missing or unreadable file is reported first, as before) and again by
 :func:`sitescreen.measure.criteria.measure` for callers of the library. Its parts:
 :func:`check_layer_kinds` needs only the layer specs (a criterion's role has a layer; a raster where
-the kind reads rasters, a vector where it reads vectors): it runs before any file is read.
-:func:`check_fields` needs the loaded layers (an ``attribute`` criterion's field is a column of its
+the kind reads rasters, a vector where it reads vectors); :func:`check_fields` needs the loaded layers (an ``attribute`` criterion's field is a column of its
 layers). Both stop with one :class:`~sitescreen.errors.LayerConfigError` whose advice is in the
 user's own terms: the run config's ``[[layers]]`` table when the run came from a config file
 (``config_path``), the ``--layer`` flag otherwise.
@@ -17,7 +16,7 @@ from typing import TYPE_CHECKING, Sequence
 
 from sitescreen.errors import LayerConfigError
 from sitescreen.inputs.load import LoadedLayer
-from sitescreen.inputs.spec import LayerSpec, layer_advice
+from sitescreen.inputs.spec import LayerSpec, field_advice, layer_advice
 from sitescreen.rules.kinds import KINDS
 from sitescreen.rules.profile import Profile
 
@@ -59,10 +58,7 @@ def check_fields(profile: Profile, vectors: Sequence[LoadedLayer], config_path: 
         if fld is None or not layers or any(fld in lyr.gdf.columns for lyr in layers):
             continue
         fields = sorted({str(col) for lyr in layers for col in lyr.gdf.columns} - {"geometry", "layer"})
-        how = (f"map it in that [[layers]] table of {config_path} with definition = {{ fields = {{ {fld} = \"COLUMN\" }} }}"
-               if config_path else
-               f"give the layer in a run config with definition = {{ fields = {{ {fld} = \"COLUMN\" }} }}")
         raise LayerConfigError(
             f"{layers[0].spec.path}: criterion {c.name} of profile {profile.name} reads field {fld!r}, which no "
-            f"{' or '.join(c.roles)} layer has (fields: {', '.join(fields)}); {how}")
+            f"{' or '.join(c.roles)} layer has (fields: {', '.join(fields)}); {field_advice(fld, config_path)}")
 
