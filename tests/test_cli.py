@@ -262,7 +262,8 @@ def test_layer_without_crs(tmp_path, deposits, demo_dir):
     assert not shp.with_suffix(".prj").exists()
     res = run("check", deposits, "--layer", f"protected={shp}")
     assert_user_error(res, 1, str(shp), "has no CRS", f"--layer protected={shp}@EPSG:XXXX")
-    res = run("check", deposits, "--layer", f"protected={shp}@EPSG:5070")
+    # with the federal_land layer the profile needs (check refuses what screen refuses: issue 14)
+    res = run("check", deposits, "--layer", f"protected={shp}@EPSG:5070", "--layer", f"federal_land={demo_dir / 'padus.gpkg'}")
     assert res.exit_code == 0, res.output
 
 
@@ -333,7 +334,8 @@ def test_unparseable_sites_rows(tmp_path, deposits, demo_dir):
     df.to_csv(bad, index=False)
     res = run("check", bad, "--layer", f"protected={demo_dir / 'parks.geojson'}")
     assert_user_error(res, 1, str(bad), "line 5", "--skip-invalid")
-    res = run("check", bad, "--layer", f"protected={demo_dir / 'parks.geojson'}", "--skip-invalid", "--json")
+    res = run("check", bad, "--layer", f"protected={demo_dir / 'parks.geojson'}", "--skip-invalid", "--json",
+              "--layer", f"federal_land={demo_dir / 'padus.gpkg'}")  # the layer the profile needs (issue 14)
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["sites"]["records_skipped_invalid"] == 1
 

@@ -310,9 +310,16 @@ def test_map_command_options(results_dir):
 
     from sitescreen.cli import main
     runner = CliRunner()
+    res = runner.invoke(main, ["map", str(results_dir)])  # the run's own map: rebuilt in place (issue 14)
+    assert res.exit_code == 0, res.output
+    assert res.output.strip() == str(results_dir / "map.html")
+    with open(results_dir / "map.html", "a", encoding="utf-8") as f:
+        f.write("<!-- a reviewer's note -->")  # no longer the page the run recorded
     res = runner.invoke(main, ["map", str(results_dir)])
     assert res.exit_code == 1
-    assert res.output.strip() == f"Error: {results_dir / 'map.html'}: exists; pass --overwrite to replace it"
+    assert res.output.strip() == (f"Error: {results_dir / 'map.html'}: exists and changed since the run wrote it; "
+                                  f"pass --overwrite to replace it")
+    assert (results_dir / "map.html").read_text(encoding="utf-8").endswith("<!-- a reviewer's note -->")
     res = runner.invoke(main, ["map", str(results_dir), "--offline", "--basemap", "osm"])
     assert res.exit_code == 2 and "--offline draws no basemap" in res.output
     res = runner.invoke(main, ["map", str(results_dir), "--basemap", "google"])

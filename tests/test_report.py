@@ -163,9 +163,14 @@ def test_report_command_rebuilds(results_dir, monkeypatch):
 
 
 def test_report_command_refuses_to_overwrite(results_dir):
+    res = CliRunner().invoke(main, ["report", str(results_dir)])  # the run's own report: rebuilt in place
+    assert res.exit_code == 0, res.output
+    (results_dir / "report.html").write_text("<p>my own notes</p>", encoding="utf-8")
     res = CliRunner().invoke(main, ["report", str(results_dir)])
     assert res.exit_code == 1
-    assert res.output.strip() == f"Error: {results_dir / 'report.html'}: exists; pass --overwrite to replace it"
+    assert res.output.strip() == (f"Error: {results_dir / 'report.html'}: exists and changed since the run wrote it; "
+                                  f"pass --overwrite to replace it")
+    assert (results_dir / "report.html").read_text(encoding="utf-8") == "<p>my own notes</p>"
     res = CliRunner().invoke(main, ["report", str(results_dir), "--overwrite", "-o", str(results_dir / "r.html")])
     assert res.exit_code == 0 and (results_dir / "r.html").exists()
 

@@ -13,8 +13,9 @@ from sitescreen.cli.options import OFFLINE_OPTION, SELF_CONTAINED_OPTION, check_
 
 
 def resolve_output(out_dir: Path, output: Path | None, default_name: str, overwrite: bool) -> Path:
-    """The file to write: ``output`` or ``out_dir/default_name``; refuses to replace without --overwrite
-    (and, with it, anything but the run's own file or an earlier sitescreen HTML file)."""
+    """The file to write: ``output`` or ``out_dir/default_name``; without --overwrite it replaces only the
+    run folder's own page unchanged since the run (and, with it, only the run's own file or an earlier
+    sitescreen HTML file, never an input of the run)."""
     return rebuilt_output_path(out_dir, output, default_name, overwrite, recorded_inputs(out_dir))
 
 
@@ -54,7 +55,8 @@ def read_region(out_dir: Path, aoi: str | None):
 @click.option("--aoi", default=None, metavar="BBOX|FILE",
               help="Only the sites touching this area: minx,miny,maxx,maxy in degrees, or a polygon file "
                    "(a region of a large run).")
-@click.option("--overwrite", is_flag=True, help="Replace an existing file.")
+@click.option("--overwrite", is_flag=True,
+              help="Replace an existing file (OUT_DIR's own page is rebuilt without it while unchanged since the run).")
 @click.pass_context
 def map_command(ctx: click.Context, out_dir: Path, output: Path | None, self_contained: bool, offline: bool,
                 basemap: str, aoi: str | None, overwrite: bool) -> None:

@@ -14,7 +14,8 @@ from sitescreen.cli.map import resolve_output
 @click.argument("out_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="HTML file to write.  [default: OUT_DIR/report.html]")
-@click.option("--overwrite", is_flag=True, help="Replace an existing file.")
+@click.option("--overwrite", is_flag=True,
+              help="Replace an existing file (OUT_DIR's own page is rebuilt without it while unchanged since the run).")
 def report_command(out_dir: Path, output: Path | None, overwrite: bool) -> None:
     """Rebuild the review report of the results in OUT_DIR (self-contained HTML; prints to PDF)."""
     from sitescreen.outputs.files import read_results

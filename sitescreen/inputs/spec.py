@@ -134,3 +134,22 @@ def parse_where(data: Mapping[str, Any], where: str) -> dict[str, tuple]:
     if not isinstance(data, Mapping):
         raise LayerConfigError(f"{where}: 'where' must be a table of field = [allowed values]")
     return {k: tuple(v) if isinstance(v, (list, tuple)) else (v,) for k, v in data.items()}
+
+
+def layer_advice(role: str, config_path: str | None = None, *, replace: bool = False) -> str:
+    """How to give (or, with ``replace``, correct) a layer of ``role``, in the user's own terms: the
+    run config's ``[[layers]]`` table when the run came from ``config_path``, else the ``--layer`` flag."""
+    if config_path:
+        if replace:
+            return f"change the path of the [[layers]] table with role = \"{role}\" in {config_path}"
+        return f"add a [[layers]] table with role = \"{role}\" and its path to {config_path}"
+    return f"give the right file with --layer {role}=PATH" if replace else f"give one with --layer {role}=PATH"
+
+
+def field_advice(field: str, config_path: str | None = None) -> str:
+    """How to say which column of a layer holds the canonical ``field``: its ``[[layers]]`` table's
+    definition in the run config (a ``--layer`` flag cannot carry one)."""
+    mapping = f"definition = {{ fields = {{ {field} = \"COLUMN\" }} }}"
+    if config_path:
+        return f"map it in that [[layers]] table of {config_path} with {mapping}"
+    return f"give the layer in a run config with {mapping}"

@@ -18,7 +18,8 @@ import pandas as pd
 
 from sitescreen.measure import geomops, nearest, overlap
 from sitescreen.measure.coverage import MIN_COVERAGE, CoverageCache, site_states
-from sitescreen.errors import LayerConfigError, SitescreenError
+from sitescreen.measure.requirements import check_requirements
+from sitescreen.errors import SitescreenError
 from sitescreen.rules.kinds import KINDS, check_measures
 from sitescreen.inputs.load import LoadedLayer
 from sitescreen.inputs.spec import LayerSpec
@@ -111,10 +112,7 @@ def _geoms(feats: gpd.GeoDataFrame, ctx: "Context | None"):
 
 
 def _attribute_values(c: Criterion, fp: np.ndarray, feats: gpd.GeoDataFrame, ctx: "Context | None" = None) -> tuple[np.ndarray, np.ndarray]:
-    fld = c.params["field"]
-    if fld not in feats:
-        layers = ", ".join(sorted(set(feats["layer"].astype(str)))) or "(no features)"
-        raise LayerConfigError(f"criterion {c.name}: field {fld!r} is not a field of layer(s) {layers}; fields: {', '.join(map(str, feats.columns.drop('geometry')))}")
+    fld = c.params["field"]  # a field of its layers: see requirements.check_requirements
     method = c.params.get("method", "majority")
     vals = feats[fld].to_numpy(dtype=object) if method == "majority" else pd.to_numeric(feats[fld], errors="coerce").to_numpy(dtype=float)
     return overlap.area_weighted(fp, _geoms(feats, ctx), vals, method)
@@ -271,6 +269,7 @@ def measure(profile: Profile, sites: gpd.GeoDataFrame, inputs: Inputs, *, comple
     :func:`finalize`. With ``side`` (see :func:`_start_rasters`), raster criteria of a large piece
     are measured elsewhere meanwhile (:data:`SIDE_PROCESS_MIN_SITES`); the values are the same.
     """
+    check_requirements(profile, inputs)
     fp = sites.geometry.to_numpy()
     ctx = Context(sites, inputs, CoverageCache(fp, inputs, site_states(sites)))
     out: dict[str, Measurement] = {}
@@ -292,21 +291,13 @@ def _measure_here(profile: Profile, sites: gpd.GeoDataFrame, inputs: Inputs, fp:
         if c.name in pending:
             continue
         present = [r for r in c.roles if r in inputs.vector_roles() | inputs.raster_roles()]
-        if not present:
-            if not c.optional:
-                raise LayerConfigError(
-                    f"profile {profile.name} ({profile.path}): criterion {c.name} needs a layer with role "
-                    f"{' or '.join(c.roles)}; give one with --layer {c.roles[0]}=PATH")
+        if not present:  # an optional criterion (see requirements.check_requirements)
             out[c.name] = Measurement(np.full(len(sites), np.nan), evaluated=False,
                                       note=f"not evaluated: no {' or '.join(c.roles)} layer was given")
             continue
         if not KINDS[c.kind].vector:
-            if not any(r.role in c.roles for r in inputs.rasters):
-                raise LayerConfigError(f"criterion {c.name} needs a raster for role {c.roles[0]}, but that layer is a vector file")
             out[c.name] = measure_raster(c, sites, inputs)
             continue
-        if any(r.role in c.roles for r in inputs.rasters):
-            raise LayerConfigError(f"criterion {c.name} ({c.kind}) needs a vector layer for role {c.roles[0]}, but a raster was given")
         feats, layers, ctx.geoms = prepared_features(c, inputs)
         m = VECTOR_KINDS[c.kind](c, fp, feats, ctx)
         nodata, reason = ctx.coverage.nodata(layers)

@@ -18,11 +18,11 @@ import numpy as np
 import pandas as pd
 import pyogrio
 
-from sitescreen.errors import OutputError
+from sitescreen.errors import OutputError, SitescreenError
 from sitescreen.values import strict_json
 from sitescreen.record import manifest as runrecord
 from sitescreen.record.manifest import OutputFile, RunRecord
-from sitescreen.outputs.staging import OUTPUT_FILES, atomic_write_text, places, resolved, staged_dir, write_manifest
+from sitescreen.outputs.staging import OUTPUT_FILES, atomic_write_text, places, resolved, sha256, staged_dir, write_manifest
 
 log = logging.getLogger(__name__)
 
@@ -223,8 +223,10 @@ def write_report(sites, manifest, path: Path) -> Path:
 def rebuilt_output_path(out_dir: Path, output: Path | None, name: str, overwrite: bool,
                         inputs: Sequence[Path] = ()) -> Path:
     """Where ``sitescreen map``/``report`` writes: ``output``, or the run folder's own ``name``.
-    An existing file is replaced only with ``overwrite`` and only when it is the run folder's own
-    ``name`` or an earlier sitescreen HTML file that is none of the run's ``inputs`` or other outputs."""
+    The run folder's own ``name`` is rebuilt in place when it is still the run's own page
+    (:func:`_runs_own_page`); any other existing file is replaced only with ``overwrite`` and only
+    when it is the run folder's own ``name`` or an earlier sitescreen HTML file that is none of the
+    run's ``inputs`` or other outputs."""
     path = Path(output) if output is not None else Path(out_dir) / name
     if path.exists() and path.is_dir():
         raise OutputError(f"{path}: is a folder, expected a file name")
@@ -232,9 +234,13 @@ def rebuilt_output_path(out_dir: Path, output: Path | None, name: str, overwrite
         raise OutputError(f"{path}: folder {path.parent} does not exist")
     if not path.exists():
         return path
+    own = resolved(path) == resolved(Path(out_dir) / name)
     if not overwrite:
-        raise OutputError(f"{path}: exists; pass --overwrite to replace it")
-    if resolved(path) == resolved(Path(out_dir) / name):
+        if own and _runs_own_page(Path(out_dir), path):
+            return path
+        changed = " and changed since the run wrote it" if own and _recorded_output(Path(out_dir), path.name) else ""
+        raise OutputError(f"{path}: exists{changed}; pass --overwrite to replace it")
+    if own:
         return path
     protected = [Path(out_dir) / f for f in OUTPUT_FILES] + list(inputs)
     for p in protected:
@@ -245,6 +251,29 @@ def rebuilt_output_path(out_dir: Path, output: Path | None, name: str, overwrite
         raise OutputError(f"{path}: not a map or report written by sitescreen; --overwrite replaces only such an "
                           f"HTML file; choose another file name")
     return path
+
+
+def _recorded_outputs(out_dir: Path) -> dict | None:
+    """The manifest's ``outputs`` (name → entry); None when it records none (schema 1) or cannot be read."""
+    try:
+        return runrecord.read_record(out_dir / "manifest.json").outputs
+    except (OSError, ValueError, SitescreenError, KeyError, TypeError):
+        return None
+
+
+def _recorded_output(out_dir: Path, name: str):
+    return (_recorded_outputs(out_dir) or {}).get(name)
+
+
+def _runs_own_page(out_dir: Path, path: Path) -> bool:
+    """True when ``path`` (the run folder's own map or report) is what the run or an earlier rebuild
+    wrote: its SHA-256 is the one the manifest's ``outputs`` records; a manifest that records no
+    outputs (schema 1) has only the file's word for it: a page naming sitescreen."""
+    outputs = _recorded_outputs(out_dir)
+    if outputs is None:
+        return (out_dir / "manifest.json").is_file() and _mentions_sitescreen(path)
+    entry = outputs.get(path.name)
+    return entry is not None and sha256(path) == entry.sha256
 
 
 def _mentions_sitescreen(path: Path) -> bool:

@@ -29,6 +29,7 @@ from sitescreen.run.config import RunConfig, config_to_dict
 from sitescreen.measure.criteria import Inputs
 from sitescreen.rules.measurement import Measurement
 from sitescreen.measure.engine import DEFAULT_CHUNK
+from sitescreen.measure.requirements import check_requirements
 from sitescreen.errors import CRSError, LayerConfigError, LayerDataError
 from sitescreen.rules.kinds import KINDS
 from sitescreen.inputs.check import check_coordinates, check_path, companion_files, file_sha256
@@ -237,8 +238,10 @@ def prepare(config: RunConfig, progress: Progress | None = None, *, source: Site
         source.place(run_crs)
     with _timed(timings, "layers", progress):
         vectors, rasters, infos = load_layers(config, profile, run_crs, *source.reach())
+    inputs = Inputs(vectors=vectors, rasters=rasters)
+    check_requirements(profile, inputs, config.config_path)  # one check: what screen refuses, check refuses
     return Prepared(config=config, profile=profile, crs=run_crs, source=source,
-                    inputs=Inputs(vectors=vectors, rasters=rasters), rasters=infos, timings=timings)
+                    inputs=inputs, rasters=infos, timings=timings)
 
 
 def screen(config: RunConfig, progress: Progress | None = None, *, engine: str = "local",
