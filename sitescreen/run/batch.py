@@ -36,12 +36,13 @@ from typing import Any, Callable, Mapping
 
 from sitescreen.children import process_pool, stop_pool
 from sitescreen.errors import OutputError, SitescreenError
-from sitescreen.inputs.tomlfile import read_toml
+from sitescreen.inputs.tomlfile import check_keys, read_toml
 
 log = logging.getLogger(__name__)
 
 STATUSES = ("done", "up to date", "failed")
 OVERRIDES = {"profile": str, "crs": str, "map": bool, "report": bool}
+JOB_KEYS = ("name", "config", "out")
 
 
 class JobsFileError(SitescreenError):
@@ -77,10 +78,8 @@ class JobResult:
 def load_jobs(path: str | Path) -> list[Job]:
     """The jobs of a jobs file, validated; paths resolved against the file's folder."""
     path = Path(path)
-    data, _ = read_toml(path, "jobs file", JobsFileError, hint="check the path")
-    unknown = set(data) - {"defaults", "jobs"}
-    if unknown:
-        raise JobsFileError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}; allowed: defaults, jobs")
+    data, _ = read_toml(path, "jobs", JobsFileError, hint="check the path")
+    check_keys(data, ("defaults", "jobs"), str(path), JobsFileError)
     base = path.parent.resolve()
     defaults = _overrides(data.get("defaults", {}), base, f"{path}: [defaults]")
     entries = data.get("jobs")
@@ -89,10 +88,11 @@ def load_jobs(path: str | Path) -> list[Job]:
     jobs: list[Job] = []
     for i, e in enumerate(entries):
         where = f"{path}: jobs[{i}]"
-        for key in ("name", "config", "out"):
+        check_keys(e, JOB_KEYS + tuple(OVERRIDES), where, JobsFileError)  # a mistyped key first: named, not "required"
+        for key in JOB_KEYS:
             if not isinstance(e.get(key), str) or not e[key].strip():
                 raise JobsFileError(f"{where}: '{key}' is required (a string)")
-        extra = {k: v for k, v in e.items() if k not in ("name", "config", "out")}
+        extra = {k: v for k, v in e.items() if k not in JOB_KEYS}
         opts = {**defaults, **_overrides(extra, base, f"{where} ({e['name']})")}
         jobs.append(Job(name=e["name"], config=_resolve(base, e["config"]), out=_resolve(base, e["out"]), **opts))
     seen: dict[Any, str] = {}
@@ -147,10 +147,9 @@ def _resolve(base: Path, p: str) -> Path:
 def _overrides(data: Any, base: Path, where: str) -> dict:
     if not isinstance(data, Mapping):
         raise JobsFileError(f"{where} must be a table")
+    check_keys(data, OVERRIDES, where, JobsFileError)
     out = {}
     for k, v in data.items():
-        if k not in OVERRIDES:
-            raise JobsFileError(f"{where}: unknown key {k!r}; allowed: name, config, out, {', '.join(OVERRIDES)}")
         if not isinstance(v, OVERRIDES[k]):
             raise JobsFileError(f"{where}: {k} must be a {OVERRIDES[k].__name__}, got {v!r}")
         if k == "profile" and v.endswith(".toml"):

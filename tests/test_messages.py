@@ -1,0 +1,107 @@
+"""Issue 14, item 8: progress and messages.
+
+Mistyped keys of every project TOML file are named with a suggestion; file kinds are named once
+("jobs file", never "jobs file file"); ``-q``/``-v`` work before and after the subcommand; one rule
+for a missing parent of ``--out`` (created, for ``screen`` and ``batch`` alike, and removed again
+when the run fails); a job that is not up to date says what changed.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import tinyworld as tw
+from edgecases import assert_error, assert_nothing_left, run_cli
+from sitescreen.errors import ConfigError, LayerConfigError, ProfileError
+from sitescreen.inputs.tomlfile import check_keys, did_you_mean
+from sitescreen.run.batch import JobsFileError, load_jobs
+
+JOB = '[[jobs]]\nname = "a"\nconfig = "a/run.toml"\nout = "out/a"\n'
+
+
+# ---------------------------------------------------------------------------------------------
+# Mistyped keys: named, with the nearest allowed key
+
+
+def test_did_you_mean_names_the_nearest_allowed_key():
+    assert did_you_mean(["confg"], ["name", "config", "out"]) == "; did you mean 'config'?"
+    assert did_you_mean(["nmae", "otu"], ["name", "config", "out"]) == "; did you mean 'name' for 'nmae', 'out' for 'otu'?"
+    assert did_you_mean(["threads"], ["name", "config", "out"]) == ""
+    with pytest.raises(ConfigError) as exc:
+        check_keys({"confg": 1, "name": 2}, ("name", "config"), "f.toml", ConfigError)
+    assert str(exc.value) == "f.toml: unknown key(s) confg; allowed: name, config; did you mean 'config'?"
+
+
+def test_a_mistyped_jobs_key_is_named_not_reported_as_a_missing_one(tmp_path):
+    """The issue: `confg = "idaho.toml"` said "'config' is required"."""
+    p = tmp_path / "jobs.toml"
+    p.write_text('[[jobs]]\nname = "a"\nconfg = "a/run.toml"\nout = "out/a"\n')
+    r = run_cli(["batch", str(p)])
+    msg = assert_error(r, [], 1)
+    assert msg == (f"Error: {p}: jobs[0]: unknown key(s) confg; allowed: name, config, out, profile, crs, map, "
+                   f"report; did you mean 'config'?")
+    p.write_text('[defaults]\nrepot = false\n' + JOB)
+    with pytest.raises(JobsFileError) as exc:
+        load_jobs(p)
+    assert str(exc.value) == (f"{p}: [defaults]: unknown key(s) repot; allowed: profile, crs, map, report; "
+                              f"did you mean 'report'?")
+    p.write_text('[[job]]\nname = "a"\n')
+    with pytest.raises(JobsFileError) as exc:
+        load_jobs(p)
+    assert str(exc.value) == f"{p}: unknown key(s) job; allowed: defaults, jobs; did you mean 'jobs'?"
+
+
+@pytest.mark.parametrize("text, error, expect", [
+    (tw.CONFIG.replace("[run]", "[rn]"), ConfigError,
+     "run.toml: unknown key(s) rn; allowed: title, sites, run, layers; did you mean 'run'?"),
+    (tw.CONFIG.replace("radius_m = 1000", "radus_m = 1000"), ConfigError,
+     "run.toml: [sites]: unknown key(s) radus_m; allowed: commodity, crs, definition, grid_cell_m, layer, "
+     "merge_distance_m, path, radius_m, schema, skip_invalid, where; did you mean 'radius_m'?"),
+    (tw.CONFIG.replace('profile = "federal-safeguards"', 'profle = "federal-safeguards"'), ConfigError,
+     "run.toml: [run]: unknown key(s) profle; allowed: profile, crs, aoi; did you mean 'profile'?"),
+    (tw.CONFIG.replace('layer = "padus"', 'layr = "padus"'), LayerConfigError,
+     "unknown key(s) layr; allowed: band, coverage, crs, definition, layer, name, path, role, schema, where; "
+     "did you mean 'layer'?"),
+], ids=["top", "sites", "run", "layer"])
+def test_a_mistyped_config_key_is_named_with_a_suggestion(tmp_path, text, error, expect):
+    from sitescreen.run.config import load_config
+    w = tw.build(tmp_path)
+    with pytest.raises(error) as exc:
+        load_config(w.write_config(text))
+    assert str(exc.value).endswith(expect)
+    assert str(exc.value).startswith(str(w.config))
+
+
+def test_a_mistyped_criterion_key_is_named_with_a_suggestion(tmp_path):
+    from pathlib import Path
+
+    from sitescreen.rules.profile import load_profile
+    text = (Path(__file__).resolve().parent.parent / "layers" / "profiles" / "federal-safeguards.toml").read_text()
+    assert text.count("\nweight = ") >= 1
+    p = tmp_path / "p.toml"
+    p.write_text(text.replace("\nweight = ", "\nwieght = ", 1))
+    with pytest.raises(ProfileError) as exc:
+        load_profile(p)
+    assert "unknown key(s) wieght for kind " in str(exc.value)
+    assert str(exc.value).endswith("; did you mean 'weight'?")
+
+
+@pytest.mark.parametrize("kind, setup", [
+    ("jobs", lambda p: None),
+    ("jobs", lambda p: p.mkdir()),
+    ("jobs", lambda p: p.write_bytes(b"\xff\xfe[")),
+], ids=["missing", "directory", "not-utf8"])
+def test_a_jobs_file_is_named_once(tmp_path, kind, setup):
+    """The issue: "jobs file file not found"."""
+    p = tmp_path / "jobs.toml"
+    setup(p)
+    with pytest.raises(JobsFileError) as exc:
+        load_jobs(p)
+    text = str(exc.value)
+    assert "file file" not in text
+    assert text.startswith(f"{p}: jobs file ")
+    assert text in {f"{p}: jobs file not found; check the path",
+                    f"{p}: jobs file is a directory, expected a .toml file",
+                    f"{p}: jobs file is not UTF-8 text"}
