@@ -105,3 +105,51 @@ def test_a_jobs_file_is_named_once(tmp_path, kind, setup):
     assert text in {f"{p}: jobs file not found; check the path",
                     f"{p}: jobs file is a directory, expected a .toml file",
                     f"{p}: jobs file is not UTF-8 text"}
+
+
+# ---------------------------------------------------------------------------------------------
+# One rule for a missing parent of the output folder: made (screen and batch alike), removed on failure
+
+
+def test_screen_makes_the_missing_parents_of_out(tmp_path):
+    w = tw.build(tmp_path / "w")
+    w.out = tmp_path / "results" / "2026" / "idaho"
+    r = run_cli(w.args())
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in w.out.iterdir()) == ["manifest.json", "sites.csv", "sites.gpkg", "sites.parquet"]
+    assert sorted(p.name for p in (tmp_path / "results").iterdir()) == ["2026"]
+
+
+def test_a_failed_screen_removes_the_parents_it_made(tmp_path):
+    w = tw.build(tmp_path / "w")
+    w.out = tmp_path / "results" / "2026" / "idaho"
+    w.layers = [f"protected={w.root / 'missing.geojson'}"]
+    r = run_cli(w.args())
+    assert_error(r, ["missing.geojson"], 1)
+    assert_nothing_left(w.out)
+    assert not (tmp_path / "results").exists()
+
+
+def test_a_parent_that_is_a_file_is_refused_at_any_depth(tmp_path):
+    w = tw.build(tmp_path / "w")
+    (tmp_path / "afile").write_text("x")
+    w.out = tmp_path / "afile" / "deeper" / "out"
+    r = run_cli(w.args())
+    msg = assert_error(r, [], 1)
+    assert msg == f"Error: {w.out}: {tmp_path / 'afile'} is a file, not a folder; choose another output folder"
+    assert (tmp_path / "afile").read_text() == "x"
+
+
+def test_batch_follows_the_same_rule(tmp_path):
+    w = tw.build(tmp_path / "a")
+    w.write_config(tw.CONFIG)
+    jobs = tmp_path / "jobs.toml"
+    jobs.write_text('[defaults]\nmap = false\nreport = false\n' + JOB.replace('"out/a"', '"out/deep/a"') +
+                    '[[jobs]]\nname = "bad"\nconfig = "a/bad.toml"\nout = "out2/deep/bad"\n')
+    (tmp_path / "a" / "bad.toml").write_text(tw.CONFIG.replace("protected.geojson", "missing.geojson"))
+    r = run_cli(["batch", str(jobs), "--json"])
+    assert r.exit_code == 1, r.output
+    res = {x["name"]: x["status"] for x in json.loads(r.stdout)}
+    assert res == {"a": "done", "bad": "failed"}
+    assert (tmp_path / "out" / "deep" / "a" / "manifest.json").is_file()
+    assert not (tmp_path / "out2").exists()

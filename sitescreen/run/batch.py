@@ -208,10 +208,6 @@ def run_job(job: Job, overwrite: bool = False) -> JobResult:
             from sitescreen.run.record import read_record
             res.status, res.sites = "up to date", read_record(job.out / "manifest.json").sites.sites
         else:
-            try:
-                job.out.parent.mkdir(parents=True, exist_ok=True)  # "out/idaho": out/ is made for the batch
-            except OSError as exc:
-                raise OutputError(f"{job.out}: cannot create its parent folder ({exc.strerror or exc})") from None
             check_out_dir(job.out, overwrite, job.protected)
             manifest = screen_to_folder(config, job.out, overwrite=overwrite, protected=job.protected,
                                         options=MapOptions(write_map=job.map, write_report=job.report,
