@@ -153,3 +153,46 @@ def test_batch_follows_the_same_rule(tmp_path):
     assert res == {"a": "done", "bad": "failed"}
     assert (tmp_path / "out" / "deep" / "a" / "manifest.json").is_file()
     assert not (tmp_path / "out2").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# -q / -v before or after the subcommand
+
+
+def test_every_subcommand_takes_quiet_and_verbose_after_its_name():
+    from click.testing import CliRunner
+
+    from sitescreen.cli import main
+    names = sorted(main.commands)
+    assert names == ["batch", "check", "demo", "explain", "map", "report", "screen", "verify"]
+    for name in names:
+        for flag in ("-q", "--quiet", "-v", "-vv", "--verbose"):
+            r = CliRunner().invoke(main, [name, flag, "--help"])
+            assert r.exit_code == 0, (name, flag, r.output)
+            assert "No such option" not in r.output
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_quiet_after_screen_silences_the_summary(tmp_path, where):
+    """The issue: `screen … -q` said "No such option: -q"."""
+    w = tw.build(tmp_path / "w")
+    args = ["-q", *w.args()] if where == "before" else [*w.args(), "-q"]
+    r = run_cli(args)
+    assert r.exit_code == 0, r.output
+    assert (r.stdout, r.stderr) == ("", "")
+    loud = run_cli([*w.args(), "--overwrite"])
+    n = json.loads((w.out / "manifest.json").read_text())["sites"]["sites"]
+    assert loud.stdout.startswith(f"Screened {n} sites (")  # the same run, not quiet: the summary
+
+
+def test_verbose_after_the_subcommand_adds_to_the_groups(tmp_path, caplog):
+    import logging
+    w = tw.build(tmp_path / "w")
+    r = run_cli([*w.args(), "-v"])
+    assert r.exit_code == 0, r.output
+    assert logging.getLogger("sitescreen").level == logging.INFO
+    r = run_cli(["-v", *w.args(), "--overwrite", "-v"])
+    assert r.exit_code == 0, r.output
+    assert logging.getLogger("sitescreen").level == logging.DEBUG
+    r = run_cli([*w.args(), "--overwrite"])
+    assert logging.getLogger("sitescreen").level == logging.WARNING
