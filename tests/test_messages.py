@@ -196,3 +196,60 @@ def test_verbose_after_the_subcommand_adds_to_the_groups(tmp_path, caplog):
     assert logging.getLogger("sitescreen").level == logging.DEBUG
     r = run_cli([*w.args(), "--overwrite"])
     assert logging.getLogger("sitescreen").level == logging.WARNING
+
+
+# ---------------------------------------------------------------------------------------------
+# A job that is not up to date says what changed
+
+
+@pytest.fixture()
+def done_job(tmp_path):
+    from sitescreen.run.batch import run_job
+    w = tw.build(tmp_path / "a")
+    w.write_config(tw.CONFIG)
+    jobs = tmp_path / "jobs.toml"
+    jobs.write_text('[defaults]\nmap = false\nreport = false\n' + JOB)
+    job = load_jobs(jobs)[0]
+    assert run_job(job).status == "done"
+    assert run_job(job).status == "up to date"
+    return w, job
+
+
+def _redo_error(job) -> str:
+    from sitescreen.run.batch import run_job
+    res = run_job(job)
+    assert res.status == "failed"
+    return res.error
+
+
+def test_a_changed_input_is_named_with_its_hashes(done_job):
+    from sitescreen.outputs.staging import sha256
+    w, job = done_job
+    before = json.loads((job.out / "manifest.json").read_text())["sites"]["sha256"]
+    rows = tw.deposit_rows()
+    rows[0]["site_name"] = "Alpha Prospect (synthetiC)"
+    tw.write_csv(w.sites, rows)
+    assert _redo_error(job) == (
+        f"{job.out}: holds an earlier run that is not up to date ({w.sites}: sites file has changed since the run "
+        f"(sha256 {before[:12]}… in the manifest, {sha256(w.sites)[:12]}… now)); pass --overwrite to replace it")
+
+
+def test_a_changed_config_names_the_key_and_both_values(done_job):
+    w, job = done_job
+    w.config.write_text(tw.CONFIG.replace("radius_m = 1000", "radius_m = 1200"))
+    assert _redo_error(job) == (f"{job.out}: holds an earlier run that is not up to date (the run config changed: "
+                                f"site_options.radius_m was 1000.0, now 1200.0); pass --overwrite to replace it")
+
+
+def test_another_version_and_a_missing_output_are_named(done_job, monkeypatch):
+    import sitescreen
+    w, job = done_job
+    monkeypatch.setattr(sitescreen, "__version__", "99.0")
+    recorded = json.loads((job.out / "manifest.json").read_text())["tool"]["version"]
+    assert _redo_error(job) == (f"{job.out}: holds an earlier run that is not up to date (it was made by sitescreen "
+                                f"{recorded}, this is sitescreen 99.0); pass --overwrite to replace it")
+    monkeypatch.undo()
+    (job.out / "sites.csv").unlink()
+    (job.out / "sites.gpkg").unlink()
+    assert _redo_error(job) == (f"{job.out}: holds an earlier run that is not up to date (sites.gpkg is missing "
+                                f"(and 1 more)); pass --overwrite to replace it")

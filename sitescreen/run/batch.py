@@ -173,23 +173,59 @@ def _wanted_files(job: Job) -> list[str]:
 
 def up_to_date(job: Job, config=None) -> bool:
     """True when the job's output folder is complete and was made from the same run and inputs."""
+    return stale_reason(job, config) is None
+
+
+def stale_reason(job: Job, config=None) -> str | None:
+    """What makes the job's output folder other than a complete run of the job as it is now (a
+    missing output, an unreadable manifest, another sitescreen version, a changed config, an input
+    file whose sha256 changed), or None when it is up to date."""
     from sitescreen import __version__
     from sitescreen.run.config import config_to_dict
     from sitescreen.outputs.files import manifest_text
     from sitescreen.review.verify import check_inputs
     from sitescreen.run.record import read_record
-    if not all((job.out / f).is_file() for f in _wanted_files(job)):
-        return False
+    missing = [f for f in _wanted_files(job) if not (job.out / f).is_file()]
+    if missing:
+        return f"{missing[0]} is missing" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
     try:
         manifest = read_record(job.out / "manifest.json")
-    except SitescreenError:  # unreadable, or from another version: screened again
-        return False
+    except SitescreenError as exc:  # unreadable, or from another version: screened again
+        return f"its manifest cannot be read ({exc})"
     config = config if config is not None else job_config(job)
     if manifest.tool.version != __version__:
-        return False
-    if manifest.run != json.loads(manifest_text(config_to_dict(config))):
-        return False
-    return not check_inputs(manifest, config)
+        return f"it was made by sitescreen {manifest.tool.version}, this is sitescreen {__version__}"
+    changed = _changed(manifest.run, json.loads(manifest_text(config_to_dict(config))))
+    if changed:
+        return f"the run config changed: {changed}"
+    differences = check_inputs(manifest, config)
+    return str(differences[0]) if differences else None
+
+
+def _changed(before: Any, now: Any) -> str:
+    """The keys that differ between two run configs: "sites.radius_m was 1000, now 1200"."""
+    old, new = dict(_flat(before)), dict(_flat(now))
+    keys = sorted(k for k in set(old) | set(new) if old.get(k, _NONE) != new.get(k, _NONE))
+    words = [f"{k} was {_said(old.get(k, _NONE))}, now {_said(new.get(k, _NONE))}" for k in keys[:1]]
+    return "; ".join(words) + (f" (and {len(keys) - 1} more)" if len(keys) > 1 else "")
+
+
+_NONE = object()
+
+
+def _said(v: Any) -> str:
+    return "not set" if v is _NONE else json.dumps(v, ensure_ascii=False)
+
+
+def _flat(value: Any, prefix: str = ""):
+    if isinstance(value, Mapping) and value:
+        for k, v in value.items():
+            yield from _flat(v, f"{prefix}.{k}" if prefix else str(k))
+    elif isinstance(value, list) and value:
+        for i, v in enumerate(value):
+            yield from _flat(v, f"{prefix}[{i}]")
+    else:
+        yield prefix, value
 
 
 def run_job(job: Job, overwrite: bool = False) -> JobResult:
@@ -204,10 +240,12 @@ def run_job(job: Job, overwrite: bool = False) -> JobResult:
     try:
         clean_stale(job.out)  # left by a killed run
         config = job_config(job)
-        if up_to_date(job, config):
+        reason = stale_reason(job, config)
+        if reason is None:
             from sitescreen.run.record import read_record
             res.status, res.sites = "up to date", read_record(job.out / "manifest.json").sites.sites
         else:
+            _check_redo(job, reason, overwrite)
             check_out_dir(job.out, overwrite, job.protected)
             manifest = screen_to_folder(config, job.out, overwrite=overwrite, protected=job.protected,
                                         options=MapOptions(write_map=job.map, write_report=job.report,
@@ -222,6 +260,17 @@ def run_job(job: Job, overwrite: bool = False) -> JobResult:
         _BUSY = False
     res.seconds = round(time.perf_counter() - t0, 2)
     return res
+
+
+def _check_redo(job: Job, reason: str, overwrite: bool) -> None:
+    """A job whose folder holds an earlier run that is not up to date (``reason``): redone with
+    ``overwrite``, else stopped with what changed."""
+    from sitescreen.outputs.staging import is_sitescreen_output
+    if job.out.is_dir() and is_sitescreen_output(job.out):
+        if not overwrite:
+            raise OutputError(f"{job.out}: holds an earlier run that is not up to date ({reason}); "
+                              f"pass --overwrite to replace it")
+        log.info("%s: redone: %s", job.name, reason)
 
 
 def run_batch(jobs: list[Job], workers: int = 1, overwrite: bool = False,
