@@ -253,3 +253,84 @@ def test_another_version_and_a_missing_output_are_named(done_job, monkeypatch):
     (job.out / "sites.gpkg").unlink()
     assert _redo_error(job) == (f"{job.out}: holds an earlier run that is not up to date (sites.gpkg is missing "
                                 f"(and 1 more)); pass --overwrite to replace it")
+
+
+# ---------------------------------------------------------------------------------------------
+# screen's progress: sites counted against their number, known before the first is measured
+
+
+class _Tty:
+    """A terminal for the progress bar: its text is kept."""
+
+    def __init__(self):
+        import io
+        self.buf = io.StringIO()
+
+    def isatty(self):
+        return True
+
+    def write(self, text):
+        return self.buf.write(text)
+
+    def flush(self):
+        pass
+
+
+def _recorded_run(tmp_path, profile_text=None, chunk_size=2):
+    """The progress calls of a real screening of the tiny world (4 sites) through the CLI's bar."""
+    from sitescreen.cli.options import Progress
+    from sitescreen.run.config import load_config
+    from sitescreen.run.stream import screen_to_folder
+    w = tw.build(tmp_path / "w")
+    text = tw.CONFIG
+    if profile_text is not None:
+        (w.root / "p.toml").write_text(profile_text)
+        text = text.replace('profile = "federal-safeguards"', 'profile = "p.toml"')
+    tty = _Tty()
+    bar = Progress(True, file=tty)
+    calls, totals = [], []
+
+    def progress(*args):
+        calls.append(args)
+        bar(*args)
+        totals.append(bar.bar.total)
+
+    manifest = screen_to_folder(load_config(w.write_config(text)), w.out, chunk_size=chunk_size, progress=progress)
+    bar.close()
+    return calls, totals, manifest.sites.sites, tty.buf.getvalue()
+
+
+def test_screen_progress_counts_sites_against_a_fixed_total(tmp_path):
+    """The issue: the total jumped from 7 to 21 "stages" and the rate read "stage/s". The default
+    profile counts sites per watershed across the run: a measuring pass, then the screening pass."""
+    calls, totals, n, text = _recorded_run(tmp_path)
+    assert n == len(tw.deposit_rows()) == 4
+    assert calls == [("profile",), ("sites",), ("layers",),
+                     ("measure", 0, n), ("measure", 2, n), ("measure", 4, n),
+                     ("screen", 0, n), ("screen", 2, n), ("screen", 4, n), ("write",)]
+    assert totals == [None, None, None] + [n] * 7
+    assert f"{n}/{n}" in text and "site/s" in text
+    assert "stage" not in text
+
+
+def test_a_profile_without_run_wide_counts_screens_in_one_pass(tmp_path):
+    from pathlib import Path
+    text = (Path(__file__).resolve().parent.parent / "layers" / "profiles" / "federal-safeguards.toml").read_text()
+    start = text.index("[criteria.watershed_pressure]")
+    end = text.index("[criteria.", start + 1)
+    text = text[:start] + text[end:]
+    assert text.count("weight = 0.35\n") == 1  # the removed weight (0.2) goes to protected_setback
+    calls, totals, n, _ = _recorded_run(tmp_path, text.replace("weight = 0.35\n", "weight = 0.55\n"), chunk_size=3)
+    assert calls == [("profile",), ("sites",), ("layers",), ("screen", 0, n), ("screen", 3, n), ("screen", n, n),
+                     ("write",)]
+    assert totals[3:] == [n] * 4
+
+
+def test_progress_is_silent_when_quiet_or_not_a_terminal():
+    import io
+
+    from sitescreen.cli.options import Progress
+    for p in (Progress(False, file=_Tty()), Progress(True, file=io.StringIO())):
+        assert p.bar is None
+        p("screen", 1, 4)
+        p.close()
