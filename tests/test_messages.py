@@ -334,3 +334,89 @@ def test_progress_is_silent_when_quiet_or_not_a_terminal():
         assert p.bar is None
         p("screen", 1, 4)
         p.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# batch: which jobs run, and how far each is
+
+
+@pytest.fixture()
+def two_jobs(tmp_path):
+    for name in ("a", "b"):
+        tw.build(tmp_path / name).write_config(tw.CONFIG)
+    jobs = tmp_path / "jobs.toml"
+    jobs.write_text('[defaults]\nmap = false\nreport = false\n' + JOB + JOB.replace('"a', '"b').replace("out/a", "out/b"))
+    return jobs
+
+
+def _screen_steps(n: int) -> list[tuple]:
+    """The steps of one screening of the tiny world (default profile: a measuring pass first), one chunk."""
+    return [("start", None, None), ("profile", None, None), ("sites", None, None), ("layers", None, None),
+            ("measure", 0, n), ("measure", n, n), ("screen", 0, n), ("screen", n, n), ("write", None, None)]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_batch_reports_every_jobs_steps_from_its_process(two_jobs, workers):
+    from sitescreen.run.batch import run_batch
+    events = []
+    results = run_batch(load_jobs(two_jobs), workers=workers, on_event=events.append)
+    assert [r.status for r in results] == ["done", "done"]
+    n = results[0].sites
+    assert n == len(tw.deposit_rows())
+    for name in ("a", "b"):
+        assert [(e.stage, e.done, e.total) for e in events if e.name == name] == _screen_steps(n)
+
+
+def _replay(lines: list[str]) -> None:
+    """Each line names the jobs running at that moment: replayed from the lines themselves."""
+    import re
+    running: list[str] = []
+    for line in lines:
+        start = re.fullmatch(r"\[start\] (\w+) \(running: ([\w, ]+)\)", line)
+        if start:
+            running.append(start.group(1))
+            assert start.group(2).split(", ") == running, line
+            continue
+        end = re.fullmatch(r"\[(\d)/2\] (\w+): done \(4 sites, \d+\.\d s\)(?:; running: ([\w, ]+))?", line)
+        assert end, line
+        running.remove(end.group(2))
+        assert (end.group(3).split(", ") if end.group(3) else []) == running, line
+    assert running == []
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_batch_prints_a_line_as_each_job_starts_and_ends(two_jobs, workers):
+    """The issue: `batch` showed nothing while a job ran. Not a terminal: a line per job start
+    (with the jobs running) and end (with its sites and time)."""
+    r = run_cli(["batch", str(two_jobs), "--jobs", workers])
+    assert r.exit_code == 0, r.output
+    lines = r.stderr.splitlines()
+    assert len(lines) == 4
+    assert sorted(ln.split()[1] for ln in lines if ln.startswith("[start]")) == ["a", "b"]
+    assert [ln.split()[0] for ln in lines if not ln.startswith("[start]")] == ["[1/2]", "[2/2]"]
+    _replay(lines)
+    if workers == "1":
+        assert [ln.split(" (")[0] for ln in lines] == ["[start] a", "[1/2] a: done", "[start] b", "[2/2] b: done"]
+    assert run_cli(["-q", "batch", str(two_jobs), "--jobs", workers]).stderr == ""
+    assert run_cli(["batch", str(two_jobs), "--jobs", workers, "-q"]).stderr == ""
+
+
+def test_batch_on_a_terminal_shows_a_bar_per_running_job():
+    from sitescreen.cli.batch import JobsProgress
+    from sitescreen.run.batch import JobEvent, JobResult
+    tty = _Tty()
+    shown = JobsProgress(2, enabled=True, file=tty)
+    shown.event(JobEvent("a", "start"))
+    shown.event(JobEvent("b", "start"))
+    assert list(shown.running) == ["a", "b"]
+    shown.event(JobEvent("a", "screen", 0, 4))
+    shown.event(JobEvent("a", "screen", 4, 4))
+    shown.event(JobEvent("b", "measure", 3, 7))
+    assert (shown.running["a"].bar.n, shown.running["a"].bar.total) == (4, 4)
+    assert (shown.running["b"].bar.n, shown.running["b"].bar.total) == (3, 7)
+    shown.done(JobResult("a", "done", "out/a", sites=4, seconds=1.25))
+    assert list(shown.running) == ["b"]
+    shown.close()
+    text = tty.buf.getvalue()
+    assert "a: screen" in text and "b: measure" in text and "4/4" in text and "3/7" in text
+    assert "[1/2] a: done (4 sites, 1.2 s); running: b\n" in text

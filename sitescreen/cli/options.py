@@ -155,12 +155,12 @@ class Progress:
     0 of the same total); the other stages show as its description. Silent with -q or when
     ``file`` (stderr) is not a terminal."""
 
-    def __init__(self, enabled: bool, file=None):
-        self.bar, self.stage = None, None
+    def __init__(self, enabled: bool, file=None, label: str = "", position: int | None = None):
+        self.bar, self.stage, self.label = None, None, label
         file = file if file is not None else sys.stderr
         if enabled and file.isatty():
             from tqdm import tqdm
-            self.bar = tqdm(total=None, unit="site", file=file, leave=False)
+            self.bar = tqdm(total=None, unit="site", file=file, leave=False, desc=label or None, position=position)
 
     def __call__(self, stage: str, done: int | None = None, total: int | None = None) -> None:
         if self.bar is None:
@@ -168,11 +168,10 @@ class Progress:
         if total is not None and (stage != self.stage or self.bar.total != total):
             self.bar.reset(total=total)
         self.stage = stage
-        self.bar.set_description(stage, refresh=False)
+        self.bar.set_description(f"{self.label}: {stage}" if self.label else stage, refresh=False)
         if done is not None:
             self.bar.update(done - self.bar.n)
-        else:
-            self.bar.refresh()
+        self.bar.refresh()  # once a stage or chunk: cheap, and the stage's name is always seen
 
     def close(self) -> None:
         if self.bar is not None:

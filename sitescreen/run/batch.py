@@ -75,6 +75,16 @@ class JobResult:
         return dict(self.__dict__)
 
 
+@dataclass(frozen=True)
+class JobEvent:
+    """A step of a running job, as its process reports it: ``stage`` "start", then the screening's
+    stages with their site counts (see :data:`sitescreen.run.stream.Progress`)."""
+    name: str
+    stage: str
+    done: int | None = None
+    total: int | None = None
+
+
 def load_jobs(path: str | Path) -> list[Job]:
     """The jobs of a jobs file, validated; paths resolved against the file's folder."""
     path = Path(path)
@@ -228,8 +238,9 @@ def _flat(value: Any, prefix: str = ""):
         yield prefix, value
 
 
-def run_job(job: Job, overwrite: bool = False) -> JobResult:
-    """One job, start to end; never raises for a job's own failure (the batch goes on)."""
+def run_job(job: Job, overwrite: bool = False, on_event: Callable[[JobEvent], None] | None = None) -> JobResult:
+    """One job, start to end; never raises for a job's own failure (the batch goes on). ``on_event``
+    hears the job start and the screening's progress (:class:`JobEvent`)."""
     from sitescreen.outputs.files import MapOptions
     from sitescreen.outputs.staging import check_out_dir, clean_stale
     from sitescreen.run.stream import screen_to_folder
@@ -237,7 +248,11 @@ def run_job(job: Job, overwrite: bool = False) -> JobResult:
     t0 = time.perf_counter()
     res = JobResult(name=job.name, status="failed", out=str(job.out))
     _BUSY = True
+    say = None if on_event is None else (lambda stage, done=None, total=None:
+                                         on_event(JobEvent(job.name, stage, done, total)))
     try:
+        if say:
+            say("start")
         clean_stale(job.out)  # left by a killed run
         config = job_config(job)
         reason = stale_reason(job, config)
@@ -249,7 +264,7 @@ def run_job(job: Job, overwrite: bool = False) -> JobResult:
             check_out_dir(job.out, overwrite, job.protected)
             manifest = screen_to_folder(config, job.out, overwrite=overwrite, protected=job.protected,
                                         options=MapOptions(write_map=job.map, write_report=job.report,
-                                                           self_contained=job.map))
+                                                           self_contained=job.map), progress=say)
             res.status, res.sites = "done", manifest.sites.sites
     except SitescreenError as exc:
         res.error = str(exc)
@@ -273,9 +288,16 @@ def _check_redo(job: Job, reason: str, overwrite: bool) -> None:
         log.info("%s: redone: %s", job.name, reason)
 
 
+#: Seconds between the batch's looks at its workers' progress events.
+POLL_SECONDS = 0.2
+
+
 def run_batch(jobs: list[Job], workers: int = 1, overwrite: bool = False,
-              on_done: Callable[[JobResult], None] | None = None) -> list[JobResult]:
-    """Run every job (``workers`` > 1: that many processes); results in the jobs' order."""
+              on_done: Callable[[JobResult], None] | None = None,
+              on_event: Callable[[JobEvent], None] | None = None) -> list[JobResult]:
+    """Run every job (``workers`` > 1: that many processes); results in the jobs' order.
+    ``on_event`` hears each job start and its progress (from the workers, through a queue),
+    ``on_done`` each job's result."""
     results: dict[str, JobResult] = {}
 
     def done(r: JobResult) -> None:
@@ -285,15 +307,19 @@ def run_batch(jobs: list[Job], workers: int = 1, overwrite: bool = False,
 
     if workers <= 1 or len(jobs) <= 1:
         for job in jobs:
-            done(run_job(job, overwrite))
+            done(run_job(job, overwrite, on_event))
         return [results[j.name] for j in jobs]
-    pool = process_pool(min(workers, len(jobs)), initializer=_worker_init)  # workers die with this process
+    import multiprocessing
+    events = multiprocessing.get_context("spawn").SimpleQueue() if on_event else None
+    pool = process_pool(min(workers, len(jobs)), initializer=_worker_init,  # workers die with this process
+                        initargs=(events,))
     futures: dict[Future, Job] = {}
     try:
-        futures = {pool.submit(run_job, job, overwrite): job for job in jobs}
+        futures = {pool.submit(_worker_job, job, overwrite): job for job in jobs}
         pending = set(futures)
         while pending:
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            finished, pending = wait(pending, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+            _drain(events, on_event)
             for f in finished:
                 job = futures[f]
                 try:
@@ -308,7 +334,21 @@ def run_batch(jobs: list[Job], workers: int = 1, overwrite: bool = False,
         _stop(pool)
         raise
     pool.shutdown(wait=True)
+    if events is not None:
+        events.close()
     return [results[j.name] for j in jobs]
+
+
+def _drain(events, on_event) -> None:
+    while events is not None and not events.empty():
+        on_event(events.get())
+
+
+_EVENTS = None  # in a worker: the queue its jobs' events go to (None: not wanted)
+
+
+def _worker_job(job: Job, overwrite: bool) -> JobResult:
+    return run_job(job, overwrite, None if _EVENTS is None else _EVENTS.put)
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:
@@ -316,10 +356,12 @@ def _stop(pool: ProcessPoolExecutor) -> None:
     stop_pool(pool)
 
 
-def _worker_init() -> None:
+def _worker_init(events=None) -> None:
     """In each worker: SIGTERM and SIGINT unwind (temporary outputs are removed). A worker is killed
     when the batch process dies, even by SIGKILL (sitescreen.children); the next run removes its
-    temporary folder."""
+    temporary folder. ``events``: the queue the worker's jobs report their progress to."""
+    global _EVENTS
+    _EVENTS = events
     signal.signal(signal.SIGTERM, _raise_interrupt)
     signal.signal(signal.SIGINT, _raise_interrupt)
 
@@ -345,4 +387,4 @@ def summary_table(results: list[JobResult]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["Job", "JobResult", "load_jobs", "run_job", "run_batch", "up_to_date", "summary_table", "JobsFileError"]
+__all__ = ["Job", "JobResult", "JobEvent", "load_jobs", "run_job", "run_batch", "up_to_date", "summary_table", "JobsFileError"]
