@@ -420,3 +420,101 @@ def test_batch_on_a_terminal_shows_a_bar_per_running_job():
     text = tty.buf.getvalue()
     assert "a: screen" in text and "b: measure" in text and "4/4" in text and "3/7" in text
     assert "[1/2] a: done (4 sites, 1.2 s); running: b\n" in text
+
+
+# ---------------------------------------------------------------------------------------------
+# After a kill: no "leaked semaphore objects" warning (the resource tracker writes to the killed
+# run's stderr once it sees the run gone), and no scratch folder left once a next run has started
+
+
+def _killed_stderr(args: list[str], tmpdir, env_extra=None) -> str:
+    """Run ``sitescreen ARGS`` until its raster side process and the resource tracker run, SIGKILL
+    it, and return everything written to its stderr until the last process holding it ends."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import psutil
+    exe = str(Path(sys.executable).with_name("sitescreen"))
+    env = {**os.environ, "SITESCREEN_SIDE_PROCESS_MIN_SITES": "1", "TMPDIR": str(tmpdir), **(env_extra or {})}
+    proc = subprocess.Popen([exe, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    root, t0 = psutil.Process(proc.pid), time.monotonic()
+    try:
+        while time.monotonic() - t0 < 60 and proc.poll() is None:
+            try:
+                lines = [" ".join(p.cmdline()) for p in root.children(recursive=True)]
+            except psutil.Error:
+                lines = []
+            if any("resource_tracker" in c for c in lines) and sum("multiprocessing" in c for c in lines) >= 2:
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, "the run ended before it could be killed"
+        time.sleep(0.5)  # inside the side process's work
+        proc.send_signal(signal.SIGKILL)
+        return proc.stderr.read()  # EOF: every process that inherited it has ended
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=30)
+        proc.stderr.close()
+
+
+@pytest.mark.slow
+def test_a_killed_screen_prints_no_leaked_semaphore_warning_and_leaves_no_scratch(demo_dir, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    args = ["screen", "--config", str(demo_dir / "sitescreen.toml"), "--no-map", "--no-report"]
+    stderr = _killed_stderr([*args, "--out", str(tmp_path / "out")], tmpdir)
+    assert "leaked" not in stderr and "Traceback" not in stderr, stderr
+    exe = str(Path(sys.executable).with_name("sitescreen"))
+    again = subprocess.run([exe, *args, "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=180,
+                           env={**os.environ, "SITESCREEN_SIDE_PROCESS_MIN_SITES": "1", "TMPDIR": str(tmpdir)})
+    assert again.returncode == 0, again.stderr
+    assert "leaked" not in again.stderr
+    assert sorted(p.name for p in tmpdir.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_a_killed_batch_prints_no_leaked_semaphore_warning(demo_dir, tmp_path):
+    cfg = demo_dir / "sitescreen.toml"
+    jobs = tmp_path / "jobs.toml"
+    jobs.write_text(f'[defaults]\nmap = false\nreport = false\n'
+                    f'[[jobs]]\nname = "a"\nconfig = "{cfg}"\nout = "out/a"\n'
+                    f'[[jobs]]\nname = "b"\nconfig = "{cfg}"\nout = "out/b"\n', encoding="utf-8")
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    stderr = _killed_stderr(["batch", str(jobs), "--jobs", "2"], tmpdir)
+    assert "leaked" not in stderr and "Traceback" not in stderr, stderr
+
+
+def test_scratch_folders_of_gone_processes_are_removed_and_no_other(tmp_path, monkeypatch):
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    from sitescreen import children
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    gone = int(dead.stdout)
+    stale = tmp_path / f"sitescreen-rasters-pid{gone}-abc123"
+    stale.mkdir()
+    (stale / "derived.tif").write_bytes(b"x")
+    alive = tmp_path / f"sitescreen-rasters-pid{os.getppid()}-def456"  # a live process (not this one)
+    alive.mkdir()
+    foreign = [tmp_path / f"sitescreen-{gone}", tmp_path / f"sitescreen-bench-pid{gone}", tmp_path / "notes"]
+    for f in foreign:
+        f.mkdir()
+    with children.scratch_dir("verify") as mine:
+        assert mine.name.startswith(f"sitescreen-verify-pid{os.getpid()}-")
+        assert children.clean_stale_scratch() == []  # its own folder is locked and its pid alive
+        names = sorted(p.name for p in tmp_path.iterdir())
+        assert names == sorted([alive.name, mine.name] + [f.name for f in foreign])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([alive.name] + [f.name for f in foreign])

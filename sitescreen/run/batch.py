@@ -34,7 +34,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from sitescreen.children import process_pool, stop_pool
+from sitescreen.children import process_pool, simple_queue, stop_pool
 from sitescreen.errors import OutputError, SitescreenError
 from sitescreen.inputs.tomlfile import check_keys, read_toml
 
@@ -309,8 +309,7 @@ def run_batch(jobs: list[Job], workers: int = 1, overwrite: bool = False,
         for job in jobs:
             done(run_job(job, overwrite, on_event))
         return [results[j.name] for j in jobs]
-    import multiprocessing
-    events = multiprocessing.get_context("spawn").SimpleQueue() if on_event else None
+    events = simple_queue() if on_event else None
     pool = process_pool(min(workers, len(jobs)), initializer=_worker_init,  # workers die with this process
                         initargs=(events,))
     futures: dict[Future, Job] = {}
