@@ -15,7 +15,6 @@ import pytest
 import tinyworld as tw
 from edgecases import assert_error, assert_nothing_left, run_cli
 from sitescreen.errors import ConfigError, LayerConfigError, ProfileError
-from sitescreen.inputs.tomlfile import check_keys, did_you_mean
 from sitescreen.run.batch import JobsFileError, load_jobs
 
 JOB = '[[jobs]]\nname = "a"\nconfig = "a/run.toml"\nout = "out/a"\n'
@@ -26,6 +25,7 @@ JOB = '[[jobs]]\nname = "a"\nconfig = "a/run.toml"\nout = "out/a"\n'
 
 
 def test_did_you_mean_names_the_nearest_allowed_key():
+    from sitescreen.inputs.tomlfile import check_keys, did_you_mean
     assert did_you_mean(["confg"], ["name", "config", "out"]) == "; did you mean 'config'?"
     assert did_you_mean(["nmae", "otu"], ["name", "config", "out"]) == "; did you mean 'name' for 'nmae', 'out' for 'otu'?"
     assert did_you_mean(["threads"], ["name", "config", "out"]) == ""
