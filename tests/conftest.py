@@ -76,3 +76,37 @@ def browser():
         b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# The suite leaves no sitescreen-* folder in the temp folder (issue 14, item 8)
+#
+# Every test, and every sitescreen process a test starts (they inherit TMPDIR), uses a temp folder
+# of this session alone, so other test runs sharing /tmp neither hide nor cause a leftover. At the
+# end it must hold no sitescreen-* folder; it is removed when the session passed.
+
+_SESSION_TMP: list[Path] = []
+
+
+def pytest_sessionstart(session):
+    import tempfile
+    root = Path(tempfile.mkdtemp(prefix=f"suite-{os.getpid()}-", dir=tempfile.gettempdir()))
+    os.environ["TMPDIR"] = str(root)
+    tempfile.tempdir = None  # gettempdir() reads TMPDIR again
+    _SESSION_TMP.append(root)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    import shutil
+    import tempfile
+    if not _SESSION_TMP:
+        return
+    root = _SESSION_TMP.pop()
+    left = sorted(p.name for p in root.glob("sitescreen-*"))
+    if left:
+        session.config.get_terminal_writer().line(
+            f"sitescreen left {len(left)} folder(s) in the temp folder {root}: {', '.join(left)}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    elif exitstatus == 0:
+        shutil.rmtree(root, ignore_errors=True)
+    tempfile.tempdir = None

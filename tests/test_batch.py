@@ -141,7 +141,7 @@ def test_paths_resolve_against_the_jobs_file(two_worlds, tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("text, expect", [
     ('[[jobs]]\nname = "a"\nconfig = "a.toml"\n', "jobs[0]: 'out' is required"),
-    ('[[jobs]]\nname = "a"\nconfig = "a.toml"\nout = "o"\nthreads = 4\n', "unknown key 'threads'; allowed: name, config, out, profile, crs, map, report"),
+    ('[[jobs]]\nname = "a"\nconfig = "a.toml"\nout = "o"\nthreads = 4\n', "unknown key(s) threads; allowed: name, config, out, profile, crs, map, report"),
     ('[defaults]\nmap = "no"\n[[jobs]]\nname = "a"\nconfig = "a.toml"\nout = "o"\n', "[defaults]: map must be a bool, got 'no'"),
     ('[[jobs]]\nname = "a"\nconfig = "a.toml"\nout = "o"\n[[jobs]]\nname = "b"\nconfig = "b.toml"\nout = "o"\n',
      "jobs 'a' and 'b' have the same output folder"),

@@ -362,22 +362,24 @@ def test_map_of_a_region(screened, tmp_path):
 
 
 def test_progress_counts_the_chunks_of_a_stage():
-    """The stage bar grows by a stage's chunks ("chunk 1/3" says there are 3) instead of overflowing."""
+    """The bar counts the sites of a stage against the run's number of sites (issue 14 item 8: the
+    total no longer grows by a stage's chunks); silent when quiet."""
+    import io
+
     from sitescreen.cli.options import Progress
 
-    class Bar:
-        def __init__(self):
-            self.total, self.n, self.desc = 4, 0, ""
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
 
-        def update(self, k):
-            self.n += k
-
-        def set_description(self, d):
-            self.desc = d
-
-    p = Progress(False, total=4)
+    p = Progress(False, file=Tty())
     assert p.bar is None  # quiet: no bar at all
-    p.bar = Bar()
-    for stage in ("sites", "layers", "chunk 1/3", "chunk 2/3", "chunk 3/3", "write"):
+    p = Progress(True, file=Tty())
+    for stage in ("sites", "layers"):
         p(stage)
-    assert (p.bar.n, p.bar.total, p.bar.desc) == (5, 6, "write")
+    for done in (0, 2, 4, 5):
+        p("screen", done, 5)
+        assert p.bar.total == 5
+    p("write")
+    assert (p.bar.n, p.bar.total, p.stage) == (5, 5, "write")
+    p.close()

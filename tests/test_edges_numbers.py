@@ -407,7 +407,8 @@ def test_every_option_of_screen_is_applied_with_config_or_refused():
     config_fields = set(RunConfig.__dataclass_fields__)
     assert not run_options & config_fields, "a run option that a config also holds could be silently shadowed"
     assert run_options == {"out_dir", "overwrite", "no_map", "no_report", "self_contained", "offline", "basemap",
-                           "engine", "scheduler", "workers", "chunk_size", "stream", "as_json"}
+                           "engine", "scheduler", "workers", "chunk_size", "stream", "as_json",
+                           "verbose", "quiet"}  # the group's -v/-q, accepted after the subcommand too (issue 14)
 
 
 def test_layer_beside_config_is_refused(tmp_path):

@@ -47,14 +47,39 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
       sitescreen screen deposits.csv --layer protected=wilderness.shp --out results
       sitescreen screen --config run.toml --out results
     """
-    level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    logging.getLogger("sitescreen").setLevel(level)
     ctx.ensure_object(dict)
-    ctx.obj["quiet"] = quiet
+    ctx.obj.update(quiet=quiet, verbose=verbose)
+    _set_level(ctx.obj)
     # SIGTERM unwinds like Ctrl-C, so temporary outputs are removed and nothing half-written stays
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _set_level(obj: dict) -> None:
+    quiet, verbose = obj.get("quiet", False), obj.get("verbose", 0)
+    level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger("sitescreen").setLevel(level)
+
+
+def _after_subcommand(ctx: click.Context, param: click.Parameter, value) -> None:
+    """-q/-v given after the subcommand (``screen … -q``) count as given before it."""
+    if value:
+        obj = ctx.ensure_object(dict)
+        if param.name == "quiet":
+            obj["quiet"] = True
+        else:
+            obj["verbose"] = obj.get("verbose", 0) + value
+        _set_level(obj)
+
+
+def verbosity_options(cmd: click.Command) -> click.Command:
+    """The group's -v/-q, accepted after the subcommand too (one meaning, one help text)."""
+    for opt in main.params:
+        if opt.name in ("verbose", "quiet"):
+            cmd.params.append(click.Option(opt.opts, count=opt.count, is_flag=opt.is_flag and not opt.count,
+                                           help=opt.help, expose_value=False, callback=_after_subcommand))
+    return cmd
 
 
 def _interrupt(signum, frame):
@@ -74,7 +99,7 @@ def _register() -> None:
     from sitescreen.cli.verify import verify_command
     for cmd in (screen_command, check_command, explain_command, map_command, report_command, verify_command,
                 batch_command, demo_command, sources_command, sensitivity_command):
-        main.add_command(cmd)
+        main.add_command(verbosity_options(cmd))
 
 
 _register()

@@ -2,12 +2,57 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
 
-from sitescreen.run.batch import load_jobs, run_batch, summary_table
+from sitescreen.cli.options import Progress
+from sitescreen.run.batch import JobEvent, JobResult, load_jobs, run_batch, summary_table
 from sitescreen.values import strict_json
+
+
+class JobsProgress:
+    """Which jobs are running and how far each is, on stderr: a live bar per running job on a
+    terminal (sites counted, as ``screen`` shows them), else a line as each job starts and ends;
+    nothing with -q or --json."""
+
+    def __init__(self, n: int, enabled: bool, file=None):
+        self.n, self.enabled, self.finished = n, enabled, 0
+        self.file = file if file is not None else sys.stderr
+        self.live = enabled and self.file.isatty()
+        self.running: dict[str, Progress] = {}
+
+    def _say(self, line: str) -> None:
+        if self.live:
+            from tqdm import tqdm
+            tqdm.write(line, file=self.file)
+        else:
+            click.echo(line, file=self.file)
+
+    def event(self, e: JobEvent) -> None:
+        if not self.enabled:
+            return
+        if e.stage == "start":
+            self.running[e.name] = Progress(self.live, file=self.file, label=e.name, position=len(self.running))
+            if not self.live:
+                self._say(f"[start] {e.name} (running: {', '.join(self.running)})")
+        elif e.name in self.running:
+            self.running[e.name](e.stage, e.done, e.total)
+
+    def done(self, r: JobResult) -> None:
+        self.finished += 1
+        bar = self.running.pop(r.name, None)
+        if bar is not None:
+            bar.close()
+        if self.enabled:
+            detail = r.error if r.status == "failed" else f"{r.sites} sites"
+            also = f"; running: {', '.join(self.running)}" if self.running else ""
+            self._say(f"[{self.finished}/{self.n}] {r.name}: {r.status} ({detail}, {r.seconds:.1f} s){also}")
+
+    def close(self) -> None:
+        for bar in self.running.values():
+            bar.close()
 
 
 @click.command("batch")
@@ -37,15 +82,11 @@ def batch_command(ctx, jobs_file, workers, overwrite, as_json):
     jobs = load_jobs(jobs_file)
     quiet = ctx.obj.get("quiet") or as_json
     n = len(jobs)
-    finished = []
-
-    def on_done(r):
-        finished.append(r)
-        if not quiet:
-            detail = r.error if r.status == "failed" else f"{r.sites} sites"
-            click.echo(f"[{len(finished)}/{n}] {r.name}: {r.status} ({detail}, {r.seconds:.1f} s)", err=True)
-
-    results = run_batch(jobs, workers=workers, overwrite=overwrite, on_done=on_done)
+    shown = JobsProgress(n, enabled=not quiet)
+    try:
+        results = run_batch(jobs, workers=workers, overwrite=overwrite, on_done=shown.done, on_event=shown.event)
+    finally:
+        shown.close()
     if as_json:
         click.echo(strict_json([r.as_dict() for r in results], indent=2, ensure_ascii=False))
     else:

@@ -34,7 +34,7 @@ def demo_command(ctx, out_dir, data_dir, overwrite, seed, no_map, no_report, sel
     check_offline(self_contained, offline)  # before the demo data is written
     check_out_dir(out_dir, overwrite, [data_dir])
     config_path = generate_demo(data_dir, seed=seed)
-    progress = Progress(not ctx.obj.get("quiet"), total=7)
+    progress = Progress(not ctx.obj.get("quiet"))
     try:
         manifest = screen_to_folder(load_config(config_path), out_dir, overwrite=overwrite, stream=False,
                                     options=make_map_options(no_map, no_report, self_contained, offline, basemap),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 from typing import Callable
@@ -175,22 +174,28 @@ def make_map_options(no_map, no_report, self_contained, offline, basemap) -> Map
 
 
 class Progress:
-    """Stage-by-stage progress on stderr (tqdm), silent with -q or when stderr is not a terminal."""
+    """The run's progress on stderr (tqdm): one bar counting sites ("site/s") against the run's
+    number of sites, known before the first is measured (a counted stage starts the bar again at
+    0 of the same total); the other stages show as its description. Silent with -q or when
+    ``file`` (stderr) is not a terminal."""
 
-    def __init__(self, enabled: bool, total: int):
-        self.bar = None
-        if enabled and sys.stderr.isatty():
+    def __init__(self, enabled: bool, file=None, label: str = "", position: int | None = None):
+        self.bar, self.stage, self.label = None, None, label
+        file = file if file is not None else sys.stderr
+        if enabled and file.isatty():
             from tqdm import tqdm
-            self.bar = tqdm(total=total, unit="stage", file=sys.stderr, leave=False)
+            self.bar = tqdm(total=None, unit="site", file=file, leave=False, desc=label or None, position=position)
 
-    def __call__(self, stage: str) -> None:
-        if self.bar is not None:
-            first = re.search(r"\b1/(\d+)$", stage)  # "chunk 1/20": the stage has 20 steps
-            if first:
-                self.bar.total += int(first.group(1)) - 1
-            if self.bar.n or self.bar.desc:
-                self.bar.update(1)
-            self.bar.set_description(stage)
+    def __call__(self, stage: str, done: int | None = None, total: int | None = None) -> None:
+        if self.bar is None:
+            return
+        if total is not None and (stage != self.stage or self.bar.total != total):
+            self.bar.reset(total=total)
+        self.stage = stage
+        self.bar.set_description(f"{self.label}: {stage}" if self.label else stage, refresh=False)
+        if done is not None:
+            self.bar.update(done - self.bar.n)
+        self.bar.refresh()  # once a stage or chunk: cheap, and the stage's name is always seen
 
     def close(self) -> None:
         if self.bar is not None:

@@ -69,7 +69,7 @@ def screen_command(ctx, sites, config_path, layers, profile, aoi, crs, radius_m,
     config = build_config(sites, config_path, layers, profile, aoi, crs, radius_m, commodity, sites_where,
                           grid_cell_m, skip_invalid, id_field, name_field)
     check_out_dir(out_dir, overwrite, run_paths(config))
-    progress = Progress(not ctx.obj.get("quiet"), total=7)
+    progress = Progress(not ctx.obj.get("quiet"))
     try:
         manifest = screen_to_folder(config, out_dir, overwrite=overwrite,
                                     options=make_map_options(no_map, no_report, self_contained, offline, basemap),

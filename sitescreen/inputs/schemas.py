@@ -27,6 +27,7 @@ from typing import Any, Mapping
 import pandas as pd
 
 from sitescreen.errors import LayerConfigError
+from sitescreen.inputs.tomlfile import check_keys
 
 COVERAGES = ("global", "features", "states", "declared")
 TYPES = {"int": "Int64", "float": "float64", "str": "string"}
@@ -124,10 +125,7 @@ def schema_from_dict(data: Mapping[str, Any], where: str) -> Schema:
     """Validate a definition table (from a layers/*.toml file or a run config)."""
     allowed = {"name", "title", "label", "source", "match", "fields", "values", "types", "coverage",
                "state_field", "crs", "geometry"}
-    unknown = set(data) - allowed
-    if unknown:
-        raise LayerConfigError(
-            f"{where}: unknown key(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(allowed))}")
+    check_keys(data, sorted(allowed), where, LayerConfigError)
     coverage, state_field = _coverage(data, where)
     fields = {}
     for canon, src in dict(data.get("fields", {})).items():

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from sitescreen.errors import LayerConfigError
+from sitescreen.inputs.tomlfile import check_keys
 from sitescreen.inputs.numbers import check_number
 from sitescreen.inputs.schemas import Schema, known_schemas, schema_from_dict
 
@@ -97,9 +98,7 @@ def override_hint(spec: LayerSpec) -> str:
 def layer_from_config(data: Mapping[str, Any], base: Path, where: str) -> LayerSpec:
     """A ``[[layers]]`` table of a run config; paths resolve against the config's folder."""
     allowed = {"role", "path", "layer", "name", "schema", "definition", "crs", "where", "band", "coverage"}
-    unknown = set(data) - allowed
-    if unknown:
-        raise LayerConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(allowed))}")
+    check_keys(data, sorted(allowed), where, LayerConfigError)
     for key in ("role", "path"):
         if not isinstance(data.get(key), str) or not data.get(key):
             raise LayerConfigError(f"{where}: '{key}' is required (a string)")

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import logging
 import math
-import tempfile
 from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
@@ -39,6 +38,7 @@ from exactextract.operation import Operation
 from pyproj import CRS
 from rasterio.windows import Window
 
+from sitescreen.children import scratch_dir
 from sitescreen.errors import CRSError, LayerConfigError, LayerDataError
 from sitescreen.measure.derive import derive_rasters
 from sitescreen.measure.exact import Raster, run_exactextract
@@ -106,7 +106,7 @@ def zonal_stats(
         value_src = Raster(ds, band)
         indicator_src = None
         if derive is not None or "frac_above" in stats:
-            tmpdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sitescreen-")))
+            tmpdir = stack.enter_context(scratch_dir("rasters"))
             window = _zones_window(ds, shapely.total_bounds(geoms[ok]))
             if window is None:  # every zone lies outside the raster
                 return out

@@ -53,14 +53,39 @@ def check_out_dir(out_dir: Path, overwrite: bool, protected=()) -> None:
     if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
         raise OutputError(f"{out_dir}: output folder exists and is not empty; pass --overwrite to replace it")
     guard_replace(out_dir, protected)
-    parent = resolved(out_dir).parent
-    if not parent.exists():
-        raise OutputError(f"{out_dir}: parent folder {parent} does not exist; create it first")
+    parent = existing_parent(out_dir)  # missing folders between it and out_dir are made by staged_dir
     if not parent.is_dir():
         raise OutputError(f"{out_dir}: {parent} is a file, not a folder; choose another output folder")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise OutputError(f"{out_dir}: parent folder {parent} is not writable; choose a writable output folder")
     check_not_busy(out_dir)
+
+
+def existing_parent(out_dir: Path) -> Path:
+    """The nearest existing folder (or file) above ``out_dir``, resolved: ``out_dir``'s parent when it exists."""
+    return next(p for p in resolved(out_dir).parents if os.path.lexists(p))
+
+
+@contextmanager
+def parents_made(out_dir: Path) -> Iterator[None]:
+    """The one rule for a missing parent of an output folder (``screen --out a/b`` and a batch job's
+    ``out = "out/idaho"`` alike): the missing folders are made, and removed again (only those this
+    run made, only while empty) when the run fails."""
+    missing = [p for p in resolved(out_dir).parents if not os.path.lexists(p)]  # innermost first
+    try:
+        resolved(out_dir).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{out_dir}: cannot create its parent folder {resolved(out_dir).parent} "
+                          f"({exc.strerror or exc}); choose a writable output folder") from None
+    try:
+        yield
+    except BaseException:
+        for p in missing:
+            try:
+                p.rmdir()
+            except OSError:  # not empty: another run writes there now
+                break
+        raise
 
 
 def resolved(p) -> Path:
@@ -151,9 +176,15 @@ def write_error(out_dir: Path, exc: BaseException, staging: Path | None = None) 
 def staged_dir(out_dir: Path, overwrite: bool, protected=()) -> Iterator[Path]:
     """A temporary folder beside ``out_dir``, locked by this process, that replaces it on success
     (after :func:`seal`) and vanishes on failure. A symlinked ``out_dir`` keeps its link: the folder
-    it points to is replaced."""
+    it points to is replaced. Missing parent folders are made (:func:`parents_made`)."""
     out_dir = Path(out_dir)
     check_out_dir(out_dir, overwrite, protected)
+    with parents_made(out_dir), _staged(out_dir, overwrite, protected) as tmp:
+        yield tmp
+
+
+@contextmanager
+def _staged(out_dir: Path, overwrite: bool, protected=()) -> Iterator[Path]:
     real = resolved(out_dir)
     clean_stale(out_dir)
     tmp, lock = _claim(out_dir, real)

@@ -117,12 +117,12 @@ def _rerun(config, mode: Mode) -> tuple[gpd.GeoDataFrame, RunRecord, str]:
     """The run again, the way it was made (in memory, or streamed in chunks into a scratch folder):
     (sites as sites.parquet holds them, manifest, sites.csv text)."""
     if mode.flow == "streamed":
-        import tempfile
+        from sitescreen.children import scratch_dir
         from sitescreen.outputs.files import read_results
         from sitescreen.measure.engine import DEFAULT_CHUNK
         from sitescreen.run.stream import screen_streamed
-        with tempfile.TemporaryDirectory(prefix="sitescreen-verify-") as tmp:
-            out = Path(tmp) / "run"
+        with scratch_dir("verify") as tmp:
+            out = tmp / "run"
             screen_streamed(config, out, chunk_size=int(mode.chunk_size or DEFAULT_CHUNK))
             sites, manifest = read_results(out)
             return sites, manifest, (out / "sites.csv").read_text(encoding="utf-8")

@@ -20,7 +20,7 @@ import pandas as pd
 from sitescreen.errors import ProfileError
 from sitescreen.rules.kinds import KINDS
 from sitescreen.inputs.numbers import check_number, plain_number
-from sitescreen.inputs.tomlfile import read_toml
+from sitescreen.inputs.tomlfile import check_keys, read_toml
 from sitescreen.rules import verdicts as _verdicts
 from sitescreen.rules.verdicts import DEFAULT_THRESHOLDS
 from sitescreen.rules.ranges import transform_ranges, verdict_ranges
@@ -267,9 +267,7 @@ def _criterion(name: str, c: Any, selections: Mapping[str, Selection], where: st
     common = {"kind", "label", "select", "role", "weight", "transform", "exclude", "safeguard", "source",
               "optional", "description", "unit"}
     per_kind = set(KINDS[kind].params)
-    unknown = set(c) - common - per_kind
-    if unknown:
-        raise ProfileError(f"{where}: unknown key(s) {', '.join(sorted(unknown))} for kind {kind!r}; allowed: {', '.join(sorted(common | per_kind))}")
+    check_keys(c, sorted(common | per_kind), where, ProfileError, label=f" for kind {kind!r}")
     sel = None
     if "select" in c:
         if c["select"] not in selections:

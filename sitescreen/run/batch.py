@@ -35,14 +35,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from sitescreen.children import process_pool, stop_pool
+from sitescreen.children import process_pool, simple_queue, stop_pool
 from sitescreen.errors import OutputError, SitescreenError
-from sitescreen.inputs.tomlfile import read_toml
+from sitescreen.inputs.tomlfile import check_keys, read_toml
 
 log = logging.getLogger(__name__)
 
 STATUSES = ("done", "up to date", "failed")
 OVERRIDES = {"profile": str, "crs": str, "map": bool, "report": bool, "cdn": bool}
+JOB_KEYS = ("name", "config", "out")
 
 
 class JobsFileError(SitescreenError):
@@ -76,13 +77,21 @@ class JobResult:
         return dict(self.__dict__)
 
 
+@dataclass(frozen=True)
+class JobEvent:
+    """A step of a running job, as its process reports it: ``stage`` "start", then the screening's
+    stages with their site counts (see :data:`sitescreen.run.stream.Progress`)."""
+    name: str
+    stage: str
+    done: int | None = None
+    total: int | None = None
+
+
 def load_jobs(path: str | Path) -> list[Job]:
     """The jobs of a jobs file, validated; paths resolved against the file's folder."""
     path = Path(path)
-    data, _ = read_toml(path, "jobs file", JobsFileError, hint="check the path")
-    unknown = set(data) - {"defaults", "jobs"}
-    if unknown:
-        raise JobsFileError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}; allowed: defaults, jobs")
+    data, _ = read_toml(path, "jobs", JobsFileError, hint="check the path")
+    check_keys(data, ("defaults", "jobs"), str(path), JobsFileError)
     base = path.parent.resolve()
     defaults = _overrides(data.get("defaults", {}), base, f"{path}: [defaults]")
     entries = data.get("jobs")
@@ -91,10 +100,11 @@ def load_jobs(path: str | Path) -> list[Job]:
     jobs: list[Job] = []
     for i, e in enumerate(entries):
         where = f"{path}: jobs[{i}]"
-        for key in ("name", "config", "out"):
+        check_keys(e, JOB_KEYS + tuple(OVERRIDES), where, JobsFileError)  # a mistyped key first: named, not "required"
+        for key in JOB_KEYS:
             if not isinstance(e.get(key), str) or not e[key].strip():
                 raise JobsFileError(f"{where}: '{key}' is required (a string)")
-        extra = {k: v for k, v in e.items() if k not in ("name", "config", "out")}
+        extra = {k: v for k, v in e.items() if k not in JOB_KEYS}
         opts = {**defaults, **_overrides(extra, base, f"{where} ({e['name']})")}
         jobs.append(Job(name=e["name"], config=_resolve(base, e["config"]), out=_resolve(base, e["out"]), **opts))
     seen: dict[Any, str] = {}
@@ -149,10 +159,9 @@ def _resolve(base: Path, p: str) -> Path:
 def _overrides(data: Any, base: Path, where: str) -> dict:
     if not isinstance(data, Mapping):
         raise JobsFileError(f"{where} must be a table")
+    check_keys(data, OVERRIDES, where, JobsFileError)
     out = {}
     for k, v in data.items():
-        if k not in OVERRIDES:
-            raise JobsFileError(f"{where}: unknown key {k!r}; allowed: name, config, out, {', '.join(OVERRIDES)}")
         if not isinstance(v, OVERRIDES[k]):
             raise JobsFileError(f"{where}: {k} must be a {OVERRIDES[k].__name__}, got {v!r}")
         if k == "profile" and v.endswith(".toml"):
@@ -176,27 +185,64 @@ def _wanted_files(job: Job) -> list[str]:
 
 def up_to_date(job: Job, config=None) -> bool:
     """True when the job's output folder is complete and was made from the same run and inputs."""
+    return stale_reason(job, config) is None
+
+
+def stale_reason(job: Job, config=None) -> str | None:
+    """What makes the job's output folder other than a complete run of the job as it is now (a
+    missing output, an unreadable manifest, another sitescreen version, a changed config, an input
+    file whose sha256 changed), or None when it is up to date."""
     from sitescreen import __version__
     from sitescreen.run.config import config_to_dict
     from sitescreen.outputs.files import manifest_text
     from sitescreen.run.inputcheck import check_inputs
     from sitescreen.record.manifest import read_record
-    if not all((job.out / f).is_file() for f in _wanted_files(job)):
-        return False
+    missing = [f for f in _wanted_files(job) if not (job.out / f).is_file()]
+    if missing:
+        return f"{missing[0]} is missing" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
     try:
         manifest = read_record(job.out / "manifest.json")
-    except SitescreenError:  # unreadable, or from another version: screened again
-        return False
+    except SitescreenError as exc:  # unreadable, or from another version: screened again
+        return f"its manifest cannot be read ({exc})"
     config = config if config is not None else job_config(job)
     if manifest.tool.version != __version__:
-        return False
-    if manifest.run != json.loads(manifest_text(config_to_dict(config))):
-        return False
-    return not check_inputs(manifest, config)
+        return f"it was made by sitescreen {manifest.tool.version}, this is sitescreen {__version__}"
+    changed = _changed(manifest.run, json.loads(manifest_text(config_to_dict(config))))
+    if changed:
+        return f"the run config changed: {changed}"
+    differences = check_inputs(manifest, config)
+    return str(differences[0]) if differences else None
 
 
-def run_job(job: Job, overwrite: bool = False) -> JobResult:
-    """One job, start to end; never raises for a job's own failure (the batch goes on)."""
+def _changed(before: Any, now: Any) -> str:
+    """The keys that differ between two run configs: "sites.radius_m was 1000, now 1200"."""
+    old, new = dict(_flat(before)), dict(_flat(now))
+    keys = sorted(k for k in set(old) | set(new) if old.get(k, _NONE) != new.get(k, _NONE))
+    words = [f"{k} was {_said(old.get(k, _NONE))}, now {_said(new.get(k, _NONE))}" for k in keys[:1]]
+    return "; ".join(words) + (f" (and {len(keys) - 1} more)" if len(keys) > 1 else "")
+
+
+_NONE = object()
+
+
+def _said(v: Any) -> str:
+    return "not set" if v is _NONE else json.dumps(v, ensure_ascii=False)
+
+
+def _flat(value: Any, prefix: str = ""):
+    if isinstance(value, Mapping) and value:
+        for k, v in value.items():
+            yield from _flat(v, f"{prefix}.{k}" if prefix else str(k))
+    elif isinstance(value, list) and value:
+        for i, v in enumerate(value):
+            yield from _flat(v, f"{prefix}[{i}]")
+    else:
+        yield prefix, value
+
+
+def run_job(job: Job, overwrite: bool = False, on_event: Callable[[JobEvent], None] | None = None) -> JobResult:
+    """One job, start to end; never raises for a job's own failure (the batch goes on). ``on_event``
+    hears the job start and the screening's progress (:class:`JobEvent`)."""
     from sitescreen.outputs.files import MapOptions
     from sitescreen.outputs.staging import check_out_dir, clean_stale
     from sitescreen.run.stream import screen_to_folder
@@ -204,21 +250,23 @@ def run_job(job: Job, overwrite: bool = False) -> JobResult:
     t0 = time.perf_counter()
     res = JobResult(name=job.name, status="failed", out=str(job.out))
     _BUSY = True
+    say = None if on_event is None else (lambda stage, done=None, total=None:
+                                         on_event(JobEvent(job.name, stage, done, total)))
     try:
+        if say:
+            say("start")
         clean_stale(job.out)  # left by a killed run
         config = job_config(job)
-        if up_to_date(job, config):
+        reason = stale_reason(job, config)
+        if reason is None:
             from sitescreen.record.manifest import read_record
             res.status, res.sites = "up to date", read_record(job.out / "manifest.json").sites.sites
         else:
-            try:
-                job.out.parent.mkdir(parents=True, exist_ok=True)  # "out/idaho": out/ is made for the batch
-            except OSError as exc:
-                raise OutputError(f"{job.out}: cannot create its parent folder ({exc.strerror or exc})") from None
+            _check_redo(job, reason, overwrite)
             check_out_dir(job.out, overwrite, job.protected)
             manifest = screen_to_folder(config, job.out, overwrite=overwrite, protected=job.protected,
                                         options=MapOptions(write_map=job.map, write_report=job.report,
-                                                           self_contained=not job.cdn))
+                                                           self_contained=not job.cdn), progress=say)
             res.status, res.sites = "done", manifest.sites.sites
     except SitescreenError as exc:
         res.error = str(exc)
@@ -231,9 +279,27 @@ def run_job(job: Job, overwrite: bool = False) -> JobResult:
     return res
 
 
+def _check_redo(job: Job, reason: str, overwrite: bool) -> None:
+    """A job whose folder holds an earlier run that is not up to date (``reason``): redone with
+    ``overwrite``, else stopped with what changed."""
+    from sitescreen.outputs.staging import is_sitescreen_output
+    if job.out.is_dir() and is_sitescreen_output(job.out):
+        if not overwrite:
+            raise OutputError(f"{job.out}: holds an earlier run that is not up to date ({reason}); "
+                              f"pass --overwrite to replace it")
+        log.info("%s: redone: %s", job.name, reason)
+
+
+#: Seconds between the batch's looks at its workers' progress events.
+POLL_SECONDS = 0.2
+
+
 def run_batch(jobs: list[Job], workers: int = 1, overwrite: bool = False,
-              on_done: Callable[[JobResult], None] | None = None) -> list[JobResult]:
-    """Run every job (``workers`` > 1: that many processes); results in the jobs' order."""
+              on_done: Callable[[JobResult], None] | None = None,
+              on_event: Callable[[JobEvent], None] | None = None) -> list[JobResult]:
+    """Run every job (``workers`` > 1: that many processes); results in the jobs' order.
+    ``on_event`` hears each job start and its progress (from the workers, through a queue),
+    ``on_done`` each job's result."""
     results: dict[str, JobResult] = {}
 
     def done(r: JobResult) -> None:
@@ -243,15 +309,18 @@ def run_batch(jobs: list[Job], workers: int = 1, overwrite: bool = False,
 
     if workers <= 1 or len(jobs) <= 1:
         for job in jobs:
-            done(run_job(job, overwrite))
+            done(run_job(job, overwrite, on_event))
         return [results[j.name] for j in jobs]
-    pool = process_pool(min(workers, len(jobs)), initializer=_worker_init)  # workers die with this process
+    events = simple_queue() if on_event else None
+    pool = process_pool(min(workers, len(jobs)), initializer=_worker_init,  # workers die with this process
+                        initargs=(events,))
     futures: dict[Future, Job] = {}
     try:
-        futures = {pool.submit(run_job, job, overwrite): job for job in jobs}
+        futures = {pool.submit(_worker_job, job, overwrite): job for job in jobs}
         pending = set(futures)
         while pending:
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            finished, pending = wait(pending, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+            _drain(events, on_event)
             for f in finished:
                 job = futures[f]
                 try:
@@ -266,7 +335,21 @@ def run_batch(jobs: list[Job], workers: int = 1, overwrite: bool = False,
         _stop(pool)
         raise
     pool.shutdown(wait=True)
+    if events is not None:
+        events.close()
     return [results[j.name] for j in jobs]
+
+
+def _drain(events, on_event) -> None:
+    while events is not None and not events.empty():
+        on_event(events.get())
+
+
+_EVENTS = None  # in a worker: the queue its jobs' events go to (None: not wanted)
+
+
+def _worker_job(job: Job, overwrite: bool) -> JobResult:
+    return run_job(job, overwrite, None if _EVENTS is None else _EVENTS.put)
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:
@@ -274,10 +357,12 @@ def _stop(pool: ProcessPoolExecutor) -> None:
     stop_pool(pool)
 
 
-def _worker_init() -> None:
+def _worker_init(events=None) -> None:
     """In each worker: SIGTERM and SIGINT unwind (temporary outputs are removed). A worker is killed
     when the batch process dies, even by SIGKILL (sitescreen.children); the next run removes its
-    temporary folder."""
+    temporary folder. ``events``: the queue the worker's jobs report their progress to."""
+    global _EVENTS
+    _EVENTS = events
     signal.signal(signal.SIGTERM, _raise_interrupt)
     signal.signal(signal.SIGINT, _raise_interrupt)
 
@@ -303,4 +388,4 @@ def summary_table(results: list[JobResult]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["Job", "JobResult", "load_jobs", "run_job", "run_batch", "up_to_date", "summary_table", "JobsFileError"]
+__all__ = ["Job", "JobResult", "JobEvent", "load_jobs", "run_job", "run_batch", "up_to_date", "summary_table", "JobsFileError"]

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from sitescreen.errors import ConfigError, LayerConfigError
-from sitescreen.inputs.tomlfile import read_toml
+from sitescreen.inputs.tomlfile import check_keys, read_toml
 from sitescreen.inputs.spec import LayerSpec, layer_from_config
 from sitescreen.inputs.numbers import check_number
 from sitescreen.sites.aoi import parse_aoi
@@ -60,19 +60,13 @@ def load_config(path: str | Path) -> RunConfig:
 
 
 def config_from_dict(data: Mapping[str, Any], base: Path, where: str) -> RunConfig:
-    unknown = set(data) - {"title", "sites", "run", "layers"}
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; allowed: title, sites, run, layers")
+    check_keys(data, ("title", "sites", "run", "layers"), where, ConfigError)
     run = _table(data.get("run", {}), where, "[run]")
-    bad = set(run) - {"profile", "crs", "aoi"}
-    if bad:
-        raise ConfigError(f"{where}: [run] unknown key(s) {', '.join(sorted(bad))}; allowed: profile, crs, aoi")
+    check_keys(run, ("profile", "crs", "aoi"), f"{where}: [run]", ConfigError)
     s = _table(data.get("sites", {}), where, "[sites]")
     site_keys = {"path", "layer", "crs", "schema", "definition", "where", "radius_m", "commodity", "merge_distance_m",
                  "grid_cell_m", "skip_invalid", "id_field", "name_field"}
-    bad = set(s) - site_keys
-    if bad:
-        raise ConfigError(f"{where}: [sites] unknown key(s) {', '.join(sorted(bad))}; allowed: {', '.join(sorted(site_keys))}")
+    check_keys(s, sorted(site_keys), f"{where}: [sites]", ConfigError)
     for key in ("profile", "crs"):
         if key in run and not isinstance(run[key], str):
             raise ConfigError(f"{where}: [run].{key} must be a string, got {run[key]!r}")

@@ -44,7 +44,12 @@ log = logging.getLogger(__name__)
 
 #: Runs with more site records than this are streamed when they can be (``stream=None``).
 STREAM_MIN_SITES = 200_000
-Progress = Callable[[str], None]
+#: ``progress(stage)`` as a stage starts ("profile", "sites", "layers", "write"), and
+#: ``progress(stage, done, total)`` for the stages that go through the sites ("measure": the first
+#: pass of a run with criteria counting sites across the run; "screen": measured, scored and
+#: written): ``done`` sites of ``total``, the run's number of sites, known before the first is
+#: measured and the same for every call.
+Progress = Callable[..., None]
 
 
 def stream_refusal(config: RunConfig) -> str | None:
@@ -97,7 +102,7 @@ def _measured(prep: Prepared, eng: Engine, progress: Progress | None, timings: d
     """(chunk, its complete measures) for every chunk of the run's source; with criteria counting
     sites across the run, every chunk is measured first, counted, and kept until its turn."""
     src, profile = prep.source, prep.profile
-    n = src.n_chunks
+    total = src.stats.sites
 
     def measured(sites, complete: bool):
         t = time.perf_counter()
@@ -106,26 +111,28 @@ def _measured(prep: Prepared, eng: Engine, progress: Progress | None, timings: d
         return m
 
     if not any(KINDS[c.kind].across_sites for c in profile.criteria):
+        _count(progress, "screen", 0, total)
         for k, sites in enumerate(src.chunks()):
-            _say(progress, f"chunk {k + 1}/{n}")
             yield k, sites, measured(sites, complete=True)
         return
-    template, counts = None, None
+    template, counts, done = None, None, 0
+    _count(progress, "measure", 0, total)
     for k, sites in enumerate(src.chunks()):
-        _say(progress, f"measure chunk {k + 1}/{n}")
         measures = measured(sites, complete=False)
         template = template or measures
         src.keep(k, measures)
         counts = {name: c if counts is None else counts[name].add(c, fill_value=0)
                   for name, c in density_keys(profile, measures).items()}
+        done += len(sites)
+        _count(progress, "measure", done, total)
+    _count(progress, "screen", 0, total)
     for k, sites in enumerate(src.chunks()):
-        _say(progress, f"chunk {k + 1}/{n}")
         yield k, sites, finalize(profile, src.kept(k, template), counts)
 
 
-def _say(progress: Progress | None, stage: str) -> None:
+def _count(progress: Progress | None, stage: str, done: int, total: int) -> None:
     if progress:
-        progress(stage)
+        progress(stage, done, total)
 
 
 def _chunk_loop(prep: Prepared, eng: Engine, writer, progress: Progress | None) -> tuple[dict, dict]:
@@ -137,6 +144,7 @@ def _chunk_loop(prep: Prepared, eng: Engine, writer, progress: Progress | None) 
         timings[stage] = 0.0
     template, counted = None, None
     covered = np.zeros(len(prep.rasters), dtype=np.int64)
+    done, total = 0, prep.source.stats.sites
     for k, sites, measures in _measured(prep, eng, progress, timings):
         template = template or measures
         fp = sites.geometry.to_numpy()
@@ -150,6 +158,8 @@ def _chunk_loop(prep: Prepared, eng: Engine, writer, progress: Progress | None) 
         if "write" in stages:
             timings["write"] += time.perf_counter() - t2
         prep.source.done(k)
+        done += len(sites)
+        _count(progress, "screen", done, total)
         del sites, result, measures
     for r, n in zip(prep.rasters, covered):
         r.sites_covered = int(n)
