@@ -482,7 +482,7 @@ def test_verify_passes_on_the_run_with_every_output_checked(run_folder):
     assert sorted(recorded) == sorted(set(staging.OUTPUT_FILES) - {"manifest.json"})
     for name, entry in recorded.items():  # the recorded hashes are the files' (hashlib, independently)
         assert entry["sha256"] == hashlib.sha256((out / name).read_bytes()).hexdigest()
-    assert "5 output files checked" in r.output
+    assert "6 output files checked" in r.output  # gpkg, parquet, csv, csvt, map, report
 
 
 def test_verify_names_an_excluded_site_turned_favorable_in_the_geopackage(run_folder, tmp_path):

@@ -36,7 +36,7 @@ from sitescreen.errors import OutputError, SitescreenError
 from sitescreen.run import record as runrecord
 from sitescreen.run.record import OutputFile
 
-RESULT_FILES = ("sites.gpkg", "sites.parquet", "sites.csv", "manifest.json")
+RESULT_FILES = ("sites.gpkg", "sites.parquet", "sites.csv", "sites.csvt", "manifest.json")
 OUTPUT_FILES = RESULT_FILES + ("map.html", "report.html")
 #: what ``--overwrite`` may remove: the outputs, and the files SQLite keeps beside an open GeoPackage
 REPLACEABLE = frozenset(OUTPUT_FILES + ("sites.gpkg-wal", "sites.gpkg-shm", "sites.gpkg-journal"))
