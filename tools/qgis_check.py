@@ -147,9 +147,10 @@ def main(folder: Path, png: Path) -> int:
     extent.scale(1.05)
     render(layer, png, extent)
     render(layer, png.with_name(png.stem + "-zoom.png"), zoom_extent(layer, 100_000))
-    app.exitQgis()
     failed = [w for ok, w in RESULTS if not ok]
-    print(f"{len(RESULTS) - len(failed)} passed, {len(failed)} failed")
+    print(f"{len(RESULTS) - len(failed)} passed, {len(failed)} failed", flush=True)
+    del layer
+    app.exitQgis()
     return 1 if failed else 0
 
 
