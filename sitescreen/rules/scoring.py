@@ -53,7 +53,7 @@ def score(sites: pd.DataFrame, profile: Profile, measures: dict[str, Measurement
             feature = feature_texts(m.feature, m.feature_layer)
             has = feature != ""
             where_feature[has] = " (" + feature[has] + ")"
-            cols[c.feature_column] = np.where(has, feature, None)
+            cols[c.feature_column] = pd.array(np.where(has, feature, None), dtype="str")  # text, missing where none
         if c.exclude is not None:
             hit = c.excluded(vals) & ~is_na
             excluded |= hit
