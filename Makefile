@@ -4,13 +4,15 @@
 #   make bench        national-scale benchmark (1,000,000 sites), ratios against the alternatives
 #   make bench-quick  the same at 100,000 sites
 #   make bench-maps   map size and time-to-interactive in headless Chromium (demo, 10k, 100k sites)
+#   make qgis-check   open demo-out/sites.gpkg and sites.csv in Debian's QGIS (installed if missing), headless:
+#                     style, colours, labels, field types; renders test-artifacts/qgis-sites.png (not in make test)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all venv demo test browser bench bench-quick bench-maps clean
+.PHONY: all venv demo test browser bench bench-quick bench-maps qgis qgis-check clean
 
 all: test
 
@@ -43,6 +45,18 @@ bench-maps: $(STAMP) browser
 
 bench-quick: $(STAMP)
 	$(BIN)/python bench/run.py --sites 100000 --quick
+
+# Debian's QGIS and its Python bindings (the system python3, not the venv's).
+qgis:
+	@/usr/bin/python3 -c "import qgis.core" >/dev/null 2>&1 || { \
+	  echo "installing Debian's qgis and python3-qgis for the QGIS check"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    qgis python3-qgis >/dev/null; }
+
+qgis-check: demo qgis
+	mkdir -p test-artifacts
+	QT_QPA_PLATFORM=offscreen XDG_RUNTIME_DIR=$${XDG_RUNTIME_DIR:-/tmp/runtime-$$(id -u)} \
+	  /usr/bin/python3 tools/qgis_check.py demo-out test-artifacts/qgis-sites.png
 
 clean:
 	rm -rf $(VENV) demo-out test-artifacts bench/results .pytest_cache

@@ -370,7 +370,7 @@ def test_overwrite_replaces_an_earlier_output(tmp_path):
     _screened(w, "--html")
     names = sorted(p.name for p in w.out.iterdir())
     _screened(w, "--overwrite")  # no map, no report this time: the earlier ones go with the folder
-    assert names == sorted(staging.OUTPUT_FILES)
+    assert names == sorted(staging.RESULT_FILES + ("map.html", "report.html"))  # sensitivity files come later, by request
     assert sorted(p.name for p in w.out.iterdir()) == sorted(staging.RESULT_FILES)
     assert _partials(w.root) == []
 
@@ -479,10 +479,10 @@ def test_verify_passes_on_the_run_with_every_output_checked(run_folder):
     r = run_cli(["verify", str(out)])
     assert r.exit_code == 0, r.output
     recorded = json.loads((out / "manifest.json").read_text())["outputs"]
-    assert sorted(recorded) == sorted(set(staging.OUTPUT_FILES) - {"manifest.json"})
+    assert sorted(recorded) == sorted(set(staging.OUTPUT_FILES) - {"manifest.json"} - set(staging.SENSITIVITY_FILES))
     for name, entry in recorded.items():  # the recorded hashes are the files' (hashlib, independently)
         assert entry["sha256"] == hashlib.sha256((out / name).read_bytes()).hexdigest()
-    assert "5 output files checked" in r.output
+    assert "6 output files checked" in r.output  # gpkg, parquet, csv, csvt, map, report
 
 
 def test_verify_names_an_excluded_site_turned_favorable_in_the_geopackage(run_folder, tmp_path):

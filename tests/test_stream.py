@@ -72,7 +72,7 @@ def test_streamed_equals_in_memory(demo_dir, polygon_sites, tmp_path, fmt, monke
     for key in ("sites", "inputs", "criteria", "crs", "profile"):
         assert manifest[key] == json.loads(json.dumps(to_data(memory.manifest)[key], default=str)), key
     # rows are written chunk by chunk in one file each; no scratch files left behind
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["manifest.json", "sites.csv", "sites.gpkg", "sites.parquet"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["manifest.json", "sites.csv", "sites.csvt", "sites.gpkg", "sites.parquet"]
     assert pyogrio.read_info(tmp_path / "out" / "sites.gpkg", layer="sites")["features"] == n
     csv = pd.read_csv(tmp_path / "out" / "sites.csv")
     assert len(csv) == n and list(csv["site_id"].astype(str)) == list(saved["site_id"])

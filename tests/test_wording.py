@@ -261,3 +261,30 @@ def _json_blocks(html: str) -> dict:
 def test_no_number_formatter_left_in_the_map_script():
     js = mapping._asset("sitescreen-map.js")
     assert "fmtMeasure" not in js and "toLocaleString" not in js and "toFixed(2)" not in js
+
+
+# ------------------------------------------------------------------------------------------
+# explain's points and what a criterion measured (issue 14, item 9)
+
+
+def test_points_are_suitability_times_effective_weight_and_add_up():
+    from sitescreen.rules.wording import POINTS_DECIMALS, points, points_text
+    weights = np.array([0.35, 0.25, 0.2, 0.2]) / 1.0
+    suits = np.array([1.0, 0.8123, 0.19955, 0.6666])
+    parts = [points(s, w) for s, w in zip(suits, weights)]
+    score = float(np.sum(suits * weights) * 100)
+    assert abs(sum(float(points_text(p)) for p in parts) - score) <= len(parts) * 0.5 * 10 ** -POINTS_DECIMALS
+    assert points_text(parts[0]) == "35.00" and points(None, 0.3) is None and points(0.5, 0.0) is None
+    assert points_text(None) == "—"
+
+
+def test_feature_and_measured_texts():
+    from sitescreen.rules.wording import feature_texts, measured_text
+    got = feature_texts(np.array(["Demo Park (synthetic)", "", None], dtype=object),
+                        np.array(["PAD-US land", "PAD-US land", ""], dtype=object))
+    assert list(got) == ["Demo Park (synthetic), layer PAD-US land", "", ""]
+    assert list(feature_texts(np.array(["1706020302"], dtype=object))) == ["1706020302"]
+    assert measured_text("Distance to land", got[0]) == "distance to land: Demo Park (synthetic), layer PAD-US land"
+    assert measured_text("Slope", "", ("DEM",)) == "slope: layer DEM"
+    assert measured_text("Overlap", "", ("A", "B")) == "overlap: layers A, B"
+    assert measured_text("Distance to streams") == "distance to streams"

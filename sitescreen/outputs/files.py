@@ -71,6 +71,10 @@ def tabular(sites: gpd.GeoDataFrame) -> pd.DataFrame:
 
 NO_BOUNDS = np.array([np.inf, np.inf, -np.inf, -np.inf])
 
+#: The GeoPackage version written: 1.2, which every GDAL from 2.2 on (QGIS 3.x; Debian 12's GDAL 3.6)
+#: fully supports (GDAL 3.6 warns that the default of newer GDALs, 1.4, "may only be partially supported").
+GPKG_VERSION = "1.2"
+
 
 def union_bounds(a: np.ndarray, b) -> np.ndarray:
     """The (minx, miny, maxx, maxy) box around two boxes (start from :data:`NO_BOUNDS`)."""
@@ -78,7 +82,7 @@ def union_bounds(a: np.ndarray, b) -> np.ndarray:
 
 
 class ResultWriter:
-    """sites.gpkg, sites.parquet and sites.csv written piece by piece: a whole run's sites in one
+    """sites.gpkg, sites.parquet and sites.csv (with its sites.csvt) written piece by piece: a whole run's sites in one
     :meth:`append`, or a streamed run's chunks one after another (memory bounded by the chunk).
 
     :meth:`close` completes the GeoParquet metadata (bbox and geometry types of every piece), adds
@@ -110,8 +114,9 @@ class ResultWriter:
         from geopandas.io.arrow import _geopandas_to_arrow
         first = not self._started
         self._started = True
+        version = {"dataset_options": {"VERSION": GPKG_VERSION}} if first else {}
         pyogrio.write_dataframe(sites, self.folder / "sites.gpkg", layer="sites", driver="GPKG", use_arrow=True,
-                                append=not first)
+                                append=not first, **version)
         table = self._typed("parquet", _geopandas_to_arrow(sites, index=False))
         if first:
             self._geo = json.loads(table.schema.metadata[b"geo"])
@@ -123,6 +128,7 @@ class ResultWriter:
         rows = self._typed("csv", csv_table(sites))
         if first:
             self._csv = pc.CSVWriter(self.folder / "sites.csv", rows.schema)
+            atomic_write_text(self.folder / "sites.csvt", csvt_text(rows.schema))
         self._csv.write_table(rows)
         self.rows += len(sites)
 
@@ -156,6 +162,30 @@ def csv_table(sites: gpd.GeoDataFrame):
     return pa.Table.from_pandas(tabular(sites), preserve_index=False)
 
 
+def _csvt_type(t) -> str:
+    """The CSVT type of one Arrow column type, in the words both GDAL and QGIS 3.22's delimited-text
+    reader accept (that reader drops a whole sidecar naming ``Integer64`` or ``Integer(Boolean)``):
+    a 64-bit integer is ``Real`` (exact to 2^53), a boolean ``String`` (``true``/``false``)."""
+    import pyarrow as pa
+    if pa.types.is_integer(t):
+        narrow = t.bit_width < 32 or (t.bit_width == 32 and pa.types.is_signed_integer(t))
+        return "Integer" if narrow else "Real"
+    if pa.types.is_floating(t):
+        return "Real"
+    if pa.types.is_date(t):
+        return "Date"
+    if pa.types.is_timestamp(t):
+        return "DateTime"
+    return "String"
+
+
+def csvt_text(schema) -> str:
+    """sites.csvt, the sidecar that tells GDAL and QGIS each column's type in sites.csv (one line of
+    quoted types), from the Arrow schema the CSV is written with: ids and codes stay text, numbers
+    are numbers, a column empty in the first piece is text, as in the CSV."""
+    return ",".join(f'"{_csvt_type(f.type)}"' for f in schema) + "\n"
+
+
 def csv_text(sites: gpd.GeoDataFrame) -> str:
     """sites.csv as written for ``sites``, as text."""
     import pyarrow as pa
@@ -166,7 +196,7 @@ def csv_text(sites: gpd.GeoDataFrame) -> str:
 
 
 def write_result_files(sites: gpd.GeoDataFrame, manifest: RunRecord, folder: Path) -> None:
-    """sites.gpkg (+ QGIS style), sites.parquet, sites.csv and manifest.json into ``folder``."""
+    """sites.gpkg (+ QGIS style), sites.parquet, sites.csv (+ sites.csvt) and manifest.json into ``folder``."""
     writer = ResultWriter(folder)
     try:
         writer.append(sites)
@@ -323,4 +353,4 @@ def read_results(out_dir: str | Path) -> tuple[gpd.GeoDataFrame, RunRecord]:
 
 
 __all__ = ["MapOptions", "write_outputs", "write_into", "read_results", "write_map", "write_report", "run_paths",
-           "write_rebuilt", "rebuilt_output_path", "manifest_text"]
+           "write_rebuilt", "rebuilt_output_path", "manifest_text", "csvt_text", "GPKG_VERSION"]

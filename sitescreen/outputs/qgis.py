@@ -22,9 +22,15 @@ from sitescreen.rules.verdicts import VERDICTS as VERDICT_ORDER
 
 log = logging.getLogger(__name__)
 
-__all__ = ["write_qgis_style", "style_qml", "style_sld", "STYLE_NAME"]
+__all__ = ["write_qgis_style", "style_qml", "style_sld", "STYLE_NAME", "LABEL_MIN_SCALE"]
 
 STYLE_NAME = "sitescreen verdict"
+#: Labels are drawn from this scale in (1:150,000 and closer); further out they would cover the symbols.
+#: (QML names it ``scaleMax``: QGIS stores its "minimum scale", the most zoomed-out one, under that name.)
+LABEL_MIN_SCALE = 150_000
+#: QGIS label placements beside the symbol: outside a polygon (QgsPalLayerSettings.OutsidePolygons),
+#: around a point or a line's middle (AroundPoint), never over it.
+_PLACEMENT = {"fill": "8", "line": "0", "marker": "0"}
 _QGIS_VERSION = "3.28.0-Firenze"
 
 _CREATE = """
@@ -88,7 +94,7 @@ def _symbol_kind(geometry_type: str) -> tuple[str, int]:
 
 def style_qml(geometry_type: str = "MULTIPOLYGON", *, verdict_field: str = "verdict",
               label_field: str = "name") -> str:
-    """The QGIS style (QML): sites coloured by verdict, labelled by name."""
+    """The QGIS style (QML): sites coloured by verdict, labelled by name from 1:150,000 in, beside the symbol."""
     kind, gtype = _symbol_kind(geometry_type)
     root = ET.Element("qgis", version=_QGIS_VERSION, styleCategories="Symbology|Labeling", labelsEnabled="1")
     rend = ET.SubElement(root, "renderer-v2", type="categorizedSymbol", attr=verdict_field, symbollevels="0",
@@ -108,11 +114,12 @@ def style_qml(geometry_type: str = "MULTIPOLYGON", *, verdict_field: str = "verd
     ET.SubElement(text, "text-buffer", bufferDraw="1", bufferSize="0.8", bufferSizeUnits="MM",
                   bufferColor="255,255,255,255", bufferOpacity="0.85", bufferJoinStyle="128", bufferNoFill="1")
     ET.SubElement(settings, "text-format", wrapChar="", multilineAlign="3", formatNumbers="0", plussign="0")
-    ET.SubElement(settings, "placement", placement="1" if kind == "fill" else "0", dist="1.5", distUnits="MM",
+    ET.SubElement(settings, "placement", placement=_PLACEMENT[kind], dist="1.5", distUnits="MM",
                   priority="5", offsetType="0")
     ET.SubElement(settings, "rendering", obstacle="1", displayAll="0", upsidedownLabels="0", limitNumLabels="0",
-                  scaleVisibility="0", fontMinPixelSize="3", fontMaxPixelSize="10000", drawLabels="1",
-                  labelPerPart="0", mergeLines="0", minFeatureSize="0", zIndex="0")
+                  scaleVisibility="1", scaleMax=str(LABEL_MIN_SCALE), scaleMin="0", fontMinPixelSize="3",
+                  fontMaxPixelSize="10000", drawLabels="1", labelPerPart="0", mergeLines="0", minFeatureSize="0",
+                  zIndex="0")
     ET.SubElement(root, "blendMode").text = "0"
     ET.SubElement(root, "featureBlendMode").text = "0"
     ET.SubElement(root, "layerOpacity").text = "1"
@@ -165,10 +172,18 @@ def style_sld(layer: str = "sites", geometry_type: str = "MULTIPOLYGON", *, verd
             ET.SubElement(graphic, f"{{{SE}}}Size").text = "10"
     rule = ET.SubElement(style, f"{{{SE}}}Rule")
     ET.SubElement(rule, f"{{{SE}}}Name").text = "labels"
+    ET.SubElement(rule, f"{{{SE}}}MaxScaleDenominator").text = str(LABEL_MIN_SCALE)
     text = ET.SubElement(rule, f"{{{SE}}}TextSymbolizer")
     ET.SubElement(ET.SubElement(text, f"{{{SE}}}Label"), f"{{{OGC}}}PropertyName").text = label_field
     font = ET.SubElement(text, f"{{{SE}}}Font")
     param(font, "SvgParameter", "font-size", "11")
+    point = ET.SubElement(ET.SubElement(text, f"{{{SE}}}LabelPlacement"), f"{{{SE}}}PointPlacement")
+    anchor = ET.SubElement(point, f"{{{SE}}}AnchorPoint")  # the label's left middle, beside the symbol
+    ET.SubElement(anchor, f"{{{SE}}}AnchorPointX").text = "0"
+    ET.SubElement(anchor, f"{{{SE}}}AnchorPointY").text = "0.5"
+    shift = ET.SubElement(point, f"{{{SE}}}Displacement")
+    ET.SubElement(shift, f"{{{SE}}}DisplacementX").text = "12"
+    ET.SubElement(shift, f"{{{SE}}}DisplacementY").text = "0"
     halo = ET.SubElement(text, f"{{{SE}}}Halo")
     ET.SubElement(halo, f"{{{SE}}}Radius").text = "1.5"
     param(ET.SubElement(halo, f"{{{SE}}}Fill"), "SvgParameter", "fill", "#ffffff")

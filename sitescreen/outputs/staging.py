@@ -36,7 +36,7 @@ from sitescreen.errors import OutputError, SitescreenError
 from sitescreen.record import manifest as runrecord
 from sitescreen.record.manifest import OutputFile
 
-RESULT_FILES = ("sites.gpkg", "sites.parquet", "sites.csv", "manifest.json")
+RESULT_FILES = ("sites.gpkg", "sites.parquet", "sites.csv", "sites.csvt", "manifest.json")
 SENSITIVITY_FILES = ("sensitivity.parquet", "sensitivity.csv")  # written by `sitescreen sensitivity`
 OUTPUT_FILES = RESULT_FILES + ("map.html", "report.html") + SENSITIVITY_FILES
 #: what ``--overwrite`` may remove: the outputs, and the files SQLite keeps beside an open GeoPackage

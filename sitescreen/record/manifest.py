@@ -36,6 +36,7 @@ SCHEMA_FILE = Path(__file__).with_name("manifest.schema.json")
 COLUMNS = {
     "m_<criterion>": "measurement in the criterion's unit (NaN/empty = no data; inf = beyond the search radius)",
     "s_<criterion>": "suitability 0–1 from the criterion's transform",
+    "f_<criterion>": "the feature behind the measurement and its layer (criteria measured against features; empty: none)",
     "score": "0–100, weighted mean of suitabilities (weights renormalised over evaluated criteria); 0 if excluded; empty if incomplete",
     "verdict": "excluded, unfavorable, review, favorable, incomplete",
 }

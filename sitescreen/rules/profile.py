@@ -123,6 +123,11 @@ class Selection:
         return keep
 
 
+def feature_column(criterion: str) -> str:
+    """The results column naming, per site, the feature behind a criterion's measurement (``f_<criterion>``)."""
+    return f"f_{criterion}"
+
+
 @dataclass(frozen=True)
 class Criterion:
     name: str
@@ -160,6 +165,10 @@ class Criterion:
     @property
     def score_column(self) -> str:
         return f"s_{self.name}"
+
+    @property
+    def feature_column(self) -> str:
+        return feature_column(self.name)
 
     def excluded(self, m: np.ndarray) -> np.ndarray:
         if self.exclude is None:

@@ -3,7 +3,8 @@
 Columns (documented once): ``m_<criterion>`` the measurement in physical units, ``s_<criterion>``
 the 0–1 suitability, ``score`` 0–100 (weighted mean of the evaluated criteria's suitabilities,
 weights renormalised over the criteria that were evaluated; 0 when excluded; NaN when incomplete),
-``verdict`` one of :data:`~sitescreen.rules.verdicts.VERDICTS`, ``reasons`` plain sentences
+``verdict`` one of :data:`~sitescreen.rules.verdicts.VERDICTS`, ``f_<criterion>`` the feature behind
+the measurement and its layer (for criteria measured against features; empty where none), ``reasons`` plain sentences
 (worded by :mod:`sitescreen.rules.wording`).
 """
 
@@ -15,7 +16,7 @@ import pandas as pd
 from sitescreen.rules.measurement import Measurement
 from sitescreen.rules.profile import Profile, effective_weights
 from sitescreen.rules.verdicts import VERDICTS
-from sitescreen.rules.wording import exclusion_text, measure_texts, search_radius, suitability_texts
+from sitescreen.rules.wording import exclusion_text, feature_texts, measure_texts, search_radius, suitability_texts
 
 
 def _join(parts: list[np.ndarray], n: int) -> np.ndarray:
@@ -69,9 +70,10 @@ def score(sites: pd.DataFrame, profile: Profile, measures: dict[str, Measurement
         text_m = measure_texts(vals, c.unit, search_radius(c.params))  # once per criterion, for every sentence below
         where_feature = np.full(n, "", dtype=object)
         if m.feature is not None:
-            has = m.feature != ""
-            layer = m.feature_layer if m.feature_layer is not None else np.full(n, "", dtype=object)
-            where_feature[has] = " (" + m.feature[has].astype(str) + np.where(layer[has] != "", ", layer " + layer[has].astype(str), "") + ")"
+            feature = feature_texts(m.feature, m.feature_layer)
+            has = feature != ""
+            where_feature[has] = " (" + feature[has] + ")"
+            cols[c.feature_column] = pd.array(np.where(has, feature, None), dtype="str")  # text, missing where none
         if c.exclude is not None:
             hit = c.excluded(vals) & ~is_na
             excluded |= hit

@@ -143,6 +143,20 @@ def value_text(value: Any, unit: str = "") -> str:
     return str(value)
 
 
+def feature_texts(feature: np.ndarray, layer: np.ndarray | None = None) -> np.ndarray:
+    """The feature behind each measurement and its layer (``Demo Canyon (synthetic), layer PAD-US``);
+    ``""`` where a site's measurement refers to no feature (vectorized over sites)."""
+    f = np.asarray(feature, dtype=object).reshape(-1)
+    has = (f != "") & pd.notna(f)
+    out = np.full(f.shape, "", dtype=object)
+    out[has] = f[has].astype(str)
+    if layer is not None:
+        lyr = np.asarray(layer, dtype=object).reshape(-1)
+        named = has & (lyr != "") & pd.notna(lyr)
+        out[named] = out[named] + ", layer " + lyr[named].astype(str)
+    return out
+
+
 # ------------------------------------------------------------------------------------------
 # rules
 
@@ -238,6 +252,31 @@ def score_texts(values: Any) -> np.ndarray:
 
 def score_text(value: Any) -> str:
     return NOTHING if is_missing(value) else str(score_texts([float(value)])[0])
+
+
+#: Decimals of a criterion's points (suitability × effective weight × 100), so that a site's points,
+#: each rounded, add up to its score to within 0.05 (at most 10 criteria × 0.005).
+POINTS_DECIMALS = 2
+
+
+def points(suitability: Any, effective_weight: Any) -> float | None:
+    """A criterion's share of a site's 0–100 score: suitability × effective weight × 100; None when
+    it has no suitability or no weight."""
+    if is_missing(suitability) or is_missing(effective_weight) or not effective_weight:
+        return None
+    return float(suitability) * float(effective_weight) * 100
+
+
+def points_text(value: Any) -> str:
+    """Points (or a score) with :data:`POINTS_DECIMALS` decimals (``35.00``); missing is ``—``."""
+    return NOTHING if is_missing(value) else f"{float(value):.{POINTS_DECIMALS}f}"
+
+
+def measured_text(label: str, feature: str = "", layers: tuple[str, ...] | list[str] = ()) -> str:
+    """What a criterion measured for a site: its label, then the feature the value refers to, or
+    the layers it was measured in (``distance to protected land: Demo Canyon, layer PAD-US``)."""
+    where = feature or (("layer " if len(layers) == 1 else "layers ") + ", ".join(layers) if layers else "")
+    return f"{label[:1].lower()}{label[1:]}: {where}" if where else f"{label[:1].lower()}{label[1:]}"
 
 
 # ------------------------------------------------------------------------------------------
