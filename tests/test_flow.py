@@ -77,7 +77,7 @@ def test_file_source_reads_in_pieces_whatever_the_chunk_size(demo_dir, claims, t
     from sitescreen.run import sources
     asked = []
     real = sources.read_batches
-    monkeypatch.setattr(sources, "read_batches", lambda spec, rows: asked.append(rows) or real(spec, rows))
+    monkeypatch.setattr(sources, "read_batches", lambda spec, rows, **k: asked.append(rows) or real(spec, rows, **k))
     for size in (25, 60):
         stream.screen_streamed(_claims_config(demo_dir, claims), tmp_path / f"out{size}", chunk_size=size)
     assert asked == [sources.READ_ROWS] * 4  # two reads per run (extent, then placing)
@@ -103,7 +103,7 @@ def test_raster_footprint_is_a_typed_record(demo_dir, demo_result):
     (entry,) = prep.raster_info
     assert entry == dem.info() and "_box" not in entry and entry["sites_covered"] == dem.sites_covered
     recorded = [i for i in to_data(demo_result.manifest)["inputs"] if i["kind"] == "raster"]
-    assert [{k: v for k, v in i.items() if k not in ("sha256", "bytes")} for i in recorded] == [entry]
+    assert [{k: v for k, v in i.items() if k not in ("sha256", "bytes", "modified")} for i in recorded] == [entry]
 
 
 def test_streamed_run_counts_raster_coverage_over_its_chunks(demo_dir, claims, demo_result, tmp_path):
