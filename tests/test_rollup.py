@@ -148,3 +148,22 @@ def test_rollup_refuses_a_run_crs_that_is_not_equal_area():
                              crs="EPSG:4326").to_crs("EPSG:3857")  # web Mercator: neither lengths nor areas true
     with pytest.raises(CRSError, match="roll-up"):
         check_equal_area(sites, Path("run"))
+
+
+def test_report_rollup_section_shows_the_same_rows(tiny_run, tmp_path):
+    import re
+    out, path = tiny_run
+    r = rollup(out, f"{path}:county")
+    res = run_cli(["report", str(out), "--rollup", f"{path}:county", "-o", str(tmp_path / "report.html")])
+    assert res.exit_code == 0, res.output
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    body = re.search(r'<section id="rollup-1"><h2>Roll-up by [^<]*counties.gpkg:county</h2>.*?<tbody>(.*?)</tbody>', html, re.S).group(1)
+    rows = [[re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<td[^>]*>(.*?)</td>", tr, re.S)]
+            for tr in re.findall(r"<tr>(.*?)</tr>", body, re.S)]
+    assert [row[0] for row in rows] == list(r.table["unit"])
+    assert [int(row[1]) for row in rows] == r.table["sites"].tolist()
+    assert [row[7] for row in rows] == [f"{a:,.2f}" for a in r.table["area_km2"]]
+    res = run_cli(["report", str(out), "-o", str(tmp_path / "plain.html")])
+    assert res.exit_code == 0 and "Roll-up by" not in (tmp_path / "plain.html").read_text(encoding="utf-8")
+    assert_error(run_cli(["report", str(out), "--rollup", "huc8", "-o", str(tmp_path / "bad.html")]), ["no watershed layer"], 1)
+    assert not (tmp_path / "bad.html").exists()

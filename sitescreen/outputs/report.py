@@ -260,9 +260,11 @@ footer { margin-top: 40px; font-size: 12px; color: var(--muted); }
 """
 
 
-def build_report(sites: gpd.GeoDataFrame | pd.DataFrame, manifest: RunRecord | Mapping[str, Any] | None) -> str:
+def build_report(sites: gpd.GeoDataFrame | pd.DataFrame, manifest: RunRecord | Mapping[str, Any] | None,
+                 sections: tuple[str, ...] = ()) -> str:
     """The review report of a screening as one self-contained HTML page (see the module doc);
-    ``manifest``: the run record (manifest data is read through :func:`sitescreen.record.manifest.as_record`)."""
+    ``manifest``: the run record (manifest data is read through :func:`sitescreen.record.manifest.as_record`);
+    ``sections``: further HTML sections placed after the site breakdowns (e.g. roll-ups)."""
     manifest = as_record(manifest)
     missing = [c for c in ("site_id", "name", "verdict", "score") if c not in sites.columns]
     if missing:
@@ -300,7 +302,7 @@ def build_report(sites: gpd.GeoDataFrame | pd.DataFrame, manifest: RunRecord | M
         f'<main><header><h1>{esc(title)}</h1><div class="muted">Screening review report · {esc(sub)}</div>'
         '<nav><a href="#summary">Summary</a><a href="#charts">Scores</a><a href="#ranking">Ranking</a>'
         '<a href="#sites">Site breakdowns</a><a href="#rules">Profile rules</a><a href="#sources">Sources</a><a href="#manifest">Manifest</a></nav></header>'
-        + _summary(table, manifest, counts) + charts + _ranked_table(ranked, links) + _breakdowns(ranked, criteria)
+        + _summary(table, manifest, counts) + charts + _ranked_table(ranked, links) + _breakdowns(ranked, criteria) + "".join(sections)
         + _rules(manifest, criteria, table) + sources_section(manifest) + manifest_section(manifest)
         + f'<footer>Written by {esc(tool.name)} {esc(tool.version)}. '
         "Measurements use the full geometry in the run CRS; the numbers here are rounded for reading; "
