@@ -167,3 +167,21 @@ def test_report_rollup_section_shows_the_same_rows(tiny_run, tmp_path):
     assert res.exit_code == 0 and "Roll-up by" not in (tmp_path / "plain.html").read_text(encoding="utf-8")
     assert_error(run_cli(["report", str(out), "--rollup", "huc8", "-o", str(tmp_path / "bad.html")]), ["no watershed layer"], 1)
     assert not (tmp_path / "bad.html").exists()
+
+
+def test_map_rollup_layer_names_each_unit_with_its_verdict_mix(tiny_run, tmp_path):
+    from sitescreen.outputs.rollupsection import unit_summaries
+    out, path = tiny_run
+    r = rollup(out, f"{path}:county")
+    res = run_cli(["map", str(out), "--rollup", f"{path}:county", "--offline", "-o", str(tmp_path / "map.html")])
+    assert res.exit_code == 0, res.output
+    html = (tmp_path / "map.html").read_text(encoding="utf-8")
+    inner = r.table[r.table["unit"] != OUTSIDE]
+    lines = unit_summaries(inner)
+    assert len(lines) == len(inner) and all(f"{u}: " in line for u, line in zip(inner["unit"], lines))
+    for line in lines:
+        assert json.dumps(line)[1:-1] in html or json.dumps(line, ensure_ascii=False)[1:-1] in html, line
+    assert "Roll-up by" in html
+    west = inner.set_index("unit").loc["West County (synthetic)"]
+    v = max(VERDICTS, key=lambda k: west[f"n_{k}"])
+    assert f"{int(west[f'n_{v}'])} {v}" in lines[list(inner["unit"]).index("West County (synthetic)")]

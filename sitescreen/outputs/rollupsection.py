@@ -22,6 +22,18 @@ def _mix(row: pd.Series) -> str:
                     for v in VERDICTS if row[f"n_{v}"])
 
 
+def unit_summaries(table: pd.DataFrame) -> list[str]:
+    """Per unit, its roll-up in one line (the map's popup of the unit): sites by verdict, mean score,
+    footprint area and share."""
+    out = []
+    for _, r in table.iterrows():  # one line per unit, not per site
+        mix = ", ".join(f"{int(r[f'n_{v}']):,} {LABELS[v].lower()}" for v in VERDICTS if r[f"n_{v}"])
+        share = "" if r["share"] is None or pd.isna(r["share"]) else f" ({_num(r['share'], '.2%')} of the unit)"
+        out.append(f"{r['unit']}: {int(r['sites']):,} sites{' — ' + mix if mix else ''}; mean score "
+                   f"{_num(r['score_mean'], '.1f')}; footprints {_num(r['area_km2'], ',.2f')} km²{share}")
+    return out
+
+
 def rollup_section(table: pd.DataFrame, by: str, source: str, field: str, anchor: str) -> str:
     """One ``<section>``: a row per unit with its sites, verdict mix, scores, footprint area and share."""
     head = ("<th>Unit</th><th class=num>Sites</th><th>Verdicts</th><th class=num>Score min</th><th class=num>Median</th>"
@@ -42,4 +54,4 @@ def rollup_section(table: pd.DataFrame, by: str, source: str, field: str, anchor
             f'<table class="rollup"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></section>')
 
 
-__all__ = ["rollup_section"]
+__all__ = ["rollup_section", "unit_summaries"]

@@ -11,6 +11,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 
@@ -56,6 +57,16 @@ def write_rollup(r: Rollup, path: str | Path, overwrite: bool = False) -> Path:
     return path
 
 
+def rollup_display(r: Rollup):
+    """The units as a map layer (:class:`sitescreen.outputs.mapping.DisplayLayer`): their polygons,
+    named by their roll-up line (shown when a unit is clicked)."""
+    from sitescreen.outputs.mapping import DisplayLayer
+    from sitescreen.outputs.rollupsection import unit_summaries
+    frame = r.frame.loc[r.frame.geometry.notna()]
+    gdf = gpd.GeoDataFrame({"name": unit_summaries(frame)}, geometry=frame.geometry.to_numpy(), crs=r.frame.crs)
+    return DisplayLayer(name=f"Roll-up by {r.units.by}", role="rollup", gdf=gdf)
+
+
 def rollup_rows(r: Rollup) -> list[dict]:
     """The table as plain rows (NaN: None), for ``--json``."""
     table = r.table.astype(object).where(r.table.notna(), None)
@@ -84,4 +95,4 @@ def rollup_text(r: Rollup) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["write_rollup", "rollup_rows", "rollup_json", "rollup_text", "SUFFIXES"]
+__all__ = ["write_rollup", "rollup_display", "rollup_rows", "rollup_json", "rollup_text", "SUFFIXES"]
