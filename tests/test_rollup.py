@@ -185,3 +185,43 @@ def test_map_rollup_layer_names_each_unit_with_its_verdict_mix(tiny_run, tmp_pat
     west = inner.set_index("unit").loc["West County (synthetic)"]
     v = max(VERDICTS, key=lambda k: west[f"n_{k}"])
     assert f"{int(west[f'n_{v}'])} {v}" in lines[list(inner["unit"]).index("West County (synthetic)")]
+
+
+@pytest.fixture(scope="module")
+def split_run(tmp_path_factory):
+    """A run whose watershed layer splits site 1001's footprint 40 % into basin 17070101 and 30 % each
+    into 17060101 and 17060102: its HUC-8 is 17070101, but most of it (60 %) lies in HUC-6 170601."""
+    from pyproj import Transformer
+    world = build(tmp_path_factory.mktemp("rollup-split"))
+    cx, cy = Transformer.from_crs("EPSG:4326", "EPSG:5070", always_xy=True).transform(-114.50, 44.50)
+    circle = shapely.Point(cx, cy).buffer(1000, 64)
+    lo, hi = -1000.0, 1000.0
+    for _ in range(60):  # the chord x = cx + t with 40 % of the footprint west of it
+        t = (lo + hi) / 2
+        west = shapely.intersection(circle, shapely.box(cx - 5000, cy - 5000, cx + t, cy + 5000)).area / circle.area
+        lo, hi = (t, hi) if west < 0.4 else (lo, t)
+    r = 5000
+    basins = {"17070101": shapely.box(cx - r, cy - r, cx + t, cy + r),
+              "17060101": shapely.box(cx + t, cy, cx + r, cy + r), "17060102": shapely.box(cx + t, cy - r, cx + r, cy)}
+    wbd = gpd.GeoDataFrame({"huc8": list(basins), "name": [f"Basin {k} (synthetic)" for k in basins]},
+                           geometry=list(basins.values()), crs="EPSG:5070")
+    write_vector(wbd, world.root / "wbd.gpkg")
+    world.layers.append(f"watershed={world.root / 'wbd.gpkg'}")
+    res = run_cli(world.args())
+    assert res.exit_code == 0, res.output
+    return world.out
+
+
+def test_a_huc_level_assigns_by_the_majority_at_that_level_not_a_prefix(split_run):
+    sites = gpd.read_parquet(split_run / "sites.parquet").set_index("site_id")
+    assert sites.loc["1001", "m_watershed"] == "17070101"  # the run's own majority basin
+    fine = rollup(split_run, "watershed").table.set_index("unit")
+    coarse = rollup(split_run, "huc6").table.set_index("unit")
+    assert fine.loc["17070101", "sites"] == 1 and fine.loc[OUTSIDE, "sites"] == 3
+    # the prefix of 17070101 would be 170701; most of the footprint lies in 170601
+    assert coarse.loc["170601", "sites"] == 1 and ("170701" not in coarse.index or coarse.loc["170701", "sites"] == 0)
+    wbd = gpd.read_file(split_run.parent / "wbd.gpkg").to_crs(sites.crs)
+    east = wbd.loc[wbd["huc8"].str.startswith("170601")].union_all()
+    fp = sites.loc["1001"].geometry
+    assert coarse.loc["170601", "area_km2"] == pytest.approx(fp.intersection(east).area / 1e6, rel=1e-9)
+    assert 0.55 < fp.intersection(east).area / fp.area < 0.65
