@@ -116,7 +116,8 @@ def test_screen_makes_the_missing_parents_of_out(tmp_path):
     w.out = tmp_path / "results" / "2026" / "idaho"
     r = run_cli(w.args())
     assert r.exit_code == 0, r.output
-    assert sorted(p.name for p in w.out.iterdir()) == ["manifest.json", "sites.csv", "sites.gpkg", "sites.parquet"]
+    from sitescreen.outputs.staging import RESULT_FILES
+    assert sorted(p.name for p in w.out.iterdir()) == sorted(RESULT_FILES)
     assert sorted(p.name for p in (tmp_path / "results").iterdir()) == ["2026"]
 
 

@@ -177,3 +177,34 @@ def test_tiny_screening_reasons_and_scores(tiny):
     assert crit["protected_setback"]["effective_weight"] == pytest.approx(0.35 / 0.60)
     assert crit["steep_terrain"]["evaluated"] is False and crit["steep_terrain"]["effective_weight"] == 0.0
     assert tiny.manifest.counts == {"excluded": 2, "unfavorable": 0, "review": 1, "favorable": 1, "incomplete": 0}
+
+
+CATEGORICAL = {
+    "name": "categorical",
+    "verdicts": {"favorable": 70, "review": 40},
+    "criteria": {
+        "basin": {"kind": "attribute", "role": "watershed", "field": "huc", "weight": 0.5, "label": "Basin",
+                  "transform": {"kind": "categorical", "table": {"17060203": 1.0, "17060204": 0.4}},
+                  "safeguard": "watersheds", "source": "WBD"},
+        "fed": {"kind": "overlap", "role": "federal_land", "weight": 0.5, "label": "Federal share",
+                "transform": {"kind": "linear", "points": [[0, 0], [1, 1]]}, "safeguard": "federal", "source": "EO"},
+    },
+}
+
+
+def test_a_value_with_no_suitability_is_no_data_not_zero():
+    """A weighted criterion whose measurement has no suitability (a categorical value not in the table,
+    which has no default) leaves the site without data for it: incomplete, counted as without data,
+    never scored as if the criterion gave 0."""
+    from sitescreen.rules.scoring import without_data
+    from sitescreen.run.pipeline import tally
+    prof = profile_from_dict(CATEGORICAL, "categorical.toml")
+    ms = {"basin": Measurement(np.array(["17060203", "16010101", None], dtype=object)),
+          "fed": Measurement(np.array([1.0, 1.0, 1.0]))}
+    out = score(sites(3), prof, ms)
+    assert list(out["verdict"]) == ["favorable", "incomplete", "incomplete"]
+    assert out["score"].iloc[0] == 100.0 and out["score"].iloc[1:].isna().all()
+    assert "no data for basin: 16010101 has no suitability" in out["reasons"].iloc[1]
+    basin = prof.criteria[0]
+    assert without_data(basin, out).tolist() == [False, True, True]
+    assert tally(out, prof, ms).without_data == {"basin": 2, "fed": 0}

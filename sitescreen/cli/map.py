@@ -57,9 +57,12 @@ def read_region(out_dir: Path, aoi: str | None):
                    "(a region of a large run).")
 @click.option("--overwrite", is_flag=True,
               help="Replace an existing file (OUT_DIR's own page is rebuilt without it while unchanged since the run).")
+@click.option("--rollup", "rollups", multiple=True, metavar="watershed|hucN|FILE[:FIELD]",
+              help="Add a layer of roll-up units (as `sitescreen rollup --by`; a unit's popup has its verdict mix); "
+                   "may be repeated.")
 @click.pass_context
 def map_command(ctx: click.Context, out_dir: Path, output: Path | None, self_contained: bool, offline: bool,
-                basemap: str, aoi: str | None, overwrite: bool) -> None:
+                basemap: str, aoi: str | None, overwrite: bool, rollups: tuple[str, ...] = ()) -> None:
     """Rebuild the interactive map of the results in OUT_DIR (no re-screening).
 
     Input layers are re-read from the paths in OUT_DIR/manifest.json and drawn around the sites;
@@ -74,8 +77,15 @@ def map_command(ctx: click.Context, out_dir: Path, output: Path | None, self_con
     check_offline(self_contained, offline)
     path = resolve_output(out_dir, output, "map.html", overwrite)
     sites, manifest = read_region(out_dir, aoi)
-    layers = display_layers(manifest, sites)
+    layers = display_layers(manifest, sites) + rollup_layers(out_dir, rollups)
     html = render_map(sites, layers, manifest, self_contained=self_contained,
                       basemap="none" if offline else basemap)
     write_rebuilt(out_dir, path, html)
     click.echo(str(path))
+
+
+def rollup_layers(out_dir: Path, rollups: tuple[str, ...]) -> list:
+    """One map layer per roll-up (its units' polygons; a unit's popup is its roll-up line)."""
+    from sitescreen.review.rollup import rollup
+    from sitescreen.review.rollupfiles import rollup_display
+    return [rollup_display(rollup(out_dir, by)) for by in rollups]

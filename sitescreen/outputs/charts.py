@@ -124,6 +124,10 @@ def _without_data(sites: pd.DataFrame, c: Mapping[str, Any]) -> int:
     return int(sites[c["measure"]].isna().sum()) if c["measure"] in sites.columns else len(sites)
 
 
+#: The count of sites without data for a criterion that every report table shows.
+without_data_count = _without_data
+
+
 def _nice_step(top: int) -> int:
     raw = top / 5
     mag = 10 ** math.floor(math.log10(max(raw, 1)))
@@ -133,4 +137,4 @@ def _nice_step(top: int) -> int:
     return max(1, int(10 * mag))
 
 
-__all__ = ["verdict_bar", "score_histogram", "contributions"]
+__all__ = ["verdict_bar", "score_histogram", "contributions", "without_data_count"]

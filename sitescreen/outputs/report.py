@@ -18,7 +18,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from sitescreen.outputs.charts import contributions, score_histogram, verdict_bar
+from sitescreen.outputs.charts import contributions, score_histogram, verdict_bar, without_data_count
 from sitescreen.outputs.reportsensitivity import stability_section
 from sitescreen.outputs.htmlsafe import esc
 from sitescreen.outputs.overview import overview_map
@@ -197,7 +197,12 @@ def _thresholds(manifest: RunRecord | None) -> tuple[float, float]:
     return thresholds(manifest.profile.verdicts if manifest is not None else None)
 
 
-def _rules(manifest: RunRecord | None, criteria: list[dict[str, Any]]) -> str:
+def _without_cell(c: Mapping[str, Any], sites: pd.DataFrame) -> str:
+    """Sites without data for a criterion: the run record's count, the one the scores chart shows too."""
+    return f"{without_data_count(sites, c):,}" if c["evaluated"] else NOT_EVALUATED
+
+
+def _rules(manifest: RunRecord | None, criteria: list[dict[str, Any]], sites: pd.DataFrame) -> str:
     prof = manifest.profile if manifest is not None else None
     head = []
     for key, label in (("name", "Profile"), ("description", "Description"), ("path", "File"), ("sha256", "SHA-256")):
@@ -216,10 +221,11 @@ def _rules(manifest: RunRecord | None, criteria: list[dict[str, Any]]) -> str:
                     f"{' · ' + esc(c['unit']) if c['unit'] else ''}</td>"
                     f"<td class=small>{esc(c['rule'])}</td><td class=small><span class=excl>{esc(c['exclusion'])}</span></td>"
                     f"<td class=num>{esc(weight_text(c['weight']))}</td>"
+                    f"<td class=num>{_without_cell(c, sites)}</td>"
                     f"<td class=small>{esc(c['safeguard'])}</td><td class=small>{esc(c['source'])}</td></tr>")
     return (f'<section id="rules"><h2>Profile rules</h2><table class="kv">{"".join(head)}</table>'
             '<table class="rules"><thead><tr><th>Criterion</th><th>Measures</th><th>Suitability rule</th>'
-            '<th>Exclusion</th><th>Profile weight</th><th>Safeguard</th><th>Source</th></tr></thead>'
+            '<th>Exclusion</th><th>Profile weight</th><th class=num>Sites without data</th><th>Safeguard</th><th>Source</th></tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table></section>')
 
 
@@ -299,9 +305,10 @@ figure.overview { margin: 14px 0 0; } figure.overview svg { width: 100%; height:
 
 
 def build_report(sites: gpd.GeoDataFrame | pd.DataFrame, manifest: RunRecord | Mapping[str, Any] | None,
-                 sensitivity: pd.DataFrame | None = None) -> str:
+                 sensitivity: pd.DataFrame | None = None, sections: tuple[str, ...] = ()) -> str:
     """The review report of a screening as one self-contained HTML page (see the module doc);
-    ``manifest``: the run record (manifest data is read through :func:`sitescreen.record.manifest.as_record`)."""
+    ``manifest``: the run record (manifest data is read through :func:`sitescreen.record.manifest.as_record`);
+    ``sections``: further HTML sections placed after the site breakdowns (e.g. roll-ups)."""
     manifest = as_record(manifest)
     missing = [c for c in ("site_id", "name", "verdict", "score") if c not in sites.columns]
     if missing:
@@ -339,8 +346,8 @@ def build_report(sites: gpd.GeoDataFrame | pd.DataFrame, manifest: RunRecord | M
         f'<main><header><h1>{esc(title)}</h1><div class="muted">Screening review report · {esc(sub)}</div>'
         '<nav><a href="#summary">Summary</a><a href="#charts">Scores</a><a href="#ranking">Ranking</a>'
         '<a href="#sites">Site breakdowns</a><a href="#rules">Profile rules</a><a href="#sources">Sources</a><a href="#manifest">Manifest</a></nav></header>'
-        + _summary(table, manifest, counts, overview_map(sites)) + charts + stability_section(sensitivity, manifest) + _ranked_table(ranked, links) + _breakdowns(ranked, criteria)
-        + _rules(manifest, criteria) + sources_section(manifest) + manifest_section(manifest)
+        + _summary(table, manifest, counts, overview_map(sites)) + charts + stability_section(sensitivity, manifest) + _ranked_table(ranked, links) + _breakdowns(ranked, criteria) + "".join(sections)
+        + _rules(manifest, criteria, table) + sources_section(manifest) + manifest_section(manifest)
         + f'<footer>Written by {esc(tool.name)} {esc(tool.version)}. '
         "Measurements use the full geometry in the run CRS; the numbers here are rounded for reading; "
         "the exact values are in sites.csv, sites.gpkg and sites.parquet.</footer></main>")

@@ -16,7 +16,7 @@ import pandas as pd
 from sitescreen.rules.measurement import Measurement
 from sitescreen.rules.profile import Profile, effective_weights
 from sitescreen.rules.verdicts import VERDICTS
-from sitescreen.rules.wording import exclusion_text, feature_texts, measure_texts, search_radius, suitability_texts
+from sitescreen.rules.wording import exclusion_text, feature_texts, measure_texts, no_suitability_texts, search_radius, suitability_texts
 
 
 def _join(parts: list[np.ndarray], n: int) -> np.ndarray:
@@ -47,6 +47,27 @@ def verdict_codes(total: np.ndarray, favorable, review) -> np.ndarray:
     return np.where(t >= favorable, 0, np.where(t >= review, 1, 2)).astype(np.int8)
 
 
+def _missing(vals: np.ndarray) -> np.ndarray:
+    return pd.isna(pd.Series(vals, dtype=object)).to_numpy() if vals.dtype == object else np.isnan(vals)
+
+
+def _unscored(c, vals: np.ndarray, s: np.ndarray | None) -> np.ndarray:
+    """A weighted criterion's sites with a measurement but no suitability (a categorical value that is
+    not in the table, which has no default): they have no data for it, like a missing measurement."""
+    if c.weight <= 0 or s is None:
+        return np.zeros(len(vals), dtype=bool)
+    return np.isnan(np.asarray(s, dtype=float)) & ~_missing(vals)
+
+
+def without_data(c, result: pd.DataFrame) -> np.ndarray:
+    """Per site of a scored ``result``: no data for criterion ``c`` (no measurement, or for a weighted
+    criterion no suitability). The one count behind the manifest's ``sites_without_data``, the
+    report and the verdict ``incomplete``."""
+    vals = np.asarray(result[c.measure_column])
+    s = result[c.score_column].to_numpy(dtype=float) if c.scored and c.score_column in result else None
+    return _missing(vals) | _unscored(c, vals, s)
+
+
 def score(sites: pd.DataFrame, profile: Profile, measures: dict[str, Measurement]) -> pd.DataFrame:
     """A new frame: ``sites`` plus m_/s_ columns, score, verdict and reasons."""
     n = len(sites)
@@ -61,10 +82,11 @@ def score(sites: pd.DataFrame, profile: Profile, measures: dict[str, Measurement
         m = measures[c.name]
         vals = m.values
         cols[c.measure_column] = vals
-        is_na = pd.isna(pd.Series(vals, dtype=object)).to_numpy() if vals.dtype == object else np.isnan(vals)
+        is_na = _missing(vals)
         if c.scored:
             s = np.asarray(c.score(vals), dtype=float)
             cols[c.score_column] = s
+        unscored = _unscored(c, vals, cols.get(c.score_column) if c.scored else None)
         if not m.evaluated:
             continue
         text_m = measure_texts(vals, c.unit, search_radius(c.params))  # once per criterion, for every sentence below
@@ -86,8 +108,9 @@ def score(sites: pd.DataFrame, profile: Profile, measures: dict[str, Measurement
             text = np.full(n, "", dtype=object)
             reason = m.nodata_reason if m.nodata_reason is not None else np.full(n, "", dtype=object)
             text[is_na] = f"no data for {c.name}: " + np.where(reason[is_na] != "", reason[is_na], "no value").astype(str)
+            text[unscored] = f"no data for {c.name}: " + no_suitability_texts(text_m[unscored])
             nodata_reasons.append(text)
-            incomplete |= is_na
+            incomplete |= is_na | unscored
         if c.weight > 0:
             s = cols[c.score_column]
             weighted_s.append(s)

@@ -241,6 +241,11 @@ def suitability_text(value: Any) -> str:
     return NOTHING if is_missing(value) else str(suitability_texts([float(value)])[0])
 
 
+def no_suitability_texts(measured: np.ndarray) -> np.ndarray:
+    """Why a measured value has no suitability: it is not in the categorical table (no default)."""
+    return np.asarray(measured, dtype=object) + " has no suitability (not in the rule's table, which has no default)"
+
+
 def score_texts(values: Any) -> np.ndarray:
     """Scores 0–100 with one decimal (``82.0``); missing (an incomplete site) is ``—``."""
     s = np.asarray(values, dtype=float).reshape(-1)

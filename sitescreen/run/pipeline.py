@@ -37,6 +37,7 @@ from sitescreen.inputs.crs import crs_label, to_crs
 from sitescreen.inputs.load import LoadedLayer, load_vector
 from sitescreen.inputs.spec import LayerSpec
 from sitescreen.rules.profile import VERDICTS, Profile, effective_weights, load_profile
+from sitescreen.rules.scoring import without_data
 from sitescreen.record.manifest import (COLUMNS, CriterionRecord, CriterionSelection, InputRecord, Mode, ProfileRecord, RunRecord,
                                    SelectionRecord, SitesRecord, Tally, Tool, Verdicts)
 from sitescreen.record.read import read_value
@@ -259,7 +260,7 @@ def tally(result: pd.DataFrame, profile: Profile, measures: dict[str, Measuremen
     """What the manifest counts over the scored sites: verdicts, and sites without data per criterion.
     Tallies of pieces of a run add up (:func:`add_tallies`)."""
     return Tally(counts={v: int((result["verdict"] == v).sum()) for v in VERDICTS},
-                 without_data={c.name: int(result[c.measure_column].isna().sum()) for c in profile.criteria
+                 without_data={c.name: int(without_data(c, result).sum()) for c in profile.criteria
                                if measures[c.name].evaluated})
 
 
