@@ -33,6 +33,8 @@ NOT_RUN = {
                  "is the README's `sitescreen demo` line, run here and by test_make_demo_says_what_to_open",
     "make test": "is this suite",
     "make bench-quick": "a benchmark of 100,000 sites (minutes); bench/ is tested on its own",
+    "make qgis-check": "installs Debian's QGIS with apt (minutes) and checks the demo's files in it; run by hand, "
+                       "not part of make test (its checks are unit-tested in test_qgis_files.py)",
     "--scheduler tcp://scheduler:8786": "needs a running Dask cluster at that address",
 }
 
