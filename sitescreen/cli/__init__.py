@@ -65,6 +65,7 @@ def _register() -> None:
     from sitescreen.cli.batch import batch_command
     from sitescreen.cli.check import check_command
     from sitescreen.cli.demo import demo_command
+    from sitescreen.cli.diff import diff_command
     from sitescreen.cli.explain import explain_command
     from sitescreen.cli.map import map_command
     from sitescreen.cli.report import report_command
@@ -72,7 +73,7 @@ def _register() -> None:
     from sitescreen.cli.sources import sources_command
     from sitescreen.cli.verify import verify_command
     for cmd in (screen_command, check_command, explain_command, map_command, report_command, verify_command,
-                batch_command, demo_command, sources_command):
+                batch_command, demo_command, sources_command, diff_command):
         main.add_command(cmd)
 
 
