@@ -18,7 +18,7 @@ from shapely.geometry import box
 from sitescreen.cli import main
 from sitescreen.rules.profile import builtin_profiles, load_profile
 
-KNOWN = ("screen", "check", "explain", "demo", "map", "report", "verify", "batch", "sources", "diff")
+KNOWN = ("screen", "check", "explain", "demo", "map", "report", "verify", "batch", "sources", "diff", "review")
 NO_HTML = ["--no-map", "--no-report"]
 
 

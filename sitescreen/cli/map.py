@@ -9,6 +9,7 @@ import click
 from sitescreen.errors import OutputError
 from sitescreen.outputs.files import rebuilt_output_path, write_rebuilt
 from sitescreen.outputs.mapping import BASEMAPS
+from sitescreen.record.decisions import with_decisions
 
 
 def resolve_output(out_dir: Path, output: Path | None, default_name: str, overwrite: bool) -> Path:
@@ -71,6 +72,7 @@ def map_command(ctx: click.Context, out_dir: Path, output: Path | None, self_con
                                  ctx=ctx, param_hint="'--basemap'")
     path = resolve_output(out_dir, output, "map.html", overwrite)
     sites, manifest = read_region(out_dir, aoi)
+    sites = with_decisions(sites, out_dir)
     layers = display_layers(manifest, sites)
     html = render_map(sites, layers, manifest, self_contained=self_contained or offline,
                       basemap="none" if offline else basemap)

@@ -8,6 +8,7 @@ import click
 
 from sitescreen.outputs.files import write_rebuilt
 from sitescreen.cli.map import resolve_output
+from sitescreen.record.decisions import with_decisions
 
 
 @click.command("report")
@@ -22,5 +23,6 @@ def report_command(out_dir: Path, output: Path | None, overwrite: bool) -> None:
 
     path = resolve_output(out_dir, output, "report.html", overwrite)
     sites, manifest = read_results(out_dir)
+    sites = with_decisions(sites, out_dir)
     write_rebuilt(out_dir, path, build_report(sites, manifest))
     click.echo(str(path))

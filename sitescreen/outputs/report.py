@@ -20,6 +20,7 @@ import pandas as pd
 
 from sitescreen.outputs.charts import contributions, score_histogram, verdict_bar
 from sitescreen.outputs.htmlsafe import esc
+from sitescreen.outputs.reportdecisions import DECISIONS_COLUMN, decisions_html
 from sitescreen.outputs.reportmanifest import manifest_section
 from sitescreen.outputs.sources import sources_section
 from sitescreen.rules.verdicts import COLORS as VERDICT_COLORS
@@ -153,6 +154,7 @@ def _breakdowns(ranked: pd.DataFrame, criteria: list[dict[str, Any]]) -> str:
         reasons = "".join(f"<li>{esc(x)}</li>" for x in _reasons(r.get("reasons")))
         rec = r.get("record_ids")
         rec_line = f'<p class="small muted">Records: {esc(rec)}</p>' if not is_missing(rec) and str(rec) else ""
+        rec_line += decisions_html(r.get(DECISIONS_COLUMN))
         name = esc(r["name"]) if not is_missing(r["name"]) else "(unnamed)"
         cards.append(
             f'<article class="site" id="site-{esc(_anchor(sid))}"><header><h3>{name} <span class="muted">{esc(sid)}</span></h3>'
