@@ -29,8 +29,13 @@ def _screen(args: list[str]) -> None:
     assert r.exit_code == 0, r.output
 
 
-def _profile_copy(path: Path, *edits: tuple[str, str]) -> Path:
+def _profile_copy(path: Path, *edits: tuple[str, str], drop: str | None = None) -> Path:
+    """The built-in profile with ``edits`` (each found once) and without the criterion ``drop`` (the last one)."""
     text = BUILTIN.read_text(encoding="utf-8")
+    if drop is not None:
+        head, sep, _ = text.partition(f"[criteria.{drop}]")
+        assert sep and "[criteria." not in _, drop
+        text = head
     for old, new in edits:
         assert text.count(old) == 1, old
         text = text.replace(old, new)
@@ -41,7 +46,8 @@ def _profile_copy(path: Path, *edits: tuple[str, str]) -> Path:
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory):
     """Run A: the tiny world. Run B: the wilderness moved onto site 1002, site 1004 dropped and a
-    site 1005 added, and a profile copy with federal_land's weight 0.25 → 0.3, protected_setback's 0.35 → 0.3 and favorable 70 → 60."""
+    site 1005 added, and a profile copy with federal_land's weight 0.25 → 0.3, protected_setback's 0.35 → 0.3,
+    favorable 70 → 60 and without the stream_buffer criterion."""
     root = tmp_path_factory.mktemp("diff")
     w = tw.build(root / "a")
     _screen(w.args())
@@ -52,7 +58,8 @@ def two_runs(tmp_path_factory):
     sites = [s for s in tw.SITES if s[0] != "1004"] + [("1005", "Echo Prospect (synthetic)", -114.35, 44.62)]
     tw.write_csv(b.sites, tw.deposit_rows(sites))
     prof = _profile_copy(root / "b" / "profile.toml", ("weight = 0.25", "weight = 0.3"),
-                         ("weight = 0.35", "weight = 0.3"), ("favorable = 70", "favorable = 60"))
+                         ("weight = 0.35", "weight = 0.3"), ("favorable = 70", "favorable = 60"),
+                         drop="stream_buffer")
     b.extra = ["--profile", str(prof)]
     _screen(b.args())
     return w.out, b.out
@@ -79,11 +86,13 @@ def test_rule_changes_name_the_criterion_and_the_number(two_runs):
     a, b = two_runs
     d = diff_runs(a, b)
     ra, rb = read_record(a / "manifest.json"), read_record(b / "manifest.json")
+    kept = [c for c in ra.criteria if c.name != "stream_buffer"]
     eff = {(c.name, "effective_weight", c.effective_weight, rb.criterion(c.name).effective_weight)
-           for c in ra.criteria if c.effective_weight != rb.criterion(c.name).effective_weight}
+           for c in kept if c.effective_weight != rb.criterion(c.name).effective_weight}
     assert eff, "a weight change renormalises the effective weights"
     expect = {(None, "verdicts.favorable", ra.profile.verdicts.favorable, rb.profile.verdicts.favorable),
-              *{(n, "weight", ra.criterion(n).weight, rb.criterion(n).weight) for n in ("federal_land", "protected_setback")}} | eff
+              *{(n, "weight", ra.criterion(n).weight, rb.criterion(n).weight) for n in ("federal_land", "protected_setback")},
+              ("stream_buffer", "(criterion)", "in the profile", None)} | eff
     assert {(r.criterion, r.field, r.before, r.after) for r in d.rules} == expect
 
 
@@ -205,3 +214,35 @@ def test_idaho_with_a_1000_m_setback(shared_data, tmp_path_factory):
     assert {c["cause"] for c in data["verdict_changes"] + data["score_changes"]} == {"protected_setback"}
     assert {(x["criterion"], x["field"]) for x in data["rules"]} == {("protected_setback", "exclusion"),
                                                                      ("protected_setback", "transform.points[0][0]")}
+
+
+def test_no_data_and_lifted_exclusions_are_causes(two_runs):
+    """causes() on small frames: data going missing, an exclusion no longer holding, a pure threshold move."""
+    from sitescreen.review.diffcause import causes
+    a, _ = two_runs
+    rec = read_record(a / "manifest.json")
+    base = {"m_protected_overlap": [0.0, 0.2, 0.0], "m_protected_setback": [2000.0, 0.0, 3000.0],
+            "s_protected_setback": [0.7, 0.0, 0.8], "m_federal_land": [1.0, 1.0, 0.5], "s_federal_land": [1.0, 1.0, 0.5],
+            "verdict": ["favorable", "excluded", "review"]}
+    sa = pd.DataFrame(base)
+    sb = sa.copy()
+    sb.loc[0, ["m_federal_land", "s_federal_land", "verdict"]] = [np.nan, np.nan, "incomplete"]
+    sb.loc[1, ["m_protected_overlap", "m_protected_setback", "s_protected_setback", "verdict"]] = [0.0, 2500.0, 0.75, "review"]
+    sb.loc[2, "verdict"] = "favorable"
+    why = causes(rec, rec, sa, sb)
+    assert why.criterion.tolist() == ["federal_land", "protected_overlap", ""]
+    assert why.kind.tolist() == ["no data", "exclusion", ""]
+
+
+def test_duplicate_site_ids_stop_the_diff(two_runs, tmp_path):
+    a, _ = two_runs
+    bad = tmp_path / "dup"
+    shutil.copytree(a, bad)
+    s = gpd.read_parquet(bad / "sites.parquet")
+    pd.concat([s, s.iloc[[0]]]).to_parquet(bad / "sites.parquet")
+    assert_error(run_cli(["diff", str(a), str(bad)]), [str(bad / "sites.parquet"), "site_id", "not unique"], 1)
+
+
+def test_carrying_decisions_into_the_same_run_is_refused(two_runs):
+    a, _ = two_runs
+    assert_error(run_cli(["diff", str(a), str(a), "--carry-decisions"]), [str(a), "carry them to another run"], 1)

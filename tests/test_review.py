@@ -86,6 +86,14 @@ def test_bad_decision_is_a_bad_flag_naming_the_allowed_values(run_copy):
     assert "approve" in msg and not (run_copy / "reviews.jsonl").exists()
 
 
+@pytest.mark.parametrize("flag, value", [("--note", "  "), ("--by", "a\nb"), ("--by", "")])
+def test_empty_note_or_reviewer_is_a_bad_flag(run_copy, flag, value):
+    args = {"--note": "checked", "--by": "alice", flag: value}
+    r = run_cli(["review", str(run_copy), "1001", "--decision", "confirm", *[x for kv in args.items() for x in kv]])
+    assert_error(r, [f"'{flag}'"], 2)
+    assert not (run_copy / "reviews.jsonl").exists()
+
+
 def test_unknown_site_names_close_ids(run_copy):
     msg = assert_error(_review(run_copy, "10001"), ["sites.parquet", "'10001'", "close ids", "1001"], 1)
     assert not (run_copy / "reviews.jsonl").exists(), msg

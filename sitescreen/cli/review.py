@@ -11,13 +11,25 @@ from sitescreen.review.decisions import record_decision
 from sitescreen.values import strict_json
 
 
+def _one_line(ctx, param, value):
+    if value is not None and (not value.strip() or "\n" in value):
+        raise click.BadParameter("give a name on one line", ctx=ctx, param=param)
+    return value
+
+
+def _some_text(ctx, param, value):
+    if not value.strip():
+        raise click.BadParameter("say why the decision was made (it cannot be empty)", ctx=ctx, param=param)
+    return value
+
+
 @click.command("review")
 @click.argument("out_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("site_id")
 @click.option("--decision", required=True, type=click.Choice(DECISIONS),
               help="What the reviewer decided about the site's result.")
-@click.option("--note", required=True, help="Why (one line or more; kept as written).")
-@click.option("--by", default=None, metavar="NAME", help="The reviewer.  [default: $USER, else unknown]")
+@click.option("--note", required=True, callback=_some_text, help="Why (one line or more; kept as written).")
+@click.option("--by", default=None, metavar="NAME", callback=_one_line, help="The reviewer.  [default: $USER, else unknown]")
 @click.option("--json", "as_json", is_flag=True, help="Print the recorded decision as JSON.")
 def review_command(out_dir: Path, site_id: str, decision: str, note: str, by: str | None, as_json: bool) -> None:
     """Record a decision on site SITE_ID of the run in OUT_DIR.

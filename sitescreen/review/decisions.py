@@ -63,10 +63,16 @@ def record_decision(out_dir: str | Path, site_id: str, decision: str, note: str,
     reviewer = (by if by is not None else default_reviewer()).strip()
     if not reviewer or "\n" in reviewer:
         raise DecisionError(f"reviewer {by!r}: give a name on one line (--by NAME)")
+    if not note.strip():
+        raise DecisionError("the note is empty: say why (--note \"…\")")
     sites = read_sites(out_dir)
+    ids = text_values(sites["site_id"])
+    if (ids == site_id).sum() > 1:
+        raise DecisionError(f"{out_dir / 'sites.parquet'}: site_id {site_id!r} names {(ids == site_id).sum()} sites; "
+                            f"a decision must name one site")
     hashes = result_hashes(sites, [site_id])
     if site_id not in hashes:
-        raise _unknown_site(out_dir, site_id, sorted(set(text_values(sites["site_id"]))))
+        raise _unknown_site(out_dir, site_id, sorted(set(ids)))
     d = Decision(time=now_utc(), reviewer=reviewer, site_id=site_id, result_hash=hashes[site_id],
                  decision=decision, note=note)
     read_decisions(out_dir)  # a damaged log is reported before anything is added to it
@@ -80,6 +86,8 @@ def carry_decisions(dir_a: str | Path, dir_b: str | Path) -> tuple[Decision, ...
     (its hash is not the site's result hash in ``dir_b``; a site that is gone has changed). A
     decision already carried into ``dir_b`` is not carried again. Returns what was appended."""
     dir_a, dir_b = Path(dir_a), Path(dir_b)
+    if os.path.realpath(dir_a) == os.path.realpath(dir_b):
+        raise DecisionError(f"{dir_b}: is the run the decisions were made on; carry them to another run folder")
     mine = [d for d in read_decisions(dir_a) if d.carried_from is None]
     if not mine:
         return ()
