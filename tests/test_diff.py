@@ -232,6 +232,9 @@ def test_no_data_and_lifted_exclusions_are_causes(two_runs):
     why = causes(rec, rec, sa, sb)
     assert why.criterion.tolist() == ["federal_land", "protected_overlap", ""]
     assert why.kind.tolist() == ["no data", "exclusion", ""]
+    back = causes(rec, rec, sb, sa)  # the other way round: the data appears, the exclusion holds again
+    assert back.criterion.tolist() == ["federal_land", "protected_overlap", ""]
+    assert back.kind.tolist() == ["new data", "exclusion", ""]
 
 
 def test_duplicate_site_ids_stop_the_diff(two_runs, tmp_path):

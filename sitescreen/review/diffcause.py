@@ -8,7 +8,7 @@ For sites present in both runs (rows aligned), with the criteria of both run rec
    with its own rule (the record's ``exclusion``, e.g. ``"< 300"``, read back through
    :data:`sitescreen.rules.profile.EXCLUDE_OPS`);
 2. then a **no-data flip**: a criterion that needs data (weighted, or with an exclusion) whose
-   measurement became, or stopped being, missing;
+   measurement became missing (``no data``) or stopped being missing (``new data``);
 3. otherwise the **contribution**: suitability × effective weight × 100 (the points it adds to the
    score; 0 when not evaluated or missing), and the criterion whose points moved most.
 
@@ -27,7 +27,7 @@ from sitescreen.record.manifest import CriterionRecord, RunRecord
 from sitescreen.rules.profile import EXCLUDE_OPS
 
 _OPS = {">": "above", "≥": "at_least", "<": "below", "≤": "at_most"}
-EXCLUSION, NO_DATA, CONTRIBUTION = "exclusion", "no data", "contribution"
+EXCLUSION, NO_DATA, NEW_DATA, CONTRIBUTION = "exclusion", "no data", "new data", "contribution"
 
 
 @dataclass(frozen=True)
@@ -111,11 +111,13 @@ def causes(a: RunRecord, b: RunRecord, sites_a: pd.DataFrame, sites_b: pd.DataFr
     big_j = np.abs(pts).argmax(axis=1)
     moved = np.abs(pts[np.arange(n), big_j]) > 0
     j = np.where(has_flip, flip_j, np.where(has_nd, nd_j, big_j))
-    kind = np.where(has_flip, EXCLUSION, np.where(has_nd, NO_DATA, np.where(moved, CONTRIBUTION, ""))).astype(object)
+    gone = miss_b[np.arange(n), nd_j]  # the data went missing (else: it appeared)
+    kind = np.where(has_flip, EXCLUSION, np.where(has_nd, np.where(gone, NO_DATA, NEW_DATA),
+                                                  np.where(moved, CONTRIBUTION, ""))).astype(object)
     named = np.asarray(names, dtype=object)[j]
     named[kind == ""] = ""
     points = np.where(kind == CONTRIBUTION, pts[np.arange(n), j], np.nan)
     return Causes(criterion=named, kind=kind, points=points)
 
 
-__all__ = ["Causes", "causes", "excluded_by", "criterion_names", "EXCLUSION", "NO_DATA", "CONTRIBUTION"]
+__all__ = ["Causes", "causes", "excluded_by", "criterion_names", "EXCLUSION", "NO_DATA", "NEW_DATA", "CONTRIBUTION"]

@@ -8,7 +8,7 @@ from dataclasses import asdict
 from typing import Any
 
 from sitescreen.review.diff import InputChange, RuleChange, RunDiff, SiteChange, SiteRef
-from sitescreen.review.diffcause import CONTRIBUTION, EXCLUSION, NO_DATA
+from sitescreen.review.diffcause import CONTRIBUTION, EXCLUSION, NEW_DATA, NO_DATA
 from sitescreen.rules.wording import number, score_text
 from sitescreen.values import strict_json
 
@@ -61,8 +61,9 @@ def cause_text(c: SiteChange) -> str:
     if c.cause_kind == EXCLUSION:
         return (f"now excluded by {c.cause}" if c.verdict_b == "excluded" else f"no longer excluded by {c.cause}")
     if c.cause_kind == NO_DATA:
-        return (f"no data for {c.cause} now" if c.verdict_b == "incomplete" else f"data for {c.cause} changed "
-                f"(missing in one run)")
+        return f"no data for {c.cause} now"
+    if c.cause_kind == NEW_DATA:
+        return f"data for {c.cause} now (none before)"
     if c.cause_kind == CONTRIBUTION:
         pts = c.points or 0.0
         return f"{c.cause} {'+' if pts > 0 else '−'}{abs(pts):.1f} points"
