@@ -18,7 +18,8 @@ from shapely.geometry import box
 from sitescreen.cli import main
 from sitescreen.rules.profile import builtin_profiles, load_profile
 
-KNOWN = ("screen", "check", "explain", "demo", "map", "report", "verify", "batch", "sources", "sensitivity", "rollup")
+KNOWN = ("screen", "check", "explain", "demo", "map", "report", "verify", "batch", "sources", "sensitivity", "rollup",
+         "diff", "review")
 NO_HTML = ["--no-map", "--no-report"]
 
 

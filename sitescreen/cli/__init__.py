@@ -90,16 +90,19 @@ def _register() -> None:
     from sitescreen.cli.batch import batch_command
     from sitescreen.cli.check import check_command
     from sitescreen.cli.demo import demo_command
+    from sitescreen.cli.diff import diff_command
     from sitescreen.cli.explain import explain_command
     from sitescreen.cli.map import map_command
     from sitescreen.cli.report import report_command
     from sitescreen.cli.rollup import rollup_command
+    from sitescreen.cli.review import review_command
     from sitescreen.cli.screen import screen_command
     from sitescreen.cli.sensitivity import sensitivity_command
     from sitescreen.cli.sources import sources_command
     from sitescreen.cli.verify import verify_command
     for cmd in (screen_command, check_command, explain_command, map_command, report_command, verify_command,
-                batch_command, demo_command, sources_command, sensitivity_command, rollup_command):
+                batch_command, demo_command, sources_command, sensitivity_command, rollup_command, diff_command,
+                review_command):
         main.add_command(verbosity_options(cmd))
 
 

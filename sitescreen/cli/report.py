@@ -8,6 +8,7 @@ import click
 
 from sitescreen.outputs.files import write_rebuilt
 from sitescreen.cli.map import resolve_output
+from sitescreen.record.decisions import with_decisions
 
 
 @click.command("report")
@@ -25,6 +26,7 @@ def report_command(out_dir: Path, output: Path | None, overwrite: bool, rollups:
 
     path = resolve_output(out_dir, output, "report.html", overwrite)
     sites, manifest = read_results(out_dir)
+    sites = with_decisions(sites, out_dir)
     from sitescreen.outputs.reportsensitivity import read_sensitivity
     write_rebuilt(out_dir, path, build_report(sites, manifest, read_sensitivity(out_dir, manifest),
                                               sections=rollup_sections(out_dir, rollups)))

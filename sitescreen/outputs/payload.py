@@ -17,6 +17,7 @@ import pandas as pd
 import shapely
 
 from sitescreen.outputs.htmlsafe import script_json
+from sitescreen.record.decisions import DECISIONS_COLUMN
 from sitescreen.values import is_missing, text_values
 from sitescreen.rules.verdicts import VERDICTS as VERDICT_ORDER
 from sitescreen.rules.wording import measure_texts, suitability_texts
@@ -249,6 +250,9 @@ def site_payload(sites: gpd.GeoDataFrame, geo: SiteGeometry, criteria: list[dict
         rec = _text_list(sites["record_ids"])
         if any(rec):
             payload["rec"] = rec
+    if DECISIONS_COLUMN in sites.columns:  # the reviewers' decisions, in words (record.decisions.with_decisions)
+        dec = _text_list(sites[DECISIONS_COLUMN])
+        payload["dec"] = text_column([t or None for t in dec])
     if "reasons" in sites.columns:
         parts = sites["reasons"].map(lambda v: [] if is_missing(v) or not str(v).strip() else
                                      [p.strip() for p in str(v).split("; ") if p.strip()])

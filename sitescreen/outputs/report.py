@@ -22,6 +22,7 @@ from sitescreen.outputs.charts import contributions, score_histogram, verdict_ba
 from sitescreen.outputs.reportsensitivity import stability_section
 from sitescreen.outputs.htmlsafe import esc
 from sitescreen.outputs.overview import overview_map
+from sitescreen.outputs.reportdecisions import DECISIONS_COLUMN, decisions_html
 from sitescreen.outputs.reportmanifest import manifest_section
 from sitescreen.outputs.sources import sources_section
 from sitescreen.rules.verdicts import COLORS as VERDICT_COLORS
@@ -172,6 +173,7 @@ def _breakdowns(ranked: pd.DataFrame, criteria: list[dict[str, Any]]) -> str:
         rec = r.get("record_ids")
         merged = not is_missing(rec) and str(rec) and str(rec) != sid  # a site of more than its own record
         rec_line = f'<p class="small muted records">Records: {esc(rec)}</p>' if merged else ""
+        rec_line += decisions_html(r.get(DECISIONS_COLUMN))
         name = esc(r["name"]) if not is_missing(r["name"]) else "(unnamed)"
         cards.append(
             f'<article class="site" id="site-{esc(_anchor(sid))}"><header><h3>{name} <span class="muted">{esc(sid)}</span></h3>'

@@ -34,6 +34,7 @@ import pyogrio
 
 from sitescreen.errors import OutputError, SitescreenError
 from sitescreen.record import manifest as runrecord
+from sitescreen.record.decisions import REVIEWS_FILE
 from sitescreen.record.manifest import OutputFile
 
 RESULT_FILES = ("sites.gpkg", "sites.parquet", "sites.csv", "sites.csvt", "manifest.json")
@@ -42,6 +43,8 @@ OUTPUT_FILES = RESULT_FILES + ("map.html", "report.html") + SENSITIVITY_FILES
 #: what ``--overwrite`` may remove: the outputs, and the files SQLite keeps beside an open GeoPackage
 REPLACEABLE = frozenset(OUTPUT_FILES + ("sites.gpkg-wal", "sites.gpkg-shm", "sites.gpkg-journal"))
 PARTIAL_PREFIX = ".sitescreen-partial-"
+#: user files a run folder may hold that no run ever replaces, with what they are
+PRECIOUS = {REVIEWS_FILE: "the reviewers' decisions on this run (sitescreen review)"}
 
 
 def check_out_dir(out_dir: Path, overwrite: bool, protected=()) -> None:
@@ -113,6 +116,10 @@ def guard_replace(out_dir: Path, protected=()) -> None:
     if not is_sitescreen_output(real):
         raise OutputError(f"{out_dir}: not an earlier sitescreen output (no sitescreen manifest.json); --overwrite "
                           f"replaces only such a folder or an empty one; choose another output folder")
+    precious = [e for e in entries if e in PRECIOUS]
+    if precious:
+        raise OutputError(f"{out_dir}: holds {precious[0]}, {PRECIOUS[precious[0]]}; --overwrite never replaces it: "
+                          f"screen into a new folder (sitescreen diff OLD NEW --carry-decisions carries the decisions)")
     foreign = [e for e in entries if e not in REPLACEABLE or not (real / e).is_file()]
     if foreign:
         more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""

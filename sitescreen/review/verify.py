@@ -92,6 +92,10 @@ def verify(out_dir: str | Path) -> VerifyReport:
         report.differences.append(Difference("(re-run)", f"the screening no longer runs: {exc}"))
         return report
     report.differences += compare_frames(saved, new, str(out_dir / "sites.parquet"))
+    from sitescreen.review.decisions import stale_decisions
+    stale, waiting = stale_decisions(out_dir, saved, new)
+    report.differences += stale
+    report.notes += waiting
     report.differences += compare_gpkg(out_dir / "sites.gpkg", new)
     report.sites_compared = len(new)
     report.columns_compared = len(new.columns)
