@@ -185,23 +185,24 @@ def clean_stale_scratch() -> list[Path]:
     gone = []
     for p in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*-pid*-*"):
         m = _SCRATCH_NAME.fullmatch(p.name)
-        if m and p.is_dir() and not p.is_symlink() and not _pid_alive(int(m.group(1))) and _unlocked(p):
+        if m and p.is_dir() and not p.is_symlink() and not pid_alive(int(m.group(1))) and _unlocked(p):
             shutil.rmtree(p, ignore_errors=True)
             gone.append(p)
     return gone
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, dead but not yet reaped, does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        pass
     try:
         return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
     except OSError:
-        return True
+        return True  # no /proc: trust the signal
 
 
 def _unlocked(folder: Path) -> bool:

@@ -32,6 +32,7 @@ from typing import Iterator
 
 import pyogrio
 
+from sitescreen.children import pid_alive
 from sitescreen.errors import OutputError, SitescreenError
 from sitescreen.record import manifest as runrecord
 from sitescreen.record.decisions import REVIEWS_FILE
@@ -269,28 +270,13 @@ def _owner(folder: Path) -> int | None:
         return int(m.group(1)) if m else -1
     finally:
         os.close(fd)  # closing releases a lock taken here
-    if m and _alive(int(m.group(1))):
+    if m and pid_alive(int(m.group(1))):
         try:
             young = time.time() - folder.stat().st_mtime < CLAIM_SECONDS
         except OSError:
             return None
         return int(m.group(1)) if young else None
     return None
-
-
-def _alive(pid: int) -> bool:
-    """Whether process ``pid`` runs (a zombie, dead but not yet reaped, does not)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True  # no /proc: trust the signal
-    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 def check_not_busy(out_dir: Path, mine: Path | None = None) -> None:

@@ -35,6 +35,7 @@
     }
     return out;
   }
+  SS.decodeU = decodeU;  // the re-weight panel decodes its columns with it
   // Zigzag deltas of interleaved x,y; returns absolute coordinates times q.
   function decodeXY(str, nvtx, q) {
     var out = new Float64Array(nvtx * 2), k = 0, v = 0, f = 1, x = 0, y = 0;

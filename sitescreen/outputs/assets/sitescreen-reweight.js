@@ -15,15 +15,7 @@
   var SS = (window.sitescreen = window.sitescreen || {});
   var MIN_W = 0.001, FLOOR_W = 1e-4, STEP_T = 0.5;
 
-  function decodeU(str, n) {  // the payload's unsigned varints (as in sitescreen-map.js)
-    var out = new Float64Array(n), k = 0, v = 0, f = 1;
-    for (var i = 0, L = str.length; i < L; i++) {
-      var c = str.charCodeAt(i) - 63;
-      v += (c & 31) * f;
-      if (c & 32) { f *= 32; } else { out[k++] = v; v = 0; f = 1; }
-    }
-    return out;
-  }
+  var decodeU = function (str, n) { return SS.decodeU(str, n); };  // the payload's varints (sitescreen-map.js)
   /* An exact float column: {dict, idx} (0 = missing) or {f64: base64 little-endian}; missing is NaN. */
   function column(c, n) {
     var out = new Float64Array(n), i;
