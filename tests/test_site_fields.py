@@ -144,3 +144,25 @@ def test_merged_deposit_records_keep_the_first_records_attributes(world):
     assert list(got["src_owner"]) == ["owner 1000", "owner 1002", "owner 1003", "owner 1004"]
     assert "src_location" not in got  # the geometry column is the footprint, not an attribute
     assert read_record(world.out / "manifest.json").sites.id_field == "record_id"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_nested_fields_are_named_not_carried_and_the_run_writes(world, stream, caplog):
+    """A GeoParquet file with a ``bbox`` covering (a struct per row, as GeoPandas writes with
+    write_covering_bbox) and a list field: no GeoPackage or CSV column can hold them, so they are not
+    carried, and the run record and the log name them; every other field is carried."""
+    frame = claims_frame()
+    frame["tags"] = [["a", "b"], ["c"], []]
+    world.sites = world.root / "claims.parquet"
+    frame.to_parquet(world.sites, write_covering_bbox=True)
+    with caplog.at_level(logging.WARNING):
+        res = run_cli(world.args() + (["--stream"] if stream else []))
+    assert res.exit_code == 0, res.output
+    rec = read_record(world.out / "manifest.json")
+    # in file order; read whole, GeoPandas already drops the covering column (it is the geometry's)
+    assert rec.sites.fields_not_carried == (("tags", "bbox") if stream else ("tags",))
+    assert set(rec.sites.source_fields) == {"claim_id", "claim_name", "owner", "area_ha"}
+    for kind, out in outputs(world.out).items():
+        assert "src_bbox" not in out.columns and "src_tags" not in out.columns, kind
+        assert list(by_id(out)["src_owner"]) == list(frame.set_index("claim_id").sort_index()["owner"]), kind
+    assert ("tags, bbox" if stream else "tags hold") in caplog.text

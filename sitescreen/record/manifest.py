@@ -117,6 +117,7 @@ class SitesRecord:
     id_field: str | None = _opt()
     name_field: str | None = _opt()
     source_fields: tuple[str, ...] | None = _opt()
+    fields_not_carried: tuple[str, ...] | None = _opt()  # nested values (lists, structs): named, not carried
     product: str | None = _opt()
     publisher: str | None = _opt()
     modified: str | None = _opt()

@@ -4,12 +4,16 @@ layer definition, or a recognised column), and every source attribute carried to
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from sitescreen.errors import LayerConfigError
+
+log = logging.getLogger(__name__)
 
 #: Source attributes are carried to every result file under this prefix.
 SOURCE_PREFIX = "src_"
@@ -58,7 +62,21 @@ def name_source(columns: list[str], mapped: dict, name_field: str | None, where:
     return mapped_name or next((c for c in columns if GUESS_NAME.match(c)), None)
 
 
-def source_attributes(df: pd.DataFrame, skip: tuple[str | None, ...]) -> pd.DataFrame:
-    """Every attribute of the file but its geometry columns, as ``src_<field>`` (types kept)."""
+def source_attributes(df: pd.DataFrame, skip: tuple[str | None, ...]) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """Every attribute of the file but its geometry columns, as ``src_<field>`` (types kept), and the
+    fields that cannot be carried: nested values (a GeoParquet ``bbox`` covering, lists, structs)
+    have no column type in a GeoPackage or CSV; they are named in the run record and the log."""
     keep = [c for c in df.columns if c not in skip]
-    return df[keep].rename(columns={c: SOURCE_PREFIX + str(c) for c in keep})
+    nested = tuple(str(c) for c in keep if _nested(df[c]))
+    if nested:
+        log.warning("fields %s hold nested values (lists or structs) and are not carried to the results",
+                    ", ".join(nested))
+    keep = [c for c in keep if str(c) not in nested]
+    return df[keep].rename(columns={c: SOURCE_PREFIX + str(c) for c in keep}), nested
+
+
+def _nested(s: pd.Series) -> bool:
+    if s.dtype != object:
+        return False
+    first = s.first_valid_index()
+    return first is not None and isinstance(s[first], (dict, list, tuple, np.ndarray))

@@ -61,6 +61,7 @@ class SiteStats:
     id_field: str | None = None        # the file's field the site ids came from (None: generated in file order)
     name_field: str | None = None      # the file's field the site names came from
     source_fields: tuple | None = None  # the file's attributes carried to the results as src_<field>
+    fields_not_carried: tuple | None = None  # the file's attributes with nested values, which no result file can hold
     extra: dict = field(default_factory=dict)
 
     located: int = field(default=0, repr=False)  # records with a location inside --sites-where (not recorded)

@@ -112,7 +112,8 @@ def _with_source_fields(gdf: gpd.GeoDataFrame, schema, opts: SiteOptions, stats:
     if name is not None:
         attrs["name"] = src[name]
     stats.id_candidates = id_candidates(columns, dict(schema.fields), opts.id_field, where)
-    carried = source_attributes(src, (schema.wkt, schema.lon, schema.lat))
+    carried, nested = source_attributes(src, (schema.wkt, schema.lon, schema.lat))
+    stats.fields_not_carried = nested or None
     stats.name_field, stats.source_fields = name, tuple(c[len(SOURCE_PREFIX):] for c in carried.columns)
     out = pd.concat([attrs, carried], axis=1)
     out["_file_row"] = np.arange(stats.records_read - len(gdf), stats.records_read)
