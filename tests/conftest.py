@@ -110,3 +110,15 @@ def pytest_sessionfinish(session, exitstatus):
     elif exitstatus == 0:
         shutil.rmtree(root, ignore_errors=True)
     tempfile.tempdir = None
+
+
+@pytest.fixture(autouse=True)
+def sitescreen_log_level():
+    """The CLI sets the ``sitescreen`` logger's level in-process (``-q`` → ERROR), also from
+    module-scoped fixtures; every test starts with the level unset, so a test that reads the log
+    does not depend on which CLI call ran before it."""
+    import logging
+    logger = logging.getLogger("sitescreen")
+    logger.setLevel(logging.NOTSET)
+    yield
+    logger.setLevel(logging.NOTSET)

@@ -11,6 +11,7 @@ from sitescreen.outputs.files import rebuilt_output_path, write_rebuilt
 from sitescreen.outputs.mapping import BASEMAPS
 from sitescreen.cli.options import OFFLINE_OPTION, SELF_CONTAINED_OPTION, check_offline
 from sitescreen.record.decisions import with_decisions
+from sitescreen.outputs.reportsensitivity import with_stability
 
 
 def resolve_output(out_dir: Path, output: Path | None, default_name: str, overwrite: bool) -> Path:
@@ -79,6 +80,7 @@ def map_command(ctx: click.Context, out_dir: Path, output: Path | None, self_con
     path = resolve_output(out_dir, output, "map.html", overwrite)
     sites, manifest = read_region(out_dir, aoi)
     sites = with_decisions(sites, out_dir)
+    sites = with_stability(sites, out_dir, manifest)
     layers = display_layers(manifest, sites) + rollup_layers(out_dir, rollups)
     html = render_map(sites, layers, manifest, self_contained=self_contained,
                       basemap="none" if offline else basemap)

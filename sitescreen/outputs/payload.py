@@ -18,6 +18,7 @@ import shapely
 
 from sitescreen.outputs.htmlsafe import script_json
 from sitescreen.record.decisions import DECISIONS_COLUMN
+from sitescreen.outputs.reportsensitivity import STABILITY_COLUMN
 from sitescreen.values import is_missing, text_values
 from sitescreen.rules.verdicts import VERDICTS as VERDICT_ORDER
 from sitescreen.rules.wording import measure_texts, suitability_texts
@@ -253,6 +254,8 @@ def site_payload(sites: gpd.GeoDataFrame, geo: SiteGeometry, criteria: list[dict
     if DECISIONS_COLUMN in sites.columns:  # the reviewers' decisions, in words (record.decisions.with_decisions)
         dec = _text_list(sites[DECISIONS_COLUMN])
         payload["dec"] = text_column([t or None for t in dec])
+    if STABILITY_COLUMN in sites.columns:  # verdicts under sampled weightings, in words (reportsensitivity.with_stability)
+        payload["stab"] = text_column([t or None for t in _text_list(sites[STABILITY_COLUMN])])
     if "reasons" in sites.columns:
         parts = sites["reasons"].map(lambda v: [] if is_missing(v) or not str(v).strip() else
                                      [p.strip() for p in str(v).split("; ") if p.strip()])

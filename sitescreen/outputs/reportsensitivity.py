@@ -9,7 +9,7 @@ import pandas as pd
 
 from sitescreen.outputs.htmlsafe import esc
 from sitescreen.rules.verdicts import COLORS, LABELS
-from sitescreen.rules.wording import number
+from sitescreen.rules.wording import number, stability_texts, verdict_shares
 
 FILE = "sensitivity.parquet"
 TORNADO_LIMIT = 300  # sites with a tornado chart (the least stable first)
@@ -21,6 +21,23 @@ def read_sensitivity(out_dir: Path, record) -> pd.DataFrame | None:
     if record is None or getattr(record, "sensitivity", None) is None or not path.is_file():
         return None
     return pd.read_parquet(path)
+
+
+#: The column :func:`with_stability` adds (what the map popup shows).
+STABILITY_COLUMN = "stability"
+
+
+def with_stability(sites: pd.DataFrame, out_dir: Path, record) -> pd.DataFrame:
+    """``sites`` with a :data:`STABILITY_COLUMN` saying how often each site takes each verdict under
+    the run's sampled weightings (empty for excluded and incomplete sites); ``sites`` itself when the
+    run has no sensitivity."""
+    table = read_sensitivity(out_dir, record)
+    if table is None:
+        return sites
+    texts = pd.Series(stability_texts(table, record.sensitivity.samples), index=table["site_id"].astype(str).to_numpy())
+    out = sites.copy()
+    out[STABILITY_COLUMN] = sites["site_id"].astype(str).map(texts).fillna("").to_numpy(dtype=object)
+    return out
 
 
 def tornado(row: pd.Series, params: list[str]) -> str:
@@ -53,8 +70,7 @@ def stability_section(table: pd.DataFrame | None, record) -> str:
     scored = scored.sort_values(["p_flip", "site_id"], ascending=[False, True], kind="stable")
     rows = []
     for _, r in scored.head(TORNADO_LIMIT).iterrows():
-        probs = " · ".join(f'<span style="color:{COLORS[v]}">{LABELS[v]} {r[f"p_{v}"] * 100:.0f} %</span>'
-                           for v in ("favorable", "review", "unfavorable") if r[f"p_{v}"] > 0)
+        probs = " · ".join(f'<span style="color:{COLORS[v]}">{LABELS[v]} {pct}</span>' for v, pct in verdict_shares(r))
         rows.append(f"<tr><td>{esc(r['site_id'])}</td><td>{esc(LABELS[r['verdict']])}</td><td>{probs}</td>"
                     f"<td class=num>{number(r['score_p05'])}–{number(r['score_p95'])}</td>"
                     f"<td class=num>{r['rank_p05']}–{r['rank_p95']}</td><td>{esc(r['hinge'] or '—')}</td>"

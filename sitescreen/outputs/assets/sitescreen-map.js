@@ -395,7 +395,7 @@
     var s = S.s.map(function (col) { return decodeDict(col, n); });
     return {
       n: n, xy: c, score: score, verdict: verdict, rank: rank, radius: radius, fp: G, fpIndex: fpIndex,
-      bbox: bbox, id: S.id, name: S.name, rec: S.rec, dec: decodeDict(S.dec, n), reasons: reasons, m: m, s: s,
+      bbox: bbox, id: S.id, name: S.name, rec: S.rec, dec: decodeDict(S.dec, n), stab: decodeDict(S.stab, n), reasons: reasons, m: m, s: s,
       index: new GridIndex(bbox, n)
     };
   }
@@ -541,6 +541,8 @@
     if (D.rec && D.rec[i]) h += '<div class="ss-records">Records: ' + esc(D.rec[i]) + '</div>';
     var dec = D.dec ? D.dec(i) : null;  // the reviewers' decisions, worded in Python (record/decisions.py)
     if (dec) h += '<div class="ss-decisions">Review decisions:<br>' + esc(dec).replace(/\n/g, '<br>') + '</div>';
+    var stab = D.stab ? D.stab(i) : null;  // verdicts under sampled weightings, worded in Python (rules/wording.py)
+    if (stab) h += '<div class="ss-stability">' + esc(stab.charAt(0).toUpperCase() + stab.slice(1)) + '</div>';
     return h + '</div>';
   }
 
