@@ -205,19 +205,25 @@ def pid_alive(pid: int) -> bool:
         return True  # no /proc: trust the signal
 
 
-def _unlocked(folder: Path) -> bool:
+def folder_locked(folder: Path) -> bool | None:
+    """Whether another process holds ``folder``'s ``flock`` (a run writing it); None when the folder
+    cannot be opened. Probing takes and at once releases the lock."""
     try:
         fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     except OSError:
-        return False
+        return None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except BlockingIOError:
         return False
+    except BlockingIOError:
+        return True
     finally:
-        os.close(fd)
+        os.close(fd)  # closing releases a lock taken here
 
 
-__all__ = ["process_pool", "simple_queue", "stop_pool", "die_with_parent", "scratch_dir", "clean_stale_scratch", "WATCH_SECONDS",
+def _unlocked(folder: Path) -> bool:
+    return folder_locked(folder) is False
+
+
+__all__ = ["folder_locked", "pid_alive", "process_pool", "simple_queue", "stop_pool", "die_with_parent", "scratch_dir", "clean_stale_scratch", "WATCH_SECONDS",
            "STOP_SECONDS"]

@@ -121,6 +121,8 @@ def check_surfaces(out, tmp, browser, monkeypatch):
             assert row["measured"] == cells[1] == c["measurement_text"], (sid, c["name"])
             assert row["suitability"] == cells[2] == c["suitability_text"], (sid, c["name"])
             assert row["weight"] == cells[3] == c["effective_weight_text"] == weight_text(m["effective_weight"])
+            if verdict != "excluded":  # the points (suitability × effective weight × 100): report as explain
+                assert cells[4] == c["points_text"], (sid, c["name"], cells[4], c["points_text"])
             assert row["source"] == f"source: {c['source']}"
             rule = "; ".join(row["rules"][:1] + ([row["exclusion"]] if row["exclusion"] else []))
             assert rule == c["rule"] or (not rule and c["rule"].startswith("informational")), (sid, c["name"])

@@ -225,3 +225,22 @@ def test_a_huc_level_assigns_by_the_majority_at_that_level_not_a_prefix(split_ru
     fp = sites.loc["1001"].geometry
     assert coarse.loc["170601", "area_km2"] == pytest.approx(fp.intersection(east).area / 1e6, rel=1e-9)
     assert 0.55 < fp.intersection(east).area / fp.area < 0.65
+
+
+def test_overwrite_replaces_only_an_earlier_rollup(tiny_run, tmp_path):
+    """--overwrite replaces an earlier roll-up, never the --by file itself, the run's results or any
+    other file of that suffix (each left byte for byte)."""
+    import shutil
+    out, path = tiny_run
+    units = tmp_path / "units.gpkg"
+    shutil.copy(path, units)  # the --by file, a GeoPackage like a roll-up
+    for target in (units, out / "sites.gpkg", out / "sites.csv"):
+        before = target.read_bytes()
+        assert_error(run_cli(["rollup", str(out), "--by", f"{units}:county", "--out", str(target), "--overwrite"]),
+                     [str(target), "not a roll-up", "--overwrite replaces only an earlier roll-up"], 1)
+        assert target.read_bytes() == before
+    for name in ("r.gpkg", "r.csv"):  # an earlier roll-up is replaced
+        target = tmp_path / name
+        assert run_cli(["rollup", str(out), "--by", f"{units}:county", "--out", str(target)]).exit_code == 0
+        res = run_cli(["rollup", str(out), "--by", f"{units}:county", "--out", str(target), "--overwrite"])
+        assert res.exit_code == 0, res.output

@@ -29,7 +29,7 @@ from sitescreen.rules.verdicts import COLORS as VERDICT_COLORS
 from sitescreen.rules.verdicts import LABELS as VERDICT_LABELS
 from sitescreen.rules.verdicts import OTHER_COLOR, meanings, thresholds
 from sitescreen.rules.verdicts import VERDICTS as VERDICT_ORDER
-from sitescreen.rules.wording import (NOT_EVALUATED, not_evaluated_text, site_chain, exclusion_text, measure_text, number, score_text,
+from sitescreen.rules.wording import (NOT_EVALUATED, not_evaluated_text, points, points_text, site_chain, exclusion_text, measure_text, number, score_text,
                                       search_radius, suitability_text, transform_text, weight_text)
 from sitescreen.values import is_missing, text, text_values
 from sitescreen.record.manifest import RunRecord, Tool, as_record
@@ -160,8 +160,7 @@ def _breakdowns(ranked: pd.DataFrame, criteria: list[dict[str, Any]]) -> str:
         for c in criteria:
             m = r.get(c["measure"]) if c["measure"] in r.index else None
             s = r.get(c["score"]) if c["score"] in r.index else None
-            s_ok = not is_missing(s)
-            contrib = f"{float(s) * c['effective'] * 100:.1f}" if s_ok and c["effective"] > 0 and r["verdict"] != "excluded" else "—"
+            contrib = points_text(points(s, c["effective"]) if r["verdict"] != "excluded" else None)  # as explain
             measured = NOT_EVALUATED if not c["evaluated"] else measure_text(m, c["unit"], c["radius"])
             cls = ' class="nodata"' if c["evaluated"] and is_missing(m) else ""
             rule = esc(c["rule"]) + (f'<br><span class="excl">{esc(c["exclusion"])}</span>' if c["exclusion"] else "")

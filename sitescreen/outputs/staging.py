@@ -32,7 +32,7 @@ from typing import Iterator
 
 import pyogrio
 
-from sitescreen.children import pid_alive
+from sitescreen.children import folder_locked, pid_alive
 from sitescreen.errors import OutputError, SitescreenError
 from sitescreen.record import manifest as runrecord
 from sitescreen.record.decisions import REVIEWS_FILE
@@ -260,16 +260,11 @@ CLAIM_SECONDS = 60.0
 def _owner(folder: Path) -> int | None:
     """The pid of the live run that holds ``folder``, or None when its run is gone."""
     m = re.search(r"\.pid(\d+)$", folder.name)
-    try:
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
+    locked = folder_locked(folder)
+    if locked is None:
         return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+    if locked:
         return int(m.group(1)) if m else -1
-    finally:
-        os.close(fd)  # closing releases a lock taken here
     if m and pid_alive(int(m.group(1))):
         try:
             young = time.time() - folder.stat().st_mtime < CLAIM_SECONDS

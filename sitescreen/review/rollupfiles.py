@@ -14,6 +14,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyogrio
 
 from sitescreen.errors import OutputError
 from sitescreen.outputs.staging import atomic_write_text, write_error
@@ -35,6 +36,9 @@ def write_rollup(r: Rollup, path: str | Path, overwrite: bool = False) -> Path:
         raise OutputError(f"{path} exists; give --overwrite to replace it")
     if path.exists() and not path.is_file():
         raise OutputError(f"{path} is not a file; give a .gpkg or .csv file name")
+    if path.exists() and not _is_rollup(path, r):
+        raise OutputError(f"{path}: not a roll-up written by sitescreen (a run's results, a layer or another "
+                          f"file); --overwrite replaces only an earlier roll-up; choose another file name")
     if not path.parent.is_dir():
         raise OutputError(f"{path}: folder {path.parent} does not exist")
     if suffix == ".csv":
@@ -55,6 +59,19 @@ def write_rollup(r: Rollup, path: str | Path, overwrite: bool = False) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _is_rollup(path: Path, r: Rollup) -> bool:
+    """Whether ``path`` is a roll-up this module wrote: a GeoPackage whose only layer is ``rollup``, or
+    a CSV whose header is a roll-up's (so ``--overwrite`` never replaces an input, e.g. the ``--by``
+    file itself, nor a run's sites.gpkg or sites.csv)."""
+    if path.suffix.lower() == ".csv":
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.readline().rstrip("\r\n") == ",".join(map(str, r.table.columns))
+    try:
+        return [str(name) for name, _ in pyogrio.list_layers(path)] == ["rollup"]
+    except Exception:  # noqa: BLE001 - not a GeoPackage GDAL can open: not ours
+        return False
 
 
 def rollup_display(r: Rollup):
