@@ -11,29 +11,17 @@ import pytest
 
 from fixtures_results import *  # noqa: F403
 from fixtures_results import make_manifest, make_sites
+from test_mapping import decode_uvarints  # the payload's varints, decoded as the map does
 from sitescreen.outputs import reweight
 from sitescreen.record.manifest import as_record
 from sitescreen.rules.profile import builtin_profiles, load_profile, profile_from_dict
 from sitescreen.rules.profilefile import Token, profile_toml, toml_text
 
 
-def _uvarints(text: str) -> list[int]:
-    out, v, f = [], 0, 1
-    for ch in text:
-        c = ord(ch) - 63
-        v += (c & 31) * f
-        if c & 32:
-            f *= 32
-        else:
-            out.append(v)
-            v, f = 0, 1
-    return out
-
-
 def _decode(col: dict, n: int) -> np.ndarray:
     if "f64" in col:
         return np.frombuffer(base64.b64decode(col["f64"]), dtype="<f8")
-    idx = np.array(_uvarints(col["idx"]))
+    idx = np.array(decode_uvarints(col["idx"]))
     vals = np.array([np.nan] + col["dict"])
     return vals[idx]
 
