@@ -45,6 +45,9 @@ DEFAULTS = {
                   "sigma": 0.9, "max_r": 40_000.0},
     "federal": {"n": 50_000, "seeds": 200_000, "blob_scale": 60_000.0},
     "watersheds": {"n": 100_000, "segment": 400.0, "densify": "canonical"},
+    # PAD-US-like stacking: each unit appears as 4-5 designations with nearly the same outline
+    "protected_stacked": {"units": 45_000, "members": [4, 5], "median_r": 500.0, "sigma": 0.9,
+                          "max_r": 40_000.0, "spike": 0.85, "r_scale": [0.92, 1.0], "jitter": 0.03},
 }
 
 
@@ -83,8 +86,9 @@ def _write(gdf: gpd.GeoDataFrame, path: Path) -> None:
 # ------------------------------------------------------------------------------- vector layers
 
 
-def star_polygons(rng, cx, cy, r, vmin=10, vmax=50) -> np.ndarray:
-    """Irregular star-shaped polygons (always valid), fully vectorized."""
+def star_polygons(rng, cx, cy, r, vmin=10, vmax=50, spike=0.55) -> np.ndarray:
+    """Irregular star-shaped polygons (always valid), fully vectorized; vertex radii are
+    uniform in [spike · r, r]."""
     n = cx.size
     k = rng.integers(vmin, vmax + 1, n)
     owner = np.repeat(np.arange(n), k)
@@ -94,7 +98,7 @@ def star_polygons(rng, cx, cy, r, vmin=10, vmax=50) -> np.ndarray:
     base = np.repeat(cum[start] - inc[start], k)
     total = np.repeat(np.add.reduceat(inc, start), k)
     ang = 2 * np.pi * (cum - base - inc) / total  # strictly increasing in [0, 2π)
-    rad = r[owner] * rng.uniform(0.55, 1.0, owner.size)
+    rad = r[owner] * rng.uniform(spike, 1.0, owner.size)
     xy = np.c_[cx[owner] + rad * np.cos(ang), cy[owner] + rad * np.sin(ang)]
     rings = shapely.linearrings(xy, indices=owner)
     return shapely.polygons(rings)
@@ -131,6 +135,39 @@ def gen_protected(path: Path, p: dict) -> None:
          "gap_status": rng.integers(1, 5, n).astype(np.int8)},
         geometry=geom[perm], crs=CRS)
     _write(gdf, path)
+
+
+def gen_protected_stacked(path: Path, p: dict) -> None:
+    """Protected units stacked 4-5 deep where covered, as PAD-US designations are (a unit's fee,
+    designation, easement and proclamation records share nearly one outline): each of
+    ``units`` random units is drawn ``members`` times, each member its own star polygon
+    (radius ``r_scale`` × the unit's, centre moved by up to ``jitter`` × r)."""
+    rng = np.random.default_rng([SEED, 6])
+    units = p["units"]
+    r = np.minimum(rng.lognormal(np.log(p["median_r"]), p["sigma"], units), p["max_r"])
+    cx, cy = rng.uniform(X0, X0 + SIDE, units), rng.uniform(Y0, Y0 + SIDE, units)
+    unit = np.repeat(np.arange(units), rng.integers(p["members"][0], p["members"][1] + 1, units))
+    shift, ang = r[unit] * rng.uniform(0, p["jitter"], unit.size), rng.uniform(0, 2 * np.pi, unit.size)
+    geom = star_polygons(rng, cx[unit] + shift * np.cos(ang), cy[unit] + shift * np.sin(ang),
+                         r[unit] * rng.uniform(*p["r_scale"], unit.size), spike=p["spike"])
+    perm = rng.permutation(unit.size)
+    designation = np.array(["fee", "designation", "easement", "proclamation"], dtype=object)
+    gdf = gpd.GeoDataFrame(
+        {"unit_id": np.arange(unit.size, dtype=np.int64), "parent_unit": unit[perm],
+         "designation": designation[rng.integers(0, designation.size, unit.size)],
+         "gap_status": rng.integers(1, 5, unit.size).astype(np.int8)},
+        geometry=geom[perm], crs=CRS)
+    _write(gdf, path)
+
+
+def stacking_depth(geom: np.ndarray, n: int = 200_000) -> tuple[float, float]:
+    """(share of the square covered, mean number of features over a covered point), estimated at
+    n seeded random points."""
+    rng = np.random.default_rng([SEED, 7])
+    pts = shapely.points(np.c_[rng.uniform(X0, X0 + SIDE, n), rng.uniform(Y0, Y0 + SIDE, n)])
+    hits = np.bincount(shapely.STRtree(geom).query(pts, predicate="intersects")[0], minlength=n)
+    covered = hits > 0
+    return float(covered.mean()), float(hits[covered].mean()) if covered.any() else 0.0
 
 
 def _voronoi(rng, n: int) -> np.ndarray:
@@ -235,6 +272,13 @@ def gen_dem(path: Path, size: int) -> None:
 def ensure_sites(n: int, data: Path = DATA) -> Path:
     """The footprints file with n sites (generated if missing or stale)."""
     return _cached(Path(data), f"sites_{n}.parquet", {"n": n}, lambda p: gen_sites(p, n))
+
+
+def ensure_protected_stacked(data: Path = DATA) -> Path:
+    """The stacked protected layer (generated if missing or stale): not in :func:`ensure`, so
+    the pipeline runs and the old keys keep their inputs."""
+    p = DEFAULTS["protected_stacked"]
+    return _cached(Path(data), "protected_stacked.parquet", p, lambda path: gen_protected_stacked(path, p))
 
 
 def ensure(sites: int, dem_size: int = 20_000, data: Path = DATA) -> dict[str, Path]:
