@@ -274,11 +274,13 @@ def ensure_sites(n: int, data: Path = DATA) -> Path:
     return _cached(Path(data), f"sites_{n}.parquet", {"n": n}, lambda p: gen_sites(p, n))
 
 
-def ensure_protected_stacked(data: Path = DATA) -> Path:
-    """The stacked protected layer (generated if missing or stale): not in :func:`ensure`, so
-    the pipeline runs and the old keys keep their inputs."""
-    p = DEFAULTS["protected_stacked"]
-    return _cached(Path(data), "protected_stacked.parquet", p, lambda path: gen_protected_stacked(path, p))
+def ensure_layer(name: str, data: Path = DATA) -> Path:
+    """One vector layer of DEFAULTS, ``<name>.parquet`` (generated if missing or stale). The
+    stacked protected layer is only here, not in :func:`ensure`: the pipeline runs and the old
+    keys keep their inputs."""
+    build = {"protected": gen_protected, "federal": gen_federal, "watersheds": gen_watersheds,
+             "protected_stacked": gen_protected_stacked}[name]
+    return _cached(Path(data), f"{name}.parquet", DEFAULTS[name], lambda p: build(p, DEFAULTS[name]))
 
 
 def ensure(sites: int, dem_size: int = 20_000, data: Path = DATA) -> dict[str, Path]:

@@ -1,0 +1,288 @@
+"""The engines a GIS engineer would pick instead: DuckDB spatial and SedonaDB, on the bench's data.
+
+Each peer computes the four vector criteria sitescreen computes, with the SQL a competent user
+would write (below, verbatim in ``SQL``), on the same sites file and layers; the answers are
+compared with our kernels' site by site. Every side reads the inputs a criterion needs once with
+its own reader (ours ``gpd.read_parquet``; DuckDB ``CREATE TABLE … FROM read_parquet``;
+SedonaDB ``read_parquet(…).to_memtable()``), and a criterion's time is that reading plus the
+query (or kernel) and fetching its answer into numpy:
+
+    vs_<peer>_<criterion> = peer time / our time        (higher: we are faster)
+    peer_max_diff_<peer>_<criterion> = largest |difference| from our answer
+
+A criterion a peer cannot compute is null, with a ``_reason`` key saying why: never faked.
+
+    python bench/peers.py [--sites 100000] [--stacked]   # standalone, on bench/data
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+import workload  # noqa: E402
+
+MAX_DISTANCE = 10_000.0  # the search radius of the distance criterion (m), as in bench/run.py
+PEERS = ("duckdb", "sedonadb")
+TOLERANCE = {"overlap": 1e-9, "distance": 1.0, "majority": 1e-9}  # beyond these a site "differs"
+
+
+def criteria(stacked: bool) -> dict[str, tuple[str, str]]:
+    """criterion -> (layer, kind): the four vector criteria, or the two on the stacked layer."""
+    if stacked:
+        return {"protected_overlap_stacked": ("protected_stacked", "union"),
+                "protected_distance_stacked": ("protected_stacked", "distance")}
+    return {"federal_overlap": ("federal", "sum"), "protected_overlap": ("protected", "union"),
+            "protected_distance": ("protected", "distance"), "huc12_majority": ("watersheds", "majority")}
+
+
+_PAIRS = "FROM sites s JOIN {layer} l ON ST_Intersects(s.geometry, l.geometry)"
+_MAJORITY_PAIRS = ("WITH pairs AS (SELECT s.site_id AS id, l.huc12 AS code, "
+                   "SUM(ST_Area(ST_Intersection(s.geometry, l.geometry))) AS a, MIN(ST_Area(s.geometry)) AS fa "
+                   + _PAIRS + " GROUP BY s.site_id, l.huc12) ")
+SQL = {
+    "sum": ("SELECT s.site_id AS id, SUM(ST_Area(ST_Intersection(s.geometry, l.geometry))) "
+            "/ MIN(ST_Area(s.geometry)) AS v " + _PAIRS + " GROUP BY s.site_id"),
+    "union": ("SELECT s.site_id AS id, ST_Area(ST_Union_Agg(ST_Intersection(s.geometry, l.geometry))) "
+              "/ MIN(ST_Area(s.geometry)) AS v " + _PAIRS + " GROUP BY s.site_id"),
+    ("duckdb", "distance"): ("SELECT s.site_id AS id, MIN(ST_Distance(s.geometry, l.geometry)) AS v "
+                             "FROM sites s JOIN {layer} l ON ST_DWithin(s.geometry, l.geometry, {radius}) "
+                             "GROUP BY s.site_id"),
+    # SedonaDB's nearest-neighbour join (its ST_DWithin join took 688 s on 100k sites: see README)
+    ("sedonadb", "distance"): ("SELECT s.site_id AS id, ST_Distance(s.geometry, l.geometry) AS v "
+                               "FROM sites s JOIN {layer} l ON ST_KNN(s.geometry, l.geometry, 1, false)"),
+    ("duckdb", "majority"): (_MAJORITY_PAIRS + "SELECT id, arg_max(code, a) AS code, SUM(a) / MIN(fa) AS v "
+                             "FROM pairs GROUP BY id"),
+    # no arg_max / max_by in SedonaDB 0.5: rank the pairs
+    ("sedonadb", "majority"): (_MAJORITY_PAIRS + ", ranked AS (SELECT id, code, SUM(a) OVER (PARTITION BY id) / fa AS v, "
+                               "row_number() OVER (PARTITION BY id ORDER BY a DESC) AS rk FROM pairs) "
+                               "SELECT id, code, v FROM ranked WHERE rk = 1"),
+}
+
+
+def sql_for(peer: str, kind: str, layer: str) -> str:
+    return SQL.get((peer, kind), SQL.get(kind, "")).format(layer=layer, radius=repr(MAX_DISTANCE))
+
+
+# ------------------------------------------------------------------------------- engines
+
+
+def duckdb_connect():
+    """A DuckDB connection with the spatial extension LOADed from the duckdb-ext-spatial wheel's
+    folder (never INSTALLed from the network), on as many threads as the machine has cores."""
+    import duckdb
+    import duckdb_ext
+
+    ext = Path(next(iter(duckdb_ext.__path__))) / "extensions"
+    if not any(ext.glob(f"v{duckdb.__version__}/*/spatial.duckdb_extension")):
+        raise RuntimeError(f"no spatial extension for duckdb {duckdb.__version__} in {ext} "
+                           "(duckdb-ext-spatial must have the same version as duckdb)")
+    con = duckdb.connect(config={"autoinstall_known_extensions": "false", "threads": os.cpu_count() or 1})
+    con.execute(f"SET extension_directory = '{ext}'")
+    con.execute("LOAD spatial")
+    return con
+
+
+class DuckDB:
+    name = "duckdb"
+
+    def __init__(self):
+        self.con = duckdb_connect()
+
+    def read(self, table: str, path: Path, columns: str) -> None:
+        self.con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT {columns} FROM read_parquet('{path}')")
+
+    def query(self, sql: str):
+        return self.con.execute(sql).df()
+
+    def drop(self, table: str) -> None:
+        self.con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+class SedonaDB:
+    name = "sedonadb"
+
+    def __init__(self):
+        import geoarrow.pyarrow  # noqa: F401  (the GeoArrow types SedonaDB hands back)
+        import sedonadb
+
+        self.sd = sedonadb.connect()
+
+    def read(self, table: str, path: Path, columns: str) -> None:
+        self.sd.read_parquet(str(path)).to_memtable().to_view(table, overwrite=True)
+
+    def query(self, sql: str):
+        return self.sd.sql(sql).to_pandas()
+
+    def drop(self, table: str) -> None:
+        self.sd.drop_view(table)
+
+
+# ------------------------------------------------------------------------------- the three sides
+
+
+COLUMNS = {"sites": "site_id, geometry", "watersheds": "huc12, geometry"}
+
+
+def timed(fn, *args):
+    t = time.perf_counter()
+    out = fn(*args)
+    return out, time.perf_counter() - t
+
+
+def ours(sites_path: Path, layers: dict[str, Path], crits: dict) -> tuple[dict, dict, dict]:
+    """Our kernels: (answers, seconds per criterion without reading, reading seconds per input)."""
+    import geopandas as gpd
+
+    from sitescreen.measure import nearest, overlap
+
+    import shapely
+
+    overlap.overlap_fraction(np.array([shapely.box(0, 0, 2, 2)]), np.array([shapely.box(1, 1, 3, 3)]))  # numba
+    frames, read = {}, {}  # (compiled or loaded from its cache before timing, as bench/run.py does)
+    for name, path in {"sites": sites_path, **layers}.items():
+        frames[name], read[name] = timed(gpd.read_parquet, path)
+    fp = frames["sites"].geometry.values
+    run = {"sum": lambda g, _: (overlap.overlap_fraction(fp, g), None),  # federal parcels never overlap
+           "union": lambda g, _: (overlap.overlap_fraction(fp, g), None),
+           "distance": lambda g, _: (nearest.nearest(fp, g, MAX_DISTANCE)[0], None),
+           "majority": lambda g, f: overlap.area_weighted(fp, g, f["huc12"].to_numpy(dtype=object), "majority")[::-1]}
+    answers, seconds = {}, {}
+    for crit, (layer, kind) in crits.items():
+        answers[crit], seconds[crit] = timed(run[kind], frames[layer].geometry.values, frames[layer])
+    return answers, seconds, read
+
+
+def peer_side(engine, sites_path: Path, site_ids: np.ndarray, layers: dict[str, Path], crits: dict):
+    """One peer: (answers or an exception per criterion, query seconds, reading seconds)."""
+    read = {}
+    for name, path in {"sites": sites_path, **layers}.items():
+        _, read[name] = timed(engine.read, name, path, COLUMNS.get(name, "geometry"))
+    answers, seconds = {}, {}
+    for crit, (layer, kind) in crits.items():
+        try:
+            df, seconds[crit] = timed(engine.query, sql_for(engine.name, kind, layer))
+        except Exception as exc:  # a function the peer lacks, an engine error: said, not faked
+            answers[crit] = exc
+            continue
+        answers[crit] = _aligned(df, site_ids, kind)
+    for name in read:
+        engine.drop(name)
+    return answers, seconds, read
+
+
+def _aligned(df, site_ids: np.ndarray, kind: str):
+    """A peer's (id, v[, code]) rows as arrays in the sites' order, filled where it has no row:
+    fraction 0, distance inf (and beyond the radius: ST_KNN has none), majority code None."""
+    import pandas as pd
+
+    df = df.set_index("id")
+    fill = np.inf if kind == "distance" else 0.0
+    v = np.array(pd.to_numeric(df["v"]).reindex(site_ids).fillna(fill), dtype=np.float64)
+    if kind == "distance":
+        v[v > MAX_DISTANCE] = np.inf
+    if kind != "majority":
+        return v, None
+    code = df["code"].astype(object).reindex(site_ids).to_numpy(dtype=object)
+    return v, np.where(pd.isna(code), None, code)
+
+
+# ------------------------------------------------------------------------------- comparing
+
+
+def compare(mine, theirs, kind: str) -> dict:
+    """Largest |difference| where both have a value, and how many sites differ: beyond the
+    tolerance, a value on one side only (a distance within the radius), or another majority code."""
+    a, b = mine[0], theirs[0]
+    both = np.isfinite(a) & np.isfinite(b)
+    diff = np.abs(a[both] - b[both])
+    tol = TOLERANCE["distance" if kind == "distance" else "majority" if kind == "majority" else "overlap"]
+    out = {"max_diff": float(diff.max()) if diff.size else None,
+           "n_differ": int((diff > tol).sum() + (np.isfinite(a) != np.isfinite(b)).sum()), "tolerance": tol}
+    if kind == "majority":
+        codes = np.asarray(mine[1] != theirs[1], dtype=bool)
+        out["n_code_differ"] = int(codes.sum())
+        out["n_differ"] += int((codes & ~(np.abs(a - b) > tol)).sum())  # each site counted once
+    return out
+
+
+def _reason(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"[:300]
+
+
+def measure(n_sites: int, *, stacked: bool = False, data: Path = workload.DATA, say=print) -> tuple[dict, dict]:
+    """Ours and both peers on ``n_sites`` bench sites (``sites_<n>.parquet``) and the bench layers
+    (or the stacked protected layer). Returns (the JSON keys, the details: seconds and differences)."""
+    crits = criteria(stacked)
+    sites_path = workload.ensure_sites(n_sites, data)
+    layers = _layer_paths(crits, data)
+    mine, t_mine, r_mine = ours(sites_path, layers, crits)
+    site_ids = pq.read_table(sites_path, columns=["site_id"])["site_id"].to_numpy()
+    keys, detail = {}, {"sites": n_sites, "layers": {k: str(v) for k, v in layers.items()},
+                        "ours": {"read_seconds": r_mine, "seconds": t_mine}}
+    for peer in PEERS:
+        detail[peer] = side = {"sql": {c: sql_for(peer, k, l) for c, (l, k) in crits.items()}}
+        try:
+            engine = {"duckdb": DuckDB, "sedonadb": SedonaDB}[peer]()
+            answers, t_peer, r_peer = peer_side(engine, sites_path, site_ids, layers, crits)
+        except Exception as exc:  # not installed, extension missing: every criterion null, said why
+            answers, t_peer, r_peer = {c: exc for c in crits}, {}, {}
+        side.update(read_seconds=r_peer, seconds=t_peer)
+        for crit, (layer, kind) in crits.items():
+            key = f"vs_{peer}_{crit}"
+            if isinstance(answers[crit], BaseException):
+                keys[key] = keys[f"peer_max_diff_{peer}_{crit}"] = None
+                keys[key + "_reason"] = side.setdefault("reasons", {})[crit] = _reason(answers[crit])
+                say(f"  {peer:9s} {crit:28s} not computed: {keys[key + '_reason']}")
+                continue
+            ours_s = r_mine["sites"] + r_mine[layer] + t_mine[crit]
+            peer_s = r_peer["sites"] + r_peer[layer] + t_peer[crit]
+            side.setdefault("compare", {})[crit] = cmp = compare(mine[crit], answers[crit], kind)
+            keys[key] = round(peer_s / ours_s, 2)
+            keys[f"peer_max_diff_{peer}_{crit}"] = cmp["max_diff"]
+            say(f"  {peer:9s} {crit:28s} {peer_s:8.2f} s vs ours {ours_s:6.2f} s: {keys[key]:6.2f}×; "
+                f"max |diff| {_fmt(cmp['max_diff'])}, {cmp['n_differ']:,} of {n_sites:,} sites beyond {cmp['tolerance']:g}"
+                + (f" ({cmp['n_code_differ']:,} other majority codes)" if "n_code_differ" in cmp else ""))
+        if not stacked:
+            keys[f"vs_{peer}_all"] = _all(r_mine, t_mine, r_peer, t_peer, crits)
+    return keys, detail
+
+
+def _fmt(x) -> str:
+    return "n/a" if x is None else f"{x:.1e}"
+
+
+def _all(r_mine, t_mine, r_peer, t_peer, crits) -> float | None:
+    """All criteria with every input read once: peer seconds / ours (None unless the peer did all)."""
+    if set(t_peer) != set(crits):
+        return None
+    return round((sum(r_peer.values()) + sum(t_peer.values())) / (sum(r_mine.values()) + sum(t_mine.values())), 2)
+
+
+def _layer_paths(crits: dict, data: Path) -> dict[str, Path]:
+    return {name: workload.ensure_layer(name, data) for name in sorted({layer for layer, _ in crits.values()})}
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description="DuckDB spatial and SedonaDB against sitescreen's kernels")
+    ap.add_argument("--sites", type=int, default=100_000)
+    ap.add_argument("--stacked", action="store_true", help="the stacked protected layer (2 criteria)")
+    ap.add_argument("--data", type=Path, default=workload.DATA)
+    args = ap.parse_args(argv)
+    keys, detail = measure(args.sites, stacked=args.stacked, data=args.data)
+    print(json.dumps({**keys, "peers": detail}))
+
+
+if __name__ == "__main__":
+    main()
