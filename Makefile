@@ -12,7 +12,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all venv demo test browser bench bench-quick bench-maps qgis qgis-check clean
+.PHONY: all venv demo test browser bench-deps bench bench-quick bench-maps qgis qgis-check clean
 
 all: test
 
@@ -36,14 +36,19 @@ demo: $(STAMP)
 test: $(STAMP) browser
 	$(BIN)/python -m pytest
 
-bench: $(STAMP) browser
+# the bench extra (DuckDB + its spatial extension, SedonaDB) into a venv made before it was added
+bench-deps: $(STAMP)
+	@$(BIN)/python -c "import duckdb, duckdb_ext, sedonadb, geoarrow.pyarrow, rasterstats, psutil" 2>/dev/null || \
+	  $(BIN)/python -m pip install --quiet -e '.[bench]'
+
+bench: bench-deps browser
 	$(BIN)/python bench/run.py --sites 1000000
 	$(BIN)/python bench/maps.py
 
 bench-maps: $(STAMP) browser
 	$(BIN)/python bench/maps.py
 
-bench-quick: $(STAMP)
+bench-quick: bench-deps
 	$(BIN)/python bench/run.py --sites 100000 --quick
 
 # Debian's QGIS and its Python bindings (the system python3, not the venv's).

@@ -9,6 +9,7 @@ query (or kernel) and fetching its answer into numpy:
 
     vs_<peer>_<criterion> = peer time / our time        (higher: we are faster)
     peer_max_diff_<peer>_<criterion> = largest |difference| from our answer
+    peer_n_differ_<peer>_<criterion> = sites differing beyond 1e-9 (fractions) / 1 m (distances)
 
 A criterion a peer cannot compute is null, with a ``_reason`` key saying why: never faked.
 
@@ -89,6 +90,7 @@ def duckdb_connect():
         raise RuntimeError(f"no spatial extension for duckdb {duckdb.__version__} in {ext} "
                            "(duckdb-ext-spatial must have the same version as duckdb)")
     con = duckdb.connect(config={"autoinstall_known_extensions": "false", "threads": os.cpu_count() or 1})
+    con.execute("SET enable_progress_bar = false")
     con.execute(f"SET extension_directory = '{ext}'")
     con.execute("LOAD spatial")
     return con
@@ -127,6 +129,9 @@ class SedonaDB:
 
     def drop(self, table: str) -> None:
         self.sd.drop_view(table)
+
+
+ENGINES = {"duckdb": DuckDB, "sedonadb": SedonaDB}
 
 
 # ------------------------------------------------------------------------------- the three sides
@@ -225,16 +230,20 @@ def measure(n_sites: int, *, stacked: bool = False, data: Path = workload.DATA, 
     """Ours and both peers on ``n_sites`` bench sites (``sites_<n>.parquet``) and the bench layers
     (or the stacked protected layer). Returns (the JSON keys, the details: seconds and differences)."""
     crits = criteria(stacked)
-    sites_path = workload.ensure_sites(n_sites, data)
-    layers = _layer_paths(crits, data)
+    return measure_files(workload.ensure_sites(n_sites, data), _layer_paths(crits, data), crits, say=say)
+
+
+def measure_files(sites_path: Path, layers: dict[str, Path], crits: dict, *, say=print) -> tuple[dict, dict]:
+    """:func:`measure` on given files: ``layers`` maps the layer names of ``crits`` to GeoParquet."""
     mine, t_mine, r_mine = ours(sites_path, layers, crits)
     site_ids = pq.read_table(sites_path, columns=["site_id"])["site_id"].to_numpy()
+    n_sites = site_ids.size
     keys, detail = {}, {"sites": n_sites, "layers": {k: str(v) for k, v in layers.items()},
                         "ours": {"read_seconds": r_mine, "seconds": t_mine}}
     for peer in PEERS:
         detail[peer] = side = {"sql": {c: sql_for(peer, k, l) for c, (l, k) in crits.items()}}
         try:
-            engine = {"duckdb": DuckDB, "sedonadb": SedonaDB}[peer]()
+            engine = ENGINES[peer]()
             answers, t_peer, r_peer = peer_side(engine, sites_path, site_ids, layers, crits)
         except Exception as exc:  # not installed, extension missing: every criterion null, said why
             answers, t_peer, r_peer = {c: exc for c in crits}, {}, {}
@@ -242,7 +251,7 @@ def measure(n_sites: int, *, stacked: bool = False, data: Path = workload.DATA, 
         for crit, (layer, kind) in crits.items():
             key = f"vs_{peer}_{crit}"
             if isinstance(answers[crit], BaseException):
-                keys[key] = keys[f"peer_max_diff_{peer}_{crit}"] = None
+                keys[key] = keys[f"peer_max_diff_{peer}_{crit}"] = keys[f"peer_n_differ_{peer}_{crit}"] = None
                 keys[key + "_reason"] = side.setdefault("reasons", {})[crit] = _reason(answers[crit])
                 say(f"  {peer:9s} {crit:28s} not computed: {keys[key + '_reason']}")
                 continue
@@ -251,10 +260,11 @@ def measure(n_sites: int, *, stacked: bool = False, data: Path = workload.DATA, 
             side.setdefault("compare", {})[crit] = cmp = compare(mine[crit], answers[crit], kind)
             keys[key] = round(peer_s / ours_s, 2)
             keys[f"peer_max_diff_{peer}_{crit}"] = cmp["max_diff"]
+            keys[f"peer_n_differ_{peer}_{crit}"] = cmp["n_differ"]
             say(f"  {peer:9s} {crit:28s} {peer_s:8.2f} s vs ours {ours_s:6.2f} s: {keys[key]:6.2f}×; "
                 f"max |diff| {_fmt(cmp['max_diff'])}, {cmp['n_differ']:,} of {n_sites:,} sites beyond {cmp['tolerance']:g}"
                 + (f" ({cmp['n_code_differ']:,} other majority codes)" if "n_code_differ" in cmp else ""))
-        if not stacked:
+        if not any(c.endswith("_stacked") for c in crits):  # the four criteria, not the stacked pair
             keys[f"vs_{peer}_all"] = _all(r_mine, t_mine, r_peer, t_peer, crits)
     return keys, detail
 
@@ -272,6 +282,35 @@ def _all(r_mine, t_mine, r_peer, t_peer, crits) -> float | None:
 
 def _layer_paths(crits: dict, data: Path) -> dict[str, Path]:
     return {name: workload.ensure_layer(name, data) for name in sorted({layer for layer, _ in crits.values()})}
+
+
+def stacked_step(n_cmp: int, n_peers: int, n_overlay: int, overlay, *, data: Path = workload.DATA,
+                 say=print) -> tuple[dict, dict]:
+    """The stacked protected layer (4-5 deep where covered): our overlap fraction and distance on
+    ``n_cmp`` sites, ``overlay`` (bench/run.py's gpd.overlay + dissolve) on ``n_overlay`` of them
+    scaled linearly, and both peers on ``n_peers`` sites. Keys end in ``_stacked``."""
+    import geopandas as gpd
+
+    layer_path = workload.ensure_layer("protected_stacked", data)
+    sites = gpd.read_parquet(workload.ensure_sites(n_cmp, data))
+    layer = gpd.read_parquet(layer_path)
+    share, depth = workload.stacking_depth(layer.geometry.values)
+    say(f"  {len(layer):,} features, {share:.1%} of the square covered, {depth:.2f} deep where covered")
+    mine, t_mine, _ = ours(workload.ensure_sites(n_cmp, data), {"protected_stacked": layer_path}, criteria(True))
+    idx = np.sort(np.random.default_rng(7).choice(len(sites), size=min(n_overlay, len(sites)), replace=False))
+    ref, t_ov = timed(overlay, sites.iloc[idx], layer)
+    t_ov *= len(sites) / len(idx)
+    diff = float(np.nanmax(np.abs(ref - mine["protected_overlap_stacked"][0][idx])))
+    keys = {"protected_stacked_depth": round(depth, 2), "protected_stacked_covered_share": round(share, 3),
+            "protected_overlap_stacked_seconds": round(t_mine["protected_overlap_stacked"], 2),
+            "protected_distance_stacked_seconds": round(t_mine["protected_distance_stacked"], 2),
+            "overlap_vs_overlay_stacked": round(t_ov / t_mine["protected_overlap_stacked"], 2)}
+    say(f"  ours on {n_cmp:,} sites: overlap {t_mine['protected_overlap_stacked']:.2f} s, distance "
+        f"{t_mine['protected_distance_stacked']:.2f} s; gpd.overlay + dissolve on {len(idx):,} sites scaled: "
+        f"{t_ov:.1f} s, {keys['overlap_vs_overlay_stacked']:.1f}× ours (max |difference| {diff:.1e})")
+    peer_keys, detail = measure(n_peers, stacked=True, data=data, say=say)
+    detail["overlay_max_diff"] = diff
+    return {**keys, **peer_keys}, detail
 
 
 def main(argv=None) -> None:

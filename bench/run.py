@@ -244,6 +244,7 @@ def main(argv=None) -> None:
     sub_overlay = 5_000 if args.quick else 10_000
     sub_nearest = 20_000 if args.quick else 100_000
     sub_rasterstats = 1_000 if args.quick else 2_000
+    sub_peers = 20_000 if args.quick else n_cmp  # DuckDB and SedonaDB are slow: fewer sites in quick runs
     half = args.sites // 2
 
     say(f"sitescreen bench: {args.sites:,} sites, DEM {args.dem_size:,}², "
@@ -394,6 +395,15 @@ def main(argv=None) -> None:
     with stage("sensitivity"):
         sens_idaho = sens_bench.measure(runs / f"sites_{args.sites}" / "manifest.json", 332, 10_000)
         sens_big = sens_bench.measure(runs / f"sites_{args.sites}" / "manifest.json", args.sites, 1_000)
+    import peers  # bench/peers.py: DuckDB spatial and SedonaDB, the same data in the same run
+    say(f"\n[7] peers: DuckDB spatial and SedonaDB, the four vector criteria on {sub_peers:,} sites "
+        f"(peer time / ours, each side reading its inputs)")
+    with stage("peers: four vector criteria"):
+        peer_keys, peer_detail = peers.measure(sub_peers, data=args.data, say=say)
+    say("\n[8] the stacked protected layer (PAD-US-like, 4-5 deep): ours, gpd.overlay, the peers")
+    with stage("stacked protected layer"):
+        stacked_keys, stacked_detail = peers.stacked_step(n_cmp, sub_peers, sub_overlay, alt_overlay,
+                                                          data=args.data, say=say)
     result = {
         "overlap_vs_overlay": round(overlap_vs_overlay, 2),
         "distance_vs_sjoin_nearest": round(distance_vs_sjoin, 2),
@@ -410,6 +420,8 @@ def main(argv=None) -> None:
         "sensitivity_332x10000_seconds": sens_idaho["seconds"],
         f"sensitivity_{args.sites}x1000_seconds": sens_big["seconds"],
         f"sensitivity_{args.sites}x1000_peak_rss_gb": sens_big["peak_rss_gb"],
+        **peer_keys,
+        **stacked_keys,
         "sites": args.sites,
         "quick": args.quick,
         "dem_size": args.dem_size,
@@ -424,7 +436,13 @@ def main(argv=None) -> None:
                          "peak RSS of the child (psutil sampling every 50 ms, and ru_maxrss)"),
             "dask": f"{n_cmp} sites, whole CLI run local vs --engine dask --workers {args.dask_workers}; "
                     f"measure stage alone {measure_speedup:.2f}x",
+            "peers": f"DuckDB and SedonaDB on sites_{sub_peers}.parquet ({sub_peers} sites, same generator); a criterion's "
+                     "time = reading the sites and its layer + the query (ours: + the kernel); vs_<peer>_all: every "
+                     "input read once + all four criteria",
+            "stacked": f"protected_stacked.parquet; ours on {n_cmp} sites, overlay on {sub_overlay} scaled linearly, "
+                       f"peers on {sub_peers}",
         },
+        "peers": {"four": peer_detail, "stacked": stacked_detail},
         "stages": {k: {kk: round(vv, 3) for kk, vv in v.items()} for k, v in RESULTS.items()},
         "pipeline_runs": {name: {"seconds": round(r["seconds"], 2), "peak_rss_gb": round(r["peak_rss_gb"], 3),
                                  "timings": r["timings"]}
