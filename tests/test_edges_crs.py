@@ -349,6 +349,54 @@ def _(w, **_):
     tw.write_csv(w.sites, tw.deposit_rows((("1", "North (synthetic)", 0.0, 85.0), ("2", "South (synthetic)", 0.0, -85.0))))
 
 
+# ---------------------------------------------------------------------------------------------
+# A raster's grid must place its cells truly: a rotated or sheared geotransform (read north-up,
+# every cell would lie elsewhere) is refused with advice that works (issue 9 probes).
+
+PLANE_SLOPE_DEG = 22.0  # steeper than the profile's 20° threshold: every footprint is all steep
+
+
+def rotated_plane_dem(path: Path, degrees: float = 10.0) -> Path:
+    """A plane rising PLANE_SLOPE_DEG to the east (values from each cell centre's true easting), on a
+    grid of 100 m cells rotated by ``degrees`` (UTM 11N), covering the tiny world's sites."""
+    import rasterio
+    from affine import Affine
+    x0, y0, x1, y1 = gpd.GeoSeries([shapely.box(-114.75, 44.3, -114.15, 44.75)], crs=4326).to_crs(26911).total_bounds
+    n = int(np.ceil(max(x1 - x0, y1 - y0) * 1.3 / 100.0))
+    t = Affine.translation(x0 - 0.15 * (x1 - x0), y1 + 0.15 * (y1 - y0)) @ Affine.rotation(degrees) @ Affine.scale(100.0, -100.0)
+    rows, cols = np.mgrid[0:n, 0:n] + 0.5
+    east = t.c + t.a * cols + t.b * rows
+    z = (np.tan(np.radians(PLANE_SLOPE_DEG)) * (east - x0)).astype("float32")
+    with rasterio.open(path, "w", driver="GTiff", width=n, height=n, count=1, dtype="float32", crs="EPSG:26911",
+                       transform=t, nodata=-9999.0) as dst:
+        dst.write(z, 1)
+    return path
+
+
+@case("dem-rotated-geotransform", "dem.tif", "rotated or sheared", "north-up", "gdalwarp")
+def _(w, **_):
+    w.layers.append(f"dem={rotated_plane_dem(w.root / 'dem.tif')}")
+
+
+def test_a_rotated_dem_once_crashed_and_its_advice_works(tmp_path):
+    """A rotated DEM gave a Python traceback (exactextract: rotated rasters are not supported). The
+    advice (gdalwarp to a north-up grid) gives the plane's numbers: every footprint all steep."""
+    import shutil
+    import subprocess
+    if not shutil.which("gdalwarp"):
+        pytest.skip("gdalwarp is not installed")
+    w = tw.build(tmp_path / "w")
+    dem = rotated_plane_dem(w.root / "dem.tif")
+    r = run_cli([*w.args(), "--layer", f"dem={dem}"])
+    msg = r.stderr.strip().splitlines()[-1]
+    advice = msg[msg.index("(gdalwarp") + 1: msg.index(") and give")]
+    subprocess.run(advice.split(), cwd=w.root, check=True, capture_output=True)
+    r = run_cli([*w.args(), "--layer", f"dem={w.root / 'north-up.tif'}"])
+    assert r.exit_code == 0, r.output
+    got = pd.read_csv(w.out / "sites.csv", dtype={"site_id": str})
+    assert (got["m_steep_terrain"] == 1.0).all(), got["m_steep_terrain"]
+
+
 @pytest.mark.parametrize("name", list(CASES), ids=list(CASES))
 def test_crs_edge(name, tmp_path, monkeypatch, request):
     run_case(CASES, name, tmp_path, monkeypatch, request)

@@ -15,7 +15,7 @@ import shapely
 from pyproj import CRS
 
 from sitescreen.errors import LayerConfigError, LayerDataError
-from sitescreen.inputs.check import check_coordinates, repair
+from sitescreen.inputs.check import check_coordinates, check_finite, repair
 from sitescreen.inputs.coverage import layer_coverage
 from sitescreen.inputs.crs import to_crs
 from sitescreen.inputs.probe import feature_count, file_stamp, layer_where, read_info, total_bounds
@@ -75,6 +75,7 @@ def load_vector(spec: LayerSpec, run_crs: CRS, bbox_lonlat: tuple | None = None,
     n_read = len(gdf)
     geoms = gdf.geometry.to_numpy() if gdf.geometry.name in gdf else np.full(n_read, None)
     src = to_crs(src_crs, where)
+    check_finite(geoms, where, None, "feature")
     # The read is limited to the sites' reach: check the whole file's extent against its CRS, so a
     # layer whose coordinates do not fit its CRS is refused instead of silently contributing nothing
     # (and the part read is not judged alone: a file in EPSG:5070 may hold Hawaii as well as CONUS).
