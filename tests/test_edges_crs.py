@@ -175,6 +175,31 @@ def test_polar_sites_get_a_crs_centred_on_them(tmp_path):
     np.testing.assert_allclose(got.loc[ids, "m_federal_land"], 1.0, rtol=1e-9)
 
 
+def test_a_lonlat_layer_round_a_pole_keeps_its_area(tmp_path):
+    """A cap written in lon/lat as a box, ``box(-180, 88, 180, 90)`` (its south edge is the whole 88°
+    parallel), once collapsed to a line when projected vertex by vertex: federal share 0 and no
+    setback, exit 0. Its numbers are those of the same caps written in a polar CRS."""
+    sites = tuple((str(3100 + i), f"Polar {i} (synthetic)", float(lon), 89.2) for i, lon in enumerate(range(-180, 180, 60)))
+    pole = "+proj=laea +lat_0=90 +lon_0=0 +datum=WGS84 +units=m +no_defs"
+    got = {}
+    for how in ("polar", "lonlat"):
+        root = tmp_path / how
+        root.mkdir()
+        csv = tw.write_csv(root / "deposits.csv", tw.deposit_rows(sites))
+        caps = {"polar": (_cap(89.5), _cap(88.0)), "lonlat": (shapely.box(-180, 89.5, 180, 90), shapely.box(-180, 88, 180, 90))}[how]
+        crs = pole if how == "polar" else "EPSG:4326"
+        prot = tw.write_vector(tw.wilderness_frame([caps[0]], crs=crs), root / "cap.gpkg")
+        fed = tw.write_vector(tw.padus_frame([caps[1]], crs=crs), root / "federal.gpkg", layer="padus")
+        assert gpd.read_file(prot).crs == CRS(crs)
+        got[how] = screened(tw.World(root=root, sites=csv, protected=prot, federal=fed, out=root / "out",
+                                     layers=[f"protected={prot}", f"federal_land={fed}:padus"]))
+    ids = [s[0] for s in sites]
+    assert got["polar"].loc[ids, "m_protected_setback"].between(30_000, 35_000).all()
+    np.testing.assert_allclose(got["lonlat"].loc[ids, "m_federal_land"], 1.0, rtol=1e-9)
+    np.testing.assert_allclose(got["lonlat"].loc[ids, "m_protected_setback"], got["polar"].loc[ids, "m_protected_setback"],
+                               rtol=1e-4)
+
+
 def test_hawaii_site_with_the_shared_wilderness_file(tmp_path, shared_data):
     """The National Atlas wilderness (EPSG:5070, CONUS + Alaska + Hawaii) for a site in Hawaii:
     not refused for lying outside CONUS, and the setback is the true distance."""

@@ -331,6 +331,49 @@ def test_a_scaled_dem_once_gave_a_wrong_slope_share_with_exit_0(tmp_path):
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
 
 
+# ---------------------------------------------------------------------------------------------
+# HUC codes stored as numbers lose their leading zeros (01701020 → 1701020): cut to a level they
+# would name another watershed. They are text of the width their field names (issue 9 probes).
+
+
+def _watershed(w, codes, name: str = "huc8") -> str:
+    """Two watershed polygons, west and east of lon -114.45, with ``codes`` in field ``name``."""
+    gdf = gpd.GeoDataFrame({name: codes, "name": ["West (synthetic)", "East (synthetic)"]},
+                           geometry=[shapely.box(-115, 44, -114.45, 45), shapely.box(-114.45, 44, -114, 45)], crs=4326)
+    return f"watershed={tw.write_vector(gdf, w.root / 'wbd.gpkg', layer='WBDHU8')}:WBDHU8"
+
+
+def test_huc_codes_stored_as_numbers_get_their_leading_zeros_back(tmp_path):
+    """Numeric HUC-8 codes once gave m_watershed '1701020' and a HUC-4 roll-up unit '1701' (exit 0)."""
+    got = {}
+    for how, codes in (("text", ["01701020", "17010205"]), ("numbers", [1701020, 17010205])):
+        w = tw.build(tmp_path / how)
+        w.layers.append(_watershed(w, codes))
+        r = run_cli(w.args())
+        assert r.exit_code == 0, r.output
+        sites = pd.read_csv(w.out / "sites.csv", dtype=str)
+        r = run_cli(["rollup", str(w.out), "--by", "huc4", "--json"])
+        assert r.exit_code == 0, r.output
+        rollup = json.loads(r.stdout)
+        assert rollup.pop("source").startswith(str(w.root / "wbd.gpkg"))
+        got[how] = sites, rollup
+    pd.testing.assert_frame_equal(got["numbers"][0], got["text"][0])
+    assert set(got["numbers"][0]["m_watershed"]) == {"01701020", "17010205"}
+    assert got["numbers"][1] == got["text"][1]
+    assert {u["unit"] for u in got["numbers"][1]["units"]} - {"outside every unit"} == {"0170", "1701"}
+
+
+@case("huc-number-longer-than-its-level", "wbd.gpkg", "field 'huc8' holds numbers", "leading zeros", "of 8 digits",
+      "store the field as text")
+def _(w, **_):
+    w.layers.append(_watershed(w, [1701020, 170102051]))
+
+
+@case("huc-number-not-whole", "wbd.gpkg", "field 'huc8' holds numbers", "store the field as text")
+def _(w, **_):
+    w.layers.append(_watershed(w, [17010205.5, 17010206.0]))
+
+
 @pytest.mark.parametrize("name", list(CASES), ids=list(CASES))
 def test_edge(name, tmp_path, monkeypatch, request):
     run_case(CASES, name, tmp_path, monkeypatch, request)

@@ -20,6 +20,7 @@ from sitescreen.inputs.coverage import layer_coverage
 from sitescreen.inputs.crs import to_crs
 from sitescreen.inputs.probe import feature_count, file_stamp, layer_where, read_info, total_bounds
 from sitescreen.inputs.read import choose_layer, read_table
+from sitescreen.inputs.reproject import to_run_crs
 from sitescreen.inputs.schemas import Schema
 from sitescreen.inputs.spec import LayerSpec
 
@@ -109,7 +110,7 @@ def load_vector(spec: LayerSpec, run_crs: CRS, bbox_lonlat: tuple | None = None,
     if "name" not in out:
         out["name"] = None
     if not src.equals(run_crs):
-        out = out.to_crs(run_crs)
+        out = out.set_geometry(to_run_crs(out.geometry, run_crs, polygonal))
     out = _canonical_order(out)
     kind, coverage, states = layer_coverage(spec, schema, run_crs)
     extent = _box_in(total, src, run_crs) if total is not None else None
