@@ -54,6 +54,7 @@ def process_pool(max_workers: int, *, initializer: Callable | None = None, inita
     import multiprocessing
     from multiprocessing import util
     _start_tracker()
+    os.environ[PARENT_ENV] = str(os.getpid())  # read by the children as they start (early_die_with_parent)
     pool = ProcessPoolExecutor(max_workers=max_workers, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_child_init,
                                initargs=(os.getpid(), initializer, initargs))
@@ -118,6 +119,30 @@ def _child_init(parent: int, initializer: Callable | None, initargs: tuple) -> N
     if initializer is not None:
         initializer(*initargs)
     die_with_parent(parent)
+
+
+#: The environment variable naming the pid of a process that starts pool children (:func:`process_pool`).
+PARENT_ENV = "SITESCREEN_POOL_PARENT"
+
+
+def early_die_with_parent() -> None:
+    """At a spawned child's first import of sitescreen, before its heavy imports (seconds on a busy
+    machine): be killed when the parent named by :data:`PARENT_ENV` dies, so a parent killed while
+    the child is still starting takes it along (:func:`die_with_parent` adds the watchdog later).
+    Only a child being spawned by that process asks; any other process is left alone."""
+    import sys
+    parent = os.environ.get(PARENT_ENV, "")
+    spawn = sys.modules.get("multiprocessing.process")
+    starting = spawn is not None and getattr(spawn.current_process(), "_inheriting", False)  # spawn's bootstrap
+    if not starting or not parent.isdigit():
+        return
+    if os.getppid() != int(parent):
+        if not pid_alive(int(parent)):  # it spawned this child and died before the child got here
+            _parent_gone()
+        return  # spawned by another process (which inherited the variable): left alone
+    _set_pdeathsig(signal.SIGKILL)
+    if os.getppid() != int(parent):  # the parent died before the request was in place
+        _parent_gone()
 
 
 def die_with_parent(parent: int) -> None:

@@ -175,6 +175,31 @@ def test_polar_sites_get_a_crs_centred_on_them(tmp_path):
     np.testing.assert_allclose(got.loc[ids, "m_federal_land"], 1.0, rtol=1e-9)
 
 
+def test_a_lonlat_layer_round_a_pole_keeps_its_area(tmp_path):
+    """A cap written in lon/lat as a box, ``box(-180, 88, 180, 90)`` (its south edge is the whole 88°
+    parallel), once collapsed to a line when projected vertex by vertex: federal share 0 and no
+    setback, exit 0. Its numbers are those of the same caps written in a polar CRS."""
+    sites = tuple((str(3100 + i), f"Polar {i} (synthetic)", float(lon), 89.2) for i, lon in enumerate(range(-180, 180, 60)))
+    pole = "+proj=laea +lat_0=90 +lon_0=0 +datum=WGS84 +units=m +no_defs"
+    got = {}
+    for how in ("polar", "lonlat"):
+        root = tmp_path / how
+        root.mkdir()
+        csv = tw.write_csv(root / "deposits.csv", tw.deposit_rows(sites))
+        caps = {"polar": (_cap(89.5), _cap(88.0)), "lonlat": (shapely.box(-180, 89.5, 180, 90), shapely.box(-180, 88, 180, 90))}[how]
+        crs = pole if how == "polar" else "EPSG:4326"
+        prot = tw.write_vector(tw.wilderness_frame([caps[0]], crs=crs), root / "cap.gpkg")
+        fed = tw.write_vector(tw.padus_frame([caps[1]], crs=crs), root / "federal.gpkg", layer="padus")
+        assert gpd.read_file(prot).crs == CRS(crs)
+        got[how] = screened(tw.World(root=root, sites=csv, protected=prot, federal=fed, out=root / "out",
+                                     layers=[f"protected={prot}", f"federal_land={fed}:padus"]))
+    ids = [s[0] for s in sites]
+    assert got["polar"].loc[ids, "m_protected_setback"].between(30_000, 35_000).all()
+    np.testing.assert_allclose(got["lonlat"].loc[ids, "m_federal_land"], 1.0, rtol=1e-9)
+    np.testing.assert_allclose(got["lonlat"].loc[ids, "m_protected_setback"], got["polar"].loc[ids, "m_protected_setback"],
+                               rtol=1e-4)
+
+
 def test_hawaii_site_with_the_shared_wilderness_file(tmp_path, shared_data):
     """The National Atlas wilderness (EPSG:5070, CONUS + Alaska + Hawaii) for a site in Hawaii:
     not refused for lying outside CONUS, and the setback is the true distance."""
@@ -347,6 +372,54 @@ def _(w, **_):
 @case("sites-at-both-poles", "sites span", "no single CRS")
 def _(w, **_):
     tw.write_csv(w.sites, tw.deposit_rows((("1", "North (synthetic)", 0.0, 85.0), ("2", "South (synthetic)", 0.0, -85.0))))
+
+
+# ---------------------------------------------------------------------------------------------
+# A raster's grid must place its cells truly: a rotated or sheared geotransform (read north-up,
+# every cell would lie elsewhere) is refused with advice that works (issue 9 probes).
+
+PLANE_SLOPE_DEG = 22.0  # steeper than the profile's 20° threshold: every footprint is all steep
+
+
+def rotated_plane_dem(path: Path, degrees: float = 10.0) -> Path:
+    """A plane rising PLANE_SLOPE_DEG to the east (values from each cell centre's true easting), on a
+    grid of 100 m cells rotated by ``degrees`` (UTM 11N), covering the tiny world's sites."""
+    import rasterio
+    from affine import Affine
+    x0, y0, x1, y1 = gpd.GeoSeries([shapely.box(-114.75, 44.3, -114.15, 44.75)], crs=4326).to_crs(26911).total_bounds
+    n = int(np.ceil(max(x1 - x0, y1 - y0) * 1.3 / 100.0))
+    t = Affine.translation(x0 - 0.15 * (x1 - x0), y1 + 0.15 * (y1 - y0)) @ Affine.rotation(degrees) @ Affine.scale(100.0, -100.0)
+    rows, cols = np.mgrid[0:n, 0:n] + 0.5
+    east = t.c + t.a * cols + t.b * rows
+    z = (np.tan(np.radians(PLANE_SLOPE_DEG)) * (east - x0)).astype("float32")
+    with rasterio.open(path, "w", driver="GTiff", width=n, height=n, count=1, dtype="float32", crs="EPSG:26911",
+                       transform=t, nodata=-9999.0) as dst:
+        dst.write(z, 1)
+    return path
+
+
+@case("dem-rotated-geotransform", "dem.tif", "rotated or sheared", "north-up", "gdalwarp")
+def _(w, **_):
+    w.layers.append(f"dem={rotated_plane_dem(w.root / 'dem.tif')}")
+
+
+def test_a_rotated_dem_once_crashed_and_its_advice_works(tmp_path):
+    """A rotated DEM gave a Python traceback (exactextract: rotated rasters are not supported). The
+    advice (gdalwarp to a north-up grid) gives the plane's numbers: every footprint all steep."""
+    import shutil
+    import subprocess
+    if not shutil.which("gdalwarp"):
+        pytest.skip("gdalwarp is not installed")
+    w = tw.build(tmp_path / "w")
+    dem = rotated_plane_dem(w.root / "dem.tif")
+    r = run_cli([*w.args(), "--layer", f"dem={dem}"])
+    msg = r.stderr.strip().splitlines()[-1]
+    advice = msg[msg.index("(gdalwarp") + 1: msg.index(") and give")]
+    subprocess.run(advice.split(), cwd=w.root, check=True, capture_output=True)
+    r = run_cli([*w.args(), "--layer", f"dem={w.root / 'north-up.tif'}"])
+    assert r.exit_code == 0, r.output
+    got = pd.read_csv(w.out / "sites.csv", dtype={"site_id": str})
+    assert (got["m_steep_terrain"] == 1.0).all(), got["m_steep_terrain"]
 
 
 @pytest.mark.parametrize("name", list(CASES), ids=list(CASES))

@@ -12,6 +12,7 @@ import json
 import re
 import shutil
 import zipfile
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -112,6 +113,57 @@ def _(w, **_):
 @case("utf16-without-byte-order-mark", "deposits.csv", "not UTF-8", "re-save the file as UTF-8")
 def _(w, **_):
     w.sites.write_bytes(w.sites.read_text().encode("utf-16-le"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 9 probes: a grid has no columns to blame; a byte-order mark is not a TOML error.
+
+
+@case("grid-aoi-outside-every-layer", "--aoi: no cell of the grid", "give an area of interest the layers cover",
+      "lat -89.")
+def _(w, **_):
+    w.command = ["screen", "--aoi", "-10,-90,10,-85", "--grid", "50000", *sum((["--layer", s] for s in w.layers), []),
+                 "--out", str(w.out), "--no-map", "--no-report"]
+
+
+@case("config-grid-aoi-outside-every-layer", "run.toml: [run] aoi: no cell of the grid", "layers that cover it")
+def _(w, **_):
+    w.write_config(tw.CONFIG.replace('path = "deposits.csv"\nradius_m = 1000', "grid_cell_m = 20000")
+                   .replace('profile = "federal-safeguards"', 'profile = "federal-safeguards"\naoi = [100, 30, 101, 31]'))
+
+
+@pytest.mark.parametrize("name", ["grid-aoi-outside-every-layer", "config-grid-aoi-outside-every-layer"])
+def test_a_grid_outside_the_layers_does_not_blame_columns(name, tmp_path, monkeypatch, request):
+    """The grid's message once asked whether the longitude/latitude columns were swapped (a grid has
+    none) and gave the corners of the cells' box (lat 74.9 for an area of interest north of 80°)."""
+    msg = run_case(CASES, name, tmp_path, monkeypatch, request)
+    assert "swapped" not in msg and "columns" not in msg
+
+
+@pytest.mark.parametrize("which", ["config", "profile", "jobs"])
+def test_toml_files_with_a_byte_order_mark_read_as_without(which, tmp_path):
+    """Windows editors write a UTF-8 byte-order mark: it once gave 'not valid TOML: Invalid statement
+    (at line 1, column 1)'. With or without it, the run's numbers are the same."""
+    results = []
+    for bom in (b"", b"\xef\xbb\xbf"):
+        w = tw.build(tmp_path / f"w{len(bom)}")
+        w.write_config(tw.CONFIG)
+        args = w.args()
+        if which == "profile":
+            prof = w.root / "mine.toml"
+            prof.write_bytes(bom + (Path(tw.__file__).parents[1] / "layers/profiles/federal-safeguards.toml").read_bytes())
+            args += ["--profile", str(prof)]
+        elif which == "jobs":
+            (w.root / "jobs.toml").write_bytes(bom + b'[[jobs]]\nname = "one"\nconfig = "run.toml"\nout = "out"\n')
+            args = ["batch", str(w.root / "jobs.toml")]
+        target = w.config if which == "config" else None
+        if target is not None:
+            target.write_bytes(bom + target.read_bytes())
+        r = run_cli(args)
+        assert r.exit_code == 0, r.output
+        results.append(pd.read_csv(w.out / "sites.csv", dtype=str))
+    assert len(results[0]) == len(tw.SITES)
+    pd.testing.assert_frame_equal(results[0], results[1])
 
 
 @pytest.mark.parametrize("name", list(CASES), ids=list(CASES))

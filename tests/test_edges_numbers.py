@@ -13,6 +13,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 from pyproj import CRS
@@ -249,6 +250,128 @@ def _(w, **_):
 def _(w, **_):
     w.write_config(tw.CONFIG)
     w.command = ["screen", str(w.sites), "--config", str(w.config), "--out", str(w.out)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Coordinates and cell values are numbers too: a coordinate that is not finite (1e400 overflows to
+# infinity) and a raster band storing scaled values are refused where they enter (issue 9 probes).
+
+
+@case("sites-wkt-coordinate-1e400", "deposits.csv", "1 line(s)", "not a finite number", "(line 3)", "1e400")
+def _(w, **_):
+    rows = tw.deposit_rows()
+    rows[1]["location"] = "POINT (-114.4 1e400)"
+    tw.write_csv(w.sites, rows)
+
+
+@case("sites-lonlat-columns-inf", "deposits.csv", "(line 2)", "not a finite number")
+def _(w, **_):
+    w.sites.write_text("record_id,lon,lat\nA1,inf,44.5\nA2,-114.4,44.55\n", encoding="utf-8")
+
+
+@case("sites-geopackage-infinite-coordinate", "sites.gpkg", "(record 2)", "not a finite number")
+def _(w, **_):
+    pts = [shapely.Point(x, y) for _, _, x, y in tw.SITES]
+    pts[1] = shapely.Point(-np.inf, 44.55)
+    w.sites = tw.write_vector(gpd.GeoDataFrame({"site_id": [s[0] for s in tw.SITES]}, geometry=pts, crs=4326),
+                              w.root / "sites.gpkg")
+
+
+@case("layer-polygon-with-an-infinite-vertex", "protected.gpkg", "1 feature(s)", "not a finite number")
+def _(w, **_):
+    box = shapely.box(*tw.WILDERNESS_BOX)
+    bad = shapely.Polygon([*box.exterior.coords[:2], (np.inf, 44.5), *box.exterior.coords[2:]])
+    path = tw.write_vector(tw.wilderness_frame([box, bad]), w.root / "protected.gpkg")
+    w.layers[0] = f"protected={path}"
+
+
+def steep_dem(path: Path, scale: float | None = None) -> Path:
+    """A DEM (UTM 11N, 100 m cells) whose slope varies from 10° to 25° west to east (its true
+    values); with ``scale`` the band stores value / scale and declares the scale (GDAL's convention)."""
+    import rasterio
+    from affine import Affine
+    x0, _, x1, y1 = gpd.GeoSeries([shapely.box(-114.7, 44.35, -114.2, 44.7)], crs=4326).to_crs(26911).total_bounds
+    w = h = int(np.ceil((x1 - x0) / 100.0))
+    slope = np.radians(10 + 15 * np.sin(np.arange(w) / 9.0) ** 2)
+    z = np.broadcast_to(1000 + np.cumsum(np.tan(slope)) * 100.0, (h, w)).astype("float32")
+    with rasterio.open(path, "w", driver="GTiff", width=w, height=h, count=1, dtype="float32", crs="EPSG:26911",
+                       transform=Affine(100.0, 0, x0, 0, -100.0, y1), nodata=-9999.0) as dst:
+        dst.write(z if scale is None else (z / scale).astype("float32"), 1)
+        if scale is not None:
+            dst.scales, dst.offsets = (scale,), (0.0,)
+    return path
+
+
+@case("dem-band-stores-scaled-values", "dem.tif", "band 1 stores scaled values", "scale 0.1", "gdal_translate -unscale")
+def _(w, **_):
+    w.layers.append(f"dem={steep_dem(w.root / 'dem.tif', scale=0.1)}")
+
+
+def test_a_scaled_dem_once_gave_a_wrong_slope_share_with_exit_0(tmp_path):
+    """Read raw, a DEM storing elevation / 0.1 made every footprint 100 % steep (exit 0). The advice
+    (gdal_translate -unscale) gives the numbers of the DEM holding the true values."""
+    import shutil
+    import subprocess
+    if not shutil.which("gdal_translate"):
+        pytest.skip("gdal_translate is not installed")
+    true, scaled = (tw.build(tmp_path / n) for n in ("true", "scaled"))
+    true.layers.append(f"dem={steep_dem(true.root / 'dem.tif')}")
+    r = run_cli(true.args())
+    assert r.exit_code == 0, r.output
+    want = pd.read_csv(true.out / "sites.csv", dtype={"site_id": str})["m_steep_terrain"]
+    assert want.between(0.01, 0.99).all()  # a share the scale would change
+    dem = steep_dem(scaled.root / "dem.tif", scale=0.1)
+    r = run_cli([*scaled.args(), "--layer", f"dem={dem}"])
+    msg = r.stderr.strip().splitlines()[-1]
+    advice = msg[msg.index("(gdal_translate") + 1: msg.index(") and give")]
+    subprocess.run(advice.split(), cwd=scaled.root, check=True, capture_output=True)
+    r = run_cli([*scaled.args(), "--layer", f"dem={scaled.root / 'unscaled.tif'}"])
+    assert r.exit_code == 0, r.output
+    got = pd.read_csv(scaled.out / "sites.csv", dtype={"site_id": str})["m_steep_terrain"]
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
+
+
+# ---------------------------------------------------------------------------------------------
+# HUC codes stored as numbers lose their leading zeros (01701020 → 1701020): cut to a level they
+# would name another watershed. They are text of the width their field names (issue 9 probes).
+
+
+def _watershed(w, codes, name: str = "huc8") -> str:
+    """Two watershed polygons, west and east of lon -114.45, with ``codes`` in field ``name``."""
+    gdf = gpd.GeoDataFrame({name: codes, "name": ["West (synthetic)", "East (synthetic)"]},
+                           geometry=[shapely.box(-115, 44, -114.45, 45), shapely.box(-114.45, 44, -114, 45)], crs=4326)
+    return f"watershed={tw.write_vector(gdf, w.root / 'wbd.gpkg', layer='WBDHU8')}:WBDHU8"
+
+
+def test_huc_codes_stored_as_numbers_get_their_leading_zeros_back(tmp_path):
+    """Numeric HUC-8 codes once gave m_watershed '1701020' and a HUC-4 roll-up unit '1701' (exit 0)."""
+    got = {}
+    for how, codes in (("text", ["01701020", "17010205"]), ("numbers", [1701020, 17010205])):
+        w = tw.build(tmp_path / how)
+        w.layers.append(_watershed(w, codes))
+        r = run_cli(w.args())
+        assert r.exit_code == 0, r.output
+        sites = pd.read_csv(w.out / "sites.csv", dtype=str)
+        r = run_cli(["rollup", str(w.out), "--by", "huc4", "--json"])
+        assert r.exit_code == 0, r.output
+        rollup = json.loads(r.stdout)
+        assert rollup.pop("source").startswith(str(w.root / "wbd.gpkg"))
+        got[how] = sites, rollup
+    pd.testing.assert_frame_equal(got["numbers"][0], got["text"][0])
+    assert set(got["numbers"][0]["m_watershed"]) == {"01701020", "17010205"}
+    assert got["numbers"][1] == got["text"][1]
+    assert {u["unit"] for u in got["numbers"][1]["units"]} - {"outside every unit"} == {"0170", "1701"}
+
+
+@case("huc-number-longer-than-its-level", "wbd.gpkg", "field 'huc8' holds numbers", "leading zeros", "of 8 digits",
+      "store the field as text")
+def _(w, **_):
+    w.layers.append(_watershed(w, [1701020, 170102051]))
+
+
+@case("huc-number-not-whole", "wbd.gpkg", "field 'huc8' holds numbers", "store the field as text")
+def _(w, **_):
+    w.layers.append(_watershed(w, [17010205.5, 17010206.0]))
 
 
 @pytest.mark.parametrize("name", list(CASES), ids=list(CASES))

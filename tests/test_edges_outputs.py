@@ -512,6 +512,8 @@ EDITS = {
     "sites.csv": lambda out: (out / "sites.csv").write_text((out / "sites.csv").read_text().replace('"1001"', '"1009"', 1)),
     "map.html": lambda out: _flip_byte(out / "map.html"),
     "report.html": lambda out: _flip_byte(out / "report.html"),
+    "sites.gpkg": lambda out: _flip_byte(out / "sites.gpkg"),  # any byte, not only a site's values
+    "sites.csvt": lambda out: (out / "sites.csvt").write_text((out / "sites.csvt").read_text().replace('"Real"', '"String"', 1)),
 }
 
 

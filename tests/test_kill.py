@@ -146,6 +146,19 @@ def test_killed_batch_leaves_no_process(demo_dir, tmp_path):
     assert not list((tmp_path / "out").glob(".sitescreen-partial-*"))
 
 
+def test_killed_verify_leaves_no_process(demo_dir, tmp_path):
+    """`verify` re-runs the screening with its raster side process: killed the moment that process
+    appears (still starting), every process of it is gone within 5 s (once 8.5 s on a busy machine)."""
+    out = tmp_path / "out"
+    run = _run(["screen", "--config", str(demo_dir / "sitescreen.toml"), "--no-map", "--no-report", "--out", str(out)])
+    assert run.returncode == 0, run.stderr
+    seen = _kill_when(["verify", str(out)], lambda root, seen: any(_side(p) for p in seen.values()))
+    _assert_all_die(seen)
+    again = _run(["verify", str(out)])
+    assert again.returncode == 0, again.stdout + again.stderr
+    _clean(again.stderr)
+
+
 # ---------------------------------------------------------------------------------------------
 # The mechanism itself (sitescreen.children), case by case: a parent that owns one pool child
 
@@ -199,6 +212,54 @@ def test_pool_child_dies_with_its_parent(tmp_path, mode):
             proc.kill()
         proc.stderr.close()
     _assert_all_die(seen)
+
+
+EARLY = '''
+import sys, time
+from pathlib import Path
+import sitescreen.children as ch
+
+def nap(s):
+    time.sleep(s)
+
+if __name__ == "__mp_main__":  # the child, re-importing this script as it starts: a slow start-up
+    Path(sys.argv[1]).touch()
+    time.sleep(20)
+
+if __name__ == "__main__":
+    pool = ch.process_pool(1)
+    pool.submit(nap, 120)
+    time.sleep(120)
+'''
+
+
+def test_pool_child_killed_with_its_parent_while_it_is_still_starting(tmp_path):
+    """A child spends seconds importing before it is set up (die_with_parent): a parent killed then
+    once left it alive that long (8.5 s for `verify` on a busy machine). Asked for at its first import
+    of sitescreen, the kernel kills it with the parent."""
+    script, marker = tmp_path / "owner.py", tmp_path / "child-starting"
+    script.write_text(EARLY, encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, str(script), str(marker)], env=ENV, stderr=subprocess.PIPE, text=True)
+    root = psutil.Process(proc.pid)
+    seen: dict[int, psutil.Process] = {}
+    try:
+        t0 = time.monotonic()
+        while not marker.exists() and time.monotonic() - t0 < 60:
+            time.sleep(0.05)
+        assert marker.exists(), "the pool's child never started"
+        seen = {c.pid: c for c in root.children(recursive=True) if _side(c)}
+        assert seen, "no child seen"
+        proc.kill()
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.stderr.close()
+    t0 = time.monotonic()
+    while _alive(seen) and time.monotonic() - t0 < 2.0:  # well before its start-up (20 s) ends
+        time.sleep(0.05)
+    _assert_all_die(seen)
+    assert time.monotonic() - t0 < 2.0
 
 
 def test_batch_workers_with_side_processes_exit(tmp_path, monkeypatch):

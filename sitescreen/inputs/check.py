@@ -105,6 +105,25 @@ def check_mapped_fields(schema: Schema, columns: list[str], where: str) -> None:
                 f"fields present: {', '.join(map(str, columns)) or 'none'}")
 
 
+_FINITE_CHUNK = 50_000  # geometries whose coordinates check_finite looks at together
+
+
+def check_finite(geoms: np.ndarray, where: str, first: int | None = 1, unit: str = "record") -> None:
+    """Refuse geometries with a coordinate that is not a finite number (``1e400`` overflows to
+    infinity, ``nan``): measured, they would give wrong numbers or none. ``first`` is the number of
+    the first geometry in the file's own terms (2 for the first data line of a CSV; None: not known)."""
+    found = []
+    for start in range(0, len(geoms), _FINITE_CHUNK):  # in pieces: the coordinates of a national layer are GBs
+        xy, idx = shapely.get_coordinates(geoms[start:start + _FINITE_CHUNK], include_z=False, return_index=True)
+        found.append(np.unique(idx[~np.isfinite(xy).all(axis=1)]) + start)
+    bad = np.concatenate(found) if found else np.zeros(0, dtype=int)
+    if len(bad):
+        shown = "" if first is None else f" ({unit} " + ", ".join(str(int(i) + first) for i in bad[:10]) + (
+            " …" if len(bad) > 10 else "") + ")"
+        raise LayerDataError(f"{where}: {len(bad)} {unit}(s) have a coordinate that is not a finite number{shown}; "
+                             f"coordinates must be finite (a value like 1e400 overflows to infinity)")
+
+
 def check_coordinates(bounds: np.ndarray, crs: CRS, where: str, n: int) -> None:
     """Refuse coordinates that cannot be in ``crs`` (e.g. metres in a file tagged EPSG:4326)."""
     if n == 0 or not np.all(np.isfinite(bounds)):

@@ -19,6 +19,7 @@ from pyproj import CRS
 from sitescreen.errors import LayerDataError
 from sitescreen.inputs.check import check_coordinates, check_path, repair
 from sitescreen.inputs.crs import to_crs
+from sitescreen.inputs.reproject import to_run_crs
 from sitescreen.inputs.probe import field_names, file_stamp, layer_where
 from sitescreen.inputs.read import read_table
 from sitescreen.inputs.schemas import Schema
@@ -70,7 +71,7 @@ def declared_coverage(spec: LayerSpec, run_crs: CRS):
     src = to_crs(src_crs, where)
     check_coordinates(shapely.total_bounds(geoms), src, where, len(geoms))
     area = shapely.union_all(repair(np.asarray(geoms, dtype=object), True)[0])
-    area = gpd.GeoSeries([area], crs=src).to_crs(run_crs).iloc[0]
+    area = to_run_crs(gpd.GeoSeries([area], crs=src), run_crs, True).iloc[0]
     shapely.prepare(area)  # for the checks on the main thread; measuring threads prepare private copies
     return area
 

@@ -15,11 +15,12 @@ import shapely
 from pyproj import CRS
 
 from sitescreen.errors import LayerConfigError, LayerDataError
-from sitescreen.inputs.check import check_coordinates, repair
+from sitescreen.inputs.check import check_coordinates, check_finite, repair
 from sitescreen.inputs.coverage import layer_coverage
 from sitescreen.inputs.crs import to_crs
 from sitescreen.inputs.probe import feature_count, file_stamp, layer_where, read_info, total_bounds
 from sitescreen.inputs.read import choose_layer, read_table
+from sitescreen.inputs.reproject import to_run_crs
 from sitescreen.inputs.schemas import Schema
 from sitescreen.inputs.spec import LayerSpec
 
@@ -75,6 +76,7 @@ def load_vector(spec: LayerSpec, run_crs: CRS, bbox_lonlat: tuple | None = None,
     n_read = len(gdf)
     geoms = gdf.geometry.to_numpy() if gdf.geometry.name in gdf else np.full(n_read, None)
     src = to_crs(src_crs, where)
+    check_finite(geoms, where, None, "feature")
     # The read is limited to the sites' reach: check the whole file's extent against its CRS, so a
     # layer whose coordinates do not fit its CRS is refused instead of silently contributing nothing
     # (and the part read is not judged alone: a file in EPSG:5070 may hold Hawaii as well as CONUS).
@@ -108,7 +110,7 @@ def load_vector(spec: LayerSpec, run_crs: CRS, bbox_lonlat: tuple | None = None,
     if "name" not in out:
         out["name"] = None
     if not src.equals(run_crs):
-        out = out.to_crs(run_crs)
+        out = out.set_geometry(to_run_crs(out.geometry, run_crs, polygonal))
     out = _canonical_order(out)
     kind, coverage, states = layer_coverage(spec, schema, run_crs)
     extent = _box_in(total, src, run_crs) if total is not None else None

@@ -18,15 +18,17 @@ field a definition maps.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any, Mapping
 
+import numpy as np
 import pandas as pd
 
-from sitescreen.errors import LayerConfigError
+from sitescreen.errors import LayerConfigError, LayerDataError
 from sitescreen.inputs.tomlfile import check_keys
 
 COVERAGES = ("global", "features", "states", "declared")
@@ -89,7 +91,7 @@ class Schema:
                     f"{where}: field {' or '.join(repr(a) for a in alts)} (mapped to {canon!r}) "
                     f"not found; fields present: {', '.join(map(str, df.columns)) or 'none'}"
                 )
-            out[canon] = df[col]
+            out[canon] = _huc_codes(df[col], col, where) if canon == "huc" else df[col]
         for canon, rule in self.values.items():
             if rule.value is not None:
                 out[canon] = rule.value
@@ -108,6 +110,21 @@ class Schema:
             if canon in out:
                 out[canon] = _convert(out[canon], kind, canon, where)
         return out
+
+
+def _huc_codes(s: pd.Series, col: str, where: str) -> pd.Series:
+    """HUC codes are digit text of a fixed width (01010001): a numeric field has lost their leading
+    zeros, which would put a site in another HUC-2/4/6 when codes are cut to a level. Padded back to the
+    width the field's name gives (huc8: 8 digits), or refused where the name gives none."""
+    if not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+        return s
+    level = re.fullmatch(r"huc(\d+)", str(col), re.IGNORECASE)
+    num = s.dropna().astype("float64")
+    width = int(level.group(1)) if level else 0
+    if not width or not (num == np.floor(num)).all() or (num < 0).any() or (num >= 10.0 ** width).any():
+        raise LayerDataError(f"{where}: field {col!r} holds numbers, but HUC codes are text with leading zeros "
+                             f"(e.g. 01010001){f' of {width} digits' if width else ''}; store the field as text")
+    return s.astype("Int64").astype("string").str.zfill(width).astype(object).where(s.notna(), None)
 
 
 def _convert(s: pd.Series, kind: str, canon: str, where: str) -> pd.Series:

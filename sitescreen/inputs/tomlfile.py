@@ -23,7 +23,7 @@ def read_toml(path: Path, what: str, error: type[SitescreenError], hint: str = "
         raise error(f"{path}: {what} file is a directory, expected a .toml file")
     raw = path.read_bytes()
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        data = tomllib.loads(raw.decode("utf-8-sig"))  # a byte-order mark (Windows editors) is not TOML
     except UnicodeDecodeError:
         raise error(f"{path}: {what} file is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:

@@ -10,6 +10,7 @@ manifest) through the one loop of :mod:`sitescreen.run.stream`. Writing files is
 from __future__ import annotations
 
 import logging
+import shlex
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -167,12 +168,17 @@ def _check_reach(config: RunConfig, fp: np.ndarray, crs: CRS, vectors: list[Load
         return  # some extent unknown: cannot tell
     if any(shapely.intersects(fp, r).any() for r in reach):
         return
-    where = str(config.sites.path) if config.sites is not None else "the grid of sites"
-    s = np.round(gpd.GeoSeries([shapely.box(*shapely.total_bounds(fp))], crs=crs).to_crs(4326).total_bounds, 3)
+    s = np.round(gpd.GeoSeries(fp, crs=crs).to_crs(4326).total_bounds, 3)  # the sites', not their box's corners
     lyr = np.round(gpd.GeoSeries([v.extent for v in vectors], crs=crs).to_crs(4326).total_bounds, 3)
+    spans = (f"span lon {s[0]:g} to {s[2]:g}, lat {s[1]:g} to {s[3]:g}; "
+             f"layers span lon {lyr[0]:g} to {lyr[2]:g}, lat {lyr[1]:g} to {lyr[3]:g}")
+    if config.sites is None:  # a grid has no columns or CRS to blame: its area of interest is elsewhere
+        aoi = f"{config.config_path}: [run] aoi" if config.config_path else "--aoi"
+        raise LayerDataError(f"{aoi}: no cell of the grid over the area of interest lies "
+                             f"within any layer's extent (cells {spans}): give an area of interest the layers cover, "
+                             f"or layers that cover it")
     raise LayerDataError(
-        f"{where}: no site lies within any layer's extent (sites span lon {s[0]:g} to {s[2]:g}, lat {s[1]:g} to {s[3]:g}; "
-        f"layers span lon {lyr[0]:g} to {lyr[2]:g}, lat {lyr[1]:g} to {lyr[3]:g}): are the longitude/latitude "
+        f"{config.sites.path}: no site lies within any layer's extent (sites {spans}): are the longitude/latitude "
         f"columns swapped or the sites' CRS wrong? Otherwise give layers that cover the sites")
 
 
@@ -182,6 +188,7 @@ def raster_info(spec: LayerSpec, fp: np.ndarray, run_crs: CRS) -> RasterInfo:
     where = str(spec.path)
     try:
         with rasterio.open(spec.path) as src:
+            _check_cells(src, spec, where)  # first: the bounds of a rotated grid are not its cells'
             tag, bounds, count = src.crs, tuple(src.bounds), src.count
             grid = {"width": src.width, "height": src.height, "res": list(src.res), "nodata": src.nodata,
                     "dtype": src.dtypes[spec.band - 1] if spec.band <= count else None, "bands": count}
@@ -204,6 +211,22 @@ def raster_info(spec: LayerSpec, fp: np.ndarray, run_crs: CRS) -> RasterInfo:
             f"{where}: the raster's footprint {tuple(round(b, 1) for b in bounds)} ({crs_label(crs)}) does not overlap "
             f"any site; check the raster's CRS (override with crs = \"EPSG:…\") or leave the layer out")
     return info
+
+
+def _check_cells(src, spec: LayerSpec, where: str) -> None:
+    """Refuse a raster whose cells would be measured wrongly: a rotated or sheared grid (read as
+    north-up, every cell would lie elsewhere) or a band storing scaled values (scale/offset: the cell
+    values are not the quantity the rule measures)."""
+    t = src.transform
+    if t.b != 0 or t.d != 0:
+        raise LayerDataError(f"{where}: the raster's grid is rotated or sheared (geotransform "
+                             f"{', '.join(f'{v:.6g}' for v in tuple(t)[:6])}); "
+                             f"only north-up grids are measured: warp it first (gdalwarp -r bilinear {shlex.quote(str(spec.path))} north-up.tif) "
+                             f"and give the warped file")
+    if spec.band <= src.count and (src.scales[spec.band - 1] != 1 or src.offsets[spec.band - 1] != 0):
+        raise LayerDataError(f"{where}: band {spec.band} stores scaled values (scale {src.scales[spec.band - 1]:g}, "
+                             f"offset {src.offsets[spec.band - 1]:g}); only unscaled values are measured: write the "
+                             f"true values first (gdal_translate -unscale -ot Float32 {shlex.quote(str(spec.path))} unscaled.tif) and give that file")
 
 
 def load_layers(config: RunConfig, profile: Profile, run_crs: CRS, bounds, fp: np.ndarray

@@ -13,7 +13,7 @@ import shapely
 from pyproj import CRS
 
 from sitescreen.errors import LayerConfigError, LayerDataError
-from sitescreen.inputs.check import check_coordinates, repair
+from sitescreen.inputs.check import check_coordinates, check_finite, repair
 from sitescreen.inputs.crs import to_crs
 from sitescreen.inputs.read import read_table
 from sitescreen.inputs.spec import LayerSpec
@@ -76,6 +76,9 @@ def select_sites(gdf: gpd.GeoDataFrame, schema, spec: LayerSpec, opts: SiteOptio
     stats.located += int(keep.sum())
     if keep.any():
         geoms = _single_points(geoms, keep, attrs, where)
+        csv = spec.path.suffix.lower() == ".csv"
+        check_finite(np.where(keep, geoms, None), where, stats.records_read - len(gdf) + (2 if csv else 1),
+                     "line" if csv else "record")
         bounds = shapely.total_bounds(geoms[keep])
         check_coordinates(bounds, src, where, int(keep.sum()))
         _check_longitudes(bounds, src, where)
