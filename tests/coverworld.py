@@ -38,10 +38,21 @@ def link(root: Path, src: Path, name: str | None = None) -> Path:
     return root / name
 
 
+BASE_LAYERS = """[[layers]]
+role = "protected"
+path = "protected.geojson"
+[[layers]]
+role = "federal_land"
+path = "federal.gpkg"
+layer = "padus"
+"""
+
+
 def write_world(root: Path, lonlat: list[tuple[float, float]], state: str, radius_m: float,
-                extra: str = "", profile: str = "federal-safeguards") -> Path:
-    """Sites at ``lonlat`` on a synthetic federal unit, a synthetic wilderness 50 km east; the run
-    config with ``extra`` (a recipe's tables) appended. Returns the config's path."""
+                extra: str = "", profile: str = "federal-safeguards", base: bool = True) -> Path:
+    """Sites at ``lonlat`` on a synthetic federal unit, a synthetic wilderness 50 km east (without
+    them when not ``base``: for a profile of other roles); the run config with ``extra`` (a
+    recipe's tables) appended. Returns the config's path."""
     root.mkdir(parents=True, exist_ok=True)
     sites = [(str(5000 + i), f"Site {i} (synthetic)", x, y) for i, (x, y) in enumerate(lonlat)]
     rows = [dict(r, state_or_province=state) for r in deposit_rows(sites)]
@@ -60,14 +71,7 @@ path = "deposits.csv"
 radius_m = {radius_m}
 [run]
 profile = "{profile}"
-[[layers]]
-role = "protected"
-path = "protected.geojson"
-[[layers]]
-role = "federal_land"
-path = "federal.gpkg"
-layer = "padus"
-
+{BASE_LAYERS if base else ""}
 {extra}""", encoding="utf-8")
     return config
 
@@ -77,7 +81,7 @@ def screen(config: Path, *flags: str) -> gpd.GeoDataFrame:
     out = config.parent / "out"
     result = run_cli(["-q", "screen", "--config", str(config), "--out", str(out), "--no-map", "--no-report", *flags])
     assert result.exit_code == 0, result.output
-    return gpd.read_file(out / "sites.gpkg")
+    return gpd.read_file(out / "sites.gpkg", layer="sites")
 
 
 def profile_with(*names: str, weights: dict[str, float] | None = None) -> str:
