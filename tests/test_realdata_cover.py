@@ -7,6 +7,8 @@ synthetic, placed over the data; the federal-land and wilderness layers are synt
 
 from __future__ import annotations
 
+import json
+
 import geopandas as gpd
 import numpy as np
 import pytest
@@ -15,6 +17,8 @@ import shapely
 from pyproj import Transformer
 from rasterio.windows import Window, from_bounds
 
+from edgecases import run_cli
+from sitescreen.rules.wording import measure_text
 from coverworld import link, recipe, screen, write_world
 from sitescreen.measure.coverage import MIN_COVERAGE
 
@@ -79,6 +83,11 @@ def test_nlcd_wetland_shares_in_zion_equal_a_direct_computation(shared_data, tmp
     reasons = sites.loc[short, "reasons"].iloc[0]
     assert "no data for wetland_cover" not in reasons  # unweighted, no exclusion: informational only
     assert (sites["verdict"] != "incomplete").all()
+    result = run_cli(["explain", str(root / "out"), str(sites["site_id"].iloc[3]), "--json"])
+    crit = next(c for c in json.loads(result.stdout)["criteria"] if c["name"] == "wetland_cover")
+    assert crit["unit"] == "fraction" and crit["measurement"] == pytest.approx(got[3])
+    assert crit["measurement_text"] == measure_text(got[3], "fraction") and crit["measurement_text"].endswith(" %")
+    assert crit["measured"].endswith("nlcd2011_zion")
 
 
 def _dc_sites(nwi: gpd.GeoDataFrame) -> list[tuple[float, float]]:
