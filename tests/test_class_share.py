@@ -153,3 +153,36 @@ def test_a_footprint_mostly_on_no_data_cells_has_no_data(grid_path):
     assert m.nodata_reason[0] == ("outside the coverage of raster classes (only 30 % of the footprint on valid "
                                   f"cells; at least {MIN_COVERAGE:.0%} needed)")
     assert m.nodata_reason[1] == ""
+
+
+def test_cells_of_unknown_codes_are_no_data_when_the_known_codes_are_given(tmp_path):
+    """Code 0 (e.g. NLCD's "unclassified") is not one of the ``known`` codes: such cells count as no
+    data (outside the covered share, and under the minimum-coverage rule), not as another class."""
+    grid = class_grid()
+    grid[8:20, 6:14] = 0
+    path = write_classes(tmp_path / "classes.tif", grid)
+    known = [11, 41, 90, 95]
+    as_nodata = np.where(grid == 0, NODATA, grid)
+    fps = gpd.GeoSeries(FOOTPRINTS[:3] + [shapely.box(X0 + 6 * CELL + 20, Y0 - 18 * CELL, X0 + 13 * CELL, Y0 - 9 * CELL)],
+                        crs=CRS)
+    got = zonal_stats(fps, path, ["class_share"], classes=[90, 95], known=known, covered=True)
+    plain = zonal_stats(fps, path, ["class_share"], classes=[90, 95], covered=True)
+    for i, fp in enumerate(fps):
+        share, covered = direct_share(as_nodata, fp, [90, 95])
+        assert got["covered_fraction"].iloc[i] == pytest.approx(covered, abs=TOL)
+        if covered == 0:
+            assert np.isnan(got["class_share"].iloc[i])
+            continue
+        assert got["class_share"].iloc[i] == pytest.approx(share, abs=TOL)
+    assert (got["covered_fraction"] < plain["covered_fraction"] - 0.05).sum() >= 2  # the unknown cells mattered
+    assert got["covered_fraction"].iloc[3] == 0  # all unknown: no data, never a share of 0
+    with pytest.raises(Exception, match="known class codes apply to stat 'class_share' alone"):
+        zonal_stats(fps, path, ["class_share", "mean"], classes=[90], known=known)
+
+
+def test_the_default_profile_counts_nlcd_wetland_classes_among_the_nlcd_legend():
+    from sitescreen.rules.profile import load_profile
+    c = next(c for c in load_profile("federal-safeguards").criteria if c.name == "wetland_cover")
+    assert c.params["stat"] == "class_share" and c.params["classes"] == [90, 95]
+    assert set(c.params["classes"]) < set(c.params["known"]) and 0 not in c.params["known"]
+    assert c.optional and c.weight == 0 and c.unit == "fraction"

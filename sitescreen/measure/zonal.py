@@ -11,8 +11,9 @@ footprint covers), reading the raster through rasterio. Around it this module:
   every raster block is read and decompressed once) and feeds zones in Hilbert order, in
   chunks, so memory stays bounded;
 * derives rasters block by block when needed (slope, a 0/1 "value > threshold" indicator for
-  ``frac_above``, or a 0/1 "value in the classes" indicator for ``class_share``) into temporary tiled GeoTIFFs, limited to the footprints' extent, so no Python
-  callback runs per zone and the whole raster is never in memory.
+  ``frac_above``, or a 0/1 "value in the classes" indicator for ``class_share``) into temporary
+  tiled GeoTIFFs, limited to the footprints' extent, so no Python callback runs per zone and the
+  whole raster is never in memory.
 
 Differences from rasterstats, for reviewers: rasterstats counts a cell when its centre is inside
 the footprint (or, with ``all_touched``, when it touches it) and weighs every counted cell fully;
@@ -72,6 +73,7 @@ def zonal_stats(
     threshold: float | None = None,
     covered: bool = False,
     classes: Sequence[int] | None = None,
+    known: Sequence[int] | None = None,
 ) -> pd.DataFrame:
     """One row per footprint (same index), one float column per stat in `stats`.
 
@@ -83,13 +85,15 @@ def zonal_stats(
     frac_above = coverage-weighted fraction of valid cells whose value > `threshold`.
     class_share = the share of the footprint's area on valid cells whose value is one of `classes`
     (exact partial-cell coverage; cells of all classes together make up ``covered_fraction``).
+    With `known` (the raster's class codes), cells of any other code are unknown: no data, like
+    the raster's nodata (class_share alone).
     A categorical raster (its band has a colour table) is measured by class_share only: a mean
     of class codes means nothing, so the other stats and derivations are refused there.
     A footprint with no valid cells (outside the raster or all nodata) gets NaN in every
     column, never 0. With ``covered``, a column ``covered_fraction`` says which fraction of each
     footprint's area lies on valid cells (0 off the raster), for the minimum-coverage rule.
     """
-    stats = _check_request(footprints, stats, derive, threshold, classes)
+    stats = _check_request(footprints, stats, derive, threshold, classes, known)
     raster_path = Path(raster_path)
 
     out = pd.DataFrame(
@@ -111,7 +115,7 @@ def zonal_stats(
         if len(footprints) == 0 or not ok.any():
             return out
 
-        sources = _sources(stack, ds, band, true_crs, geoms, ok, stats, derive, threshold, classes)
+        sources = _sources(stack, ds, band, true_crs, geoms, ok, stats, derive, threshold, (classes, known))
         if sources is None:  # every zone lies outside the raster
             return out
         value_src, indicator_src, class_src = sources
@@ -147,7 +151,7 @@ def zonal_stats(
 def _sources(stack, ds, band, true_crs, geoms, ok, stats, derive, threshold, classes):
     """(values, "> threshold" indicator, "in classes" indicator) as exactextract rasters: the band
     itself, or rasters derived over the zones' window into a scratch folder (None, None when not
-    needed); None when every zone lies outside the raster."""
+    needed); None when every zone lies outside the raster. ``classes``: (classes, known codes)."""
     value_src, indicator_src, class_src = Raster(ds, band), None, None
     if derive is None and "frac_above" not in stats and "class_share" not in stats:
         return value_src, indicator_src, class_src
@@ -158,7 +162,8 @@ def _sources(stack, ds, band, true_crs, geoms, ok, stats, derive, threshold, cla
     derived_path = tmpdir / "derived.tif" if derive else None
     above_path = tmpdir / "above.tif" if "frac_above" in stats else None
     class_path = tmpdir / "classes.tif" if "class_share" in stats else None
-    derive_rasters(ds, band, true_crs, window, derive, threshold, derived_path, above_path, classes, class_path)
+    derive_rasters(ds, band, true_crs, window, derive, threshold, derived_path, above_path, classes[0], class_path,
+                   known=classes[1])
     if derived_path is not None:
         value_src = Raster(stack.enter_context(rasterio.open(derived_path)), 1)
     if above_path is not None:
@@ -169,7 +174,7 @@ def _sources(stack, ds, band, true_crs, geoms, ok, stats, derive, threshold, cla
 
 
 def _check_request(footprints, stats: Sequence[str], derive: str | None, threshold: float | None,
-                   classes: Sequence[int] | None = None) -> list[str]:
+                   classes: Sequence[int] | None = None, known: Sequence[int] | None = None) -> list[str]:
     """The stats asked for, checked with the derivation, the threshold, the classes and the footprints' type."""
     stats = _check_stats(stats)
     if derive is not None and derive not in DERIVATIONS:
@@ -181,6 +186,8 @@ def _check_request(footprints, stats: Sequence[str], derive: str | None, thresho
     if "class_share" in stats and (not classes or derive is not None):
         raise LayerConfigError("stat 'class_share' needs classes (the class codes counted) and no derivation: "
                                "it counts a categorical raster's own values")
+    if known is not None and stats != ["class_share"]:
+        raise LayerConfigError("known class codes apply to stat 'class_share' alone")
     if not isinstance(footprints, geopandas.GeoSeries):
         raise TypeError(f"footprints must be a geopandas.GeoSeries, got {type(footprints).__name__}")
     return stats
@@ -192,7 +199,8 @@ def _operations(stats: list[str], value_src, indicator_src, n: int, class_src=No
     the classes, made a share of the footprint's area by :func:`zonal_stats`)."""
     cols = {s: np.full(n, np.nan) for s in stats}
     cols["_count"] = np.zeros(n)
-    ops = [Operation("count", "_count", value_src)]
+    # valid cells: of the class indicator for class_share alone (its no data includes unknown codes)
+    ops = [Operation("count", "_count", class_src if stats == ["class_share"] else value_src)]
     for s in stats:
         if s == "frac_above":
             ops.append(Operation("mean", s, indicator_src))

@@ -163,7 +163,8 @@ _ENTRIES = (
                  ParamSpec("derive", "choice", choices=RASTER_DERIVATIONS),
                  ParamSpec("classes", "codes", needed_when=lambda p: p.get("stat") == "class_share",
                            hint=' = [CODE, ...] (with stat = "class_share": the share of the footprint in '
-                                'these classes of a categorical raster)')),
+                                'these classes of a categorical raster)'),
+                 ParamSpec("known", "codes")),  # class_share: the raster's class codes (others: no data)
          vector=False, unit_by=_raster_unit),
 )
 
