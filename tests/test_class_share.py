@@ -186,3 +186,60 @@ def test_the_default_profile_counts_nlcd_wetland_classes_among_the_nlcd_legend()
     assert c.params["stat"] == "class_share" and c.params["classes"] == [90, 95]
     assert set(c.params["classes"]) < set(c.params["known"]) and 0 not in c.params["known"]
     assert c.optional and c.weight == 0 and c.unit == "fraction"
+
+
+def _idaho_landcover(root: Path) -> Path:
+    """A synthetic NLCD-like raster (colour table, UTM 11N, 30 m) under the sites of the world below."""
+    from affine import Affine as _Affine
+    b = gpd.GeoSeries([shapely.box(-114.6, 44.4, -114.3, 44.6)], crs="EPSG:4326").to_crs("EPSG:26911").total_bounds
+    w, h = int((b[2] - b[0]) // 30), int((b[3] - b[1]) // 30)
+    grid = np.random.default_rng(1).choice(np.array([41, 42, 90, 95], dtype=np.uint8), size=(h, w))
+    path = root / "landcover.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=w, height=h, count=1, dtype="uint8", crs="EPSG:26911",
+                       transform=_Affine(30.0, 0.0, b[0], 0.0, -30.0, b[3]), nodata=NODATA) as dst:
+        dst.write(grid, 1)
+        dst.write_colormap(1, {int(v): (int(v), 96, 160, 255) for v in range(256)})
+    return path
+
+
+def test_the_class_share_reaches_the_report_and_the_map_in_the_words_of_explain(tmp_path):
+    from coverworld import recipe, write_world
+    from edgecases import run_cli
+    from sitescreen.rules.wording import measure_text
+    _idaho_landcover(tmp_path)
+    config = write_world(tmp_path, [(-114.5, 44.5), (-114.45, 44.52)], "Idaho", 500,
+                         recipe("nlcd").replace("nlcd2011_zion.tif", "landcover.tif"))
+    out = tmp_path / "out"
+    result = run_cli(["-q", "screen", "--config", str(config), "--out", str(out), "--offline"])
+    assert result.exit_code == 0, result.output
+    value = gpd.read_file(out / "sites.gpkg", layer="sites")["m_wetland_cover"].iloc[0]
+    text = measure_text(value, "fraction")
+    assert 0 < value < 1 and text.endswith(" %")
+    explained = run_cli(["explain", str(out), "5000", "--json"])
+    import json
+    crit = next(c for c in json.loads(explained.stdout)["criteria"] if c["name"] == "wetland_cover")
+    assert crit["measurement_text"] == text and crit["unit"] == "fraction"
+    assert text in (out / "report.html").read_text(encoding="utf-8")
+    assert text in (out / "map.html").read_text(encoding="utf-8")
+
+
+def test_a_mean_of_a_categorical_raster_stops_the_run_naming_the_file(tmp_path):
+    from coverworld import write_world
+    from edgecases import assert_error, assert_nothing_left, run_cli
+    path = _idaho_landcover(tmp_path)
+    (tmp_path / "p.toml").write_text('''name = "codes"
+[criteria.mean_code]
+kind = "raster"
+role = "landcover"
+stat = "mean"
+weight = 1
+transform = { kind = "linear", points = [[0, 0.0], [100, 1.0]] }
+safeguard = "s (test)"
+source = "src (test)"
+''', encoding="utf-8")
+    config = write_world(tmp_path, [(-114.5, 44.5)], "Idaho", 500, '[[layers]]\nrole = "landcover"\npath = "landcover.tif"\n',
+                         profile="p.toml", base=False)
+    out = tmp_path / "out"
+    result = run_cli(["screen", "--config", str(config), "--out", str(out), "--no-map", "--no-report"])
+    assert_error(result, [f"Error: raster {path}: band 1 is categorical", 'stat = "class_share"'], 1)
+    assert_nothing_left(out)
