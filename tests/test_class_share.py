@@ -14,7 +14,7 @@ import rasterio
 import shapely
 from affine import Affine
 
-from sitescreen.errors import LayerDataError, ProfileError
+from sitescreen.errors import LayerConfigError, LayerDataError, ProfileError
 from sitescreen.measure.coverage import MIN_COVERAGE
 from sitescreen.measure.criteria import Inputs, measure
 from sitescreen.measure.zonal import zonal_stats
@@ -243,3 +243,25 @@ source = "src (test)"
     result = run_cli(["screen", "--config", str(config), "--out", str(out), "--no-map", "--no-report"])
     assert_error(result, [f"Error: raster {path}: band 1 is categorical", 'stat = "class_share"'], 1)
     assert_nothing_left(out)
+
+
+def test_class_codes_that_cannot_be_meant_are_refused(grid_path):
+    _, path = grid_path
+    fp = gpd.GeoSeries([FOOTPRINTS[0]], crs=CRS)
+    with pytest.raises(LayerConfigError) as err:
+        zonal_stats(fp, path, ["mean"], classes=[90, 95])
+    assert str(err.value) == "class codes (classes, known) are for stat 'class_share', not mean"
+    with pytest.raises(LayerConfigError) as err:
+        zonal_stats(fp, path, ["class_share"], classes=[90, 95], known=[11, 41, 90])
+    assert str(err.value) == "classes [95] are not among the known class codes [11, 41, 90]: they would never be counted"
+
+
+def test_class_codes_that_cannot_be_meant_are_refused_where_the_profile_is_read():
+    with pytest.raises(ProfileError) as err:
+        _profile(stat="mean", classes=[90, 95])
+    assert str(err.value) == ('p.toml: criteria.wetland_cover: classes are for stat = "class_share" (class shares '
+                              "of a categorical raster), not stat = 'mean'")
+    with pytest.raises(ProfileError) as err:
+        _profile(classes=[90, 95], known=[11, 90])
+    assert str(err.value) == ("p.toml: criteria.wetland_cover: classes [95] are not among the known codes [11, 90]: "
+                              "they would never be counted")

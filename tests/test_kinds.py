@@ -34,7 +34,13 @@ def _valid(spec: ParamSpec):
 
 def _rule(kind: str, role: str = "r", **params) -> dict:
     given = {n: _valid(s) for n, s in KINDS[kind].params.items() if s.required or s.needed_when}
-    return {"kind": kind, "role": role, "safeguard": "s", "source": "src", **given, **params}
+    rule = {"kind": kind, "role": role, "safeguard": "s", "source": "src", **given, **params}
+    # class codes are refused where the stat takes none (rules.kinds._raster_codes): given only where needed
+    return {k: v for k, v in rule.items() if k in params or not _codes_unneeded(KINDS[kind].params.get(k), rule)}
+
+
+def _codes_unneeded(spec: ParamSpec | None, rule: dict) -> bool:
+    return spec is not None and spec.type == "codes" and not spec.needed(rule)
 
 
 def _profile(**rules):

@@ -186,8 +186,13 @@ def _check_request(footprints, stats: Sequence[str], derive: str | None, thresho
     if "class_share" in stats and (not classes or derive is not None):
         raise LayerConfigError("stat 'class_share' needs classes (the class codes counted) and no derivation: "
                                "it counts a categorical raster's own values")
+    if (classes is not None or known is not None) and "class_share" not in stats:
+        raise LayerConfigError(f"class codes (classes, known) are for stat 'class_share', not {', '.join(stats)}")
     if known is not None and stats != ["class_share"]:
         raise LayerConfigError("known class codes apply to stat 'class_share' alone")
+    if known is not None and not set(classes) <= set(known):
+        raise LayerConfigError(f"classes {sorted(set(classes) - set(known))} are not among the known class codes "
+                               f"{list(known)}: they would never be counted")
     if not isinstance(footprints, geopandas.GeoSeries):
         raise TypeError(f"footprints must be a geopandas.GeoSeries, got {type(footprints).__name__}")
     return stats

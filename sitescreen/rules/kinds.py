@@ -103,6 +103,7 @@ class Kind:
     across_sites: bool = False                   # a site's value depends on the run's other sites
     reach: Callable[[Mapping[str, Any]], float] = _no_reach  # metres beyond the footprint a layer is read
     unit_by: Callable[[Mapping[str, Any]], str] | None = None  # the unit when it depends on the parameters
+    check_together: Callable[[Mapping[str, Any], str], None] | None = None  # parameters that must agree
 
     def unit_of(self, params: Mapping[str, Any]) -> str:
         """The unit of a criterion of this kind with ``params``."""
@@ -120,6 +121,8 @@ class Kind:
                 spec.check(params[name], self.name, where)
             elif spec.needed(params):
                 raise spec.missing(self.name, where)
+        if self.check_together is not None:
+            self.check_together(params, where)
         return params
 
 
@@ -141,6 +144,18 @@ def _raster_unit(params: Mapping[str, Any]) -> str:
     if params.get("stat") in ("frac_above", "class_share"):
         return "fraction"
     return "degrees" if params.get("derive") == "slope" else ""
+
+
+def _raster_codes(params: Mapping[str, Any], where: str) -> None:
+    """Class codes only with stat = "class_share", and every counted class among the known codes."""
+    given = [k for k in ("classes", "known") if k in params]
+    if given and params.get("stat") != "class_share":
+        raise ProfileError(f"{where}: {' and '.join(given)} are for stat = \"class_share\" (class shares of a "
+                           f"categorical raster), not stat = {params.get('stat')!r}")
+    missing = sorted(set(params.get("classes", ())) - set(params.get("known", params.get("classes", ()))))
+    if missing:
+        raise ProfileError(f"{where}: classes {missing} are not among the known codes {params['known']}: "
+                           f"they would never be counted")
 
 
 _ENTRIES = (
@@ -165,7 +180,7 @@ _ENTRIES = (
                            hint=' = [CODE, ...] (with stat = "class_share": the share of the footprint in '
                                 'these classes of a categorical raster)'),
                  ParamSpec("known", "codes")),  # class_share: the raster's class codes (others: no data)
-         vector=False, unit_by=_raster_unit),
+         vector=False, unit_by=_raster_unit, check_together=_raster_codes),
 )
 
 #: Every criterion kind, by name, in the order the docs list them.
