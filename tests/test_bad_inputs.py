@@ -19,6 +19,10 @@ import shapely
 
 import tinyworld as tw
 from edgecases import Catalogue, run_case, run_cli
+from sitescreen.rules.profile import load_profile
+
+#: The roles of the default profile, as the error lists them (sorted)
+DEFAULT_ROLES = ", ".join(sorted({r for c in load_profile("federal-safeguards").criteria for r in c.roles}))
 
 CASES = Catalogue()
 case = CASES.case
@@ -300,7 +304,7 @@ def _(w, **_):
              'weight = 0.2\noptional = false\nsafeguard = "Protect watersheds from toxic runoff')
 
 
-@case("layer-role-unknown-to-profile", "protectd", "unknown role", "federal_land, protected")
+@case("layer-role-unknown-to-profile", "protectd", "unknown role", f"uses roles {DEFAULT_ROLES}")
 def _(w, **_):
     w.layers[0] = f"protectd={w.protected}"
 

@@ -27,12 +27,20 @@ def _valid(spec: ParamSpec):
     """A valid value of a parameter, from its spec alone."""
     if spec.type == "number":
         return RANGES[spec.range].high / 2 if spec.range else 2.5
+    if spec.type == "codes":
+        return [90, 95]
     return spec.choices[-1] if spec.type == "choice" else "huc"
 
 
 def _rule(kind: str, role: str = "r", **params) -> dict:
     given = {n: _valid(s) for n, s in KINDS[kind].params.items() if s.required or s.needed_when}
-    return {"kind": kind, "role": role, "safeguard": "s", "source": "src", **given, **params}
+    rule = {"kind": kind, "role": role, "safeguard": "s", "source": "src", **given, **params}
+    # class codes are refused where the stat takes none (rules.kinds._raster_codes): given only where needed
+    return {k: v for k, v in rule.items() if k in params or not _codes_unneeded(KINDS[kind].params.get(k), rule)}
+
+
+def _codes_unneeded(spec: ParamSpec | None, rule: dict) -> bool:
+    return spec is not None and spec.type == "codes" and not spec.needed(rule)
 
 
 def _profile(**rules):
@@ -100,7 +108,9 @@ def test_a_parameter_of_the_wrong_type_is_refused_naming_it_and_what_is_allowed(
     expect = {"number": (f"criteria.x: {param} must be a number, got 'far'; allowed: {RANGES[spec.range].text()}"
                          if spec.range else f"criteria.x.{param}: expected a number, got 'far'"),
               "choice": f"criteria.x.{param}: 7 is not one of {', '.join(spec.choices)}",
-              "text": f"criteria.x: {name} needs {param}{spec.hint}; got 7"}[spec.type]
+              "text": f"criteria.x: {name} needs {param}{spec.hint}; got 7",
+              "codes": f"criteria.x.{param}: expected a list of distinct whole-number class codes (e.g. [90, 95]), "
+                       f"got 7"}[spec.type]
     with pytest.raises(ProfileError) as err:
         _profile(x=_rule(name, **{param: bad}))
     assert str(err.value) == "p.toml: " + expect

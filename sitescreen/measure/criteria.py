@@ -209,7 +209,8 @@ def _raster_stat(c: Criterion, sites: gpd.GeoDataFrame, inputs: Inputs) -> Measu
     spec = specs[0]
     stat = c.params["stat"]
     df = zonal.zonal_stats(sites.geometry, spec.path, [stat], band=spec.band, crs_override=spec.crs,
-                           derive=c.params.get("derive"), threshold=c.params.get("threshold"), covered=True)
+                           derive=c.params.get("derive"), threshold=c.params.get("threshold"), covered=True,
+                           classes=c.params.get("classes"), known=c.params.get("known"))
     vals = np.array(df[stat].to_numpy(dtype=float))  # a copy: no-data is written into it
     frac = df["covered_fraction"].to_numpy(dtype=float)
     short = frac < MIN_COVERAGE  # the same minimum coverage as vector criteria: a value from 41 % is no value

@@ -1,6 +1,7 @@
-"""Derived rasters for :func:`sitescreen.measure.zonal.zonal_stats`: slope, or a 0/1 "value > threshold"
-indicator for ``frac_above``, computed block by block into temporary tiled GeoTIFFs, limited to
-the footprints' extent, so no Python callback runs per zone and the whole raster is never in memory.
+"""Derived rasters for :func:`sitescreen.measure.zonal.zonal_stats`: slope, a 0/1 "value > threshold"
+indicator for ``frac_above``, or a 0/1 "value in the classes" indicator for ``class_share``,
+computed block by block into temporary tiled GeoTIFFs, limited to the footprints' extent, so no
+Python callback runs per zone and the whole raster is never in memory.
 """
 
 from __future__ import annotations
@@ -44,7 +45,12 @@ def _metres_per_degree(lat_deg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return m_lon, m_lat
 
 
-def derive_rasters(ds, band, true_crs, window, derive, threshold, derived_path, above_path) -> None:
+def derive_rasters(ds, band, true_crs, window, derive, threshold, derived_path, above_path,
+                   classes=None, class_path=None, known=None) -> None:
+    """Write the rasters asked for over ``window``: the derived values (``derived_path``), the
+    "> threshold" indicator (``above_path``), the "in ``classes``" indicator (``class_path``, from
+    the band's own values; cells of a code not in ``known``, when given, are unknown: nodata).
+    Indicators are 1/0 on valid cells and nodata (255) elsewhere."""
     profile = {
         "driver": "GTiff",
         "width": int(window.width),
@@ -83,6 +89,7 @@ def derive_rasters(ds, band, true_crs, window, derive, threshold, derived_path, 
         dst_val = stack.enter_context(rasterio.open(derived_path, "w", **profile)) if derived_path else None
         above_profile = dict(profile, dtype="uint8", nodata=255, predictor=1)
         dst_above = stack.enter_context(rasterio.open(above_path, "w", **above_profile)) if above_path else None
+        dst_class = stack.enter_context(rasterio.open(class_path, "w", **above_profile)) if class_path else None
 
         def work(w: Window) -> None:
             if not hasattr(local, "src"):
@@ -102,6 +109,8 @@ def derive_rasters(ds, band, true_crs, window, derive, threshold, derived_path, 
             if dst_above is not None:
                 ind = np.where(np.ma.getmaskarray(vals), 255, (np.ma.getdata(vals) > threshold)).astype(np.uint8)
                 blocks_out.append((dst_above, ind))
+            if dst_class is not None:  # the band's own values (zonal_stats never derives class codes)
+                blocks_out.append((dst_class, _class_indicator(vals, classes, known)))
             with lock:
                 for dst, arr in blocks_out:
                     dst.write(arr, 1, window=out_w)
@@ -114,6 +123,16 @@ def derive_rasters(ds, band, true_crs, window, derive, threshold, derived_path, 
             for h in handles:
                 h.close()
     log.debug("derived %s over %s in %d blocks", derive or "indicator", window, len(blocks))
+
+
+def _class_indicator(vals, classes, known) -> np.ndarray:
+    """1 where a valid cell's code is one of ``classes``, 0 on other valid cells, 255 (nodata) on
+    masked cells and, with ``known``, on cells of a code not in it (unknown)."""
+    data = np.ma.getdata(vals)
+    unknown = np.ma.getmaskarray(vals)
+    if known is not None:
+        unknown = unknown | ~np.isin(data, np.asarray(list(known), dtype=np.float64))
+    return np.where(unknown, 255, np.isin(data, np.asarray(list(classes), dtype=np.float64))).astype(np.uint8)
 
 
 def _slope_block(src, band, w: Window, geographic: bool, unit: float, res_x: float, res_y: float):

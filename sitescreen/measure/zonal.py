@@ -10,9 +10,10 @@ footprint covers), reading the raster through rasterio. Around it this module:
 * picks the processing strategy by the number of zones (raster-sequential for many zones, so
   every raster block is read and decompressed once) and feeds zones in Hilbert order, in
   chunks, so memory stays bounded;
-* derives rasters block by block when needed (slope, or a 0/1 "value > threshold" indicator for
-  ``frac_above``) into temporary tiled GeoTIFFs, limited to the footprints' extent, so no Python
-  callback runs per zone and the whole raster is never in memory.
+* derives rasters block by block when needed (slope, a 0/1 "value > threshold" indicator for
+  ``frac_above``, or a 0/1 "value in the classes" indicator for ``class_share``) into temporary
+  tiled GeoTIFFs, limited to the footprints' extent, so no Python callback runs per zone and the
+  whole raster is never in memory.
 
 Differences from rasterstats, for reviewers: rasterstats counts a cell when its centre is inside
 the footprint (or, with ``all_touched``, when it touches it) and weighs every counted cell fully;
@@ -36,6 +37,7 @@ import rasterio
 import shapely
 from exactextract.operation import Operation
 from pyproj import CRS
+from rasterio.enums import ColorInterp
 from rasterio.windows import Window
 
 from sitescreen.children import scratch_dir
@@ -48,7 +50,9 @@ __all__ = ["zonal_stats", "ZONAL_STATS", "DERIVATIONS"]
 log = logging.getLogger(__name__)
 
 #: Statistics :func:`zonal_stats` computes.
-ZONAL_STATS = ("mean", "min", "max", "frac_above")
+ZONAL_STATS = ("mean", "min", "max", "frac_above", "class_share")
+#: The statistics of values (not of class codes): refused on a categorical raster (a colour table).
+VALUE_STATS = ("mean", "min", "max", "frac_above")
 #: Rasters :func:`zonal_stats` can derive before extraction.
 DERIVATIONS = ("slope",)
 
@@ -68,6 +72,8 @@ def zonal_stats(
     derive: str | None = None,
     threshold: float | None = None,
     covered: bool = False,
+    classes: Sequence[int] | None = None,
+    known: Sequence[int] | None = None,
 ) -> pd.DataFrame:
     """One row per footprint (same index), one float column per stat in `stats`.
 
@@ -77,11 +83,17 @@ def zonal_stats(
     `derive="slope"` computes slope in degrees from the DEM first (windowed, 1-pixel halo,
     honouring nodata; geographic rasters use metres per degree at each row's latitude).
     frac_above = coverage-weighted fraction of valid cells whose value > `threshold`.
+    class_share = the share of the footprint's area on valid cells whose value is one of `classes`
+    (exact partial-cell coverage; cells of all classes together make up ``covered_fraction``).
+    With `known` (the raster's class codes), cells of any other code are unknown: no data, like
+    the raster's nodata (class_share alone).
+    A categorical raster (its band has a colour table) is measured by class_share only: a mean
+    of class codes means nothing, so the other stats and derivations are refused there.
     A footprint with no valid cells (outside the raster or all nodata) gets NaN in every
     column, never 0. With ``covered``, a column ``covered_fraction`` says which fraction of each
     footprint's area lies on valid cells (0 off the raster), for the minimum-coverage rule.
     """
-    stats = _check_request(footprints, stats, derive, threshold)
+    stats = _check_request(footprints, stats, derive, threshold, classes, known)
     raster_path = Path(raster_path)
 
     out = pd.DataFrame(
@@ -96,37 +108,31 @@ def zonal_stats(
             raise LayerDataError(f"cannot open raster {raster_path}: {exc}") from None
         if not 1 <= band <= ds.count:
             raise LayerConfigError(f"{raster_path} has {ds.count} band(s); band {band} requested")
+        _check_categorical(ds, band, stats, derive, raster_path)
         true_crs = _true_crs(ds, crs_override, raster_path)
         geoms = _zones_in_crs(footprints, true_crs)
         ok = ~(shapely.is_empty(geoms) | np.equal(geoms, None))
         if len(footprints) == 0 or not ok.any():
             return out
 
-        tmpdir = None
-        value_src = Raster(ds, band)
-        indicator_src = None
-        if derive is not None or "frac_above" in stats:
-            tmpdir = stack.enter_context(scratch_dir("rasters"))
-            window = _zones_window(ds, shapely.total_bounds(geoms[ok]))
-            if window is None:  # every zone lies outside the raster
-                return out
-            derived_path = tmpdir / "derived.tif" if derive else None
-            above_path = tmpdir / "above.tif" if "frac_above" in stats else None
-            derive_rasters(ds, band, true_crs, window, derive, threshold, derived_path, above_path)
-            if derived_path is not None:
-                value_src = Raster(stack.enter_context(rasterio.open(derived_path)), 1)
-            if above_path is not None:
-                indicator_src = Raster(stack.enter_context(rasterio.open(above_path)), 1)
+        sources = _sources(stack, ds, band, true_crs, geoms, ok, stats, derive, threshold, (classes, known))
+        if sources is None:  # every zone lies outside the raster
+            return out
+        value_src, indicator_src, class_src = sources
 
         # distinct names: exactextract keys operations by stat and raster name
         value_src.set_name("value")
         if indicator_src is not None:
             indicator_src.set_name("above")
-        ops, cols = _operations(stats, value_src, indicator_src, len(footprints))
+        if class_src is not None:
+            class_src.set_name("classes")
+        ops, cols = _operations(stats, value_src, indicator_src, len(footprints), class_src)
         run_exactextract(geoms, ok, value_src, ops, cols)
         cell_area = abs(ds.transform.a * ds.transform.e)
 
     count = cols.pop("_count")
+    if "class_share" in cols:  # the coverage-weighted count of cells in the classes, as a share of the area
+        cols["class_share"] = _covered_fraction(cols["class_share"], cell_area, geoms, ok)
     if covered:
         out["covered_fraction"] = _covered_fraction(count, cell_area, geoms, ok)
     empty = ~(count > 0)
@@ -142,8 +148,34 @@ def zonal_stats(
 # --------------------------------------------------------------------------------------------
 
 
-def _check_request(footprints, stats: Sequence[str], derive: str | None, threshold: float | None) -> list[str]:
-    """The stats asked for, checked with the derivation, the threshold and the footprints' type."""
+def _sources(stack, ds, band, true_crs, geoms, ok, stats, derive, threshold, classes):
+    """(values, "> threshold" indicator, "in classes" indicator) as exactextract rasters: the band
+    itself, or rasters derived over the zones' window into a scratch folder (None, None when not
+    needed); None when every zone lies outside the raster. ``classes``: (classes, known codes)."""
+    value_src, indicator_src, class_src = Raster(ds, band), None, None
+    if derive is None and "frac_above" not in stats and "class_share" not in stats:
+        return value_src, indicator_src, class_src
+    tmpdir = stack.enter_context(scratch_dir("rasters"))
+    window = _zones_window(ds, shapely.total_bounds(geoms[ok]))
+    if window is None:
+        return None
+    derived_path = tmpdir / "derived.tif" if derive else None
+    above_path = tmpdir / "above.tif" if "frac_above" in stats else None
+    class_path = tmpdir / "classes.tif" if "class_share" in stats else None
+    derive_rasters(ds, band, true_crs, window, derive, threshold, derived_path, above_path, classes[0], class_path,
+                   known=classes[1])
+    if derived_path is not None:
+        value_src = Raster(stack.enter_context(rasterio.open(derived_path)), 1)
+    if above_path is not None:
+        indicator_src = Raster(stack.enter_context(rasterio.open(above_path)), 1)
+    if class_path is not None:
+        class_src = Raster(stack.enter_context(rasterio.open(class_path)), 1)
+    return value_src, indicator_src, class_src
+
+
+def _check_request(footprints, stats: Sequence[str], derive: str | None, threshold: float | None,
+                   classes: Sequence[int] | None = None, known: Sequence[int] | None = None) -> list[str]:
+    """The stats asked for, checked with the derivation, the threshold, the classes and the footprints' type."""
     stats = _check_stats(stats)
     if derive is not None and derive not in DERIVATIONS:
         raise LayerConfigError(
@@ -151,20 +183,34 @@ def _check_request(footprints, stats: Sequence[str], derive: str | None, thresho
         )
     if "frac_above" in stats and threshold is None:
         raise LayerConfigError("stat 'frac_above' needs a threshold")
+    if "class_share" in stats and (not classes or derive is not None):
+        raise LayerConfigError("stat 'class_share' needs classes (the class codes counted) and no derivation: "
+                               "it counts a categorical raster's own values")
+    if (classes is not None or known is not None) and "class_share" not in stats:
+        raise LayerConfigError(f"class codes (classes, known) are for stat 'class_share', not {', '.join(stats)}")
+    if known is not None and stats != ["class_share"]:
+        raise LayerConfigError("known class codes apply to stat 'class_share' alone")
+    if known is not None and not set(classes) <= set(known):
+        raise LayerConfigError(f"classes {sorted(set(classes) - set(known))} are not among the known class codes "
+                               f"{list(known)}: they would never be counted")
     if not isinstance(footprints, geopandas.GeoSeries):
         raise TypeError(f"footprints must be a geopandas.GeoSeries, got {type(footprints).__name__}")
     return stats
 
 
-def _operations(stats: list[str], value_src, indicator_src, n: int) -> tuple[list, dict[str, np.ndarray]]:
+def _operations(stats: list[str], value_src, indicator_src, n: int, class_src=None) -> tuple[list, dict[str, np.ndarray]]:
     """exactextract's operations (a coverage-weighted count, then one per stat) and the columns
-    they fill, one value per footprint."""
+    they fill, one value per footprint (for class_share: the coverage-weighted count of cells in
+    the classes, made a share of the footprint's area by :func:`zonal_stats`)."""
     cols = {s: np.full(n, np.nan) for s in stats}
     cols["_count"] = np.zeros(n)
-    ops = [Operation("count", "_count", value_src)]
+    # valid cells: of the class indicator for class_share alone (its no data includes unknown codes)
+    ops = [Operation("count", "_count", class_src if stats == ["class_share"] else value_src)]
     for s in stats:
         if s == "frac_above":
             ops.append(Operation("mean", s, indicator_src))
+        elif s == "class_share":
+            ops.append(Operation("sum", s, class_src))
         else:
             ops.append(Operation(s, s, value_src))
     return ops, cols
@@ -179,6 +225,18 @@ def _covered_fraction(count: np.ndarray, cell_area: float, geoms: np.ndarray, ok
     has = area > 0
     frac[has] = np.minimum(count[has] * cell_area / area[has], 1.0)
     return frac
+
+
+def _check_categorical(ds, band: int, stats: list[str], derive: str | None, raster_path) -> None:
+    """Refuse statistics of values on a categorical raster (its band has a colour table)."""
+    if ds.colorinterp[band - 1] != ColorInterp.palette:
+        return
+    bad = [s for s in stats if s in VALUE_STATS] + ([f"derive = {derive!r}"] if derive else [])
+    if bad:
+        raise LayerDataError(
+            f"raster {raster_path}: band {band} is categorical (it has a colour table: its values are class "
+            f"codes), so {', '.join(bad)} of it would mean nothing; measure it with stat = \"class_share\" "
+            f"and classes = [CODE, ...]")
 
 
 def _check_stats(stats: Sequence[str]) -> list[str]:

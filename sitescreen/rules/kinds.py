@@ -22,7 +22,7 @@ from sitescreen.errors import ProfileError
 from sitescreen.inputs.numbers import check_number, plain_number
 
 #: The parameter types of :class:`ParamSpec`.
-PARAM_TYPES = ("number", "text", "choice")
+PARAM_TYPES = ("number", "text", "choice", "codes")
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,8 @@ class ParamSpec:
     """One parameter of a criterion kind, checked by :meth:`check` when a profile is loaded.
 
     ``type``: "number" (checked against ``range``, a key of :data:`sitescreen.inputs.numbers.RANGES`, or
-    any finite number when None), "text" or "choice" (one of ``choices``). ``default`` is filled
+    any finite number when None), "text", "choice" (one of ``choices``) or "codes" (a non-empty
+    list of whole-number codes, e.g. a categorical raster's classes: :func:`check_codes`). ``default`` is filled
     in when the key is absent (None: nothing is filled in). ``required``: absent is an error,
     unless ``needed_when`` (a test of the criterion's other parameters) says it is not needed
     there. ``hint`` completes the message of a missing parameter (``<kind> needs <name><hint>``)."""
@@ -58,12 +59,23 @@ class ParamSpec:
         elif self.type == "text":
             if not isinstance(value, str):
                 raise ProfileError(f"{where}: {kind} needs {self.name}{self.hint}; got {value!r}")
+        elif self.type == "codes":
+            check_codes(value, f"{where}.{self.name}")
         elif value not in self.choices:
             raise ProfileError(f"{where}.{self.name}: {value!r} is not one of {', '.join(self.choices)}")
 
     def missing(self, kind: str, where: str) -> ProfileError:
         hint = self.hint or (f" (one of {', '.join(self.choices)})" if self.choices else "")
         return ProfileError(f"{where}: {kind} needs {self.name}{hint}")
+
+
+def check_codes(value: Any, where: str) -> None:
+    """Raise :class:`ProfileError` unless ``value`` is a non-empty list of distinct whole numbers."""
+    ok = (isinstance(value, list) and value and len(set(value)) == len(value)
+          and all(isinstance(v, int) and not isinstance(v, bool) for v in value))
+    if not ok:
+        raise ProfileError(f"{where}: expected a list of distinct whole-number class codes (e.g. [90, 95]), "
+                           f"got {value!r}")
 
 
 def _no_reach(params: Mapping[str, Any]) -> float:
@@ -91,6 +103,7 @@ class Kind:
     across_sites: bool = False                   # a site's value depends on the run's other sites
     reach: Callable[[Mapping[str, Any]], float] = _no_reach  # metres beyond the footprint a layer is read
     unit_by: Callable[[Mapping[str, Any]], str] | None = None  # the unit when it depends on the parameters
+    check_together: Callable[[Mapping[str, Any], str], None] | None = None  # parameters that must agree
 
     def unit_of(self, params: Mapping[str, Any]) -> str:
         """The unit of a criterion of this kind with ``params``."""
@@ -108,6 +121,8 @@ class Kind:
                 spec.check(params[name], self.name, where)
             elif spec.needed(params):
                 raise spec.missing(self.name, where)
+        if self.check_together is not None:
+            self.check_together(params, where)
         return params
 
 
@@ -118,7 +133,7 @@ def _params(*specs: ParamSpec) -> dict[str, ParamSpec]:
 #: Methods of the ``attribute`` kind (:func:`sitescreen.measure.overlap.area_weighted` computes them).
 AREA_WEIGHTED_METHODS = ("majority", "max", "mean")
 #: Statistics of the ``raster`` kind (:func:`sitescreen.measure.zonal.zonal_stats` computes them).
-RASTER_STATS = ("mean", "min", "max", "frac_above")
+RASTER_STATS = ("mean", "min", "max", "frac_above", "class_share")
 #: Rasters the ``raster`` kind derives from a DEM before its statistic.
 RASTER_DERIVATIONS = ("slope",)
 
@@ -126,9 +141,21 @@ _FIELD = ParamSpec("field", "text", required=True, hint=' = "canonical field" (e
 
 
 def _raster_unit(params: Mapping[str, Any]) -> str:
-    if params.get("stat") == "frac_above":
+    if params.get("stat") in ("frac_above", "class_share"):
         return "fraction"
     return "degrees" if params.get("derive") == "slope" else ""
+
+
+def _raster_codes(params: Mapping[str, Any], where: str) -> None:
+    """Class codes only with stat = "class_share", and every counted class among the known codes."""
+    given = [k for k in ("classes", "known") if k in params]
+    if given and params.get("stat") != "class_share":
+        raise ProfileError(f"{where}: {' and '.join(given)} are for stat = \"class_share\" (class shares of a "
+                           f"categorical raster), not stat = {params.get('stat')!r}")
+    missing = sorted(set(params.get("classes", ())) - set(params.get("known", params.get("classes", ()))))
+    if missing:
+        raise ProfileError(f"{where}: classes {missing} are not among the known codes {params['known']}: "
+                           f"they would never be counted")
 
 
 _ENTRIES = (
@@ -148,8 +175,12 @@ _ENTRIES = (
          _params(ParamSpec("stat", "choice", choices=RASTER_STATS, required=True),
                  ParamSpec("threshold", "number", needed_when=lambda p: p.get("stat") == "frac_above",
                            hint=' = NUMBER (with stat = "frac_above": the share of cells above it)'),
-                 ParamSpec("derive", "choice", choices=RASTER_DERIVATIONS)),
-         vector=False, unit_by=_raster_unit),
+                 ParamSpec("derive", "choice", choices=RASTER_DERIVATIONS),
+                 ParamSpec("classes", "codes", needed_when=lambda p: p.get("stat") == "class_share",
+                           hint=' = [CODE, ...] (with stat = "class_share": the share of the footprint in '
+                                'these classes of a categorical raster)'),
+                 ParamSpec("known", "codes")),  # class_share: the raster's class codes (others: no data)
+         vector=False, unit_by=_raster_unit, check_together=_raster_codes),
 )
 
 #: Every criterion kind, by name, in the order the docs list them.
