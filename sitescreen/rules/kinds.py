@@ -122,6 +122,9 @@ RASTER_STATS = ("mean", "min", "max", "frac_above")
 #: Rasters the ``raster`` kind derives from a DEM before its statistic.
 RASTER_DERIVATIONS = ("slope",)
 
+#: Units the ``length_within`` kind states its lengths in (:func:`sitescreen.measure.criteria._length_within`).
+LENGTH_UNITS = ("km", "m")
+
 _FIELD = ParamSpec("field", "text", required=True, hint=' = "canonical field" (e.g. huc)')
 
 
@@ -150,6 +153,9 @@ _ENTRIES = (
                            hint=' = NUMBER (with stat = "frac_above": the share of cells above it)'),
                  ParamSpec("derive", "choice", choices=RASTER_DERIVATIONS)),
          vector=False, unit_by=_raster_unit),
+    Kind("length_within", "length of line features inside the footprint, of", "km",
+         _params(ParamSpec("unit", "choice", choices=LENGTH_UNITS, default="km")),
+         unit_by=lambda p: str(p.get("unit", "km"))),
 )
 
 #: Every criterion kind, by name, in the order the docs list them.
