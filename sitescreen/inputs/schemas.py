@@ -24,6 +24,7 @@ from functools import cache
 from importlib import resources
 from typing import Any, Mapping
 
+import numpy as np
 import pandas as pd
 
 from sitescreen.errors import LayerConfigError
@@ -100,7 +101,7 @@ class Schema:
                     f"{where}: field {rule.source!r} (recoded to {canon!r}) not found; "
                     f"fields present: {', '.join(map(str, df.columns))}"
                 )
-            src = df[col].astype("string").str.strip()
+            src = _codes(df[col]).astype("string").str.strip()
             mapped = src.map(lambda v: rule.table.get(v, rule.default) if rule.default is not None
                              else rule.table.get(v, v), na_action="ignore")
             out[canon] = mapped.astype(object).where(src.notna(), rule.default)
@@ -108,6 +109,15 @@ class Schema:
             if canon in out:
                 out[canon] = _convert(out[canon], kind, canon, where)
         return out
+
+
+def _codes(s: pd.Series) -> pd.Series:
+    """A source column as the codes a values table is keyed by: whole numbers stored as reals
+    (FCode 46006.0 in a file written with a Real field) read as written in the table ("46006")."""
+    v = s.to_numpy(dtype=float, na_value=np.nan) if pd.api.types.is_float_dtype(s) else None
+    if v is not None and bool(np.all(np.isnan(v) | (np.isfinite(v) & (v == np.round(v)) & (np.abs(v) < 2**53)))):
+        return s.astype("Int64")
+    return s
 
 
 def _convert(s: pd.Series, kind: str, canon: str, where: str) -> pd.Series:
