@@ -155,3 +155,35 @@ def test_bull_trout_patches_distance_and_length_with_the_species_named(shared_da
     assert (res["verdict"].to_numpy()[km > 0] == "excluded").all()
     reasons = res["reasons"].to_numpy()[km > 0]
     assert all("bull trout (Salvelinus confluentus) natal stream inside the footprint is" in r for r in reasons), reasons[0]
+
+
+def test_the_nhd_recipe_config_runs_as_written_and_explain_states_the_unit_and_species(shared_data, tmp_path):
+    """docs/datasets/nhd.md's run config, saved in a repository root beside ../shared/data."""
+    import json
+    import os
+    import re
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from sitescreen.cli import main
+    doc = (Path(__file__).resolve().parent.parent / "docs/datasets/nhd.md").read_text(encoding="utf-8")
+    (snippet,) = re.findall(r"^```toml\n(.*?)^```", doc, flags=re.S | re.M)
+    (tmp_path / "shared").mkdir()
+    os.symlink(shared_data, tmp_path / "shared" / "data")
+    (tmp_path / "repo").mkdir()
+    (tmp_path / "repo" / "nhd.toml").write_text(snippet, encoding="utf-8")
+    out = tmp_path / "repo" / "nhd-out"
+    r = CliRunner().invoke(main, ["-q", "screen", "--config", str(tmp_path / "repo" / "nhd.toml"), "--out", str(out),
+                                  "--no-map", "--no-report"])
+    assert r.exit_code == 0, r.output
+    sites = pd.read_csv(out / "sites.csv", dtype={"site_id": str})
+    hit = sites.loc[sites["m_bull_trout_length"] > 0]
+    assert len(hit) > 0 and (hit["verdict"] == "excluded").all()
+    r = CliRunner().invoke(main, ["explain", str(out), hit["site_id"].iloc[0], "--json"])
+    assert r.exit_code == 0, r.output
+    crit = {c["name"]: c for c in json.loads(r.output)["criteria"]}
+    length = crit["bull_trout_length"]
+    assert length["unit"] == "km" and length["measurement_text"].endswith(" km")
+    assert "bull trout (Salvelinus confluentus)" in length["measured"]
+    assert crit["stream_buffer"]["label"] == "Distance to perennial and intermittent streams"
