@@ -141,15 +141,15 @@ def test_every_builtin_criterion_takes_its_unit_from_the_registry():
 def test_a_new_kind_is_one_registry_entry(monkeypatch):
     """A kind added to the registry is validated, reaches and needs polygons without any other change;
     measuring it needs its function (the import-time check says so)."""
-    new = Kind("length_within", "length of the features within reach_m of the footprint, of", "m",
+    new = Kind("length_near", "length of the features within reach_m of the footprint, of", "m",
                {"reach_m": ParamSpec("reach_m", "number", range="distance_m", required=True, unit="m")},
                measures_area=True, reach=lambda p: float(p["reach_m"]))
-    monkeypatch.setitem(KINDS, "length_within", new)
-    p = _profile(x=_rule("length_within", "streams", reach_m=750))
+    monkeypatch.setitem(KINDS, "length_near", new)
+    p = _profile(x=_rule("length_near", "streams", reach_m=750))
     assert p.criteria[0].params == {"reach_m": 750} and p.criteria[0].unit == "m"
     assert pipeline._role_margins(p) == {"streams": 750.0}
     assert pipeline._polygon_roles(p) == {"streams"}
     with pytest.raises(ProfileError, match="reach_m must be > 0 and ≤ 1,000,000 m; got -1"):
-        _profile(x=_rule("length_within", reach_m=-1))
-    with pytest.raises(RuntimeError, match="the registry of kinds has .*length_within"):
+        _profile(x=_rule("length_near", reach_m=-1))
+    with pytest.raises(RuntimeError, match="the registry of kinds has .*length_near"):
         kinds.check_measures(criteria.VECTOR_KINDS, vector=True)

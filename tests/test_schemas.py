@@ -56,7 +56,7 @@ def test_unknown_fields_detect_nothing(columns):
 
 def test_every_known_schema_is_shipped():
     assert set(known_schemas()) == {"padus", "padus-units", "nps", "wilderness", "usgs-deposits", "wbd",
-                                  "nwi", "crithab"}
+                                  "nwi", "crithab", "nhd_flowline", "nhd_waterbody", "bull_trout_patches"}
 
 
 # ------------------------------------------------------------------------------------------

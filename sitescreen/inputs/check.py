@@ -40,14 +40,16 @@ def companion_files(path: Path) -> list[Path]:
     if path.suffix.lower() == ".shp":
         return sorted(p for p in path.parent.glob(path.stem + ".*")
                       if p.suffix.lower() in (".shp", ".shx", ".dbf", ".prj", ".cpg"))
+    if path.is_dir():  # an Esri FileGDB folder: every file in it
+        return sorted(p for p in path.iterdir() if p.is_file())
     return [path]
 
 
 def check_path(path: Path, what: str) -> None:
     if not path.exists():
         raise LayerDataError(f"{path}: {what} file not found; check the path")
-    if path.is_dir():
-        raise LayerDataError(f"{path}: {what} is a directory, expected a file")
+    if path.is_dir() and path.suffix.lower() != ".gdb":  # an Esri FileGDB is a folder
+        raise LayerDataError(f"{path}: {what} is a directory, expected a file (or an Esri .gdb folder)")
     if not os.access(path, os.R_OK):
         raise LayerDataError(f"{path}: {what} file is not readable (permissions)")
     hint = NOT_READ.get(path.suffix.lower())

@@ -60,6 +60,9 @@ def read_info(path: str, layer: str | None, stamp: tuple, total_bounds: bool = F
 
 
 def file_stamp(path: Path) -> tuple:
+    if path.is_dir():  # an Esri FileGDB folder: its files' latest change and total size
+        stats = [p.stat() for p in path.iterdir() if p.is_file()] or [path.stat()]
+        return (max(st.st_mtime_ns for st in stats), sum(st.st_size for st in stats))
     st = path.stat()
     return (st.st_mtime_ns, st.st_size)
 

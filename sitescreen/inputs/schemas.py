@@ -102,7 +102,7 @@ class Schema:
                     f"{where}: field {rule.source!r} (recoded to {canon!r}) not found; "
                     f"fields present: {', '.join(map(str, df.columns))}"
                 )
-            src = df[col].astype("string").str.strip()
+            src = _codes(df[col]).astype("string").str.strip()
             mapped = src.map(lambda v: rule.table.get(v, rule.default) if rule.default is not None
                              else rule.table.get(v, v), na_action="ignore")
             out[canon] = mapped.astype(object).where(src.notna(), rule.default)
@@ -125,6 +125,13 @@ def _huc_codes(s: pd.Series, col: str, where: str) -> pd.Series:
         raise LayerDataError(f"{where}: field {col!r} holds numbers, but HUC codes are text with leading zeros "
                              f"(e.g. 01010001){f' of {width} digits' if width else ''}; store the field as text")
     return s.astype("Int64").astype("string").str.zfill(width).astype(object).where(s.notna(), None)
+def _codes(s: pd.Series) -> pd.Series:
+    """A source column as the codes a values table is keyed by: whole numbers stored as reals
+    (FCode 46006.0 in a file written with a Real field) read as written in the table ("46006")."""
+    v = s.to_numpy(dtype=float, na_value=np.nan) if pd.api.types.is_float_dtype(s) else None
+    if v is not None and bool(np.all(np.isnan(v) | (np.isfinite(v) & (v == np.round(v)) & (np.abs(v) < 2**53)))):
+        return s.astype("Int64")
+    return s
 
 
 def _convert(s: pd.Series, kind: str, canon: str, where: str) -> pd.Series:

@@ -16,10 +16,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from sitescreen.measure import geomops, nearest, overlap
+from sitescreen.measure import geomops, lengths, nearest, overlap
 from sitescreen.measure.coverage import MIN_COVERAGE, CoverageCache, site_states
 from sitescreen.measure.requirements import check_requirements
-from sitescreen.errors import SitescreenError
+from sitescreen.errors import LayerDataError, SitescreenError
 from sitescreen.rules.kinds import KINDS, check_measures
 from sitescreen.inputs.load import LoadedLayer
 from sitescreen.inputs.spec import LayerSpec
@@ -181,10 +181,23 @@ def finalize(profile: Profile, measures: dict[str, Measurement],
     return measures
 
 
+def _length_within(c: Criterion, fp: np.ndarray, feats: gpd.GeoDataFrame, ctx: "Context") -> Measurement:
+    """Length of the selected lines inside each footprint, in the criterion's unit (km or m).
+    A layer with polygons is refused: their outlines would be counted as lines."""
+    has_area = lengths.polygonal(feats.geometry.to_numpy())
+    if has_area.any():
+        layer = feats["layer"].astype(str).to_numpy()[has_area][0]
+        raise LayerDataError(f"{layer}: criterion {c.name} ({c.kind}) measures the length of lines, but the "
+                             f"{'/'.join(c.roles)} layer holds {int(has_area.sum())} polygon feature(s); give a "
+                             f"line layer (e.g. NHDFlowline), or use an overlap or distance criterion")
+    metres = lengths.length_within(fp, _geoms(feats, ctx))
+    return Measurement(metres / 1000.0 if c.params.get("unit", "km") == "km" else metres)
+
+
 #: The measure function of every kind measured on vector layers (:data:`sitescreen.rules.kinds.KINDS`).
 VECTOR_KINDS: dict[str, Callable[..., Measurement]] = {
     "overlap": _overlap, "distance": _distance, "count_within": _count_within,
-    "attribute": _attribute, "site_density": _site_density,
+    "attribute": _attribute, "site_density": _site_density, "length_within": _length_within,
 }
 check_measures(VECTOR_KINDS, vector=True)
 

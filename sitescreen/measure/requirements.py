@@ -28,6 +28,7 @@ def check_requirements(profile: Profile, inputs: Inputs, config_path: str | None
     """Refuse a run whose layers ``inputs`` cannot give every criterion of ``profile`` what it measures."""
     check_layer_kinds(profile, [lyr.spec for lyr in inputs.vectors] + list(inputs.rasters), config_path)
     check_fields(profile, inputs.vectors, config_path)
+    check_selections(profile, inputs.vectors, config_path)
 
 
 def check_layer_kinds(profile: Profile, specs: Sequence[LayerSpec], config_path: str | None = None) -> None:
@@ -62,3 +63,22 @@ def check_fields(profile: Profile, vectors: Sequence[LoadedLayer], config_path: 
             f"{layers[0].spec.path}: criterion {c.name} of profile {profile.name} reads field {fld!r}, which no "
             f"{' or '.join(c.roles)} layer has (fields: {', '.join(fields)}); {field_advice(fld, config_path)}")
 
+
+
+def check_selections(profile: Profile, vectors: Sequence[LoadedLayer], config_path: str | None = None) -> None:
+    """Refuse a criterion whose selection says ``fields_required`` when no layer of its roles has every
+    field of any of its clauses: nothing would be selected and the criterion would silently measure
+    nothing (a streams file without flow permanence under the SMCRA stream buffer)."""
+    for c in profile.criteria:
+        layers = [lyr for lyr in vectors if lyr.spec.role in c.roles]
+        if c.selection is None or not c.selection.fields_required or not c.selection.any or not layers:
+            continue
+        if any(all(f in lyr.gdf.columns for f in clause) for lyr in layers for clause in c.selection.any):
+            continue
+        wanted = sorted({f for clause in c.selection.any for f in clause})
+        fields = sorted({str(col) for lyr in layers for col in lyr.gdf.columns} - {"geometry", "layer"})
+        raise LayerConfigError(
+            f"{layers[0].spec.path}: criterion {c.name} of profile {profile.name} selects {c.selection.name} "
+            f"({c.selection.description or 'by ' + ', '.join(wanted)}) by field {' and '.join(map(repr, wanted))}, which no "
+            f"{' or '.join(c.roles)} layer has (fields: {', '.join(fields)}); give a layer whose definition maps it "
+            f"(e.g. NHD flowlines for flow) or {field_advice(wanted[0], config_path)}")

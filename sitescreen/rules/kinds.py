@@ -137,6 +137,9 @@ RASTER_STATS = ("mean", "min", "max", "frac_above", "class_share")
 #: Rasters the ``raster`` kind derives from a DEM before its statistic.
 RASTER_DERIVATIONS = ("slope",)
 
+#: Units the ``length_within`` kind states its lengths in (:func:`sitescreen.measure.criteria._length_within`).
+LENGTH_UNITS = ("km", "m")
+
 _FIELD = ParamSpec("field", "text", required=True, hint=' = "canonical field" (e.g. huc)')
 
 
@@ -181,6 +184,9 @@ _ENTRIES = (
                                 'these classes of a categorical raster)'),
                  ParamSpec("known", "codes")),  # class_share: the raster's class codes (others: no data)
          vector=False, unit_by=_raster_unit, check_together=_raster_codes),
+    Kind("length_within", "length of line features inside the footprint, of", "km",
+         _params(ParamSpec("unit", "choice", choices=LENGTH_UNITS, default="km")),
+         unit_by=lambda p: str(p.get("unit", "km"))),
 )
 
 #: Every criterion kind, by name, in the order the docs list them.

@@ -106,6 +106,7 @@ class Selection:
     roles: tuple[str, ...]
     any: tuple[Mapping[str, tuple], ...] = ()  # each clause: all fields must match; any clause selects
     description: str = ""
+    fields_required: bool = False  # a layer without the clauses' fields is refused, not read as selecting nothing
 
     def mask(self, attrs: pd.DataFrame) -> np.ndarray:
         if not self.any:
@@ -225,6 +226,13 @@ def load_profile(name_or_path: str | Path) -> Profile:
     return profile_from_dict(data, str(path), hashlib.sha256(raw_bytes).hexdigest())
 
 
+def _flag(data: Mapping[str, Any], key: str, where: str) -> bool:
+    value = data.get(key, False)
+    if not isinstance(value, bool):
+        raise ProfileError(f"{where}.{key} must be true or false, got {value!r}")
+    return value
+
+
 def profile_from_dict(data: Mapping[str, Any], where: str, sha256: str = "") -> Profile:
     allowed = {"name", "description", "version", "verdicts", "selections", "criteria"}
     unknown = set(data) - allowed
@@ -243,7 +251,8 @@ def profile_from_dict(data: Mapping[str, Any], where: str, sha256: str = "") -> 
             raise ProfileError(f"{sw}.any must be a list of tables like {{ field = [values] }}")
         selections[sname] = Selection(
             name=sname, roles=tuple(roles), description=str(sdata.get("description", "")),
-            any=tuple({k: tuple(v) if isinstance(v, list) else (v,) for k, v in c.items()} for c in clauses))
+            any=tuple({k: tuple(v) if isinstance(v, list) else (v,) for k, v in c.items()} for c in clauses),
+            fields_required=_flag(sdata, "fields_required", sw))
     crit_data = data.get("criteria")
     if not isinstance(crit_data, Mapping) or not crit_data:
         raise ProfileError(f"{where}: a profile needs at least one [criteria.NAME] table")

@@ -16,7 +16,7 @@ import pandas as pd
 from sitescreen.rules.measurement import Measurement
 from sitescreen.rules.profile import Profile, effective_weights
 from sitescreen.rules.verdicts import VERDICTS
-from sitescreen.rules.wording import exclusion_text, feature_texts, measure_texts, no_suitability_texts, search_radius, suitability_texts
+from sitescreen.rules.wording import exclusion_text, feature_texts, in_sentence, measure_texts, no_suitability_texts, search_radius, suitability_texts
 
 
 def _join(parts: list[np.ndarray], n: int) -> np.ndarray:
@@ -100,7 +100,7 @@ def score(sites: pd.DataFrame, profile: Profile, measures: dict[str, Measurement
             hit = c.excluded(vals) & ~is_na
             excluded |= hit
             text = np.full(n, "", dtype=object)
-            text[hit] = (f"excluded by {c.name}: {c.label.lower()} is " + text_m[hit]
+            text[hit] = (f"excluded by {c.name}: {in_sentence(c.label)} is " + text_m[hit]
                          + f" ({exclusion_text(c.exclude_text(), c.unit)})" + where_feature[hit] + f" — safeguard: {c.safeguard}")
             excl_reasons.append(text)
         needs_data = c.weight > 0 or c.exclude is not None
@@ -117,7 +117,7 @@ def score(sites: pd.DataFrame, profile: Profile, measures: dict[str, Measurement
             weighted_w.append(weights[c.name])
             low = (s < 0.5) & ~np.isnan(s)
             text = np.full(n, "", dtype=object)
-            text[low] = (f"{c.name}: {c.label.lower()} " + text_m[low] + where_feature[low]
+            text[low] = (f"{c.name}: {in_sentence(c.label)} " + text_m[low] + where_feature[low]
                          + " → suitability " + suitability_texts(s[low]))
             low_reasons.append(text)
     incomplete &= ~excluded

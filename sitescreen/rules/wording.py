@@ -277,11 +277,17 @@ def points_text(value: Any) -> str:
     return NOTHING if is_missing(value) else f"{float(value):.{POINTS_DECIMALS}f}"
 
 
+def in_sentence(label: str) -> str:
+    """A criterion's label inside a sentence: its first letter lower case, the rest as written (names,
+    codes and a species' scientific name keep their capitals: "bull trout (Salvelinus confluentus)")."""
+    return f"{label[:1].lower()}{label[1:]}"
+
+
 def measured_text(label: str, feature: str = "", layers: tuple[str, ...] | list[str] = ()) -> str:
     """What a criterion measured for a site: its label, then the feature the value refers to, or
     the layers it was measured in (``distance to protected land: Demo Canyon, layer PAD-US``)."""
     where = feature or (("layer " if len(layers) == 1 else "layers ") + ", ".join(layers) if layers else "")
-    return f"{label[:1].lower()}{label[1:]}: {where}" if where else f"{label[:1].lower()}{label[1:]}"
+    return f"{in_sentence(label)}: {where}" if where else in_sentence(label)
 
 
 # ------------------------------------------------------------------------------------------
