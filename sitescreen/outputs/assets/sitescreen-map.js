@@ -25,17 +25,7 @@
     return JSON.parse(el.textContent);
   }
 
-  // Unsigned varints, 5 bits a character (Google polyline alphabet, 63..126).
-  function decodeU(str, n) {
-    var out = new Float64Array(n), k = 0, v = 0, f = 1;
-    for (var i = 0, L = str.length; i < L; i++) {
-      var c = str.charCodeAt(i) - 63;
-      v += (c & 31) * f;
-      if (c & 32) { f *= 32; } else { out[k++] = v; v = 0; f = 1; }
-    }
-    return out;
-  }
-  SS.decodeU = decodeU;  // the re-weight panel decodes its columns with it
+  var decodeU = SS.decodeU;  // unsigned varints (sitescreen-varint.js, inlined before this file)
   // Zigzag deltas of interleaved x,y; returns absolute coordinates times q.
   function decodeXY(str, nvtx, q) {
     var out = new Float64Array(nvtx * 2), k = 0, v = 0, f = 1, x = 0, y = 0;
