@@ -417,10 +417,28 @@
       return Math.max(d.min, (d.small + (d.large - d.small) * t) * f);
     },
     footprints: function (z) { return z >= this.meta.zf; },
+    /* A tile keeps its canvas and the sites it draws, so new verdicts repaint it in place (repaint). */
     createTile: function (coords) {
-      var D = this.D, size = this.getTileSize().x, cc = newCanvas(size), ctx = cc[1];
-      var T = tileFrame(coords, size), pad = 10 / T.s, fpMode = this.footprints(coords.z);
+      var D = this.D, size = this.getTileSize().x, cc = newCanvas(size), T = tileFrame(coords, size), pad = 10 / T.s;
       var ids = D.index.query(T.x0 - pad, T.y1 - T.m - pad, T.x0 + T.m + pad, T.y1 + pad, this._buf);
+      cc[0]._ss = { ctx: cc[1], coords: coords, ids: Uint32Array.from(ids) };
+      this._paint(cc[0]._ss);
+      return cc[0];
+    },
+    /* Every current tile redrawn into its own canvas from the sites it holds (new verdicts, scores). */
+    repaint: function () {
+      this.drawn.fill(0);
+      for (var key in this._tiles) {
+        var t = this._tiles[key], ss = t.el._ss;
+        if (!ss) continue;
+        if (!t.current) { this._removeTile(key); continue; }  // a tile of another zoom, kept for the animation
+        ss.ctx.clearRect(0, 0, this.getTileSize().x, this.getTileSize().y);
+        this._paint(ss);
+      }
+    },
+    _paint: function (tile) {
+      var D = this.D, size = this.getTileSize().x, ctx = tile.ctx, coords = tile.coords, ids = tile.ids;
+      var T = tileFrame(coords, size), fpMode = this.footprints(coords.z);
       var byRank = [[], [], [], [], []];
       for (var k = 0; k < ids.length; k++) if (this.visible[D.verdict[ids[k]]]) byRank[D.rank[ids[k]]].push(ids[k]);
       var drawn = this.drawn, pix = new Pixels(size), vectors = [];
@@ -453,7 +471,6 @@
           ctx.fillStyle = stroke; ctx.fill();
         }
       }
-      return cc[0];
     },
     /* The topmost visible site under a container point, or -1. */
     siteAt: function (cpt) {
@@ -649,7 +666,7 @@
       D.verdict.set(verdict); D.score.set(score);
       var ord = meta.verdicts.map(function (v) { return DRAW_ORDER.indexOf(v.key); });
       for (var i = 0; i < D.n; i++) D.rank[i] = ord[D.verdict[i]];
-      layer.drawn.fill(0); layer.redraw();
+      if (layer._map) layer.repaint(); else layer.drawn.fill(0);
     };
     var highlight = null, tip = L.tooltip({ direction: 'top', offset: [0, -8], className: 'ss-tooltip', opacity: 1 });
     S.openSite = function (i, fly) {
