@@ -43,7 +43,7 @@ bench: $(STAMP) browser
 bench-maps: $(STAMP) browser
 	$(BIN)/python bench/maps.py
 
-bench-quick: $(STAMP)
+bench-quick: $(STAMP) browser
 	$(BIN)/python bench/run.py --sites 100000 --quick
 
 # Debian's QGIS and its Python bindings (the system python3, not the venv's).

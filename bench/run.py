@@ -394,6 +394,11 @@ def main(argv=None) -> None:
     with stage("sensitivity"):
         sens_idaho = sens_bench.measure(runs / f"sites_{args.sites}" / "manifest.json", 332, 10_000)
         sens_big = sens_bench.measure(runs / f"sites_{args.sites}" / "manifest.json", args.sites, 1_000)
+    import browser_reweight  # bench/browser_reweight.py: slider input to repainted map and report, headless Chromium
+    with stage("live re-weighting, 100,000 sites"):
+        rw = browser_reweight.measure(100_000)
+    say(f"  -> re-weighting 100,000 sites: map {rw['reweight_update_100k_ms']} ms (target "
+        f"{browser_reweight.TARGET_MS:.0f}), report {rw['reweight_report_update_100k_ms']} ms, slider input to repaint")
     result = {
         "overlap_vs_overlay": round(overlap_vs_overlay, 2),
         "distance_vs_sjoin_nearest": round(distance_vs_sjoin, 2),
@@ -410,6 +415,7 @@ def main(argv=None) -> None:
         "sensitivity_332x10000_seconds": sens_idaho["seconds"],
         f"sensitivity_{args.sites}x1000_seconds": sens_big["seconds"],
         f"sensitivity_{args.sites}x1000_peak_rss_gb": sens_big["peak_rss_gb"],
+        **rw,
         "sites": args.sites,
         "quick": args.quick,
         "dem_size": args.dem_size,

@@ -210,7 +210,12 @@
       var g = c.getContext('2d', { willReadFrequently: true });
       g.scale(DPR, DPR);
       paint(g, s / 2, s / 2, r);
-      sp = sprites[key] = { w: w, px: g.getImageData(0, 0, w, w).data };
+      var px = g.getImageData(0, 0, w, w).data, pm = new Float32Array(px.length);
+      for (var q = 0; q < px.length; q += 4) {  // premultiplied, for Pixels
+        var f = px[q + 3] / 255;
+        pm[q] = px[q] * f; pm[q + 1] = px[q + 1] * f; pm[q + 2] = px[q + 2] * f; pm[q + 3] = px[q + 3];
+      }
+      sp = sprites[key] = { w: w, pm: pm };
     }
     return sp;
   }
@@ -218,35 +223,46 @@
     var h = hex.replace('#', '');
     return [parseInt(h.substr(0, 2), 16), parseInt(h.substr(2, 2), 16), parseInt(h.substr(4, 2), 16)];
   }
+  /* Source-over compositing into premultiplied floats (no division per pixel), straightened once in paint(). */
   function Pixels(size) {
     var W = Math.round(size * DPR), buf = null;
-    function blend(d, r, g, b, sa) {
-      var da = buf[d + 3];
-      if (sa >= 255 || da === 0) { buf[d] = r; buf[d + 1] = g; buf[d + 2] = b; buf[d + 3] = sa; return; }
-      var a = sa / 255, db = (da / 255) * (1 - a), oa = a + db;
-      buf[d] = (r * a + buf[d] * db) / oa; buf[d + 1] = (g * a + buf[d + 1] * db) / oa;
-      buf[d + 2] = (b * a + buf[d + 2] * db) / oa; buf[d + 3] = oa * 255;
+    function over(d, r, g, b, sa) {  // r, g, b premultiplied by sa/255; sa 0–255
+      var k = 1 - sa / 255;
+      buf[d] = r + buf[d] * k; buf[d + 1] = g + buf[d + 1] * k; buf[d + 2] = b + buf[d + 2] * k; buf[d + 3] = sa + buf[d + 3] * k;
     }
     this.stamp = function (sp, x, y) {
-      if (!buf) buf = new Uint8ClampedArray(W * W * 4);
-      var w = sp.w, px = sp.px, ox = Math.round(x * DPR - w / 2), oy = Math.round(y * DPR - w / 2);
+      if (!buf) buf = new Float32Array(W * W * 4);
+      var w = sp.w, pm = sp.pm, ox = Math.round(x * DPR - w / 2), oy = Math.round(y * DPR - w / 2);
       var j0 = Math.max(0, -oy), j1 = Math.min(w, W - oy), i0 = Math.max(0, -ox), i1 = Math.min(w, W - ox);
       for (var j = j0; j < j1; j++) {
-        for (var i = i0; i < i1; i++) {
-          var s = 4 * (j * w + i);
-          if (px[s + 3]) blend(4 * ((oy + j) * W + ox + i), px[s], px[s + 1], px[s + 2], px[s + 3]);
+        for (var i = i0, s = 4 * (j * w + i0), d = 4 * ((oy + j) * W + ox + i0); i < i1; i++, s += 4, d += 4) {
+          var sa = pm[s + 3];
+          if (!sa) continue;
+          var k = 1 - sa / 255;
+          buf[d] = pm[s] + buf[d] * k; buf[d + 1] = pm[s + 1] + buf[d + 1] * k;
+          buf[d + 2] = pm[s + 2] + buf[d + 2] * k; buf[d + 3] = sa + buf[d + 3] * k;
         }
       }
     };
     this.dot = function (x, y, c, alpha) {
-      if (!buf) buf = new Uint8ClampedArray(W * W * 4);
-      var px = Math.floor(x * DPR), py = Math.floor(y * DPR), n = Math.max(1, Math.round(DPR));
+      if (!buf) buf = new Float32Array(W * W * 4);
+      var px = Math.floor(x * DPR), py = Math.floor(y * DPR), n = Math.max(1, Math.round(DPR)), f = alpha / 255;
       for (var j = 0; j < n; j++) for (var i = 0; i < n; i++) {
-        if (px + i >= 0 && py + j >= 0 && px + i < W && py + j < W) blend(4 * ((py + j) * W + px + i), c[0], c[1], c[2], alpha);
+        if (px + i >= 0 && py + j >= 0 && px + i < W && py + j < W) over(4 * ((py + j) * W + px + i), c[0] * f, c[1] * f, c[2] * f, alpha);
       }
     };
     /* putImageData replaces pixels: paint before any vector drawing. */
-    this.paint = function (ctx) { if (buf) ctx.putImageData(new ImageData(buf, W, W), 0, 0); };
+    this.paint = function (ctx) {
+      if (!buf) return;
+      var out = new Uint8ClampedArray(W * W * 4);
+      for (var d = 0; d < out.length; d += 4) {
+        var a = buf[d + 3];
+        if (!a) continue;
+        var f = 255 / a;
+        out[d] = buf[d] * f; out[d + 1] = buf[d + 1] * f; out[d + 2] = buf[d + 2] * f; out[d + 3] = a;
+      }
+      ctx.putImageData(new ImageData(out, W, W), 0, 0);
+    };
   }
 
   function ensurePanes(map) {

@@ -18,7 +18,9 @@
     for (var i = 0; i < str.length; i++) v[i] = str.charCodeAt(i) - 48;
     return v;
   }
-  function setBadge(badge, v) { badge.textContent = v.label; badge.style.background = v.color; }
+  /* Text and colour set only where they change: a move re-lays out only what it changed. */
+  function setText(node, t) { if (node.textContent !== t) node.textContent = t; }
+  function setBadge(badge, v) { if (badge.dataset.v !== v.key) { badge.textContent = v.label; badge.style.background = v.color; badge.dataset.v = v.key; } }
 
   /* The report's elements, each with the index of its site in the data (the data is in the ranked
      table's order, R.cards the sites of the breakdown cards in their order). */
@@ -45,7 +47,7 @@
   function paint(E, R, M, RW, r) {
     var verdict = r ? r.verdict : M.baseVerdict, score = r ? r.score : W.baseScore;
     var V = R.labels, e = RW.effective(), EX = R.verdicts.indexOf('excluded');
-    E.rows.forEach(function (row) { setBadge(row.badge, V[verdict[row.i]]); row.score.textContent = SS.reweightWords.score(score[row.i]); });
+    E.rows.forEach(function (row) { setBadge(row.badge, V[verdict[row.i]]); setText(row.score, SS.reweightWords.score(score[row.i])); });
     var order = E.rows.slice().sort(function (a, b) {  // as report._ranked: by score (unscored last), then by id
       var x = score[a.i], y = score[b.i];
       x = x === x ? x : -1; y = y === y ? y : -1;
@@ -53,31 +55,32 @@
       var p = a.id, q = b.id;
       return p < q ? -1 : (p > q ? 1 : 0);
     });
-    order.forEach(function (row, k) { row.tr.cells[0].textContent = String(k + 1); E.body.appendChild(row.tr); });
+    var moved = order.some(function (row, k) { return E.body.rows[k] !== row.tr; });
+    order.forEach(function (row, k) { setText(row.tr.cells[0], String(k + 1)); if (moved) E.body.appendChild(row.tr); });
     E.cards.forEach(function (c) {
       var i = c.i;
       setBadge(c.badge, V[verdict[i]]);
-      c.score.textContent = SS.reweightWords.score(score[i]);
+      setText(c.score, SS.reweightWords.score(score[i]));
       c.rows.forEach(function (tr, j) {
         var k = W.rowCriterion[j];
         if (k < 0 || !tr.cells[4]) return;
-        tr.cells[3].textContent = SS.reweightWords.weight(e[k]);
+        setText(tr.cells[3], SS.reweightWords.weight(e[k]));
         var s = M.s[k][i];
-        tr.cells[4].textContent = verdict[i] === EX || s !== s || !e[k] ? SS.reweightWords.points(NaN) : SS.reweightWords.points(s * e[k] * 100);
+        setText(tr.cells[4], verdict[i] === EX || s !== s || !e[k] ? SS.reweightWords.points(NaN) : SS.reweightWords.points(s * e[k] * 100));
       });
     });
     var counts = RW.countsOf(verdict), fav = String(M.favorable), rev = String(M.review);
     E.cardBoxes.forEach(function (box, k) {
-      if (box.num) box.num.textContent = counts[k].toLocaleString('en-US');
-      if (box.what) box.what.textContent = !r ? box.screened :
-        R.meanings[R.verdicts[k]].split('{favorable}').join(fav).split('{review}').join(rev);
+      if (box.num) setText(box.num, counts[k].toLocaleString('en-US'));
+      if (box.what) setText(box.what, !r ? box.screened :
+        R.meanings[R.verdicts[k]].split('{favorable}').join(fav).split('{review}').join(rev));
     });
-    var moved = !!r;
+    var whatIf = !!r;
     R.stale.forEach(function (sel) {
-      Array.prototype.forEach.call(document.querySelectorAll(sel), function (n) { n.classList.toggle('ss-rw-stale', moved); });
+      Array.prototype.forEach.call(document.querySelectorAll(sel), function (n) { n.classList.toggle('ss-rw-stale', whatIf); });
     });
-    W.banner.hidden = !moved;
-    if (moved) W.banner.textContent = 'What-if, not a screening result: verdicts and scores recomputed in this page with weights ' +
+    W.banner.hidden = !whatIf;
+    if (whatIf) W.banner.textContent = 'What-if, not a screening result: verdicts and scores recomputed in this page with weights ' +
       R.criteria.map(function (c, k) { return c.label + ' ' + SS.reweightWords.weight(e[k]); }).join(', ') +
       ' and thresholds favorable \u2265 ' + fav + ', review \u2265 ' + rev + ' (excluded and incomplete sites as screened; ' +
       'faded sections show the run as screened' + (R.ranked_note ? '; ' + R.ranked_note : '') +
