@@ -109,3 +109,23 @@ def test_report_sliders_recompute_every_verdict_and_score_and_the_profile_screen
     assert len(shared) >= len(after["cards"]) * 0.8
     for c in shared:
         assert c[1:] == cards[c[0]], c[0]  # verdict, score, and per criterion the effective weight and points
+
+
+def test_the_pages_numbers_are_worded_as_python_words_them(browser, demo_report):
+    """The panel's words for the numbers it computes (scores, points, effective weights) equal
+    rules/wording.py's for awkward values: exact binary ties (half to even), near-ties, tiny, 100."""
+    from sitescreen.rules.wording import points_text, weight_text
+    rng = np.random.default_rng(4)
+    points = [0.125, 0.375, 0.625, 2.675, 1.005, 12.345, 0.005, 0.015, 99.995, 100.0, 0.0, 1e-9, 33.33333333333333]
+    points += list(rng.uniform(0, 100, 200)) + list(np.round(rng.uniform(0, 100, 200), 3))
+    scores = [72.25, 72.35, 0.05, 0.15, 99.95, 100.0, 0.0] + list(np.round(rng.uniform(0, 100, 200), 4))
+    weights = [0.5, 0.25, 1 / 3, 0.123456, 0.0012345, 0.999, 1e-4] + list(rng.dirichlet(np.ones(4), 50).ravel())
+    o = open_report(browser, demo_report[2])
+    try:
+        got = o.js("""([p, s, w]) => { const W = sitescreen.reweightWords;
+            return [p.map(W.points), s.map(W.score), w.map(W.weight)]; }""", [points, scores, weights])
+    finally:
+        o.close()
+    assert got[0] == [points_text(p) for p in points]
+    assert got[1] == [score_text(s) for s in scores]
+    assert got[2] == [weight_text(w) for w in weights]

@@ -104,10 +104,9 @@
      them against Python's): score_text (one decimal), points_text (two), weight_text (4 significant). */
   var NOTHING = '\u2014';
   function fixed(x, d) {  // Python's f"{x:.{d}f}": the exact double rounded half to even
-    var t = x.toFixed(d), m = x * 2 * Math.pow(10, d);
-    if (m === Math.round(m) && Math.abs(m) % 2 === 1 && m / (2 * Math.pow(10, d)) === x) {  // an exact tie
-      var q = (m - 1) / 2;  // the lower neighbour
-      if (q % 2 === 0) t = (q / Math.pow(10, d)).toFixed(d);
+    var t = x.toFixed(d), full = x.toFixed(Math.min(100, d + 30)), cut = full.length - Math.min(100, d + 30) + d;
+    if (/^50*$/.test(full.slice(cut)) && +full.charAt(cut - 1) % 2 === 0) {  // an exact tie, below it even
+      t = full.slice(0, cut).replace(/\.$/, '');  // toFixed rounds a tie up; Python to the even digit
     }
     return t;
   }
