@@ -57,3 +57,11 @@ def test_above_the_limit_the_report_says_there_is_no_panel(monkeypatch):
     assert "<script" not in html
     assert (f"No re-weighting panel in this report: {len(sites)} sites is more than {len(sites) - 1}; "
             "the map re-weights every site.") in html
+
+
+def test_a_truncated_ranking_is_said_in_the_what_if_banner(monkeypatch):
+    sites = make_sites(50)
+    monkeypatch.setattr(report_mod, "RANKED_LIMIT", 20)
+    data = _data(build_report(sites, make_manifest(sites)))
+    assert data["listed"] == 20 and data["n"] == len(sites)
+    assert data["ranked_note"] == f"ranks are among the 20 sites the table lists (the run's best), not all {len(sites)}"

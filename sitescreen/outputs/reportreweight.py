@@ -34,18 +34,18 @@ def report_reweight_data(ranked: pd.DataFrame, record: RunRecord | None, rows: l
                          cards: Any, ranked_limit: int) -> dict[str, Any] | None:
     """What the report's panel needs (sites in ``ranked``'s order, the report's ranking; ``cards``:
     the positions in it of the sites with a breakdown card), or None (no record, no s_* columns)."""
-    table = ranked
-    data = reweight_data(table, record)
+    data = reweight_data(ranked, record)
     if data is None:
         return None
     code = {v: k for k, v in enumerate(VERDICTS)}
-    verdict = table["verdict"].astype(str).map(code)
+    verdict = ranked["verdict"].astype(str).map(code)
     if verdict.isna().any():
         return None  # a verdict the report does not know: no what-if on it
-    note = (f"the ranking re-orders the {ranked_limit:,} sites it lists, the run's best" if len(table) > ranked_limit else "")
-    return {**data, "cards": [int(i) for i in cards], "listed": min(len(table), ranked_limit),
+    note = (f"ranks are among the {ranked_limit:,} sites the table lists (the run's best), not all {len(ranked):,}"
+            if len(ranked) > ranked_limit else "")
+    return {**data, "cards": [int(i) for i in cards], "listed": min(len(ranked), ranked_limit),
             "v": "".join(chr(48 + int(c)) for c in verdict.to_numpy()),
-            "sc": exact_column(pd.to_numeric(table["score"], errors="coerce")),
+            "sc": exact_column(pd.to_numeric(ranked["score"], errors="coerce")),
             "labels": [{"key": v, "label": LABELS[v], "color": COLORS[v]} for v in VERDICTS],
             "meanings": dict(MEANING_TEMPLATES), "rows": rows, "stale": STALE, "ranked_note": note}
 
