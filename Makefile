@@ -48,7 +48,7 @@ bench: bench-deps browser
 bench-maps: $(STAMP) browser
 	$(BIN)/python bench/maps.py
 
-bench-quick: bench-deps
+bench-quick: bench-deps browser
 	$(BIN)/python bench/run.py --sites 100000 --quick
 
 # Debian's QGIS and its Python bindings (the system python3, not the venv's).

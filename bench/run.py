@@ -404,6 +404,11 @@ def main(argv=None) -> None:
     with stage("stacked protected layer"):
         stacked_keys, stacked_detail = peers.stacked_step(n_cmp, sub_peers, sub_overlay, alt_overlay,
                                                           data=args.data, say=say)
+    import browser_reweight  # bench/browser_reweight.py: slider input to repainted map and report, headless Chromium
+    with stage("live re-weighting, 100,000 sites"):
+        rw = browser_reweight.measure(100_000)
+    say(f"  -> re-weighting 100,000 sites: map {rw['reweight_update_100k_ms']} ms (target "
+        f"{browser_reweight.TARGET_MS:.0f}), report {rw['reweight_report_update_100k_ms']} ms, slider input to repaint")
     result = {
         "overlap_vs_overlay": round(overlap_vs_overlay, 2),
         "distance_vs_sjoin_nearest": round(distance_vs_sjoin, 2),
@@ -422,6 +427,7 @@ def main(argv=None) -> None:
         f"sensitivity_{args.sites}x1000_peak_rss_gb": sens_big["peak_rss_gb"],
         **peer_keys,
         **stacked_keys,
+        **rw,
         "sites": args.sites,
         "quick": args.quick,
         "dem_size": args.dem_size,

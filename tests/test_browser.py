@@ -307,7 +307,9 @@ def test_fixture_report_in_browser(offline, tmp_path):
     for name in (XSS_IMG, XSS_SCRIPT, TEMPLATE):
         assert name in text
     assert offline.js("document.querySelectorAll('img').length") == 0
-    assert offline.js("document.scripts.length") == 0
+    # the only scripts are the re-weight panel's (its data, its assets, its call: issue 12 item 4)
+    assert offline.js("[...document.scripts].map(s => s.type || s.id)") == ["application/json", "", ""]
+    assert offline.js("!!(window.sitescreen && sitescreen.reweight)")
     assert offline.errors == [] and offline.dialogs == [] and offline.failed == []
     # ranked-table links jump to the breakdowns
     offline.page.click("table.ranked a >> nth=0")

@@ -135,3 +135,38 @@ def test_update_of_100k_sites_is_fast(browser, tmp_path):
         assert not o.errors and not o.failed
     finally:
         o.close()
+
+
+def test_a_threshold_change_recolours_the_tiles_in_place(page, demo_map):
+    """New verdicts repaint the tile canvases the map already has (no tile rebuilt), and what is on
+    the screen follows: a lone review or unfavorable site's dot turns the favorable colour when the
+    favorable threshold drops to 0.5 (every scored site is favorable then)."""
+    from test_browser_map import PIXEL, hex_rgb
+    from sitescreen.rules.verdicts import COLORS
+    o = page
+    o.js("""() => new Promise(done => { const S = sitescreen.sites, map = S.map, z = Math.min(map.getZoom(), S.meta.zf - 1);
+        if (map.getZoom() === z) return requestAnimationFrame(() => done());
+        S.layer.once('load', () => requestAnimationFrame(() => done())); map.setZoom(z, {animate: false}); })""")
+    lone = o.js("""() => { const S = sitescreen.sites, map = S.map, D = S.D, size = map.getSize();
+        const pts = [...Array(D.n).keys()].map(i => map.latLngToContainerPoint(S.latLng(i)));
+        if (S.layer.footprints(map.getZoom())) return null;
+        return [...Array(D.n).keys()].filter(i => pts[i].x > 20 && pts[i].y > 20 && pts[i].x < size.x - 20 && pts[i].y < size.y - 20
+            && pts.every((p, j) => j === i || Math.hypot(p.x - pts[i].x, p.y - pts[i].y) > 18))
+          .map(i => [i, S.meta.verdicts[D.verdict[i]].key, pts[i].x, pts[i].y]); }""")
+    assert lone is not None  # dots, not footprints, at this zoom
+    moving = [s for s in lone if s[1] in ("review", "unfavorable")]
+    assert moving, lone
+    o.js("() => { window._tiles = [...sitescreen.map.getPane('ssSites').querySelectorAll('canvas')]; }")
+
+    def close_to(rgba, color):
+        return rgba and rgba[3] > 200 and max(abs(a - b) for a, b in zip(rgba, hex_rgb(color))) < 40
+    for _, verdict, x, y in moving:
+        assert close_to(o.js(PIXEL, [x, y]), COLORS[verdict]), (verdict, x, y)
+    o.page.click(".ss-rw-toggle")
+    o.page.locator("input[name='t-favorable']").fill("0.5")
+    o.page.wait_for_function("!sitescreen.reweight.pending")
+    assert o.js("() => [sitescreen.reweight.model.favorable, sitescreen.reweight.model.review]") == [0.5, 0]
+    assert o.js("() => { const now = [...sitescreen.map.getPane('ssSites').querySelectorAll('canvas')];"
+                " return now.length === _tiles.length && now.every(c => _tiles.includes(c)); }")
+    for _, verdict, x, y in moving:
+        assert close_to(o.js(PIXEL, [x, y]), COLORS["favorable"]), (verdict, x, y)

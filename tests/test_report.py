@@ -29,7 +29,13 @@ def test_hostile_text_is_escaped_everywhere(html):
     assert "&lt;img src=x onerror=alert(1)&gt;" in html                      # site name, reason, title, input
     assert "&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in html     # site name, profile description
     assert TEMPLATE in html  # plain text, shown as is
-    assert "<script" not in html and "<img" not in html
+    assert "<img" not in html
+    # the only scripts are the re-weight panel's (issue 12 item 4): its data, its assets, its call
+    tags = re.findall(r"<script\b[^>]*>", html)
+    assert tags == ['<script type="application/json" id="sitescreen-reweight-report-data">', "<script>", "<script>"]
+    data = html.split(tags[0], 1)[1].split("</script>", 1)[0]
+    assert "<" not in data and ">" not in data  # hostile text stays inside the JSON, escaped
+    assert html.count("</script>") == 3
 
 
 def test_self_contained_with_print_stylesheet(html):

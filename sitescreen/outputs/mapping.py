@@ -323,7 +323,7 @@ def _new_map(manifest: RunRecord | None, self_contained: bool) -> folium.Map:
         root.header.add_child(_Raw(_inline_script(js)), name="leaflet")
     root.html.add_child(_Raw(mapnotice.scripts_failed_html(self_contained)), name="ss_noscript")
     root.header.add_child(_Raw(f"<style>{_asset('sitescreen-map.css')}</style>"), name="sitescreen_css")
-    root.header.add_child(_Raw(_inline_script(_asset("sitescreen-map.js"))), name="sitescreen_js")
+    root.header.add_child(_Raw(_inline_script(_asset("sitescreen-varint.js") + _asset("sitescreen-map.js"))), name="sitescreen_js")
     return m
 
 

@@ -4,8 +4,10 @@ Sections: summary counts by verdict, the score distribution and each criterion's
 (inline SVG, :mod:`sitescreen.outputs.charts`), the ranked sites, each site's breakdown, the
 profile's rules with their safeguards and sources, and the run manifest
 (:mod:`sitescreen.outputs.reportmanifest`: inputs with hashes, CRS, repairs, coverage, versions,
-timings). No script and no network resource; a print stylesheet makes it a
-clean PDF from any browser. Every value from the data or the profile is escaped.
+timings). No network resource; the one script is the live re-weighting panel
+(:mod:`sitescreen.outputs.reportreweight`: the map's sliders, recomputing the page's verdicts and
+scores), hidden in print; a print stylesheet makes it a clean PDF from any browser. Every value
+from the data or the profile is escaped.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from sitescreen.outputs.htmlsafe import esc
 from sitescreen.outputs.overview import overview_map
 from sitescreen.outputs.reportdecisions import DECISIONS_COLUMN, decisions_html
 from sitescreen.outputs.reportmanifest import manifest_section
+from sitescreen.outputs.reportreweight import reweight_parts
 from sitescreen.outputs.sources import sources_section
 from sitescreen.rules.verdicts import COLORS as VERDICT_COLORS
 from sitescreen.rules.verdicts import LABELS as VERDICT_LABELS
@@ -142,12 +145,17 @@ def breakdown_sites(ranked: pd.DataFrame) -> pd.DataFrame:
     """The sites whose breakdown the report shows, in ranked order: every excluded and every
     incomplete site (up to :data:`ATTENTION_LIMIT` of them), and the best-ranked others up to
     :data:`BREAKDOWN_LIMIT`."""
+    return ranked.iloc[breakdown_positions(ranked)]
+
+
+def breakdown_positions(ranked: pd.DataFrame) -> np.ndarray:
+    """The positions in ``ranked`` of :func:`breakdown_sites`' sites."""
     v = ranked["verdict"].astype(str).to_numpy()
     always = np.isin(v, ("excluded", "incomplete"))
     keep = always & (np.cumsum(always) <= ATTENTION_LIMIT)
     others = ~always
     keep |= others & (np.cumsum(others) <= BREAKDOWN_LIMIT)
-    return ranked.iloc[np.flatnonzero(keep)]
+    return np.flatnonzero(keep)
 
 
 def _breakdowns(ranked: pd.DataFrame, criteria: list[dict[str, Any]]) -> str:
@@ -343,17 +351,18 @@ def build_report(sites: gpd.GeoDataFrame | pd.DataFrame, manifest: RunRecord | M
                                  str((manifest.created if manifest is not None else None) or "")[:19].replace("T", " "),
                                  f"CRS {manifest.crs}" if manifest is not None and manifest.crs else "") if x)
     links = set(text_values(breakdown_sites(ranked)["site_id"]))
+    rw_head, rw_body = reweight_parts(ranked, manifest, [c["name"] for c in criteria], breakdown_positions(ranked), RANKED_LIMIT)
     body = (
         f'<main><header><h1>{esc(title)}</h1><div class="muted">Screening review report · {esc(sub)}</div>'
         '<nav><a href="#summary">Summary</a><a href="#charts">Scores</a><a href="#ranking">Ranking</a>'
         '<a href="#sites">Site breakdowns</a><a href="#rules">Profile rules</a><a href="#sources">Sources</a><a href="#manifest">Manifest</a></nav></header>'
         + _summary(table, manifest, counts, overview_map(sites)) + charts + stability_section(sensitivity, manifest) + _ranked_table(ranked, links) + _breakdowns(ranked, criteria) + "".join(sections)
-        + _rules(manifest, criteria, table) + sources_section(manifest) + manifest_section(manifest)
+        + _rules(manifest, criteria, table) + sources_section(manifest) + manifest_section(manifest) + rw_body
         + f'<footer>Written by {esc(tool.name)} {esc(tool.version)}. '
         "Measurements use the full geometry in the run CRS; the numbers here are rounded for reading; "
         "the exact values are in sites.csv, sites.gpkg and sites.parquet.</footer></main>")
     log.debug("report: %d sites, %d criteria", len(table), len(criteria))
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            f"<title>{esc(title)} — review report</title><style>{_CSS}</style></head><body>{body}</body></html>\n")
+            f"<title>{esc(title)} — review report</title><style>{_CSS}</style>{rw_head}</head><body>{body}</body></html>\n")
 

@@ -123,14 +123,15 @@ def reweight_data(shown: pd.DataFrame, record: RunRecord | None) -> dict[str, An
     }
 
 
-def _asset(name: str) -> str:
+def asset(name: str) -> str:
+    """The text of one of the page assets (``sitescreen/outputs/assets``)."""
     return resources.files("sitescreen.outputs.assets").joinpath(name).read_text(encoding="utf-8")
 
 
 def page_parts(data: dict[str, Any], map_name: str) -> tuple[str, str, str]:
     """The page's parts for :func:`reweight_data`: (head: style and script, body: the data element,
     script: the call that adds the panel once the sites layer exists)."""
-    js = _asset("sitescreen-reweight.js").replace("</script", "<\\/script")
-    head = f"<style>{_asset('sitescreen-reweight.css')}</style><script>{js}</script>"
+    js = asset("sitescreen-reweight.js").replace("</script", "<\\/script")
+    head = f"<style>{asset('sitescreen-reweight.css')}</style><script>{js}</script>"
     body = f'<script type="application/json" id="{DATA_ID}">{script_json(data)}</script>'
     return head, body, f'sitescreen.reweightPanel({map_name}, "{DATA_ID}");'

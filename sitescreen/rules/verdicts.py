@@ -50,14 +50,19 @@ def darker(hex_color: str, f: float = 0.62) -> str:
 STROKES: Mapping[str, str] = {v: darker(c) for v, c in COLORS.items()}
 
 
+#: What each verdict means, with ``{favorable}`` and ``{review}`` for the thresholds' numbers (the
+#: report's re-weight panel fills them in the browser as :func:`meanings` does here).
+MEANING_TEMPLATES: Mapping[str, str] = {
+    "favorable": "score ≥ {favorable}",
+    "review": "score {review}–{favorable}",
+    "unfavorable": "score < {review}",
+    "excluded": "fails a hard safeguard",
+    "incomplete": "missing data for a criterion",
+}
+
+
 def meanings(favorable: float, review: float) -> dict[str, str]:
     """What each verdict means, with the profile's thresholds, as a legend says it."""
     from sitescreen.rules.wording import number
     fav, rev = number(favorable), number(review)
-    return {
-        "favorable": f"score ≥ {fav}",
-        "review": f"score {rev}–{fav}",
-        "unfavorable": f"score < {rev}",
-        "excluded": "fails a hard safeguard",
-        "incomplete": "missing data for a criterion",
-    }
+    return {k: t.replace("{favorable}", fav).replace("{review}", rev) for k, t in MEANING_TEMPLATES.items()}

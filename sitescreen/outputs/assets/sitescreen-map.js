@@ -25,17 +25,7 @@
     return JSON.parse(el.textContent);
   }
 
-  // Unsigned varints, 5 bits a character (Google polyline alphabet, 63..126).
-  function decodeU(str, n) {
-    var out = new Float64Array(n), k = 0, v = 0, f = 1;
-    for (var i = 0, L = str.length; i < L; i++) {
-      var c = str.charCodeAt(i) - 63;
-      v += (c & 31) * f;
-      if (c & 32) { f *= 32; } else { out[k++] = v; v = 0; f = 1; }
-    }
-    return out;
-  }
-  SS.decodeU = decodeU;  // the re-weight panel decodes its columns with it
+  var decodeU = SS.decodeU;  // unsigned varints (sitescreen-varint.js, inlined before this file)
   // Zigzag deltas of interleaved x,y; returns absolute coordinates times q.
   function decodeXY(str, nvtx, q) {
     var out = new Float64Array(nvtx * 2), k = 0, v = 0, f = 1, x = 0, y = 0;
@@ -220,7 +210,12 @@
       var g = c.getContext('2d', { willReadFrequently: true });
       g.scale(DPR, DPR);
       paint(g, s / 2, s / 2, r);
-      sp = sprites[key] = { w: w, px: g.getImageData(0, 0, w, w).data };
+      var px = g.getImageData(0, 0, w, w).data, pm = new Float32Array(px.length);
+      for (var q = 0; q < px.length; q += 4) {  // premultiplied, for Pixels
+        var f = px[q + 3] / 255;
+        pm[q] = px[q] * f; pm[q + 1] = px[q + 1] * f; pm[q + 2] = px[q + 2] * f; pm[q + 3] = px[q + 3];
+      }
+      sp = sprites[key] = { w: w, pm: pm };
     }
     return sp;
   }
@@ -228,35 +223,46 @@
     var h = hex.replace('#', '');
     return [parseInt(h.substr(0, 2), 16), parseInt(h.substr(2, 2), 16), parseInt(h.substr(4, 2), 16)];
   }
+  /* Source-over compositing into premultiplied floats (no division per pixel), straightened once in paint(). */
   function Pixels(size) {
     var W = Math.round(size * DPR), buf = null;
-    function blend(d, r, g, b, sa) {
-      var da = buf[d + 3];
-      if (sa >= 255 || da === 0) { buf[d] = r; buf[d + 1] = g; buf[d + 2] = b; buf[d + 3] = sa; return; }
-      var a = sa / 255, db = (da / 255) * (1 - a), oa = a + db;
-      buf[d] = (r * a + buf[d] * db) / oa; buf[d + 1] = (g * a + buf[d + 1] * db) / oa;
-      buf[d + 2] = (b * a + buf[d + 2] * db) / oa; buf[d + 3] = oa * 255;
+    function over(d, r, g, b, sa) {  // r, g, b premultiplied by sa/255; sa 0–255
+      var k = 1 - sa / 255;
+      buf[d] = r + buf[d] * k; buf[d + 1] = g + buf[d + 1] * k; buf[d + 2] = b + buf[d + 2] * k; buf[d + 3] = sa + buf[d + 3] * k;
     }
     this.stamp = function (sp, x, y) {
-      if (!buf) buf = new Uint8ClampedArray(W * W * 4);
-      var w = sp.w, px = sp.px, ox = Math.round(x * DPR - w / 2), oy = Math.round(y * DPR - w / 2);
+      if (!buf) buf = new Float32Array(W * W * 4);
+      var w = sp.w, pm = sp.pm, ox = Math.round(x * DPR - w / 2), oy = Math.round(y * DPR - w / 2);
       var j0 = Math.max(0, -oy), j1 = Math.min(w, W - oy), i0 = Math.max(0, -ox), i1 = Math.min(w, W - ox);
       for (var j = j0; j < j1; j++) {
-        for (var i = i0; i < i1; i++) {
-          var s = 4 * (j * w + i);
-          if (px[s + 3]) blend(4 * ((oy + j) * W + ox + i), px[s], px[s + 1], px[s + 2], px[s + 3]);
+        for (var i = i0, s = 4 * (j * w + i0), d = 4 * ((oy + j) * W + ox + i0); i < i1; i++, s += 4, d += 4) {
+          var sa = pm[s + 3];
+          if (!sa) continue;
+          var k = 1 - sa / 255;
+          buf[d] = pm[s] + buf[d] * k; buf[d + 1] = pm[s + 1] + buf[d + 1] * k;
+          buf[d + 2] = pm[s + 2] + buf[d + 2] * k; buf[d + 3] = sa + buf[d + 3] * k;
         }
       }
     };
     this.dot = function (x, y, c, alpha) {
-      if (!buf) buf = new Uint8ClampedArray(W * W * 4);
-      var px = Math.floor(x * DPR), py = Math.floor(y * DPR), n = Math.max(1, Math.round(DPR));
+      if (!buf) buf = new Float32Array(W * W * 4);
+      var px = Math.floor(x * DPR), py = Math.floor(y * DPR), n = Math.max(1, Math.round(DPR)), f = alpha / 255;
       for (var j = 0; j < n; j++) for (var i = 0; i < n; i++) {
-        if (px + i >= 0 && py + j >= 0 && px + i < W && py + j < W) blend(4 * ((py + j) * W + px + i), c[0], c[1], c[2], alpha);
+        if (px + i >= 0 && py + j >= 0 && px + i < W && py + j < W) over(4 * ((py + j) * W + px + i), c[0] * f, c[1] * f, c[2] * f, alpha);
       }
     };
     /* putImageData replaces pixels: paint before any vector drawing. */
-    this.paint = function (ctx) { if (buf) ctx.putImageData(new ImageData(buf, W, W), 0, 0); };
+    this.paint = function (ctx) {
+      if (!buf) return;
+      var out = new Uint8ClampedArray(W * W * 4);
+      for (var d = 0; d < out.length; d += 4) {
+        var a = buf[d + 3];
+        if (!a) continue;
+        var f = 255 / a;
+        out[d] = buf[d] * f; out[d + 1] = buf[d + 1] * f; out[d + 2] = buf[d + 2] * f; out[d + 3] = a;
+      }
+      ctx.putImageData(new ImageData(out, W, W), 0, 0);
+    };
   }
 
   function ensurePanes(map) {
@@ -427,10 +433,28 @@
       return Math.max(d.min, (d.small + (d.large - d.small) * t) * f);
     },
     footprints: function (z) { return z >= this.meta.zf; },
+    /* A tile keeps its canvas and the sites it draws, so new verdicts repaint it in place (repaint). */
     createTile: function (coords) {
-      var D = this.D, size = this.getTileSize().x, cc = newCanvas(size), ctx = cc[1];
-      var T = tileFrame(coords, size), pad = 10 / T.s, fpMode = this.footprints(coords.z);
+      var D = this.D, size = this.getTileSize().x, cc = newCanvas(size), T = tileFrame(coords, size), pad = 10 / T.s;
       var ids = D.index.query(T.x0 - pad, T.y1 - T.m - pad, T.x0 + T.m + pad, T.y1 + pad, this._buf);
+      cc[0]._ss = { ctx: cc[1], coords: coords, ids: Uint32Array.from(ids) };
+      this._paint(cc[0]._ss);
+      return cc[0];
+    },
+    /* Every current tile redrawn into its own canvas from the sites it holds (new verdicts, scores). */
+    repaint: function () {
+      this.drawn.fill(0);
+      for (var key in this._tiles) {
+        var t = this._tiles[key], ss = t.el._ss;
+        if (!ss) continue;
+        if (!t.current) { this._removeTile(key); continue; }  // a tile of another zoom, kept for the animation
+        ss.ctx.clearRect(0, 0, this.getTileSize().x, this.getTileSize().y);
+        this._paint(ss);
+      }
+    },
+    _paint: function (tile) {
+      var D = this.D, size = this.getTileSize().x, ctx = tile.ctx, coords = tile.coords, ids = tile.ids;
+      var T = tileFrame(coords, size), fpMode = this.footprints(coords.z);
       var byRank = [[], [], [], [], []];
       for (var k = 0; k < ids.length; k++) if (this.visible[D.verdict[ids[k]]]) byRank[D.rank[ids[k]]].push(ids[k]);
       var drawn = this.drawn, pix = new Pixels(size), vectors = [];
@@ -463,7 +487,6 @@
           ctx.fillStyle = stroke; ctx.fill();
         }
       }
-      return cc[0];
     },
     /* The topmost visible site under a container point, or -1. */
     siteAt: function (cpt) {
@@ -659,7 +682,7 @@
       D.verdict.set(verdict); D.score.set(score);
       var ord = meta.verdicts.map(function (v) { return DRAW_ORDER.indexOf(v.key); });
       for (var i = 0; i < D.n; i++) D.rank[i] = ord[D.verdict[i]];
-      layer.drawn.fill(0); layer.redraw();
+      if (layer._map) layer.repaint(); else layer.drawn.fill(0);
     };
     var highlight = null, tip = L.tooltip({ direction: 'top', offset: [0, -8], className: 'ss-tooltip', opacity: 1 });
     S.openSite = function (i, fly) {

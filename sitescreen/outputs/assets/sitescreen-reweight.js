@@ -8,6 +8,8 @@
  *   score = rint(100·t · 10⁴) / 10⁴ (numpy's round, half to even);
  * excluded and incomplete sites keep the run's verdict and score. The profile downloads as TOML with
  * the slider weights and thresholds, so `sitescreen screen --profile FILE` gives the same verdicts.
+ * One controller (the model, the panel, the coalesced repaint) serves every page: the map binds it to
+ * its sites layer (SS.reweightPanel, below), the report to its tables (sitescreen-reweight-report.js).
  * Every text from the data is set with textContent.
  */
 (function () {
@@ -15,7 +17,7 @@
   var SS = (window.sitescreen = window.sitescreen || {});
   var MIN_W = 0.001, FLOOR_W = 1e-4, STEP_T = 0.5;
 
-  var decodeU = function (str, n) { return SS.decodeU(str, n); };  // the payload's varints (sitescreen-map.js)
+  var decodeU = function (str, n) { return SS.decodeU(str, n); };  // the payload's varints (sitescreen-varint.js)
   /* An exact float column: {dict, idx} (0 = missing) or {f64: base64 little-endian}; missing is NaN. */
   function column(c, n) {
     var out = new Float64Array(n), i;
@@ -37,8 +39,7 @@
     if (d < 0.5) return f;
     return f % 2 === 0 ? f : f + 1;
   }
-  function pct(w) { return +(w * 100).toPrecision(4) + ' %'; }
-
+  SS.reweightColumn = column;  // the report decodes its exact scores with it
   function Model(R, base) {
     var n = R.n, self = this;
     this.R = R; this.n = n;
@@ -99,6 +100,23 @@
     }).join('');
   };
 
+  /* The words of sitescreen/rules/wording.py for numbers the browser computes (the browser tests check
+     them against Python's): score_text (one decimal), points_text (two), weight_text (4 significant). */
+  var NOTHING = '\u2014';
+  function fixed(x, d) {  // Python's f"{x:.{d}f}": the exact double rounded half to even
+    var t = x.toFixed(d), full = x.toFixed(Math.min(100, d + 30)), cut = full.length - Math.min(100, d + 30) + d;
+    if (/^50*$/.test(full.slice(cut)) && +full.charAt(cut - 1) % 2 === 0) {  // an exact tie, below it even
+      t = full.slice(0, cut).replace(/\.$/, '');  // toFixed rounds a tie up; Python to the even digit
+    }
+    return t;
+  }
+  var words = SS.reweightWords = {
+    score: function (s) { return s === s ? fixed(rint(s * 10) / 10, 1) : NOTHING; },
+    points: function (p) { return p === p && p !== null ? fixed(p, 2) : NOTHING; },
+    weight: function (w) { return w ? pct(w) : NOTHING; }
+  };
+  function pct(w) { return String(+(w * 100).toPrecision(4)) + ' %'; }
+
   function el(tag, cls, parent, text) {
     var e = document.createElement(tag);
     if (cls) e.className = cls;
@@ -116,123 +134,155 @@
     return { input: input, out: out };
   }
 
-  var Panel = L.Control.extend({
-    options: { position: 'bottomleft' },
-    initialize: function (RW) { this.RW = RW; },
-    onAdd: function () {
-      var RW = this.RW, M = RW.model, box = el('div', 'ss-panel ss-reweight ss-rw-collapsed');
-      var head = el('button', 'ss-rw-toggle', box, 'What if? Re-weight');
-      head.type = 'button';
-      var body = el('div', 'ss-rw-body', box);
-      head.addEventListener('click', function () { box.classList.toggle('ss-rw-collapsed'); });
-      el('div', 'ss-rw-h', body, 'Weights (sum to 100 %)');
-      RW.weightSliders = M.R.criteria.map(function (c, j) {
-        var sl = slider(body, c.label, 0, 1, 0.001, M.w[j], function (v) { M.setWeight(j, v); RW.apply(); });
-        sl.input.name = 'w-' + c.name;
-        if (M.w.length < 2) sl.input.disabled = true;
-        return sl;
-      });
-      el('div', 'ss-rw-h', body, 'Verdict thresholds (score)');
-      RW.thresholdSliders = ['favorable', 'review'].map(function (k) {
-        var sl = slider(body, (k === 'favorable' ? 'Favorable ≥' : 'Review ≥'), 0, 100, STEP_T, M[k],
-                        function (v) { M.setThreshold(k, v); RW.apply(); });
-        sl.input.name = 't-' + k;
-        return sl;
-      });
-      RW.countsBox = el('div', 'ss-rw-counts', body);
-      var bar = el('div', 'ss-rw-bar', body);
-      var reset = el('button', 'ss-rw-reset', bar, 'Reset');
-      reset.type = 'button';
-      reset.addEventListener('click', function () { RW.reset(); });
-      var dl = el('button', 'ss-rw-download', bar, 'Download profile (TOML)');
-      dl.type = 'button';
-      if (M.R.toml) dl.addEventListener('click', function () { RW.download(); });
-      else { dl.disabled = true; dl.title = 'Not available: ' + M.R.note; el('div', 'ss-rw-note', body, 'Download not available: ' + M.R.note); }
-      el('div', 'ss-rw-note', body, 'Excluded and incomplete sites stay as the run computed them. ' +
-        'Verdicts here are a what-if until screened again with the downloaded profile.');
-      L.DomEvent.disableClickPropagation(box); L.DomEvent.disableScrollPropagation(box);
-      RW.show();
-      return box;
-    }
-  });
+  /* The panel: a slider per weight and per threshold, the counts, Reset and the TOML download. */
+  function panelBox(RW) {
+    var M = RW.model, box = el('div', 'ss-panel ss-reweight ss-rw-collapsed');
+    var head = el('button', 'ss-rw-toggle', box, 'What if? Re-weight');
+    head.type = 'button';
+    var body = el('div', 'ss-rw-body', box);
+    head.addEventListener('click', function () { box.classList.toggle('ss-rw-collapsed'); });
+    el('div', 'ss-rw-h', body, 'Weights (sum to 100 %)');
+    RW.weightSliders = M.R.criteria.map(function (c, j) {
+      var sl = slider(body, c.label, 0, 1, 0.001, M.w[j], function (v) { M.setWeight(j, v); RW.apply(); });
+      sl.input.name = 'w-' + c.name;
+      if (M.w.length < 2) sl.input.disabled = true;
+      return sl;
+    });
+    el('div', 'ss-rw-h', body, 'Verdict thresholds (score)');
+    RW.thresholdSliders = ['favorable', 'review'].map(function (k) {
+      var sl = slider(body, (k === 'favorable' ? 'Favorable ≥' : 'Review ≥'), 0, 100, STEP_T, M[k],
+                      function (v) { M.setThreshold(k, v); RW.apply(); });
+      sl.input.name = 't-' + k;
+      return sl;
+    });
+    RW.countsBox = el('div', 'ss-rw-counts', body);
+    var bar = el('div', 'ss-rw-bar', body);
+    var reset = el('button', 'ss-rw-reset', bar, 'Reset');
+    reset.type = 'button';
+    reset.addEventListener('click', function () { RW.reset(); });
+    var dl = el('button', 'ss-rw-download', bar, 'Download profile (TOML)');
+    dl.type = 'button';
+    if (M.R.toml) dl.addEventListener('click', function () { RW.download(); });
+    else { dl.disabled = true; dl.title = 'Not available: ' + M.R.note; el('div', 'ss-rw-note', body, 'Download not available: ' + M.R.note); }
+    el('div', 'ss-rw-note', body, 'Excluded and incomplete sites stay as the run computed them. ' +
+      'Verdicts here are a what-if until screened again with the downloaded profile.');
+    return box;
+  }
 
-  SS.reweightPanel = function (map, dataId) {
-    var S = SS.sites, node = document.getElementById(dataId);
-    if (!S || !node || !S.restyle) return null;
-    var R = JSON.parse(node.textContent);
-    if (R.n !== S.D.n) return null;
-    var M = new Model(R, S.D), weightText = S.meta.criteria.map(function (c) { return c.weight; });
-    var RW = (SS.reweight = { model: M, ms: null, changed: 0 });
+  /* The what-if state of one page. ``view``: {ids, verdicts: [{label, color}], paint(r or null = as
+     screened), shown()}. Repaints are coalesced to one per frame (slider drags). */
+  function controller(R, base, view) {
+    var M = new Model(R, base), RW = { model: M, ms: null, changed: 0, moved: false, pending: false, current: M.baseVerdict };
     RW.score = function (w, fav, rev) {  // for checks: verdict names and scores of every site
       var r = M.score(w, fav, rev);
-      return { id: S.D.id, verdict: Array.prototype.map.call(r.verdict, function (c) { return R.verdicts[c]; }),
+      return { id: view.ids, verdict: Array.prototype.map.call(r.verdict, function (c) { return R.verdicts[c]; }),
                score: Array.prototype.slice.call(r.score) };
     };
-    RW.apply = function () {
-      var t0 = performance.now(), r = M.score(M.w, M.favorable, M.review), n = M.n;
-      var enc = new Float64Array(n), changed = 0;
-      for (var i = 0; i < n; i++) {
-        var s = r.score[i];
-        enc[i] = s === s ? Math.min(Math.max(rint(s * 10), 0), 1000) + 1 : 0;
-        if (r.verdict[i] !== M.baseVerdict[i]) changed++;
-      }
-      RW.changed = changed; RW.moved = true;
-      RW.ms = performance.now() - t0;
-      redraw(r.verdict, enc);
-      return RW.ms;
-    };
-    /* The map is redrawn once per frame with the latest verdicts (slider drags coalesce). */
     var next = null;
-    function redraw(verdict, enc) {
-      next = [verdict, enc];
+    function repaint(r) {
+      next = r;
       if (RW.pending) return;
       RW.pending = true;
       requestAnimationFrame(function () {
         var t0 = performance.now();
-        S.restyle(next[0], next[1]);
+        view.paint(next);
+        RW.current = next ? next.verdict : M.baseVerdict;
         RW.drawMs = performance.now() - t0;
         RW.pending = false;
         RW.show();
+        if (RW.onPainted) RW.onPainted();
       });
     }
-    RW.pending = false;
+    RW.apply = function () {
+      var t0 = performance.now(), r = M.score(M.w, M.favorable, M.review), n = M.n, changed = 0;
+      for (var i = 0; i < n; i++) if (r.verdict[i] !== M.baseVerdict[i]) changed++;
+      RW.changed = changed; RW.moved = true;
+      RW.ms = performance.now() - t0;
+      repaint(r);
+      return RW.ms;
+    };
     RW.reset = function () {
       M.w = R.criteria.map(function (c) { return c.w; });
       M.favorable = R.favorable; M.review = R.review;
       RW.changed = 0; RW.moved = false;
-      redraw(M.baseVerdict, M.baseScore);
+      repaint(null);
     };
     RW.toml = function () { return M.toml(); };
     RW.download = function () {
-      RW.apply();  // what the map shows is what the file gives
+      RW.apply();  // what the page shows is what the file gives
       var a = document.createElement('a');
       a.href = URL.createObjectURL(new Blob([M.toml()], { type: 'application/toml' }));
       a.download = R.file;
       document.body.appendChild(a); a.click(); a.remove();
       setTimeout(function () { URL.revokeObjectURL(a.href); }, 60000);
     };
+    RW.effective = function () {  // the weights as shares of the score (one per criterion)
+      var total = M.w.reduce(function (a, b) { return a + b; }, 0);
+      return M.w.map(function (w) { return total ? w / total : 0; });
+    };
     RW.show = function () {
       if (!RW.weightSliders) return;
-      var names = R.criteria.map(function (c) { return c.name; }), total = M.w.reduce(function (a, b) { return a + b; }, 0);
-      RW.weightSliders.forEach(function (sl, j) { sl.input.value = M.w[j]; sl.out.textContent = pct(M.w[j] / total); });
+      var e = RW.effective();
+      RW.weightSliders.forEach(function (sl, j) { sl.input.value = M.w[j]; sl.out.textContent = pct(e[j]); });
       RW.thresholdSliders[0].input.value = M.favorable; RW.thresholdSliders[0].out.textContent = String(M.favorable);
       RW.thresholdSliders[1].input.value = M.review; RW.thresholdSliders[1].out.textContent = String(M.review);
-      S.meta.criteria.forEach(function (c, k) {  // the popup's effective weights follow the sliders
-        var j = names.indexOf(c.name);
-        c.weight = j < 0 || !RW.moved ? weightText[k] : pct(M.w[j] / total);
-      });
-      var counts = R.verdicts.map(function () { return 0; });
-      for (var i = 0; i < M.n; i++) counts[S.D.verdict[i]]++;
+      var counts = RW.counts();
       RW.countsBox.textContent = '';
-      S.meta.verdicts.forEach(function (v, k) {
+      view.verdicts.forEach(function (v, k) {
         if (!counts[k]) return;
         var sp = el('span', 'ss-rw-count', RW.countsBox);
         el('span', 'ss-dot', sp).style.background = v.color;
         sp.appendChild(document.createTextNode(v.label + ' ' + counts[k].toLocaleString('en-US')));
       });
       el('div', 'ss-muted', RW.countsBox, RW.changed ? RW.changed.toLocaleString('en-US') + ' site(s) changed verdict' : 'as screened');
+      if (view.shown) view.shown(e);
     };
-    RW.panel = new Panel(RW).addTo(map);
+    RW.counts = function () {
+      var counts = R.verdicts.map(function () { return 0; }), v = RW.current;
+      for (var i = 0; i < M.n; i++) counts[v[i]]++;
+      return counts;
+    };
+    RW.box = panelBox(RW);
+    return RW;
+  }
+  SS.reweightController = controller;
+  SS.reweightRint = rint;
+
+  /* The map: the sites layer (sitescreen-map.js) recoloured from the new verdicts and scores. */
+  SS.reweightPanel = function (map, dataId) {
+    var S = SS.sites, node = document.getElementById(dataId);
+    if (!S || !node || !S.restyle) return null;
+    var R = JSON.parse(node.textContent);
+    if (R.n !== S.D.n) return null;
+    var weightText = S.meta.criteria.map(function (c) { return c.weight; }), RW;
+    var names = R.criteria.map(function (c) { return c.name; });
+    RW = SS.reweight = controller(R, S.D, {
+      ids: S.D.id, verdicts: S.meta.verdicts,
+      paint: function (r) {
+        if (!r) { S.restyle(RW.model.baseVerdict, RW.model.baseScore); return; }
+        var n = RW.model.n, enc = new Float64Array(n);
+        for (var i = 0; i < n; i++) {
+          var s = r.score[i];
+          enc[i] = s === s ? Math.min(Math.max(rint(s * 10), 0), 1000) + 1 : 0;
+        }
+        S.restyle(r.verdict, enc);
+      },
+      shown: function (e) {
+        S.meta.criteria.forEach(function (c, k) {  // the popup's effective weights follow the sliders
+          var j = names.indexOf(c.name);
+          c.weight = j < 0 || !RW.moved ? weightText[k] : pct(e[j]);
+        });
+      }
+    });
+    var Panel = L.Control.extend({
+      options: { position: 'bottomleft' },
+      onAdd: function () {
+        L.DomEvent.disableClickPropagation(RW.box); L.DomEvent.disableScrollPropagation(RW.box);
+        RW.show();
+        return RW.box;
+      }
+    });
+    RW.panel = new Panel().addTo(map);
     return RW;
   };
 })();

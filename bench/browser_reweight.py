@@ -1,0 +1,124 @@
+"""Live re-weighting at scale in headless Chromium: from a slider's input event to the repainted page.
+
+    python bench/browser_reweight.py [--sites 100000] [--moves 7]   # one JSON object on the last line
+
+The demo run (``sitescreen demo``: its record, profile and per-criterion suitabilities) is resampled
+to N sites (each a demo site's row, moved by a random offset of up to ~60 km, so the scores and
+verdicts stay the run's own), written as the self-contained map and the review report, and opened
+from file:// with the network cut off. A weight slider is moved ``--moves`` times (an ``input``
+event, as a drag sends); each time is measured from just before the event until the frame after
+the page repainted (the map: every current tile canvas redrawn in place; the report: its counts,
+tables and cards). Keys: ``reweight_update_100k_ms`` and ``reweight_report_update_100k_ms`` (medians,
+``_<N>`` for another N); target 200 ms for the map (issue 12 item 4).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import shapely
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+TARGET_MS = 200.0
+
+#: One move: set the first weight slider, send ``input``, resolve on the frame after the repaint.
+MOVES = """async ([moves, first]) => {
+  const R = sitescreen.reweight, input = document.querySelector(`input[name='w-${first}']`), out = [];
+  for (let k = 0; k < moves; k++) {
+    out.push(await new Promise(done => {
+      let t0 = 0;
+      R.onPainted = () => requestAnimationFrame(() => done(performance.now() - t0));
+      input.value = String(0.15 + 0.1 * k);
+      t0 = performance.now();
+      input.dispatchEvent(new Event('input', { bubbles: true }));
+    }));
+    await new Promise(r => setTimeout(r, 100));
+  }
+  R.onPainted = null;
+  return { ms: out, rescore_ms: R.ms, paint_ms: R.drawMs, changed: R.changed,
+           tiles: sitescreen.sites ? Object.keys(sitescreen.sites.layer._tiles).length : null };
+}"""
+
+
+def resampled_demo(n: int, workdir: Path, seed: int = 11):
+    """The demo run's sites resampled to ``n`` (rows kept, points moved), with the run's record."""
+    from sitescreen.demo.demo import generate_demo
+    from sitescreen.run.config import load_config
+    from sitescreen.run.pipeline import screen
+    result = screen(load_config(generate_demo(workdir / "demo")))
+    base = result.sites
+    rng = np.random.default_rng(seed)
+    pick = rng.integers(0, len(base), n)
+    sites = base.iloc[pick].reset_index(drop=True)
+    xy = shapely.get_coordinates(shapely.centroid(sites.geometry.to_numpy())) + rng.uniform(-60_000, 60_000, (n, 2))
+    sites = gpd.GeoDataFrame(sites.drop(columns=sites.geometry.name),
+                             geometry=shapely.buffer(shapely.points(xy), 1000.0), crs=base.crs)
+    sites["site_id"] = [f"B{i:07d}" for i in range(n)]
+    return sites, result.manifest
+
+
+def measure_page(browser, path: Path, ready: str, moves: int, first: str) -> dict:
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(("file:", "data:")) else r.abort())
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(path.as_uri(), wait_until="load", timeout=300_000)
+    page.wait_for_function(ready, timeout=300_000)
+    out = page.evaluate(MOVES, [moves, first])
+    page.close()
+    return {"median_ms": round(statistics.median(out["ms"]), 1), "ms": [round(t, 1) for t in out["ms"]],
+            "rescore_ms": round(out["rescore_ms"], 1), "paint_ms": round(out["paint_ms"], 1),
+            "changed": out["changed"], "tiles": out["tiles"], "errors": errors[:3]}
+
+
+def measure(n: int = 100_000, moves: int = 7) -> dict:
+    """Both pages at ``n`` sites: the JSON keys of :mod:`bench.run` and the details."""
+    from playwright.sync_api import sync_playwright
+
+    from sitescreen.outputs.mapping import render_map
+    from sitescreen.outputs.report import build_report
+    from sitescreen.outputs.reweight import weighted
+    from sitescreen.record.manifest import as_record
+    with tempfile.TemporaryDirectory(prefix="ss-bench-rw-") as tmp:
+        tmp = Path(tmp)
+        sites, manifest = resampled_demo(n, tmp)
+        first = weighted(as_record(manifest))[0].name
+        (tmp / "map.html").write_text(render_map(sites, [], manifest, self_contained=True, basemap="none"), encoding="utf-8")
+        (tmp / "report.html").write_text(build_report(sites, manifest), encoding="utf-8")
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            try:
+                m = measure_page(browser, tmp / "map.html", "window.sitescreen && sitescreen.sites && sitescreen.sites.ready "
+                                 "&& sitescreen.reweight", moves, first)
+                r = measure_page(browser, tmp / "report.html", "window.sitescreen && sitescreen.reweight", moves, first)
+            finally:
+                browser.close()
+    tag = "100k" if n == 100_000 else str(n)
+    return {f"reweight_update_{tag}_ms": m["median_ms"], f"reweight_report_update_{tag}_ms": r["median_ms"],
+            "reweight_detail": {"sites": n, "moves": moves, "target_ms": TARGET_MS, "map": m, "report": r}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sites", type=int, default=100_000)
+    ap.add_argument("--moves", type=int, default=7, help="slider moves (the median is reported; at least 5)")
+    args = ap.parse_args(argv)
+    res = measure(args.sites, max(args.moves, 5))
+    d = res["reweight_detail"]
+    print(f"re-weighting {args.sites:,} sites: map {d['map']['median_ms']} ms (target {TARGET_MS:.0f}), "
+          f"report {d['report']['median_ms']} ms, median of {d['moves']} moves", file=sys.stderr)
+    print(json.dumps(res))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
