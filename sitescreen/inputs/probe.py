@@ -11,13 +11,15 @@ import geopandas as gpd
 import pyogrio
 
 from sitescreen.errors import CRSError, LayerConfigError, LayerDataError
-from sitescreen.inputs.check import NOT_READ, check_mapped_fields, check_shapefile
+from sitescreen.inputs.check import NOT_READ, check_mapped_fields, check_shapefile, companion_files
 from sitescreen.inputs.crs import crs_label, to_crs
 from sitescreen.inputs.schemas import Schema, describe_known, detect_schema, generic_schema, known_schemas
 from sitescreen.inputs.spec import LayerSpec, override_hint
 
 
 def layer_where(spec: LayerSpec) -> str:
+    if spec.layers:
+        return f"{spec.path} (layers {', '.join(map(repr, spec.layers))})"
     return f"{spec.path}" + (f" (layer {spec.layer!r})" if spec.layer else "")
 
 
@@ -60,6 +62,11 @@ def read_info(path: str, layer: str | None, stamp: tuple, total_bounds: bool = F
 
 
 def file_stamp(path: Path) -> tuple:
+    """(mtime, size) of a file, or of every file of a FileGDB folder (a folder's own mtime does not
+    change when a table inside it is rewritten)."""
+    if path.is_dir():
+        stats = [p.stat() for p in companion_files(path)]
+        return (max((st.st_mtime_ns for st in stats), default=0), sum(st.st_size for st in stats), len(stats))
     st = path.stat()
     return (st.st_mtime_ns, st.st_size)
 

@@ -52,6 +52,13 @@ def choose_layer(spec: LayerSpec) -> LayerSpec:
         return replace(spec, layer=spatial[0])
     if len(spatial) <= 1:
         return spec
+    schema, named = named_by_definition(spec, spatial, where)
+    if named:
+        log.info("%s: %d layers and no layer name: reading %s, named by the layer definition %r",
+                 where, len(spatial), ", ".join(map(repr, named)), schema)
+        if spec.definition is None and spec.schema is None:
+            spec = replace(spec, schema=schema)  # read by the definition that chose the layers
+        return replace(spec, layer=named[0]) if len(named) == 1 else replace(spec, layers=tuple(named))
     fits = [n for n in spatial if _layer_matches(spec, n)]
     if len(fits) == 1:
         log.info("%s: %d layers and no layer name: reading %r, the one a layer definition matches",
@@ -64,6 +71,29 @@ def choose_layer(spec: LayerSpec) -> LayerSpec:
     raise LayerConfigError(
         f"{where}: has {len(spatial)} layers ({shown}) and no layer name; {why}, so which one to use cannot be "
         f"told: name it with --layer {spec.role}={spec.path}:LAYER or layer = \"LAYER\" in the run config")
+
+
+def named_by_definition(spec: LayerSpec, spatial: list[str], where: str) -> tuple[str | None, list[str]]:
+    """The layers of a many-layer file that a layer definition names (its ``layers`` patterns) and
+    whose fields it matches: the spec's own definition, or of the known ones those serving the
+    spec's role when any does (else every known one). Two definitions naming layers: an error."""
+    if spec.definition is not None or spec.schema is not None:
+        schemas = [spec.definition if spec.definition is not None else known_schemas()[spec.schema]]
+    else:
+        schemas = ([s for s in known_schemas().values() if spec.role in s.roles]
+                   or list(known_schemas().values()))
+    found = {}
+    for schema in schemas:
+        hit = [n for n in schema.named_layers(spatial) if _layer_matches(replace(spec, definition=schema), n)]
+        if hit:
+            found[schema.name] = hit
+    if len(found) > 1:
+        shown = "; ".join(f"{k}: {', '.join(map(repr, v))}" for k, v in found.items())
+        raise LayerConfigError(
+            f"{where}: has layers of {len(found)} layer definitions ({shown}) and no layer name, so which one "
+            f"the {spec.role} layer is cannot be told: name it with --layer {spec.role}={spec.path}:LAYER or "
+            f"layer = \"LAYER\" (or schema = \"NAME\") in the run config")
+    return next(iter(found.items()), (None, []))
 
 
 def _layer_matches(spec: LayerSpec, layer: str) -> bool:
@@ -95,6 +125,8 @@ def read_table(spec: LayerSpec, bbox_lonlat: tuple | None = None, *,
     path = spec.path
     check_path(path, f"{spec.role} layer")
     spec = choose_layer(spec)
+    if spec.layers:
+        return _read_layers(spec, bbox_lonlat, all_columns)
     suffix = path.suffix.lower()
     where = layer_where(spec)
     if suffix == ".csv":
@@ -122,6 +154,22 @@ def read_table(spec: LayerSpec, bbox_lonlat: tuple | None = None, *,
         raise LayerDataError(f"{where}: cannot read: {exc}") from None
     check_text(gdf, where)
     return gdf, schema, src_crs
+
+
+def layer_parts(spec: LayerSpec) -> list[LayerSpec]:
+    """The single-layer specs of a spec reading several layers of one file (or the spec itself)."""
+    return [replace(spec, layer=n, layers=()) for n in spec.layers] if spec.layers else [spec]
+
+
+def _read_layers(spec: LayerSpec, bbox_lonlat, all_columns: bool) -> tuple[gpd.GeoDataFrame, Schema, str]:
+    """Several layers of one file read as one table: one definition, one CRS (else an error)."""
+    parts = [read_table(part, bbox_lonlat, all_columns=all_columns) for part in layer_parts(spec)]
+    if len({p[1].name for p in parts}) > 1 or len({p[2] for p in parts}) > 1:
+        raise LayerDataError(f"{layer_where(spec)}: its layers differ in definition or CRS "
+                             f"({', '.join(f'{p[1].name} in {p[2]}' for p in parts)}); give each as its own layer")
+    frames = [p[0] for p in parts if len(p[0])] or [parts[0][0]]
+    gdf = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    return gdf, parts[0][1], parts[0][2]
 
 
 #: Formats read in pieces by :func:`read_batches` (streamed screening): GeoParquet, and the OGR formats.
@@ -170,13 +218,22 @@ def read_batches(spec: LayerSpec, batch_rows: int, *,
                     gname = meta.get("geometry_name") or "wkb_geometry"
                     for batch in reader:
                         df = batch.to_pandas()
-                        geoms = shapely.from_wkb(df.pop(gname).to_numpy())
+                        geoms = _from_wkb_linear(df.pop(gname).to_numpy(), where)
                         gdf = gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geoms, crs=src_crs))
                         check_text(gdf, where)
                         yield gdf
         except pyogrio.errors.DataSourceError as exc:
             raise LayerDataError(f"{where}: cannot read: {exc}") from None
     return schema, src_crs, int(total or 0), ogr_pieces()
+
+
+def _from_wkb_linear(wkb: np.ndarray, where: str) -> np.ndarray:
+    try:
+        return shapely.from_wkb(wkb)
+    except NotImplementedError:
+        raise LayerDataError(f"{where}: holds curved geometries (arcs), which are converted only when the file is "
+                             f"read whole: screen it without streaming, or convert it first (ogr2ogr -nlt "
+                             f"CONVERT_TO_LINEAR)") from None
 
 
 def _bbox_in(bbox_lonlat, crs: CRS, lon_max: float | None = None) -> tuple[tuple, ...]:
@@ -205,9 +262,19 @@ def _lon_max(spec: LayerSpec) -> float | None:
 def _read_boxes(path: Path, layer: str | None, columns, boxes: tuple[tuple, ...] | None) -> gpd.GeoDataFrame:
     """The features within any of ``boxes`` (each once, by feature id), or all when None."""
     if boxes is None or len(boxes) == 1:
-        return pyogrio.read_dataframe(path, layer=layer, columns=columns, bbox=boxes[0] if boxes else None, use_arrow=True)
-    parts = [pyogrio.read_dataframe(path, layer=layer, columns=columns, bbox=b, use_arrow=True, fid_as_index=True)
-             for b in boxes]
+        return _read_frame(path, layer, columns, boxes[0] if boxes else None)
+    parts = [_read_frame(path, layer, columns, b, fid_as_index=True) for b in boxes]
     found = [p for p in parts if len(p)] or parts[:1]
     gdf = pd.concat(found) if len(found) > 1 else found[0]
     return gdf.loc[~gdf.index.duplicated()].reset_index(drop=True)
+
+
+def _read_frame(path: Path, layer: str | None, columns, bbox, **kw) -> gpd.GeoDataFrame:
+    """One read through Arrow; a layer holding curved geometries (CurvePolygon, MultiSurface,
+    CompoundCurve: FileGDB and GeoPackage may store true arcs, which shapely cannot hold) is read
+    again through GDAL's feature reader, which converts every curve to its linear approximation."""
+    try:
+        return pyogrio.read_dataframe(path, layer=layer, columns=columns, bbox=bbox, use_arrow=True, **kw)
+    except NotImplementedError:  # shapely.from_wkb: "Nonlinear geometry types are not currently supported"
+        log.info("%s: curved geometries converted to their linear approximation (GDAL)", path)
+        return pyogrio.read_dataframe(path, layer=layer, columns=columns, bbox=bbox, use_arrow=False, **kw)

@@ -38,6 +38,7 @@ class LayerSpec:
     band: int = 1
     skip_invalid: bool = False         # CSV rows whose WKT does not parse are skipped, not an error
     coverage: str | None = None        # declared coverage: a polygon file, or "global" / "features"
+    layers: tuple[str, ...] = ()       # several layers of one file read as one (named by a definition)
 
     @property
     def kind(self) -> str:
@@ -47,11 +48,13 @@ class LayerSpec:
     def label(self) -> str:
         if self.name:
             return self.name
+        if self.layers:
+            return " + ".join(self.layers)
         return self.layer if self.layer else self.path.stem
 
 
 def is_raster(path: Path) -> bool:
-    """A raster by its suffix, or for a suffix no list names, by its first bytes (a TIFF)."""
+    """A raster by its suffix (a folder, e.g. a FileGDB, is a vector source), or for a suffix no list names, by its first bytes (a TIFF)."""
     suffix = path.suffix.lower()
     if suffix in RASTER_SUFFIXES or suffix in VECTOR_SUFFIXES:
         return suffix in RASTER_SUFFIXES
