@@ -18,6 +18,7 @@ from sitescreen.errors import LayerConfigError, LayerDataError
 from sitescreen.inputs.check import check_coordinates, repair
 from sitescreen.inputs.coverage import layer_coverage
 from sitescreen.inputs.crs import to_crs
+from sitescreen.inputs.downstream import with_downstream
 from sitescreen.inputs.probe import feature_count, file_stamp, layer_where, read_info, total_bounds
 from sitescreen.inputs.read import choose_layer, layer_parts, read_table
 from sitescreen.inputs.schemas import Schema
@@ -97,6 +98,7 @@ def load_vector(spec: LayerSpec, run_crs: CRS, bbox_lonlat: tuple | None = None,
             raise LayerDataError(f"{where}: the {spec.role} layer holds {kinds}; polygons are required for this role "
                                  f"(its criteria measure overlap or area): give a polygon layer")
     attrs = schema.canonical(pd.DataFrame(gdf.drop(columns=gdf.geometry.name, errors="ignore")), where)
+    attrs = with_downstream(attrs, spec, schema)  # WBD: the name of the unit each drains to
     for fld, allowed in spec.where.items():
         if fld not in attrs:
             raise LayerConfigError(f"{where}: filter field {fld!r} is not a field of this layer; fields: {', '.join(attrs.columns)}")

@@ -3,6 +3,8 @@ count, bounds and CRS, and the layer definition (schema) that maps its fields.""
 
 from __future__ import annotations
 
+import warnings
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -58,7 +60,17 @@ def feature_count(spec: LayerSpec, where: str) -> int | None:
 @lru_cache(maxsize=64)
 def read_info(path: str, layer: str | None, stamp: tuple, total_bounds: bool = False) -> dict:
     """pyogrio.read_info, once per file version (``stamp`` = mtime and size): GeoJSON is parsed on open."""
-    return pyogrio.read_info(path, layer=layer, force_total_bounds=total_bounds)
+    with quiet_measures():
+        return pyogrio.read_info(path, layer=layer, force_total_bounds=total_bounds)
+
+
+@contextmanager
+def quiet_measures():
+    """Silence pyogrio's notice that measured (M) geometries are read without M (NHDPlus HR layers):
+    sitescreen never uses M, and the notice is not the user's to act on."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Measured \(M\) geometry types are not supported", category=UserWarning)
+        yield
 
 
 def file_stamp(path: Path) -> tuple:
@@ -76,7 +88,8 @@ def file_info(spec: LayerSpec, where: str) -> dict:
         return read_info(str(spec.path), spec.layer, file_stamp(spec.path))
     except pyogrio.errors.DataLayerError:
         try:
-            names = [n for n, _ in pyogrio.list_layers(spec.path)]
+            with quiet_measures():
+                names = [n for n, _ in pyogrio.list_layers(spec.path)]
         except Exception:
             names = []
         raise LayerDataError(

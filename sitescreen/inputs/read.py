@@ -25,7 +25,7 @@ from sitescreen.errors import LayerConfigError, LayerDataError
 from sitescreen.inputs.check import check_mapped_fields, check_path, check_text
 from sitescreen.inputs.crs import to_crs
 from sitescreen.inputs.csvread import read_csv
-from sitescreen.inputs.probe import file_info, file_stamp, layer_where, open_vector, read_info, source_crs
+from sitescreen.inputs.probe import file_info, file_stamp, layer_where, open_vector, quiet_measures, read_info, source_crs
 from sitescreen.inputs.schemas import Schema, detect_schema, known_schemas
 from sitescreen.inputs.spec import LayerSpec
 
@@ -43,7 +43,8 @@ def choose_layer(spec: LayerSpec) -> LayerSpec:
         return spec
     where = layer_where(spec)
     try:
-        listed = pyogrio.list_layers(spec.path)
+        with quiet_measures():
+            listed = pyogrio.list_layers(spec.path)
     except Exception:
         return spec  # not a vector source GDAL can open: file_info says so
     spatial = [str(n) for n, g in listed if g is not None]
@@ -84,7 +85,8 @@ def named_by_definition(spec: LayerSpec, spatial: list[str], where: str) -> tupl
                    or list(known_schemas().values()))
     found = {}
     for schema in schemas:
-        hit = [n for n in schema.named_layers(spatial) if _layer_matches(replace(spec, definition=schema), n)]
+        hit = [n for n in schema.named_layers([n for n in spatial if _features(spec, n)])
+               if _layer_matches(replace(spec, definition=schema), n)]
         if hit:
             found[schema.name] = hit
     if len(found) > 1:
@@ -94,6 +96,11 @@ def named_by_definition(spec: LayerSpec, spatial: list[str], where: str) -> tupl
             f"the {spec.role} layer is cannot be told: name it with --layer {spec.role}={spec.path}:LAYER or "
             f"layer = \"LAYER\" (or schema = \"NAME\") in the run config")
     return next(iter(found.items()), (None, []))
+
+
+def _features(spec: LayerSpec, layer: str) -> int:
+    """Features in one layer of the spec's file (an empty layer is never the one named)."""
+    return int(read_info(str(spec.path), layer, file_stamp(spec.path)).get("features") or 0)
 
 
 def _layer_matches(spec: LayerSpec, layer: str) -> bool:
@@ -274,7 +281,9 @@ def _read_frame(path: Path, layer: str | None, columns, bbox, **kw) -> gpd.GeoDa
     CompoundCurve: FileGDB and GeoPackage may store true arcs, which shapely cannot hold) is read
     again through GDAL's feature reader, which converts every curve to its linear approximation."""
     try:
-        return pyogrio.read_dataframe(path, layer=layer, columns=columns, bbox=bbox, use_arrow=True, **kw)
+        with quiet_measures():
+            return pyogrio.read_dataframe(path, layer=layer, columns=columns, bbox=bbox, use_arrow=True, **kw)
     except NotImplementedError:  # shapely.from_wkb: "Nonlinear geometry types are not currently supported"
         log.info("%s: curved geometries converted to their linear approximation (GDAL)", path)
-        return pyogrio.read_dataframe(path, layer=layer, columns=columns, bbox=bbox, use_arrow=False, **kw)
+        with quiet_measures():
+            return pyogrio.read_dataframe(path, layer=layer, columns=columns, bbox=bbox, use_arrow=False, **kw)
