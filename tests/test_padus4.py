@@ -59,7 +59,8 @@ def padus_file(path):
     ps.write_layer(path, "PADUS4_0Proclamation", [ps.polygon_wkb(big)], [ps.padus_record("Test Proclamation", 4, "NF")])
     ps.write_layer(path, "PADUS4_0Combined_Proclamation_Marine_Fee_Designation_Easement", [ps.polygon_wkb(big)],
                    [ps.padus_record("Test Combined", 4, "NF")])
-    return {"fee": [fee_west, shapely.Point(x2, y2).buffer(3000.0, quad_segs=64), east], "designation": [strip]}
+    return {"fee": [fee_west, shapely.Point(x2, y2).buffer(3000.0, quad_segs=64), east], "designation": [strip],
+            "proclamation": big}
 
 
 def screen_with(tmp_path, federal: str):
@@ -219,3 +220,23 @@ def test_curve_linearisation_is_close_to_the_arc(tmp_path):
     ps.write_layer(path, "PADUS4_0Fee", [ps.circle_wkb(0.0, 0.0, 3000.0)], [ps.padus_record("Arc", 3, "NF")])
     gdf, _, _ = read_table(LayerSpec(role="federal_land", path=path))
     assert gdf.geometry.iloc[0].area == pytest.approx(math.pi * 3000.0 ** 2, rel=1e-3)
+
+
+def test_config_names_several_layers_and_the_record_repeats_them(tmp_path):
+    """layer = [...] in a [[layers]] table reads those layers as one; `sitescreen verify` re-runs it."""
+    path = tmp_path / "PADUS4_0.gdb"
+    geoms = padus_file(path)
+    w = tw.build(tmp_path / "w")
+    w.write_config(tw.CONFIG.replace('path = "federal.gpkg"\nlayer = "padus"',
+                                     f'path = "{path}"\nlayer = ["PADUS4_0Fee", "PADUS4_0Proclamation"]'))
+    r = run_cli(w.args())
+    assert r.exit_code == 0, r.output
+    out = pd.read_csv(w.out / "sites.csv", dtype={"site_id": str}).set_index("site_id")
+    assert out.loc["1004", "m_federal_land"] == 1.0  # under the Proclamation boundary, named here
+    land = shapely.union_all(geoms["fee"] + [geoms["proclamation"]])
+    for sid, fp in footprints().items():
+        assert out.loc[sid, "m_federal_land"] == pytest.approx(shapely.area(fp & land) / shapely.area(fp), abs=2e-4)
+    run = json.loads((w.out / "manifest.json").read_text())["run"]
+    assert next(lyr for lyr in run["layers"] if lyr["role"] == "federal_land")["layer"] == ["PADUS4_0Fee", "PADUS4_0Proclamation"]
+    v = run_cli(["verify", str(w.out)])
+    assert v.exit_code == 0, v.output

@@ -37,9 +37,11 @@ SINGLE_LAYER_SUFFIXES = (".csv", ".parquet", ".geoparquet")
 
 def choose_layer(spec: LayerSpec) -> LayerSpec:
     """The spec with its layer named: a multi-layer source (GeoPackage, FileGDB, …) without a layer
-    name is never read at its first layer. Of its spatial layers, the one a layer definition matches
-    (the spec's own, or a known one) is taken when exactly one does; otherwise the error lists them."""
-    if spec.layer is not None or spec.path.suffix.lower() in SINGLE_LAYER_SUFFIXES:
+    name is never read at its first layer. The layers a definition names (:func:`named_by_definition`:
+    PAD-US's Fee and Designation, WBD's ``WBDHU12``) are taken; else, of its spatial layers, the one
+    a layer definition matches (the spec's own, or a known one) when exactly one does; otherwise
+    the error lists them."""
+    if spec.layer is not None or spec.layers or spec.path.suffix.lower() in SINGLE_LAYER_SUFFIXES:
         return spec
     where = layer_where(spec)
     try:
