@@ -240,3 +240,12 @@ def test_config_names_several_layers_and_the_record_repeats_them(tmp_path):
     assert next(lyr for lyr in run["layers"] if lyr["role"] == "federal_land")["layer"] == ["PADUS4_0Fee", "PADUS4_0Proclamation"]
     v = run_cli(["verify", str(w.out)])
     assert v.exit_code == 0, v.output
+    # the map of the finished run redraws the layers the run read, not those a definition would pick
+    from sitescreen.outputs.maplayers import display_layers
+    from sitescreen.record.manifest import read_record
+    record = read_record(w.out / "manifest.json")
+    entry = next(e for e in record.inputs if e.role == "federal_land")
+    assert entry.layers == ("PADUS4_0Fee", "PADUS4_0Proclamation") and entry.layer is None
+    sites = gpd.read_file(w.out / "sites.gpkg", layer="sites")
+    drawn = next(d for d in display_layers(record, sites) if d.role == "federal_land")
+    assert sorted(drawn.gdf["name"]) == sorted([f"{n} (synthetic)" for n in ["Test National Forest"] * 3 + ["Test Proclamation"]])

@@ -53,6 +53,7 @@ class LoadedLayer:
             "features_used": int(len(self.gdf)), "repairs": self.repairs,
             "dropped_empty": self.dropped_empty, "coverage": self.coverage_text(),
             "crs_override": self.spec.crs, "filter": {k: list(v) for k, v in self.spec.where.items()},
+            **({"layers": list(self.spec.layers)} if self.spec.layers else {}),
             **self.schema.provenance(),
         }
 

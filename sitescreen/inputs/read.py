@@ -182,7 +182,7 @@ def _read_layers(spec: LayerSpec, bbox_lonlat, all_columns: bool) -> tuple[gpd.G
 
 
 #: Formats read in pieces by :func:`read_batches` (streamed screening): GeoParquet, and the OGR formats.
-BATCH_SUFFIXES = (".parquet", ".geoparquet", ".gpkg", ".fgb", ".shp", ".geojson", ".json")
+BATCH_SUFFIXES = (".parquet", ".geoparquet", ".gpkg", ".fgb", ".shp", ".geojson", ".json", ".gdb")
 
 
 def read_batches(spec: LayerSpec, batch_rows: int, *,
@@ -199,6 +199,8 @@ def read_batches(spec: LayerSpec, batch_rows: int, *,
     if suffix not in BATCH_SUFFIXES:
         raise LayerConfigError(f"{where}: cannot be read in pieces; formats that can: {', '.join(BATCH_SUFFIXES)}")
     spec = choose_layer(spec)
+    if spec.layers:
+        raise LayerConfigError(f"{layer_where(spec)}: several layers cannot be read in pieces; name one layer")
     total, columns, schema = open_vector(spec, where)
     if suffix in (".parquet", ".geoparquet"):
         import pyarrow.parquet as pq
