@@ -171,7 +171,7 @@ def test_folder_that_is_not_a_filegdb_is_refused_by_name(tmp_path):
     folder = tmp_path / "downloads"
     folder.mkdir()
     w.layers[1] = f"federal_land={folder}"
-    msg = assert_error(run_cli(w.args()), [str(folder), "is a folder", "FileGDB", ".gdb"], 1)
+    msg = assert_error(run_cli(w.args()), [str(folder), "is a directory", "expected a file", "FileGDB", ".gdb"], 1)
     assert "Traceback" not in msg
     assert_nothing_left(w.out)
 
