@@ -37,19 +37,47 @@ def file_sha256(path: Path) -> str:
 
 
 def companion_files(path: Path) -> list[Path]:
+    """The files that make up one input: a shapefile's parts, a FileGDB folder's files, or the file."""
+    if is_filegdb(path):
+        return sorted(p for p in path.iterdir() if p.is_file() and not p.name.lower().endswith(".lock"))
     if path.suffix.lower() == ".shp":
         return sorted(p for p in path.parent.glob(path.stem + ".*")
                       if p.suffix.lower() in (".shp", ".shx", ".dbf", ".prj", ".cpg"))
-    if path.is_dir():  # an Esri FileGDB folder: every file in it
-        return sorted(p for p in path.iterdir() if p.is_file())
     return [path]
+
+
+#: The system catalog every FileGDB folder holds (GDAL's OpenFileGDB driver reads it first).
+FILEGDB_CATALOG = "a00000001.gdbtable"
+
+
+def is_filegdb(path: Path) -> bool:
+    """A FileGDB: a folder named ``*.gdb`` (Esri File Geodatabase, read by GDAL's OpenFileGDB)."""
+    return path.suffix.lower() == ".gdb" and path.is_dir()
+
+
+def file_modified(path: Path) -> float:
+    """When an input was last modified (POSIX seconds): a FileGDB folder by its newest file."""
+    if is_filegdb(path):
+        return max((p.stat().st_mtime for p in companion_files(path)), default=path.stat().st_mtime)
+    return path.stat().st_mtime
+
+
+def check_folder(path: Path, what: str) -> None:
+    """A folder is an input only as a FileGDB (``name.gdb/`` holding its catalog table)."""
+    if path.suffix.lower() != ".gdb":
+        raise LayerDataError(f"{path}: {what} is a directory, expected a file (or a FileGDB: a folder whose "
+                             f"name ends in .gdb): give the file inside it, or the .gdb folder")
+    if not (path / FILEGDB_CATALOG).is_file():
+        raise LayerDataError(f"{path}: {what} is a folder named .gdb but not a FileGDB (it has no "
+                             f"{FILEGDB_CATALOG}, the geodatabase's catalog): copy the whole .gdb folder "
+                             f"again, or give the file the data is in")
 
 
 def check_path(path: Path, what: str) -> None:
     if not path.exists():
         raise LayerDataError(f"{path}: {what} file not found; check the path")
-    if path.is_dir() and path.suffix.lower() != ".gdb":  # an Esri FileGDB is a folder
-        raise LayerDataError(f"{path}: {what} is a directory, expected a file (or an Esri .gdb folder)")
+    if path.is_dir():
+        check_folder(path, what)
     if not os.access(path, os.R_OK):
         raise LayerDataError(f"{path}: {what} file is not readable (permissions)")
     hint = NOT_READ.get(path.suffix.lower())
@@ -98,7 +126,7 @@ def check_shapefile(path: Path, where: str) -> None:
 def check_mapped_fields(schema: Schema, columns: list[str], where: str) -> None:
     """Every field a definition maps exists in the file (checked before a read of only those fields)."""
     lower = {c.lower() for c in columns}
-    wanted = [(alts, f"mapped to {canon!r}") for canon, alts in schema.fields.items()]
+    wanted = [(alts, f"mapped to {canon!r}") for canon, alts in schema.fields.items() if canon not in schema.optional]
     wanted += [((r.source,), f"recoded to {canon!r}") for canon, r in schema.values.items() if r.value is None and r.source]
     for alts, what in wanted:
         if not any(a.lower() in lower for a in alts):

@@ -18,8 +18,9 @@ from sitescreen.errors import LayerConfigError, LayerDataError
 from sitescreen.inputs.check import check_coordinates, check_finite, repair
 from sitescreen.inputs.coverage import layer_coverage
 from sitescreen.inputs.crs import to_crs
+from sitescreen.inputs.downstream import with_downstream
 from sitescreen.inputs.probe import feature_count, file_stamp, layer_where, read_info, total_bounds
-from sitescreen.inputs.read import choose_layer, read_table
+from sitescreen.inputs.read import choose_layer, layer_parts, read_table
 from sitescreen.inputs.reproject import to_run_crs
 from sitescreen.inputs.schemas import Schema
 from sitescreen.inputs.spec import LayerSpec
@@ -53,6 +54,7 @@ class LoadedLayer:
             "features_used": int(len(self.gdf)), "repairs": self.repairs,
             "dropped_empty": self.dropped_empty, "coverage": self.coverage_text(),
             "crs_override": self.spec.crs, "filter": {k: list(v) for k, v in self.spec.where.items()},
+            **({"layers": list(self.spec.layers)} if self.spec.layers else {}),
             **self.schema.provenance(),
         }
 
@@ -71,6 +73,8 @@ class LoadedLayer:
 def load_vector(spec: LayerSpec, run_crs: CRS, bbox_lonlat: tuple | None = None, *, polygonal: bool = True) -> LoadedLayer:
     """Read, check, filter, repair and reproject one vector layer into ``run_crs``."""
     spec = choose_layer(spec)  # recorded with the layer it read, so the manifest and a re-run name it
+    if spec.layers:
+        return _merged(spec, [load_vector(p, run_crs, bbox_lonlat, polygonal=polygonal) for p in layer_parts(spec)])
     gdf, schema, src_crs = read_table(spec, bbox_lonlat)
     where = layer_where(spec)
     n_read = len(gdf)
@@ -97,6 +101,7 @@ def load_vector(spec: LayerSpec, run_crs: CRS, bbox_lonlat: tuple | None = None,
             raise LayerDataError(f"{where}: the {spec.role} layer holds {kinds}; polygons are required for this role "
                                  f"(its criteria measure overlap or area): give a polygon layer")
     attrs = schema.canonical(pd.DataFrame(gdf.drop(columns=gdf.geometry.name, errors="ignore")), where)
+    attrs = with_downstream(attrs, spec, schema)  # WBD: the name of the unit each drains to
     for fld, allowed in spec.where.items():
         if fld not in attrs:
             raise LayerConfigError(f"{where}: filter field {fld!r} is not a field of this layer; fields: {', '.join(attrs.columns)}")
@@ -118,6 +123,31 @@ def load_vector(spec: LayerSpec, run_crs: CRS, bbox_lonlat: tuple | None = None,
     return LoadedLayer(spec=spec, gdf=out, schema=schema, source_crs=src_crs, features_read=n_read,
                        repairs=n_repaired, dropped_empty=int(empty.sum()), coverage=coverage,
                        features_in_file=n_file, extent=extent, coverage_kind=kind, states=states)
+
+
+def _merged(spec: LayerSpec, parts: list[LoadedLayer]) -> LoadedLayer:
+    """Several layers of one file (PAD-US Fee and Designation) as one layer: their features together
+    (overlaps are counted once: every fraction is of the union), their counts added, their coverage
+    joined (the states any part names; national when one part is)."""
+    if len({p.schema.name for p in parts}) > 1 or len({p.source_crs for p in parts}) > 1:
+        raise LayerDataError(f"{layer_where(spec)}: its layers differ in definition or CRS "
+                             f"({', '.join(f'{p.schema.name} in {p.source_crs}' for p in parts)}); give each as its own layer")
+    kinds = {p.coverage_kind for p in parts}
+    kind = "global" if "global" in kinds and kinds <= {"global", "states"} else parts[0].coverage_kind
+    if len(kinds) > 1 and kind != "global":
+        raise LayerDataError(f"{layer_where(spec)}: its layers cover different things ({', '.join(sorted(kinds))}); "
+                             f"give each as its own layer")
+    gdf = pd.concat([p.gdf for p in parts], ignore_index=True)
+    gdf["layer"] = spec.label
+    extents = [p.extent for p in parts if p.extent is not None]
+    return LoadedLayer(spec=spec, gdf=_canonical_order(gpd.GeoDataFrame(gdf, geometry="geometry", crs=parts[0].gdf.crs)),
+                       schema=parts[0].schema, source_crs=parts[0].source_crs,
+                       features_read=sum(p.features_read for p in parts), repairs=sum(p.repairs for p in parts),
+                       dropped_empty=sum(p.dropped_empty for p in parts), coverage=parts[0].coverage,
+                       features_in_file=(None if any(p.features_in_file is None for p in parts)
+                                         else sum(p.features_in_file for p in parts)),
+                       extent=shapely.union_all(extents) if len(extents) == len(parts) else None,
+                       coverage_kind=kind, states=frozenset().union(*(p.states for p in parts)))
 
 
 def _file_extent(spec: LayerSpec, n_read: int, geoms: np.ndarray) -> tuple[int | None, tuple | None]:

@@ -3,6 +3,8 @@ count, bounds and CRS, and the layer definition (schema) that maps its fields.""
 
 from __future__ import annotations
 
+import warnings
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -11,13 +13,15 @@ import geopandas as gpd
 import pyogrio
 
 from sitescreen.errors import CRSError, LayerConfigError, LayerDataError
-from sitescreen.inputs.check import NOT_READ, check_mapped_fields, check_shapefile
+from sitescreen.inputs.check import NOT_READ, check_mapped_fields, check_shapefile, companion_files
 from sitescreen.inputs.crs import crs_label, to_crs
 from sitescreen.inputs.schemas import Schema, describe_known, detect_schema, generic_schema, known_schemas
 from sitescreen.inputs.spec import LayerSpec, override_hint
 
 
 def layer_where(spec: LayerSpec) -> str:
+    if spec.layers:
+        return f"{spec.path} (layers {', '.join(map(repr, spec.layers))})"
     return f"{spec.path}" + (f" (layer {spec.layer!r})" if spec.layer else "")
 
 
@@ -56,13 +60,25 @@ def feature_count(spec: LayerSpec, where: str) -> int | None:
 @lru_cache(maxsize=64)
 def read_info(path: str, layer: str | None, stamp: tuple, total_bounds: bool = False) -> dict:
     """pyogrio.read_info, once per file version (``stamp`` = mtime and size): GeoJSON is parsed on open."""
-    return pyogrio.read_info(path, layer=layer, force_total_bounds=total_bounds)
+    with quiet_measures():
+        return pyogrio.read_info(path, layer=layer, force_total_bounds=total_bounds)
+
+
+@contextmanager
+def quiet_measures():
+    """Silence pyogrio's notice that measured (M) geometries are read without M (NHDPlus HR layers):
+    sitescreen never uses M, and the notice is not the user's to act on."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Measured \(M\) geometry types are not supported", category=UserWarning)
+        yield
 
 
 def file_stamp(path: Path) -> tuple:
-    if path.is_dir():  # an Esri FileGDB folder: its files' latest change and total size
-        stats = [p.stat() for p in path.iterdir() if p.is_file()] or [path.stat()]
-        return (max(st.st_mtime_ns for st in stats), sum(st.st_size for st in stats))
+    """(mtime, size) of a file, or of every file of a FileGDB folder (a folder's own mtime does not
+    change when a table inside it is rewritten)."""
+    if path.is_dir():
+        stats = [p.stat() for p in companion_files(path)]
+        return (max((st.st_mtime_ns for st in stats), default=0), sum(st.st_size for st in stats), len(stats))
     st = path.stat()
     return (st.st_mtime_ns, st.st_size)
 
@@ -72,7 +88,8 @@ def file_info(spec: LayerSpec, where: str) -> dict:
         return read_info(str(spec.path), spec.layer, file_stamp(spec.path))
     except pyogrio.errors.DataLayerError:
         try:
-            names = [n for n, _ in pyogrio.list_layers(spec.path)]
+            with quiet_measures():
+                names = [n for n, _ in pyogrio.list_layers(spec.path)]
         except Exception:
             names = []
         raise LayerDataError(

@@ -25,7 +25,7 @@ from sitescreen.errors import LayerConfigError, LayerDataError
 from sitescreen.inputs.check import check_mapped_fields, check_path, check_text
 from sitescreen.inputs.crs import to_crs
 from sitescreen.inputs.csvread import read_csv
-from sitescreen.inputs.probe import file_info, file_stamp, layer_where, open_vector, read_info, source_crs
+from sitescreen.inputs.probe import file_info, file_stamp, layer_where, open_vector, quiet_measures, read_info, source_crs
 from sitescreen.inputs.schemas import Schema, detect_schema, known_schemas
 from sitescreen.inputs.spec import LayerSpec
 
@@ -37,13 +37,16 @@ SINGLE_LAYER_SUFFIXES = (".csv", ".parquet", ".geoparquet")
 
 def choose_layer(spec: LayerSpec) -> LayerSpec:
     """The spec with its layer named: a multi-layer source (GeoPackage, FileGDB, …) without a layer
-    name is never read at its first layer. Of its spatial layers, the one a layer definition matches
-    (the spec's own, or a known one) is taken when exactly one does; otherwise the error lists them."""
-    if spec.layer is not None or spec.path.suffix.lower() in SINGLE_LAYER_SUFFIXES:
+    name is never read at its first layer. The layers a definition names (:func:`named_by_definition`:
+    PAD-US's Fee and Designation, WBD's ``WBDHU12``) are taken; else, of its spatial layers, the one
+    a layer definition matches (the spec's own, or a known one) when exactly one does; otherwise
+    the error lists them."""
+    if spec.layer is not None or spec.layers or spec.path.suffix.lower() in SINGLE_LAYER_SUFFIXES:
         return spec
     where = layer_where(spec)
     try:
-        listed = pyogrio.list_layers(spec.path)
+        with quiet_measures():
+            listed = pyogrio.list_layers(spec.path)
     except Exception:
         return spec  # not a vector source GDAL can open: file_info says so
     spatial = [str(n) for n, g in listed if g is not None]
@@ -52,6 +55,13 @@ def choose_layer(spec: LayerSpec) -> LayerSpec:
         return replace(spec, layer=spatial[0])
     if len(spatial) <= 1:
         return spec
+    schema, named = named_by_definition(spec, spatial, where)
+    if named:
+        log.info("%s: %d layers and no layer name: reading %s, named by the layer definition %r",
+                 where, len(spatial), ", ".join(map(repr, named)), schema)
+        if spec.definition is None and spec.schema is None:
+            spec = replace(spec, schema=schema)  # read by the definition that chose the layers
+        return replace(spec, layer=named[0]) if len(named) == 1 else replace(spec, layers=tuple(named))
     fits = [n for n in spatial if _layer_matches(spec, n)]
     if len(fits) == 1:
         log.info("%s: %d layers and no layer name: reading %r, the one a layer definition matches",
@@ -64,6 +74,35 @@ def choose_layer(spec: LayerSpec) -> LayerSpec:
     raise LayerConfigError(
         f"{where}: has {len(spatial)} layers ({shown}) and no layer name; {why}, so which one to use cannot be "
         f"told: name it with --layer {spec.role}={spec.path}:LAYER or layer = \"LAYER\" in the run config")
+
+
+def named_by_definition(spec: LayerSpec, spatial: list[str], where: str) -> tuple[str | None, list[str]]:
+    """The layers of a many-layer file that a layer definition names (its ``layers`` patterns) and
+    whose fields it matches: the spec's own definition, or of the known ones those serving the
+    spec's role when any does (else every known one). Two definitions naming layers: an error."""
+    if spec.definition is not None or spec.schema is not None:
+        schemas = [spec.definition if spec.definition is not None else known_schemas()[spec.schema]]
+    else:
+        schemas = ([s for s in known_schemas().values() if spec.role in s.roles]
+                   or list(known_schemas().values()))
+    found = {}
+    for schema in schemas:
+        hit = [n for n in schema.named_layers([n for n in spatial if _features(spec, n)])
+               if _layer_matches(replace(spec, definition=schema), n)]
+        if hit:
+            found[schema.name] = hit
+    if len(found) > 1:
+        shown = "; ".join(f"{k}: {', '.join(map(repr, v))}" for k, v in found.items())
+        raise LayerConfigError(
+            f"{where}: has layers of {len(found)} layer definitions ({shown}) and no layer name, so which one "
+            f"the {spec.role} layer is cannot be told: name it with --layer {spec.role}={spec.path}:LAYER or "
+            f"layer = \"LAYER\" (or schema = \"NAME\") in the run config")
+    return next(iter(found.items()), (None, []))
+
+
+def _features(spec: LayerSpec, layer: str) -> int:
+    """Features in one layer of the spec's file (an empty layer is never the one named)."""
+    return int(read_info(str(spec.path), layer, file_stamp(spec.path)).get("features") or 0)
 
 
 def _layer_matches(spec: LayerSpec, layer: str) -> bool:
@@ -95,6 +134,8 @@ def read_table(spec: LayerSpec, bbox_lonlat: tuple | None = None, *,
     path = spec.path
     check_path(path, f"{spec.role} layer")
     spec = choose_layer(spec)
+    if spec.layers:
+        return _read_layers(spec, bbox_lonlat, all_columns)
     suffix = path.suffix.lower()
     where = layer_where(spec)
     if suffix == ".csv":
@@ -124,8 +165,24 @@ def read_table(spec: LayerSpec, bbox_lonlat: tuple | None = None, *,
     return gdf, schema, src_crs
 
 
+def layer_parts(spec: LayerSpec) -> list[LayerSpec]:
+    """The single-layer specs of a spec reading several layers of one file (or the spec itself)."""
+    return [replace(spec, layer=n, layers=()) for n in spec.layers] if spec.layers else [spec]
+
+
+def _read_layers(spec: LayerSpec, bbox_lonlat, all_columns: bool) -> tuple[gpd.GeoDataFrame, Schema, str]:
+    """Several layers of one file read as one table: one definition, one CRS (else an error)."""
+    parts = [read_table(part, bbox_lonlat, all_columns=all_columns) for part in layer_parts(spec)]
+    if len({p[1].name for p in parts}) > 1 or len({p[2] for p in parts}) > 1:
+        raise LayerDataError(f"{layer_where(spec)}: its layers differ in definition or CRS "
+                             f"({', '.join(f'{p[1].name} in {p[2]}' for p in parts)}); give each as its own layer")
+    frames = [p[0] for p in parts if len(p[0])] or [parts[0][0]]
+    gdf = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    return gdf, parts[0][1], parts[0][2]
+
+
 #: Formats read in pieces by :func:`read_batches` (streamed screening): GeoParquet, and the OGR formats.
-BATCH_SUFFIXES = (".parquet", ".geoparquet", ".gpkg", ".fgb", ".shp", ".geojson", ".json")
+BATCH_SUFFIXES = (".parquet", ".geoparquet", ".gpkg", ".fgb", ".shp", ".geojson", ".json", ".gdb")
 
 
 def read_batches(spec: LayerSpec, batch_rows: int, *,
@@ -142,6 +199,8 @@ def read_batches(spec: LayerSpec, batch_rows: int, *,
     if suffix not in BATCH_SUFFIXES:
         raise LayerConfigError(f"{where}: cannot be read in pieces; formats that can: {', '.join(BATCH_SUFFIXES)}")
     spec = choose_layer(spec)
+    if spec.layers:
+        raise LayerConfigError(f"{layer_where(spec)}: several layers cannot be read in pieces; name one layer")
     total, columns, schema = open_vector(spec, where)
     if suffix in (".parquet", ".geoparquet"):
         import pyarrow.parquet as pq
@@ -170,13 +229,22 @@ def read_batches(spec: LayerSpec, batch_rows: int, *,
                     gname = meta.get("geometry_name") or "wkb_geometry"
                     for batch in reader:
                         df = batch.to_pandas()
-                        geoms = shapely.from_wkb(df.pop(gname).to_numpy())
+                        geoms = _from_wkb_linear(df.pop(gname).to_numpy(), where)
                         gdf = gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geoms, crs=src_crs))
                         check_text(gdf, where)
                         yield gdf
         except pyogrio.errors.DataSourceError as exc:
             raise LayerDataError(f"{where}: cannot read: {exc}") from None
     return schema, src_crs, int(total or 0), ogr_pieces()
+
+
+def _from_wkb_linear(wkb: np.ndarray, where: str) -> np.ndarray:
+    try:
+        return shapely.from_wkb(wkb)
+    except NotImplementedError:
+        raise LayerDataError(f"{where}: holds curved geometries (arcs), which are converted only when the file is "
+                             f"read whole: screen it without streaming, or convert it first (ogr2ogr -nlt "
+                             f"CONVERT_TO_LINEAR)") from None
 
 
 def _bbox_in(bbox_lonlat, crs: CRS, lon_max: float | None = None) -> tuple[tuple, ...]:
@@ -205,9 +273,21 @@ def _lon_max(spec: LayerSpec) -> float | None:
 def _read_boxes(path: Path, layer: str | None, columns, boxes: tuple[tuple, ...] | None) -> gpd.GeoDataFrame:
     """The features within any of ``boxes`` (each once, by feature id), or all when None."""
     if boxes is None or len(boxes) == 1:
-        return pyogrio.read_dataframe(path, layer=layer, columns=columns, bbox=boxes[0] if boxes else None, use_arrow=True)
-    parts = [pyogrio.read_dataframe(path, layer=layer, columns=columns, bbox=b, use_arrow=True, fid_as_index=True)
-             for b in boxes]
+        return _read_frame(path, layer, columns, boxes[0] if boxes else None)
+    parts = [_read_frame(path, layer, columns, b, fid_as_index=True) for b in boxes]
     found = [p for p in parts if len(p)] or parts[:1]
     gdf = pd.concat(found) if len(found) > 1 else found[0]
     return gdf.loc[~gdf.index.duplicated()].reset_index(drop=True)
+
+
+def _read_frame(path: Path, layer: str | None, columns, bbox, **kw) -> gpd.GeoDataFrame:
+    """One read through Arrow; a layer holding curved geometries (CurvePolygon, MultiSurface,
+    CompoundCurve: FileGDB and GeoPackage may store true arcs, which shapely cannot hold) is read
+    again through GDAL's feature reader, which converts every curve to its linear approximation."""
+    try:
+        with quiet_measures():
+            return pyogrio.read_dataframe(path, layer=layer, columns=columns, bbox=bbox, use_arrow=True, **kw)
+    except NotImplementedError:  # shapely.from_wkb: "Nonlinear geometry types are not currently supported"
+        log.info("%s: curved geometries converted to their linear approximation (GDAL)", path)
+        with quiet_measures():
+            return pyogrio.read_dataframe(path, layer=layer, columns=columns, bbox=bbox, use_arrow=False, **kw)

@@ -61,6 +61,20 @@ class Schema:
     wkt: str | None = None
     lon: str | None = None
     lat: str | None = None
+    #: Layer names it reads in a many-layer file (FileGDB, GeoPackage): alternatives in order of
+    #: preference, each a tuple of patterns (regular expressions, whole name, any case); the first
+    #: alternative naming a layer of the file is read, every layer it names together as one.
+    layers: tuple[tuple[str, ...], ...] = ()
+    roles: tuple[str, ...] = ()  # the roles its layers usually serve (preferred for them by choose_layer)
+    optional: tuple[str, ...] = ()  # canonical fields mapped when the file has them (else no value)
+
+    def named_layers(self, names: list[str]) -> list[str]:
+        """The layers of ``names`` this definition reads: those of its first alternative naming any."""
+        for alt in self.layers:
+            hit = [n for n in names if any(re.fullmatch(p, n, re.IGNORECASE) for p in alt)]
+            if hit:
+                return hit
+        return []
 
     def provenance(self) -> dict[str, str | None]:
         """What a file read with this definition is and who publishes it (the run record's
@@ -86,6 +100,9 @@ class Schema:
         out = pd.DataFrame(index=df.index)
         for canon, alts in self.fields.items():
             col = next((by_lower[a.lower()] for a in alts if a.lower() in by_lower), None)
+            if col is None and canon in self.optional:
+                out[canon] = pd.Series(pd.NA, index=df.index, dtype="string")
+                continue
             if col is None:
                 raise LayerConfigError(
                     f"{where}: field {' or '.join(repr(a) for a in alts)} (mapped to {canon!r}) "
@@ -148,7 +165,7 @@ def _convert(s: pd.Series, kind: str, canon: str, where: str) -> pd.Series:
 def schema_from_dict(data: Mapping[str, Any], where: str) -> Schema:
     """Validate a definition table (from a layers/*.toml file or a run config)."""
     allowed = {"name", "title", "label", "source", "match", "fields", "values", "types", "coverage",
-               "state_field", "crs", "geometry"}
+               "state_field", "crs", "geometry", "layers", "roles", "optional"}
     check_keys(data, sorted(allowed), where, LayerConfigError)
     coverage, state_field = _coverage(data, where)
     fields = {}
@@ -183,8 +200,42 @@ def schema_from_dict(data: Mapping[str, Any], where: str) -> Schema:
         name=str(data.get("name", where)), title=str(data.get("title", "")), label=str(data.get("label", "")),
         source=str(data.get("source", "")), match=match, fields=fields, values=values,
         types=types, coverage=coverage, state_field=state_field, crs=data.get("crs"), wkt=geom.get("wkt"),
-        lon=geom.get("lon"), lat=geom.get("lat"),
+        lon=geom.get("lon"), lat=geom.get("lat"), layers=_layer_patterns(data, where),
+        roles=_names(data, "roles", where), optional=_optional(data, fields, where),
     )
+
+
+def _optional(data: Mapping[str, Any], fields: Mapping[str, tuple], where: str) -> tuple[str, ...]:
+    names = _names(data, "optional", where)
+    unknown = [n for n in names if n not in fields]
+    if unknown:
+        raise LayerConfigError(f"{where}: optional names {', '.join(map(repr, unknown))}, not a canonical field of "
+                               f"[fields]; fields: {', '.join(fields) or 'none'}")
+    return names
+
+
+def _names(data: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
+    raw = data.get(key, ())
+    alts = (raw,) if isinstance(raw, str) else tuple(raw)
+    if not all(isinstance(a, str) and a for a in alts):
+        raise LayerConfigError(f"{where}: {key} must be a name or a list of names")
+    return alts
+
+
+def _layer_patterns(data: Mapping[str, Any], where: str) -> tuple[tuple[str, ...], ...]:
+    """``layers``: alternatives in order of preference, each a pattern or a list of patterns."""
+    raw = data.get("layers", ())
+    out = []
+    for alt in (raw,) if isinstance(raw, str) else raw:
+        pats = (alt,) if isinstance(alt, str) else tuple(alt) if isinstance(alt, (list, tuple)) else (alt,)
+        for p in pats:
+            try:
+                re.compile(p)
+            except (re.error, TypeError) as exc:
+                raise LayerConfigError(f"{where}: layers: {p!r} is not a layer-name pattern (a regular "
+                                       f"expression, e.g. 'PADUS\\d_\\dFee'): {exc}") from None
+        out.append(pats)
+    return tuple(out)
 
 
 def _coverage(data: Mapping[str, Any], where: str) -> tuple[str, tuple[str, ...]]:

@@ -38,6 +38,7 @@ class LayerSpec:
     band: int = 1
     skip_invalid: bool = False         # CSV rows whose WKT does not parse are skipped, not an error
     coverage: str | None = None        # declared coverage: a polygon file, or "global" / "features"
+    layers: tuple[str, ...] = ()       # several layers of one file read as one (named by a definition)
 
     @property
     def kind(self) -> str:
@@ -47,11 +48,14 @@ class LayerSpec:
     def label(self) -> str:
         if self.name:
             return self.name
+        if self.layers:
+            return " + ".join(self.layers)
         return self.layer if self.layer else self.path.stem
 
 
 def is_raster(path: Path) -> bool:
-    """A raster by its suffix, or for a suffix no list names, by its first bytes (a TIFF)."""
+    """A raster by its suffix, or for a suffix no list names, by its first bytes (a TIFF); a folder
+    (a FileGDB) is a vector source."""
     suffix = path.suffix.lower()
     if suffix in RASTER_SUFFIXES or suffix in VECTOR_SUFFIXES:
         return suffix in RASTER_SUFFIXES
@@ -103,8 +107,9 @@ def layer_from_config(data: Mapping[str, Any], base: Path, where: str) -> LayerS
         if not isinstance(data.get(key), str) or not data.get(key):
             raise LayerConfigError(f"{where}: '{key}' is required (a string)")
     for key in ("layer", "name", "crs"):
-        if key in data and not isinstance(data[key], str):
-            raise LayerConfigError(f"{where}: {key} must be a string, got {data[key]!r}")
+        if key in data and not isinstance(data[key], str) and not (key == "layer" and _names(data[key])):
+            raise LayerConfigError(f"{where}: {key} must be a string{' (or a list of layer names)' if key == 'layer' else ''}, "
+                                   f"got {data[key]!r}")
     definition = None
     if "definition" in data:
         definition = schema_from_dict(data["definition"], f"{where}.definition")
@@ -117,12 +122,20 @@ def layer_from_config(data: Mapping[str, Any], base: Path, where: str) -> LayerS
         raise LayerConfigError(f"{where}: 'coverage' must be a polygon file or one of {', '.join(SPEC_COVERAGES)}")
     if coverage is not None and coverage not in SPEC_COVERAGES and not Path(coverage).is_absolute():
         coverage = str(base / coverage)
+    layer = data.get("layer")
+    many = tuple(layer) if isinstance(layer, list) and len(layer) > 1 else ()
     return LayerSpec(
-        role=data["role"], path=path if path.is_absolute() else base / path, layer=data.get("layer"),
+        role=data["role"], path=path if path.is_absolute() else base / path,
+        layer=None if many else (layer[0] if isinstance(layer, list) else layer), layers=many,
         name=data.get("name"), schema=schema, definition=definition, crs=data.get("crs"),
         where=parse_where(data.get("where", {}), where), band=check_number("band", data.get("band", 1), where=where, error=LayerConfigError),
         coverage=coverage,
     )
+
+
+def _names(value: Any) -> bool:
+    """A list of layer names (several layers of one file read as one: ``layer = ["A", "B"]``)."""
+    return isinstance(value, list) and bool(value) and all(isinstance(v, str) and v for v in value)
 
 
 #: What a layer's ``coverage`` key may say besides a polygon file's path.

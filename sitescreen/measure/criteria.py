@@ -16,7 +16,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from sitescreen.measure import geomops, lengths, nearest, overlap
+from sitescreen.measure import geomops, lengths, nearest, overlap, watershed
 from sitescreen.measure.coverage import MIN_COVERAGE, CoverageCache, site_states
 from sitescreen.measure.requirements import check_requirements
 from sitescreen.errors import LayerDataError, SitescreenError
@@ -132,14 +132,16 @@ def _seed_coverage(c: Criterion, feats: gpd.GeoDataFrame, covered: np.ndarray, c
 def _attribute(c: Criterion, fp: np.ndarray, feats: gpd.GeoDataFrame, ctx: "Context") -> Measurement:
     value, covered = _attribute_values(c, fp, feats, ctx)
     _seed_coverage(c, feats, covered, ctx)
-    return Measurement(value)
+    words = watershed.described(feats, c.params["field"], value) if c.params.get("method", "majority") == "majority" else None
+    return Measurement(value) if words is None else Measurement(value, *words)
 
 
 def _site_density(c: Criterion, fp: np.ndarray, feats: gpd.GeoDataFrame, ctx: "Context") -> Measurement:
     """The feature each site falls in (area-weighted majority); counted over all sites by finalize()."""
     value, covered = _attribute_values(c, fp, feats, ctx)
     _seed_coverage(c, feats, covered, ctx)
-    keys = pd.Series(value, dtype=object)
+    words = watershed.described(feats, c.params["field"], value)  # one text per watershed: counted alike
+    keys = pd.Series(value if words is None else np.where(words[0] != "", words[0], None), dtype=object)
     return Measurement(np.full(len(fp), np.nan), np.where(keys.isna(), "", keys.astype(str)).astype(object),
                        note=DENSITY_NOTE)
 

@@ -198,7 +198,7 @@ def display_layers(manifest: RunRecord | None, sites: gpd.GeoDataFrame):
     for entry in (manifest.inputs if manifest is not None else ()):
         if entry.kind != "vector":
             continue
-        spec = LayerSpec(role=entry.role, path=Path(entry.path), layer=entry.layer, name=entry.name,
+        spec = LayerSpec(role=entry.role, path=Path(entry.path), layer=entry.layer, layers=tuple(entry.layers or ()), name=entry.name,
                          schema=entry.schema if entry.schema not in (None, "generic") else None,
                          crs=entry.crs_override)
         if not spec.path.exists():

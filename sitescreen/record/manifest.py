@@ -166,6 +166,7 @@ class InputRecord:
     product: str | None = _opt()    # what the file is, from its layer definition's title
     publisher: str | None = _opt()  # who publishes it, from its layer definition's source
     modified: str | None = _opt()   # the file's modification time (UTC, ISO 8601) when the run read it
+    layers: tuple[str, ...] | None = _opt()  # several layers of one file read as one (PAD-US Fee + Designation)
 
 
 WEIGHT = {"minimum": 0, "maximum": 1}

@@ -157,6 +157,25 @@ def feature_texts(feature: np.ndarray, layer: np.ndarray | None = None) -> np.nd
     return out
 
 
+#: Where a watershed drains when WBD's ``tohuc`` is not a unit's code.
+OUTLETS = {"OCEAN": "drains to the ocean", "CLOSED BASIN": "a closed basin (drains to no other unit)",
+           "CANADA": "drains to Canada", "MEXICO": "drains to Mexico"}
+
+
+def watershed_texts(name: Any, code: Any, to_name: Any, to_code: Any) -> np.ndarray:
+    """A watershed and where it drains (``South Fork Clear Creek 170603040101, drains to Upper Clear
+    Creek 170603040103``), from WBD's name, huc and tohuc and the name of the unit downstream
+    (vectorized over watersheds; without a tohuc, only the watershed)."""
+    def col(x):
+        return pd.Series(np.asarray(x, dtype=object).reshape(-1), dtype="string").fillna("").str.strip()
+    name, code, to_name, to_code = col(name), col(code), col(to_name), col(to_code)
+    own = (name + " " + code).str.strip()
+    down = ("drains to " + to_name + " " + to_code).str.replace(r"\s+", " ", regex=True).str.strip()
+    outlet = to_code.str.upper().map(OUTLETS)
+    down = down.where(outlet.isna(), outlet).where(to_code != "", "")
+    return np.where(down != "", own + ", " + down, own).astype(object)
+
+
 # ------------------------------------------------------------------------------------------
 # rules
 

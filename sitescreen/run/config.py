@@ -276,7 +276,7 @@ def config_from_manifest(manifest) -> RunConfig:
 
 
 def _spec_to_dict(spec: LayerSpec) -> dict:
-    return {"role": spec.role, "path": str(Path(spec.path).resolve()), "layer": spec.layer, "name": spec.name,
+    return {"role": spec.role, "path": str(Path(spec.path).resolve()), "layer": list(spec.layers) or spec.layer, "name": spec.name,
             "schema": spec.schema, "definition": schema_to_dict(spec.definition) if spec.definition else None,
             "crs": spec.crs, "where": {k: list(v) for k, v in spec.where.items()}, "band": spec.band,
             "skip_invalid": spec.skip_invalid, "coverage": _coverage_to_dict(spec.coverage)}
@@ -290,7 +290,9 @@ def _coverage_to_dict(coverage: str | None) -> str | None:
 def _spec_from_dict(d: Mapping[str, Any], where: str) -> LayerSpec:
     from sitescreen.inputs.schemas import schema_from_dict
     definition = schema_from_dict(d["definition"], f"{where}.definition") if d.get("definition") else None
-    return LayerSpec(role=d["role"], path=Path(d["path"]), layer=d.get("layer"), name=d.get("name"),
+    layer = d.get("layer")
+    return LayerSpec(role=d["role"], path=Path(d["path"]), layer=None if isinstance(layer, list) else layer,
+                     layers=tuple(layer) if isinstance(layer, list) else (), name=d.get("name"),
                      schema=d.get("schema"), definition=definition, crs=d.get("crs"),
                      where={k: tuple(v) for k, v in dict(d.get("where") or {}).items()},
                      band=int(d.get("band", 1)), skip_invalid=bool(d.get("skip_invalid", False)),
@@ -315,4 +317,7 @@ def schema_to_dict(schema) -> dict:
         out["crs"] = schema.crs
     if geometry:
         out["geometry"] = geometry
+    for key in ("layers", "roles", "optional"):  # only when said: a record without them reads as before
+        if getattr(schema, key):
+            out[key] = [list(v) if isinstance(v, tuple) else v for v in getattr(schema, key)]
     return out

@@ -33,7 +33,7 @@ from sitescreen.measure.engine import DEFAULT_CHUNK
 from sitescreen.measure.requirements import check_requirements
 from sitescreen.errors import CRSError, LayerConfigError, LayerDataError
 from sitescreen.rules.kinds import KINDS
-from sitescreen.inputs.check import check_coordinates, check_path, companion_files, file_sha256
+from sitescreen.inputs.check import check_coordinates, check_path, companion_files, file_modified, file_sha256
 from sitescreen.inputs.crs import crs_label, to_crs
 from sitescreen.inputs.load import LoadedLayer, load_vector
 from sitescreen.inputs.spec import LayerSpec
@@ -298,7 +298,7 @@ def _input_entry(info: dict, path: Path) -> InputRecord:
 def file_facts(path: Path) -> dict[str, Any]:
     """What the record keeps of an input file: its SHA-256, its bytes (with its companion files) and
     when it was last modified (UTC)."""
-    mtime = datetime.fromtimestamp(Path(path).stat().st_mtime, tz=timezone.utc)
+    mtime = datetime.fromtimestamp(file_modified(Path(path)), tz=timezone.utc)
     return {"sha256": file_sha256(path), "bytes": sum(p.stat().st_size for p in companion_files(path)),
             "modified": mtime.isoformat(timespec="seconds")}
 
