@@ -30,12 +30,14 @@ def _screen(args: list[str]) -> None:
 
 
 def _profile_copy(path: Path, *edits: tuple[str, str], drop: str | None = None) -> Path:
-    """The built-in profile with ``edits`` (each found once) and without the criterion ``drop`` (the last one)."""
+    """The built-in profile with ``edits`` (each found once) and without the criterion ``drop`` (its
+    table, up to the next criterion's)."""
     text = BUILTIN.read_text(encoding="utf-8")
     if drop is not None:
-        head, sep, _ = text.partition(f"[criteria.{drop}]")
-        assert sep and "[criteria." not in _, drop
-        text = head
+        head, sep, rest = text.partition(f"[criteria.{drop}]")
+        assert sep, drop
+        after = rest.find("\n[criteria.")
+        text = head + (rest[after + 1:] if after >= 0 else "")
     for old, new in edits:
         assert text.count(old) == 1, old
         text = text.replace(old, new)
