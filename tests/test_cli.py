@@ -154,7 +154,7 @@ def test_check(config, screened):
     sites = gpd.read_parquet(screened[1] / "sites.parquet")
     assert report["sites"]["sites"] == len(sites)
     assert {lyr["role"] for lyr in report["layers"]} == {"federal_land", "watershed", "protected", "dem"}
-    assert report["roles_missing"] == ["streams"]
+    assert report["roles_missing"] == ["community", "roads", "streams", "tribal_lands", "water_stress"]
 
 
 def test_explain(screened):
@@ -269,8 +269,8 @@ def test_layer_without_crs(tmp_path, deposits, demo_dir):
 
 
 def test_unknown_role(tmp_path, deposits, demo_dir):
-    res = run("check", deposits, "--layer", f"roads={demo_dir / 'parks.geojson'}")
-    out = assert_user_error(res, 1, "unknown role 'roads'", "profile federal-safeguards uses roles")
+    res = run("check", deposits, "--layer", f"runways={demo_dir / 'parks.geojson'}")
+    out = assert_user_error(res, 1, "unknown role 'runways'", "profile federal-safeguards uses roles")
     for role in load_profile("federal-safeguards").roles:
         assert role in out
 
