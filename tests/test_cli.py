@@ -271,8 +271,8 @@ def test_layer_without_crs(tmp_path, deposits, demo_dir):
 
 
 def test_unknown_role(tmp_path, deposits, demo_dir):
-    res = run("check", deposits, "--layer", f"roads={demo_dir / 'parks.geojson'}")
-    out = assert_user_error(res, 1, "unknown role 'roads'", "profile federal-safeguards uses roles")
+    res = run("check", deposits, "--layer", f"runways={demo_dir / 'parks.geojson'}")
+    out = assert_user_error(res, 1, "unknown role 'runways'", "profile federal-safeguards uses roles")
     for role in load_profile("federal-safeguards").roles:
         assert role in out
 

@@ -19,7 +19,7 @@ from sitescreen.rules.kinds import KINDS, Kind, ParamSpec
 from sitescreen.inputs.numbers import RANGES
 from sitescreen.rules.profile import builtin_profiles, load_profile, profile_from_dict
 
-COMMON = {"kind", "label", "select", "role", "weight", "transform", "exclude", "safeguard", "source",
+COMMON = {"kind", "label", "select", "role", "weight", "transform", "exclude", "cap", "safeguard", "source",
           "optional", "description", "unit"}
 
 

@@ -56,7 +56,8 @@ def test_unknown_fields_detect_nothing(columns):
 
 def test_every_known_schema_is_shipped():
     assert set(known_schemas()) == {"padus", "padus-units", "nps", "wilderness", "usgs-deposits", "wbd",
-                                  "nwi", "crithab", "nhd_flowline", "nhd_waterbody", "bull_trout_patches"}
+                                  "nwi", "crithab", "nhd_flowline", "nhd_waterbody", "bull_trout_patches",
+                                  "census-aiannh", "bia-lar", "tiger-roads", "cejst", "aqueduct"}
 
 
 # ------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from sitescreen.rules.verdicts import COLORS as VERDICT_COLORS
 from sitescreen.rules.verdicts import LABELS as VERDICT_LABELS
 from sitescreen.rules.verdicts import VERDICTS as VERDICT_ORDER
 from sitescreen.rules.verdicts import meanings, thresholds
-from sitescreen.rules.wording import exclusion_text, number, search_radius, transform_text, weight_text
+from sitescreen.rules.wording import exclusion_text, limits_text, number, search_radius, transform_text, weight_text
 from sitescreen.record.manifest import RunRecord
 
 
@@ -35,7 +35,7 @@ def criteria(manifest: RunRecord | None, sites: gpd.GeoDataFrame) -> list[dict[s
             "weight": weight_text(c.effective_weight),
             "effective_weight": c.effective_weight,
             "rule": transform_text(c.transform, c.unit) if c.transform else "",
-            "exclusion": exclusion_text(c.exclusion, c.unit),
+            "exclusion": limits_text(c.exclusion, c.unit, c.cap),
             "radius": search_radius(c.params),
             "safeguard": c.safeguard,
             "source": c.source,

@@ -32,7 +32,7 @@ from sitescreen.rules.verdicts import COLORS as VERDICT_COLORS
 from sitescreen.rules.verdicts import LABELS as VERDICT_LABELS
 from sitescreen.rules.verdicts import OTHER_COLOR, meanings, thresholds
 from sitescreen.rules.verdicts import VERDICTS as VERDICT_ORDER
-from sitescreen.rules.wording import (NOT_EVALUATED, not_evaluated_text, points, points_text, site_chain, exclusion_text, measure_text, number, score_text,
+from sitescreen.rules.wording import (NOT_EVALUATED, not_evaluated_text, points, points_text, site_chain, exclusion_text, limits_text, measure_text, number, score_text,
                                       search_radius, suitability_text, transform_text, weight_text)
 from sitescreen.values import is_missing, text, text_values
 from sitescreen.record.manifest import RunRecord, Tool, as_record
@@ -66,7 +66,7 @@ def _criteria(manifest: RunRecord | None, sites: pd.DataFrame) -> list[dict[str,
             "measure": c.measure_column,
             "score": c.score_column or f"s_{c.name}",
             "rule": transform_text(c.transform, c.unit),
-            "exclusion": exclusion_text(c.exclusion, c.unit), "radius": search_radius(c.params),
+            "exclusion": limits_text(c.exclusion, c.unit, c.cap), "radius": search_radius(c.params),
             "without_data": c.sites_without_data,
             "safeguard": c.safeguard, "source": c.source,
             "note": c.note, "roles": ", ".join(c.roles),

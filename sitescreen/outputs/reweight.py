@@ -5,7 +5,8 @@ as :func:`sitescreen.rules.scoring.score` does: the weights renormalised over th
 criteria (:func:`sitescreen.rules.profile.renormalised`), ``score = round(100 × Σ s·w, 4)`` with
 a missing suitability counting 0, verdicts from the unrounded ``100 × Σ s·w``; excluded and
 incomplete sites stay as the run computed them (the weighted criteria stay weighted, so neither
-set can change). Suitabilities travel exactly (float64), so the browser's numbers are Python's.
+set can change); a site under a verdict cap is held no better than the cap's verdict
+(:func:`sitescreen.rules.scoring.capped_codes`; the payload's ``cap``: each site's floor code). Suitabilities travel exactly (float64), so the browser's numbers are Python's.
 
 The adjusted profile downloads as TOML: the run's profile file (checked against the SHA-256 the
 run recorded) rewritten by :func:`sitescreen.rules.profilefile.profile_toml` with the weights
@@ -29,6 +30,7 @@ from sitescreen.errors import SitescreenError
 from sitescreen.outputs.htmlsafe import script_json
 from sitescreen.outputs.payload import _uvarint
 from sitescreen.record.manifest import RunRecord
+from sitescreen.rules.caps import floor_codes, has_caps
 from sitescreen.rules.profile import profile_from_dict
 from sitescreen.rules.profilefile import Token, profile_toml
 from sitescreen.rules.verdicts import VERDICTS, thresholds
@@ -115,12 +117,18 @@ def reweight_data(shown: pd.DataFrame, record: RunRecord | None) -> dict[str, An
     names = [c.name for c in crit]
     template, note = profile_template(record, names)
     stem = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in record.profile.name) or "profile"
-    return {
+    data = {
         "n": len(shown), "verdicts": list(VERDICTS), "favorable": fav, "review": rev,
         "criteria": [{"name": c.name, "label": c.label, "w": c.effective_weight,
                       "s": exact_column(pd.to_numeric(shown[c.score_column], errors="coerce"))} for c in crit],
         "toml": template, "note": note, "file": f"{stem}-reweighted.toml",
     }
+    if has_caps(record.criteria):  # per site, the best verdict code its caps allow (rules/caps.py)
+        try:
+            data["cap"] = _uvarint(floor_codes(record.criteria, shown).astype(np.int64))
+        except ValueError:
+            return None  # the caps cannot be applied: no re-weighting rather than a wrong verdict
+    return data
 
 
 def asset(name: str) -> str:

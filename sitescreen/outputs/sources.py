@@ -44,7 +44,7 @@ def source_rows(record: RunRecord) -> list[SourceRow]:
 def _rule_rows(record: RunRecord) -> list[SourceRow]:
     rows = []
     for c in record.criteria:
-        what = rule_text(c.transform, c.exclusion, c.unit)
+        what = rule_text(c.transform, c.exclusion, c.unit, c.cap)
         share = f"effective weight {weight_text(c.effective_weight)}" if c.effective_weight else "no weight"
         reads = f"reads {', '.join(c.roles)}" if c.roles else ""
         status = "" if c.evaluated else not_evaluated_text(c.note)

@@ -173,6 +173,14 @@ WEIGHT = {"minimum": 0, "maximum": 1}
 
 
 @dataclass(**FROZEN)
+class CapRecord:
+    """A rule's verdict cap: where ``condition`` holds (written as an exclusion is, ``"< 1000"``) the
+    site's verdict is no better than ``verdict``; its score is unchanged."""
+    verdict: str = field(metadata={"schema": {"enum": ["review", "unfavorable"]}})
+    condition: str
+
+
+@dataclass(**FROZEN)
 class CriterionRecord:
     """One criterion of the profile as the run applied it. ``effective_weight`` is its share of the
     score (the weights renormalised over the evaluated criteria; 0 when not evaluated): what every
@@ -197,6 +205,7 @@ class CriterionRecord:
     layers: tuple[str, ...] = _v1(())
     note: str = _v1("")
     sites_without_data: int | None = _v1()
+    cap: CapRecord | None = _opt()
 
 
 @dataclass(**FROZEN)

@@ -68,7 +68,7 @@ def explain_site(out_dir: str | Path, site_id: str) -> dict:
                       "effective_weight": effective, "effective_weight_text": weight_text(effective),
                       "points": part, "points_text": points_text(part),
                       "feature": feature, "measured": measured_text(c.label, feature, tuple(c.layers)),
-                      "rule": rule_text(c.transform, c.exclusion, c.unit),
+                      "rule": rule_text(c.transform, c.exclusion, c.unit, c.cap),
                       "safeguard": c.safeguard, "source": c.source, "evaluated": c.evaluated,
                       "note": c.note})
     score = plain(r["score"])

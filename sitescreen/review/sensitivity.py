@@ -30,7 +30,8 @@ import pandas as pd
 from sitescreen.errors import OutputError
 from sitescreen.record.manifest import RunRecord
 from sitescreen.rules.ranges import sampled_suitability
-from sitescreen.rules.scoring import verdict_codes, weighted_total
+from sitescreen.rules.caps import floor_codes, has_caps
+from sitescreen.rules.scoring import capped_codes, verdict_codes, weighted_total
 from sitescreen.rules.verdicts import VERDICTS, thresholds
 
 CELLS = 4_000_000  # numbers per chunk (sites × samples): 32 MB of float64
@@ -61,6 +62,7 @@ class Problem:
     review: float
     params: tuple[Parameter, ...]
     concentration: float | None
+    floor: np.ndarray | None = None  # (n,) the verdict code each site's caps allow at best (rules/caps.py)
 
     @property
     def sites(self) -> int:
@@ -90,8 +92,19 @@ def problem(sites: pd.DataFrame, record: RunRecord, spread: float, where: str) -
         params += [Parameter(f"{c.name}.{key}", "transform breakpoint", _nominal(tr, key), *map(float, ranged[key]))
                    for key in ranged]
     suits = tuple(_numeric(sites, c.score_column, where)[rescored] for c in crits)
+    floor = _floor(sites, record, where)
     return Problem(tuple(c.name for c in crits), w, suits, tuple(measures), tuple(transforms), fav, rev,
-                   tuple(params), k), rescored
+                   tuple(params), k, None if floor is None else floor[rescored]), rescored
+
+
+def _floor(sites: pd.DataFrame, record: RunRecord, where: str) -> np.ndarray | None:
+    """Per site, the best verdict code its caps allow (None when the run caps nothing)."""
+    if not has_caps(record.criteria):
+        return None
+    try:
+        return floor_codes(record.criteria, sites)
+    except ValueError as e:
+        raise OutputError(f"{where}: {e}; the results do not match the manifest") from None
 
 
 def _nominal(transform: dict, key: str) -> float:
@@ -145,7 +158,8 @@ def rescore(p: Problem, rows, draws: dict[str, np.ndarray]) -> tuple[np.ndarray,
     total = np.zeros((len(np.arange(p.sites)[rows]), len(draws["weights"]))) + weighted_total(suits, weights)
     fav = draws.get("verdicts.favorable", p.favorable)
     rev = draws.get("verdicts.review", p.review)
-    return total, verdict_codes(total, fav, rev)
+    codes = verdict_codes(total, fav, rev)
+    return total, (codes if p.floor is None else capped_codes(codes, p.floor[rows, None]))
 
 
 def nominal(p: Problem) -> dict[str, np.ndarray]:

@@ -82,6 +82,25 @@ TRANSFORMS: dict[str, Callable] = {"linear": _linear, "threshold": _threshold,
 EXCLUDE_OPS = {"above": np.greater, "at_least": np.greater_equal, "below": np.less,
                "at_most": np.less_equal}
 
+#: The verdicts a rule's ``cap`` may hold a site at (no better than): the score bands below favorable.
+CAP_VERDICTS = ("review", "unfavorable")
+#: The symbols of the conditions (as the manifest writes them: ``"< 1000"``).
+CONDITION_SYMBOLS = {"above": ">", "at_least": "≥", "below": "<", "at_most": "≤", "in": "in"}
+
+
+def condition_holds(op: str, value: Any, m: Any) -> np.ndarray:
+    """Where the condition ``{op = value}`` of an ``exclude`` or a ``cap`` holds for measurements
+    ``m`` (missing never holds). The one test of a rule's condition, for scoring and the map."""
+    m = np.asarray(m)
+    missing = pd.isna(pd.Series(m.reshape(-1), dtype=object)).to_numpy()
+    if op == "in":
+        hit = pd.Series(m.reshape(-1), dtype=object).astype(str).isin([str(v) for v in value]).to_numpy()
+    else:
+        with np.errstate(invalid="ignore"):
+            hit = EXCLUDE_OPS[op](pd.to_numeric(pd.Series(m.reshape(-1), dtype=object), errors="coerce")
+                                  .to_numpy(dtype=float), value)
+    return hit & ~missing
+
 
 def _num(v: Any, where: str) -> float:
     return plain_number(v, where, ProfileError)
@@ -145,6 +164,7 @@ class Criterion:
     optional: bool = False
     params: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
+    cap: tuple[str, str, Any] | None = None  # (verdict, op, value): no better than verdict where op holds
 
     @property
     def scored(self) -> bool:
@@ -186,6 +206,16 @@ class Criterion:
         op, value = self.exclude
         sym = {"above": ">", "at_least": "≥", "below": "<", "at_most": "≤", "in": "in"}[op]
         return f"{sym} {value}"
+
+    def capped(self, m: np.ndarray) -> np.ndarray:
+        """Where this criterion's cap holds (missing never does); all False without a cap."""
+        if self.cap is None:
+            return np.zeros(len(m), dtype=bool)
+        return condition_holds(self.cap[1], self.cap[2], m)
+
+    def cap_condition(self) -> str | None:
+        """The cap's condition as the manifest writes it (``"< 1000"``), or None."""
+        return None if self.cap is None else f"{CONDITION_SYMBOLS[self.cap[1]]} {self.cap[2]}"
 
 
 @dataclass(frozen=True)
@@ -282,7 +312,7 @@ def _criterion(name: str, c: Any, selections: Mapping[str, Selection], where: st
     kind = c.get("kind")
     if kind not in KINDS:
         raise ProfileError(f"{where}: unknown criterion kind {kind!r}; allowed: {', '.join(KINDS)}")
-    common = {"kind", "label", "select", "role", "weight", "transform", "exclude", "safeguard", "source",
+    common = {"kind", "label", "select", "role", "weight", "transform", "exclude", "cap", "safeguard", "source",
               "optional", "description", "unit"}
     per_kind = set(KINDS[kind].params)
     check_keys(c, sorted(common | per_kind), where, ProfileError, label=f" for kind {kind!r}")
@@ -306,19 +336,8 @@ def _criterion(name: str, c: Any, selections: Mapping[str, Selection], where: st
         transform_ranges(transform, f"{where}.transform")
     elif weight > 0:
         raise ProfileError(f"{where}: a weighted criterion needs a transform (one of {', '.join(TRANSFORMS)})")
-    exclude = None
-    if "exclude" in c:
-        ex = c["exclude"]
-        ops = set(EXCLUDE_OPS) | {"in"}
-        if not isinstance(ex, Mapping) or len(ex) != 1 or next(iter(ex)) not in ops:
-            raise ProfileError(f"{where}.exclude must be one of {{ above = X }}, {{ at_least = X }}, {{ below = X }}, {{ at_most = X }}, {{ in = [..] }}; got {ex!r}")
-        op, value = next(iter(ex.items()))
-        if op == "in":
-            if not isinstance(value, list):
-                raise ProfileError(f"{where}.exclude.in must be a list")
-        else:
-            value = _num(value, f"{where}.exclude.{op}")
-        exclude = (op, value)
+    exclude = _condition(c["exclude"], f"{where}.exclude") if "exclude" in c else None
+    cap = _cap(c["cap"], f"{where}.cap") if "cap" in c else None
     for key in ("safeguard", "source"):
         if not isinstance(c.get(key), str) or not c[key].strip():
             raise ProfileError(f"{where}: every rule states its {key} ({key} = \"...\")")
@@ -328,7 +347,38 @@ def _criterion(name: str, c: Any, selections: Mapping[str, Selection], where: st
                      selection=sel, weight=float(weight), transform=dict(transform) if transform else None,
                      exclude=exclude, safeguard=c["safeguard"].strip(), source=c["source"].strip(),
                      unit=unit, optional=bool(c.get("optional", False)), params=params,
-                     description=str(c.get("description", "")))
+                     description=str(c.get("description", "")), cap=cap)
+
+
+_CONDITIONS = "{ above = X }, { at_least = X }, { below = X }, { at_most = X }, { in = [..] }"
+
+
+def _condition(ex: Any, where: str) -> tuple[str, Any]:
+    """An ``exclude`` table (or a ``cap``'s condition): ``(op, value)``, checked."""
+    ops = set(EXCLUDE_OPS) | {"in"}
+    if not isinstance(ex, Mapping) or len(ex) != 1 or next(iter(ex)) not in ops:
+        raise ProfileError(f"{where} must be one of {_CONDITIONS}; got {ex!r}")
+    op, value = next(iter(ex.items()))
+    if op == "in":
+        if not isinstance(value, list):
+            raise ProfileError(f"{where}.in must be a list")
+    else:
+        value = _num(value, f"{where}.{op}")
+    return op, value
+
+
+def _cap(cap: Any, where: str) -> tuple[str, str, Any]:
+    """A ``cap = { verdict = "review", below = X }`` table: ``(verdict, op, value)``, checked. The
+    condition is written as an ``exclude``'s; where it holds the site's verdict is no better than
+    ``verdict`` (its score is unchanged)."""
+    shape = f'cap = {{ verdict = "review", below = X }} (verdict one of {", ".join(CAP_VERDICTS)}; a condition like exclude\'s: {_CONDITIONS})'
+    if not isinstance(cap, Mapping):
+        raise ProfileError(f"{where} must be a table: {shape}; got {cap!r}")
+    verdict = cap.get("verdict")
+    if verdict not in CAP_VERDICTS:
+        raise ProfileError(f"{where}.verdict: {verdict!r} is not one of {', '.join(CAP_VERDICTS)} ({shape})")
+    op, value = _condition({k: v for k, v in cap.items() if k != "verdict"}, where)
+    return verdict, op, value
 
 
 def renormalised(weights) -> dict[str, float]:

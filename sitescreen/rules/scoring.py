@@ -16,7 +16,7 @@ import pandas as pd
 from sitescreen.rules.measurement import Measurement
 from sitescreen.rules.profile import Profile, effective_weights
 from sitescreen.rules.verdicts import VERDICTS
-from sitescreen.rules.wording import exclusion_text, feature_texts, in_sentence, measure_texts, no_suitability_texts, search_radius, suitability_texts
+from sitescreen.rules.wording import cap_lead, cap_text, exclusion_text, feature_texts, in_sentence, measure_texts, no_suitability_texts, search_radius, suitability_texts
 
 
 def _join(parts: list[np.ndarray], n: int) -> np.ndarray:
@@ -47,6 +47,13 @@ def verdict_codes(total: np.ndarray, favorable, review) -> np.ndarray:
     return np.where(t >= favorable, 0, np.where(t >= review, 1, 2)).astype(np.int8)
 
 
+def capped_codes(codes: np.ndarray, floor) -> np.ndarray:
+    """Verdict codes (:func:`verdict_codes`) held no better than ``floor`` (per site, the code of the
+    strictest verdict cap that holds; 0 where none): a cap only ever lowers a verdict and never
+    touches the score. The one rule for the run and every rescoring (sampled weights, the map's)."""
+    return np.maximum(codes, np.asarray(floor, dtype=np.int8)).astype(np.int8)
+
+
 def _missing(vals: np.ndarray) -> np.ndarray:
     return pd.isna(pd.Series(vals, dtype=object)).to_numpy() if vals.dtype == object else np.isnan(vals)
 
@@ -68,6 +75,16 @@ def without_data(c, result: pd.DataFrame) -> np.ndarray:
     return _missing(vals) | _unscored(c, vals, s)
 
 
+def _capped(c, vals: np.ndarray, text_m: np.ndarray, where_feature: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Criterion ``c``'s verdict cap per site: the floor code (0 where it does not hold) and the reason."""
+    hit = c.capped(vals)
+    text = np.full(len(vals), "", dtype=object)
+    text[hit] = (f"{cap_lead(c.cap[0])} by {c.name}: {in_sentence(c.label)} is " + text_m[hit]
+                 + f" ({cap_text(c.cap[0], c.cap_condition(), c.unit)})" + where_feature[hit]
+                 + f" — safeguard: {c.safeguard}")
+    return np.where(hit, VERDICTS.index(c.cap[0]), 0).astype(np.int8), text
+
+
 def score(sites: pd.DataFrame, profile: Profile, measures: dict[str, Measurement]) -> pd.DataFrame:
     """A new frame: ``sites`` plus m_/s_ columns, score, verdict and reasons."""
     n = len(sites)
@@ -77,7 +94,8 @@ def score(sites: pd.DataFrame, profile: Profile, measures: dict[str, Measurement
     excluded = np.zeros(n, dtype=bool)
     incomplete = np.zeros(n, dtype=bool)
     weighted_s, weighted_w = [], []
-    excl_reasons, nodata_reasons, low_reasons = [], [], []
+    excl_reasons, nodata_reasons, low_reasons, cap_reasons = [], [], [], []
+    floor = np.zeros(n, dtype=np.int8)  # per site: the best verdict code its caps allow (0: no cap)
     for c in profile.criteria:
         m = measures[c.name]
         vals = m.values
@@ -103,7 +121,11 @@ def score(sites: pd.DataFrame, profile: Profile, measures: dict[str, Measurement
             text[hit] = (f"excluded by {c.name}: {in_sentence(c.label)} is " + text_m[hit]
                          + f" ({exclusion_text(c.exclude_text(), c.unit)})" + where_feature[hit] + f" — safeguard: {c.safeguard}")
             excl_reasons.append(text)
-        needs_data = c.weight > 0 or c.exclude is not None
+        if c.cap is not None:
+            code, text = _capped(c, vals, text_m, where_feature)
+            floor = np.maximum(floor, code)
+            cap_reasons.append(text)
+        needs_data = c.weight > 0 or c.exclude is not None or c.cap is not None
         if needs_data:
             text = np.full(n, "", dtype=object)
             reason = m.nodata_reason if m.nodata_reason is not None else np.full(n, "", dtype=object)
@@ -122,7 +144,7 @@ def score(sites: pd.DataFrame, profile: Profile, measures: dict[str, Measurement
             low_reasons.append(text)
     incomplete &= ~excluded
     total = np.zeros(n) + weighted_total(weighted_s, weighted_w)
-    verdict = np.asarray(VERDICTS, dtype=object)[verdict_codes(total, profile.favorable, profile.review)]
+    verdict = np.asarray(VERDICTS, dtype=object)[capped_codes(verdict_codes(total, profile.favorable, profile.review), floor)]
     verdict[incomplete] = "incomplete"
     verdict[excluded] = "excluded"
     final = np.round(total * 100, 4)
@@ -132,7 +154,8 @@ def score(sites: pd.DataFrame, profile: Profile, measures: dict[str, Measurement
         out[k] = v
     out["score"] = final
     out["verdict"] = verdict
-    reasons = _join(excl_reasons + nodata_reasons + low_reasons, n)
+    cap_reasons = [np.where(excluded | incomplete, "", t) for t in cap_reasons]
+    reasons = _join(excl_reasons + nodata_reasons + cap_reasons + low_reasons, n)
     ok = reasons == ""
     reasons[ok & (verdict == "favorable")] = "clears every exclusion; all weighted criteria score 0.5 or better"
     reasons[ok & (verdict != "favorable")] = "clears every exclusion; no single criterion scores below 0.5"

@@ -219,11 +219,34 @@ def exclusion_text(exclusion: Any, unit: str = "") -> str:
     return f"exclude if {op} {value_text(value, unit)}"
 
 
-def rule_text(transform: Mapping[str, Any] | None, exclusion: Any, unit: str = "") -> str:
-    """A criterion's whole rule on one line: its transform, then its exclusion."""
+def cap_text(verdict: Any, condition: Any, unit: str = "") -> str:
+    """A verdict cap (the manifest's ``review`` and ``"< 1000"``) in words: ``at most review if < 1,000 m``;
+    ``""`` for none."""
+    if verdict in (None, "") or condition in (None, ""):
+        return ""
+    return "at most " + exclusion_text(condition, unit).replace("exclude if", f"{verdict} if", 1)
+
+
+def limits_text(exclusion: Any, unit: str = "", cap: Any = None) -> str:
+    """A rule's exclusion and verdict cap on one line (``exclude if < 300 m; at most review if < 1 km``);
+    ``""`` for neither. ``cap`` as in :func:`rule_text`."""
+    parts = [exclusion_text(exclusion, unit), cap_text(cap.verdict, cap.condition, unit) if cap is not None else ""]
+    return "; ".join(p for p in parts if p)
+
+
+def cap_lead(verdict: str) -> str:
+    """How a capped site's reason begins (``review required``; ``at most unfavorable``)."""
+    return "review required" if verdict == "review" else f"at most {verdict}"
+
+
+def rule_text(transform: Mapping[str, Any] | None, exclusion: Any, unit: str = "", cap: Any = None) -> str:
+    """A criterion's whole rule on one line: its transform, then its exclusion, then its verdict cap
+    (``cap``: an object with ``verdict`` and ``condition``, as the run record keeps it)."""
     parts = [transform_text(transform, unit)] if transform else []
     if exclusion not in (None, ""):
         parts.append(exclusion_text(exclusion, unit))
+    if cap is not None:
+        parts.append(cap_text(cap.verdict, cap.condition, unit))
     return "; ".join(parts) or "informational (not scored, no exclusion)"
 
 

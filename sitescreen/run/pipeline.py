@@ -39,7 +39,7 @@ from sitescreen.inputs.load import LoadedLayer, load_vector
 from sitescreen.inputs.spec import LayerSpec
 from sitescreen.rules.profile import VERDICTS, Profile, effective_weights, load_profile
 from sitescreen.rules.scoring import without_data
-from sitescreen.record.manifest import (COLUMNS, CriterionRecord, CriterionSelection, InputRecord, Mode, ProfileRecord, RunRecord,
+from sitescreen.record.manifest import (COLUMNS, CapRecord, CriterionRecord, CriterionSelection, InputRecord, Mode, ProfileRecord, RunRecord,
                                    SelectionRecord, SitesRecord, Tally, Tool, Verdicts)
 from sitescreen.record.read import read_value
 from sitescreen.inputs.crs import Extent, lonlat_boxes, parse_run_crs, working_crs
@@ -312,7 +312,8 @@ def _criterion_record(c, m: Measurement, weight: float, counted: Tally) -> Crite
         params=dict(c.params), measure_column=c.measure_column, score_column=c.score_column if c.scored else None,
         weight=c.weight, effective_weight=weight, transform=c.transform, exclusion=c.exclude_text(),
         safeguard=c.safeguard, source=c.source, optional=c.optional, evaluated=m.evaluated, layers=tuple(m.layers),
-        note=m.note, sites_without_data=counted.without_data[c.name] if m.evaluated else None)
+        note=m.note, sites_without_data=counted.without_data[c.name] if m.evaluated else None,
+        cap=CapRecord(verdict=c.cap[0], condition=c.cap_condition()) if c.cap is not None else None)
 
 
 def _profile_record(p: Profile) -> ProfileRecord:

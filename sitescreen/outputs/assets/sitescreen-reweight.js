@@ -6,7 +6,8 @@
  *   weights renormalised over the weighted criteria (w / Σw, summed in profile order),
  *   t = Σ (s missing ? 0 : s) · w,  verdict from 100·t (≥ favorable, ≥ review, else unfavorable),
  *   score = rint(100·t · 10⁴) / 10⁴ (numpy's round, half to even);
- * excluded and incomplete sites keep the run's verdict and score. The profile downloads as TOML with
+ * excluded and incomplete sites keep the run's verdict and score; a capped site's verdict is no better
+ * than R.cap's code for it (varints, in R.verdicts' order; absent: no caps), as capped_codes does. The profile downloads as TOML with
  * the slider weights and thresholds, so `sitescreen screen --profile FILE` gives the same verdicts.
  * One controller (the model, the panel, the coalesced repaint) serves every page: the map binds it to
  * its sites layer (SS.reweightPanel, below), the report to its tables (sitescreen-reweight-report.js).
@@ -48,6 +49,7 @@
     R.verdicts.forEach(function (v, k) { self.code[v] = k; });
     this.baseVerdict = base.verdict.slice();
     this.baseScore = base.score.slice();
+    this.cap = R.cap ? decodeU(R.cap, n) : null;
     this.w = R.criteria.map(function (c) { return c.w; });
     this.favorable = R.favorable; this.review = R.review;
   }
@@ -60,7 +62,7 @@
       var s = this.s[k], e = total ? w[k] / total : 0;
       for (i = 0; i < n; i++) { var x = s[i]; t[i] += (x === x ? x : 0) * e; }
     }
-    var verdict = new Uint8Array(n), score = new Float64Array(n), base = this.baseVerdict;
+    var verdict = new Uint8Array(n), score = new Float64Array(n), base = this.baseVerdict, cap = this.cap;
     var EX = C.excluded, IN = C.incomplete, FA = C.favorable, RE = C.review, UN = C.unfavorable;
     for (i = 0; i < n; i++) {
       var b = base[i];
@@ -68,6 +70,7 @@
       if (b === IN) { verdict[i] = IN; score[i] = NaN; continue; }
       var y = t[i] * 100;
       verdict[i] = y >= fav ? FA : (y >= rev ? RE : UN);
+      if (cap && cap[i] > verdict[i]) verdict[i] = cap[i];
       score[i] = rint(y * 10000) / 10000;
     }
     return { verdict: verdict, score: score };

@@ -1,0 +1,206 @@
+"""Verdict caps (issue 11 item 6): ``cap = { verdict = "review", below = X }`` on any rule holds a site
+no better than that verdict where the condition holds, never touches its score, and says why; every
+rescoring (sampled weightings, the map's re-weighting) applies caps as the run does."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from shapely.geometry import box
+
+from sitescreen.errors import ProfileError
+from sitescreen.rules.caps import floor_codes, parse_condition
+from sitescreen.rules.measurement import Measurement
+from sitescreen.rules.profile import profile_from_dict
+from sitescreen.rules.scoring import capped_codes, score, verdict_codes
+from sitescreen.rules.verdicts import VERDICTS
+from sitescreen.rules.wording import cap_text, limits_text, rule_text
+
+ALBERS = "EPSG:5070"
+NAN = np.nan
+
+
+def _rule(**kw) -> dict:
+    return {"safeguard": "a safeguard (test)", "source": "a source (test)", **kw}
+
+
+def profile(cap=None, cap2=None):
+    tribal = _rule(kind="distance", role="tribal_lands", label="Distance to tribal land", search_radius_m=10_000)
+    if cap is not None:
+        tribal["cap"] = cap
+    crit = {"tribal": tribal,
+            "fed": _rule(kind="overlap", role="federal_land", weight=1.0,
+                         transform={"kind": "linear", "points": [[0, 0], [1, 1]]})}
+    if cap2 is not None:
+        crit["community"] = _rule(kind="attribute", role="community", field="disadvantaged", method="max", cap=cap2)
+    return profile_from_dict({"name": "caps", "verdicts": {"favorable": 70, "review": 40}, "criteria": crit},
+                             "caps.toml")
+
+
+def sites(n: int) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame({"site_id": [f"S{k}" for k in range(n)], "name": [f"site {k}" for k in range(n)]},
+                            geometry=[box(k * 10_000, 0, k * 10_000 + 1000, 1000) for k in range(n)], crs=ALBERS)
+
+
+def measures(tribal, fed, community=None, names=None):
+    n = len(fed)
+    out = {"tribal": Measurement(np.array(tribal, dtype=float),
+                                 feature=np.array(names or [""] * n, dtype=object),
+                                 feature_layer=np.array(["aiannh" if f else "" for f in (names or [""] * n)], dtype=object),
+                                 nodata_reason=np.full(n, "", dtype=object)),
+           "fed": Measurement(np.array(fed, dtype=float), nodata_reason=np.full(n, "", dtype=object))}
+    if community is not None:
+        out["community"] = Measurement(np.array(community, dtype=float), nodata_reason=np.full(n, "", dtype=object))
+    return out
+
+
+# ------------------------------------------------------------------------------------------
+# the profile language
+
+
+def test_cap_is_parsed_like_an_exclusion():
+    p = profile(cap={"verdict": "review", "below": 1000})
+    c = p.criteria[0]
+    assert c.cap == ("review", "below", 1000.0)
+    assert c.cap_condition() == "< 1000"  # as the exclusion is written
+    assert c.capped(np.array([0.0, 999.9, 1000.0, np.inf, NAN])).tolist() == [True, True, False, False, False]
+    assert profile(cap={"verdict": "unfavorable", "in": ["a"]}).criteria[0].cap == ("unfavorable", "in", ["a"])
+
+
+@pytest.mark.parametrize("cap, words", [
+    ("review", ["caps.toml: criteria.tribal.cap must be a table", 'verdict = "review"', "below = X"]),
+    ({"below": 1000}, ["criteria.tribal.cap.verdict: None is not one of review, unfavorable"]),
+    ({"verdict": "favorable", "below": 1000}, ["'favorable' is not one of review, unfavorable"]),
+    ({"verdict": "excluded", "below": 1000}, ["'excluded' is not one of review, unfavorable"]),
+    ({"verdict": "review"}, ["criteria.tribal.cap must be one of { above = X }"]),
+    ({"verdict": "review", "below": 1, "above": 2}, ["criteria.tribal.cap must be one of"]),
+    ({"verdict": "review", "near": 1}, ["criteria.tribal.cap must be one of"]),
+    ({"verdict": "review", "below": "far"}, ["criteria.tribal.cap.below"]),
+    ({"verdict": "review", "in": "x"}, ["criteria.tribal.cap.in must be a list"]),
+])
+def test_bad_caps_are_refused_naming_the_key(cap, words):
+    with pytest.raises(ProfileError) as e:
+        profile(cap=cap)
+    for w in words:
+        assert w in str(e.value)
+
+
+def test_cap_words():
+    assert cap_text("review", "< 1000", "m") == "at most review if < 1,000 m"
+    assert cap_text("unfavorable", "> 0", "fraction") == "at most unfavorable if > 0 %"
+    assert cap_text(None, None) == ""
+
+    class Cap:
+        verdict, condition = "review", "< 1000"
+    assert limits_text("< 300", "m", Cap()) == "exclude if < 300 m; at most review if < 1,000 m"
+    assert limits_text(None, "m", None) == ""
+    assert rule_text(None, None, "m", Cap()) == "at most review if < 1,000 m"
+
+
+# ------------------------------------------------------------------------------------------
+# scoring
+
+
+def test_cap_lowers_favorable_to_review_only_where_it_holds_and_says_why():
+    p = profile(cap={"verdict": "review", "below": 1000})
+    m = measures([400, 5000, np.inf, 0, 0], [0.9, 0.9, 0.9, 0.5, 0.1],
+                 names=["Coeur d'Alene Reservation", "Nez Perce", "", "Fort Hall", "Fort Hall"])
+    out = score(sites(5), p, m)
+    uncapped = score(sites(5), profile(), m)
+    assert out["verdict"].tolist() == ["review", "favorable", "favorable", "review", "unfavorable"]
+    assert uncapped["verdict"].tolist() == ["favorable", "favorable", "favorable", "review", "unfavorable"]
+    np.testing.assert_array_equal(out["score"].to_numpy(), uncapped["score"].to_numpy())
+    assert out["reasons"][0].startswith(
+        "review required by tribal: distance to tribal land is 400 m (at most review if < 1,000 m) "
+        "(Coeur d'Alene Reservation, layer aiannh) — safeguard: a safeguard (test)")
+    assert "review required" not in out["reasons"][1] and "review required" not in out["reasons"][2]
+    assert out["reasons"][1] == uncapped["reasons"][1]
+
+
+def test_strictest_cap_wins_and_missing_cap_data_is_incomplete():
+    p = profile(cap={"verdict": "review", "below": 1000}, cap2={"verdict": "unfavorable", "above": 0})
+    m = measures([400, 400, 5000, NAN, 5000], [0.9] * 5, community=[1, 0, 1, 0, NAN])
+    out = score(sites(5), p, m)
+    assert out["verdict"].tolist() == ["unfavorable", "review", "unfavorable", "incomplete", "incomplete"]
+    assert "at most unfavorable by community" in out["reasons"][0]
+    assert "review required by tribal" in out["reasons"][0]
+    assert "no data for tribal" in out["reasons"][3]
+
+
+def test_excluded_sites_are_not_said_to_be_capped():
+    crit = {"tribal": _rule(kind="distance", role="tribal_lands", cap={"verdict": "review", "below": 1000}),
+            "prot": _rule(kind="overlap", role="protected", exclude={"above": 0}),
+            "fed": _rule(kind="overlap", role="federal_land", weight=1.0,
+                         transform={"kind": "linear", "points": [[0, 0], [1, 1]]})}
+    p = profile_from_dict({"name": "x", "criteria": crit}, "x.toml")
+    m = measures([0.0], [1.0])
+    m["prot"] = Measurement(np.array([0.5]), nodata_reason=np.array([""], dtype=object))
+    out = score(sites(1), p, m)
+    assert out["verdict"].tolist() == ["excluded"]
+    assert "review required" not in out["reasons"][0]
+
+
+# the property: a cap never raises a verdict and never changes a score
+_values = st.one_of(st.floats(0, 20_000), st.just(np.inf))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tribal=st.lists(_values, min_size=1, max_size=12), data=st.data(),
+       limit=st.floats(1, 15_000), verdict=st.sampled_from(["review", "unfavorable"]))
+def test_property_a_cap_never_raises_a_verdict_nor_changes_a_score(tribal, data, limit, verdict):
+    n = len(tribal)
+    fed = data.draw(st.lists(st.floats(0, 1), min_size=n, max_size=n))
+    m = measures(tribal, fed)
+    capped = score(sites(n), profile(cap={"verdict": verdict, "below": limit}), m)
+    free = score(sites(n), profile(), m)
+    np.testing.assert_array_equal(capped["score"].to_numpy(), free["score"].to_numpy())
+    rank = {v: i for i, v in enumerate(VERDICTS)}
+    a = capped["verdict"].map(rank).to_numpy()
+    b = free["verdict"].map(rank).to_numpy()
+    assert (a >= b).all()                                    # never better than without the cap
+    holds = np.array(tribal) < limit
+    assert (a[~holds] == b[~holds]).all()                    # unchanged where it does not hold
+    assert (a[holds] >= rank[verdict]).all()                 # no better than the cap where it does
+
+
+def test_capped_codes_only_lower():
+    codes = verdict_codes(np.array([0.9, 0.5, 0.1, 0.9]), 70, 40)
+    assert capped_codes(codes, np.array([1, 1, 1, 0])).tolist() == [1, 1, 2, 0]
+    assert capped_codes(codes, np.array([2, 0, 0, 2])).tolist() == [2, 1, 2, 2]
+
+
+# ------------------------------------------------------------------------------------------
+# the floor read back from a run record (map re-weighting, sensitivity)
+
+
+class _Cap:
+    def __init__(self, verdict, condition):
+        self.verdict, self.condition = verdict, condition
+
+
+class _Crit:
+    def __init__(self, name, cap, evaluated=True):
+        self.name, self.cap, self.evaluated, self.measure_column = name, cap, evaluated, f"m_{name}"
+
+
+def test_floor_codes_from_the_record_match_scoring():
+    p = profile(cap={"verdict": "review", "below": 1000}, cap2={"verdict": "unfavorable", "above": 0})
+    m = measures([400, 400, 5000, 2000], [0.9] * 4, community=[1, 0, 0, 1])
+    out = score(sites(4), p, m)
+    crit = [_Crit("tribal", _Cap("review", p.criteria[0].cap_condition())),
+            _Crit("community", _Cap("unfavorable", p.criteria[2].cap_condition())), _Crit("fed", None)]
+    floor = floor_codes(crit, out)
+    assert floor.tolist() == [2, 1, 0, 2]
+    band = verdict_codes(out["score"].to_numpy() / 100, 70, 40)
+    got = np.asarray(VERDICTS, dtype=object)[capped_codes(band, floor)]
+    assert got.tolist() == out["verdict"].tolist()
+    assert floor_codes([_Crit("tribal", _Cap("review", "< 1000"), evaluated=False)], out).tolist() == [0] * 4
+    with pytest.raises(ValueError, match="m_gone"):
+        floor_codes([_Crit("gone", _Cap("review", "< 1"))], out)
+    assert parse_condition("in ['a', 'b']") == ("in", ["a", "b"])
+    with pytest.raises(ValueError, match="is not one of"):
+        parse_condition("~ 3")
