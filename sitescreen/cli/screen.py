@@ -40,8 +40,8 @@ def summary_lines(m: RunRecord, out_dir: Path) -> list[str]:
 @click.option("--engine", type=click.Choice(ENGINES), default="local", show_default=True,
               help="Where measurements run: this machine (in spatial chunks) or Dask (sitescreen[dask]).")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
-              help="Dask scheduler address (tcp://host:8786) for --engine dask; local threads when omitted.")
-@click.option("--workers", type=click.IntRange(1), default=None, help="Local Dask worker threads (--engine dask).")
+              help="Dask scheduler address (tcp://host:8786) for --engine dask; a local cluster of processes when omitted.")
+@click.option("--workers", type=click.IntRange(1), default=None, help="Processes of the local Dask cluster (--engine dask without --scheduler; default: one per core).")
 @click.option("--chunk-size", type=click.IntRange(1), default=DEFAULT_CHUNK, show_default=True,
               help="Sites per spatial chunk: read, measured, scored and written together (bounds memory).")
 @click.option("--stream/--no-stream", default=None,
@@ -66,6 +66,8 @@ def screen_command(ctx, sites, config_path, layers, profile, aoi, crs, radius_m,
     """
     if engine != "dask" and (scheduler or workers):
         raise click.UsageError("--scheduler and --workers go with --engine dask")
+    if scheduler and workers:
+        raise click.UsageError("--workers sizes the local Dask cluster; a --scheduler's cluster has its own workers")
     config = build_config(sites, config_path, layers, profile, aoi, crs, radius_m, commodity, sites_where,
                           grid_cell_m, skip_invalid, id_field, name_field)
     check_out_dir(out_dir, overwrite, run_paths(config))

@@ -9,9 +9,11 @@ the chunks. Each engine keeps its own state here, not in the criteria:
   *side process* meanwhile (exactextract holds the GIL, the vector kernels release it: both cores
   work). The side process is started once per process, on first need, and dies with it
   (:mod:`sitescreen.children`).
-- :class:`DaskEngine` splits a chunk into partitions (Hilbert order) measured on a Dask cluster
-  (``scheduler`` address, one client for the whole run) or on local threads (``workers``); the
-  layers travel to the partitions as plain data, and each partition prepares its own features.
+- :class:`DaskEngine` splits a chunk into partitions (Hilbert order) measured on a Dask cluster:
+  the one at the ``scheduler`` address, or else a local cluster of ``workers`` processes of one
+  thread each (``distributed.LocalCluster(processes=True)``: no native state shared between
+  threads), started for the run and stopped with it; one client for the whole run. The layers
+  travel to the partitions as plain data, and each partition prepares its own features.
 
 A site's values depend only on its own footprint and the layers, so both engines give the same
 numbers whatever the chunks.
@@ -20,6 +22,7 @@ numbers whatever the chunks.
 from __future__ import annotations
 
 import logging
+import os
 from typing import Protocol
 
 import geopandas as gpd
@@ -166,16 +169,19 @@ def _measure_partition(piece: gpd.GeoDataFrame, profile: Profile, layers: tuple)
 
 
 class DaskEngine:
-    """A Dask cluster (``scheduler`` address, one client for the run) or local threads (``workers``)."""
+    """A Dask cluster: the running one at ``scheduler``, or a local cluster of ``workers`` processes
+    (one thread each; default: one per core) started on first need and stopped by :meth:`close`."""
 
     def __init__(self, scheduler: str | None = None, workers: int | None = None):
         try:
             import dask  # noqa: F401
             import dask_geopandas  # noqa: F401
+            import distributed  # noqa: F401
         except ImportError:
             raise SitescreenError("the dask engine needs the optional extra: pip install 'sitescreen[dask]'") from None
         self.scheduler, self.workers = scheduler, workers
         self._client = None
+        self._cluster = None
 
     def measure(self, profile: Profile, sites: gpd.GeoDataFrame, inputs: Inputs) -> dict[str, Measurement]:
         import dask
@@ -186,34 +192,44 @@ class DaskEngine:
         def frame_of(ordered: gpd.GeoDataFrame) -> pd.DataFrame:
             if not len(ordered):
                 return _to_frame(template, ordered.index)
-            nparts = max(1, min(-(-len(ordered) // PARTITION_SITES), 4 * (self.workers or 2)))
+            nparts = max(1, min(-(-len(ordered) // PARTITION_SITES), 4 * self._n_local()))
             ddf = dask_geopandas.from_geopandas(ordered, npartitions=nparts, sort=False)
             lazy = ddf.map_partitions(_measure_partition, profile, layers, meta=_to_frame(template, ordered.index[:0]))
             return self._compute(lazy, nparts)
         return _from_frame(_measure_ordered(sites, frame_of), template)
 
     def _compute(self, lazy, nparts: int) -> pd.DataFrame:
-        import dask
-        if self.scheduler:
-            log.info("dask: %d partitions on %s", nparts, self.scheduler)
-            return lazy.compute(scheduler=self._connect())
-        with dask.config.set(scheduler="threads", num_workers=self.workers or None):
-            log.info("dask: %d partitions on local threads (%s workers)", nparts, self.workers or "all")
-            return lazy.compute()
+        client = self._connect()
+        log.info("dask: %d partitions on %s", nparts, self.scheduler or f"a local cluster of {self._n_local()} processes")
+        return lazy.compute(scheduler=client)
+
+    def _n_local(self) -> int:
+        return self.workers or os.cpu_count() or 1
 
     def _connect(self):
         if self._client is None:
-            try:
-                from dask.distributed import Client
-            except ImportError:
-                raise SitescreenError("--scheduler needs dask.distributed: pip install 'sitescreen[dask]'") from None
-            try:
-                self._client = Client(self.scheduler, timeout="20s")
-            except OSError as exc:
-                raise SitescreenError(f"cannot reach the Dask scheduler at {self.scheduler}: {exc}") from None
+            from dask.distributed import Client
+            if self.scheduler:
+                try:
+                    self._client = Client(self.scheduler, timeout="20s")
+                except OSError as exc:
+                    raise SitescreenError(f"cannot reach the Dask scheduler at {self.scheduler}: {exc}") from None
+            else:
+                self._client = Client(self._local_cluster())
         return self._client
+
+    def _local_cluster(self):
+        """A cluster of processes on this machine (workers of one thread; no dashboard, free ports)."""
+        from dask.distributed import LocalCluster
+        self._cluster = LocalCluster(n_workers=self._n_local(), threads_per_worker=1, processes=True,
+                                     dashboard_address=None, scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                                     host="127.0.0.1")
+        return self._cluster
 
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
             self._client = None
+        if self._cluster is not None:
+            self._cluster.close()
+            self._cluster = None
