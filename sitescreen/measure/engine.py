@@ -13,7 +13,8 @@ the chunks. Each engine keeps its own state here, not in the criteria:
   the one at the ``scheduler`` address, or else a local cluster of ``workers`` processes of one
   thread each (``distributed.LocalCluster(processes=True)``: no native state shared between
   threads), started for the run and stopped with it; one client for the whole run. The layers
-  travel to the partitions as plain data, and each partition prepares its own features.
+  travel to the workers as plain data, once per chunk, and each worker thread prepares its own
+  features once per run.
 
 A site's values depend only on its own footprint and the layers, so both engines give the same
 numbers whatever the chunks.
@@ -23,6 +24,8 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+import uuid
 from typing import Protocol
 
 import geopandas as gpd
@@ -160,12 +163,25 @@ class LocalEngine:
 # ------------------------------------------------------------------------------- Dask
 
 
-def _measure_partition(piece: gpd.GeoDataFrame, profile: Profile, layers: tuple) -> pd.DataFrame:
-    """One Dask partition: measured with its own :class:`Inputs` (features prepared for it alone:
-    partitions run on concurrent threads, and sharing prepared GEOS structures between them
-    crashed in native code)."""
-    vectors, rasters = layers
-    return _to_frame(measure(profile, piece, Inputs(vectors=vectors, rasters=rasters), complete=False), piece.index)
+#: Per worker thread: (run token, the Inputs its partitions of that run share).
+_THREAD_INPUTS = threading.local()
+
+
+def _measure_partition(piece: gpd.GeoDataFrame, profile: Profile, layers: tuple, token: str) -> pd.DataFrame:
+    """One Dask partition, measured with its worker thread's :class:`Inputs` for the run."""
+    return _to_frame(measure(profile, piece, _thread_inputs(layers, token), complete=False), piece.index)
+
+
+def _thread_inputs(layers: tuple, token: str) -> Inputs:
+    """This thread's :class:`Inputs` of the run ``token``: features prepared once per worker thread
+    and run, never shared between threads (sharing prepared GEOS structures between concurrent
+    threads crashed in native code); a new run's token replaces the previous run's."""
+    held = getattr(_THREAD_INPUTS, "held", None)
+    if held is None or held[0] != token:
+        vectors, rasters = layers
+        held = (token, Inputs(vectors=vectors, rasters=rasters))
+        _THREAD_INPUTS.held = held
+    return held[1]
 
 
 class DaskEngine:
@@ -182,19 +198,22 @@ class DaskEngine:
         self.scheduler, self.workers = scheduler, workers
         self._client = None
         self._cluster = None
+        self._tokens: dict[int, str] = {}
 
     def measure(self, profile: Profile, sites: gpd.GeoDataFrame, inputs: Inputs) -> dict[str, Measurement]:
         import dask
         import dask_geopandas
         template = measure(profile, sites.iloc[:0], inputs, complete=False)
-        layers = dask.delayed((list(inputs.vectors), list(inputs.rasters)), pure=True, traverse=False)
+        token = self._tokens.setdefault(id(inputs), uuid.uuid4().hex)  # one per run's inputs, not hashed
+        layers = dask.delayed((list(inputs.vectors), list(inputs.rasters)), name=f"sitescreen-layers-{token}",
+                              traverse=False)
 
         def frame_of(ordered: gpd.GeoDataFrame) -> pd.DataFrame:
             if not len(ordered):
                 return _to_frame(template, ordered.index)
             nparts = max(1, min(-(-len(ordered) // PARTITION_SITES), 4 * self._n_local()))
             ddf = dask_geopandas.from_geopandas(ordered, npartitions=nparts, sort=False)
-            lazy = ddf.map_partitions(_measure_partition, profile, layers, meta=_to_frame(template, ordered.index[:0]))
+            lazy = ddf.map_partitions(_measure_partition, profile, layers, token, meta=_to_frame(template, ordered.index[:0]))
             return self._compute(lazy, nparts)
         return _from_frame(_measure_ordered(sites, frame_of), template)
 
