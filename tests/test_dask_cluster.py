@@ -168,3 +168,61 @@ def test_workers_do_not_go_with_a_scheduler(tmp_path):
     assert res.exit_code == 2
     assert "--workers sizes the local Dask cluster; a --scheduler's cluster has its own workers" in res.output
     assert not (tmp_path / "world" / "out").exists()
+
+
+def test_killed_dask_screen_leaves_no_process(tmp_path):
+    """SIGKILL of a ``screen --engine dask`` run once its local cluster's two worker processes are
+    connected: every process of its tree is gone within 10 s (each worker dies with the run:
+    ``engine.dask_setup``)."""
+    psutil = pytest.importorskip("psutil")
+    world = tw.build(tmp_path / "world")
+    grid = ["-q", "screen", "--aoi=-114.9,44.1,-114.1,44.9", "--grid", "500", *sum((["--layer", x] for x in world.layers), []),
+            "--out", str(tmp_path / "out"), "--no-map", "--no-report", "--engine", "dask", "--workers", "2"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    exe = Path(sys.executable).with_name("sitescreen")
+    proc = subprocess.Popen([str(exe) if exe.exists() else sys.executable, *([] if exe.exists() else ["-m", "sitescreen.cli"]),
+                             *grid], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    root, seen = psutil.Process(proc.pid), {}
+
+    def workers() -> list:  # worker processes connected to the cluster's scheduler (past their start-up)
+        out = []
+        for p in seen.values():
+            try:
+                if "spawn_main" in " ".join(p.cmdline()) and any(
+                        c.status == psutil.CONN_ESTABLISHED for c in p.net_connections(kind="tcp")):
+                    out.append(p)
+            except psutil.Error:
+                pass
+        return out
+    try:
+        deadline = time.monotonic() + 120
+        while len(workers()) < 2 and proc.poll() is None and time.monotonic() < deadline:
+            try:
+                for child in root.children(recursive=True):
+                    seen.setdefault(child.pid, child)
+            except psutil.Error:
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None and len(workers()) >= 2, "the run ended (or never started its workers)"
+        proc.kill()
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    deadline = time.monotonic() + 10
+
+    def alive() -> list[int]:
+        out = []
+        for p in seen.values():
+            try:
+                if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                    out.append(p.pid)
+            except psutil.Error:
+                pass
+        return out
+    while alive() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = alive()
+    for pid in left:  # never leave a process behind, even when the test fails
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"alive 10 s after the run was killed: {left}"

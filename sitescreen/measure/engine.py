@@ -184,6 +184,20 @@ def _thread_inputs(layers: tuple, token: str) -> Inputs:
     return held[1]
 
 
+#: Names the run's pid to the worker processes of its local cluster (:func:`dask_setup`).
+PARENT_ENV = "SITESCREEN_DASK_PARENT"
+
+
+def dask_setup(worker) -> None:
+    """Dask's preload hook, run in each worker process of a local cluster as it starts: the worker
+    dies with the run that started it, even killed with SIGKILL (:func:`sitescreen.children.die_with_parent`;
+    Dask's own watch of the parent let workers outlive a killed run)."""
+    parent = os.environ.get(PARENT_ENV)
+    if parent:
+        from sitescreen.children import die_with_parent
+        die_with_parent(int(parent))
+
+
 class DaskEngine:
     """A Dask cluster: the running one at ``scheduler``, or a local cluster of ``workers`` processes
     (one thread each; default: one per core) started on first need and stopped by :meth:`close`."""
@@ -238,11 +252,13 @@ class DaskEngine:
         return self._client
 
     def _local_cluster(self):
-        """A cluster of processes on this machine (workers of one thread; no dashboard, free ports)."""
+        """A cluster of processes on this machine (workers of one thread; no dashboard, free ports),
+        each worker dying with this process (:func:`dask_setup`)."""
         from dask.distributed import LocalCluster
         self._cluster = LocalCluster(n_workers=self._n_local(), threads_per_worker=1, processes=True,
                                      dashboard_address=None, scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-                                     host="127.0.0.1")
+                                     host="127.0.0.1", silence_logs=logging.WARNING,
+                                     preload=[__name__], env={PARENT_ENV: str(os.getpid())})
         return self._cluster
 
     def close(self) -> None:
