@@ -18,7 +18,7 @@ import pytest
 import shapely
 
 import tinyworld as tw
-from edgecases import run_cli
+from edgecases import assert_error, assert_nothing_left, run_cli
 from sitescreen.children import pid_alive
 
 pytest.importorskip("distributed")
@@ -31,6 +31,15 @@ START_SECONDS = 60
 def _dask_cmd() -> list[str]:
     exe = Path(sys.executable).with_name("dask")
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "dask"]
+
+
+def _env() -> dict:
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+
+
+def _sitescreen() -> list[str]:
+    exe = Path(sys.executable).with_name("sitescreen")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "sitescreen.cli"]
 
 
 def _die_with_test():
@@ -53,9 +62,8 @@ def _group(pgid: int) -> list[int]:
 
 
 def _start(args: list[str], log: Path) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     with open(log, "wb") as f:
-        return subprocess.Popen(_dask_cmd() + args, stdout=f, stderr=subprocess.STDOUT, env=env,
+        return subprocess.Popen(_dask_cmd() + args, stdout=f, stderr=subprocess.STDOUT, env=_env(),
                                 preexec_fn=_die_with_test, cwd=log.parent)
 
 
@@ -178,10 +186,7 @@ def test_killed_dask_screen_leaves_no_process(tmp_path):
     world = tw.build(tmp_path / "world")
     grid = ["-q", "screen", "--aoi=-114.9,44.1,-114.1,44.9", "--grid", "500", *sum((["--layer", x] for x in world.layers), []),
             "--out", str(tmp_path / "out"), "--no-map", "--no-report", "--engine", "dask", "--workers", "2"]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    exe = Path(sys.executable).with_name("sitescreen")
-    proc = subprocess.Popen([str(exe) if exe.exists() else sys.executable, *([] if exe.exists() else ["-m", "sitescreen.cli"]),
-                             *grid], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(_sitescreen() + grid, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     root, seen = psutil.Process(proc.pid), {}
 
     def workers() -> list:  # worker processes connected to the cluster's scheduler (past their start-up)
@@ -226,3 +231,33 @@ def test_killed_dask_screen_leaves_no_process(tmp_path):
     for pid in left:  # never leave a process behind, even when the test fails
         os.kill(pid, signal.SIGKILL)
     assert not left, f"alive 10 s after the run was killed: {left}"
+
+
+@pytest.mark.parametrize("address", ["x", "tcp://scheduler", "tcp://host:abc", "tcp://host:0", "http://host:8786"])
+def test_a_malformed_scheduler_address_is_a_bad_flag(tmp_path, address):
+    world = tw.build(tmp_path / "world")
+    res = run_cli(world.args() + ["--engine", "dask", "--scheduler", address])
+    assert res.exit_code == 2, res.output
+    assert "Traceback" not in res.output
+    assert f"Dask scheduler address {address!r}: expected tcp://HOST:PORT (or tls://HOST:PORT)" in res.output
+    assert not (tmp_path / "world" / "out").exists()
+
+
+def test_an_unreachable_scheduler_is_one_error_line(tmp_path):
+    import socket
+    with socket.socket() as s:  # a free port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    world = tw.build(tmp_path / "world")
+    res = run_cli(world.args() + ["--engine", "dask", "--scheduler", f"tcp://127.0.0.1:{port}"])
+    assert_error(res, [f"cannot reach the Dask scheduler at tcp://127.0.0.1:{port}"], 1)
+    assert_nothing_left(tmp_path / "world" / "out")
+
+
+def test_a_local_dask_run_logs_nothing_at_the_default_level(tmp_path):
+    """Dask's scheduler and nannies log their start and stop at INFO: not shown without -v."""
+    world = tw.build(tmp_path / "world")
+    res = subprocess.run(_sitescreen() + world.args() + ["--engine", "dask", "--workers", "1"], env=_env(),
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert "distributed" not in res.stderr, res.stderr

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import uuid
 from typing import Protocol
@@ -62,6 +63,18 @@ def check_chunk_size(chunk_size: int) -> int:
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
         raise ConfigError(f"chunk size must be a whole number of sites ≥ 1, got {chunk_size!r}")
     return int(chunk_size)
+
+
+_ADDRESS = re.compile(r"(?:(?:tcp|tls)://)?(?:[A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\]):(\d{1,5})")
+
+
+def check_scheduler(address: str) -> str:
+    """``address`` if it is a Dask scheduler address a client can connect to: ``[tcp|tls://]HOST:PORT``."""
+    m = _ADDRESS.fullmatch(address or "")
+    if not m or not 0 < int(m.group(1)) < 65536:
+        raise ConfigError(f"Dask scheduler address {address!r}: expected tcp://HOST:PORT (or tls://HOST:PORT), "
+                          f"e.g. tcp://scheduler:8786")
+    return address
 
 
 def open_engine(name: str = "local", *, scheduler: str | None = None, workers: int | None = None) -> Engine:
@@ -184,6 +197,25 @@ def _thread_inputs(layers: tuple, token: str) -> Inputs:
     return held[1]
 
 
+def _nothing() -> None:
+    pass
+
+
+def _quiet_distributed():
+    """Dask's own loggers at WARNING while a local cluster runs (its scheduler and nannies log their
+    start and stop at INFO); returns the function that puts their levels back."""
+    loggers = [logging.getLogger(n) for n in ("distributed", "distributed.scheduler", "distributed.nanny",
+                                               "distributed.worker", "distributed.http.proxy")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(max(lg.getEffectiveLevel(), logging.WARNING))
+
+    def restore() -> None:
+        for lg, lv in zip(loggers, levels):
+            lg.setLevel(lv)
+    return restore
+
+
 #: Names the run's pid to the worker processes of its local cluster (:func:`dask_setup`).
 PARENT_ENV = "SITESCREEN_DASK_PARENT"
 
@@ -209,10 +241,11 @@ class DaskEngine:
             import distributed  # noqa: F401
         except ImportError:
             raise SitescreenError("the dask engine needs the optional extra: pip install 'sitescreen[dask]'") from None
-        self.scheduler, self.workers = scheduler, workers
+        self.scheduler, self.workers = (check_scheduler(scheduler) if scheduler else None), workers
         self._client = None
         self._cluster = None
         self._tokens: dict[int, str] = {}
+        self._quiet = _nothing
 
     def measure(self, profile: Profile, sites: gpd.GeoDataFrame, inputs: Inputs) -> dict[str, Measurement]:
         import dask
@@ -255,6 +288,7 @@ class DaskEngine:
         """A cluster of processes on this machine (workers of one thread; no dashboard, free ports),
         each worker dying with this process (:func:`dask_setup`)."""
         from dask.distributed import LocalCluster
+        self._quiet = _quiet_distributed()
         self._cluster = LocalCluster(n_workers=self._n_local(), threads_per_worker=1, processes=True,
                                      dashboard_address=None, scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                                      host="127.0.0.1", silence_logs=logging.WARNING,
@@ -268,3 +302,5 @@ class DaskEngine:
         if self._cluster is not None:
             self._cluster.close()
             self._cluster = None
+        self._quiet()
+        self._quiet = _nothing
