@@ -142,32 +142,31 @@ def test_screen_through_a_running_scheduler_equals_local(dask_cluster, tmp_path,
     assert pids <= {pid for p in procs for pid in _group(p.pid)}
 
 
-def test_default_dask_engine_is_a_local_cluster_of_processes(tmp_path):
-    """Without --scheduler: workers are processes of their own (one thread each), gone after close()."""
+def test_default_dask_engine_is_a_local_cluster_of_processes(tmp_path, monkeypatch):
+    """``--engine dask --workers 2`` without --scheduler: a local cluster of 2 worker processes of one
+    thread each (not threads of this process), gone after the run; results identical to local."""
     from sitescreen.measure.engine import DaskEngine
-    eng = DaskEngine(workers=2)
-    try:
-        client = eng._connect()
-        pids = set(client.run(os.getpid).values())
-        threads = {w["nthreads"] for w in client.scheduler_info()["workers"].values()}
-    finally:
-        eng.close()
-    assert len(pids) == 2 and os.getpid() not in pids
-    assert threads == {1}
-    deadline = time.monotonic() + 10
-    while any(pid_alive(p) for p in pids) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not any(pid_alive(p) for p in pids)
+    seen = {}
+    real_close = DaskEngine.close
 
-
-def test_local_dask_screen_equals_local(tmp_path):
-    """The CLI's default Dask engine (a local cluster of 2 processes): the local engine's results."""
+    def spy(self):  # the cluster as the run leaves it
+        if self._client is not None:
+            seen["pids"] = set(self._client.run(os.getpid).values())
+            seen["threads"] = {w["nthreads"] for w in self._client.scheduler_info()["workers"].values()}
+        real_close(self)
+    monkeypatch.setattr(DaskEngine, "close", spy)
     world = tw.build(tmp_path / "world")
     assert run_cli(world.args()).exit_code == 0
     world.out = tmp_path / "dask"
     dsk = run_cli(world.args() + ["--engine", "dask", "--workers", "2"])
     assert dsk.exit_code == 0, dsk.output
     _frames_identical(tmp_path / "world" / "out", tmp_path / "dask")
+    assert len(seen["pids"]) == 2 and os.getpid() not in seen["pids"]
+    assert seen["threads"] == {1}
+    deadline = time.monotonic() + 10
+    while any(pid_alive(p) for p in seen["pids"]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(pid_alive(p) for p in seen["pids"])
 
 
 def test_workers_do_not_go_with_a_scheduler(tmp_path):

@@ -202,13 +202,16 @@ def _nothing() -> None:
 
 
 def _quiet_distributed():
-    """Dask's own loggers at WARNING while a local cluster runs (its scheduler and nannies log their
-    start and stop at INFO); returns the function that puts their levels back."""
+    """Dask's own loggers at ERROR while a local cluster runs, unless sitescreen logs at INFO or below
+    (``-v``): its scheduler and nannies log their start and stop at INFO, and a worker slow to stop
+    at the end of a run at WARNING; a failed task reaches the client as an error. Returns the
+    function that puts their levels back."""
     loggers = [logging.getLogger(n) for n in ("distributed", "distributed.scheduler", "distributed.nanny",
                                                "distributed.worker", "distributed.http.proxy")]
     levels = [lg.level for lg in loggers]
+    quiet = logging.ERROR if logging.getLogger("sitescreen").getEffectiveLevel() > logging.INFO else logging.NOTSET
     for lg in loggers:
-        lg.setLevel(max(lg.getEffectiveLevel(), logging.WARNING))
+        lg.setLevel(max(lg.getEffectiveLevel(), quiet))
 
     def restore() -> None:
         for lg, lv in zip(loggers, levels):
@@ -289,9 +292,10 @@ class DaskEngine:
         each worker dying with this process (:func:`dask_setup`)."""
         from dask.distributed import LocalCluster
         self._quiet = _quiet_distributed()
+        verbose = logging.getLogger("sitescreen").getEffectiveLevel() <= logging.INFO
         self._cluster = LocalCluster(n_workers=self._n_local(), threads_per_worker=1, processes=True,
                                      dashboard_address=None, scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-                                     host="127.0.0.1", silence_logs=logging.WARNING,
+                                     host="127.0.0.1", silence_logs=False if verbose else logging.ERROR,
                                      preload=[__name__], env={PARENT_ENV: str(os.getpid())})
         return self._cluster
 
