@@ -65,16 +65,18 @@ def sitescreen_exe() -> list[str]:
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "sitescreen.cli"]
 
 
-def screen_cli(config: Path, out_dir: Path, *, engine: str = "local", workers: int | None = None,
-               extra: list[str] | None = None) -> dict:
-    """``sitescreen -q screen --config CFG --out DIR --no-map --no-report --overwrite`` in a child
-    process: wall seconds and peak RSS (the child's own ru_maxrss, and psutil's sampled peak of the
-    child and its children)."""
-    cmd = sitescreen_exe() + ["-q", "screen", "--config", str(config), "--out", str(out_dir), "--no-map",
-                              "--no-report", "--overwrite", "--engine", engine]
-    if workers:
-        cmd += ["--workers", str(workers)]
-    cmd += extra or []
+def run_child(cmd: list[str]) -> dict:
+    """Run ``cmd`` in a child process: wall seconds and peak RSS (the child's own ru_maxrss, and
+    psutil's peak of the child and its children sampled every 50 ms); exits on a failure."""
+    res = run_child_status(cmd)
+    if res["returncode"] != 0:
+        sys.stderr.write(res["output"])
+        raise SystemExit(f"{cmd[1] if len(cmd) > 1 else cmd[0]} failed (exit {res['returncode']}): {' '.join(cmd)}")
+    return res
+
+
+def run_child_status(cmd: list[str]) -> dict:
+    """:func:`run_child` without the exit: also ``returncode`` and ``output`` (stdout + stderr)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -102,18 +104,32 @@ def screen_cli(config: Path, out_dir: Path, *, engine: str = "local", workers: i
     wall = time.perf_counter() - t
     stop.set()
     th.join()
-    if proc.returncode != 0:
-        sys.stderr.write(out + err)
-        raise SystemExit(f"sitescreen screen failed (exit {proc.returncode}): {' '.join(cmd)}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     # ru_maxrss of the children is the max over all waited-for children: it is this child's own
     # only when it exceeds every earlier child's; psutil's sample is always this child's
     maxrss = after * 1024 if after > before else None
-    manifest = json.loads((Path(out_dir) / "manifest.json").read_text())
     return {"seconds": wall, "peak_rss_gb": max(peak[0], maxrss or 0) / 1e9, "sampled_rss_gb": peak[0] / 1e9,
             "ru_maxrss_gb": None if maxrss is None else maxrss / 1e9, "peak_at_s": round(peak[1], 1),
-            "timings": manifest.get("timings", {}),
-            "counts": manifest.get("counts", {}), "cmd": " ".join(cmd)}
+            "returncode": proc.returncode, "output": out + err, "cmd": " ".join(cmd)}
+
+
+def screen_cli(config: Path, out_dir: Path, *, engine: str = "local", workers: int | None = None,
+               extra: list[str] | None = None) -> dict:
+    """``sitescreen -q screen --config CFG --out DIR --no-map --no-report --overwrite`` in a child
+    process (:func:`run_child`), with the manifest's timings and counts."""
+    res = run_child(screen_cmd(config, out_dir, engine=engine, workers=workers, extra=extra))
+    manifest = json.loads((Path(out_dir) / "manifest.json").read_text())
+    res.update(timings=manifest.get("timings", {}), counts=manifest.get("counts", {}))
+    return res
+
+
+def screen_cmd(config: Path, out_dir: Path, *, engine: str = "local", workers: int | None = None,
+               extra: list[str] | None = None) -> list[str]:
+    cmd = sitescreen_exe() + ["-q", "screen", "--config", str(config), "--out", str(out_dir), "--no-map",
+                              "--no-report", "--overwrite", "--engine", engine]
+    if workers:
+        cmd += ["--workers", str(workers)]
+    return cmd + (extra or [])
 
 
 def main(argv=None) -> None:

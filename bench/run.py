@@ -233,12 +233,16 @@ def main(argv=None) -> None:
     ap.add_argument("--out", type=Path, default=HERE / "results" / "latest.json")
     ap.add_argument("--runs", type=Path, default=None,
                     help="folder for the screenings' outputs (default: DATA/runs, replaced on every run)")
-    ap.add_argument("--dask-workers", type=int, default=2, help="workers of the Dask engine run")
+    ap.add_argument("--dask-workers", type=int, default=2, help="workers (processes) of the Dask engine runs")
+    ap.add_argument("--soak-runs", type=int, default=None, help="Dask runs of the soak (20; quick 3)")
+    ap.add_argument("--soak-sites", type=int, default=None, help="sites of each soak run (100,000; quick 10,000)")
     args = ap.parse_args(argv)
     if args.quick:
         args.sites = min(args.sites, 100_000)
     if args.dem_size is None:
         args.dem_size = 8_000 if args.quick else 20_000
+    args.soak_runs = args.soak_runs or (3 if args.quick else 20)
+    args.soak_sites = args.soak_sites or (10_000 if args.quick else 100_000)
 
     n_cmp = 100_000  # the comparisons run on 100,000 sites, as in the issue
     sub_overlay = 5_000 if args.quick else 10_000
@@ -373,7 +377,7 @@ def main(argv=None) -> None:
 
     # ---------------------------------------------------------------- Dask engine
     say(f"\n[6] Dask engine: the same screening of {n_cmp:,} sites, --engine local vs "
-        f"--engine dask --workers {args.dask_workers}")
+        f"--engine dask --workers {args.dask_workers} (a local cluster of processes)")
     if args.sites == n_cmp:
         local = big
         local_dir = runs / f"sites_{n_cmp}"
@@ -388,23 +392,52 @@ def main(argv=None) -> None:
     dask_identical, why = same_results(local_dir, dask_dir)
     dask_speedup = local["seconds"] / dsk["seconds"]
     measure_speedup = local["timings"].get("measure", np.nan) / dsk["timings"].get("measure", np.nan)
-    say(f"  -> dask speed-up with {args.dask_workers} workers: {dask_speedup:.2f}× on the whole run, "
+    say(f"  -> dask_overhead (local / dask) with {args.dask_workers} workers: {dask_speedup:.2f}× on the whole run (target >= 0.9), "
         f"{measure_speedup:.2f}× on the measure stage; identical sites.parquet: {dask_identical} ({why})")
 
-    import sensitivity as sens_bench  # bench/sensitivity.py: the sampling alone, in a child process
+    import dasksoak  # bench/dasksoak.py: many Dask runs, each compared with the local engine's
+    soak_dir = runs / f"sites_{args.soak_sites}"
+    if args.soak_sites == n_cmp:
+        soak_local = local_dir
+    else:
+        paths[f"sites_{args.soak_sites}"] = workload.ensure_sites(args.soak_sites, args.data)
+        full_pipeline(paths, paths[f"sites_{args.soak_sites}"], soak_dir, flow="streamed")
+        soak_local = soak_dir
+    say(f"  soak: {args.soak_runs} Dask runs of {args.soak_sites:,} sites (--workers {args.dask_workers})")
+    with stage("dask soak"):
+        soak = dasksoak.soak(national.write_config(paths, paths[f"sites_{args.soak_sites}"], runs / "configs"),
+                             runs / f"sites_{args.soak_sites}_dask_soak", soak_local, args.soak_runs,
+                             args.dask_workers, same_results)
+    say(f"  -> soak: {soak['runs'] - soak['failures']}/{soak['runs']} runs completed, {soak['not_identical']} "
+        f"not identical to local; median {soak['median_seconds']} s")
+
+    # ---------------------------------------------------------------- sensitivity
+    import sensitivity as sens_bench  # bench/sensitivity.py: sitescreen sensitivity on the run folders
+    say("\n[7] sitescreen -q sensitivity RUN_DIR --samples S --overwrite (child process; peak RSS of it)")
+    idaho_sized = workload.ensure_sites(332, args.data)
+    full_pipeline(paths, idaho_sized, runs / "sites_332", flow="streamed")
     with stage("sensitivity"):
-        sens_idaho = sens_bench.measure(runs / f"sites_{args.sites}" / "manifest.json", 332, 10_000)
-        sens_big = sens_bench.measure(runs / f"sites_{args.sites}" / "manifest.json", args.sites, 1_000)
+        sens_idaho = sens_bench.measure(runs / "sites_332", 10_000)
+        say(sens_bench.describe(sens_idaho))
+        sens_half = sens_bench.measure(runs / f"sites_{half}", 1_000)
+        say(sens_bench.describe(sens_half))
+        sens_big = sens_bench.measure(runs / f"sites_{args.sites}", 1_000)
+        say(sens_bench.describe(sens_big))
+    sens_memory_2x = sens_big["peak_rss_gb"] / sens_half["peak_rss_gb"]
+    say(f"  -> sensitivity peak RSS {args.sites:,} / {half:,} sites = {sens_memory_2x:.2f} (grows with the "
+        f"sites, never with sites × samples: chunks of at most sensitivity.CELLS numbers)")
+    big_label = sens_bench.label(args.sites)
     import peers  # bench/peers.py: DuckDB spatial and SedonaDB, the same data in the same run
-    say(f"\n[7] peers: DuckDB spatial and SedonaDB, the four vector criteria on {sub_peers:,} sites "
+    say(f"\n[8] peers: DuckDB spatial and SedonaDB, the four vector criteria on {sub_peers:,} sites "
         f"(peer time / ours, each side reading its inputs)")
     with stage("peers: four vector criteria"):
         peer_keys, peer_detail = peers.measure(sub_peers, data=args.data, say=say)
-    say("\n[8] the stacked protected layer (PAD-US-like, 4-5 deep): ours, gpd.overlay, the peers")
+    say("\n[9] the stacked protected layer (PAD-US-like, 4-5 deep): ours, gpd.overlay, the peers")
     with stage("stacked protected layer"):
         stacked_keys, stacked_detail = peers.stacked_step(n_cmp, sub_peers, sub_overlay, alt_overlay,
                                                           data=args.data, say=say)
     import browser_reweight  # bench/browser_reweight.py: slider input to repainted map and report, headless Chromium
+    say("\n[10] live re-weighting in the map and the report, 100,000 sites (headless Chromium)")
     with stage("live re-weighting, 100,000 sites"):
         rw = browser_reweight.measure(100_000)
     say(f"  -> re-weighting 100,000 sites: map {rw['reweight_update_100k_ms']} ms (target "
@@ -422,9 +455,16 @@ def main(argv=None) -> None:
         "sites_1m_peak_rss_gb" if args.sites == 1_000_000 else f"sites_{args.sites}_peak_rss_gb": round(big["peak_rss_gb"], 2),
         "dask_speedup_2_workers" if args.dask_workers == 2 else f"dask_speedup_{args.dask_workers}_workers": round(dask_speedup, 3),
         "dask_identical": dask_identical,
+        "dask_overhead": round(dask_speedup, 3),
+        "dask_soak_runs": soak["runs"],
+        "dask_soak_failures": soak["failures"],
+        "dask_soak_identical": soak["not_identical"] == 0 and soak["failures"] == 0,
+        "dask_soak_sites": args.soak_sites,
         "sensitivity_332x10000_seconds": sens_idaho["seconds"],
-        f"sensitivity_{args.sites}x1000_seconds": sens_big["seconds"],
-        f"sensitivity_{args.sites}x1000_peak_rss_gb": sens_big["peak_rss_gb"],
+        "sensitivity_332x10000_peak_rss_gb": sens_idaho["peak_rss_gb"],
+        f"sensitivity_{big_label}_x1000_seconds": sens_big["seconds"],
+        f"sensitivity_{big_label}_peak_rss_gb": sens_big["peak_rss_gb"],
+        "sensitivity_memory_2x": round(sens_memory_2x, 3),
         **peer_keys,
         **stacked_keys,
         **rw,
@@ -440,13 +480,17 @@ def main(argv=None) -> None:
             "pipeline": ("sitescreen -q screen --config CFG --out DIR --no-map --no-report --overwrite in a child "
                          "process, profile bench/national-profile.toml, writes sites.gpkg/.parquet/.csv + manifest; "
                          "peak RSS of the child (psutil sampling every 50 ms, and ru_maxrss)"),
-            "dask": f"{n_cmp} sites, whole CLI run local vs --engine dask --workers {args.dask_workers}; "
-                    f"measure stage alone {measure_speedup:.2f}x",
+            "dask": f"{n_cmp} sites, whole CLI run local vs --engine dask --workers {args.dask_workers} (a local "
+                    f"cluster of processes); dask_overhead = local wall / dask wall; measure stage alone "
+                    f"{measure_speedup:.2f}x",
             "peers": f"DuckDB and SedonaDB on sites_{sub_peers}.parquet ({sub_peers} sites, same generator); a criterion's "
                      "time = reading the sites and its layer + the query (ours: + the kernel); vs_<peer>_all: every "
                      "input read once + all four criteria",
             "stacked": f"protected_stacked.parquet; ours on {n_cmp} sites, overlay on {sub_overlay} scaled linearly, "
                        f"peers on {sub_peers}",
+            "dask_soak": {k: soak[k] for k in ("median_seconds", "max_peak_rss_gb", "failed", "differed", "cmd")},
+            "sensitivity": {"332x10000": sens_idaho, f"{sens_bench.label(half)}_x1000": sens_half,
+                            f"{big_label}_x1000": sens_big},
         },
         "peers": {"four": peer_detail, "stacked": stacked_detail},
         "stages": {k: {kk: round(vv, 3) for kk, vv in v.items()} for k, v in RESULTS.items()},

@@ -1,48 +1,50 @@
-"""Timing and peak memory of ``sitescreen sensitivity``'s sampling on synthetic sites.
+"""Timing and peak memory of ``sitescreen sensitivity`` on the bench's own run folders.
 
-``python bench/sensitivity.py MANIFEST SITES SAMPLES`` prints ``{"seconds", "peak_rss_gb"}``: SITES
-sites with random suitabilities for MANIFEST's weighted criteria (score and verdict made by the
-run's own formula), sampled SAMPLES times; run in a child process so its peak RSS is its own.
+``measure(RUN_DIR, SAMPLES)`` runs, as a reviewer would, in a child process::
+
+    sitescreen -q sensitivity RUN_DIR --samples SAMPLES --overwrite
+
+on a finished ``sitescreen screen`` folder (the bench's streamed runs: 332 sites, N/2 and N), and
+returns its wall seconds and peak RSS (psutil sampling every 50 ms, cross-checked with ru_maxrss),
+measured like the screenings' (:func:`national.run_child`). It writes sensitivity.parquet and
+sensitivity.csv into the folder and records them in its manifest.
+
+    python bench/sensitivity.py RUN_DIR SAMPLES   # one measurement, printed as JSON
 """
 
 from __future__ import annotations
 
 import json
-import resource
-import subprocess
 import sys
-import time
 from pathlib import Path
 
+import pyarrow.parquet as pq
 
-def child(manifest: str, n: int, samples: int) -> dict:
-    import numpy as np
-    import pandas as pd
-    from sitescreen.record.manifest import read_record
-    from sitescreen.review.sensitivityrun import sensitivity
-    from sitescreen.rules.scoring import verdict_codes, weighted_total
-    from sitescreen.rules.verdicts import VERDICTS
-    record = read_record(manifest)
-    crits = [c for c in record.criteria if c.effective_weight > 0 and c.score_column]
-    rng = np.random.default_rng(0)
-    s = {c.score_column: rng.uniform(0, 1, n) for c in crits}
-    total = weighted_total([s[c.score_column] for c in crits], [c.effective_weight for c in crits])
-    codes = verdict_codes(total, record.profile.verdicts.favorable, record.profile.verdicts.review)
-    sites = pd.DataFrame({"site_id": np.arange(n), "verdict": np.asarray(VERDICTS, dtype=object)[codes],
-                          "score": np.round(total * 100, 4), **s})
-    t0 = time.perf_counter()
-    sensitivity(sites, record, samples=samples, seed=1)
-    return {"seconds": round(time.perf_counter() - t0, 2)}
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import national  # noqa: E402
 
 
-def measure(manifest: Path, n: int, samples: int) -> dict:
-    """The timing in a child process, with its peak RSS (ru_maxrss of the children)."""
-    out = subprocess.run([sys.executable, __file__, str(manifest), str(n), str(samples)], check=True,
-                         capture_output=True, text=True)
-    res = json.loads(out.stdout.strip().splitlines()[-1])
-    res["peak_rss_gb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2 ** 20, 3)
-    return res
+def measure(run_dir: Path, samples: int) -> dict:
+    """``sitescreen -q sensitivity RUN_DIR --samples SAMPLES --overwrite`` in a child process."""
+    cmd = national.sitescreen_exe() + ["-q", "sensitivity", str(run_dir), "--samples", str(samples), "--overwrite"]
+    res = national.run_child(cmd)
+    sens = pq.read_metadata(Path(run_dir) / "sensitivity.parquet").num_rows
+    manifest = json.loads((Path(run_dir) / "manifest.json").read_text())["sensitivity"]
+    return {"seconds": round(res["seconds"], 2), "peak_rss_gb": round(res["peak_rss_gb"], 3),
+            "sites": sens, "rescored": manifest["sites_rescored"], "samples": samples, "cmd": res["cmd"]}
+
+
+def label(n: int) -> str:
+    """A site count as the bench keys spell it: 332, 10k, 100k, 1m."""
+    if n >= 1_000_000 and n % 1_000_000 == 0:
+        return f"{n // 1_000_000}m"
+    return f"{n // 1000}k" if n >= 1000 and n % 1000 == 0 else str(n)
+
+
+def describe(res: dict) -> str:
+    return (f"  sensitivity, {res['sites']:,} sites ({res['rescored']:,} rescored) × {res['samples']:,} samples: "
+            f"{res['seconds']:.1f} s, peak RSS {res['peak_rss_gb']:.2f} GB")
 
 
 if __name__ == "__main__":
-    print(json.dumps(child(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))))
+    print(json.dumps(measure(Path(sys.argv[1]), int(sys.argv[2]))))

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from sitescreen.measure.engine import DEFAULT_CHUNK, ENGINES
+from sitescreen.errors import ConfigError
+from sitescreen.measure.engine import DEFAULT_CHUNK, ENGINES, check_scheduler
 from sitescreen.outputs.files import run_paths
 from sitescreen.outputs.staging import check_out_dir
 from sitescreen.run.stream import STREAM_MIN_SITES, screen_to_folder
@@ -32,6 +33,13 @@ def summary_lines(m: RunRecord, out_dir: Path) -> list[str]:
     return lines
 
 
+def _scheduler(ctx, param, value):
+    try:
+        return check_scheduler(value) if value else None
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 @click.command("screen")
 @inputs_options
 @click.option("-o", "--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output folder.")
@@ -39,9 +47,9 @@ def summary_lines(m: RunRecord, out_dir: Path) -> list[str]:
 @map_options
 @click.option("--engine", type=click.Choice(ENGINES), default="local", show_default=True,
               help="Where measurements run: this machine (in spatial chunks) or Dask (sitescreen[dask]).")
-@click.option("--scheduler", default=None, metavar="ADDRESS",
-              help="Dask scheduler address (tcp://host:8786) for --engine dask; local threads when omitted.")
-@click.option("--workers", type=click.IntRange(1), default=None, help="Local Dask worker threads (--engine dask).")
+@click.option("--scheduler", default=None, metavar="ADDRESS", callback=_scheduler,
+              help="Dask scheduler address (tcp://host:8786) for --engine dask; a local cluster of processes when omitted.")
+@click.option("--workers", type=click.IntRange(1), default=None, help="Processes of the local Dask cluster (--engine dask without --scheduler; default: one per core).")
 @click.option("--chunk-size", type=click.IntRange(1), default=DEFAULT_CHUNK, show_default=True,
               help="Sites per spatial chunk: read, measured, scored and written together (bounds memory).")
 @click.option("--stream/--no-stream", default=None,
@@ -66,6 +74,8 @@ def screen_command(ctx, sites, config_path, layers, profile, aoi, crs, radius_m,
     """
     if engine != "dask" and (scheduler or workers):
         raise click.UsageError("--scheduler and --workers go with --engine dask")
+    if scheduler and workers:
+        raise click.UsageError("--workers sizes the local Dask cluster; a --scheduler's cluster has its own workers")
     config = build_config(sites, config_path, layers, profile, aoi, crs, radius_m, commodity, sites_where,
                           grid_cell_m, skip_invalid, id_field, name_field)
     check_out_dir(out_dir, overwrite, run_paths(config))

@@ -9,9 +9,12 @@ the chunks. Each engine keeps its own state here, not in the criteria:
   *side process* meanwhile (exactextract holds the GIL, the vector kernels release it: both cores
   work). The side process is started once per process, on first need, and dies with it
   (:mod:`sitescreen.children`).
-- :class:`DaskEngine` splits a chunk into partitions (Hilbert order) measured on a Dask cluster
-  (``scheduler`` address, one client for the whole run) or on local threads (``workers``); the
-  layers travel to the partitions as plain data, and each partition prepares its own features.
+- :class:`DaskEngine` splits a chunk into partitions (Hilbert order) measured on a Dask cluster:
+  the one at the ``scheduler`` address, or else a local cluster of ``workers`` processes of one
+  thread each (``distributed.LocalCluster(processes=True)``: no native state shared between
+  threads), started for the run and stopped with it; one client for the whole run. The layers
+  travel to the workers as plain data, once per chunk, and each worker thread prepares its own
+  features once per run.
 
 A site's values depend only on its own footprint and the layers, so both engines give the same
 numbers whatever the chunks.
@@ -20,6 +23,10 @@ numbers whatever the chunks.
 from __future__ import annotations
 
 import logging
+import os
+import re
+import threading
+import uuid
 from typing import Protocol
 
 import geopandas as gpd
@@ -56,6 +63,18 @@ def check_chunk_size(chunk_size: int) -> int:
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
         raise ConfigError(f"chunk size must be a whole number of sites ≥ 1, got {chunk_size!r}")
     return int(chunk_size)
+
+
+_ADDRESS = re.compile(r"(?:(?:tcp|tls)://)?(?:[A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\]):(\d{1,5})")
+
+
+def check_scheduler(address: str) -> str:
+    """``address`` if it is a Dask scheduler address a client can connect to: ``[tcp|tls://]HOST:PORT``."""
+    m = _ADDRESS.fullmatch(address or "")
+    if not m or not 0 < int(m.group(1)) < 65536:
+        raise ConfigError(f"Dask scheduler address {address!r}: expected tcp://HOST:PORT (or tls://HOST:PORT), "
+                          f"e.g. tcp://scheduler:8786")
+    return address
 
 
 def open_engine(name: str = "local", *, scheduler: str | None = None, workers: int | None = None) -> Engine:
@@ -157,63 +176,135 @@ class LocalEngine:
 # ------------------------------------------------------------------------------- Dask
 
 
-def _measure_partition(piece: gpd.GeoDataFrame, profile: Profile, layers: tuple) -> pd.DataFrame:
-    """One Dask partition: measured with its own :class:`Inputs` (features prepared for it alone:
-    partitions run on concurrent threads, and sharing prepared GEOS structures between them
-    crashed in native code)."""
-    vectors, rasters = layers
-    return _to_frame(measure(profile, piece, Inputs(vectors=vectors, rasters=rasters), complete=False), piece.index)
+#: Per worker thread: (run token, the Inputs its partitions of that run share).
+_THREAD_INPUTS = threading.local()
+
+
+def _measure_partition(piece: gpd.GeoDataFrame, profile: Profile, layers: tuple, token: str) -> pd.DataFrame:
+    """One Dask partition, measured with its worker thread's :class:`Inputs` for the run."""
+    return _to_frame(measure(profile, piece, _thread_inputs(layers, token), complete=False), piece.index)
+
+
+def _thread_inputs(layers: tuple, token: str) -> Inputs:
+    """This thread's :class:`Inputs` of the run ``token``: features prepared once per worker thread
+    and run, never shared between threads (sharing prepared GEOS structures between concurrent
+    threads crashed in native code); a new run's token replaces the previous run's."""
+    held = getattr(_THREAD_INPUTS, "held", None)
+    if held is None or held[0] != token:
+        vectors, rasters = layers
+        held = (token, Inputs(vectors=vectors, rasters=rasters))
+        _THREAD_INPUTS.held = held
+    return held[1]
+
+
+def _nothing() -> None:
+    pass
+
+
+def _quiet_distributed():
+    """Dask's own loggers at ERROR while a local cluster runs, unless sitescreen logs at INFO or below
+    (``-v``): its scheduler and nannies log their start and stop at INFO, and a worker slow to stop
+    at the end of a run at WARNING; a failed task reaches the client as an error. Returns the
+    function that puts their levels back."""
+    loggers = [logging.getLogger(n) for n in ("distributed", "distributed.scheduler", "distributed.nanny",
+                                               "distributed.worker", "distributed.http.proxy")]
+    levels = [lg.level for lg in loggers]
+    quiet = logging.ERROR if logging.getLogger("sitescreen").getEffectiveLevel() > logging.INFO else logging.NOTSET
+    for lg in loggers:
+        lg.setLevel(max(lg.getEffectiveLevel(), quiet))
+
+    def restore() -> None:
+        for lg, lv in zip(loggers, levels):
+            lg.setLevel(lv)
+    return restore
+
+
+#: Names the run's pid to the worker processes of its local cluster (:func:`dask_setup`).
+PARENT_ENV = "SITESCREEN_DASK_PARENT"
+
+
+def dask_setup(worker) -> None:
+    """Dask's preload hook, run in each worker process of a local cluster as it starts: the worker
+    dies with the run that started it, even killed with SIGKILL (:func:`sitescreen.children.die_with_parent`;
+    Dask's own watch of the parent let workers outlive a killed run)."""
+    parent = os.environ.get(PARENT_ENV)
+    if parent:
+        from sitescreen.children import die_with_parent
+        die_with_parent(int(parent))
 
 
 class DaskEngine:
-    """A Dask cluster (``scheduler`` address, one client for the run) or local threads (``workers``)."""
+    """A Dask cluster: the running one at ``scheduler``, or a local cluster of ``workers`` processes
+    (one thread each; default: one per core) started on first need and stopped by :meth:`close`."""
 
     def __init__(self, scheduler: str | None = None, workers: int | None = None):
         try:
             import dask  # noqa: F401
             import dask_geopandas  # noqa: F401
+            import distributed  # noqa: F401
         except ImportError:
             raise SitescreenError("the dask engine needs the optional extra: pip install 'sitescreen[dask]'") from None
-        self.scheduler, self.workers = scheduler, workers
+        self.scheduler, self.workers = (check_scheduler(scheduler) if scheduler else None), workers
         self._client = None
+        self._cluster = None
+        self._tokens: dict[int, str] = {}
+        self._quiet = _nothing
 
     def measure(self, profile: Profile, sites: gpd.GeoDataFrame, inputs: Inputs) -> dict[str, Measurement]:
         import dask
         import dask_geopandas
         template = measure(profile, sites.iloc[:0], inputs, complete=False)
-        layers = dask.delayed((list(inputs.vectors), list(inputs.rasters)), pure=True, traverse=False)
+        token = self._tokens.setdefault(id(inputs), uuid.uuid4().hex)  # one per run's inputs, not hashed
+        layers = dask.delayed((list(inputs.vectors), list(inputs.rasters)), name=f"sitescreen-layers-{token}",
+                              traverse=False)
 
         def frame_of(ordered: gpd.GeoDataFrame) -> pd.DataFrame:
             if not len(ordered):
                 return _to_frame(template, ordered.index)
-            nparts = max(1, min(-(-len(ordered) // PARTITION_SITES), 4 * (self.workers or 2)))
+            nparts = max(1, min(-(-len(ordered) // PARTITION_SITES), 4 * self._n_local()))
             ddf = dask_geopandas.from_geopandas(ordered, npartitions=nparts, sort=False)
-            lazy = ddf.map_partitions(_measure_partition, profile, layers, meta=_to_frame(template, ordered.index[:0]))
+            lazy = ddf.map_partitions(_measure_partition, profile, layers, token, meta=_to_frame(template, ordered.index[:0]))
             return self._compute(lazy, nparts)
         return _from_frame(_measure_ordered(sites, frame_of), template)
 
     def _compute(self, lazy, nparts: int) -> pd.DataFrame:
-        import dask
-        if self.scheduler:
-            log.info("dask: %d partitions on %s", nparts, self.scheduler)
-            return lazy.compute(scheduler=self._connect())
-        with dask.config.set(scheduler="threads", num_workers=self.workers or None):
-            log.info("dask: %d partitions on local threads (%s workers)", nparts, self.workers or "all")
-            return lazy.compute()
+        client = self._connect()
+        log.info("dask: %d partitions on %s", nparts, self.scheduler or f"a local cluster of {self._n_local()} processes")
+        return lazy.compute(scheduler=client)
+
+    def _n_local(self) -> int:
+        return self.workers or os.cpu_count() or 1
 
     def _connect(self):
         if self._client is None:
-            try:
-                from dask.distributed import Client
-            except ImportError:
-                raise SitescreenError("--scheduler needs dask.distributed: pip install 'sitescreen[dask]'") from None
-            try:
-                self._client = Client(self.scheduler, timeout="20s")
-            except OSError as exc:
-                raise SitescreenError(f"cannot reach the Dask scheduler at {self.scheduler}: {exc}") from None
+            from dask.distributed import Client
+            if self.scheduler:
+                try:
+                    self._client = Client(self.scheduler, timeout="20s")
+                except OSError as exc:
+                    raise SitescreenError(f"cannot reach the Dask scheduler at {self.scheduler}: {exc}") from None
+            else:
+                self._client = Client(self._local_cluster())
         return self._client
+
+    def _local_cluster(self):
+        """A cluster of processes on this machine (workers of one thread; no dashboard, free ports),
+        each worker dying with this process (:func:`dask_setup`)."""
+        from dask.distributed import LocalCluster
+        self._quiet = _quiet_distributed()
+        verbose = logging.getLogger("sitescreen").getEffectiveLevel() <= logging.INFO
+        self._cluster = LocalCluster(n_workers=self._n_local(), threads_per_worker=1, processes=True,
+                                     dashboard_address=None, scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                                     host="127.0.0.1", silence_logs=False if verbose else logging.ERROR,
+                                     preload=[__name__], env={PARENT_ENV: str(os.getpid())})
+        return self._cluster
 
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
             self._client = None
+        if self._cluster is not None:
+            self._cluster.close()
+            self._cluster = None
+        self._quiet()
+        self._quiet = _nothing

@@ -336,8 +336,9 @@ def write_rebuilt(out_dir: Path, path: Path, text: str) -> Path:
     return path
 
 
-def read_results(out_dir: str | Path) -> tuple[gpd.GeoDataFrame, RunRecord]:
-    """The sites and run record of a finished run folder."""
+def read_results(out_dir: str | Path, columns=None) -> tuple[gpd.GeoDataFrame, RunRecord]:
+    """The sites and run record of a finished run folder; with ``columns`` (record → column names),
+    only those of the columns that sites.parquet holds, as a plain frame (no geometry read)."""
     out_dir = Path(out_dir)
     if not out_dir.is_dir():
         raise OutputError(f"{out_dir}: not a sitescreen output folder (does not exist or is not a folder)")
@@ -346,10 +347,16 @@ def read_results(out_dir: str | Path) -> tuple[gpd.GeoDataFrame, RunRecord]:
         raise OutputError(f"{out_dir}: not a sitescreen output folder: {', '.join(missing)} missing")
     manifest = runrecord.read_record(out_dir / "manifest.json")
     try:
-        sites = gpd.read_parquet(out_dir / "sites.parquet")
+        sites = gpd.read_parquet(out_dir / "sites.parquet") if columns is None else _columns(out_dir, columns(manifest))
     except Exception as exc:
         raise OutputError(f"{out_dir / 'sites.parquet'}: cannot read: {exc}") from None
     return sites, manifest
+
+
+def _columns(out_dir: Path, names: Sequence[str]) -> pd.DataFrame:
+    import pyarrow.parquet as pq
+    have = set(pq.read_schema(out_dir / "sites.parquet").names)
+    return pd.read_parquet(out_dir / "sites.parquet", columns=[c for c in dict.fromkeys(names) if c in have])
 
 
 __all__ = ["MapOptions", "write_outputs", "write_into", "read_results", "write_map", "write_report", "run_paths",

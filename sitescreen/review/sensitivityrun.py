@@ -132,6 +132,13 @@ def sobol_indices(p: Problem, samples: int, spread: float, seed: int) -> tuple[i
     return n, out
 
 
+def needed_columns(record: RunRecord) -> list[str]:
+    """The columns of sites.parquet a rescoring reads: ids, verdicts, scores, the weighted criteria's
+    suitabilities and measurements (never the footprints: memory grows by a few numbers per site)."""
+    crits = [c for c in record.criteria if c.effective_weight > 0 and c.score_column]
+    return ["site_id", "verdict", "score", *(c.score_column for c in crits), *(c.measure_column for c in crits)]
+
+
 def table_bytes(frame: pd.DataFrame) -> dict[str, bytes]:
     """The bytes of sensitivity.parquet and sensitivity.csv."""
     buf = io.BytesIO()
@@ -148,7 +155,7 @@ def write_sensitivity(out_dir: Path, samples: int = DEFAULT_SAMPLES, spread: flo
     from sitescreen.outputs.files import read_results
     from sitescreen.outputs.staging import write_manifest
     out_dir = Path(out_dir)
-    sites, record = read_results(out_dir)
+    sites, record = read_results(out_dir, columns=needed_columns)
     recorded = dict(record.outputs or {})
     for name in FILES:
         path = out_dir / name
