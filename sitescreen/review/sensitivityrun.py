@@ -134,9 +134,12 @@ def sobol_indices(p: Problem, samples: int, spread: float, seed: int) -> tuple[i
 
 def needed_columns(record: RunRecord) -> list[str]:
     """The columns of sites.parquet a rescoring reads: ids, verdicts, scores, the weighted criteria's
-    suitabilities and measurements (never the footprints: memory grows by a few numbers per site)."""
+    suitabilities and measurements, and the measurements of the criteria that cap verdicts (never the
+    footprints: memory grows by a few numbers per site)."""
     crits = [c for c in record.criteria if c.effective_weight > 0 and c.score_column]
-    return ["site_id", "verdict", "score", *(c.score_column for c in crits), *(c.measure_column for c in crits)]
+    capping = [c.measure_column for c in record.criteria if getattr(c, "cap", None) is not None and c.evaluated]
+    measured = dict.fromkeys([*(c.measure_column for c in crits), *capping])
+    return ["site_id", "verdict", "score", *(c.score_column for c in crits), *measured]
 
 
 def table_bytes(frame: pd.DataFrame) -> dict[str, bytes]:
