@@ -135,8 +135,12 @@ def test_idaho_ree_records_against_eastern_idaho_major_streams(shared_data, tmp_
 def test_muddy_creek_geopackage_gives_its_nhdflowline_layer_by_definition(shared_data):
     path = shared_data / MUDDY
     assert choose_layer(LayerSpec(role="streams", path=path, schema="nhd_flowline")).layer == "NHDFlowline"
+    assert choose_layer(LayerSpec(role="streams", path=path)).layer == "NHDFlowline"  # the streams definition's layer
+    assert choose_layer(LayerSpec(role="waterbodies", path=path)).layer == "NHDWaterbody"
+    assert choose_layer(LayerSpec(role="watershed", path=path)).layer == "WBDHU12"
+    # a role no definition serves: the WBD and NHD layers are never guessed for it
     with pytest.raises(LayerConfigError, match=r"has \d+ layers .* no layer name; \d+ of them .*'NHDFlowline'"):
-        choose_layer(LayerSpec(role="streams", path=path))  # WBD and NHD layers all match some definition
+        choose_layer(LayerSpec(role="bull_trout", path=path))
 
 
 def test_bull_trout_patches_distance_and_length_with_the_species_named(shared_data, tmp_path):

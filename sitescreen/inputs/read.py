@@ -79,12 +79,13 @@ def choose_layer(spec: LayerSpec) -> LayerSpec:
 def named_by_definition(spec: LayerSpec, spatial: list[str], where: str) -> tuple[str | None, list[str]]:
     """The layers of a many-layer file that a layer definition names (its ``layers`` patterns) and
     whose fields it matches: the spec's own definition, or of the known ones those serving the
-    spec's role when any does (else every known one). Two definitions naming layers: an error."""
+    spec's role when any does (else those that state no roles: a definition for other roles never
+    names the layer of this one). Two definitions naming layers: an error."""
     if spec.definition is not None or spec.schema is not None:
         schemas = [spec.definition if spec.definition is not None else known_schemas()[spec.schema]]
     else:
         schemas = ([s for s in known_schemas().values() if spec.role in s.roles]
-                   or list(known_schemas().values()))
+                   or [s for s in known_schemas().values() if not s.roles])
     found = {}
     for schema in schemas:
         hit = [n for n in schema.named_layers([n for n in spatial if _features(spec, n)])

@@ -174,8 +174,7 @@ WEIGHT = {"minimum": 0, "maximum": 1}
 
 @dataclass(**FROZEN)
 class CapRecord:
-    """A rule's verdict cap: where ``condition`` holds (written as an exclusion is, ``"< 1000"``) the
-    site's verdict is no better than ``verdict``; its score is unchanged."""
+    """A rule's verdict cap: where ``condition`` (``"< 1000"``) holds, the verdict is no better than ``verdict``."""
     verdict: str = field(metadata={"schema": {"enum": ["review", "unfavorable"]}})
     condition: str
 
