@@ -144,3 +144,18 @@ def test_the_map_download_of_an_extended_profile_is_the_whole_profile(water_run)
     text, why = profile_template(record, names)
     assert text is not None, why
     assert "extends" not in text and "[criteria.protected_overlap]" in text  # the base's rules, written out
+
+
+def test_verify_checks_the_whole_chain(tmp_path):
+    """verify passes on a run with an extended profile, and names the profile when its base changes."""
+    write_world(tmp_path)
+    _write(tmp_path, "run.toml", COMMUNITY)
+    base = _write(tmp_path, "mine-base.toml", (builtin_profiles()["federal-safeguards"]).read_text(encoding="utf-8"))
+    mine = _write(tmp_path, "mine.toml", 'extends = "mine-base.toml"\nname = "mine"\n[verdicts]\nfavorable = 75\n')
+    res = run_cli(["screen", "--config", str(tmp_path / "run.toml"), "--profile", str(mine), "--out", str(tmp_path / "out")])
+    assert res.exit_code == 0, res.output
+    ok = run_cli(["verify", str(tmp_path / "out")])
+    assert ok.exit_code == 0, ok.output
+    base.write_text(base.read_text(encoding="utf-8").replace("favorable = 70", "favorable = 71"), encoding="utf-8")
+    bad = run_cli(["verify", str(tmp_path / "out")])
+    assert bad.exit_code != 0 and "mine.toml" in bad.output and "profile file has changed" in bad.output, bad.output
