@@ -16,7 +16,6 @@ and thresholds left as tokens the browser fills in.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import tomllib
 from importlib import resources
@@ -33,6 +32,7 @@ from sitescreen.record.manifest import RunRecord
 from sitescreen.rules.caps import floor_codes, has_caps
 from sitescreen.rules.profile import profile_from_dict
 from sitescreen.rules.profilefile import Token, profile_toml
+from sitescreen.rules.profilesource import read_profile
 from sitescreen.rules.verdicts import VERDICTS, thresholds
 
 #: The id of the ``<script type="application/json">`` element holding :func:`reweight_data`.
@@ -62,17 +62,12 @@ def profile_template(record: RunRecord, names: list[str]) -> tuple[str | None, s
     prof = record.profile
     if not prof.path:
         return None, "the run does not record its profile file"
-    path = Path(prof.path)
-    try:
-        raw = path.read_bytes()
-    except OSError:
-        return None, f"the run's profile file {prof.path} cannot be read"
-    if hashlib.sha256(raw).hexdigest() != prof.sha256:
+    try:  # the one reader of profiles: a byte-order mark, and the profiles it extends, as the run read them
+        data, sha256, path = read_profile(prof.path)
+    except SitescreenError as e:
+        return None, f"the run's profile file {prof.path} cannot be read ({e})"
+    if sha256 != prof.sha256:
         return None, f"the run's profile file {prof.path} has changed since the run (SHA-256 differs)"
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
-        return None, f"the run's profile file {prof.path} cannot be read as TOML ({e})"
     weights: dict[str, Any] = {c.name: 0 for c in record.criteria if c.weight > 0 and not c.evaluated}
     weights.update({n: Token(f"w:{n}") for n in names})
     header = (f"sitescreen profile re-weighted in the map, from {json.dumps(prof.name)} (sha256 {prof.sha256}).\n"

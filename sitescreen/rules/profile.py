@@ -8,9 +8,7 @@ and the source of its numbers. Profiles are data: nothing in them is evaluated a
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -20,11 +18,13 @@ import pandas as pd
 from sitescreen.errors import ProfileError
 from sitescreen.rules.kinds import KINDS
 from sitescreen.inputs.numbers import check_number, plain_number
-from sitescreen.inputs.tomlfile import check_keys, read_toml
+from sitescreen.inputs.tomlfile import check_keys
 from sitescreen.rules import verdicts as _verdicts
 from sitescreen.rules.verdicts import DEFAULT_THRESHOLDS
 from sitescreen.rules.ranges import transform_ranges, verdict_ranges
+from sitescreen.rules.profilesource import builtin_profiles, read_profile
 
+__all__ = ["builtin_profiles", "load_profile", "profile_from_dict"]  # builtin_profiles: rules/profilesource.py
 VERDICTS = _verdicts.VERDICTS  # the one order (rules/verdicts.py), also read from here
 WEIGHT_TOLERANCE = 1e-6
 
@@ -236,24 +236,10 @@ class Profile:
         return {r for c in self.criteria for r in c.roles}
 
 
-def builtin_profiles() -> dict[str, Path]:
-    folder = resources.files("sitescreen.builtin_layers.profiles")
-    return {Path(e.name).stem: Path(str(e)) for e in folder.iterdir() if e.name.endswith(".toml")}
-
-
 def load_profile(name_or_path: str | Path) -> Profile:
-    """A built-in profile by name, or a TOML file."""
-    text_path = str(name_or_path)
-    builtins = builtin_profiles()
-    if text_path in builtins:
-        path = builtins[text_path]
-    else:
-        path = Path(text_path)
-        if path.suffix.lower() != ".toml" and not path.exists():
-            raise ProfileError(f"unknown profile {text_path!r}; built-in profiles: {', '.join(sorted(builtins))} (or give a .toml file)")
-    data, raw_bytes = read_toml(path, "profile", ProfileError,
-                                hint=f"check the path, or use a built-in profile: {', '.join(sorted(builtins))}")
-    return profile_from_dict(data, str(path), hashlib.sha256(raw_bytes).hexdigest())
+    """A built-in profile by name, or a TOML file (with the profile it extends laid under it)."""
+    data, sha256, path = read_profile(name_or_path)
+    return profile_from_dict(data, str(path), sha256)
 
 
 def _flag(data: Mapping[str, Any], key: str, where: str) -> bool:

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from sitescreen.inputs.check import file_sha256
+from sitescreen.errors import ProfileError
+from sitescreen.rules.profilesource import read_profile
 from sitescreen.record.manifest import RunRecord
 
 
@@ -32,7 +34,11 @@ def check_inputs(manifest: RunRecord, config) -> list[Difference]:
         if not path.exists():
             out.append(Difference(str(path), f"{what} file not found (it was an input of the run)"))
             continue
-        now = file_sha256(path)
+        try:  # a profile's hash covers the profiles it extends (rules/profilesource.py)
+            now = read_profile(path)[1] if what == "profile" else file_sha256(path)
+        except ProfileError as e:
+            out.append(Difference(str(path), f"profile cannot be read now: {e}"))
+            continue
         if now != recorded:
             out.append(Difference(
                 str(path), f"{what} file has changed since the run (sha256 {short_hash(recorded)} in the manifest, {short_hash(now)} now)"))
