@@ -251,6 +251,44 @@
         if (px + i >= 0 && py + j >= 0 && px + i < W && py + j < W) over(4 * ((py + j) * W + px + i), c[0] * f, c[1] * f, c[2] * f, alpha);
       }
     };
+    /* A circle footprint (footprintSprite) at device pixel (ox, oy): fill colour F (rgb) at opacity a
+       (0-1), then the outline in colour O, opaque; source-over as the canvas draws them one by one. */
+    this.footprint = function (sp, ox, oy, F, a, O) {
+      if (!buf) buf = new Float32Array(W * W * 4);
+      var x0 = ox - sp.h, y0 = oy - sp.h, runs = sp.runs, edge = sp.edge, m1 = sp.m1, m2 = sp.m2;
+      var fr = F[0] * a, fg = F[1] * a, fb = F[2] * a, fa = 255 * a, k = 1 - a, q, d, e;
+      if (x0 >= 0 && y0 >= 0 && x0 + sp.w <= W && y0 + sp.w <= W) {  // wholly inside: offsets, no checks
+        if (sp.W !== W) offsets(sp, W);
+        var base = 4 * (y0 * W + x0), ro = sp.ro, eo = sp.eo;
+        for (q = 0; q < ro.length; q += 2) {
+          for (d = base + ro[q], e = d + ro[q + 1]; d < e; d += 4) {
+            buf[d] = fr + buf[d] * k; buf[d + 1] = fg + buf[d + 1] * k; buf[d + 2] = fb + buf[d + 2] * k; buf[d + 3] = fa + buf[d + 3] * k;
+          }
+        }
+        for (q = 0; q < eo.length; q++) {
+          var c1 = m1[q], c2 = m2[q], kk = 1 - c2 - a * c1;
+          d = base + eo[q];
+          buf[d] = c2 * O[0] + c1 * fr + buf[d] * kk; buf[d + 1] = c2 * O[1] + c1 * fg + buf[d + 1] * kk;
+          buf[d + 2] = c2 * O[2] + c1 * fb + buf[d + 2] * kk; buf[d + 3] = 255 * (c2 + a * c1) + buf[d + 3] * kk;
+        }
+        return;
+      }
+      for (q = 0; q < runs.length; q += 3) {
+        var y = y0 + runs[q], xa = Math.max(0, x0 + runs[q + 1]), xb = Math.min(W, x0 + runs[q + 1] + runs[q + 2]);
+        if (y < 0 || y >= W) continue;
+        for (d = 4 * (y * W + xa), e = 4 * (y * W + xb); d < e; d += 4) {
+          buf[d] = fr + buf[d] * k; buf[d + 1] = fg + buf[d + 1] * k; buf[d + 2] = fb + buf[d + 2] * k; buf[d + 3] = fa + buf[d + 3] * k;
+        }
+      }
+      for (q = 0; q < m1.length; q++) {
+        var px = x0 + edge[2 * q + 1], py = y0 + edge[2 * q];
+        if (px < 0 || py < 0 || px >= W || py >= W) continue;
+        c1 = m1[q]; c2 = m2[q]; kk = 1 - c2 - a * c1;
+        d = 4 * (py * W + px);
+        buf[d] = c2 * O[0] + c1 * fr + buf[d] * kk; buf[d + 1] = c2 * O[1] + c1 * fg + buf[d + 1] * kk;
+        buf[d + 2] = c2 * O[2] + c1 * fb + buf[d + 2] * kk; buf[d + 3] = 255 * (c2 + a * c1) + buf[d + 3] * kk;
+      }
+    };
     /* putImageData replaces pixels: paint before any vector drawing; ``clip`` [x0, y0, x1, y1] (CSS px): only there. */
     this.paint = function (ctx, clip) {
       if (!buf) return;
@@ -267,56 +305,42 @@
     };
   }
 
-  /* Site footprints of one tile (ids in draw order), batched: per verdict, in the draw order, and per fill
-     opacity (the score's, to 1/255: the canvas's own precision), one filled path of the footprints, one
-     stroke of the polygons' outlines and one filled path of the circles' outlines (the 2 px stroke as a
-     ring) and centre dots. A canvas call per site took ~15 us (2.5 s for 100,000 overlapping footprints);
-     a call per group is ~10x faster. Footprints of one verdict and opacity that overlap are one shape:
-     their overlap is tinted once, and their outlines lie over their fills. */
-  var GROUPS = 5 * 256;
-  function drawFootprints(ctx, D, ids, T, colors, strokes) {
-    var n = ids.length, key = new Uint16Array(n), start = new Uint32Array(GROUPS + 1), k, i;
-    for (k = 0; k < n; k++) {
-      i = ids[k];
-      key[k] = D.rank[i] * 256 + Math.round((0.28 + 0.5 * (D.score[i] ? (D.score[i] - 1) / 1000 : 0)) * 255);
-      start[key[k] + 1]++;
-    }
-    for (k = 0; k < GROUPS; k++) start[k + 1] += start[k];
-    var order = new Uint32Array(n), at = start.slice(0, GROUPS);
-    for (k = 0; k < n; k++) order[at[key[k]]++] = ids[k];  // stable: the draw order within a group
-    for (var g = 0; g < GROUPS; g++) {
-      if (start[g] === start[g + 1]) continue;
-      var vi = D.verdict[order[start[g]]], list = order.subarray(start[g], start[g + 1]);
-      ctx.globalAlpha = (g % 256) / 255; ctx.fillStyle = colors[vi];
-      ctx.beginPath(); footprintPaths(ctx, D, list, T, 0); ctx.fill();
-      ctx.globalAlpha = 1; ctx.fillStyle = ctx.strokeStyle = strokes[vi]; ctx.lineWidth = 2;
-      ctx.beginPath();
-      if (footprintPaths(ctx, D, list, T, 1)) ctx.stroke();
-      ctx.beginPath(); footprintPaths(ctx, D, list, T, 2); ctx.fill();
-    }
-    ctx.globalAlpha = 1;
-  }
-  /* Into the current path, for the sites ``list``: 0 their footprints, 1 the polygons' outlines (returns
-     whether any), 2 the circles' outlines as 2 px rings (inner circle reversed: nonzero leaves it open)
-     and the centre dots (footprints wider than 28 px and polygons). */
-  function footprintPaths(ctx, D, list, T, part) {
-    var any = false, TAU = 2 * Math.PI;
-    for (var k = 0; k < list.length; k++) {
-      var i = list[k], x = (D.xy[2 * i] - T.x0) * T.s, y = (T.y1 - D.xy[2 * i + 1]) * T.s, r = D.radius[i] * T.s;
-      if (part === 0) {
-        if (r > 0) { ctx.moveTo(x + r, y); ctx.arc(x, y, r, 0, TAU); } else trace(ctx, D.fp, D.fpIndex[i], T, true);
-      } else if (part === 1) {
-        if (!(r > 0)) { trace(ctx, D.fp, D.fpIndex[i], T, true); any = true; }
-      } else {
-        if (r > 0) {
-          ctx.moveTo(x + r + 1, y); ctx.arc(x, y, r + 1, 0, TAU);
-          if (r > 1) { ctx.moveTo(x + r - 1, y); ctx.arc(x, y, r - 1, TAU, 0, true); }
-        }
-        if (r > 14 || D.fpIndex[i] >= 0) { ctx.moveTo(x + 2.5, y); ctx.arc(x, y, 2.5, 0, TAU); }
+  /* A circle footprint as coverage in device px, drawn once per radius (to 1/8 px) and position within
+     a pixel (to 1/4 px) by the canvas itself: ``m1`` the fill's coverage left visible by the outline,
+     ``m2`` the outline's (a 2 px stroke and, when ``dot``, the centre dot); pixels the fill covers
+     wholly are runs (row, column, length), the others listed one by one (row, column). */
+  var fpSprites = {}, TAU = 2 * Math.PI;
+  function footprintSprite(r8, fx4, fy4, dot) {  // radius in 1/8 device px, phase in 1/4 px
+    var key = ((r8 * 4 + fx4) * 4 + fy4) * 2 + (dot ? 1 : 0), sp = fpSprites[key];
+    if (sp) return sp;
+    var r = r8 / 8, fx = fx4 / 4, fy = fy4 / 4, h = Math.ceil(r + 2 * DPR + 2), w = 2 * h + 1, c = document.createElement('canvas');
+    c.width = c.height = w;
+    var g = c.getContext('2d', { willReadFrequently: true });
+    g.beginPath(); g.arc(h + fx, h + fy, r, 0, TAU); g.fillStyle = g.strokeStyle = '#fff'; g.fill();
+    var cf = g.getImageData(0, 0, w, w).data;
+    g.clearRect(0, 0, w, w); g.lineWidth = 2 * DPR; g.stroke();
+    if (dot) { g.beginPath(); g.arc(h + fx, h + fy, 2.5 * DPR, 0, TAU); g.fill(); }
+    var cs = g.getImageData(0, 0, w, w).data, runs = [], edge = [], m1 = [], m2 = [];
+    for (var j = 0; j < w; j++) {
+      for (var i = 0; i < w; i++) {
+        var q = 4 * (j * w + i), f = cf[q + 3] / 255, o = cs[q + 3] / 255;
+        if (f === 1 && !o) {
+          var e = i;
+          while (e + 1 < w && cf[q + 4 * (e + 1 - i) + 3] === 255 && !cs[q + 4 * (e + 1 - i) + 3]) e++;
+          runs.push(j, i, e - i + 1); i = e;
+        } else if (f || o) { edge.push(j, i); m1.push((1 - o) * f); m2.push(o); }
       }
     }
-    return any;
+    return (fpSprites[key] = { h: h, w: w, runs: Int32Array.from(runs), edge: Int32Array.from(edge),
+                               m1: Float32Array.from(m1), m2: Float32Array.from(m2), W: 0 });
   }
+  function offsets(sp, W) {  // a sprite's runs and pixels as buffer offsets for a buffer W px wide
+    var ro = new Int32Array(sp.runs.length / 3 * 2), eo = new Int32Array(sp.edge.length / 2), q;
+    for (q = 0; q < sp.runs.length; q += 3) { ro[q / 3 * 2] = 4 * (sp.runs[q] * W + sp.runs[q + 1]); ro[q / 3 * 2 + 1] = 4 * sp.runs[q + 2]; }
+    for (q = 0; q < eo.length; q++) eo[q] = 4 * (sp.edge[2 * q] * W + sp.edge[2 * q + 1]);
+    sp.ro = ro; sp.eo = eo; sp.W = W;
+  }
+  var FP_SPRITE_MAX = 64;  // CSS px: wider circle footprints are drawn as canvas paths (few fit a tile)
 
   function ensurePanes(map) {
     if (map.getPane('ssLayers')) return;
@@ -467,6 +491,7 @@
       this.visible = meta.verdicts.map(function () { return true; });
       this.colors = meta.verdicts.map(function (v) { return v.color; });
       this.strokes = meta.verdicts.map(function (v) { return v.stroke; });
+      this.rgb = this.colors.map(rgb); this.strokeRgb = this.strokes.map(rgb);
       this.unscored = meta.verdicts.map(function (v) { return !!v.unscored; });
       this.drawn = new Uint8Array(data.n);
       this._density = {};
@@ -556,7 +581,16 @@
         for (k = 0; k < byRank[rk].length; k++) {
           var i = byRank[rk][k], x = (D.xy[2 * i] - T.x0) * T.s, y = (T.y1 - D.xy[2 * i + 1]) * T.s;
           var vi = D.verdict[i], col = this.colors[vi];
-          if (fpMode && (D.radius[i] > 0 || D.fpIndex[i] >= 0)) { vectors.push(i); continue; }
+          if (fpMode && (D.radius[i] > 0 || D.fpIndex[i] >= 0)) {
+            var rr = D.radius[i] * T.s;
+            if (rr > FP_SPRITE_MAX || !(rr > 0)) { vectors.push(i); continue; }  // polygons, wide circles
+            var xd = x * DPR, yd = y * DPR, ox = Math.floor(xd), oy = Math.floor(yd);
+            var fx = Math.round((xd - ox) * 4), fy = Math.round((yd - oy) * 4);
+            if (fx === 4) { ox++; fx = 0; } if (fy === 4) { oy++; fy = 0; }
+            pix.footprint(footprintSprite(Math.round(rr * DPR * 8), fx, fy, rr > 14), ox, oy, this.rgb[vi],
+                          0.28 + 0.5 * (D.score[i] ? (D.score[i] - 1) / 1000 : 0), this.strokeRgb[vi]);
+            continue;
+          }
           var r = Math.round(this.radiusPx(i, coords.z) * 2) / 2;
           pix.stamp(sprite('site' + col + r, r, function (c, cx, cy, rr) {
             c.beginPath(); c.arc(cx, cy, rr, 0, 2 * Math.PI);
@@ -566,7 +600,20 @@
         }
       }
       pix.paint(ctx, clip);
-      if (vectors.length) drawFootprints(ctx, D, vectors, T, this.colors, this.strokes);  // over any dots
+      for (k = 0; k < vectors.length; k++) {  // polygon and wide footprints, in draw order, over the pixels
+        i = vectors[k]; x = (D.xy[2 * i] - T.x0) * T.s; y = (T.y1 - D.xy[2 * i + 1]) * T.s;
+        vi = D.verdict[i]; col = this.colors[vi]; var stroke = this.strokes[vi];
+        ctx.beginPath();
+        if (D.radius[i] > 0) ctx.arc(x, y, D.radius[i] * T.s, 0, 2 * Math.PI);
+        else trace(ctx, D.fp, D.fpIndex[i], T, true);
+        var sc = D.score[i] ? (D.score[i] - 1) / 1000 : 0;
+        ctx.globalAlpha = 0.28 + 0.5 * sc; ctx.fillStyle = col; ctx.fill('evenodd');
+        ctx.globalAlpha = 1; ctx.lineWidth = 2; ctx.strokeStyle = stroke; ctx.stroke();
+        if (D.radius[i] * T.s > 14 || D.fpIndex[i] >= 0) {
+          ctx.beginPath(); ctx.arc(x, y, 2.5, 0, 2 * Math.PI);
+          ctx.fillStyle = stroke; ctx.fill();
+        }
+      }
       if (clip) ctx.restore();
     },
     /* The topmost visible site under a container point, or -1. */
