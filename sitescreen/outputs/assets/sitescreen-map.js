@@ -219,6 +219,13 @@
     }
     return sp;
   }
+  function stampOffsets(sp, W) {  // a mark sprite's painted pixels: sprite and buffer offsets (W px wide)
+    var src = [], dst = [];
+    for (var j = 0; j < sp.w; j++) for (var i = 0; i < sp.w; i++) {
+      if (sp.pm[4 * (j * sp.w + i) + 3]) { src.push(4 * (j * sp.w + i)); dst.push(4 * (j * W + i)); }
+    }
+    sp.src = Int32Array.from(src); sp.dst = Int32Array.from(dst); sp.W = W;
+  }
   function rgb(hex) {
     var h = hex.replace('#', '');
     return [parseInt(h.substr(0, 2), 16), parseInt(h.substr(2, 2), 16), parseInt(h.substr(4, 2), 16)];
@@ -233,6 +240,15 @@
     this.stamp = function (sp, x, y) {
       if (!buf) buf = new Float32Array(W * W * 4);
       var w = sp.w, pm = sp.pm, ox = Math.round(x * DPR - w / 2), oy = Math.round(y * DPR - w / 2);
+      if (ox >= 0 && oy >= 0 && ox + w <= W && oy + w <= W) {  // wholly inside: its painted pixels only
+        if (sp.W !== W) stampOffsets(sp, W);
+        for (var q = 0, src = sp.src, dst = sp.dst, base = 4 * (oy * W + ox); q < src.length; q++) {
+          var s0 = src[q], d0 = base + dst[q], a0 = pm[s0 + 3], k0 = 1 - a0 / 255;
+          buf[d0] = pm[s0] + buf[d0] * k0; buf[d0 + 1] = pm[s0 + 1] + buf[d0 + 1] * k0;
+          buf[d0 + 2] = pm[s0 + 2] + buf[d0 + 2] * k0; buf[d0 + 3] = a0 + buf[d0 + 3] * k0;
+        }
+        return;
+      }
       var j0 = Math.max(0, -oy), j1 = Math.min(w, W - oy), i0 = Math.max(0, -ox), i1 = Math.min(w, W - ox);
       for (var j = j0; j < j1; j++) {
         for (var i = i0, s = 4 * (j * w + i0), d = 4 * ((oy + j) * W + ox + i0); i < i1; i++, s += 4, d += 4) {
