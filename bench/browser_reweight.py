@@ -8,8 +8,12 @@ verdicts stay the run's own), written as the self-contained map and the review r
 from file:// with the network cut off. A weight slider is moved ``--moves`` times (an ``input``
 event, as a drag sends); each time is measured from just before the event until the frame after
 the page repainted (the map: every current tile canvas redrawn in place; the report: its counts,
-tables and cards). Keys: ``reweight_update_100k_ms`` and ``reweight_report_update_100k_ms`` (medians,
-``_<N>`` for another N); target 200 ms for the map (issue 12 item 4).
+tables and cards). The map is measured in both of its layouts: at the zoom it opens at, where the
+sites are dots, and with the sites packed ten times closer (offsets up to ~6 km) and the map at
+footprint zoom or closer, where every site is its footprint (overlapping ones included). Keys:
+``reweight_update_100k_ms``, ``reweight_update_100k_footprints_ms`` and
+``reweight_report_update_100k_ms`` (medians, ``_<N>`` for another N); target 200 ms for the map
+(issue 12 item 4).
 """
 
 from __future__ import annotations
@@ -44,40 +48,54 @@ MOVES = """async ([moves, first]) => {
     await new Promise(r => setTimeout(r, 100));
   }
   R.onPainted = null;
+  const S = sitescreen.sites;
   return { ms: out, rescore_ms: R.ms, paint_ms: R.drawMs, changed: R.changed,
-           tiles: sitescreen.sites ? Object.keys(sitescreen.sites.layer._tiles).length : null };
+           tiles: S ? Object.keys(S.layer._tiles).length : null, zoom: S ? S.map.getZoom() : null,
+           footprints: S ? S.layer.footprints(S.map.getZoom()) : null };
 }"""
 
+#: The footprint layout: the map at footprint zoom (meta.zf) or closer, once its tiles are drawn.
+TO_FOOTPRINTS = """() => new Promise(done => { const S = sitescreen.sites, map = S.map;
+  if (S.layer.footprints(map.getZoom())) return done();
+  S.layer.once('load', () => requestAnimationFrame(() => done())); map.setZoom(S.meta.zf, {animate: false}); })"""
 
-def resampled_demo(n: int, workdir: Path, seed: int = 11):
-    """The demo run's sites resampled to ``n`` (rows kept, points moved), with the run's record."""
+
+def resampled_demo(n: int, workdir: Path, seed: int = 11, spreads: tuple[float, ...] = (60_000.0,)):
+    """The demo run's sites resampled to ``n`` once per spread (rows kept, points moved by up to
+    ``spread`` metres), with the run's record."""
     from sitescreen.demo.demo import generate_demo
     from sitescreen.run.config import load_config
     from sitescreen.run.pipeline import screen
     result = screen(load_config(generate_demo(workdir / "demo")))
-    base = result.sites
+    return [resample(result.sites, n, seed, spread) for spread in spreads], result.manifest
+
+
+def resample(base: gpd.GeoDataFrame, n: int, seed: int, spread: float) -> gpd.GeoDataFrame:
     rng = np.random.default_rng(seed)
     pick = rng.integers(0, len(base), n)
     sites = base.iloc[pick].reset_index(drop=True)
-    xy = shapely.get_coordinates(shapely.centroid(sites.geometry.to_numpy())) + rng.uniform(-60_000, 60_000, (n, 2))
+    xy = shapely.get_coordinates(shapely.centroid(sites.geometry.to_numpy())) + rng.uniform(-spread, spread, (n, 2))
     sites = gpd.GeoDataFrame(sites.drop(columns=sites.geometry.name),
                              geometry=shapely.buffer(shapely.points(xy), 1000.0), crs=base.crs)
     sites["site_id"] = [f"B{i:07d}" for i in range(n)]
-    return sites, result.manifest
+    return sites
 
 
-def measure_page(browser, path: Path, ready: str, moves: int, first: str) -> dict:
+def measure_page(browser, path: Path, ready: str, moves: int, first: str, setup: str | None = None) -> dict:
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(("file:", "data:")) else r.abort())
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(path.as_uri(), wait_until="load", timeout=300_000)
     page.wait_for_function(ready, timeout=300_000)
+    if setup:
+        page.evaluate(setup)
     out = page.evaluate(MOVES, [moves, first])
     page.close()
     return {"median_ms": round(statistics.median(out["ms"]), 1), "ms": [round(t, 1) for t in out["ms"]],
             "rescore_ms": round(out["rescore_ms"], 1), "paint_ms": round(out["paint_ms"], 1),
-            "changed": out["changed"], "tiles": out["tiles"], "errors": errors[:3]}
+            "changed": out["changed"], "tiles": out["tiles"], "zoom": out["zoom"], "footprints": out["footprints"],
+            "errors": errors[:3]}
 
 
 def measure(n: int = 100_000, moves: int = 7) -> dict:
@@ -90,21 +108,25 @@ def measure(n: int = 100_000, moves: int = 7) -> dict:
     from sitescreen.record.manifest import as_record
     with tempfile.TemporaryDirectory(prefix="ss-bench-rw-") as tmp:
         tmp = Path(tmp)
-        sites, manifest = resampled_demo(n, tmp)
+        (sites, packed), manifest = resampled_demo(n, tmp, spreads=(60_000.0, 6_000.0))
         first = weighted(as_record(manifest))[0].name
         (tmp / "map.html").write_text(render_map(sites, [], manifest, self_contained=True, basemap="none"), encoding="utf-8")
         (tmp / "report.html").write_text(build_report(sites, manifest), encoding="utf-8")
+        (tmp / "map-fp.html").write_text(render_map(packed, [], manifest, self_contained=True, basemap="none"), encoding="utf-8")
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             try:
-                m = measure_page(browser, tmp / "map.html", "window.sitescreen && sitescreen.sites && sitescreen.sites.ready "
-                                 "&& sitescreen.reweight", moves, first)
+                ready = "window.sitescreen && sitescreen.sites && sitescreen.sites.ready && sitescreen.reweight"
+                m = measure_page(browser, tmp / "map.html", ready, moves, first)
+                f = measure_page(browser, tmp / "map-fp.html", ready, moves, first, TO_FOOTPRINTS)
                 r = measure_page(browser, tmp / "report.html", "window.sitescreen && sitescreen.reweight", moves, first)
             finally:
                 browser.close()
     tag = "100k" if n == 100_000 else str(n)
-    return {f"reweight_update_{tag}_ms": m["median_ms"], f"reweight_report_update_{tag}_ms": r["median_ms"],
-            "reweight_detail": {"sites": n, "moves": moves, "target_ms": TARGET_MS, "map": m, "report": r}}
+    return {f"reweight_update_{tag}_ms": m["median_ms"], f"reweight_update_{tag}_footprints_ms": f["median_ms"],
+            f"reweight_report_update_{tag}_ms": r["median_ms"],
+            "reweight_detail": {"sites": n, "moves": moves, "target_ms": TARGET_MS, "map": m, "map_footprints": f,
+                                "report": r}}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     res = measure(args.sites, max(args.moves, 5))
     d = res["reweight_detail"]
-    print(f"re-weighting {args.sites:,} sites: map {d['map']['median_ms']} ms (target {TARGET_MS:.0f}), "
+    print(f"re-weighting {args.sites:,} sites: map {d['map']['median_ms']} ms as dots, "
+          f"{d['map_footprints']['median_ms']} ms as footprints (target {TARGET_MS:.0f}), "
           f"report {d['report']['median_ms']} ms, median of {d['moves']} moves", file=sys.stderr)
     print(json.dumps(res))
     return 0

@@ -440,7 +440,8 @@ def main(argv=None) -> None:
     say("\n[10] live re-weighting in the map and the report, 100,000 sites (headless Chromium)")
     with stage("live re-weighting, 100,000 sites"):
         rw = browser_reweight.measure(100_000)
-    say(f"  -> re-weighting 100,000 sites: map {rw['reweight_update_100k_ms']} ms (target "
+    say(f"  -> re-weighting 100,000 sites: map {rw['reweight_update_100k_ms']} ms as dots, "
+        f"{rw['reweight_update_100k_footprints_ms']} ms as footprints (target "
         f"{browser_reweight.TARGET_MS:.0f}), report {rw['reweight_report_update_100k_ms']} ms, slider input to repaint")
     result = {
         "overlap_vs_overlay": round(overlap_vs_overlay, 2),

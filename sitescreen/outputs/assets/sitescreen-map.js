@@ -219,6 +219,13 @@
     }
     return sp;
   }
+  function stampOffsets(sp, W) {  // a mark sprite's painted pixels: sprite and buffer offsets (W px wide)
+    var src = [], dst = [];
+    for (var j = 0; j < sp.w; j++) for (var i = 0; i < sp.w; i++) {
+      if (sp.pm[4 * (j * sp.w + i) + 3]) { src.push(4 * (j * sp.w + i)); dst.push(4 * (j * W + i)); }
+    }
+    sp.src = Int32Array.from(src); sp.dst = Int32Array.from(dst); sp.W = W;
+  }
   function rgb(hex) {
     var h = hex.replace('#', '');
     return [parseInt(h.substr(0, 2), 16), parseInt(h.substr(2, 2), 16), parseInt(h.substr(4, 2), 16)];
@@ -233,6 +240,15 @@
     this.stamp = function (sp, x, y) {
       if (!buf) buf = new Float32Array(W * W * 4);
       var w = sp.w, pm = sp.pm, ox = Math.round(x * DPR - w / 2), oy = Math.round(y * DPR - w / 2);
+      if (ox >= 0 && oy >= 0 && ox + w <= W && oy + w <= W) {  // wholly inside: its painted pixels only
+        if (sp.W !== W) stampOffsets(sp, W);
+        for (var q = 0, src = sp.src, dst = sp.dst, base = 4 * (oy * W + ox); q < src.length; q++) {
+          var s0 = src[q], d0 = base + dst[q], a0 = pm[s0 + 3], k0 = 1 - a0 / 255;
+          buf[d0] = pm[s0] + buf[d0] * k0; buf[d0 + 1] = pm[s0 + 1] + buf[d0 + 1] * k0;
+          buf[d0 + 2] = pm[s0 + 2] + buf[d0 + 2] * k0; buf[d0 + 3] = a0 + buf[d0 + 3] * k0;
+        }
+        return;
+      }
       var j0 = Math.max(0, -oy), j1 = Math.min(w, W - oy), i0 = Math.max(0, -ox), i1 = Math.min(w, W - ox);
       for (var j = j0; j < j1; j++) {
         for (var i = i0, s = 4 * (j * w + i0), d = 4 * ((oy + j) * W + ox + i0); i < i1; i++, s += 4, d += 4) {
@@ -251,8 +267,46 @@
         if (px + i >= 0 && py + j >= 0 && px + i < W && py + j < W) over(4 * ((py + j) * W + px + i), c[0] * f, c[1] * f, c[2] * f, alpha);
       }
     };
-    /* putImageData replaces pixels: paint before any vector drawing. */
-    this.paint = function (ctx) {
+    /* A circle footprint (footprintSprite) at device pixel (ox, oy): fill colour F (rgb) at opacity a
+       (0-1), then the outline in colour O, opaque; source-over as the canvas draws them one by one. */
+    this.footprint = function (sp, ox, oy, F, a, O) {
+      if (!buf) buf = new Float32Array(W * W * 4);
+      var x0 = ox - sp.h, y0 = oy - sp.h, runs = sp.runs, edge = sp.edge, m1 = sp.m1, m2 = sp.m2;
+      var fr = F[0] * a, fg = F[1] * a, fb = F[2] * a, fa = 255 * a, k = 1 - a, q, d, e;
+      if (x0 >= 0 && y0 >= 0 && x0 + sp.w <= W && y0 + sp.w <= W) {  // wholly inside: offsets, no checks
+        if (sp.W !== W) offsets(sp, W);
+        var base = 4 * (y0 * W + x0), ro = sp.ro, eo = sp.eo;
+        for (q = 0; q < ro.length; q += 2) {
+          for (d = base + ro[q], e = d + ro[q + 1]; d < e; d += 4) {
+            buf[d] = fr + buf[d] * k; buf[d + 1] = fg + buf[d + 1] * k; buf[d + 2] = fb + buf[d + 2] * k; buf[d + 3] = fa + buf[d + 3] * k;
+          }
+        }
+        for (q = 0; q < eo.length; q++) {
+          var c1 = m1[q], c2 = m2[q], kk = 1 - c2 - a * c1;
+          d = base + eo[q];
+          buf[d] = c2 * O[0] + c1 * fr + buf[d] * kk; buf[d + 1] = c2 * O[1] + c1 * fg + buf[d + 1] * kk;
+          buf[d + 2] = c2 * O[2] + c1 * fb + buf[d + 2] * kk; buf[d + 3] = 255 * (c2 + a * c1) + buf[d + 3] * kk;
+        }
+        return;
+      }
+      for (q = 0; q < runs.length; q += 3) {
+        var y = y0 + runs[q], xa = Math.max(0, x0 + runs[q + 1]), xb = Math.min(W, x0 + runs[q + 1] + runs[q + 2]);
+        if (y < 0 || y >= W) continue;
+        for (d = 4 * (y * W + xa), e = 4 * (y * W + xb); d < e; d += 4) {
+          buf[d] = fr + buf[d] * k; buf[d + 1] = fg + buf[d + 1] * k; buf[d + 2] = fb + buf[d + 2] * k; buf[d + 3] = fa + buf[d + 3] * k;
+        }
+      }
+      for (q = 0; q < m1.length; q++) {
+        var px = x0 + edge[2 * q + 1], py = y0 + edge[2 * q];
+        if (px < 0 || py < 0 || px >= W || py >= W) continue;
+        c1 = m1[q]; c2 = m2[q]; kk = 1 - c2 - a * c1;
+        d = 4 * (py * W + px);
+        buf[d] = c2 * O[0] + c1 * fr + buf[d] * kk; buf[d + 1] = c2 * O[1] + c1 * fg + buf[d + 1] * kk;
+        buf[d + 2] = c2 * O[2] + c1 * fb + buf[d + 2] * kk; buf[d + 3] = 255 * (c2 + a * c1) + buf[d + 3] * kk;
+      }
+    };
+    /* putImageData replaces pixels: paint before any vector drawing; ``clip`` [x0, y0, x1, y1] (CSS px): only there. */
+    this.paint = function (ctx, clip) {
       if (!buf) return;
       var out = new Uint8ClampedArray(W * W * 4);
       for (var d = 0; d < out.length; d += 4) {
@@ -261,9 +315,48 @@
         var f = 255 / a;
         out[d] = buf[d] * f; out[d + 1] = buf[d + 1] * f; out[d + 2] = buf[d + 2] * f; out[d + 3] = a;
       }
-      ctx.putImageData(new ImageData(out, W, W), 0, 0);
+      var img = new ImageData(out, W, W);
+      if (!clip) ctx.putImageData(img, 0, 0);
+      else ctx.putImageData(img, 0, 0, clip[0] * DPR, clip[1] * DPR, (clip[2] - clip[0]) * DPR, (clip[3] - clip[1]) * DPR);
     };
   }
+
+  /* A circle footprint as coverage in device px, drawn once per radius (to 1/8 px) and position within
+     a pixel (to 1/4 px) by the canvas itself: ``m1`` the fill's coverage left visible by the outline,
+     ``m2`` the outline's (a 2 px stroke and, when ``dot``, the centre dot); pixels the fill covers
+     wholly are runs (row, column, length), the others listed one by one (row, column). */
+  var fpSprites = {}, TAU = 2 * Math.PI;
+  function footprintSprite(r8, fx4, fy4, dot) {  // radius in 1/8 device px, phase in 1/4 px
+    var key = ((r8 * 4 + fx4) * 4 + fy4) * 2 + (dot ? 1 : 0), sp = fpSprites[key];
+    if (sp) return sp;
+    var r = r8 / 8, fx = fx4 / 4, fy = fy4 / 4, h = Math.ceil(r + 2 * DPR + 2), w = 2 * h + 1, c = document.createElement('canvas');
+    c.width = c.height = w;
+    var g = c.getContext('2d', { willReadFrequently: true });
+    g.beginPath(); g.arc(h + fx, h + fy, r, 0, TAU); g.fillStyle = g.strokeStyle = '#fff'; g.fill();
+    var cf = g.getImageData(0, 0, w, w).data;
+    g.clearRect(0, 0, w, w); g.lineWidth = 2 * DPR; g.stroke();
+    if (dot) { g.beginPath(); g.arc(h + fx, h + fy, 2.5 * DPR, 0, TAU); g.fill(); }
+    var cs = g.getImageData(0, 0, w, w).data, runs = [], edge = [], m1 = [], m2 = [];
+    for (var j = 0; j < w; j++) {
+      for (var i = 0; i < w; i++) {
+        var q = 4 * (j * w + i), f = cf[q + 3] / 255, o = cs[q + 3] / 255;
+        if (f === 1 && !o) {
+          var e = i;
+          while (e + 1 < w && cf[q + 4 * (e + 1 - i) + 3] === 255 && !cs[q + 4 * (e + 1 - i) + 3]) e++;
+          runs.push(j, i, e - i + 1); i = e;
+        } else if (f || o) { edge.push(j, i); m1.push((1 - o) * f); m2.push(o); }
+      }
+    }
+    return (fpSprites[key] = { h: h, w: w, runs: Int32Array.from(runs), edge: Int32Array.from(edge),
+                               m1: Float32Array.from(m1), m2: Float32Array.from(m2), W: 0 });
+  }
+  function offsets(sp, W) {  // a sprite's runs and pixels as buffer offsets for a buffer W px wide
+    var ro = new Int32Array(sp.runs.length / 3 * 2), eo = new Int32Array(sp.edge.length / 2), q;
+    for (q = 0; q < sp.runs.length; q += 3) { ro[q / 3 * 2] = 4 * (sp.runs[q] * W + sp.runs[q + 1]); ro[q / 3 * 2 + 1] = 4 * sp.runs[q + 2]; }
+    for (q = 0; q < eo.length; q++) eo[q] = 4 * (sp.edge[2 * q] * W + sp.edge[2 * q + 1]);
+    sp.ro = ro; sp.eo = eo; sp.W = W;
+  }
+  var FP_SPRITE_MAX = 64;  // CSS px: wider circle footprints are drawn as canvas paths (few fit a tile)
 
   function ensurePanes(map) {
     if (map.getPane('ssLayers')) return;
@@ -414,6 +507,7 @@
       this.visible = meta.verdicts.map(function () { return true; });
       this.colors = meta.verdicts.map(function (v) { return v.color; });
       this.strokes = meta.verdicts.map(function (v) { return v.stroke; });
+      this.rgb = this.colors.map(rgb); this.strokeRgb = this.strokes.map(rgb);
       this.unscored = meta.verdicts.map(function (v) { return !!v.unscored; });
       this.drawn = new Uint8Array(data.n);
       this._density = {};
@@ -438,32 +532,81 @@
       var D = this.D, size = this.getTileSize().x, cc = newCanvas(size), T = tileFrame(coords, size), pad = 10 / T.s;
       var ids = D.index.query(T.x0 - pad, T.y1 - T.m - pad, T.x0 + T.m + pad, T.y1 + pad, this._buf);
       cc[0]._ss = { ctx: cc[1], coords: coords, ids: Uint32Array.from(ids) };
+      this._mark(cc[0]._ss);
       this._paint(cc[0]._ss);
       return cc[0];
     },
-    /* Every current tile redrawn into its own canvas from the sites it holds (new verdicts, scores). */
+    /* Every current tile redrawn into its own canvas from the sites it holds (new verdicts, scores): at
+       once where the tile is on screen (a slider move), the rest of it when the map moves or 400 ms
+       after the last repaint. */
     repaint: function () {
+      var size = this.getTileSize().x, view = this._map ? this._getTiledPixelBounds(this._map.getCenter()) : null, self = this;
+      if (view) view = L.bounds(view.min.subtract([2, 2]), view.max.add([2, 2]));  // the centre is floored
       this.drawn.fill(0);
       for (var key in this._tiles) {
         var t = this._tiles[key], ss = t.el._ss;
         if (!ss) continue;
         if (!t.current) { this._removeTile(key); continue; }  // a tile of another zoom, kept for the animation
-        ss.ctx.clearRect(0, 0, this.getTileSize().x, this.getTileSize().y);
-        this._paint(ss);
+        this._mark(ss);
+        var c = view ? [Math.max(0, view.min.x - ss.coords.x * size), Math.max(0, view.min.y - ss.coords.y * size),
+                        Math.min(size, view.max.x - ss.coords.x * size), Math.min(size, view.max.y - ss.coords.y * size)] : null;
+        if (c && c[0] <= 0 && c[1] <= 0 && c[2] >= size && c[3] >= size) c = null;  // wholly on screen
+        ss.stale = !!c;
+        if (c && (c[2] <= c[0] || c[3] <= c[1])) continue;  // off screen: later
+        this._paint(ss, c);
+      }
+      clearTimeout(this._later);
+      if (this._map) {
+        this._map.off('movestart', this._complete, this);
+        this._map.once('movestart', this._complete, this);
+        this._later = setTimeout(function () { self._complete(); }, 400);
       }
     },
-    _paint: function (tile) {
+    /* The parts of tiles a repaint left for later (off screen). */
+    _complete: function () {
+      clearTimeout(this._later);
+      if (this._map) this._map.off('movestart', this._complete, this);
+      for (var key in this._tiles) {
+        var ss = this._tiles[key].el._ss;
+        if (ss && ss.stale && this._tiles[key].current) { ss.stale = false; this._paint(ss); }
+      }
+    },
+    /* Which sites a tile shows (``drawn``: for the tests and the page's counts). */
+    _mark: function (tile) {
+      var D = this.D, size = this.getTileSize().x, T = tileFrame(tile.coords, size), ids = tile.ids;
+      for (var k = 0; k < ids.length; k++) {
+        var i = ids[k], x = (D.xy[2 * i] - T.x0) * T.s, y = (T.y1 - D.xy[2 * i + 1]) * T.s;
+        if (this.visible[D.verdict[i]] && x > -12 && x < size + 12 && y > -12 && y < size + 12) this.drawn[i] = 1;
+      }
+    },
+    /* Paints a tile's sites into its canvas; ``clip`` [x0, y0, x1, y1] (CSS px): only that part of it. */
+    _paint: function (tile, clip) {
       var D = this.D, size = this.getTileSize().x, ctx = tile.ctx, coords = tile.coords, ids = tile.ids;
-      var T = tileFrame(coords, size), fpMode = this.footprints(coords.z);
+      var T = tileFrame(coords, size), fpMode = this.footprints(coords.z), b = D.bbox;
+      var c = clip ? [T.x0 + clip[0] / T.s - 12 / T.s, T.y1 - clip[3] / T.s - 12 / T.s, T.x0 + clip[2] / T.s + 12 / T.s, T.y1 - clip[1] / T.s + 12 / T.s] : null;
       var byRank = [[], [], [], [], []];
-      for (var k = 0; k < ids.length; k++) if (this.visible[D.verdict[ids[k]]]) byRank[D.rank[ids[k]]].push(ids[k]);
-      var drawn = this.drawn, pix = new Pixels(size), vectors = [];
+      for (var k = 0; k < ids.length; k++) {
+        var f = ids[k];
+        if (c && (b[4 * f] > c[2] || b[4 * f + 2] < c[0] || b[4 * f + 1] > c[3] || b[4 * f + 3] < c[1])) continue;
+        if (this.visible[D.verdict[f]]) byRank[D.rank[f]].push(f);
+      }
+      if (clip) { ctx.save(); ctx.beginPath(); ctx.rect(clip[0], clip[1], clip[2] - clip[0], clip[3] - clip[1]); ctx.clip(); }
+      ctx.clearRect(0, 0, size, size);
+      var pix = new Pixels(size), vectors = [];
       for (var rk = 0; rk < byRank.length; rk++) {
         for (k = 0; k < byRank[rk].length; k++) {
           var i = byRank[rk][k], x = (D.xy[2 * i] - T.x0) * T.s, y = (T.y1 - D.xy[2 * i + 1]) * T.s;
-          var vi = D.verdict[i], col = this.colors[vi], stroke = this.strokes[vi];
-          if (x > -12 && x < size + 12 && y > -12 && y < size + 12) drawn[i] = 1;
-          if (fpMode && (D.radius[i] > 0 || D.fpIndex[i] >= 0)) { vectors.push(i); continue; }
+          var vi = D.verdict[i], col = this.colors[vi];
+          if (fpMode && (D.radius[i] > 0 || D.fpIndex[i] >= 0)) {
+            var rr = D.radius[i] * T.s;
+            if (rr > FP_SPRITE_MAX || !(rr > 0)) { vectors.push(i); continue; }  // polygons, wide circles
+            var xd = x * DPR, yd = y * DPR, ox = Math.floor(xd), oy = Math.floor(yd);
+            var fx = Math.round((xd - ox) * 4), fy = Math.round((yd - oy) * 4);
+            if (fx === 4) { ox++; fx = 0; } if (fy === 4) { oy++; fy = 0; }
+            pix.footprint(footprintSprite(Math.round(rr * DPR * 8), fx, fy, rr > 14), ox, oy, this.rgb[vi],
+                          0.28 + 0.5 * (D.score[i] ? (D.score[i] - 1) / 1000 : 0), this.strokeRgb[vi]);
+            continue;
+          }
           var r = Math.round(this.radiusPx(i, coords.z) * 2) / 2;
           pix.stamp(sprite('site' + col + r, r, function (c, cx, cy, rr) {
             c.beginPath(); c.arc(cx, cy, rr, 0, 2 * Math.PI);
@@ -472,10 +615,10 @@
           }), x, y);
         }
       }
-      pix.paint(ctx);
-      for (k = 0; k < vectors.length; k++) {  // footprints, in draw order, over any dots
+      pix.paint(ctx, clip);
+      for (k = 0; k < vectors.length; k++) {  // polygon and wide footprints, in draw order, over the pixels
         i = vectors[k]; x = (D.xy[2 * i] - T.x0) * T.s; y = (T.y1 - D.xy[2 * i + 1]) * T.s;
-        vi = D.verdict[i]; col = this.colors[vi]; stroke = this.strokes[vi];
+        vi = D.verdict[i]; col = this.colors[vi]; var stroke = this.strokes[vi];
         ctx.beginPath();
         if (D.radius[i] > 0) ctx.arc(x, y, D.radius[i] * T.s, 0, 2 * Math.PI);
         else trace(ctx, D.fp, D.fpIndex[i], T, true);
@@ -487,6 +630,7 @@
           ctx.fillStyle = stroke; ctx.fill();
         }
       }
+      if (clip) ctx.restore();
     },
     /* The topmost visible site under a container point, or -1. */
     siteAt: function (cpt) {
