@@ -345,3 +345,55 @@ def stability_texts(shares: Any, samples: int) -> np.ndarray:
 def stability_text(shares: Mapping[str, Any], samples: int) -> str:
     """:func:`stability_texts` of one site."""
     return str(stability_texts({k: [shares.get(k)] for k in (f"p_{v}" for v in SAMPLED_VERDICTS)}, samples)[0])
+
+
+# ------------------------------------------------------------------------------------------
+# what an overlap is made of (sitescreen.measure.parts)
+
+#: Between the parts of one measurement (``; `` separates a site's reasons).
+PARTS_JOIN = " + "
+
+
+def part_labels(names: Any, agencies: Any = None) -> np.ndarray:
+    """A feature's part label: its name, with its agency if any (``Idaho Department of Lands (agency OTHF)``)."""
+    nm = pd.Series(np.asarray(names, dtype=object).reshape(-1), dtype=object)
+    nm = nm.where(nm.notna() & (nm.astype(str).str.strip() != ""), "unnamed").astype(str)
+    if agencies is None:
+        return nm.to_numpy(dtype=object)
+    ag = pd.Series(np.asarray(agencies, dtype=object).reshape(-1), dtype=object)
+    has = (ag.notna() & (ag.astype(str).str.strip() != "")).to_numpy()
+    out = nm.to_numpy(dtype=object)
+    out[has] = out[has] + " (agency " + ag[has].astype(str).to_numpy(dtype=object) + ")"
+    return out
+
+
+def parts_texts(n: int, site: np.ndarray, label: np.ndarray, share: np.ndarray,
+                more: np.ndarray, more_share: np.ndarray) -> np.ndarray:
+    """Per site, its parts on one line, largest first (``Salmon Field Office (agency BLM) 60.2 % +
+    Salmon National Forest (agency USFS) 39.3 % + 2 more 0.4 %``); ``""`` for a site with none.
+    ``site``/``label``/``share``: the parts in long format, sorted by site (vectorized over sites)."""
+    out = np.full(n, "", dtype=object)
+    if site.size:
+        text = np.asarray(label, dtype=object) + " " + _quantities(np.asarray(share, dtype=float), "fraction")
+        first = np.r_[True, site[1:] != site[:-1]]
+        start = np.flatnonzero(first)
+        rank = np.arange(site.size) - np.repeat(start, np.diff(np.r_[start, site.size]))
+        for k in range(int(rank.max()) + 1):  # one pass per rank (a few), each over all sites
+            sel = rank == k
+            s = site[sel]
+            out[s] = np.where(out[s] == "", text[sel], out[s] + PARTS_JOIN + text[sel])
+    rest = np.asarray(more) > 0
+    if rest.any():
+        tail = np.asarray(more)[rest].astype(str) + " more " + _quantities(np.asarray(more_share)[rest], "fraction")
+        out[rest] = out[rest] + PARTS_JOIN + tail
+    return out
+
+
+def with_parts(measured: Any, parts: Any) -> np.ndarray:
+    """Measurement texts followed by their parts where a site has some (``99.5 %: Idaho Department of Lands (agency OTHF) 99.5 %``)."""
+    m = np.asarray(measured, dtype=object).reshape(-1)
+    p = pd.Series(np.asarray(parts, dtype=object).reshape(-1), dtype=object)
+    has = (p.notna() & (p.astype(str) != "")).to_numpy()
+    out = m.copy()
+    out[has] = m[has] + ": " + p[has].astype(str).to_numpy(dtype=object)
+    return out
