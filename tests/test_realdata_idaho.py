@@ -95,8 +95,10 @@ def padus(shared_data):
 
 @pytest.fixture(scope="module")
 def federal(padus):
-    """Federal land (every PAD-US agency but STA), dissolved."""
-    return shapely.union_all(padus.loc[padus["agency"] != "STA"].geometry.to_numpy())
+    """Federal land, dissolved: the federal agencies' units and the Department of Energy (the only
+    federal unit coded OTHF, "other": the other 35 are Idaho state bodies or unnamed, issue 11)."""
+    fed = padus["agency"].isin(["BLM", "USFS", "FWS", "BOR", "NPS"]) | (padus["name"] == "Department of Energy")
+    return shapely.union_all(padus.loc[fed].geometry.to_numpy())
 
 
 @pytest.fixture(scope="module")
@@ -489,7 +491,7 @@ def test_idaho_popup_shows_the_weights_the_score_used(idaho):
 def test_idaho_counts_chain_closes_and_reads_the_same_everywhere(idaho, records, sites, tmp_path):
     from sitescreen.cli.screen import summary_lines
     from sitescreen.outputs.report import build_report
-    from sitescreen.rules.wording import site_chain
+    from sitescreen.rules.reviewwords import site_chain
     from sitescreen.sites.options import RARE_EARTHS
     located = records["location"].str.strip() != ""
     selected = located & (records["state_or_province"] == "Idaho")

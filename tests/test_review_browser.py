@@ -50,7 +50,7 @@ def test_popup_says_how_often_a_site_keeps_its_verdict(tmp_path, browser):
     import pandas as pd
 
     from sitescreen.record.manifest import read_record
-    from sitescreen.rules.wording import verdict_shares
+    from sitescreen.rules.reviewwords import verdict_shares
     w = tw.build(tmp_path / "w")
     assert run_cli(["-q", *w.args()]).exit_code == 0
     r = run_cli(["sensitivity", str(w.out), "--samples", "400", "--seed", "3"])

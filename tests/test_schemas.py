@@ -238,3 +238,31 @@ def test_canonical_does_not_mutate_input():
     known_schemas()["padus-units"].canonical(df, "f")
     pd.testing.assert_frame_equal(df, before)
     assert np.array_equal(df.columns, before.columns)
+
+
+def test_padus_units_othf_manager_type_comes_from_the_unit_name():
+    """OTHF is "other" in the management-unit file, not "other federal": a state body coded OTHF is
+    state land, a federal department federal, an unnamed one unknown (never federal)."""
+    schema = known_schemas()["padus-units"]
+    names = ["Idaho Department of Lands", "State of Idaho", "Idaho Military Division", "Penitentiary Os",
+             "Department of Energy", "U.S. Army Corps", "Split", "Idaho Department of Lands"]
+    df = pd.DataFrame({"name": names, "agency": ["OTHF"] * 7 + ["BLM"], "acres": [1] * 8, "state": ["ID"] * 8})
+    out = schema.canonical(df, "padus_ID.geojson")
+    assert out["manager_type"].tolist() == ["STAT", "STAT", "STAT", "STAT", "FED", "FED", "UNK", "FED"]
+
+
+@pytest.mark.parametrize("when, message", [
+    ([{"field": "name", "value": "X"}], r"values.t.when\[0\] needs field, pattern and value"),
+    ([{"field": "name", "pattern": "(", "value": "X"}], r"values.t.when\[0\].pattern '\(' is not a regular expression"),
+    ("name", r"values.t.when must be a list of tables"),
+])
+def test_value_when_rules_are_checked(when, message):
+    with pytest.raises(LayerConfigError, match=message):
+        schema_from_dict({"name": "d", "values": {"t": {"from": "K", "when": when}}}, "d.toml")
+
+
+def test_value_when_rule_names_a_missing_field():
+    schema = schema_from_dict({"name": "d", "values": {"t": {"from": "K", "when": [
+        {"field": "NAME", "pattern": "a", "value": "X"}]}}}, "d.toml")
+    with pytest.raises(LayerConfigError, match=r"d.gpkg: field 'NAME' \(deciding 't'\) not found"):
+        schema.canonical(pd.DataFrame({"K": ["1"]}), "d.gpkg")

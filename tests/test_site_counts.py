@@ -12,7 +12,7 @@ import pytest
 import tinyworld as tw
 from edgecases import run_cli
 from sitescreen.outputs.report import build_report
-from sitescreen.rules.wording import site_chain
+from sitescreen.rules.reviewwords import site_chain
 from sitescreen.record.manifest import CHAIN_STEPS, SitesRecord, read_record
 
 #: (record id, name, lon, lat, state, commodity); every kind of record a step drops, near the tiny world.

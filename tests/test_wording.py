@@ -28,7 +28,7 @@ from sitescreen.rules import profile, verdicts
 from sitescreen.rules.kinds import KINDS
 from sitescreen.rules.wording import (NO_DATA, exclusion_text, measure_text, measure_texts, rule_text, score_text,
                                       score_texts, search_radius, suitability_text, suitability_texts,
-                                      transform_text, value_text, weight_text)
+                                      transform_text, value_text, weight_text, with_parts)
 from sitescreen.record.manifest import as_record, to_data
 
 RADIUS = 50_000.0
@@ -144,6 +144,9 @@ def test_reasons_word_measurements_as_explain_does(demo_out):
         if not c["evaluated"]:
             continue
         texts = measure_texts(sites[c["measure_column"]].to_numpy(), c["unit"], search_radius(c["params"]))
+        parts = f"parts_{c['name']}"  # what an overlap is made of: explain words it after the value (issue 11)
+        if parts in sites:
+            texts = with_parts(texts, sites[parts].to_numpy(dtype=object, na_value=None))
         label = c["label"].lower()
         for reasons, text in zip(sites["reasons"], texts):
             for part in str(reasons).split("; "):

@@ -9,7 +9,7 @@ from sitescreen.values import strict_json
 from sitescreen.cli.options import build_config, inputs_options
 from sitescreen.record.manifest import InputRecord, SitesRecord, to_data
 from sitescreen.record.read import read_value
-from sitescreen.rules.wording import site_chain
+from sitescreen.rules.reviewwords import site_chain
 
 
 def check_records(prep) -> tuple[SitesRecord, list[InputRecord]]:

@@ -13,7 +13,7 @@ from sitescreen.outputs.staging import check_out_dir
 from sitescreen.run.stream import STREAM_MIN_SITES, screen_to_folder
 from sitescreen.cli.options import Progress, build_config, inputs_options, make_map_options, map_options
 from sitescreen.record.manifest import RunRecord
-from sitescreen.rules.wording import site_chain
+from sitescreen.rules.reviewwords import site_chain
 
 
 def summary_lines(m: RunRecord, out_dir: Path) -> list[str]:

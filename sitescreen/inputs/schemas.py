@@ -43,6 +43,19 @@ class ValueRule:
     table: Mapping[str, Any] = field(default_factory=dict)
     default: Any = None
     value: Any = None
+    when: tuple["NameRule", ...] = ()  # applied after the table, first match wins
+
+
+@dataclass(frozen=True)
+class NameRule:
+    """A value a source field's text decides, where a code alone does not: for rows whose source
+    code is one of ``codes`` (any code when empty), ``value`` where ``field`` matches ``pattern``
+    (a regular expression, searched from the start, case-insensitive)."""
+
+    field: str
+    pattern: str
+    value: Any
+    codes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -92,6 +105,7 @@ class Schema:
         by_lower = {c.lower(): c for c in columns}
         wanted = [a for alts in self.fields.values() for a in alts]
         wanted += [r.source for r in self.values.values() if r.source]
+        wanted += [w.field for r in self.values.values() for w in r.when]
         return sorted({by_lower[w.lower()] for w in wanted if w.lower() in by_lower})
 
     def canonical(self, df: pd.DataFrame, where: str) -> pd.DataFrame:
@@ -122,11 +136,48 @@ class Schema:
             src = _codes(df[col]).astype("string").str.strip()
             mapped = src.map(lambda v: rule.table.get(v, rule.default) if rule.default is not None
                              else rule.table.get(v, v), na_action="ignore")
-            out[canon] = mapped.astype(object).where(src.notna(), rule.default)
+            out[canon] = _apply_when(mapped.astype(object).where(src.notna(), rule.default), src, rule, df,
+                                     by_lower, canon, where)
         for canon, kind in self.types.items():
             if canon in out:
                 out[canon] = _convert(out[canon], kind, canon, where)
         return out
+
+
+def _apply_when(mapped: pd.Series, src: pd.Series, rule: ValueRule, df: pd.DataFrame,
+                by_lower: dict, canon: str, where: str) -> pd.Series:
+    """``mapped`` with ``rule.when`` applied: the first name rule matching a row sets its value."""
+    done = pd.Series(False, index=mapped.index)
+    for w in rule.when:
+        col = by_lower.get(w.field.lower())
+        if col is None:
+            raise LayerConfigError(f"{where}: field {w.field!r} (deciding {canon!r}) not found; "
+                                   f"fields present: {', '.join(map(str, df.columns))}")
+        hit = df[col].astype("string").str.match(w.pattern, case=False).fillna(False).to_numpy(dtype=bool)
+        if w.codes:
+            hit &= src.isin(list(w.codes)).fillna(False).to_numpy(dtype=bool)
+        hit &= ~done.to_numpy()
+        mapped = mapped.where(~hit, w.value)
+        done |= hit
+    return mapped
+
+
+def _when_rules(raw: Any, where: str) -> tuple[NameRule, ...]:
+    """The ``when`` list of a values table: [{field, pattern, value, codes}]."""
+    if not isinstance(raw, list) or not all(isinstance(r, Mapping) for r in raw):
+        raise LayerConfigError(f"{where}.when must be a list of tables {{field, pattern, value, codes}}")
+    out = []
+    for i, r in enumerate(raw):
+        extra = set(r) - {"field", "pattern", "value", "codes"}
+        if extra or not all(k in r for k in ("field", "pattern", "value")):
+            raise LayerConfigError(f"{where}.when[{i}] needs field, pattern and value (and optionally codes); "
+                                   f"got keys {', '.join(sorted(r))}")
+        try:
+            re.compile(str(r["pattern"]))
+        except re.error as exc:
+            raise LayerConfigError(f"{where}.when[{i}].pattern {r['pattern']!r} is not a regular expression: {exc}") from None
+        out.append(NameRule(str(r["field"]), str(r["pattern"]), r["value"], tuple(map(str, r.get("codes", ())))))
+    return tuple(out)
 
 
 def _huc_codes(s: pd.Series, col: str, where: str) -> pd.Series:
@@ -178,13 +229,14 @@ def schema_from_dict(data: Mapping[str, Any], where: str) -> Schema:
     for canon, rule in dict(data.get("values", {})).items():
         if not isinstance(rule, Mapping):
             raise LayerConfigError(f"{where}: values.{canon} must be a table with 'from'/'table'/'default' or 'value'")
-        extra = set(rule) - {"from", "table", "default", "value"}
+        extra = set(rule) - {"from", "table", "default", "value", "when"}
         if extra:
             raise LayerConfigError(f"{where}: values.{canon}: unknown key(s) {', '.join(sorted(extra))}")
         if "value" not in rule and "from" not in rule:
             raise LayerConfigError(f"{where}: values.{canon} needs 'from' (a source field) or 'value' (a constant)")
         values[canon] = ValueRule(source=rule.get("from"), table=dict(rule.get("table", {})),
-                                  default=rule.get("default"), value=rule.get("value"))
+                                  default=rule.get("default"), value=rule.get("value"),
+                                  when=_when_rules(rule.get("when", []), f"{where}: values.{canon}"))
     types = dict(data.get("types", {}))
     for canon, kind in types.items():
         if kind not in TYPES:

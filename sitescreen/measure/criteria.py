@@ -16,7 +16,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from sitescreen.measure import geomops, lengths, nearest, overlap, watershed
+from sitescreen.measure import geomops, lengths, nearest, overlap, parts, watershed
 from sitescreen.measure.coverage import MIN_COVERAGE, CoverageCache, site_states
 from sitescreen.measure.requirements import check_requirements
 from sitescreen.errors import LayerDataError, SitescreenError
@@ -24,6 +24,7 @@ from sitescreen.rules.kinds import KINDS, check_measures
 from sitescreen.inputs.load import LoadedLayer
 from sitescreen.inputs.spec import LayerSpec
 from sitescreen.rules.measurement import Measurement
+from sitescreen.rules.wording import part_labels, parts_texts
 from sitescreen.rules.profile import Criterion, Profile
 
 log = logging.getLogger(__name__)
@@ -90,9 +91,19 @@ def _names(feats: gpd.GeoDataFrame, idx: np.ndarray) -> tuple[np.ndarray, np.nda
 
 
 def _overlap(c: Criterion, fp: np.ndarray, feats: gpd.GeoDataFrame, ctx: "Context") -> Measurement:
-    frac, idx, _ = overlap.overlap_and_largest(fp, _geoms(feats, ctx))  # one pass over the pairs
+    """The covered share, its largest feature, and its parts by name and agency (one pass over the pairs)."""
+    frac, idx, _, p = parts.overlap_with_parts(fp, _geoms(feats, ctx), _part_labels(c, feats, ctx))
     name, layer = _names(feats, idx)
-    return Measurement(frac, name, layer)
+    return Measurement(frac, name, layer, parts=parts_texts(len(fp), p.site, p.label, p.share, p.more, p.more_share))
+
+
+def _part_labels(c: Criterion, feats: gpd.GeoDataFrame, ctx: "Context | None") -> np.ndarray:
+    """Each feature's part label (:func:`sitescreen.rules.wording.part_labels`), once per run."""
+    def build():
+        return part_labels(feats["name"], feats["agency"] if "agency" in feats else None)
+    if ctx is None:
+        return build()
+    return ctx.inputs.prepared(("part_labels", tuple(c.roles), c.selection.name if c.selection else None), build)
 
 
 def _distance(c: Criterion, fp: np.ndarray, feats: gpd.GeoDataFrame, ctx: "Context") -> Measurement:
@@ -320,6 +331,8 @@ def _measure_here(profile: Profile, sites: gpd.GeoDataFrame, inputs: Inputs, fp:
         vals = m.values.astype(object) if m.values.dtype == object else m.values.astype(float)
         vals[nodata] = None if vals.dtype == object else np.nan
         m.values = vals
+        if m.parts is not None:
+            m.parts[nodata] = ""  # no value, nothing it is made of
         m.nodata_reason = reason
         m.layers = [lyr.spec.label for lyr in layers]
         missing_roles = [r for r in c.roles if r not in present]

@@ -46,7 +46,7 @@ ENGINES = ("local", "dask")
 DEFAULT_CHUNK = 50_000
 #: Sites per Dask partition at most (a chunk is split into partitions; at most 4 per worker).
 PARTITION_SITES = 10_000
-_PARTS = ("values", "feature", "feature_layer", "nodata_reason")
+_PARTS = ("values", "feature", "feature_layer", "nodata_reason", "parts")
 
 
 class Engine(Protocol):
@@ -120,7 +120,8 @@ def _from_frame(frame: pd.DataFrame, template: dict[str, Measurement]) -> dict[s
                                 feature=frame[f"{name}__feature"].to_numpy(dtype=object),
                                 feature_layer=frame[f"{name}__feature_layer"].to_numpy(dtype=object),
                                 nodata_reason=frame[f"{name}__nodata_reason"].to_numpy(dtype=object),
-                                evaluated=t.evaluated, note=t.note, layers=list(t.layers))
+                                evaluated=t.evaluated, note=t.note, layers=list(t.layers),
+                                parts=frame[f"{name}__parts"].to_numpy(dtype=object) if t.parts is not None else None)
     return out
 
 

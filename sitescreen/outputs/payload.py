@@ -21,7 +21,8 @@ from sitescreen.record.decisions import DECISIONS_COLUMN
 from sitescreen.outputs.reportsensitivity import STABILITY_COLUMN
 from sitescreen.values import is_missing, text_values
 from sitescreen.rules.verdicts import VERDICTS as VERDICT_ORDER
-from sitescreen.rules.wording import measure_texts, suitability_texts
+from sitescreen.rules.profile import parts_column
+from sitescreen.rules.wording import measure_texts, suitability_texts, with_parts
 
 WEB_MERCATOR = "EPSG:3857"
 HALF = math.pi * 6378137.0
@@ -272,7 +273,9 @@ def site_payload(sites: gpd.GeoDataFrame, geo: SiteGeometry, criteria: list[dict
             payload["rs"] = {"dict": [str(u) for u in uniq], "idx": _uvarint(seq), "count": int(len(seq))}
     for c in criteria:
         mcol, scol = c["measure_column"], c["score_column"]
-        payload["m"].append(_measure_column(sites[mcol], c) if mcol in sites.columns else None)
+        pcol = parts_column(c["name"])
+        payload["m"].append(_measure_column(sites[mcol], c, sites[pcol] if pcol in sites.columns else None)
+                            if mcol in sites.columns else None)
         if scol in sites.columns:
             s = pd.to_numeric(sites[scol], errors="coerce").to_numpy(dtype=float)
             payload["s"].append(_words_column(suitability_texts(s), np.isnan(s)))
@@ -281,7 +284,7 @@ def site_payload(sites: gpd.GeoDataFrame, geo: SiteGeometry, criteria: list[dict
     return payload
 
 
-def _measure_column(col: pd.Series, criterion: Mapping[str, Any]) -> dict[str, Any] | None:
+def _measure_column(col: pd.Series, criterion: Mapping[str, Any], parts: pd.Series | None = None) -> dict[str, Any] | None:
     """A criterion's measurements as the popup shows them, worded by :mod:`sitescreen.rules.wording`
     (numbers with their unit; text, e.g. HUC codes even when they look numeric, as written);
     missing values are null (the popup says ``no data``)."""
@@ -292,6 +295,8 @@ def _measure_column(col: pd.Series, criterion: Mapping[str, Any]) -> dict[str, A
     else:
         values = col.to_numpy(dtype=object)
     texts = measure_texts(values, criterion["unit"], criterion["radius"])
+    if parts is not None:  # what each value is made of, worded once (sitescreen.rules.wording.with_parts)
+        texts = with_parts(texts, parts.to_numpy(dtype=object, na_value=None))
     return _words_column(texts, pd.isna(pd.Series(values, dtype=values.dtype)).to_numpy(dtype=bool))
 
 

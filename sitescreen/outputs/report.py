@@ -32,8 +32,10 @@ from sitescreen.rules.verdicts import COLORS as VERDICT_COLORS
 from sitescreen.rules.verdicts import LABELS as VERDICT_LABELS
 from sitescreen.rules.verdicts import OTHER_COLOR, meanings, thresholds
 from sitescreen.rules.verdicts import VERDICTS as VERDICT_ORDER
-from sitescreen.rules.wording import (NOT_EVALUATED, not_evaluated_text, points, points_text, site_chain, exclusion_text, limits_text, measure_text, number, score_text,
-                                      search_radius, suitability_text, transform_text, weight_text)
+from sitescreen.rules.wording import (NOT_EVALUATED, not_evaluated_text, points, points_text, exclusion_text, limits_text, measure_text, number, score_text,
+                                      search_radius, suitability_text, transform_text, weight_text, with_parts)
+from sitescreen.rules.profile import parts_column
+from sitescreen.rules.reviewwords import site_chain
 from sitescreen.values import is_missing, text, text_values
 from sitescreen.record.manifest import RunRecord, Tool, as_record
 
@@ -169,7 +171,8 @@ def _breakdowns(ranked: pd.DataFrame, criteria: list[dict[str, Any]]) -> str:
             m = r.get(c["measure"]) if c["measure"] in r.index else None
             s = r.get(c["score"]) if c["score"] in r.index else None
             contrib = points_text(points(s, c["effective"]) if r["verdict"] != "excluded" else None)  # as explain
-            measured = NOT_EVALUATED if not c["evaluated"] else measure_text(m, c["unit"], c["radius"])
+            measured = NOT_EVALUATED if not c["evaluated"] else with_parts([measure_text(m, c["unit"], c["radius"])],
+                                                                          [r.get(parts_column(c["name"]))])[0]
             cls = ' class="nodata"' if c["evaluated"] and is_missing(m) else ""
             rule = esc(c["rule"]) + (f'<br><span class="excl">{esc(c["exclusion"])}</span>' if c["exclusion"] else "")
             rows.append(f"<tr{'' if c['evaluated'] else ' class=skipped'}><td>{esc(c['label'])}</td><td class=num>"

@@ -9,7 +9,8 @@ import pandas as pd
 
 from sitescreen.outputs.htmlsafe import esc
 from sitescreen.rules.verdicts import COLORS, LABELS
-from sitescreen.rules.wording import number, stability_texts, verdict_shares
+from sitescreen.rules.reviewwords import stability_texts, verdict_shares
+from sitescreen.rules.wording import number
 
 FILE = "sensitivity.parquet"
 TORNADO_LIMIT = 300  # sites with a tornado chart (the least stable first)

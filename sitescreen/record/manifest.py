@@ -37,6 +37,7 @@ COLUMNS = {
     "m_<criterion>": "measurement in the criterion's unit (NaN/empty = no data; inf = beyond the search radius)",
     "s_<criterion>": "suitability 0–1 from the criterion's transform",
     "f_<criterion>": "the feature behind the measurement and its layer (criteria measured against features; empty: none)",
+    "parts_<criterion>": "what an overlap is made of: its largest parts (name and agency) with their shares of the footprint (empty: none)",
     "score": "0–100, weighted mean of suitabilities (weights renormalised over evaluated criteria); 0 if excluded; empty if incomplete",
     "verdict": "excluded, unfavorable, review, favorable, incomplete",
 }
@@ -131,7 +132,7 @@ class SitesRecord:
         return tuple((k, int(getattr(self, k) or 0)) for k in CHAIN_STEPS)
 
 
-#: The steps of :meth:`SitesRecord.chain`, in the order of the flow (words: :func:`sitescreen.rules.wording.site_chain`).
+#: The steps of :meth:`SitesRecord.chain`, in the order of the flow (words: :func:`sitescreen.rules.reviewwords.site_chain`).
 CHAIN_STEPS = ("records_read", "records_without_location", "records_skipped_invalid", "records_not_selected",
                "records_filtered_out", "records_outside_aoi", "duplicates_merged", "sites")
 

@@ -14,10 +14,10 @@ import pandas as pd
 
 from sitescreen.errors import SitescreenError
 from sitescreen.outputs.files import read_results
-from sitescreen.rules.profile import feature_column
+from sitescreen.rules.profile import feature_column, parts_column
 from sitescreen.values import plain, text, text_values
 from sitescreen.rules.wording import (NOT_EVALUATED, measure_text, measured_text, points, points_text, rule_text,
-                                      score_text, search_radius, suitability_text, weight_text)
+                                      score_text, search_radius, suitability_text, weight_text, with_parts)
 
 
 def find_site(sites: pd.DataFrame, key: str, where) -> int:
@@ -61,6 +61,7 @@ def explain_site(out_dir: str | Path, site_id: str) -> dict:
         effective = c.effective_weight
         part = points(score, effective)
         measured = measure_text(value, c.unit, search_radius(c.params)) if c.evaluated else NOT_EVALUATED
+        measured = with_parts([measured], [r.get(parts_column(c.name))])[0] if c.evaluated else measured
         feature = text(r.get(feature_column(c.name)))
         crits.append({"name": c.name, "label": c.label, "measurement": value,
                       "measurement_text": measured, "unit": c.unit, "score": score,

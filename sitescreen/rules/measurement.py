@@ -19,3 +19,4 @@ class Measurement:
     evaluated: bool = True
     note: str = ""
     layers: list[str] = field(default_factory=list)
+    parts: np.ndarray | None = None          # per site: what the value is made of, in words ("" when none)

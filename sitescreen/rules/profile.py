@@ -148,6 +148,11 @@ def feature_column(criterion: str) -> str:
     return f"f_{criterion}"
 
 
+def parts_column(criterion: str) -> str:
+    """The results column saying, per site, what a criterion's overlap is made of (``parts_<criterion>``)."""
+    return f"parts_{criterion}"
+
+
 @dataclass(frozen=True)
 class Criterion:
     name: str
@@ -190,6 +195,10 @@ class Criterion:
     @property
     def feature_column(self) -> str:
         return feature_column(self.name)
+
+    @property
+    def parts_column(self) -> str:
+        return parts_column(self.name)
 
     def excluded(self, m: np.ndarray) -> np.ndarray:
         if self.exclude is None:

@@ -4,7 +4,8 @@ Columns (documented once): ``m_<criterion>`` the measurement in physical units, 
 the 0–1 suitability, ``score`` 0–100 (weighted mean of the evaluated criteria's suitabilities,
 weights renormalised over the criteria that were evaluated; 0 when excluded; NaN when incomplete),
 ``verdict`` one of :data:`~sitescreen.rules.verdicts.VERDICTS`, ``f_<criterion>`` the feature behind
-the measurement and its layer (for criteria measured against features; empty where none), ``reasons`` plain sentences
+the measurement and its layer (for criteria measured against features; empty where none), ``parts_<criterion>``
+what an overlap is made of (its largest parts by name and agency, with their shares), ``reasons`` plain sentences
 (worded by :mod:`sitescreen.rules.wording`).
 """
 
@@ -16,7 +17,8 @@ import pandas as pd
 from sitescreen.rules.measurement import Measurement
 from sitescreen.rules.profile import Profile, effective_weights
 from sitescreen.rules.verdicts import VERDICTS
-from sitescreen.rules.wording import cap_lead, cap_text, exclusion_text, feature_texts, in_sentence, measure_texts, no_suitability_texts, search_radius, suitability_texts
+from sitescreen.rules.wording import (cap_lead, cap_text, exclusion_text, feature_texts, in_sentence, measure_texts,
+                                      no_suitability_texts, search_radius, suitability_texts, with_parts)
 
 
 def _join(parts: list[np.ndarray], n: int) -> np.ndarray:
@@ -108,6 +110,9 @@ def score(sites: pd.DataFrame, profile: Profile, measures: dict[str, Measurement
         if not m.evaluated:
             continue
         text_m = measure_texts(vals, c.unit, search_radius(c.params))  # once per criterion, for every sentence below
+        if m.parts is not None:  # what the value is made of, in every sentence that states it
+            cols[c.parts_column] = pd.array(np.where(m.parts != "", m.parts, None), dtype="str")
+            text_m = with_parts(text_m, m.parts)
         where_feature = np.full(n, "", dtype=object)
         if m.feature is not None:
             feature = feature_texts(m.feature, m.feature_layer)

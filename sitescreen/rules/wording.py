@@ -333,63 +333,52 @@ def measured_text(label: str, feature: str = "", layers: tuple[str, ...] | list[
 
 
 # ------------------------------------------------------------------------------------------
-# how the records read became the sites
+# what an overlap is made of (sitescreen.measure.parts)
 
-#: Words for each step of a run's site counts (:meth:`sitescreen.record.manifest.SitesRecord.chain`).
-CHAIN_WORDS = {
-    "records_read": "records read", "records_without_location": "without location",
-    "records_skipped_invalid": "with a location that does not parse (skipped)",
-    "records_not_selected": "not selected by the sites filter", "records_filtered_out": "not the commodity",
-    "records_outside_aoi": "outside the area of interest", "duplicates_merged": "duplicates merged", "sites": "sites",
-}
-#: Steps shown even when nothing happened at them (the others only when they dropped records).
-CHAIN_ALWAYS = ("records_read", "records_without_location", "records_filtered_out", "duplicates_merged", "sites")
+#: Between the parts of one measurement (``; `` separates a site's reasons).
+PARTS_JOIN = " + "
 
 
-def site_chain(chain: Any) -> str:
-    """The records read, each step that dropped or merged records, and the sites, as one line that
-    adds up: ``2,315 records read − 285 without location − … = 332 sites``. The CLI summary,
-    ``check`` and the report all show this line."""
-    steps = [(k, n) for k, n in chain if n or k in CHAIN_ALWAYS]
-    (_, read), *middle, (_, sites) = steps
-    parts = [f"{read:,} {CHAIN_WORDS['records_read']}"] + [f"{n:,} {CHAIN_WORDS[k]}" for k, n in middle]
-    return " − ".join(parts) + f" = {sites:,} {CHAIN_WORDS['sites']}"
-
-
-# ------------------------------------------------------------------------------------------
-# how robust a verdict is (sitescreen sensitivity)
-
-#: The verdicts a sampled weighting can give (excluded and incomplete sites keep theirs).
-SAMPLED_VERDICTS = ("favorable", "review", "unfavorable")
-
-
-def verdict_shares(shares: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(verdict, ``"76 %"``) for each scored verdict a site takes in some samples, best first, from
-    its ``p_<verdict>`` shares (0–1); the report's stability table and the map popup show these."""
-    out = []
-    for v in SAMPLED_VERDICTS:
-        p = shares.get(f"p_{v}")
-        if not is_missing(p) and float(p) > 0:
-            out.append((v, f"{float(p) * 100:.0f} %"))
+def part_labels(names: Any, agencies: Any = None) -> np.ndarray:
+    """A feature's part label: its name, with its agency if any (``Idaho Department of Lands (agency OTHF)``)."""
+    nm = pd.Series(np.asarray(names, dtype=object).reshape(-1), dtype=object)
+    nm = nm.where(nm.notna() & (nm.astype(str).str.strip() != ""), "unnamed").astype(str)
+    if agencies is None:
+        return nm.to_numpy(dtype=object)
+    ag = pd.Series(np.asarray(agencies, dtype=object).reshape(-1), dtype=object)
+    has = (ag.notna() & (ag.astype(str).str.strip() != "")).to_numpy()
+    out = nm.to_numpy(dtype=object)
+    out[has] = out[has] + " (agency " + ag[has].astype(str).to_numpy(dtype=object) + ")"
     return out
 
 
-def stability_texts(shares: Any, samples: int) -> np.ndarray:
-    """Each site's verdicts under sampled weightings in one line (``favorable in 87 %, review in 13 %
-    of 10,000 sampled weightings``), from a table of ``p_<verdict>`` shares (0–1); ``""`` for a site
-    that takes none (an excluded or incomplete site). The same percentages as :func:`verdict_shares`."""
-    parts = []
-    for v in SAMPLED_VERDICTS:
-        p = pd.to_numeric(pd.Series(np.asarray(shares[f"p_{v}"], dtype=float)), errors="coerce").fillna(0.0)
-        parts.append(np.where(p > 0, v + " in " + (p * 100).map("{:.0f} %".format), ""))
-    joined = pd.Series([""] * len(parts[0]), dtype=object)
-    for part in parts:
-        part = pd.Series(part, dtype=object)
-        joined = joined.where(part == "", joined.where(joined == "", joined + ", ") + part)
-    tail = f" of {int(samples):,} sampled weightings"
-    return np.where(joined == "", "", joined + tail).astype(object)
+def parts_texts(n: int, site: np.ndarray, label: np.ndarray, share: np.ndarray,
+                more: np.ndarray, more_share: np.ndarray) -> np.ndarray:
+    """Per site, its parts on one line, largest first (``Salmon Field Office (agency BLM) 60.2 % +
+    Salmon National Forest (agency USFS) 39.3 % + 2 more 0.4 %``); ``""`` for a site with none.
+    ``site``/``label``/``share``: the parts in long format, sorted by site (vectorized over sites)."""
+    out = np.full(n, "", dtype=object)
+    if site.size:
+        text = np.asarray(label, dtype=object) + " " + _quantities(np.asarray(share, dtype=float), "fraction")
+        first = np.r_[True, site[1:] != site[:-1]]
+        start = np.flatnonzero(first)
+        rank = np.arange(site.size) - np.repeat(start, np.diff(np.r_[start, site.size]))
+        for k in range(int(rank.max()) + 1):  # one pass per rank (a few), each over all sites
+            sel = rank == k
+            s = site[sel]
+            out[s] = np.where(out[s] == "", text[sel], out[s] + PARTS_JOIN + text[sel])
+    rest = np.asarray(more) > 0
+    if rest.any():
+        tail = np.asarray(more)[rest].astype(str) + " more " + _quantities(np.asarray(more_share)[rest], "fraction")
+        out[rest] = out[rest] + PARTS_JOIN + tail
+    return out
 
 
-def stability_text(shares: Mapping[str, Any], samples: int) -> str:
-    """:func:`stability_texts` of one site."""
-    return str(stability_texts({k: [shares.get(k)] for k in (f"p_{v}" for v in SAMPLED_VERDICTS)}, samples)[0])
+def with_parts(measured: Any, parts: Any) -> np.ndarray:
+    """Measurement texts followed by their parts where a site has some (``99.5 %: Idaho Department of Lands (agency OTHF) 99.5 %``)."""
+    m = np.asarray(measured, dtype=object).reshape(-1)
+    p = pd.Series(np.asarray(parts, dtype=object).reshape(-1), dtype=object)
+    has = (p.notna() & (p.astype(str) != "")).to_numpy()
+    out = m.copy()
+    out[has] = m[has] + ": " + p[has].astype(str).to_numpy(dtype=object)
+    return out

@@ -1,0 +1,76 @@
+"""Words of the run's story and of the reviewer's tools: how the records read became the sites (the
+one line the CLI summary, ``check`` and the report show) and how robust a verdict is under sampled
+weightings (``sitescreen sensitivity``: the report's stability table and the map popup). Split from
+:mod:`sitescreen.rules.wording` by job; the same rule holds: each fact is worded here once.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from sitescreen.values import is_missing
+
+# ------------------------------------------------------------------------------------------
+# how the records read became the sites
+
+#: Words for each step of a run's site counts (:meth:`sitescreen.record.manifest.SitesRecord.chain`).
+CHAIN_WORDS = {
+    "records_read": "records read", "records_without_location": "without location",
+    "records_skipped_invalid": "with a location that does not parse (skipped)",
+    "records_not_selected": "not selected by the sites filter", "records_filtered_out": "not the commodity",
+    "records_outside_aoi": "outside the area of interest", "duplicates_merged": "duplicates merged", "sites": "sites",
+}
+#: Steps shown even when nothing happened at them (the others only when they dropped records).
+CHAIN_ALWAYS = ("records_read", "records_without_location", "records_filtered_out", "duplicates_merged", "sites")
+
+
+def site_chain(chain: Any) -> str:
+    """The records read, each step that dropped or merged records, and the sites, as one line that
+    adds up: ``2,315 records read − 285 without location − … = 332 sites``. The CLI summary,
+    ``check`` and the report all show this line."""
+    steps = [(k, n) for k, n in chain if n or k in CHAIN_ALWAYS]
+    (_, read), *middle, (_, sites) = steps
+    parts = [f"{read:,} {CHAIN_WORDS['records_read']}"] + [f"{n:,} {CHAIN_WORDS[k]}" for k, n in middle]
+    return " − ".join(parts) + f" = {sites:,} {CHAIN_WORDS['sites']}"
+
+
+# ------------------------------------------------------------------------------------------
+# how robust a verdict is (sitescreen sensitivity)
+
+#: The verdicts a sampled weighting can give (excluded and incomplete sites keep theirs).
+SAMPLED_VERDICTS = ("favorable", "review", "unfavorable")
+
+
+def verdict_shares(shares: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(verdict, ``"76 %"``) for each scored verdict a site takes in some samples, best first, from
+    its ``p_<verdict>`` shares (0–1); the report's stability table and the map popup show these."""
+    out = []
+    for v in SAMPLED_VERDICTS:
+        p = shares.get(f"p_{v}")
+        if not is_missing(p) and float(p) > 0:
+            out.append((v, f"{float(p) * 100:.0f} %"))
+    return out
+
+
+def stability_texts(shares: Any, samples: int) -> np.ndarray:
+    """Each site's verdicts under sampled weightings in one line (``favorable in 87 %, review in 13 %
+    of 10,000 sampled weightings``), from a table of ``p_<verdict>`` shares (0–1); ``""`` for a site
+    that takes none (an excluded or incomplete site). The same percentages as :func:`verdict_shares`."""
+    parts = []
+    for v in SAMPLED_VERDICTS:
+        p = pd.to_numeric(pd.Series(np.asarray(shares[f"p_{v}"], dtype=float)), errors="coerce").fillna(0.0)
+        parts.append(np.where(p > 0, v + " in " + (p * 100).map("{:.0f} %".format), ""))
+    joined = pd.Series([""] * len(parts[0]), dtype=object)
+    for part in parts:
+        part = pd.Series(part, dtype=object)
+        joined = joined.where(part == "", joined.where(joined == "", joined + ", ") + part)
+    tail = f" of {int(samples):,} sampled weightings"
+    return np.where(joined == "", "", joined + tail).astype(object)
+
+
+def stability_text(shares: Mapping[str, Any], samples: int) -> str:
+    """:func:`stability_texts` of one site."""
+    return str(stability_texts({k: [shares.get(k)] for k in (f"p_{v}" for v in SAMPLED_VERDICTS)}, samples)[0])
