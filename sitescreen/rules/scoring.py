@@ -87,6 +87,24 @@ def _capped(c, vals: np.ndarray, text_m: np.ndarray, where_feature: np.ndarray) 
     return np.where(hit, VERDICTS.index(c.cap[0]), 0).astype(np.int8), text
 
 
+def _where_feature(c, m: Measurement, n: int, cols: dict[str, np.ndarray]) -> np.ndarray:
+    """`` (feature name)`` per site where the measurement names one (and its f_ column in ``cols``)."""
+    where_feature = np.full(n, "", dtype=object)
+    if m.feature is not None:
+        feature = feature_texts(m.feature, m.feature_layer)
+        has = feature != ""
+        where_feature[has] = " (" + feature[has] + ")"
+        cols[c.feature_column] = pd.array(np.where(has, feature, None), dtype="str")  # text, missing where none
+    return where_feature
+
+
+def _excluded_text(c, hit: np.ndarray, text_m: np.ndarray, where_feature: np.ndarray) -> np.ndarray:
+    text = np.full(len(hit), "", dtype=object)
+    text[hit] = (f"excluded by {c.name}: {in_sentence(c.label)} is " + text_m[hit]
+                 + f" ({exclusion_text(c.exclude_text(), c.unit)})" + where_feature[hit] + f" — safeguard: {c.safeguard}")
+    return text
+
+
 def score(sites: pd.DataFrame, profile: Profile, measures: dict[str, Measurement]) -> pd.DataFrame:
     """A new frame: ``sites`` plus m_/s_ columns, score, verdict and reasons."""
     n = len(sites)
@@ -113,19 +131,11 @@ def score(sites: pd.DataFrame, profile: Profile, measures: dict[str, Measurement
         if m.parts is not None:  # what the value is made of, in every sentence that states it
             cols[c.parts_column] = pd.array(np.where(m.parts != "", m.parts, None), dtype="str")
             text_m = with_parts(text_m, m.parts)
-        where_feature = np.full(n, "", dtype=object)
-        if m.feature is not None:
-            feature = feature_texts(m.feature, m.feature_layer)
-            has = feature != ""
-            where_feature[has] = " (" + feature[has] + ")"
-            cols[c.feature_column] = pd.array(np.where(has, feature, None), dtype="str")  # text, missing where none
+        where_feature = _where_feature(c, m, n, cols)
         if c.exclude is not None:
             hit = c.excluded(vals) & ~is_na
             excluded |= hit
-            text = np.full(n, "", dtype=object)
-            text[hit] = (f"excluded by {c.name}: {in_sentence(c.label)} is " + text_m[hit]
-                         + f" ({exclusion_text(c.exclude_text(), c.unit)})" + where_feature[hit] + f" — safeguard: {c.safeguard}")
-            excl_reasons.append(text)
+            excl_reasons.append(_excluded_text(c, hit, text_m, where_feature))
         if c.cap is not None:
             code, text = _capped(c, vals, text_m, where_feature)
             floor = np.maximum(floor, code)
