@@ -55,7 +55,8 @@ def test_unknown_fields_detect_nothing(columns):
 
 
 def test_every_known_schema_is_shipped():
-    assert set(known_schemas()) == {"padus", "padus-units", "nps", "wilderness", "usgs-deposits", "wbd"}
+    assert set(known_schemas()) == {"padus", "padus-units", "nps", "wilderness", "usgs-deposits", "wbd",
+                                   "blm-mlrs-claims"}
 
 
 # ------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from sitescreen.outputs.staging import check_out_dir
 from sitescreen.run.stream import STREAM_MIN_SITES, screen_to_folder
 from sitescreen.cli.options import Progress, build_config, inputs_options, make_map_options, map_options
 from sitescreen.record.manifest import RunRecord
-from sitescreen.rules.wording import site_chain
+from sitescreen.rules.wording import shared_outlines_text, site_chain
 
 
 def summary_lines(m: RunRecord, out_dir: Path) -> list[str]:
@@ -21,6 +21,8 @@ def summary_lines(m: RunRecord, out_dir: Path) -> list[str]:
     lines = [f"Screened {s.sites} sites ({counts}) in {m.crs} with profile {m.profile.name}."]
     if s.chain():
         lines.append(f"Sites: {site_chain(s.chain())}.")
+    if shared_outlines_text(s.sites_sharing_outlines, s.shared_outlines):
+        lines.append(f"Sites: {shared_outlines_text(s.sites_sharing_outlines, s.shared_outlines)}.")
     for c in m.criteria:
         if not c.evaluated:
             lines.append(f"Criterion {c.name}: {c.note}.")

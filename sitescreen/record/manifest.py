@@ -118,6 +118,8 @@ class SitesRecord:
     name_field: str | None = _opt()
     source_fields: tuple[str, ...] | None = _opt()
     fields_not_carried: tuple[str, ...] | None = _opt()  # nested values (lists, structs): named, not carried
+    sites_sharing_outlines: int | None = _opt()  # polygon sites stacked on an outline another site has (kept, not merged)
+    shared_outlines: int | None = _opt()         # ... the outlines they share
     product: str | None = _opt()
     publisher: str | None = _opt()
     modified: str | None = _opt()

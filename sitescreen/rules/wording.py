@@ -308,6 +308,16 @@ def site_chain(chain: Any) -> str:
     return " − ".join(parts) + f" = {sites:,} {CHAIN_WORDS['sites']}"
 
 
+def shared_outlines_text(sites: Any, outlines: Any) -> str:
+    """Polygon sites stacked on identical outlines (BLM claims share aliquot parts), or "" when none:
+    ``1,234 sites share 321 outlines (identical polygons, each kept as its own site)``. The CLI
+    summary and the report show this line (counts: the manifest's ``sites`` section)."""
+    if not sites:
+        return ""
+    noun = "outline" if int(outlines) == 1 else "outlines"
+    return f"{int(sites):,} sites share {int(outlines):,} {noun} (identical polygons, each kept as its own site)"
+
+
 # ------------------------------------------------------------------------------------------
 # how robust a verdict is (sitescreen sensitivity)
 

@@ -11,6 +11,7 @@ from sitescreen.inputs.crs import Extent, ExtentBuilder
 from sitescreen.sites.dedup import merge_duplicates
 from sitescreen.sites.ids import finish_sites
 from sitescreen.sites.options import SiteOptions, SiteStats
+from sitescreen.sites.outlines import outline_keys, shared_outlines
 
 
 def make_footprints(sites: gpd.GeoDataFrame, run_crs: CRS, opts: SiteOptions, stats: SiteStats) -> gpd.GeoDataFrame:
@@ -26,6 +27,7 @@ def make_footprints(sites: gpd.GeoDataFrame, run_crs: CRS, opts: SiteOptions, st
     else:
         if "record_id" in sites:
             sites["record_ids"] = sites["record_id"].astype(str)
+        stats.sites_sharing_outlines, stats.shared_outlines = shared_outlines(outline_keys(sites.geometry.to_numpy()))
         stats.radius_m = None
     sites, stats.id_field = finish_sites(sites, str(stats.path), stats.id_candidates)
     return sites
