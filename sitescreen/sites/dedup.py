@@ -21,20 +21,29 @@ NUMBER = re.compile(r"\d+")
 NAME_NOISE = re.compile(r"\b(prospect|mine|mines|deposit|deposits|occurrence|claims?|group|area|district|property|project|the|and|\(synthetic\))\b|[^a-z0-9 ]")
 
 
-def _same_name(x: str, y: str, threshold: float) -> bool:
+def name_similarity(x: str, y: str) -> float:
+    """How alike two normalised names are, 0..1, whatever their word order ("no 69 thorium" and
+    "thorium no 69": 1.0): 1 when one holds the other, 0 when they carry different numbers, else the
+    better of the two names' and their sorted words' SequenceMatcher ratios."""
     if not x or not y:
-        return False
+        return 0.0
     nx, ny = set(NUMBER.findall(x)), set(NUMBER.findall(y))
     if nx and ny and nx != ny:
-        return False  # "No. 58 Thorium Deposit" and "No. 62 Thorium Deposit" are different claims
-    return x == y or x in y or y in x or SequenceMatcher(None, x, y).ratio() >= threshold
+        return 0.0  # "No. 58 Thorium Deposit" and "No. 62 Thorium Deposit" are different claims
+    sx, sy = " ".join(sorted(x.split())), " ".join(sorted(y.split()))
+    if x == y or x in y or y in x or sx == sy:
+        return 1.0
+    return max(SequenceMatcher(None, x, y).ratio(), SequenceMatcher(None, sx, sy).ratio())
 
 
-def _similar(a: np.ndarray, b: np.ndarray, threshold: float) -> np.ndarray:
+def normalised_name(s: Any) -> str:
+    """A name without case, punctuation and the words every deposit name has (mine, deposit, …)."""
+    return " ".join(NAME_NOISE.sub(" ", str(s or "").lower()).split())
+
+
+def _similarities(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Name similarity of candidate duplicate pairs (only pairs close in space get here)."""
-    def norm(s: Any) -> str:
-        return " ".join(NAME_NOISE.sub(" ", str(s or "").lower()).split())
-    return np.array([_same_name(norm(x), norm(y), threshold) for x, y in zip(a, b)], dtype=bool)
+    return np.array([name_similarity(normalised_name(x), normalised_name(y)) for x, y in zip(a, b)], dtype=float)
 
 
 def _components(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
@@ -76,7 +85,7 @@ def merge_duplicates(points: gpd.GeoDataFrame, opts: SiteOptions) -> tuple[gpd.G
     if len(i):
         d = shapely.distance(geoms[i], geoms[j])
         names = pts["name"].to_numpy() if "name" in pts else np.full(n, "")
-        same = (d <= opts.merge_always_m) | _similar(names[i], names[j], opts.merge_name_similarity)
+        same = (d <= opts.merge_always_m) | (_similarities(names[i], names[j]) >= opts.merge_name_similarity)
         i, j = i[same], j[same]
     labels = _components(n, i, j)
     pts["_group"] = labels

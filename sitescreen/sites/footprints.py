@@ -9,14 +9,14 @@ from pyproj import CRS
 from sitescreen.errors import ConfigError, LayerDataError
 from sitescreen.inputs.crs import Extent, ExtentBuilder
 from sitescreen.sites.dedup import merge_duplicates
-from sitescreen.sites.ids import finish_sites
+from sitescreen.sites.ids import finish_sites, qualify_record_ids
 from sitescreen.sites.options import SiteOptions, SiteStats
 from sitescreen.sites.outlines import outline_keys, shared_outlines
 
 
 def make_footprints(sites: gpd.GeoDataFrame, run_crs: CRS, opts: SiteOptions, stats: SiteStats) -> gpd.GeoDataFrame:
     """Sites in the run CRS with footprint polygons and ids: points are merged and buffered."""
-    sites = sites.to_crs(run_crs)
+    sites = qualify_record_ids(sites.to_crs(run_crs))
     kind = sites["_kind"].iloc[0]
     if kind == "point":
         sites, stats.duplicates_merged = merge_duplicates(sites, opts)
