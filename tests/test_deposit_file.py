@@ -116,3 +116,29 @@ def test_idaho_no_69_records_are_one_site(shared_data):
     sites = sites_of(path, state=["Idaho"])
     rows = sites[sites["record_ids"].str.contains("10072025|10169324")]
     assert list(rows["record_ids"]) == ["10072025,10169324"]
+
+
+def test_whole_us_file_is_refused_with_one_run_per_region_and_each_run_completes(shared_data, tmp_path):
+    """No single CRS keeps lengths true over CONUS and Alaska (9 % off): the run is refused, naming
+    one --aoi per national region; following that advice screens every located US record."""
+    import re
+    path = shared_data / "mineral_deposits" / "lanthanum_datafile.csv"
+    layers = ["--layer", f"federal_land={shared_data / 'federal_lands' / 'padus_ID.geojson'}",
+              "--layer", f"watershed={shared_data / 'watersheds' / 'huc8_pnw.geojson'}",
+              "--layer", f"protected={shared_data / 'protected_areas' / 'nps_national_parks.geojson'}"]
+    base = ["screen", str(path), "--sites-where", "country=United States", *layers, "--no-map", "--no-report"]
+    res = run_cli(base + ["--out", str(tmp_path / "us")])
+    assert res.exit_code == 1 and not (tmp_path / "us").exists()
+    boxes = re.findall(r"--aoi (\S+) \(EPSG:(\d+)", res.output)
+    assert [epsg for _, epsg in boxes] == ["5070", "3338"]
+    src = __import__("pandas").read_csv(path, dtype=str)
+    located = int((src["country"].eq("United States") & src["location"].notna()).sum())
+    total = 0
+    for k, (box, epsg) in enumerate(boxes):
+        out = tmp_path / f"r{k}"
+        res = run_cli(base + ["--aoi", box, "--out", str(out)])
+        assert res.exit_code == 0, res.output
+        rec = __import__("sitescreen.record.manifest", fromlist=["read_record"]).read_record(out / "manifest.json")
+        assert rec.crs == f"EPSG:{epsg}"
+        total += rec.sites.sites + rec.sites.duplicates_merged
+    assert total == located  # every located US record is in one of the regional runs
