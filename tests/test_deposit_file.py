@@ -142,3 +142,64 @@ def test_whole_us_file_is_refused_with_one_run_per_region_and_each_run_completes
         assert rec.crs == f"EPSG:{epsg}"
         total += rec.sites.sites + rec.sites.duplicates_merged
     assert total == located  # every located US record is in one of the regional runs
+
+
+@pytest.fixture
+def no69(tmp_path):
+    w = tw.build(tmp_path)
+    w.sites = write(tmp_path / "d.csv", ROWS[:4])
+    return w
+
+
+def test_every_merge_is_explained_in_merges_csv_the_manifest_and_explain(no69):
+    import json
+    import pandas as pd
+    res = run_cli(no69.args())
+    assert res.exit_code == 0, res.output
+    geod = Geod(ellps="WGS84")
+    want = geod.inv(LON, LAT, LON72, LAT)[2]                                   # the two records' true distance
+    merges = pd.read_csv(no69.out / "merges.csv", dtype={"site_id": str, "record_a": str, "record_b": str})
+    assert merges[["site_id", "record_a", "record_b", "rule"]].values.tolist() == [["10072025", "10072025", "10169324", "alike"]]
+    assert abs(merges["distance_m"].iloc[0] - want) < 0.5 and merges["name_similarity"].iloc[0] == 1.0
+    man = json.loads((no69.out / "manifest.json").read_text())
+    assert man["sites"]["merges"] == merges.to_dict("records") and "merges.csv" in man["outputs"]
+    res = run_cli(["explain", str(no69.out), "10072025"])
+    d = merges["distance_m"].iloc[0]
+    assert (f'Merged records: 10072025 "No. 69 Thorium Deposit" + 10169324 "Thorium Deposit No. 69": {d:g} m apart, '
+            f'name similarity 1.00 (close, with names alike)') in res.output
+    info = json.loads(run_cli(["explain", str(no69.out), "10072025", "--json"]).output)
+    assert [m["record_b"] for m in info["merges"]] == ["10169324"]
+    assert json.loads(run_cli(["explain", str(no69.out), "10072030", "--json"]).output)["merges"] == []
+    assert run_cli(["verify", str(no69.out)]).exit_code == 0
+    (no69.out / "merges.csv").write_text(merges.assign(distance_m=1.0).to_csv(index=False))
+    res = run_cli(["verify", str(no69.out)])
+    assert res.exit_code != 0 and "merges.csv" in res.output                 # an edited merges table is found
+
+
+def test_merge_distance_is_a_flag_recorded_in_the_manifest(no69):
+    import json
+    no69.extra = ["--merge-distance", "50"]
+    res = run_cli(no69.args())
+    assert res.exit_code == 0, res.output
+    man = json.loads((no69.out / "manifest.json").read_text())
+    assert man["run"]["site_options"]["merge_distance_m"] == 50 and man["sites"]["duplicates_merged"] == 0
+    assert "merges" not in man["sites"] and not (no69.out / "merges.csv").exists()   # 72 m apart: two sites
+
+
+@pytest.mark.parametrize("value", ["-1", "abc", "1e9"])
+def test_merge_distance_out_of_range_is_a_bad_flag(no69, value):
+    no69.extra = ["--merge-distance", value]
+    res = run_cli(no69.args())
+    assert res.exit_code == 2 and "--merge-distance" in res.output and "Traceback" not in res.output
+    assert not no69.out.exists()
+
+
+def test_merge_distance_beside_a_config_is_an_override(no69):
+    import json
+    cfg = no69.write_config(tw.CONFIG.replace('path = "deposits.csv"', 'path = "d.csv"'))
+    no69.extra = ["--merge-distance", "50"]
+    res = run_cli(no69.args())
+    assert res.exit_code == 0, res.output
+    man = json.loads((no69.out / "manifest.json").read_text())
+    assert man["run"]["overrides"] == ["--merge-distance 50"] and man["sites"]["duplicates_merged"] == 0
+    assert cfg.exists()

@@ -53,7 +53,7 @@ def summary_lines(m: RunRecord, out_dir: Path) -> list[str]:
 @click.option("--json", "as_json", is_flag=True, help="Print the run manifest as JSON instead of a summary.")
 @click.pass_context
 def screen_command(ctx, sites, config_path, layers, profile, aoi, crs, radius_m, commodity, sites_where, grid_cell_m,
-                   skip_invalid, id_field, name_field, out_dir, overwrite, no_map, no_report, self_contained, offline, basemap, engine,
+                   skip_invalid, id_field, name_field, merge_distance_m, out_dir, overwrite, no_map, no_report, self_contained, offline, basemap, engine,
                    scheduler, workers, chunk_size, stream, as_json):
     """Screen SITES (deposit points or polygons) against the layers and write results to --out.
 
@@ -69,7 +69,7 @@ def screen_command(ctx, sites, config_path, layers, profile, aoi, crs, radius_m,
     if engine != "dask" and (scheduler or workers):
         raise click.UsageError("--scheduler and --workers go with --engine dask")
     config = build_config(sites, config_path, layers, profile, aoi, crs, radius_m, commodity, sites_where,
-                          grid_cell_m, skip_invalid, id_field, name_field)
+                          grid_cell_m, skip_invalid, id_field, name_field, merge_distance_m)
     check_out_dir(out_dir, overwrite, run_paths(config))
     progress = Progress(not ctx.obj.get("quiet"))
     try:

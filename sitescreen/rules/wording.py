@@ -318,6 +318,18 @@ def shared_outlines_text(sites: Any, outlines: Any) -> str:
     return f"{int(sites):,} sites share {int(outlines):,} {noun} (identical polygons, each kept as its own site)"
 
 
+#: Why two records were merged, by the merge rule (:class:`sitescreen.record.manifest.MergeRecord`).
+MERGE_RULE_WORDS = {"close": "so close that names do not matter", "alike": "close, with names alike"}
+
+
+def merge_text(m: Any) -> str:
+    """One merge of duplicate records in words (``explain`` shows these): ``10072025 "No. 69 Thorium
+    Deposit" + 10169324 "Thorium Deposit No. 69": 71.9 m apart, name similarity 1.00 (close, with
+    names alike)``; ``m``: a MergeRecord."""
+    return (f"{m.record_a} \"{m.name_a}\" + {m.record_b} \"{m.name_b}\": {number(m.distance_m)} m apart, "
+            f"name similarity {m.name_similarity:.2f} ({MERGE_RULE_WORDS.get(m.rule, m.rule)})")
+
+
 # ------------------------------------------------------------------------------------------
 # how robust a verdict is (sitescreen sensitivity)
 
