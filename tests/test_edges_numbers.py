@@ -488,6 +488,7 @@ def _override_cases(w) -> dict:
                        and m["sites"]["id_field"] == "record_id"),
         "--name-field": (["--name-field", "site_name"], lambda m: m["run"]["site_options"]["name_field"] == "site_name"
                          and m["sites"]["name_field"] == "site_name"),
+        "--merge-distance": (["--merge-distance", "120"], lambda m: m["run"]["site_options"]["merge_distance_m"] == 120),
     }
 
 

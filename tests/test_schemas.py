@@ -57,7 +57,7 @@ def test_unknown_fields_detect_nothing(columns):
 def test_every_known_schema_is_shipped():
     assert set(known_schemas()) == {"padus", "padus-units", "nps", "wilderness", "usgs-deposits", "wbd",
                                   "nwi", "crithab", "nhd_flowline", "nhd_waterbody", "bull_trout_patches",
-                                  "census-aiannh", "bia-lar", "tiger-roads", "cejst", "aqueduct"}
+                                  "census-aiannh", "bia-lar", "tiger-roads", "cejst", "aqueduct", "blm-mlrs-claims"}
 
 
 # ------------------------------------------------------------------------------------------

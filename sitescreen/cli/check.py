@@ -33,14 +33,14 @@ def check_report(prep) -> dict:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.pass_context
 def check_command(ctx, sites, config_path, layers, profile, aoi, crs, radius_m, commodity, sites_where, grid_cell_m,
-                  skip_invalid, id_field, name_field, as_json):
+                  skip_invalid, id_field, name_field, merge_distance_m, as_json):
     """Validate the inputs of a screening and summarise them, without scoring.
 
     Reads every layer as a screening would (CRS, repairs, coverage, counts) and
     reports problems as errors. Same arguments as `sitescreen screen`.
     """
     config = build_config(sites, config_path, layers, profile, aoi, crs, radius_m, commodity, sites_where,
-                          grid_cell_m, skip_invalid, id_field, name_field)
+                          grid_cell_m, skip_invalid, id_field, name_field, merge_distance_m)
     prep = prepare(config)
     report = check_report(prep)
     if as_json:

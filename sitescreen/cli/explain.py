@@ -37,6 +37,8 @@ def explain_command(out_dir, site_id, as_json):
     click.echo("points = suitability × effective weight × 100; the effective weights are the profile's weights "
                "renormalised over the criteria this run evaluated")
     click.echo(f"Profile {info['profile']} (sha256 {info['profile_sha256'][:12]}…), CRS {info['crs']}")
+    for m in info["merges"]:
+        click.echo(f"Merged records: {m['text']}")
 
 
 def _total(info: dict) -> str:

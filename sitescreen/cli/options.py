@@ -104,6 +104,9 @@ def inputs_options(f: Callable) -> Callable:
         click.option("--name-field", "name_field", default=None, metavar="FIELD",
                      help="The sites file's field holding the site names. Default: the definition's name, "
                           "else a name/*_name column."),
+        click.option("--merge-distance", "merge_distance_m", type=Number("merge_distance_m"), default=None, metavar="METRES",
+                     help=f"Duplicate deposit records this close with names alike are one site (default 500; "
+                          f"{RANGES['merge_distance_m'].text()}; recorded in the manifest, each merge in merges.csv)."),
     ]
     for d in reversed(decorators):
         f = d(f)
@@ -111,14 +114,14 @@ def inputs_options(f: Callable) -> Callable:
 
 
 def build_config(sites, config_path, layers, profile, aoi, crs, radius_m, commodity, sites_where, grid_cell_m,
-                 skip_invalid, id_field=None, name_field=None) -> RunConfig:
+                 skip_invalid, id_field=None, name_field=None, merge_distance_m=None) -> RunConfig:
     """One RunConfig from either --config (with the flags given beside it as overrides) or the
     quick-mode arguments. A flag is applied or refused, never dropped."""
     from dataclasses import replace
 
     given = Overrides(profile=profile, crs=crs, aoi=aoi, radius_m=radius_m, commodity=commodity,
                       sites_where=sites_where, grid_cell_m=grid_cell_m, skip_invalid=skip_invalid,
-                      id_field=id_field, name_field=name_field)
+                      id_field=id_field, name_field=name_field, merge_distance_m=merge_distance_m)
     if config_path is not None:
         if sites is not None or layers:
             raise click.UsageError("give either --config FILE or SITES with --layer options, not both")
@@ -130,7 +133,7 @@ def build_config(sites, config_path, layers, profile, aoi, crs, radius_m, commod
     misplaced = [OVERRIDE_FLAGS[k] for k in SITE_FILE_FLAGS if k in given.given()]
     if sites is None and misplaced:
         raise click.UsageError(f"{', '.join(misplaced)} apply to a sites file, not to a grid of cells (--grid)")
-    opts = site_options(radius_m=radius_m, commodity=commodity, grid_cell_m=grid_cell_m, aoi=aoi,
+    opts = site_options(radius_m=radius_m, commodity=commodity, grid_cell_m=grid_cell_m, aoi=aoi, merge_distance_m=merge_distance_m,
                         skip_invalid=skip_invalid, id_field=id_field, name_field=name_field, where="command line")
     spec = replace(sites, where=sites_where) if sites is not None else None
     return RunConfig(sites=spec, layers=tuple(layers), site_options=opts,

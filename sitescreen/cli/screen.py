@@ -13,7 +13,7 @@ from sitescreen.outputs.staging import check_out_dir
 from sitescreen.run.stream import STREAM_MIN_SITES, screen_to_folder
 from sitescreen.cli.options import Progress, build_config, inputs_options, make_map_options, map_options
 from sitescreen.record.manifest import RunRecord
-from sitescreen.rules.reviewwords import site_chain
+from sitescreen.rules.reviewwords import shared_outlines_text, site_chain
 
 
 def summary_lines(m: RunRecord, out_dir: Path) -> list[str]:
@@ -22,6 +22,9 @@ def summary_lines(m: RunRecord, out_dir: Path) -> list[str]:
     lines = [f"Screened {s.sites} sites ({counts}) in {m.crs} with profile {m.profile.name}."]
     if s.chain():
         lines.append(f"Sites: {site_chain(s.chain())}.")
+    shared = shared_outlines_text(s.sites_sharing_outlines, s.shared_outlines)
+    if shared:
+        lines.append(f"Sites: {shared}.")
     for c in m.criteria:
         if not c.evaluated:
             lines.append(f"Criterion {c.name}: {c.note}.")
@@ -59,7 +62,7 @@ def _scheduler(ctx, param, value):
 @click.option("--json", "as_json", is_flag=True, help="Print the run manifest as JSON instead of a summary.")
 @click.pass_context
 def screen_command(ctx, sites, config_path, layers, profile, aoi, crs, radius_m, commodity, sites_where, grid_cell_m,
-                   skip_invalid, id_field, name_field, out_dir, overwrite, no_map, no_report, self_contained, offline, basemap, engine,
+                   skip_invalid, id_field, name_field, merge_distance_m, out_dir, overwrite, no_map, no_report, self_contained, offline, basemap, engine,
                    scheduler, workers, chunk_size, stream, as_json):
     """Screen SITES (deposit points or polygons) against the layers and write results to --out.
 
@@ -77,7 +80,7 @@ def screen_command(ctx, sites, config_path, layers, profile, aoi, crs, radius_m,
     if scheduler and workers:
         raise click.UsageError("--workers sizes the local Dask cluster; a --scheduler's cluster has its own workers")
     config = build_config(sites, config_path, layers, profile, aoi, crs, radius_m, commodity, sites_where,
-                          grid_cell_m, skip_invalid, id_field, name_field)
+                          grid_cell_m, skip_invalid, id_field, name_field, merge_distance_m)
     check_out_dir(out_dir, overwrite, run_paths(config))
     progress = Progress(not ctx.obj.get("quiet"))
     try:

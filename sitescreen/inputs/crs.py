@@ -257,10 +257,21 @@ def working_crs(value, ext: Extent, area_criteria: tuple[str, ...], where: str =
     need = f" (criteria {', '.join(area_criteria)} measure areas)" if areas and "equal-area" in why else ""
     if value is None:
         raise CRSError(f"sites span {ext.describe()}: no single CRS measures them truly; the closest, {crs_name(crs)}, "
-                       f"{why}{need}; screen the regions in separate runs")
+                       f"{why}{need}; screen the regions in separate runs{region_runs(ext)}")
     hint = suggestion(ext, areas)
     raise CRSError(f"{where} {crs_name(crs)} {why}{need}; use {hint}" if hint else
                    f"{where} {crs_name(crs)} {why}{need}; screen the regions in separate runs")
+
+
+def region_runs(ext: Extent) -> str:
+    """The national regions (:data:`REGIONS`) the sites reach, as the ``--aoi`` of one run each
+    (``": --aoi -125,24,-66,50 (EPSG:5070, CONUS Albers) and --aoi 167,51,-129,72 (…)"``), or ""
+    when they reach fewer than two; a run's CRS is then chosen for its region."""
+    def reaches(w: float, e: float, s: float, n: float) -> bool:
+        lon_in = _arc_within(w, w, ext.west, ext.east) or _arc_within(ext.west, ext.west, w, e)
+        return lon_in and s <= ext.north and ext.south <= n
+    runs = [f"--aoi {w:g},{s:g},{e:g},{n:g} (EPSG:{epsg}, {label})" for epsg, label, w, e, s, n in REGIONS if reaches(w, e, s, n)]
+    return ": " + " and ".join(runs) + ", and any sites outside these boxes with an --aoi around them" if len(runs) > 1 else ""
 
 
 def split_box(box) -> tuple[tuple, ...]:

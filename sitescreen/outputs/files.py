@@ -22,7 +22,7 @@ from sitescreen.errors import OutputError, SitescreenError
 from sitescreen.values import strict_json
 from sitescreen.record import manifest as runrecord
 from sitescreen.record.manifest import OutputFile, RunRecord
-from sitescreen.outputs.staging import OUTPUT_FILES, atomic_write_text, places, resolved, sha256, staged_dir, write_manifest
+from sitescreen.outputs.staging import MERGES_FILE, OUTPUT_FILES, atomic_write_text, places, resolved, sha256, staged_dir, write_manifest
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +145,10 @@ class ResultWriter:
                 write_qgis_style(self.folder / "sites.gpkg", layer="sites")
             except ImportError:  # pragma: no cover - module is part of the package
                 log.warning("QGIS style module missing; sites.gpkg written without a style")
-        write_manifest(self.folder / "manifest.json", runrecord.as_record(manifest))
+        record = runrecord.as_record(manifest)
+        if record.sites.merges:
+            atomic_write_text(self.folder / MERGES_FILE, merges_csv_text(record))
+        write_manifest(self.folder / "manifest.json", record)
 
     def abort(self) -> None:
         for name in ("_parquet", "_csv"):
@@ -153,6 +156,15 @@ class ResultWriter:
             if w is not None:
                 w.close()
                 setattr(self, name, None)
+
+
+def merges_csv_text(record: RunRecord) -> str:
+    """merges.csv: every merge of duplicate records, one link a row, as the manifest's
+    ``sites.merges`` records it (site_id, record_a, name_a, record_b, name_b, distance_m,
+    name_similarity, rule)."""
+    from dataclasses import asdict
+    rows = [asdict(m) for m in record.sites.merges or ()]
+    return pd.DataFrame(rows, columns=[f.name for f in runrecord.MergeRecord.__dataclass_fields__.values()]).to_csv(index=False)
 
 
 def csv_table(sites: gpd.GeoDataFrame):

@@ -35,7 +35,7 @@ from sitescreen.rules.verdicts import VERDICTS as VERDICT_ORDER
 from sitescreen.rules.wording import (NOT_EVALUATED, not_evaluated_text, points, points_text, exclusion_text, limits_text, measure_text, number, score_text,
                                       search_radius, suitability_text, transform_text, weight_text, with_parts)
 from sitescreen.rules.profile import parts_column
-from sitescreen.rules.reviewwords import site_chain
+from sitescreen.rules.reviewwords import shared_outlines_text, site_chain
 from sitescreen.values import is_missing, text, text_values
 from sitescreen.record.manifest import RunRecord, Tool, as_record
 
@@ -113,6 +113,8 @@ def _summary(sites: pd.DataFrame, manifest: RunRecord | None, counts: Mapping[st
     facts = []
     if sinfo is not None and sinfo.chain():
         facts.append(site_chain(sinfo.chain()))
+    if sinfo is not None and sinfo.sites_sharing_outlines:
+        facts.append(shared_outlines_text(sinfo.sites_sharing_outlines, sinfo.shared_outlines))
     if sinfo is not None and sinfo.radius_m is not None:
         facts.append(f"footprint radius {number(sinfo.radius_m)} m")
     fact_line = f'<p class="muted">{esc(" · ".join(facts))}</p>' if facts else ""

@@ -39,8 +39,10 @@ from sitescreen.record.decisions import REVIEWS_FILE
 from sitescreen.record.manifest import OutputFile
 
 RESULT_FILES = ("sites.gpkg", "sites.parquet", "sites.csv", "sites.csvt", "manifest.json")
+MERGES_FILE = "merges.csv"  # every merge of duplicate deposit records, when a run merged some
+OPTIONAL_RESULT_FILES = (MERGES_FILE,)
 SENSITIVITY_FILES = ("sensitivity.parquet", "sensitivity.csv")  # written by `sitescreen sensitivity`
-OUTPUT_FILES = RESULT_FILES + ("map.html", "report.html") + SENSITIVITY_FILES
+OUTPUT_FILES = RESULT_FILES + OPTIONAL_RESULT_FILES + ("map.html", "report.html") + SENSITIVITY_FILES
 #: what ``--overwrite`` may remove: the outputs, and the files SQLite keeps beside an open GeoPackage
 REPLACEABLE = frozenset(OUTPUT_FILES + ("sites.gpkg-wal", "sites.gpkg-shm", "sites.gpkg-journal"))
 PARTIAL_PREFIX = ".sitescreen-partial-"
@@ -341,4 +343,4 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 __all__ = ["check_out_dir", "guard_replace", "guard_never", "staged_dir", "clean_stale", "check_not_busy", "seal",
-           "write_manifest", "atomic_write_text", "RESULT_FILES", "OUTPUT_FILES", "PARTIAL_PREFIX"]
+           "write_manifest", "atomic_write_text", "RESULT_FILES", "OPTIONAL_RESULT_FILES", "MERGES_FILE", "OUTPUT_FILES", "PARTIAL_PREFIX"]

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from sitescreen.errors import OutputError
+from sitescreen.record.merges import MergeRecord
 from sitescreen.record.read import Bad, build
 from sitescreen.record.sensitivity import SensitivityParameter, SensitivityRecord, SobolIndex
 from sitescreen.values import strict_json
@@ -119,6 +120,9 @@ class SitesRecord:
     name_field: str | None = _opt()
     source_fields: tuple[str, ...] | None = _opt()
     fields_not_carried: tuple[str, ...] | None = _opt()  # nested values (lists, structs): named, not carried
+    merges: tuple[MergeRecord, ...] | None = _opt()  # every merge of duplicate records (also merges.csv)
+    sites_sharing_outlines: int | None = _opt()  # polygon sites stacked on an outline another site has (kept, not merged)
+    shared_outlines: int | None = _opt()         # ... the outlines they share
     product: str | None = _opt()
     publisher: str | None = _opt()
     modified: str | None = _opt()
@@ -397,5 +401,5 @@ def written_by_sitescreen(path: str | Path) -> bool:
 
 __all__ = ["SCHEMA_VERSION", "CHAIN_STEPS", "SCHEMA_FILE", "COLUMNS", "RunRecord", "Tool", "Verdicts", "SelectionRecord",
            "CriterionSelection", "ProfileRecord", "SitesRecord", "InputRecord", "CriterionRecord", "Mode",
-           "OutputFile", "Tally", "SensitivityRecord", "SensitivityParameter", "SobolIndex", "to_data", "to_json", "with_outputs", "read_record", "as_record",
+           "OutputFile", "MergeRecord", "Tally", "SensitivityRecord", "SensitivityParameter", "SobolIndex", "to_data", "to_json", "with_outputs", "read_record", "as_record",
            "written_by_sitescreen"]

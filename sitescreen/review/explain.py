@@ -16,6 +16,7 @@ from sitescreen.errors import SitescreenError
 from sitescreen.outputs.files import read_results
 from sitescreen.rules.profile import feature_column, parts_column
 from sitescreen.values import plain, text, text_values
+from sitescreen.rules.reviewwords import merge_text
 from sitescreen.rules.wording import (NOT_EVALUATED, measure_text, measured_text, points, points_text, rule_text,
                                       score_text, search_radius, suitability_text, weight_text, with_parts)
 
@@ -78,5 +79,11 @@ def explain_site(out_dir: str | Path, site_id: str) -> dict:
             "score": None if score is None else float(score), "score_text": score_text(score),
             "points_total": float(sum(parts)) if parts else None,
             "reasons": text(r["reasons"]),
-            "record_ids": text(r.get("record_ids")), "criteria": crits, "profile": manifest.profile.name,
+            "record_ids": text(r.get("record_ids")), "merges": _merges(manifest, text(r["site_id"])), "criteria": crits, "profile": manifest.profile.name,
             "profile_sha256": manifest.profile.sha256, "crs": manifest.crs}
+
+
+def _merges(manifest, site_id: str) -> list[dict]:
+    """The merges of duplicate records that made this site (the manifest's ``sites.merges``), with their words."""
+    from dataclasses import asdict
+    return [{**asdict(m), "text": merge_text(m)} for m in manifest.sites.merges or () if m.site_id == site_id]

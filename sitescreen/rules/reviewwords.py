@@ -11,6 +11,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
+from sitescreen.rules.wording import number
 from sitescreen.values import is_missing
 
 # ------------------------------------------------------------------------------------------
@@ -35,6 +36,28 @@ def site_chain(chain: Any) -> str:
     (_, read), *middle, (_, sites) = steps
     parts = [f"{read:,} {CHAIN_WORDS['records_read']}"] + [f"{n:,} {CHAIN_WORDS[k]}" for k, n in middle]
     return " − ".join(parts) + f" = {sites:,} {CHAIN_WORDS['sites']}"
+
+
+def shared_outlines_text(sites: Any, outlines: Any) -> str:
+    """Polygon sites stacked on identical outlines (BLM claims share aliquot parts), or "" when none:
+    ``1,234 sites share 321 outlines (identical polygons, each kept as its own site)``. The CLI
+    summary and the report show this line (counts: the manifest's ``sites`` section)."""
+    if not sites:
+        return ""
+    noun = "outline" if int(outlines) == 1 else "outlines"
+    return f"{int(sites):,} sites share {int(outlines):,} {noun} (identical polygons, each kept as its own site)"
+
+
+#: Why two records were merged, by the merge rule (:class:`sitescreen.record.merges.MergeRecord`).
+MERGE_RULE_WORDS = {"close": "so close that names do not matter", "alike": "close, with names alike"}
+
+
+def merge_text(m: Any) -> str:
+    """One merge of duplicate records in words (``explain`` shows these): ``10072025 "No. 69 Thorium
+    Deposit" + 10169324 "Thorium Deposit No. 69": 71.9 m apart, name similarity 1.00 (close, with
+    names alike)``; ``m``: a MergeRecord."""
+    return (f"{m.record_a} \"{m.name_a}\" + {m.record_b} \"{m.name_b}\": {number(m.distance_m)} m apart, "
+            f"name similarity {m.name_similarity:.2f} ({MERGE_RULE_WORDS.get(m.rule, m.rule)})")
 
 
 # ------------------------------------------------------------------------------------------

@@ -153,6 +153,7 @@ class Overrides:
     skip_invalid: bool = False
     id_field: str | None = None
     name_field: str | None = None
+    merge_distance_m: float | None = None
 
     def given(self) -> dict[str, Any]:
         """The flags given, by field name."""
@@ -162,9 +163,10 @@ class Overrides:
 #: The flag of each override, as the manifest records it.
 OVERRIDE_FLAGS = {"profile": "--profile", "crs": "--crs", "aoi": "--aoi", "radius_m": "--radius",
                   "commodity": "--commodity", "sites_where": "--sites-where", "grid_cell_m": "--grid",
-                  "skip_invalid": "--skip-invalid", "id_field": "--id-field", "name_field": "--name-field"}
+                  "skip_invalid": "--skip-invalid", "id_field": "--id-field", "name_field": "--name-field",
+                  "merge_distance_m": "--merge-distance"}
 #: Flags that only mean something for a sites file (refused with a grid of sites).
-SITE_FILE_FLAGS = ("radius_m", "commodity", "sites_where", "skip_invalid", "id_field", "name_field")
+SITE_FILE_FLAGS = ("radius_m", "commodity", "sites_where", "skip_invalid", "id_field", "name_field", "merge_distance_m")
 
 
 def apply_overrides(config: RunConfig, over: Overrides) -> RunConfig:
@@ -182,7 +184,8 @@ def apply_overrides(config: RunConfig, over: Overrides) -> RunConfig:
         raise ConfigError(f"{', '.join(misplaced)}: {where} screens a grid of cells (no sites file); "
                                f"these flags apply to a sites file only: drop them")
     opts = config.site_options
-    changes = {k: given[k] for k in ("radius_m", "commodity", "grid_cell_m", "skip_invalid", "aoi", "id_field", "name_field")
+    changes = {k: given[k] for k in ("radius_m", "commodity", "grid_cell_m", "skip_invalid", "aoi", "id_field", "name_field",
+                                     "merge_distance_m")
                if k in given}
     new_opts = site_options(**{**{"radius_m": opts.radius_m, "commodity": opts.commodity, "merge_distance_m": opts.merge_distance_m,
                                   "grid_cell_m": opts.grid_cell_m, "aoi": opts.aoi, "skip_invalid": opts.skip_invalid,

@@ -41,6 +41,7 @@ from sitescreen.measure.engine import _from_frame, _to_frame, check_chunk_size, 
 from sitescreen.run.config import RunConfig
 from sitescreen.sites.aoi import aoi_geometry, apply_aoi, raise_outside_aoi
 from sitescreen.sites.footprints import make_footprints, site_extent
+from sitescreen.sites.outlines import outline_keys, shared_outlines
 from sitescreen.sites.grid import grid_sites
 from sitescreen.sites.ids import site_frame, site_ids
 from sitescreen.sites.options import SiteStats
@@ -222,9 +223,10 @@ class FileSource:
                 yield sel
 
     def extent(self) -> Extent:
-        keys, id_values, rows, extent = [], [], [], ExtentBuilder()
+        keys, id_values, rows, extent, outlines = [], [], [], ExtentBuilder(), []
         for sel in self._pieces(self.stats):
             keys.append(_hilbert_lonlat(sel))
+            outlines.append(outline_keys(sel.geometry.to_numpy()))
             id_values.append({c.column: sel[c.column].to_numpy(dtype=object) for c in self.stats.id_candidates if c.column in sel})
             rows.append(sel["_file_row"].to_numpy())
             extent.add_geometries(sel.geometry.to_numpy(), CRS(sel.crs))
@@ -232,6 +234,7 @@ class FileSource:
         if not keys:
             raise_outside_aoi(self._aoi)
         self._id_values = {k: np.concatenate([v[k] for v in id_values]) for k in id_values[0]}
+        self.stats.sites_sharing_outlines, self.stats.shared_outlines = shared_outlines(np.concatenate(outlines))
         keys, self._file_rows = np.concatenate(keys), np.concatenate(rows)
         rank = np.empty(len(keys), dtype=np.int64)
         rank[np.argsort(keys, kind="stable")] = np.arange(len(keys))

@@ -27,6 +27,26 @@ def finish_sites(sites: gpd.GeoDataFrame, where: str,
     return site_frame(sites, ids).sort_values("site_id", kind="stable").reset_index(drop=True), field
 
 
+def qualify_record_ids(sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Record ids unique only within their source database (the USGS deposit file's ``record_id``
+    per ``source_id``: MRDS, REE, carbonatite) qualified by the source where two sources share one:
+    ``carbonatite:59`` and ``ree:59``; every other id unchanged. The source is named by the last part
+    of its URL (``https://mrdata.usgs.gov/ree`` → ``ree``)."""
+    if "record_id" not in sites or "source" not in sites:
+        return sites
+    rid = sites["record_id"]
+    text = rid.astype("string")
+    clash = (text.duplicated(keep=False) & text.notna()).to_numpy(dtype=bool, na_value=False)
+    if not clash.any():
+        return sites
+    label = sites["source"].astype("string").str.strip().str.rstrip("/").str.rsplit("/", n=1).str[-1]
+    out = sites.copy()
+    out["record_id"] = rid.astype(object).where(~clash, (label + ":" + text).astype(object))
+    log.info("%d record ids repeat across sources; qualified by source (e.g. %s)", int(clash.sum()),
+             out["record_id"][clash].iloc[0])
+    return out
+
+
 def site_ids(values: Mapping[str, np.ndarray], candidates: Sequence[IdCandidate], rows: np.ndarray,
              where: str) -> tuple[np.ndarray, str | None]:
     """Every site's id from the first candidate column whose values are all present and unique

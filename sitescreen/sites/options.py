@@ -62,6 +62,9 @@ class SiteStats:
     name_field: str | None = None      # the file's field the site names came from
     source_fields: tuple | None = None  # the file's attributes carried to the results as src_<field>
     fields_not_carried: tuple | None = None  # the file's attributes with nested values, which no result file can hold
+    merges: tuple | None = None              # each merge link (record a, record b, distance, similarity): MergeRecord fields
+    sites_sharing_outlines: int | None = None  # polygon sites whose outline another site also has (each keeps its row)
+    shared_outlines: int | None = None        # ... and how many outlines they share
     extra: dict = field(default_factory=dict)
 
     located: int = field(default=0, repr=False)  # records with a location inside --sites-where (not recorded)
