@@ -35,7 +35,7 @@ class LayerSpec:
     definition: Schema | None = None   # an inline definition (from a run config)
     crs: str | None = None             # CRS override for files whose CRS is missing or wrong
     where: Mapping[str, tuple] = field(default_factory=dict)  # canonical field -> allowed values
-    band: int = 1
+    band: int | None = None            # a raster's band; None: the only one (several: an error)
     skip_invalid: bool = False         # CSV rows whose WKT does not parse are skipped, not an error
     coverage: str | None = None        # declared coverage: a polygon file, or "global" / "features"
 
@@ -120,7 +120,7 @@ def layer_from_config(data: Mapping[str, Any], base: Path, where: str) -> LayerS
     return LayerSpec(
         role=data["role"], path=path if path.is_absolute() else base / path, layer=data.get("layer"),
         name=data.get("name"), schema=schema, definition=definition, crs=data.get("crs"),
-        where=parse_where(data.get("where", {}), where), band=check_number("band", data.get("band", 1), where=where, error=LayerConfigError),
+        where=parse_where(data.get("where", {}), where), band=check_number("band", data["band"], where=where, error=LayerConfigError) if "band" in data else None,
         coverage=coverage,
     )
 

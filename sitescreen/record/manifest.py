@@ -161,6 +161,7 @@ class InputRecord:
     nodata: float | None = _opt()
     dtype: str | None = _opt()
     bands: int | None = _opt()
+    band: int | None = _opt()       # the band a raster layer measured
     sha256: str | None = _opt()
     bytes: int | None = _opt()
     product: str | None = _opt()    # what the file is, from its layer definition's title

@@ -1,0 +1,144 @@
+"""Issue 9 follow-ups found by probing, classes 4 (never guess which data to use) and 7 (messages
+point at the real cause, and their advice works when followed).
+
+Failures go through the CLI catalogue (one line ``Error: …``, nothing left behind); the inputs that
+must run are ordinary tests whose expected numbers are derived from a run on unambiguous input.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import rasterio
+import shapely
+from affine import Affine
+
+import tinyworld as tw
+from edgecases import Catalogue, error_lines, run_case, run_cli
+
+CASES = Catalogue()
+case = CASES.case
+
+
+def _sites_csv(out: Path) -> pd.DataFrame:
+    return pd.read_csv(out / "sites.csv", dtype={"site_id": str}).set_index("site_id")
+
+
+def _ok(args) -> None:
+    r = run_cli(args)
+    assert r.exit_code == 0, r.output
+    assert "Traceback" not in r.output
+
+
+# ---------------------------------------------------------------------------------------------
+# Rasters of several bands: the band is named or the run stops (never band 1 by default)
+
+
+def _slopes(w: int, degrees_lo: float, degrees_hi: float) -> np.ndarray:
+    slope = np.radians(degrees_lo + (degrees_hi - degrees_lo) * np.sin(np.arange(w) / 9.0) ** 2)
+    return 1000 + np.cumsum(np.tan(slope)) * 100.0
+
+
+def multiband_dem(path: Path, descriptions=("gentle", "steep"), count: int = 2) -> Path:
+    """A DEM (UTM 11N, 100 m cells) of ``count`` bands: band 1 slopes 2°–8° (never above 20°),
+    band 2 10°–35° (partly above), band 3 and on flat; each band described as ``descriptions``."""
+    x0, _, x1, y1 = gpd.GeoSeries([shapely.box(-114.7, 44.35, -114.2, 44.7)], crs=4326).to_crs(26911).total_bounds
+    w = h = int(np.ceil((x1 - x0) / 100.0))
+    bands = [_slopes(w, 2, 8), _slopes(w, 10, 35)] + [np.full(w, 1000.0)] * (count - 2)
+    with rasterio.open(path, "w", driver="GTiff", width=w, height=h, count=count, dtype="float32", crs="EPSG:26911",
+                       transform=Affine(100.0, 0, x0, 0, -100.0, y1), nodata=-9999.0) as dst:
+        for i, z in enumerate(bands[:count], start=1):
+            dst.write(np.broadcast_to(z, (h, w)).astype("float32"), i)
+            if i <= len(descriptions) and descriptions[i - 1]:
+                dst.set_band_description(i, descriptions[i - 1])
+    return path
+
+
+@case("dem-two-bands-none-named", "dem.tif", "2 bands", "names none", "1 (gentle, gray)", "2 (steep, undefined)",
+      "--layer dem=", ":N", "band = N")
+def _(w, **_):
+    w.layers.append(f"dem={multiband_dem(w.root / 'dem.tif')}")
+
+
+@case("dem-three-bands-undescribed", "dem.tif", "3 bands", "names none", "bands: 1 (gray); 2 (undefined); 3 (undefined)")
+def _(w, **_):
+    w.layers.append(f"dem={multiband_dem(w.root / 'dem.tif', descriptions=(), count=3)}")
+
+
+@case("dem-band-description-unknown", "dem.tif", "no band is described as 'elevation'", "1 (gentle", ":N")
+def _(w, **_):
+    w.layers.append(f"dem={multiband_dem(w.root / 'dem.tif')}:elevation")
+
+
+@case("dem-band-description-twice", "dem.tif", "several bands are described as 'same'")
+def _(w, **_):
+    w.layers.append(f"dem={multiband_dem(w.root / 'dem.tif', descriptions=('same', 'same'))}:same")
+
+
+@case("dem-band-number-too-high", "dem.tif", "band 3 does not exist", "2 band(s)", "2 (steep")
+def _(w, **_):
+    w.layers.append(f"dem={multiband_dem(w.root / 'dem.tif')}:3")
+
+
+@case("config-band-and-layer-disagree", "dem.tif", "band 1 and layer 'steep' (band 2) name different bands")
+def _(w, **_):
+    multiband_dem(w.root / "dem.tif")
+    w.write_config(tw.CONFIG + '[[layers]]\nrole = "dem"\npath = "dem.tif"\nband = 1\nlayer = "steep"\n')
+
+
+@case("config-multiband-without-band", "dem.tif", "2 bands", "names none", "band = N")
+def _(w, **_):
+    multiband_dem(w.root / "dem.tif")
+    w.write_config(tw.CONFIG + '[[layers]]\nrole = "dem"\npath = "dem.tif"\n')
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_edge(name, tmp_path, monkeypatch, request):
+    run_case(CASES, name, tmp_path, monkeypatch, request)
+
+
+def _single_band(path: Path, src: Path, band: int) -> Path:
+    with rasterio.open(src) as s:
+        profile = {**s.profile, "count": 1}
+        with rasterio.open(path, "w", **profile) as dst:
+            dst.write(s.read(band), 1)
+    return path
+
+
+@pytest.mark.parametrize("band", [1, 2])
+def test_multiband_advice_works_when_followed(tmp_path, band):
+    """Following the error's advice (``:N`` on the flag, ``band = N`` in a config, or the band's
+    description) measures band N: the numbers of the same band written as a single-band raster,
+    and the manifest records the band."""
+    w = tw.build(tmp_path / "w")
+    dem = multiband_dem(w.root / "dem.tif")
+    r = run_cli([*w.args(), "--layer", f"dem={dem}"])
+    assert r.exit_code == 1
+    msg = error_lines(r)[0]
+    flag = msg[msg.index("--layer ") + len("--layer "): msg.index(" or band = N")].replace(":N", f":{band}")
+    alone = tw.build(tmp_path / "alone")
+    _ok([*alone.args(), "--layer", f"dem={_single_band(alone.root / 'one.tif', dem, band)}"])
+    want = _sites_csv(alone.out)["m_steep_terrain"]
+    assert (want > 0).any() == (band == 2)  # the two bands give different numbers
+    ways = {"flag": [*w.args(), "--layer", flag],
+            "description": [*w.args(), "--layer", f"dem={dem}:{('gentle', 'steep')[band - 1]}"]}
+    w.write_config(tw.CONFIG + f'[[layers]]\nrole = "dem"\npath = "dem.tif"\nband = {band}\n')
+    ways["config"] = w.args()
+    for how, args in ways.items():
+        _ok([*args, "--overwrite"])
+        pd.testing.assert_series_equal(_sites_csv(w.out)["m_steep_terrain"], want, check_exact=True, obj=how)
+        record = json.loads((w.out / "manifest.json").read_text())
+        assert [i["band"] for i in record["inputs"] if i["kind"] == "raster"] == [band], how
+
+
+def test_single_band_raster_needs_no_band_and_records_band_1(tmp_path):
+    w = tw.build(tmp_path / "w")
+    dem = tw.write_dem(w.root / "dem.tif")
+    _ok([*w.args(), "--layer", f"dem={dem}"])
+    record = json.loads((w.out / "manifest.json").read_text())
+    assert [i["band"] for i in record["inputs"] if i["kind"] == "raster"] == [1]
