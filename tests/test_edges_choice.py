@@ -142,3 +142,27 @@ def test_single_band_raster_needs_no_band_and_records_band_1(tmp_path):
     _ok([*w.args(), "--layer", f"dem={dem}"])
     record = json.loads((w.out / "manifest.json").read_text())
     assert [i["band"] for i in record["inputs"] if i["kind"] == "raster"] == [1]
+
+
+# ---------------------------------------------------------------------------------------------
+# Project files are decoded once (sitescreen.inputs.tomlfile): what the run read, the map re-reads
+
+
+def test_profile_with_a_byte_order_mark_keeps_the_maps_reweight_panel(tmp_path):
+    """A profile saved with a UTF-8 BOM (accepted by the run) once made the map's re-weighting
+    unavailable ("cannot be read as TOML"): the map re-reads it with the run's one decoder."""
+    from sitescreen.outputs import reweight
+    from sitescreen.record.manifest import read_record
+    from sitescreen.rules.profile import builtin_profiles
+    w = tw.build(tmp_path / "w")
+    profile = w.root / "bom.toml"
+    profile.write_bytes(b"\xef\xbb\xbf" + builtin_profiles()["federal-safeguards"].read_bytes())
+    _ok([*w.args(), "--profile", str(profile)])
+    record = read_record(w.out / "manifest.json")
+    names = [c.name for c in reweight.weighted(record)]
+    text, note = reweight.profile_template(record, names)
+    assert note == "" and text is not None
+    plain = tw.build(tmp_path / "plain")
+    _ok([*plain.args(), "--profile", str(builtin_profiles()["federal-safeguards"])])
+    want, _ = reweight.profile_template(read_record(plain.out / "manifest.json"), names)
+    assert text.split("\n", 3)[3] == want.split("\n", 3)[3]  # the same rules; only the header's hash differs

@@ -25,7 +25,8 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from sitescreen.errors import SitescreenError
+from sitescreen.errors import ProfileError, SitescreenError
+from sitescreen.inputs.tomlfile import parse_toml
 from sitescreen.outputs.htmlsafe import script_json
 from sitescreen.outputs.payload import _uvarint
 from sitescreen.record.manifest import RunRecord
@@ -68,8 +69,8 @@ def profile_template(record: RunRecord, names: list[str]) -> tuple[str | None, s
     if hashlib.sha256(raw).hexdigest() != prof.sha256:
         return None, f"the run's profile file {prof.path} has changed since the run (SHA-256 differs)"
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        data = parse_toml(raw, path, "profile", ProfileError)  # the project's one decoding (a BOM is fine)
+    except SitescreenError as e:
         return None, f"the run's profile file {prof.path} cannot be read as TOML ({e})"
     weights: dict[str, Any] = {c.name: 0 for c in record.criteria if c.weight > 0 and not c.evaluated}
     weights.update({n: Token(f"w:{n}") for n in names})
