@@ -97,6 +97,40 @@ def _(w, **_):
     w.write_config(tw.CONFIG + '[[layers]]\nrole = "dem"\npath = "dem.tif"\n')
 
 
+# ---------------------------------------------------------------------------------------------
+# Text that is the same text is the same value: "1001 " is site 1001, "FED " is FED (inputs/text.py)
+
+
+@case("site-ids-differ-only-by-trailing-space", "deposits.csv", "duplicate site ids '1001'",
+      "(records 1, 4)", "field 'record_id'", "must be unique")
+def _(w, **_):
+    rows = tw.deposit_rows()
+    rows[3]["record_id"] = "1001 "
+    tw.write_csv(w.sites, rows)
+
+
+@case("site-ids-differ-only-by-unicode-composition", "deposits.csv", "duplicate site ids 'Ré1'",
+      "(records 1, 2)")
+def _(w, **_):
+    rows = tw.deposit_rows()
+    rows[0]["record_id"], rows[1]["record_id"] = "R\u00e91", "Re\u03011"
+    tw.write_csv(w.sites, rows)
+
+
+@case("id-field-flag-with-a-leading-space", "claims.geojson", "duplicate site ids '7'", "(--id-field)",
+      "(records 1, 2: ' 7')")
+def _(w, **_):
+    pts = [shapely.Point(x, y) for _, _, x, y in tw.SITES[:2]]
+    w.sites = tw.write_vector(gpd.GeoDataFrame({"claim": ["7", " 7"]}, geometry=pts, crs=4326), w.root / "claims.geojson")
+    w.extra += ["--id-field", "claim"]
+
+
+@case("sites-where-differs-only-by-case", "deposits.csv", "no record matches the sites filter state = 'idaho'",
+      "values of state in the file: 'Idaho'")
+def _(w, **_):
+    w.extra += ["--sites-where", "state=idaho"]
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_edge(name, tmp_path, monkeypatch, request):
     run_case(CASES, name, tmp_path, monkeypatch, request)
@@ -166,3 +200,35 @@ def test_profile_with_a_byte_order_mark_keeps_the_maps_reweight_panel(tmp_path):
     _ok([*plain.args(), "--profile", str(builtin_profiles()["federal-safeguards"])])
     want, _ = reweight.profile_template(read_record(plain.out / "manifest.json"), names)
     assert text.split("\n", 3)[3] == want.split("\n", 3)[3]  # the same rules; only the header's hash differs
+
+
+def test_site_id_with_surrounding_space_is_the_id_without(tmp_path):
+    w = tw.build(tmp_path / "w")
+    rows = tw.deposit_rows()
+    rows[1]["record_id"] = " 1002\t"
+    tw.write_csv(w.sites, rows)
+    _ok(w.args())
+    assert sorted(_sites_csv(w.out).index) == sorted(s[0] for s in tw.SITES)
+
+
+def test_layer_text_with_surrounding_space_selects_like_the_clean_text(tmp_path):
+    """PAD-US Mang_Type "FED " (padded, as some exports write it) once failed to select as federal
+    land with exit 0; the designation and manager fields compare as their clean text."""
+    want = tw.build(tmp_path / "clean")
+    _ok(want.args())
+    w = tw.build(tmp_path / "padded")
+    tw.write_vector(tw.padus_frame(mang="FED ", des=" NF"), w.federal, layer="padus")
+    _ok(w.args())
+    got, ref = _sites_csv(w.out), _sites_csv(want.out)
+    assert (ref["m_federal_land"] > 0).all()  # the selection matters to the numbers
+    pd.testing.assert_frame_equal(got.filter(regex="^(m_|s_|score|verdict)"), ref.filter(regex="^(m_|s_|score|verdict)"))
+
+
+def test_sites_where_matches_values_with_surrounding_space(tmp_path):
+    w = tw.build(tmp_path / "w")
+    rows = tw.deposit_rows()
+    rows[0]["state_or_province"], rows[1]["state_or_province"] = "Idaho ", "Montana"
+    tw.write_csv(w.sites, rows)
+    w.extra += ["--sites-where", "state=Idaho"]
+    _ok(w.args())
+    assert sorted(_sites_csv(w.out).index) == ["1001", "1003", "1004"]

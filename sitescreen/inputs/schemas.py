@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from sitescreen.errors import LayerConfigError, LayerDataError
+from sitescreen.inputs.text import clean_text
 from sitescreen.inputs.tomlfile import check_keys
 
 COVERAGES = ("global", "features", "states", "declared")
@@ -91,7 +92,7 @@ class Schema:
                     f"{where}: field {' or '.join(repr(a) for a in alts)} (mapped to {canon!r}) "
                     f"not found; fields present: {', '.join(map(str, df.columns)) or 'none'}"
                 )
-            out[canon] = _huc_codes(df[col], col, where) if canon == "huc" else df[col]
+            out[canon] = _huc_codes(df[col], col, where) if canon == "huc" else clean_text(df[col])
         for canon, rule in self.values.items():
             if rule.value is not None:
                 out[canon] = rule.value
@@ -102,7 +103,7 @@ class Schema:
                     f"{where}: field {rule.source!r} (recoded to {canon!r}) not found; "
                     f"fields present: {', '.join(map(str, df.columns))}"
                 )
-            src = _codes(df[col]).astype("string").str.strip()
+            src = clean_text(_codes(df[col]).astype("string"))
             mapped = src.map(lambda v: rule.table.get(v, rule.default) if rule.default is not None
                              else rule.table.get(v, v), na_action="ignore")
             out[canon] = mapped.astype(object).where(src.notna(), rule.default)
