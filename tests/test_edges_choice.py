@@ -131,6 +131,87 @@ def _(w, **_):
     w.extra += ["--sites-where", "state=idaho"]
 
 
+# ---------------------------------------------------------------------------------------------
+# More sources that offer several answers: refused, naming them, with advice that works
+
+
+def generic_csv(w, **columns) -> None:
+    """A sites CSV of no known definition: the tiny world's sites with ``columns`` beside their ids
+    (and their CRS, which a WKT column needs)."""
+    pd.DataFrame({"id": [s[0] for s in tw.SITES], "crs": "EPSG:4326", **columns}).to_csv(w.sites, index=False)
+
+
+WKT = [f"POINT ({x} {y})" for _, _, x, y in tw.SITES]
+LON = [x for _, _, x, _ in tw.SITES]
+LAT = [y for *_, y in tw.SITES]
+ELSEWHERE = [x + 0.2 for x in LON]  # another place for every site
+
+
+@case("csv-wkt-and-lonlat-columns", "deposits.csv", "2 geometries", "'WKT', 'lon'/'lat'", "no layer definition names one",
+      "[sites] table", 'definition = { geometry = { wkt = "COLUMN" } }', 'lon = "X", lat = "Y"')
+def _(w, **_):
+    generic_csv(w, WKT=WKT, lon=ELSEWHERE, lat=LAT)
+
+
+@case("csv-two-lonlat-pairs", "deposits.csv", "2 geometries", "'lon'/'lat', 'longitude'/'latitude'")
+def _(w, **_):
+    generic_csv(w, lon=LON, lat=LAT, longitude=ELSEWHERE, latitude=LAT)
+
+
+@case("csv-lonlat-and-xy", "deposits.csv", "2 geometries", "'lon'/'lat', 'x'/'y'")
+def _(w, **_):
+    generic_csv(w, x=ELSEWHERE, y=LAT, lon=LON, lat=LAT)
+
+
+@case("layer-csv-two-geometries", "wild.csv", "2 geometries", "[[layers]] table with role = \"protected\"")
+def _(w, **_):
+    box = shapely.box(*tw.WILDERNESS_BOX)
+    attrs = tw.wilderness_frame().drop(columns="geometry")
+    attrs.assign(wkt=[box.wkt], geometry=[box.buffer(0.05).wkt]).to_csv(w.root / "wild.csv", index=False)
+    w.layers[0] = f"protected={w.root / 'wild.csv'}"
+
+
+@case("two-id-like-fields", "claims.geojson", "fields 'claim_id', 'lease_id' all look like site ids",
+      "--id-field FIELD", 'id_field = "FIELD"')
+def _(w, **_):
+    pts = [shapely.Point(x, y) for _, _, x, y in tw.SITES]
+    w.sites = tw.write_vector(gpd.GeoDataFrame({"claim_id": list("abcd"), "lease_id": list("wxyz")}, geometry=pts,
+                                               crs=4326), w.root / "claims.geojson")
+
+
+@case("folder-of-two-shapefiles", "shp", "is a directory", "holds the shapefiles a.shp, b.shp", "give one of them")
+def _(w, **_):
+    tw.write_vector(tw.wilderness_frame(), w.root / "shp" / "a.shp")
+    tw.write_vector(tw.wilderness_frame([shapely.box(-114.9, 44.9, -114.8, 44.95)]), w.root / "shp" / "b.shp")
+    w.layers[0] = f"protected={w.root / 'shp'}"
+
+
+@case("folder-with-a-layer-name", "shp", "is a directory", "holds the shapefiles a.shp")
+def _(w, **_):
+    tw.write_vector(tw.wilderness_frame(), w.root / "shp" / "a.shp")
+    w.layers[0] = f"protected={w.root / 'shp'}:a"
+
+
+@case("two-rasters-for-one-role", "b.tif", "a second raster for role 'dem'", "a.tif", "gdalbuildvrt")
+def _(w, **_):
+    w.layers += [f"dem={tw.write_dem(w.root / 'a.tif')}", f"dem={tw.write_dem(w.root / 'b.tif', cell_m=100)}"]
+
+
+@case("same-layer-twice-for-a-role", "protected.geojson", "given twice for role 'protected'", "count twice")
+def _(w, **_):
+    w.layers.append(f"protected={w.protected}")
+
+
+@case("config-same-layer-twice", "federal.gpkg", "given twice for role 'federal_land'", "run.toml")
+def _(w, **_):
+    w.write_config(tw.CONFIG + '[[layers]]\nrole = "federal_land"\npath = "./federal.gpkg"\nlayer = "padus"\n')
+
+
+@case("config-band-on-a-vector-layer", "run.toml", "layers[0]", "'band' is only for a raster layer", "remove band")
+def _(w, **_):
+    w.write_config(tw.CONFIG.replace('path = "protected.geojson"', 'path = "protected.geojson"\nband = 2'))
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_edge(name, tmp_path, monkeypatch, request):
     run_case(CASES, name, tmp_path, monkeypatch, request)
@@ -232,3 +313,60 @@ def test_sites_where_matches_values_with_surrounding_space(tmp_path):
     w.extra += ["--sites-where", "state=Idaho"]
     _ok(w.args())
     assert sorted(_sites_csv(w.out).index) == ["1001", "1003", "1004"]
+
+
+def test_csv_geometry_advice_works_when_followed(tmp_path):
+    """Naming the geometry as the error says reads the named columns: the numbers of a CSV that has
+    only those columns (and the other column's places would give other numbers)."""
+    only = tw.build(tmp_path / "only")
+    generic_csv(only, WKT=WKT)
+    _ok(only.args())
+    other = tw.build(tmp_path / "other")
+    generic_csv(other, lon=ELSEWHERE, lat=LAT)
+    _ok(other.args())
+    want = _sites_csv(only.out).filter(regex="^m_")
+    assert not want.equals(_sites_csv(other.out).filter(regex="^m_"))
+    w = tw.build(tmp_path / "w")
+    generic_csv(w, WKT=WKT, lon=ELSEWHERE, lat=LAT)
+    r = run_cli(w.args())
+    msg = error_lines(r)[0]
+    definition = msg[msg.index("definition = "): msg.index(" or definition")].replace("COLUMN", "WKT")
+    w.write_config(tw.CONFIG.replace('radius_m = 1000', f'radius_m = 1000\n{definition}'))
+    _ok(w.args())
+    pd.testing.assert_frame_equal(_sites_csv(w.out).filter(regex="^m_"), want)
+
+
+def test_a_known_definition_names_the_geometry_of_a_csv_with_extra_lonlat(tmp_path):
+    """The deposit definition names the WKT column: extra lon/lat columns do not make it ambiguous."""
+    want = tw.build(tmp_path / "plain")
+    _ok(want.args())
+    w = tw.build(tmp_path / "w")
+    rows = tw.deposit_rows()
+    for row, x in zip(rows, ELSEWHERE):
+        row["lon"], row["lat"] = x, 44.5
+    tw.write_csv(w.sites, rows)
+    _ok(w.args())
+    pd.testing.assert_frame_equal(_sites_csv(w.out).filter(regex="^m_"), _sites_csv(want.out).filter(regex="^m_"))
+
+
+def test_two_id_like_fields_advice_works_when_followed(tmp_path):
+    w = tw.build(tmp_path / "w")
+    pts = [shapely.Point(x, y) for _, _, x, y in tw.SITES]
+    w.sites = tw.write_vector(gpd.GeoDataFrame({"claim_id": list("abcd"), "lease_id": list("wxyz")}, geometry=pts,
+                                               crs=4326), w.root / "claims.geojson")
+    r = run_cli(w.args())
+    assert r.exit_code == 1 and "--id-field FIELD" in error_lines(r)[0]
+    _ok([*w.args(), "--id-field", "lease_id"])
+    assert sorted(_sites_csv(w.out).index) == list("wxyz")
+
+
+def test_folder_advice_works_when_followed(tmp_path):
+    want = tw.build(tmp_path / "plain")
+    _ok(want.args())
+    w = tw.build(tmp_path / "w")
+    tw.write_vector(tw.wilderness_frame(), w.root / "shp" / "a.shp")
+    w.layers[0] = f"protected={w.root / 'shp'}"
+    msg = error_lines(run_cli(w.args()))[0]
+    w.layers[0] = f"protected={msg[msg.index('e.g. ') + 5: -1]}"
+    _ok(w.args())
+    pd.testing.assert_frame_equal(_sites_csv(w.out).filter(regex="^m_"), _sites_csv(want.out).filter(regex="^m_"))

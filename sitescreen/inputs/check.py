@@ -49,7 +49,9 @@ def check_path(path: Path, what: str) -> None:
     if not path.exists():
         raise LayerDataError(f"{path}: {what} file not found; check the path")
     if path.is_dir() and path.suffix.lower() != ".gdb":  # an Esri FileGDB is a folder
-        raise LayerDataError(f"{path}: {what} is a directory, expected a file (or an Esri .gdb folder)")
+        shp = sorted(p.name for p in path.iterdir() if p.suffix.lower() == ".shp")
+        held = f" (it holds the shapefiles {', '.join(shp[:5])}: give one of them, e.g. {path / shp[0]})" if shp else ""
+        raise LayerDataError(f"{path}: {what} is a directory, expected a file (or an Esri .gdb folder){held}")
     if not os.access(path, os.R_OK):
         raise LayerDataError(f"{path}: {what} file is not readable (permissions)")
     hint = NOT_READ.get(path.suffix.lower())

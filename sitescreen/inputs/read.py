@@ -39,6 +39,7 @@ def choose_layer(spec: LayerSpec) -> LayerSpec:
     """The spec with its layer named: a multi-layer source (GeoPackage, FileGDB, …) without a layer
     name is never read at its first layer. Of its spatial layers, the one a layer definition matches
     (the spec's own, or a known one) is taken when exactly one does; otherwise the error lists them."""
+    check_path(spec.path, f"{spec.role} layer")  # first: a folder is never read as a source of layers
     if spec.layer is not None or spec.path.suffix.lower() in SINGLE_LAYER_SUFFIXES:
         return spec
     where = layer_where(spec)

@@ -235,6 +235,12 @@ LON_LAT_COLUMNS = (("lon", "lat"), ("longitude", "latitude"), ("lng", "lat"), ("
                    ("LON", "LAT"), ("Longitude", "Latitude"), ("LONGITUDE", "LATITUDE"), ("X", "Y"))
 
 
+def geometry_choices(columns: list[str]) -> list[str]:
+    """Every geometry a CSV's columns offer by name: each WKT column, each lon/lat pair."""
+    pairs = [f"{x!r}/{y!r}" for x, y in LON_LAT_COLUMNS if x in columns and y in columns]
+    return [repr(c) for c in WKT_COLUMNS if c in columns] + pairs
+
+
 def generic_schema(columns: list[str], role: str) -> Schema:
     """A definition for files with no known schema: keeps a name and id field when present."""
     fields = {}

@@ -112,6 +112,9 @@ def layer_from_config(data: Mapping[str, Any], base: Path, where: str) -> LayerS
     if schema is not None and schema not in known_schemas():
         raise LayerConfigError(f"{where}: schema {schema!r} is not a known layer definition; known: {', '.join(known_schemas())}")
     path = Path(data["path"])
+    if "band" in data and not is_raster(path if path.is_absolute() else base / path):
+        raise LayerConfigError(f"{where}: 'band' is only for a raster layer, and {data['path']} is not a raster; "
+                               f"remove band (a vector file's layer is named with layer = \"LAYER\")")
     coverage = data.get("coverage")
     if coverage is not None and (not isinstance(coverage, str) or not coverage):
         raise LayerConfigError(f"{where}: 'coverage' must be a polygon file or one of {', '.join(SPEC_COVERAGES)}")
@@ -123,6 +126,26 @@ def layer_from_config(data: Mapping[str, Any], base: Path, where: str) -> LayerS
         where=parse_where(data.get("where", {}), where), band=check_number("band", data["band"], where=where, error=LayerConfigError) if "band" in data else None,
         coverage=coverage,
     )
+
+
+def check_layer_set(specs, advice: str) -> None:
+    """Refuse layers that would be measured twice or one of them silently: one file (and layer) given
+    twice for a role (its features would count twice), or two rasters for a role (a raster criterion
+    reads one). ``advice``: where the layers were given, for the message."""
+    seen: dict[tuple, LayerSpec] = {}
+    rasters: dict[str, LayerSpec] = {}
+    for spec in specs:
+        key = (spec.role, Path(spec.path).resolve(), spec.layer, tuple(sorted(spec.where.items())))
+        if key in seen:
+            raise LayerConfigError(f"{spec.path}: given twice for role {spec.role!r}{advice}; its features would "
+                                   f"count twice: give it once")
+        seen[key] = spec
+        if spec.kind == "raster":
+            if spec.role in rasters:
+                raise LayerConfigError(f"{spec.path}: a second raster for role {spec.role!r} (the first is "
+                                       f"{rasters[spec.role].path}){advice}; a raster criterion reads one raster: "
+                                       f"give one (mosaic them first, e.g. gdalbuildvrt)")
+            rasters[spec.role] = spec
 
 
 #: What a layer's ``coverage`` key may say besides a polygon file's path.

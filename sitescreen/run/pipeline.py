@@ -37,7 +37,7 @@ from sitescreen.inputs.bands import choose_band
 from sitescreen.inputs.check import check_coordinates, check_path, companion_files, file_sha256
 from sitescreen.inputs.crs import crs_label, to_crs
 from sitescreen.inputs.load import LoadedLayer, load_vector
-from sitescreen.inputs.spec import LayerSpec
+from sitescreen.inputs.spec import LayerSpec, check_layer_set
 from sitescreen.rules.profile import VERDICTS, Profile, effective_weights, load_profile
 from sitescreen.rules.scoring import without_data
 from sitescreen.record.manifest import (COLUMNS, CriterionRecord, CriterionSelection, InputRecord, Mode, ProfileRecord, RunRecord,
@@ -125,6 +125,7 @@ def _timed(timings: dict, stage: str, progress: Progress | None) -> Iterator[Non
 
 
 def _check_roles(config: RunConfig, profile: Profile) -> None:
+    check_layer_set(config.layers, f" in {config.config_path}" if config.config_path else "")
     used = profile.roles
     for lyr in config.layers:
         if lyr.role not in used:

@@ -32,13 +32,19 @@ def site_ids(values: Mapping[str, np.ndarray], candidates: Sequence[IdCandidate]
              where: str) -> tuple[np.ndarray, str | None]:
     """Every site's id from the first candidate column whose values are all present and unique
     (``values``: candidate column → its value per site), else generated (:func:`generated_ids`)."""
+    usable = []
     for c in candidates:
         if c.column not in values:
             continue
         ids = _usable(pd.Series(values[c.column], dtype=object), c, where, rows)
         if ids is not None:
-            return ids, c.field
-    return generated_ids(rows), None
+            usable.append((ids, c))
+    if len(usable) > 1:  # only guessed columns are tried together: several could be the id
+        names = ", ".join(repr(c.field) for _, c in usable)
+        raise LayerDataError(f"{where}: fields {names} all look like site ids (each present and unique), so which "
+                             f"one is the id cannot be told; name it with --id-field FIELD (id_field = \"FIELD\" in "
+                             f"[sites] of a run config)")
+    return (usable[0][0], usable[0][1].field) if usable else (generated_ids(rows), None)
 
 
 def _usable(raw: pd.Series, c: IdCandidate, where: str, rows: np.ndarray) -> np.ndarray | None:
