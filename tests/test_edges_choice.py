@@ -212,6 +212,29 @@ def _(w, **_):
     w.write_config(tw.CONFIG.replace('path = "protected.geojson"', 'path = "protected.geojson"\nband = 2'))
 
 
+@case("csv-layer-with-a-layer-name", "wild.csv", "a csv file holds one layer", "layer 'other'", "remove the layer name")
+def _(w, **_):
+    box = shapely.box(*tw.WILDERNESS_BOX)
+    tw.wilderness_frame().drop(columns="geometry").assign(wkt=[box.wkt], crs="EPSG:4326").to_csv(w.root / "wild.csv", index=False)
+    w.layers[0] = f"protected={w.root / 'wild.csv'}:other"
+
+
+@case("parquet-layer-with-a-layer-name", "wild.parquet", "a parquet file holds one layer", "layer 'draft'")
+def _(w, **_):
+    tw.wilderness_frame().to_parquet(w.root / "wild.parquet")
+    w.layers[0] = f"protected={w.root / 'wild.parquet'}:draft"
+
+
+@case("sites-csv-with-a-layer-name", "deposits.csv", "a csv file holds one layer", "layer 'sheet2'")
+def _(w, **_):
+    w.command = ["screen", f"{w.sites}:sheet2", *w.args()[2:]]
+
+
+@case("config-sites-csv-with-a-layer", "deposits.csv", "a csv file holds one layer", "layer 'x'")
+def _(w, **_):
+    w.write_config(tw.CONFIG.replace('path = "deposits.csv"', 'path = "deposits.csv"\nlayer = "x"'))
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_edge(name, tmp_path, monkeypatch, request):
     run_case(CASES, name, tmp_path, monkeypatch, request)
