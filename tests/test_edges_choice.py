@@ -235,6 +235,24 @@ def _(w, **_):
     w.write_config(tw.CONFIG.replace('path = "deposits.csv"', 'path = "deposits.csv"\nlayer = "x"'))
 
 
+def _zip_of(w, name: str, frames: dict) -> Path:
+    import zipfile
+    folder = w.root / f"{name}-parts"
+    for stem, frame in frames.items():
+        tw.write_vector(frame, folder / f"{stem}.shp")
+    path = w.root / f"{name}.zip"
+    with zipfile.ZipFile(path, "w") as z:
+        for p in sorted(folder.iterdir()):
+            z.write(p, p.name)
+    return path
+
+
+@case("zip-of-two-shapefiles", "wild.zip", "2 layers", "'a'", "'b'", "match a layer definition", ":LAYER")
+def _(w, **_):
+    far = tw.wilderness_frame([shapely.box(-114.9, 44.9, -114.8, 44.95)])
+    w.layers[0] = f"protected={_zip_of(w, 'wild', {'a': tw.wilderness_frame(), 'b': far})}"
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_edge(name, tmp_path, monkeypatch, request):
     run_case(CASES, name, tmp_path, monkeypatch, request)
@@ -391,5 +409,23 @@ def test_folder_advice_works_when_followed(tmp_path):
     w.layers[0] = f"protected={w.root / 'shp'}"
     msg = error_lines(run_cli(w.args()))[0]
     w.layers[0] = f"protected={msg[msg.index('e.g. ') + 5: -1]}"
+    _ok(w.args())
+    pd.testing.assert_frame_equal(_sites_csv(w.out).filter(regex="^m_"), _sites_csv(want.out).filter(regex="^m_"))
+
+
+@pytest.mark.parametrize("how", ["zip", "zip-named-layer", "layer-name-case"])
+def test_sources_read_as_the_plain_file(tmp_path, how):
+    """A zipped shapefile (one, or one named of two) and a GeoPackage layer named in another case
+    read the same features as the plain file: the same numbers."""
+    want = tw.build(tmp_path / "plain")
+    _ok(want.args())
+    w = tw.build(tmp_path / "w")
+    far = tw.wilderness_frame([shapely.box(-114.9, 44.9, -114.8, 44.95)])
+    if how == "zip":
+        w.layers[0] = f"protected={_zip_of(w, 'wild', {'a': tw.wilderness_frame()})}"
+    elif how == "zip-named-layer":
+        w.layers[0] = f"protected={_zip_of(w, 'wild', {'a': tw.wilderness_frame(), 'b': far})}:a"
+    else:
+        w.layers[1] = f"federal_land={w.federal}:PADUS"
     _ok(w.args())
     pd.testing.assert_frame_equal(_sites_csv(w.out).filter(regex="^m_"), _sites_csv(want.out).filter(regex="^m_"))
