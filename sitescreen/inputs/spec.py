@@ -112,7 +112,8 @@ def layer_from_config(data: Mapping[str, Any], base: Path, where: str) -> LayerS
     if schema is not None and schema not in known_schemas():
         raise LayerConfigError(f"{where}: schema {schema!r} is not a known layer definition; known: {', '.join(known_schemas())}")
     path = Path(data["path"])
-    if "band" in data and not is_raster(path if path.is_absolute() else base / path):
+    band = check_number("band", data["band"], where=where, error=LayerConfigError) if "band" in data else None
+    if band is not None and not is_raster(path if path.is_absolute() else base / path):
         raise LayerConfigError(f"{where}: 'band' is only for a raster layer, and {data['path']} is not a raster; "
                                f"remove band (a vector file's layer is named with layer = \"LAYER\")")
     coverage = data.get("coverage")
@@ -123,7 +124,7 @@ def layer_from_config(data: Mapping[str, Any], base: Path, where: str) -> LayerS
     return LayerSpec(
         role=data["role"], path=path if path.is_absolute() else base / path, layer=data.get("layer"),
         name=data.get("name"), schema=schema, definition=definition, crs=data.get("crs"),
-        where=parse_where(data.get("where", {}), where), band=check_number("band", data["band"], where=where, error=LayerConfigError) if "band" in data else None,
+        where=parse_where(data.get("where", {}), where), band=band,
         coverage=coverage,
     )
 
