@@ -80,7 +80,8 @@ def inputs_options(f: Callable) -> Callable:
                           "The site and run flags below override its values (recorded in the manifest)."),
         click.option("--layer", "layers", multiple=True, callback=_layer_callback, metavar="ROLE=PATH[:LAYER][@CRS]",
                      help="An input layer (repeatable). ROLE e.g. federal_land, watershed, protected, dem; "
-                          ":LAYER picks a GeoPackage layer; @CRS overrides a missing or wrong CRS."),
+                          ":LAYER picks a GeoPackage layer (a raster's band: its number or description); "
+                          "@CRS overrides a missing or wrong CRS."),
         click.option("--profile", default=None, metavar="NAME|FILE",
                      help="Scoring profile: a built-in name (federal-safeguards) or a TOML file."),
         click.option("--aoi", default=None, callback=_aoi_callback, metavar="BBOX|FILE",

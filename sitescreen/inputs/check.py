@@ -65,8 +65,10 @@ def file_modified(path: Path) -> float:
 def check_folder(path: Path, what: str) -> None:
     """A folder is an input only as a FileGDB (``name.gdb/`` holding its catalog table)."""
     if path.suffix.lower() != ".gdb":
+        shp = sorted(p.name for p in path.iterdir() if p.suffix.lower() == ".shp")
+        held = f" (it holds the shapefiles {', '.join(shp[:5])}: give one of them, e.g. {path / shp[0]})" if shp else ""
         raise LayerDataError(f"{path}: {what} is a directory, expected a file (or a FileGDB: a folder whose "
-                             f"name ends in .gdb): give the file inside it, or the .gdb folder")
+                             f"name ends in .gdb){held or ': give the file inside it, or the .gdb folder'}")
     if not (path / FILEGDB_CATALOG).is_file():
         raise LayerDataError(f"{path}: {what} is a folder named .gdb but not a FileGDB (it has no "
                              f"{FILEGDB_CATALOG}, the geodatabase's catalog): copy the whole .gdb folder "

@@ -16,7 +16,7 @@ import shapely
 
 from sitescreen.errors import LayerConfigError, LayerDataError
 from sitescreen.inputs.probe import empty_message, schema_for, source_crs
-from sitescreen.inputs.schemas import Schema, generic_schema
+from sitescreen.inputs.schemas import Schema, generic_schema, geometry_choices
 from sitescreen.inputs.spec import LayerSpec
 
 log = logging.getLogger(__name__)
@@ -79,11 +79,26 @@ def _ragged_line(path: Path, encoding: str, sep: str) -> tuple[int, int, int] | 
     return None
 
 
+def _one_geometry(columns: list[str], spec: LayerSpec, where: str) -> None:
+    """Refuse a CSV whose columns offer several geometries (a WKT column and lon/lat, two lon/lat
+    pairs) when no definition names one: each would place the sites elsewhere."""
+    choices = geometry_choices(columns)
+    if len(choices) > 1:
+        table = "[sites] table" if spec.role == "sites" else f"[[layers]] table with role = \"{spec.role}\""
+        raise LayerConfigError(
+            f"{where}: the CSV has {len(choices)} geometries ({', '.join(choices)}) and no layer definition names "
+            f"one, so which to use cannot be told: name it in the {table} of a run config with "
+            f"definition = {{ geometry = {{ wkt = \"COLUMN\" }} }} or definition = {{ geometry = {{ lon = \"X\", lat = \"Y\" }} }}")
+
+
 def read_csv(spec: LayerSpec, where: str) -> tuple[gpd.GeoDataFrame, Schema, str]:
     df = _csv_frame(spec, where)
     if len(df) == 0:
         raise LayerDataError(empty_message(spec, where))
     schema = schema_for(spec, list(df.columns), where)
+    named = schema.wkt or (schema.lon and schema.lat)
+    if not named or (schema.name == "generic" and spec.definition is None):
+        _one_geometry(list(df.columns), spec, where)  # never a guess between two
     if not schema.wkt and not (schema.lon and schema.lat):
         # a known definition that does not name geometry columns (e.g. wilderness exported as CSV)
         geo = generic_schema(list(df.columns), spec.role)

@@ -15,6 +15,7 @@ import shapely
 from pyproj import CRS
 
 from sitescreen.errors import LayerConfigError, LayerDataError
+from sitescreen.inputs.text import text_in
 from sitescreen.inputs.check import check_coordinates, check_finite, repair
 from sitescreen.inputs.coverage import layer_coverage
 from sitescreen.inputs.crs import to_crs
@@ -105,7 +106,7 @@ def load_vector(spec: LayerSpec, run_crs: CRS, bbox_lonlat: tuple | None = None,
     for fld, allowed in spec.where.items():
         if fld not in attrs:
             raise LayerConfigError(f"{where}: filter field {fld!r} is not a field of this layer; fields: {', '.join(attrs.columns)}")
-        attrs = attrs[attrs[fld].isin(list(allowed))]
+        attrs = attrs[text_in(attrs[fld], allowed)]
     geoms = geoms[attrs.index.to_numpy()] if len(attrs) != n_read else geoms
     geoms, n_repaired = repair(np.asarray(geoms, dtype=object), polygonal)
     empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)

@@ -41,6 +41,10 @@ def choose_layer(spec: LayerSpec) -> LayerSpec:
     PAD-US's Fee and Designation, WBD's ``WBDHU12``) are taken; else, of its spatial layers, the one
     a layer definition matches (the spec's own, or a known one) when exactly one does; otherwise
     the error lists them."""
+    check_path(spec.path, f"{spec.role} layer")  # first: a folder is never read as a source of layers
+    if spec.layer is not None and spec.path.suffix.lower() in SINGLE_LAYER_SUFFIXES:
+        raise LayerConfigError(f"{spec.path}: a {spec.path.suffix.lower()[1:]} file holds one layer, so layer "
+                               f"{spec.layer!r} cannot be chosen in it; remove the layer name (:{spec.layer} or layer = ...)")
     if spec.layer is not None or spec.layers or spec.path.suffix.lower() in SINGLE_LAYER_SUFFIXES:
         return spec
     where = layer_where(spec)

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from sitescreen.errors import LayerConfigError, LayerDataError
+from sitescreen.inputs.text import clean_text
 from sitescreen.inputs.tomlfile import check_keys
 
 COVERAGES = ("global", "features", "states", "declared")
@@ -122,7 +123,7 @@ class Schema:
                     f"{where}: field {' or '.join(repr(a) for a in alts)} (mapped to {canon!r}) "
                     f"not found; fields present: {', '.join(map(str, df.columns)) or 'none'}"
                 )
-            out[canon] = _huc_codes(df[col], col, where) if canon == "huc" else df[col]
+            out[canon] = _huc_codes(df[col], col, where) if canon == "huc" else clean_text(df[col])
         for canon, rule in self.values.items():
             if rule.value is not None:
                 out[canon] = rule.value
@@ -133,7 +134,7 @@ class Schema:
                     f"{where}: field {rule.source!r} (recoded to {canon!r}) not found; "
                     f"fields present: {', '.join(map(str, df.columns))}"
                 )
-            src = _codes(df[col]).astype("string").str.strip()
+            src = clean_text(_codes(df[col]).astype("string"))
             mapped = src.map(lambda v: rule.table.get(v, rule.default) if rule.default is not None
                              else rule.table.get(v, v), na_action="ignore")
             out[canon] = _apply_when(mapped.astype(object).where(src.notna(), rule.default), src, rule, df,
@@ -335,6 +336,12 @@ GENERIC_ID_FIELDS = ("site_id", "id", "ID", "record_id")
 WKT_COLUMNS = ("wkt", "WKT", "geometry", "geom", "the_geom", "location")
 LON_LAT_COLUMNS = (("lon", "lat"), ("longitude", "latitude"), ("lng", "lat"), ("x", "y"),
                    ("LON", "LAT"), ("Longitude", "Latitude"), ("LONGITUDE", "LATITUDE"), ("X", "Y"))
+
+
+def geometry_choices(columns: list[str]) -> list[str]:
+    """Every geometry a CSV's columns offer by name: each WKT column, each lon/lat pair."""
+    pairs = [f"{x!r}/{y!r}" for x, y in LON_LAT_COLUMNS if x in columns and y in columns]
+    return [repr(c) for c in WKT_COLUMNS if c in columns] + pairs
 
 
 def generic_schema(columns: list[str], role: str) -> Schema:

@@ -35,7 +35,7 @@ class LayerSpec:
     definition: Schema | None = None   # an inline definition (from a run config)
     crs: str | None = None             # CRS override for files whose CRS is missing or wrong
     where: Mapping[str, tuple] = field(default_factory=dict)  # canonical field -> allowed values
-    band: int = 1
+    band: int | None = None            # a raster's band; None: the only one (several: an error)
     skip_invalid: bool = False         # CSV rows whose WKT does not parse are skipped, not an error
     coverage: str | None = None        # declared coverage: a polygon file, or "global" / "features"
     layers: tuple[str, ...] = ()       # several layers of one file read as one (named by a definition)
@@ -117,6 +117,10 @@ def layer_from_config(data: Mapping[str, Any], base: Path, where: str) -> LayerS
     if schema is not None and schema not in known_schemas():
         raise LayerConfigError(f"{where}: schema {schema!r} is not a known layer definition; known: {', '.join(known_schemas())}")
     path = Path(data["path"])
+    band = check_number("band", data["band"], where=where, error=LayerConfigError) if "band" in data else None
+    if band is not None and not is_raster(path if path.is_absolute() else base / path):
+        raise LayerConfigError(f"{where}: 'band' is only for a raster layer, and {data['path']} is not a raster; "
+                               f"remove band (a vector file's layer is named with layer = \"LAYER\")")
     coverage = data.get("coverage")
     if coverage is not None and (not isinstance(coverage, str) or not coverage):
         raise LayerConfigError(f"{where}: 'coverage' must be a polygon file or one of {', '.join(SPEC_COVERAGES)}")
@@ -128,7 +132,7 @@ def layer_from_config(data: Mapping[str, Any], base: Path, where: str) -> LayerS
         role=data["role"], path=path if path.is_absolute() else base / path,
         layer=None if many else (layer[0] if isinstance(layer, list) else layer), layers=many,
         name=data.get("name"), schema=schema, definition=definition, crs=data.get("crs"),
-        where=parse_where(data.get("where", {}), where), band=check_number("band", data.get("band", 1), where=where, error=LayerConfigError),
+        where=parse_where(data.get("where", {}), where), band=band,
         coverage=coverage,
     )
 
@@ -136,6 +140,26 @@ def layer_from_config(data: Mapping[str, Any], base: Path, where: str) -> LayerS
 def _names(value: Any) -> bool:
     """A list of layer names (several layers of one file read as one: ``layer = ["A", "B"]``)."""
     return isinstance(value, list) and bool(value) and all(isinstance(v, str) and v for v in value)
+
+
+def check_layer_set(specs, advice: str) -> None:
+    """Refuse layers that would be measured twice or one of them silently: one file (and layer) given
+    twice for a role (its features would count twice), or two rasters for a role (a raster criterion
+    reads one). ``advice``: where the layers were given, for the message."""
+    seen: dict[tuple, LayerSpec] = {}
+    rasters: dict[str, LayerSpec] = {}
+    for spec in specs:
+        key = (spec.role, Path(spec.path).resolve(), spec.layer, tuple(sorted(spec.where.items())))
+        if key in seen:
+            raise LayerConfigError(f"{spec.path}: given twice for role {spec.role!r}{advice}; its features would "
+                                   f"count twice: give it once")
+        seen[key] = spec
+        if spec.kind == "raster":
+            if spec.role in rasters:
+                raise LayerConfigError(f"{spec.path}: a second raster for role {spec.role!r} (the first is "
+                                       f"{rasters[spec.role].path}){advice}; a raster criterion reads one raster: "
+                                       f"give one (mosaic them first, e.g. gdalbuildvrt)")
+            rasters[spec.role] = spec
 
 
 #: What a layer's ``coverage`` key may say besides a polygon file's path.

@@ -22,6 +22,12 @@ def read_toml(path: Path, what: str, error: type[SitescreenError], hint: str = "
     if path.is_dir():
         raise error(f"{path}: {what} file is a directory, expected a .toml file")
     raw = path.read_bytes()
+    return parse_toml(raw, path, what, error), raw
+
+
+def parse_toml(raw: bytes, path: Path, what: str, error: type[SitescreenError]) -> dict[str, Any]:
+    """The table the bytes ``raw`` of the TOML file ``path`` hold: the one decoding of project files
+    (UTF-8, with or without a byte-order mark), with :func:`read_toml`'s messages."""
     try:
         data = tomllib.loads(raw.decode("utf-8-sig"))  # a byte-order mark (Windows editors) is not TOML
     except UnicodeDecodeError:
@@ -32,7 +38,7 @@ def read_toml(path: Path, what: str, error: type[SitescreenError], hint: str = "
         data = None
     if data is None or _depth(data) > MAX_DEPTH:
         raise error(f"{path}: arrays or tables nested more than {MAX_DEPTH} deep; a {what} file needs only a few levels")
-    return data, raw
+    return data
 
 
 #: The deepest nesting of arrays and tables a project file may have (the deepest real one has 5).

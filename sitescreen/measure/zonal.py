@@ -42,6 +42,8 @@ from rasterio.windows import Window
 
 from sitescreen.children import scratch_dir
 from sitescreen.errors import CRSError, LayerConfigError, LayerDataError
+from sitescreen.inputs.bands import choose_band
+from sitescreen.inputs.spec import LayerSpec
 from sitescreen.measure.derive import derive_rasters
 from sitescreen.measure.exact import Raster, run_exactextract
 
@@ -67,7 +69,7 @@ def zonal_stats(
     raster_path,
     stats: Sequence[str],
     *,
-    band: int = 1,
+    band: int | None = 1,
     crs_override: str | None = None,
     derive: str | None = None,
     threshold: float | None = None,
@@ -106,6 +108,7 @@ def zonal_stats(
             ds = stack.enter_context(rasterio.open(raster_path))
         except rasterio.errors.RasterioIOError as exc:
             raise LayerDataError(f"cannot open raster {raster_path}: {exc}") from None
+        band = choose_band(LayerSpec(role="raster", path=Path(raster_path)), ds) if band is None else band  # never a guess
         if not 1 <= band <= ds.count:
             raise LayerConfigError(f"{raster_path} has {ds.count} band(s); band {band} requested")
         _check_categorical(ds, band, stats, derive, raster_path)

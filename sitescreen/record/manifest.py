@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from sitescreen.errors import OutputError
+from sitescreen.record.columns import COLUMNS
 from sitescreen.record.merges import MergeRecord
 from sitescreen.record.read import Bad, build
 from sitescreen.record.sensitivity import SensitivityParameter, SensitivityRecord, SobolIndex
@@ -32,17 +33,6 @@ from sitescreen.values import strict_json
 
 SCHEMA_VERSION = 2
 SCHEMA_FILE = Path(__file__).with_name("manifest.schema.json")
-
-#: What the result columns hold (the manifest's ``columns``; written by every run).
-COLUMNS = {
-    "m_<criterion>": "measurement in the criterion's unit (NaN/empty = no data; inf = beyond the search radius)",
-    "s_<criterion>": "suitability 0–1 from the criterion's transform",
-    "f_<criterion>": "the feature behind the measurement and its layer (criteria measured against features; empty: none)",
-    "parts_<criterion>": "what an overlap is made of: its largest parts (name and agency) with their shares of the footprint (empty: none)",
-    "score": "0–100, weighted mean of suitabilities (weights renormalised over evaluated criteria); 0 if excluded; empty if incomplete",
-    "verdict": "excluded, unfavorable, review, favorable, incomplete",
-}
-
 
 def _opt(schema: dict | None = None) -> Any:
     """A field written only when set (None: left out of the file)."""
@@ -166,6 +156,7 @@ class InputRecord:
     nodata: float | None = _opt()
     dtype: str | None = _opt()
     bands: int | None = _opt()
+    band: int | None = _opt()       # the band a raster layer measured
     sha256: str | None = _opt()
     bytes: int | None = _opt()
     product: str | None = _opt()    # what the file is, from its layer definition's title

@@ -18,6 +18,7 @@ import pandas as pd
 from sitescreen.errors import ProfileError
 from sitescreen.rules.kinds import KINDS
 from sitescreen.inputs.numbers import check_number, plain_number
+from sitescreen.inputs.text import text_in
 from sitescreen.inputs.tomlfile import check_keys
 from sitescreen.rules import verdicts as _verdicts
 from sitescreen.rules.verdicts import DEFAULT_THRESHOLDS
@@ -138,7 +139,7 @@ class Selection:
                     m[:] = False
                     break
                 col = attrs[fld]
-                m &= col.isin(list(allowed)).to_numpy(dtype=bool, na_value=False)
+                m &= text_in(col, allowed)
             keep |= m
         return keep
 

@@ -298,7 +298,7 @@ def _spec_from_dict(d: Mapping[str, Any], where: str) -> LayerSpec:
                      layers=tuple(layer) if isinstance(layer, list) else (), name=d.get("name"),
                      schema=d.get("schema"), definition=definition, crs=d.get("crs"),
                      where={k: tuple(v) for k, v in dict(d.get("where") or {}).items()},
-                     band=int(d.get("band", 1)), skip_invalid=bool(d.get("skip_invalid", False)),
+                     band=None if d.get("band") is None else int(d["band"]), skip_invalid=bool(d.get("skip_invalid", False)),
                      coverage=d.get("coverage"))
 
 

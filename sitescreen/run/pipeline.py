@@ -13,7 +13,7 @@ import logging
 import shlex
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -33,10 +33,11 @@ from sitescreen.measure.engine import DEFAULT_CHUNK
 from sitescreen.measure.requirements import check_requirements
 from sitescreen.errors import CRSError, LayerConfigError, LayerDataError
 from sitescreen.rules.kinds import KINDS
+from sitescreen.inputs.bands import choose_band
 from sitescreen.inputs.check import check_coordinates, check_path, companion_files, file_modified, file_sha256
 from sitescreen.inputs.crs import crs_label, to_crs
 from sitescreen.inputs.load import LoadedLayer, load_vector
-from sitescreen.inputs.spec import LayerSpec
+from sitescreen.inputs.spec import LayerSpec, check_layer_set
 from sitescreen.rules.profile import VERDICTS, Profile, effective_weights, load_profile
 from sitescreen.rules.scoring import without_data
 from sitescreen.record.manifest import (COLUMNS, CapRecord, CriterionRecord, CriterionSelection, InputRecord, Mode, ProfileRecord, RunRecord,
@@ -70,7 +71,7 @@ class RasterInfo:
     def info(self) -> dict:
         """The raster's entry in the manifest's inputs (without its hash and size)."""
         return {"width": self.width, "height": self.height, "res": list(self.res), "nodata": self.nodata,
-                "dtype": self.dtype, "bands": self.bands, "name": self.spec.label, "role": self.spec.role,
+                "dtype": self.dtype, "bands": self.bands, "band": self.spec.band, "name": self.spec.label, "role": self.spec.role,
                 "path": str(self.spec.path), "layer": None, "kind": "raster", "schema": "raster",
                 "source_crs": self.source_crs, "crs_override": self.spec.crs, "sites_covered": self.sites_covered,
                 "coverage": "raster valid cells", "features_read": None, "repairs": 0}
@@ -124,6 +125,7 @@ def _timed(timings: dict, stage: str, progress: Progress | None) -> Iterator[Non
 
 
 def _check_roles(config: RunConfig, profile: Profile) -> None:
+    check_layer_set(config.layers, f" in {config.config_path}" if config.config_path else "")
     used = profile.roles
     for lyr in config.layers:
         if lyr.role not in used:
@@ -188,14 +190,13 @@ def raster_info(spec: LayerSpec, fp: np.ndarray, run_crs: CRS) -> RasterInfo:
     where = str(spec.path)
     try:
         with rasterio.open(spec.path) as src:
+            spec = replace(spec, band=choose_band(spec, src), layer=None)  # never a guessed band
             _check_cells(src, spec, where)  # first: the bounds of a rotated grid are not its cells'
             tag, bounds, count = src.crs, tuple(src.bounds), src.count
             grid = {"width": src.width, "height": src.height, "res": list(src.res), "nodata": src.nodata,
-                    "dtype": src.dtypes[spec.band - 1] if spec.band <= count else None, "bands": count}
+                    "dtype": src.dtypes[spec.band - 1], "bands": count}
     except rasterio.errors.RasterioIOError as exc:
         raise LayerDataError(f"{where}: not a raster GDAL can open: {exc}") from None
-    if spec.band < 1 or spec.band > count:
-        raise LayerConfigError(f"{where}: band {spec.band} does not exist; the raster has {count} band(s)")
     if spec.crs:
         crs = to_crs(spec.crs, where)
     elif tag is None:
@@ -244,7 +245,8 @@ def load_layers(config: RunConfig, profile: Profile, run_crs: CRS, bounds, fp: n
             rasters.append(spec)
     if vectors and not rasters:
         _check_reach(config, fp, run_crs, vectors, margins)
-    return vectors, rasters, [raster_info(spec, fp, run_crs) for spec in rasters]
+    infos = [raster_info(spec, fp, run_crs) for spec in rasters]
+    return vectors, [i.spec for i in infos], infos  # the rasters with the band each measures
 
 
 def prepare(config: RunConfig, progress: Progress | None = None, *, source: SiteSource | None = None) -> Prepared:

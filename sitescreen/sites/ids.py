@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from sitescreen.errors import LayerDataError
+from sitescreen.inputs.text import clean_text
 from sitescreen.sites.fields import SOURCE_PREFIX, IdCandidate
 
 log = logging.getLogger(__name__)
@@ -51,19 +52,26 @@ def site_ids(values: Mapping[str, np.ndarray], candidates: Sequence[IdCandidate]
              where: str) -> tuple[np.ndarray, str | None]:
     """Every site's id from the first candidate column whose values are all present and unique
     (``values``: candidate column → its value per site), else generated (:func:`generated_ids`)."""
+    usable = []
     for c in candidates:
         if c.column not in values:
             continue
-        ids = _usable(pd.Series(values[c.column], dtype=object), c, where)
+        ids = _usable(pd.Series(values[c.column], dtype=object), c, where, rows)
         if ids is not None:
-            return ids, c.field
-    return generated_ids(rows), None
+            usable.append((ids, c))
+    if len(usable) > 1:  # only guessed columns are tried together: several could be the id
+        names = ", ".join(repr(c.field) for _, c in usable)
+        raise LayerDataError(f"{where}: fields {names} all look like site ids (each present and unique), so which "
+                             f"one is the id cannot be told; name it with --id-field FIELD (id_field = \"FIELD\" in "
+                             f"[sites] of a run config)")
+    return (usable[0][0], usable[0][1].field) if usable else (generated_ids(rows), None)
 
 
-def _usable(raw: pd.Series, c: IdCandidate, where: str) -> np.ndarray | None:
-    """``raw`` as text ids, or None when the candidate cannot give ids (a flag: an error instead)."""
-    ids = raw.map(lambda v: v if isinstance(v, str) else (f"{v:.0f}" if isinstance(v, float) and v.is_integer() else str(v)),
-                  na_action="ignore")
+def _usable(raw: pd.Series, c: IdCandidate, where: str, rows: np.ndarray) -> np.ndarray | None:
+    """``raw`` as text ids (stripped and composed: "1001 " is "1001", :mod:`sitescreen.inputs.text`),
+    or None when the candidate cannot give ids (a flag or a definition: an error instead)."""
+    ids = clean_text(raw.map(lambda v: v if isinstance(v, str) else (f"{v:.0f}" if isinstance(v, float) and v.is_integer() else str(v)),
+                             na_action="ignore"))
     blank = (ids.isna() | (ids.astype(str).str.strip() == "")).to_numpy()
     flag = " (--id-field)" if c.how == "flag" else ""
     if blank.any():
@@ -78,9 +86,21 @@ def _usable(raw: pd.Series, c: IdCandidate, where: str) -> np.ndarray | None:
         if c.how == "guess":
             log.info("%s: field %r is not used as the site id: value %r is repeated", where, c.field, dup.iloc[0])
             return None
-        raise LayerDataError(f"{where}: duplicate site ids {', '.join(map(repr, dup.unique()[:5]))} in field "
+        raise LayerDataError(f"{where}: duplicate site ids {_duplicates(raw, ids, dup, rows)} in field "
                              f"{c.field!r}{flag}; site ids must be unique")
     return ids.astype(str).to_numpy(dtype=object)
+
+
+def _duplicates(raw: pd.Series, ids: pd.Series, dup: pd.Series, rows: np.ndarray) -> str:
+    """The first repeated ids, each with the records that give it (counted from 1 in file order) and
+    how each wrote it where that differs: '1001' (records 1, 4: '1001 ')."""
+    out = []
+    for value in dup.unique()[:5]:
+        at = np.flatnonzero((ids == value).to_numpy())
+        at = at[np.argsort(rows[at], kind="stable")][:4]
+        given = ", ".join(f"{int(rows[i]) + 1}" + (f": {raw.iloc[i]!r}" if raw.iloc[i] != value else "") for i in at)
+        out.append(f"{value!r} (records {given})")
+    return ", ".join(out)
 
 
 def generated_ids(rows: np.ndarray) -> np.ndarray:

@@ -13,6 +13,7 @@ import shapely
 from pyproj import CRS
 
 from sitescreen.errors import LayerConfigError, LayerDataError
+from sitescreen.inputs.text import clean_text, text_in
 from sitescreen.inputs.check import check_coordinates, check_finite, repair
 from sitescreen.inputs.crs import to_crs
 from sitescreen.inputs.read import read_table
@@ -66,11 +67,11 @@ def select_sites(gdf: gpd.GeoDataFrame, schema, spec: LayerSpec, opts: SiteOptio
         if col not in attrs:
             raise LayerConfigError(f"{where}: filter field {fld!r} is not a field of the sites; fields: "
                                    f"{', '.join(own + [c for c in stats.source_fields if c not in own])}")
-        values = attrs[col].astype("string")
+        values = clean_text(attrs[col].astype("string"))  # "FED " is "FED": the one text comparison
         seen = stats.where_values.setdefault(fld, {})  # value -> records with a location (for messages)
         for v, n in values[keep].dropna().value_counts().items():
             seen[str(v)] = seen.get(str(v), 0) + int(n)
-        selected = values.isin([str(a) for a in allowed]).to_numpy(dtype=bool, na_value=False)
+        selected = text_in(values, [str(a) for a in allowed])
         stats.records_not_selected += int((keep & ~selected).sum())
         keep &= selected
     stats.located += int(keep.sum())
