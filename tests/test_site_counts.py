@@ -109,3 +109,13 @@ def test_skipped_invalid_locations_are_a_step_of_the_chain(world):
     assert chain["records_skipped_invalid"] == 1 and chain["records_without_location"] == 1
     assert chain["records_read"] - sum(v for k, v in chain.items() if k not in ("records_read", "sites")) == chain["sites"]
     assert "− 1 with a location that does not parse (skipped) −" in res.output
+
+
+def test_the_criteria_not_evaluated_are_one_line_grouped_by_why():
+    from sitescreen.rules.reviewwords import not_evaluated_line
+    notes = [("steep_terrain", "not evaluated: no dem layer was given"),
+             ("stream_buffer", "not evaluated: no streams layer was given"),
+             ("perennial_stream_length", "not evaluated: no streams layer was given")]
+    assert not_evaluated_line(notes) == ("Not evaluated: steep_terrain (no dem layer was given); "
+                                         "stream_buffer, perennial_stream_length (no streams layer was given)")
+    assert not_evaluated_line([]) == ""

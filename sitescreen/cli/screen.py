@@ -13,7 +13,7 @@ from sitescreen.outputs.staging import check_out_dir
 from sitescreen.run.stream import STREAM_MIN_SITES, screen_to_folder
 from sitescreen.cli.options import Progress, build_config, inputs_options, make_map_options, map_options
 from sitescreen.record.manifest import RunRecord
-from sitescreen.rules.reviewwords import shared_outlines_text, site_chain
+from sitescreen.rules.reviewwords import not_evaluated_line, shared_outlines_text, site_chain
 
 
 def summary_lines(m: RunRecord, out_dir: Path) -> list[str]:
@@ -25,9 +25,9 @@ def summary_lines(m: RunRecord, out_dir: Path) -> list[str]:
     shared = shared_outlines_text(s.sites_sharing_outlines, s.shared_outlines)
     if shared:
         lines.append(f"Sites: {shared}.")
-    for c in m.criteria:
-        if not c.evaluated:
-            lines.append(f"Criterion {c.name}: {c.note}.")
+    skipped = not_evaluated_line((c.name, c.note) for c in m.criteria if not c.evaluated)
+    if skipped:
+        lines.append(f"{skipped}.")
     lines.append(f"Results in {out_dir}/")
     pages = [f"{Path(out_dir) / name} ({what})" for name, what in (("map.html", "the map"), ("report.html", "the review report"))
              if name in (m.outputs or {})]

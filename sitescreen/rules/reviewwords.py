@@ -60,6 +60,16 @@ def merge_text(m: Any) -> str:
             f"name similarity {m.name_similarity:.2f} ({MERGE_RULE_WORDS.get(m.rule, m.rule)})")
 
 
+def not_evaluated_line(notes: Any) -> str:
+    """The criteria a run did not evaluate, in one line grouped by why (``Not evaluated: steep_terrain
+    (no dem layer was given); stream_buffer, perennial_stream_length (no streams layer was given)``),
+    or "" when it evaluated every one; ``notes``: (criterion, its note) pairs. The CLI summary shows it."""
+    groups: dict[str, list[str]] = {}
+    for name, note in notes:
+        groups.setdefault(str(note).removeprefix("not evaluated: "), []).append(str(name))
+    return ("Not evaluated: " + "; ".join(f"{', '.join(names)} ({why})" for why, names in groups.items())) if groups else ""
+
+
 # ------------------------------------------------------------------------------------------
 # how robust a verdict is (sitescreen sensitivity)
 
