@@ -8,6 +8,7 @@ import pytest
 
 from fixtures_results import make_manifest, make_sites
 from test_browser import Offline
+from test_map_reasons import numbered_reasons
 from sitescreen.outputs import maphexes
 from sitescreen.outputs.mapping import render_map
 from sitescreen.rules.verdicts import VERDICTS
@@ -24,6 +25,7 @@ PAINTED = """pane => { let n = 0;
 @pytest.fixture(scope="module")
 def big_map(tmp_path_factory):
     sites = make_sites(20_000)
+    sites["reasons"] = numbered_reasons(len(sites))  # distinct texts: the payload sends templates
     path = tmp_path_factory.mktemp("hexmap") / "map.html"
     path.write_text(render_map(sites, [], make_manifest(sites), basemap="none"), encoding="utf-8")
     return path, sites
@@ -102,3 +104,14 @@ def test_the_map_is_big_enough_for_hexagons(big_map):
     """The fixture is a map with hexagons: more than TILE_SITES sites in one tile at the lowest zoom."""
     _, sites = big_map
     assert len(sites) > maphexes.TILE_SITES and np.ptp(sites.total_bounds[[0, 2]]) < 200_000
+
+
+def test_reasons_sent_as_templates_read_back_unchanged(page, big_map):
+    path, sites = big_map
+    o = page
+    assert '"rs":{"tpl":' in path.read_text(encoding="utf-8")
+    rows = [0, 1, 2, 777, len(sites) - 1]
+    got = o.js("""ids => ids.map(id => { const S = sitescreen.sites; return S.D.reasons(S.find(id)).join('; '); })""",
+               [sites["site_id"].iloc[i] for i in rows])
+    assert got == [sites["reasons"].iloc[i] for i in rows]
+    assert not o.errors

@@ -269,7 +269,7 @@ def site_payload(sites: gpd.GeoDataFrame, geo: SiteGeometry, criteria: list[dict
             mask = np.ones(len(seq), dtype=bool)
             mask[pos] = False
             seq[mask] = codes_r
-            payload["rs"] = {"dict": [str(u) for u in uniq], "idx": _uvarint(seq), "count": int(len(seq))}
+            payload["rs"] = {**_reason_dict([str(u) for u in uniq]), "idx": _uvarint(seq), "count": int(len(seq))}
     for c in criteria:
         mcol, scol = c["measure_column"], c["score_column"]
         payload["m"].append(_measure_column(sites[mcol], c) if mcol in sites.columns else None)
@@ -279,6 +279,25 @@ def site_payload(sites: gpd.GeoDataFrame, geo: SiteGeometry, criteria: list[dict
         else:
             payload["s"].append(None)
     return payload
+
+
+_NUMBER = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?")
+_HOLE = "\x1f"
+
+
+def _reason_dict(texts: list[str]) -> dict[str, Any]:
+    """The distinct reason parts: ``{"dict": texts}``, or, when most differ only in their numbers (a
+    million sites give a million "distance to protected areas 886.2 m"), the same texts losslessly as
+    templates with a hole per number, each text's template and its numbers in order:
+    ``{"tpl": [...], "ti": varints, "nd": len(texts), "tok": text column, "ntok": count}``."""
+    ser = pd.Series(texts, dtype=object)
+    tpl_text = ser.str.replace(_NUMBER, _HOLE, regex=True)
+    ti, tpl = pd.factorize(tpl_text)
+    if len(tpl) * 2 > len(texts) or ser.str.contains(_HOLE, regex=False).any():
+        return {"dict": texts}
+    tokens = ser.str.findall(_NUMBER).explode().dropna().tolist()
+    return {"tpl": [str(t) for t in tpl], "ti": _uvarint(ti), "nd": len(texts),
+            "tok": text_column(tokens), "ntok": len(tokens)}
 
 
 def _measure_column(col: pd.Series, criterion: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -364,6 +364,19 @@
   // ---------------------------------------------------------------- sites
   var DRAW_ORDER = ['excluded', 'incomplete', 'unfavorable', 'review', 'favorable'];
 
+  /* The distinct reason parts by number: a list, or templates with a hole per number (payload._reason_dict). */
+  function reasonTexts(rs) {
+    if (rs.dict) return function (k) { return rs.dict[k]; };
+    var ti = decodeU(rs.ti, rs.nd), holes = rs.tpl.map(function (t) { return t.split('\x1f'); });
+    var tok = decodeDict(rs.tok, rs.ntok), first = new Uint32Array(rs.nd), p = 0;
+    for (var k = 0; k < rs.nd; k++) { first[k] = p; p += holes[ti[k]].length - 1; }
+    return function (k) {
+      var h = holes[ti[k]], s = h[0];
+      for (var q = 1; q < h.length; q++) s += tok(first[k] + q - 1) + h[q];
+      return s;
+    };
+  }
+
   function decodeSites(S, meta) {
     var n = S.n, c = decodeXY(S.c, n, 1);
     var score = decodeU(S.sc, n), verdict = new Uint8Array(n);
@@ -388,11 +401,12 @@
     for (i = 0; i < n; i++) rank[i] = ord[verdict[i]];
     var reasons = null;
     if (S.rs) {
+      var rsText = reasonTexts(S.rs);
       var flat = decodeU(S.rs.idx, S.rs.count), start = new Uint32Array(n + 1), p = 0;
       for (i = 0; i < n; i++) { start[i] = p + 1; p += 1 + flat[p]; }
       reasons = function (j) {
         var out = [];
-        for (var t = 0; t < flat[start[j] - 1]; t++) out.push(S.rs.dict[flat[start[j] + t]]);
+        for (var t = 0; t < flat[start[j] - 1]; t++) out.push(rsText(flat[start[j] + t]));
         return out;
       };
     }
