@@ -115,3 +115,21 @@ def test_reasons_sent_as_templates_read_back_unchanged(page, big_map):
                [sites["site_id"].iloc[i] for i in rows])
     assert got == [sites["reasons"].iloc[i] for i in rows]
     assert not o.errors
+
+
+def test_hexagons_follow_a_weight_slider(page):
+    """Re-weighting (sitescreen-reweight.js) repaints the hexagons with the sites' new verdicts."""
+    o = page
+    assert o.js("!!document.querySelector('input[name^=\"w-\"]')")
+    before = o.js("Array.from(sitescreen.hexes.levels[0].counts)")
+    o.js("""() => new Promise(done => { const R = sitescreen.reweight, input = document.querySelector("input[name^='w-']");
+        R.onPainted = () => { R.onPainted = null; done(); };
+        input.value = String(Number(input.value) > 0.5 ? 0 : 1);
+        input.dispatchEvent(new Event('input', { bubbles: true })); })""")
+    per_verdict, totals = o.js("""() => { const H = sitescreen.hexes, D = sitescreen.sites.D, t = new Array(H.nv).fill(0);
+        for (let i = 0; i < D.n; i++) t[D.verdict[i]] += 1;
+        return [t, H.levels.map(lv => { const s = new Array(H.nv).fill(0);
+            for (let i = 0; i < lv.counts.length; i++) s[i % H.nv] += lv.counts[i]; return s; })]; }""")
+    assert all(t == per_verdict for t in totals)
+    assert o.js("Array.from(sitescreen.hexes.levels[0].counts)") != before  # the slider changed some verdicts
+    assert not o.errors
