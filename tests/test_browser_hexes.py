@@ -133,3 +133,16 @@ def test_hexagons_follow_a_weight_slider(page):
     assert all(t == per_verdict for t in totals)
     assert o.js("Array.from(sitescreen.hexes.levels[0].counts)") != before  # the slider changed some verdicts
     assert not o.errors
+
+
+def test_a_site_found_by_search_is_shown_at_the_site_zoom(page, big_map):
+    _, sites = big_map
+    o = page
+    zs = o.js("sitescreen.hexes.zs")
+    box = o.page.locator("input[type=search]")
+    box.fill(sites["site_id"].iloc[123])
+    o.page.keyboard.press("Enter")
+    o.page.locator(".ss-popup").wait_for(timeout=10_000)
+    assert o.js("sitescreen.map.getZoom()") >= zs
+    assert o.js("sitescreen.sites.openIndex") == o.js("id => sitescreen.sites.find(id)", sites["site_id"].iloc[123])
+    assert not o.errors

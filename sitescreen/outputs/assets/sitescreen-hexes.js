@@ -115,7 +115,8 @@
   SS.hexLayer = function (map, sites, data) {
     if (!map.getPane('ssHexes')) map.createPane('ssHexes').style.zIndex = 440;
     var hexes = new HexTiles(data, sites), zs = data.zs, S = SS.sites;
-    var createTile = sites.createTile, siteAt = sites.siteAt, setVisible = sites.setVisible, restyle = S.restyle;
+    var createTile = sites.createTile, siteAt = sites.siteAt, setVisible = sites.setVisible, restyle = S.restyle,
+        openSite = S.openSite;
     sites.createTile = function (coords) {
       if (coords.z >= zs) return createTile.call(this, coords);
       var size = this.getTileSize().x, c = L.DomUtil.create('canvas', 'ss-tile');
@@ -126,13 +127,17 @@
     sites.siteAt = function (cpt) { return this._map.getZoom() < zs ? -1 : siteAt.call(this, cpt); };
     sites.setVisible = function (v, on) { setVisible.call(this, v, on); if (hexes._map) hexes.redraw(); };
     S.restyle = function (verdict, score) { restyle(verdict, score); hexes.recount(S.D.verdict); };
+    S.openSite = function (i, fly) {  // a site found by search is shown where sites are drawn
+      if (fly && map.getZoom() < zs) map.setView(sites.latLng(i), zs, { animate: false });
+      openSite(i, fly);
+    };
     var tip = L.tooltip({ direction: 'top', offset: [0, -8], className: 'ss-tooltip', opacity: 1 });
     map.on('mousemove', function (e) {
       var h = map.hasLayer(hexes) ? hexes.hexAt(e.latlng) : -1;
       if (h >= 0) { tip.setLatLng(e.latlng).setContent(hexes.tooltip(h)); if (!map.hasLayer(tip)) tip.addTo(map); }
       else if (map.hasLayer(tip)) map.removeLayer(tip);
     });
-    map.on('mouseout', function () { if (map.hasLayer(tip)) map.removeLayer(tip); });
+    map.on('mouseout zoomstart', function () { if (map.hasLayer(tip)) map.removeLayer(tip); });
     map.on('click', function (e) {
       var h = map.hasLayer(hexes) ? hexes.hexAt(e.latlng) : -1;
       if (h < 0) return;
