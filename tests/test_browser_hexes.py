@@ -142,7 +142,28 @@ def test_a_site_found_by_search_is_shown_at_the_site_zoom(page, big_map):
     box = o.page.locator("input[type=search]")
     box.fill(sites["site_id"].iloc[123])
     o.page.keyboard.press("Enter")
-    o.page.locator(".ss-popup").wait_for(timeout=10_000)
+    i = o.js("id => sitescreen.sites.find(id)", sites["site_id"].iloc[123])
+    o.page.wait_for_function("i => sitescreen.sites.openIndex === i", arg=i, timeout=10_000)
     assert o.js("sitescreen.map.getZoom()") >= zs
-    assert o.js("sitescreen.sites.openIndex") == o.js("id => sitescreen.sites.find(id)", sites["site_id"].iloc[123])
+    assert o.js("!!sitescreen.map._popup && sitescreen.map.hasLayer(sitescreen.map._popup)")
     assert not o.errors
+
+
+def test_names_sent_as_the_ids_read_as_the_ids(browser, tmp_path):
+    sites = make_sites(10)
+    sites = sites.assign(name=sites["site_id"], record_ids=sites["site_id"])
+    path = tmp_path / "same.html"
+    path.write_text(render_map(sites, [], make_manifest(sites), basemap="none"), encoding="utf-8")
+    assert '"name":"id"' in path.read_text(encoding="utf-8")
+    o = Offline(browser)
+    try:
+        o.open_map(path)
+        i = o.js("id => sitescreen.sites.find(id)", "S0003")
+        assert o.js("i => [sitescreen.sites.D.name[i], sitescreen.sites.D.rec[i]]", i) == ["S0003", "S0003"]
+        o.js("i => sitescreen.sites.openSite(i, true)", i)
+        pop = o.page.locator(".ss-popup")
+        pop.wait_for(timeout=10_000)
+        assert "Records: S0003" in pop.inner_text()
+        assert not o.errors
+    finally:
+        o.close()

@@ -71,3 +71,13 @@ def test_site_payload_reasons_round_trip():
         per_site.append("; ".join(texts[c] for c in flat[p + 1:p + 1 + k]))
         p += 1 + k
     assert per_site == list(pd.Series(sites["reasons"]))
+
+
+def test_names_and_records_that_repeat_the_ids_are_sent_once():
+    """The bench's sites (and many CSVs) name each site by its id: a million ids, not three."""
+    sites = make_sites(20)
+    geo = payload.site_geometry(sites)
+    assert payload.site_payload(sites, geo, [])["name"] == list(sites["name"].astype(str))  # real names: sent
+    same = sites.assign(name=sites["site_id"], record_ids=sites["site_id"])
+    p = payload.site_payload(same, geo, [])
+    assert p["id"] == list(sites["site_id"]) and p["name"] == "id" and p["rec"] == "id"

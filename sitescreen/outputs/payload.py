@@ -251,6 +251,9 @@ def site_payload(sites: gpd.GeoDataFrame, geo: SiteGeometry, criteria: list[dict
         rec = _text_list(sites["record_ids"])
         if any(rec):
             payload["rec"] = rec
+    for col in ("name", "rec"):  # a column that only repeats the ids is sent as "id" (sitescreen-map.js: the ids)
+        if payload[col] == payload["id"]:
+            payload[col] = "id"
     if DECISIONS_COLUMN in sites.columns:  # the reviewers' decisions, in words (record.decisions.with_decisions)
         dec = _text_list(sites[DECISIONS_COLUMN])
         payload["dec"] = text_column([t or None for t in dec])

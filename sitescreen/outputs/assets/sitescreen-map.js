@@ -415,7 +415,7 @@
     var s = S.s.map(function (col) { return decodeDict(col, n); });
     return {
       n: n, xy: c, score: score, verdict: verdict, rank: rank, radius: radius, fp: G, fpIndex: fpIndex,
-      bbox: bbox, id: S.id, name: S.name, rec: S.rec, dec: decodeDict(S.dec, n), stab: decodeDict(S.stab, n), reasons: reasons, m: m, s: s,
+      bbox: bbox, id: S.id, name: S.name === 'id' ? S.id : S.name, rec: S.rec === 'id' ? S.id : S.rec, dec: decodeDict(S.dec, n), stab: decodeDict(S.stab, n), reasons: reasons, m: m, s: s,
       index: new GridIndex(bbox, n)
     };
   }
