@@ -150,16 +150,18 @@ def test_a_site_found_by_search_is_shown_at_the_site_zoom(page, big_map):
 
 
 def test_names_sent_as_the_ids_read_as_the_ids(browser, tmp_path):
-    sites = make_sites(10)
+    sites = make_sites(10).iloc[:-1]  # circles only: one radius, sent once
     sites = sites.assign(name=sites["site_id"], record_ids=sites["site_id"])
     path = tmp_path / "same.html"
     path.write_text(render_map(sites, [], make_manifest(sites), basemap="none"), encoding="utf-8")
-    assert '"name":"id"' in path.read_text(encoding="utf-8")
+    assert '"name":"id"' in path.read_text(encoding="utf-8") and '"fpr":10000,' in path.read_text(encoding="utf-8")
     o = Offline(browser)
     try:
         o.open_map(path)
         i = o.js("id => sitescreen.sites.find(id)", "S0003")
         assert o.js("i => [sitescreen.sites.D.name[i], sitescreen.sites.D.rec[i]]", i) == ["S0003", "S0003"]
+        # 1,000 m on the ground in EPSG:3857 units at the site's latitude (about 45° N: × 1.41)
+        assert o.js("() => Array.from(sitescreen.sites.D.radius).every(r => r > 1300 && r < 1500)")
         o.js("i => sitescreen.sites.openSite(i, true)", i)
         pop = o.page.locator(".ss-popup")
         pop.wait_for(timeout=10_000)

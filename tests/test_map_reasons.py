@@ -81,3 +81,10 @@ def test_names_and_records_that_repeat_the_ids_are_sent_once():
     same = sites.assign(name=sites["site_id"], record_ids=sites["site_id"])
     p = payload.site_payload(same, geo, [])
     assert p["id"] == list(sites["site_id"]) and p["name"] == "id" and p["rec"] == "id"
+
+
+def test_one_radius_for_all_sites_is_sent_once():
+    sites = make_sites(20)
+    circles = sites.iloc[:-1]  # the last site is a claim polygon: radius 0
+    assert payload.site_payload(circles, payload.site_geometry(circles), [])["fpr"] == 10_000  # 1,000 m in dm
+    assert isinstance(payload.site_payload(sites, payload.site_geometry(sites), [])["fpr"], str)

@@ -210,6 +210,14 @@ def site_geometry(sites: gpd.GeoDataFrame) -> SiteGeometry:
     return SiteGeometry(anchor3857, radius, np.nan_to_num(half))
 
 
+def _radii(radius: np.ndarray) -> str | int | None:
+    """Circular footprints' radii in decimetres: varints, one number when every site has the same, None if none."""
+    dm = np.round(radius * 10)
+    if not (radius > 0).any():
+        return None
+    return int(dm[0]) if (dm == dm[0]).all() else _uvarint(dm)
+
+
 def _text_list(col: pd.Series) -> list[str]:
     return text_values(col).tolist()
 
@@ -237,7 +245,7 @@ def site_payload(sites: gpd.GeoDataFrame, geo: SiteGeometry, criteria: list[dict
         "c": _zigzag_deltas(np.round(anchor_xy).astype(np.int64)),
         "v": "".join(chr(48 + int(c)) for c in codes),
         "sc": _uvarint(np.where(np.isnan(score), 0, np.clip(np.round(score * 10), 0, 1000) + 1)),
-        "fpr": _uvarint(np.round(radius * 10)) if (radius > 0).any() else None,
+        "fpr": _radii(radius),
         "fpg": fp_block,
         "hasfp": "".join("1" if h else "0" for h in hasfp) if fp_block else None,
         "id": _text_list(sites["site_id"]),

@@ -381,7 +381,7 @@
     var n = S.n, c = decodeXY(S.c, n, 1);
     var score = decodeU(S.sc, n), verdict = new Uint8Array(n);
     for (var i = 0; i < n; i++) verdict[i] = S.v.charCodeAt(i) - 48;
-    var radius = S.fpr ? decodeU(S.fpr, n) : new Float64Array(n);
+    var radius = typeof S.fpr === 'number' ? new Float64Array(n).fill(S.fpr) : S.fpr ? decodeU(S.fpr, n) : new Float64Array(n);
     var fpIndex = new Int32Array(n).fill(-1), k = 0;
     var G = S.fpg ? decodeGeom(S.fpg) : null;
     var bbox = new Float64Array(4 * n);
