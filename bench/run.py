@@ -443,6 +443,11 @@ def main(argv=None) -> None:
     say(f"  -> re-weighting 100,000 sites: map {rw['reweight_update_100k_ms']} ms as dots, "
         f"{rw['reweight_update_100k_footprints_ms']} ms as footprints (target "
         f"{browser_reweight.TARGET_MS:.0f}), report {rw['reweight_report_update_100k_ms']} ms, slider input to repaint")
+    import natmap  # bench/natmap.py: `sitescreen map` of the big run in headless Chromium (issue 13 item 5)
+    with stage(f"national map, {args.sites:,} sites"):
+        nm = natmap.measure(runs / f"sites_{args.sites}", args.sites)
+    say(f"  -> map of {args.sites:,} sites: {nm['map_detail']['html_mb']} MB (target <= {natmap.TARGET_MB:g}), "
+        f"interactive in {nm['map_detail']['interactive_s']} s (target < {natmap.TARGET_S:g})")
     result = {
         "overlap_vs_overlay": round(overlap_vs_overlay, 2),
         "distance_vs_sjoin_nearest": round(distance_vs_sjoin, 2),
@@ -469,6 +474,7 @@ def main(argv=None) -> None:
         **peer_keys,
         **stacked_keys,
         **rw,
+        **nm,
         "sites": args.sites,
         "quick": args.quick,
         "dem_size": args.dem_size,
@@ -503,6 +509,8 @@ def main(argv=None) -> None:
     if args.sites != 1_000_000:  # keep the required keys present, marked as not measured at 1M
         result.setdefault("sites_1m_seconds", None)
         result.setdefault("sites_1m_peak_rss_gb", None)
+        result.setdefault("map_1m_html_mb", None)
+        result.setdefault("map_1m_interactive_seconds", None)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1))
     say("")

@@ -18,6 +18,7 @@ from sitescreen.errors import CRSError, SitescreenError
 from sitescreen.outputs import mapland
 from sitescreen.inputs.crs import lonlat_boxes
 from sitescreen.inputs.load import load_vector
+from sitescreen.inputs.schemas import known_schemas
 from sitescreen.inputs.spec import LayerSpec
 from sitescreen.record.manifest import RunRecord
 from sitescreen.outputs.payload import WEB_MERCATOR, as_array, encode_geoms, text_column
@@ -198,8 +199,10 @@ def display_layers(manifest: RunRecord | None, sites: gpd.GeoDataFrame):
     for entry in (manifest.inputs if manifest is not None else ()):
         if entry.kind != "vector":
             continue
+        # an inline definition is recorded by where it was written ("run.toml: layers[0].definition"), not
+        # by a schema name: the layer is then read with its fields detected, or left off the map
         spec = LayerSpec(role=entry.role, path=Path(entry.path), layer=entry.layer, layers=tuple(entry.layers or ()), name=entry.name,
-                         schema=entry.schema if entry.schema not in (None, "generic") else None,
+                         schema=entry.schema if entry.schema in known_schemas() and entry.schema != "generic" else None,
                          crs=entry.crs_override)
         if not spec.path.exists():
             log.warning("%s: input no longer exists; left off the map", spec.path)

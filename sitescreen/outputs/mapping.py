@@ -33,7 +33,7 @@ import shapely
 from branca.element import Element, MacroElement
 
 from sitescreen.errors import CRSError, SitescreenError
-from sitescreen.outputs import layernames, maplayers, maplegend, mapnotice, payload, reweight
+from sitescreen.outputs import layernames, maphexes, maplayers, maplegend, mapnotice, payload, reweight
 from sitescreen.outputs.htmlsafe import esc, script_json
 from sitescreen.outputs.payload import MAX_ZOOM
 from sitescreen.rules.verdicts import COLORS as VERDICT_COLORS
@@ -251,6 +251,8 @@ def build_map(sites: gpd.GeoDataFrame, layers: Iterable[DisplayLayer], manifest:
         tol *= math.cos(math.radians(mid_lat))  # Web Mercator units to metres on the ground
     opts = {"title": maplegend.title_html(manifest, len(shown), counts),
             "legend": maplegend.legend_html(counts, maplegend.verdict_meaning(manifest), layer_payloads, zf, mid_lat, tol, hidden)}
+    if hexes := maphexes.page_call(geo.anchor, shown["verdict"], m.get_name(), sites_layer.get_name()):
+        _Script(hexes).add_to(m)  # the low-zoom hexagons of a big map
     _Script(f"sitescreen.init({m.get_name()}, {script_json(opts)});"
             f"{sites_layer.get_name()}.addTo({m.get_name()});").add_to(m)
     rw = reweight.reweight_data(shown, manifest)
@@ -323,7 +325,7 @@ def _new_map(manifest: RunRecord | None, self_contained: bool) -> folium.Map:
         root.header.add_child(_Raw(_inline_script(js)), name="leaflet")
     root.html.add_child(_Raw(mapnotice.scripts_failed_html(self_contained)), name="ss_noscript")
     root.header.add_child(_Raw(f"<style>{_asset('sitescreen-map.css')}</style>"), name="sitescreen_css")
-    root.header.add_child(_Raw(_inline_script(_asset("sitescreen-varint.js") + _asset("sitescreen-map.js"))), name="sitescreen_js")
+    root.header.add_child(_Raw(_inline_script(_asset("sitescreen-varint.js") + _asset("sitescreen-map.js") + _asset("sitescreen-hexes.js"))), name="sitescreen_js")
     return m
 
 

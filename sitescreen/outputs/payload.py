@@ -211,6 +211,14 @@ def site_geometry(sites: gpd.GeoDataFrame) -> SiteGeometry:
     return SiteGeometry(anchor3857, radius, np.nan_to_num(half))
 
 
+def _radii(radius: np.ndarray) -> str | int | None:
+    """Circular footprints' radii in decimetres: varints, one number when every site has the same, None if none."""
+    dm = np.round(radius * 10)
+    if not (radius > 0).any():
+        return None
+    return int(dm[0]) if (dm == dm[0]).all() else _uvarint(dm)
+
+
 def _text_list(col: pd.Series) -> list[str]:
     return text_values(col).tolist()
 
@@ -238,7 +246,7 @@ def site_payload(sites: gpd.GeoDataFrame, geo: SiteGeometry, criteria: list[dict
         "c": _zigzag_deltas(np.round(anchor_xy).astype(np.int64)),
         "v": "".join(chr(48 + int(c)) for c in codes),
         "sc": _uvarint(np.where(np.isnan(score), 0, np.clip(np.round(score * 10), 0, 1000) + 1)),
-        "fpr": _uvarint(np.round(radius * 10)) if (radius > 0).any() else None,
+        "fpr": _radii(radius),
         "fpg": fp_block,
         "hasfp": "".join("1" if h else "0" for h in hasfp) if fp_block else None,
         "id": _text_list(sites["site_id"]),
@@ -252,6 +260,9 @@ def site_payload(sites: gpd.GeoDataFrame, geo: SiteGeometry, criteria: list[dict
         rec = _text_list(sites["record_ids"])
         if any(rec):
             payload["rec"] = rec
+    for col in ("name", "rec"):  # a column that only repeats the ids is sent as "id" (sitescreen-map.js: the ids)
+        if payload[col] == payload["id"]:
+            payload[col] = "id"
     if DECISIONS_COLUMN in sites.columns:  # the reviewers' decisions, in words (record.decisions.with_decisions)
         dec = _text_list(sites[DECISIONS_COLUMN])
         payload["dec"] = text_column([t or None for t in dec])
@@ -270,7 +281,7 @@ def site_payload(sites: gpd.GeoDataFrame, geo: SiteGeometry, criteria: list[dict
             mask = np.ones(len(seq), dtype=bool)
             mask[pos] = False
             seq[mask] = codes_r
-            payload["rs"] = {"dict": [str(u) for u in uniq], "idx": _uvarint(seq), "count": int(len(seq))}
+            payload["rs"] = {**_reason_dict([str(u) for u in uniq]), "idx": _uvarint(seq), "count": int(len(seq))}
     for c in criteria:
         mcol, scol = c["measure_column"], c["score_column"]
         pcol = parts_column(c["name"])
@@ -282,6 +293,25 @@ def site_payload(sites: gpd.GeoDataFrame, geo: SiteGeometry, criteria: list[dict
         else:
             payload["s"].append(None)
     return payload
+
+
+_NUMBER = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?")
+_HOLE = "\x1f"
+
+
+def _reason_dict(texts: list[str]) -> dict[str, Any]:
+    """The distinct reason parts: ``{"dict": texts}``, or, when most differ only in their numbers (a
+    million sites give a million "distance to protected areas 886.2 m"), the same texts losslessly as
+    templates with a hole per number, each text's template and its numbers in order:
+    ``{"tpl": [...], "ti": varints, "nd": len(texts), "tok": text column, "ntok": count}``."""
+    ser = pd.Series(texts, dtype=object)
+    tpl_text = ser.str.replace(_NUMBER, _HOLE, regex=True)
+    ti, tpl = pd.factorize(tpl_text)
+    if len(tpl) * 2 > len(texts) or ser.str.contains(_HOLE, regex=False).any():
+        return {"dict": texts}
+    tokens = ser.str.findall(_NUMBER).explode().dropna().tolist()
+    return {"tpl": [str(t) for t in tpl], "ti": _uvarint(ti), "nd": len(texts),
+            "tok": text_column(tokens), "ntok": len(tokens)}
 
 
 def _measure_column(col: pd.Series, criterion: Mapping[str, Any], parts: pd.Series | None = None) -> dict[str, Any] | None:

@@ -457,11 +457,24 @@
   // ---------------------------------------------------------------- sites
   var DRAW_ORDER = ['excluded', 'incomplete', 'unfavorable', 'review', 'favorable'];
 
+  /* The distinct reason parts by number: a list, or templates with a hole per number (payload._reason_dict). */
+  function reasonTexts(rs) {
+    if (rs.dict) return function (k) { return rs.dict[k]; };
+    var ti = decodeU(rs.ti, rs.nd), holes = rs.tpl.map(function (t) { return t.split('\x1f'); });
+    var tok = decodeDict(rs.tok, rs.ntok), first = new Uint32Array(rs.nd), p = 0;
+    for (var k = 0; k < rs.nd; k++) { first[k] = p; p += holes[ti[k]].length - 1; }
+    return function (k) {
+      var h = holes[ti[k]], s = h[0];
+      for (var q = 1; q < h.length; q++) s += tok(first[k] + q - 1) + h[q];
+      return s;
+    };
+  }
+
   function decodeSites(S, meta) {
     var n = S.n, c = decodeXY(S.c, n, 1);
     var score = decodeU(S.sc, n), verdict = new Uint8Array(n);
     for (var i = 0; i < n; i++) verdict[i] = S.v.charCodeAt(i) - 48;
-    var radius = S.fpr ? decodeU(S.fpr, n) : new Float64Array(n);
+    var radius = typeof S.fpr === 'number' ? new Float64Array(n).fill(S.fpr) : S.fpr ? decodeU(S.fpr, n) : new Float64Array(n);
     var fpIndex = new Int32Array(n).fill(-1), k = 0;
     var G = S.fpg ? decodeGeom(S.fpg) : null;
     var bbox = new Float64Array(4 * n);
@@ -481,11 +494,12 @@
     for (i = 0; i < n; i++) rank[i] = ord[verdict[i]];
     var reasons = null;
     if (S.rs) {
+      var rsText = reasonTexts(S.rs);
       var flat = decodeU(S.rs.idx, S.rs.count), start = new Uint32Array(n + 1), p = 0;
       for (i = 0; i < n; i++) { start[i] = p + 1; p += 1 + flat[p]; }
       reasons = function (j) {
         var out = [];
-        for (var t = 0; t < flat[start[j] - 1]; t++) out.push(S.rs.dict[flat[start[j] + t]]);
+        for (var t = 0; t < flat[start[j] - 1]; t++) out.push(rsText(flat[start[j] + t]));
         return out;
       };
     }
@@ -494,7 +508,7 @@
     var s = S.s.map(function (col) { return decodeDict(col, n); });
     return {
       n: n, xy: c, score: score, verdict: verdict, rank: rank, radius: radius, fp: G, fpIndex: fpIndex,
-      bbox: bbox, id: S.id, name: S.name, rec: S.rec, dec: decodeDict(S.dec, n), stab: decodeDict(S.stab, n), reasons: reasons, m: m, s: s,
+      bbox: bbox, id: S.id, name: S.name === 'id' ? S.id : S.name, rec: S.rec === 'id' ? S.id : S.rec, dec: decodeDict(S.dec, n), stab: decodeDict(S.stab, n), reasons: reasons, m: m, s: s,
       index: new GridIndex(bbox, n)
     };
   }
