@@ -203,3 +203,15 @@ def test_merge_distance_beside_a_config_is_an_override(no69):
     man = json.loads((no69.out / "manifest.json").read_text())
     assert man["run"]["overrides"] == ["--merge-distance 50"] and man["sites"]["duplicates_merged"] == 0
     assert cfg.exists()
+
+
+def test_only_ids_shared_by_two_sources_are_qualified():
+    """An id repeated within one source is a duplicate (the id rule names it), not qualified away."""
+    import geopandas as gpd
+    from shapely.geometry import Point
+    from sitescreen.sites.ids import qualify_record_ids
+    src = {"m": "https://mrdata.usgs.gov/mrds", "r": "https://mrdata.usgs.gov/ree/"}
+    frame = gpd.GeoDataFrame({"record_id": ["7", "7 ", "8", "8", "9"], "source": [src["m"], src["m"], src["m"], src["r"], src["r"]]},
+                             geometry=[Point(0, i) for i in range(5)], crs="EPSG:4326")
+    out = qualify_record_ids(frame)["record_id"].tolist()
+    assert out == ["7", "7 ", "mrds:8", "ree:8", "9"]

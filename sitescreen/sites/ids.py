@@ -36,11 +36,12 @@ def qualify_record_ids(sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     if "record_id" not in sites or "source" not in sites:
         return sites
     rid = sites["record_id"]
-    text = rid.astype("string")
-    clash = (text.duplicated(keep=False) & text.notna()).to_numpy(dtype=bool, na_value=False)
+    text = rid.astype("string").str.strip()
+    label = sites["source"].astype("string").str.strip().str.rstrip("/").str.rsplit("/", n=1).str[-1]
+    sources = label.groupby(text).transform("nunique")  # an id repeated within one source stays a duplicate
+    clash = (text.notna() & (sources > 1)).to_numpy(dtype=bool, na_value=False)
     if not clash.any():
         return sites
-    label = sites["source"].astype("string").str.strip().str.rstrip("/").str.rsplit("/", n=1).str[-1]
     out = sites.copy()
     out["record_id"] = rid.astype(object).where(~clash, (label + ":" + text).astype(object))
     log.info("%d record ids repeat across sources; qualified by source (e.g. %s)", int(clash.sum()),
