@@ -254,13 +254,21 @@ def overlap_and_largest(footprints: np.ndarray, features: np.ndarray) -> tuple[n
     best_area = np.zeros(fps.size, dtype=np.float64)
     if fps.size == 0:
         return out, best, best_area
-    layer = layer_of(feats, True)
+    for _ in union_chunks(fps, layer_of(feats, True), out, best, best_area):
+        pass
+    return np.clip(out, 0.0, 1.0), best, best_area
+
+
+def union_chunks(fps: np.ndarray, layer, out: np.ndarray, best: np.ndarray, best_area: np.ndarray):
+    """The union pass over the candidate pairs, chunk by chunk: fills ``out`` (the covered share),
+    ``best`` and ``best_area`` (the largest feature) and yields each chunk's ``(a, b, site, part,
+    area, cov, fp_area)`` for callers that need the pairs too (:mod:`sitescreen.measure.parts`)."""
     for a, b, site, part, area, cov in _measure(fps, layer, union=True):
         fp_area = shapely.area(fps[a:b])
         with np.errstate(invalid="ignore", divide="ignore"):
             out[a:b] = np.where(fp_area > 0, cov / fp_area, np.nan)
         _largest_chunk(site, part, area, layer, best[a:b], best_area[a:b])
-    return np.clip(out, 0.0, 1.0), best, best_area
+        yield a, b, site, part, area, cov, fp_area
 
 
 def _largest_chunk(site, part, area, layer, best, best_area):

@@ -17,10 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import shapely
 
 from sitescreen.measure.geomops import as_features, as_geom_array, layer_of
-from sitescreen.measure.overlap import _largest_chunk, _measure, _wsum
+from sitescreen.measure.overlap import _wsum, union_chunks
 
 __all__ = ["Parts", "overlap_with_parts", "TOP_PARTS"]
 
@@ -58,11 +57,7 @@ def overlap_with_parts(footprints: np.ndarray, features: np.ndarray, labels: np.
     pieces = []
     if n:
         layer = layer_of(feats, True)
-        for a, b, site, part, area, cov in _measure(fps, layer, union=True):
-            fp_area = shapely.area(fps[a:b])
-            with np.errstate(invalid="ignore", divide="ignore"):
-                out[a:b] = np.where(fp_area > 0, cov / fp_area, np.nan)
-            _largest_chunk(site, part, area, layer, best[a:b], best_area[a:b])
+        for a, b, site, part, area, cov, fp_area in union_chunks(fps, layer, out, best, best_area):
             s, lab, sh = _chunk_parts(site, codes[layer.owner[part]], area, cov, fp_area)
             keep = _top(s, top, more[a:b], more_share[a:b], sh)
             pieces.append((s[keep] + a, lab[keep], sh[keep]))
