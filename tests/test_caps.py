@@ -204,3 +204,43 @@ def test_floor_codes_from_the_record_match_scoring():
     assert parse_condition("in ['a', 'b']") == ("in", ["a", "b"])
     with pytest.raises(ValueError, match="is not one of"):
         parse_condition("~ 3")
+
+
+# ------------------------------------------------------------------------------------------
+# diff names a verdict cap as the cause when the cap moved the verdict
+
+
+def _record(weight_fed: float):
+    from types import SimpleNamespace as NS
+    from sitescreen.record.manifest import CapRecord
+    tribal = NS(name="tribal", exclusion=None, evaluated=True, effective_weight=0.0, weight=0.0, score_column=None,
+                measure_column="m_tribal", cap=CapRecord(verdict="review", condition="< 1000"))
+    fed = NS(name="fed", exclusion=None, evaluated=True, effective_weight=weight_fed, weight=weight_fed,
+             score_column="s_fed", measure_column="m_fed", cap=None)
+    return NS(criteria=(tribal, fed))
+
+
+def _results(tribal, fed, verdict):
+    return pd.DataFrame({"m_tribal": tribal, "m_fed": fed, "s_fed": fed, "verdict": verdict})
+
+
+def test_diff_names_the_cap_that_moved_a_verdict_before_any_contribution():
+    from sitescreen.review.diffcause import CAP, CONTRIBUTION, causes
+    a = _results([2000.0, 500.0, 2000.0, 500.0], [0.9, 0.9, 0.9, 0.3], ["favorable", "review", "favorable", "unfavorable"])
+    # site 0: moved within 1000 m (held at review) and lost 10 points; site 1: moved out of the cap's reach;
+    # site 2: lost points to review without a cap; site 3: within the cap but unfavorable in both runs (not the cap)
+    b = _results([500.0, 2000.0, 2000.0, 500.0], [0.8, 0.9, 0.6, 0.2], ["review", "favorable", "review", "unfavorable"])
+    got = causes(_record(1.0), _record(1.0), a, b)
+    assert list(got.kind) == [CAP, CAP, CONTRIBUTION, CONTRIBUTION]
+    assert list(got.criterion) == ["tribal", "tribal", "fed", "fed"]
+    assert np.isnan(got.points[:2]).all() and got.points[2] == pytest.approx(-30.0)
+
+
+def test_diff_words_a_cap_cause_once_in_both_directions():
+    from sitescreen.review.diff import SiteChange
+    from sitescreen.review.diffshow import cause_text
+    fields = dict(site_id="S1", name="", score_a=80.0, score_b=80.0, cause="tribal", cause_kind="cap", points=None, x=0.0, y=0.0)
+    worse = SiteChange(verdict_a="favorable", verdict_b="review", **fields)
+    better = SiteChange(verdict_a="review", verdict_b="favorable", **fields)
+    assert cause_text(worse) == "review required by tribal now (its verdict cap holds)"
+    assert cause_text(better) == "no longer review required by tribal (its verdict cap no longer holds)"

@@ -65,7 +65,7 @@ class SiteRef:
 @dataclass(frozen=True)
 class SiteChange:
     """A site in both runs whose verdict or score changed; ``cause``: the criterion to name, with
-    ``cause_kind`` (exclusion, no data, new data, contribution) and ``points``, the change of that criterion's
+    ``cause_kind`` (exclusion, cap, no data, new data, contribution) and ``points``, the change of that criterion's
     points in the score (None for a flip)."""
     site_id: str
     name: str

@@ -8,8 +8,9 @@ from dataclasses import asdict
 from typing import Any
 
 from sitescreen.review.diff import InputChange, RuleChange, RunDiff, SiteChange, SiteRef
-from sitescreen.review.diffcause import CONTRIBUTION, EXCLUSION, NEW_DATA, NO_DATA
-from sitescreen.rules.wording import number, score_text
+from sitescreen.review.diffcause import CAP, CONTRIBUTION, EXCLUSION, NEW_DATA, NO_DATA
+from sitescreen.rules.verdicts import VERDICTS
+from sitescreen.rules.wording import cap_lead, number, score_text
 from sitescreen.values import strict_json
 
 #: Score changes listed in the text (all are in --json and the HTML page).
@@ -60,6 +61,10 @@ def cause_text(c: SiteChange) -> str:
     """Why the site moved, in words (one phrase for every surface)."""
     if c.cause_kind == EXCLUSION:
         return (f"now excluded by {c.cause}" if c.verdict_b == "excluded" else f"no longer excluded by {c.cause}")
+    if c.cause_kind == CAP:
+        worse = VERDICTS.index(c.verdict_b) > VERDICTS.index(c.verdict_a)
+        return (f"{cap_lead(c.verdict_b)} by {c.cause} now (its verdict cap holds)" if worse
+                else f"no longer {cap_lead(c.verdict_a)} by {c.cause} (its verdict cap no longer holds)")
     if c.cause_kind == NO_DATA:
         return f"no data for {c.cause} now"
     if c.cause_kind == NEW_DATA:

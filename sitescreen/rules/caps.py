@@ -39,12 +39,20 @@ def floor_codes(criteria: Iterable[Any], sites: pd.DataFrame) -> np.ndarray:
     for c in criteria:
         if getattr(c, "cap", None) is None or not c.evaluated:
             continue
-        if c.measure_column not in sites:
-            raise ValueError(f"criterion {c.name} caps verdicts but the results have no {c.measure_column} column")
-        op, value = parse_condition(c.cap.condition)
-        hit = condition_holds(op, value, sites[c.measure_column].to_numpy())
+        hit = cap_holds(c, sites)
         floor = np.maximum(floor, np.where(hit, VERDICTS.index(c.cap.verdict), 0).astype(np.int8))
     return floor
+
+
+def cap_holds(c: Any, sites: pd.DataFrame) -> np.ndarray:
+    """Per site of ``sites`` (results with ``m_*`` columns): where the run record's criterion ``c``'s
+    verdict cap holds (missing never does); all False when it has none or was not evaluated."""
+    if getattr(c, "cap", None) is None or not c.evaluated:
+        return np.zeros(len(sites), dtype=bool)
+    if c.measure_column not in sites:
+        raise ValueError(f"criterion {c.name} caps verdicts but the results have no {c.measure_column} column")
+    op, value = parse_condition(c.cap.condition)
+    return np.asarray(condition_holds(op, value, sites[c.measure_column].to_numpy()), dtype=bool)
 
 
 def has_caps(criteria: Iterable[Any]) -> bool:
