@@ -30,6 +30,7 @@ from sitescreen.measure.coverage import MIN_COVERAGE
 from sitescreen.measure.overlap import area_weighted, overlap_fraction
 from sitescreen.outputs.files import read_results
 from sitescreen.review.rollupunits import Units, read_units
+from sitescreen.rules.reviewwords import crs_phrase
 from sitescreen.rules.verdicts import VERDICTS
 
 #: The row of the sites no unit holds (at least half of their footprint outside every unit).
@@ -63,10 +64,24 @@ class Rollup:
 def rollup(out_dir: str | Path, by: str) -> Rollup:
     """The roll-up of the run in ``out_dir`` by ``by`` (``watershed``, ``huc<N>`` or ``FILE[:FIELD]``)."""
     sites, record = read_results(out_dir)
+    check_one_zone(record, Path(out_dir))
     check_equal_area(sites, Path(out_dir))
     bbox = tuple(sites.to_crs(4326).total_bounds) if len(sites) else None
     units = read_units(by, record, sites.crs, bbox)
     return rollup_sites(sites, units)
+
+
+def check_one_zone(record, out_dir: Path) -> None:
+    """A zoned run's sites are given out in lon/lat and its zones' areas are in different CRSs: a
+    roll-up is made of a run of one zone (the command to make each is in the message)."""
+    if not record.zones:
+        return
+    pad = (-0.1, -0.1, 0.1, 0.1)  # the bounds of a zone's records, a little wider (one record: a point)
+    runs = " and ".join(f"--aoi {','.join(f'{round(v + d, 6):g}' for v, d in zip(z.bounds, pad))} ({z.label})"
+                        for z in record.zones)
+    raise CRSError(f"{out_dir / 'manifest.json'}: the run was measured in {crs_phrase(record.crs, record.zones)}; "
+                   f"a roll-up adds up areas in one equal-area CRS, so roll up a run of each zone: screen again "
+                   f"with {runs}, and roll up each run")
 
 
 def check_equal_area(sites: gpd.GeoDataFrame, out_dir: Path) -> None:

@@ -104,21 +104,21 @@ def _measured(prep: Prepared, eng: Engine, progress: Progress | None, timings: d
     src, profile = prep.source, prep.profile
     total = src.stats.sites
 
-    def measured(sites, complete: bool):
+    def measured(k: int, sites, complete: bool):
         t = time.perf_counter()
-        m = measure_all(profile, sites, prep.inputs, engine=eng, complete=complete)
+        m = measure_all(profile, sites, prep.chunk_inputs(k)[0], engine=eng, complete=complete)
         timings["measure"] += time.perf_counter() - t
         return m
 
     if not any(KINDS[c.kind].across_sites for c in profile.criteria):
         _count(progress, "screen", 0, total)
         for k, sites in enumerate(src.chunks()):
-            yield k, sites, measured(sites, complete=True)
+            yield k, sites, measured(k, sites, complete=True)
         return
     template, counts, done = None, None, 0
     _count(progress, "measure", 0, total)
     for k, sites in enumerate(src.chunks()):
-        measures = measured(sites, complete=False)
+        measures = measured(k, sites, complete=False)
         template = template or measures
         src.keep(k, measures)
         counts = {name: c if counts is None else counts[name].add(c, fill_value=0)
@@ -148,9 +148,9 @@ def _chunk_loop(prep: Prepared, eng: Engine, writer, progress: Progress | None) 
     for k, sites, measures in _measured(prep, eng, progress, timings):
         template = template or measures
         fp = sites.geometry.to_numpy()
-        covered += np.array([r.covered(fp) for r in prep.rasters], dtype=np.int64)
+        covered += np.array([r.covered(fp) for r in prep.chunk_inputs(k)[1]], dtype=np.int64)
         t1 = time.perf_counter()
-        result = score(sites, profile, measures)
+        result = prep.output(score(sites, profile, measures))
         counted = add_tallies(counted, tally(result, profile, measures))
         t2 = time.perf_counter()
         timings["score"] += t2 - t1
