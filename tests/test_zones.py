@@ -18,7 +18,6 @@ import tinyworld as tw
 from edgecases import run_cli
 from sitescreen.errors import CRSError
 from sitescreen.inputs.zones import ZONE_GAP_DEG, plan_zones
-from sitescreen.record.manifest import read_record
 
 IDAHO = (("1001", "Alpha Prospect (synthetic)", -114.50, 44.50), ("1002", "Bravo Prospect (synthetic)", -114.40, 44.55))
 ALASKA = (("3001", "Fairbanks side (synthetic)", -147.70, 64.85),)
@@ -151,3 +150,10 @@ def test_every_site_is_in_exactly_one_zone_whatever_the_order(points, rnd):
     apart = zone_of[i] != zone_of[j]
     dlon = np.abs((pts[i, 0] - pts[j, 0] + 180.0) % 360.0 - 180.0)
     assert ((dlon > ZONE_GAP_DEG) | (np.abs(pts[i, 1] - pts[j, 1]) > ZONE_GAP_DEG))[apart].all()
+
+
+def test_sites_at_both_poles_are_two_zones_each_centred_on_its_pole():
+    zones, zone_of = plan_zones(np.array([0.0, 0.0]), np.array([85.0, -85.0]), np.array([[[0.0, 85.0]], [[0.0, -85.0]]]),
+                                ("federal_land",))
+    assert [round(z.extent.lat) for z in zones] == [-85, 85] and zone_of.tolist() == [1, 0]
+    assert all(z.crs.to_epsg() is None and z.name.startswith("local equal-area") for z in zones)
