@@ -157,3 +157,16 @@ def test_sites_at_both_poles_are_two_zones_each_centred_on_its_pole():
                                 ("federal_land",))
     assert [round(z.extent.lat) for z in zones] == [-85, 85] and zone_of.tolist() == [1, 0]
     assert all(z.crs.to_epsg() is None and z.name.startswith("local equal-area") for z in zones)
+
+
+def test_a_footprint_across_the_antimeridian_is_given_out_whole(tmp_path):
+    """In lon/lat a footprint at 179.999° E reaches past 180°: it keeps one side (no band round the globe)."""
+    line = (("2003", "Dateline (synthetic)", 179.999, 52.5),)
+    w = zoned_world(tmp_path / "w", sites=IDAHO + line)
+    got, man = screened(w)
+    assert [z["label"] for z in man["zones"]] == ["EPSG:5070 (CONUS Albers)", "EPSG:3338 (Alaska Albers)"]
+    gpkg = gpd.read_file(w.out / "sites.gpkg", layer="sites").set_index("site_id")
+    west, _, east, _ = gpkg.loc["2003"].geometry.bounds
+    assert 0.02 < east - west < 0.04 and west < 180.0 < east  # 1 km radius at 52.5° N: 0.03° of longitude
+    assert abs((got.loc["2003", "lon"] - 179.999 + 180) % 360 - 180) < 1e-5
+    assert run_cli(["verify", str(w.out)]).exit_code == 0

@@ -35,7 +35,7 @@ from sitescreen.rules.verdicts import VERDICTS as VERDICT_ORDER
 from sitescreen.rules.wording import (NOT_EVALUATED, not_evaluated_text, points, points_text, exclusion_text, limits_text, measure_text, number, score_text,
                                       search_radius, suitability_text, transform_text, weight_text, with_parts)
 from sitescreen.rules.profile import parts_column
-from sitescreen.rules.reviewwords import shared_outlines_text, site_chain
+from sitescreen.rules.reviewwords import crs_phrase, shared_outlines_text, site_chain
 from sitescreen.values import is_missing, text, text_values
 from sitescreen.record.manifest import RunRecord, Tool, as_record
 
@@ -354,7 +354,7 @@ def build_report(sites: gpd.GeoDataFrame | pd.DataFrame, manifest: RunRecord | M
     tool = manifest.tool if manifest is not None else Tool(name="sitescreen", version="")
     sub = " · ".join(x for x in (f"profile {prof}" if prof else "",
                                  str((manifest.created if manifest is not None else None) or "")[:19].replace("T", " "),
-                                 f"CRS {manifest.crs}" if manifest is not None and manifest.crs else "") if x)
+                                 f"CRS {crs_phrase(manifest.crs, manifest.zones)}" if manifest is not None and manifest.crs else "") if x)
     links = set(text_values(breakdown_sites(ranked)["site_id"]))
     rw_head, rw_body = reweight_parts(ranked, manifest, [c["name"] for c in criteria], breakdown_positions(ranked), RANKED_LIMIT)
     body = (

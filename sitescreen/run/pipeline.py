@@ -42,7 +42,7 @@ from sitescreen.inputs.crs import Extent, choose_crs, distortion_problem, parse_
 from sitescreen.sites.options import SiteStats
 from sitescreen.run.layers import RasterInfo, ZoneRun, load_layers, load_zones
 from sitescreen.run.sources import FrameSource, NotStreamable, SiteSource
-from sitescreen.run.zonedsource import OUTPUT_CRS, ZonedSource, zone_summary
+from sitescreen.run.zonedsource import OUTPUT_CRS, ZonedSource, unwrapped, zone_summary
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class Prepared:
 
     def output(self, sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         """Scored sites as the run gives them out: a zoned run's in :data:`OUTPUT_CRS`."""
-        return sites.to_crs(self.crs) if self.zones else sites
+        return unwrapped(sites.to_crs(self.crs)) if self.zones else sites
 
     @property
     def site_stats(self) -> SiteStats:
@@ -244,7 +244,7 @@ def build_manifest(prep: Prepared, measures: dict[str, Measurement], counted: Ta
     return RunRecord(
         tool=Tool(name="sitescreen", version=__version__), title=prep.config.title,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"), config=prep.config.config_path,
-        crs=crs_label(prep.crs), zones=_zone_records(prep), profile=_profile_record(p), sites=read_value(SitesRecord, sites_info, "sites"),
+        crs=crs_label(prep.crs), zones=zone_records(prep), profile=_profile_record(p), sites=read_value(SitesRecord, sites_info, "sites"),
         inputs=tuple(inputs),
         criteria=tuple(_criterion_record(c, measures[c.name], weights[c.name], counted) for c in p.criteria),
         counts=dict(counted.counts), mode=Mode(**mode) if isinstance(mode, dict) else (mode or Mode(flow="in memory")),
@@ -253,7 +253,8 @@ def build_manifest(prep: Prepared, measures: dict[str, Measurement], counted: Ta
     )
 
 
-def _zone_records(prep: Prepared) -> tuple[ZoneRecord, ...] | None:
+def zone_records(prep: Prepared) -> tuple[ZoneRecord, ...] | None:
+    """A zoned run's measuring zones as the run record keeps them (None: measured in one CRS)."""
     if not prep.zones:
         return None
     src = prep.source

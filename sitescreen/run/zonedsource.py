@@ -129,6 +129,19 @@ class ZonedSource:
         return FrameCollector(self)
 
 
+def unwrapped(sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """``sites`` in lon/lat with every footprint that crosses ±180° kept whole: its western
+    longitudes shifted by 360° (to 180.01 rather than -179.99), never a band round the globe."""
+    geoms = sites.geometry.to_numpy()
+    b = shapely.bounds(geoms)
+    wraps = (b[:, 2] - b[:, 0]) > 180.0
+    if not wraps.any():
+        return sites
+    fixed = geoms.copy()
+    fixed[wraps] = shapely.transform(geoms[wraps], lambda xy: np.column_stack([np.where(xy[:, 0] < 0, xy[:, 0] + 360.0, xy[:, 0]), xy[:, 1]]))
+    return sites.set_geometry(gpd.GeoSeries(fixed, crs=sites.crs, index=sites.index))
+
+
 def zone_summary(zones: tuple[Zone, ...], counts) -> list[dict]:
     """The record of each zone (:class:`sitescreen.record.zones.ZoneRecord` fields)."""
     return [{"crs": z.crs.to_string() if z.crs.to_epsg() is None else f"EPSG:{z.crs.to_epsg()}", "name": z.name,
