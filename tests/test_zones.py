@@ -170,3 +170,30 @@ def test_a_footprint_across_the_antimeridian_is_given_out_whole(tmp_path):
     assert 0.02 < east - west < 0.04 and west < 180.0 < east  # 1 km radius at 52.5° N: 0.03° of longitude
     assert abs((got.loc["2003", "lon"] - 179.999 + 180) % 360 - 180) < 1e-5
     assert run_cli(["verify", str(w.out)]).exit_code == 0
+
+
+def test_chunks_and_the_dask_engine_measure_each_zone_with_its_own_layers(zoned, tmp_path):
+    """Chunks of one site, locally and on Dask: every chunk gets its zone's layers."""
+    w, got, _ = zoned
+    for k, extra in enumerate((["--chunk-size", "1"], ["--engine", "dask", "--workers", "1", "--chunk-size", "2"])):
+        if "dask" in extra:
+            pytest.importorskip("dask_geopandas")
+        again = zoned_world(tmp_path / f"w{k}")
+        again.extra += extra
+        other, man = screened(again)
+        assert [z["sites"] for z in man["zones"]] == [2, 3, 1]
+        pd.testing.assert_frame_equal(other.loc[got.index, list(COLUMNS)], got[list(COLUMNS)], check_exact=False, rtol=1e-12)
+
+
+def test_a_streamed_run_that_needs_zones_is_refused_saying_why(tmp_path):
+    w = zoned_world(tmp_path / "w", sites=IDAHO + ALEUTIANS)
+    polys = gpd.GeoDataFrame({"record_id": [s[0] for s in IDAHO + ALEUTIANS]},
+                             geometry=[shapely.Point(s[2], s[3]).buffer(0.01) for s in IDAHO + ALEUTIANS], crs=4326)
+    w.sites = tw.write_vector(polys, w.root / "claims.gpkg", layer="claims")
+    w.extra += ["--stream", "--commodity", "any"]
+    res = run_cli(w.args())
+    assert res.exit_code == 1 and "measuring zones, which holds them in memory (leave out --stream)" in res.output
+    assert not w.out.exists()
+    w.extra.remove("--stream")
+    res = run_cli(w.args())  # in memory: the same polygons in two zones
+    assert res.exit_code == 0 and "2 measuring zones" in res.output, res.output

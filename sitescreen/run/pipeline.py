@@ -1,7 +1,9 @@
 """The screening flow's preparation: load + check the profile, the sites and the layers.
 
 :func:`prepare` reads a run's site source (:mod:`sitescreen.run.sources`), chooses the run CRS from
-where the sites are and loads the layers around them (``sitescreen check`` stops there);
+where the sites are — or, when no single CRS measures them truly, splits them into measuring zones
+(:mod:`sitescreen.run.zonedsource`) — and loads the layers around them (:mod:`sitescreen.run.layers`;
+``sitescreen check`` stops there);
 :func:`screen` runs the whole screening in memory and returns a :class:`Result` (sites frame +
 manifest) through the one loop of :mod:`sitescreen.run.stream`. Writing files is
 :mod:`sitescreen.outputs.files`' job.

@@ -14,6 +14,12 @@ chunks in memory; a streamed run (:func:`screen_streamed`) reads a polygon file 
 chunk size, not by the number of sites. Sites given as points are merged across the whole file
 (duplicate deposit records) and are read whole, in memory (:func:`stream_refusal` says why).
 One setting, ``chunk_size``, says how many sites are read, measured, scored and written together.
+
+Zoning is a property of the source too: sites no single CRS measures truly are yielded zone by zone
+(:class:`sitescreen.run.zonedsource.ZonedSource`), each chunk measured with its zone's layers
+(:meth:`~sitescreen.run.pipeline.Prepared.chunk_inputs`) and given out in the run's output CRS
+(:meth:`~sitescreen.run.pipeline.Prepared.output`); the counts of ``site_density`` are made over
+every zone's chunks, so they count all the run's sites.
 """
 
 from __future__ import annotations
