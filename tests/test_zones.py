@@ -124,12 +124,32 @@ def test_a_zone_no_crs_measures_truly_is_refused_naming_it():
         plan_zones(lon, np.zeros_like(lon), np.stack([lon, np.zeros_like(lon)], axis=1)[:, None, :], ("federal_land",))
 
 
-def test_rollup_of_a_zoned_run_says_how_to_roll_up(zoned, tmp_path):
+def rollup_json(out: Path, units: Path) -> pd.DataFrame:
+    res = run_cli(["rollup", str(out), "--by", f"{units}:Unit_Nm", "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    return pd.DataFrame(data["units"]).set_index("unit")
+
+
+def test_a_zoned_run_rolls_up_each_zone_in_its_crs_as_its_region_alone(zoned, tmp_path):
     w, _, _ = zoned
-    units = tw.write_vector(tw.padus_frame([shapely.box(-115, 44, -114, 45)], crs="EPSG:4326"), tmp_path / "u.gpkg", layer="u")
-    res = run_cli(["rollup", str(w.out), "--by", f"{units}:Unit_Nm"])
-    assert res.exit_code == 1 and "3 measuring zones" in res.output
-    assert "--aoi -114.6,44.4,-114.3,44.65 (EPSG:5070 (CONUS Albers))" in res.output
+    frame = tw.padus_frame([shapely.box(-115, 44, -114, 45), shapely.box(-156, 19, -155, 20.2)], crs="EPSG:4326")
+    frame["Unit_Nm"] = ["Idaho unit (synthetic)", "Hawaii unit (synthetic)"]
+    units = tw.write_vector(frame, tmp_path / "u.gpkg", layer="u")
+    whole = rollup_json(w.out, units)
+    outside = 0.0
+    for name, group in (("idaho", IDAHO), ("alaska", ALASKA + ALEUTIANS), ("hawaii", HAWAII)):
+        one = zoned_world(tmp_path / name, sites=group)
+        screened(one)
+        alone = rollup_json(one.out, units)
+        for unit in alone.index.drop("outside every unit"):
+            pd.testing.assert_series_equal(whole.loc[unit], alone.loc[unit], check_exact=False, rtol=1e-9)
+        outside += np.nan_to_num(alone.loc["outside every unit", "area_km2"])  # none outside: no area
+    assert whole.loc["outside every unit", "sites"] == 3
+    assert whole.loc["outside every unit", "area_km2"] == pytest.approx(outside, rel=1e-9)
+    wide = tw.write_vector(tw.padus_frame([shapely.box(-160, 18, -110, 46)], crs="EPSG:4326"), tmp_path / "w.gpkg", layer="w")
+    res = run_cli(["rollup", str(w.out), "--by", f"{wide}:Unit_Nm"])
+    assert res.exit_code == 1 and "holds sites of more than one of the run's 3 measuring zones" in res.output
 
 
 @settings(max_examples=40, deadline=None)
