@@ -118,30 +118,79 @@ def test_idaho_no_69_records_are_one_site(shared_data):
     assert list(rows["record_ids"]) == ["10072025,10169324"]
 
 
-def test_whole_us_file_is_refused_with_one_run_per_region_and_each_run_completes(shared_data, tmp_path):
-    """No single CRS keeps lengths true over CONUS and Alaska (9 % off): the run is refused, naming
-    one --aoi per national region; following that advice screens every located US record."""
-    import re
+def cross_database_merges(sites, src) -> int:
+    """Merged sites whose records come from more than one source database (``source_id``)."""
+    src = src[src["country"].eq("United States") & src["location"].notna()]  # the ids the run qualified
+    label = src["source_id"].str.rstrip("/").str.rsplit("/", n=1).str[-1]
+    source_of = dict(zip(src["record_id"], label)) | dict(zip(label + ":" + src["record_id"], label))
+    records = sites.loc[sites["n_records"].fillna(1) > 1, "record_ids"].astype(str).str.split(",")
+    return int(sum(len({source_of[r] for r in rs}) > 1 for rs in records))
+
+
+def test_whole_us_file_is_one_run_in_measuring_zones_equal_to_the_per_region_runs(shared_data, tmp_path):
+    """No single CRS keeps lengths true over CONUS and Alaska (9 % off): the whole-US run is
+    screened in measuring zones, as one command; every site gets the numbers of the run of its
+    region alone, and the zones' sites add up to every located US record less the merged ones."""
+    import pandas as pd
+    from sitescreen.inputs.crs import REGIONS
+    from sitescreen.record.manifest import read_record
     path = shared_data / "mineral_deposits" / "lanthanum_datafile.csv"
     layers = ["--layer", f"federal_land={shared_data / 'federal_lands' / 'padus_ID.geojson'}",
               "--layer", f"watershed={shared_data / 'watersheds' / 'huc8_pnw.geojson'}",
               "--layer", f"protected={shared_data / 'protected_areas' / 'nps_national_parks.geojson'}"]
     base = ["screen", str(path), "--sites-where", "country=United States", *layers, "--no-map", "--no-report"]
     res = run_cli(base + ["--out", str(tmp_path / "us")])
-    assert res.exit_code == 1 and not (tmp_path / "us").exists()
-    boxes = re.findall(r"--aoi (\S+) \(EPSG:(\d+)", res.output)
-    assert [epsg for _, epsg in boxes] == ["5070", "3338"]
-    src = __import__("pandas").read_csv(path, dtype=str)
+    assert res.exit_code == 0, res.output
+    summary = res.output.splitlines()[0]
+    whole = read_record(tmp_path / "us" / "manifest.json")
+    assert whole.crs == "EPSG:4269" and [z.crs for z in whole.zones][:2] == ["EPSG:5070", "EPSG:3338"]
+    assert f"in {len(whole.zones)} measuring zones: EPSG:5070 (CONUS Albers) {whole.zones[0].sites}, " \
+           f"EPSG:3338 (Alaska Albers) {whole.zones[1].sites}" in res.output
+    got = pd.read_csv(tmp_path / "us" / "sites.csv", dtype={"site_id": str}).set_index("site_id")
+    boxes = {f"EPSG:{epsg}": f"{w:g},{s:g},{e:g},{n:g}" for epsg, _, w, e, s, n in REGIONS}
+    src = pd.read_csv(path, dtype=str)
     located = int((src["country"].eq("United States") & src["location"].notna()).sum())
-    total = 0
-    for k, (box, epsg) in enumerate(boxes):
-        out = tmp_path / f"r{k}"
-        res = run_cli(base + ["--aoi", box, "--out", str(out)])
+    parts = []
+    for k, z in enumerate(whole.zones):  # the national regions, then any cluster outside them
+        box = boxes.get(z.crs) or ",".join(f"{v + d:g}" for v, d in zip(z.bounds, (-0.1, -0.1, 0.1, 0.1)))
+        res = run_cli(base + ["--aoi", box, "--out", str(tmp_path / f"r{k}")])
         assert res.exit_code == 0, res.output
-        rec = __import__("sitescreen.record.manifest", fromlist=["read_record"]).read_record(out / "manifest.json")
-        assert rec.crs == f"EPSG:{epsg}"
-        total += rec.sites.sites + rec.sites.duplicates_merged
-    assert total == located  # every located US record is in one of the regional runs
+        rec = read_record(tmp_path / f"r{k}" / "manifest.json")
+        assert rec.crs == z.crs and rec.zones is None and rec.sites.sites == z.sites
+        parts.append(pd.read_csv(tmp_path / f"r{k}" / "sites.csv", dtype={"site_id": str}).set_index("site_id"))
+        parts[-1].attrs["merged"] = rec.sites.duplicates_merged
+    each = pd.concat(parts)
+    assert whole.sites.sites == len(got) == len(each) and got.index.is_unique
+    assert whole.sites.sites + whole.sites.duplicates_merged == located == len(each) + sum(p.attrs["merged"] for p in parts)
+    numbers = [c for c in got.columns if c.startswith(("m_", "s_"))] + ["score"]
+    pd.testing.assert_frame_equal(got.loc[each.index, numbers], each[numbers], check_exact=False, rtol=1e-9, atol=1e-9)
+    assert got.loc[each.index, "verdict"].tolist() == each["verdict"].tolist()
+    assert (got.loc[each.index, ["lon", "lat"]] - each[["lon", "lat"]]).abs().max().max() <= 2e-6
+    merges = cross_database_merges(got.reset_index(), src)
+    assert run_cli(["verify", str(tmp_path / "us")]).exit_code == 0
+    print(f"\nwhole-US run: {summary}\n{whole.sites.duplicates_merged} duplicate records merged; "
+          f"{merges} merged sites join records of more than one source database")
+    assert merges > 0
+
+
+def test_a_state_pair_across_zones_is_one_run(shared_data, tmp_path):
+    """Idaho and Alaska: two measuring zones in one run, each site as in its state's run alone."""
+    import pandas as pd
+    from sitescreen.record.manifest import read_record
+    path = shared_data / "mineral_deposits" / "lanthanum_datafile.csv"
+    base = ["screen", str(path), "--layer", f"federal_land={shared_data / 'federal_lands' / 'padus_ID.geojson'}",
+            "--layer", f"protected={shared_data / 'protected_areas' / 'nps_national_parks.geojson'}", "--no-map", "--no-report"]
+    res = run_cli(base + ["--sites-where", "state=Idaho", "--sites-where", "state=Alaska", "--out", str(tmp_path / "pair")])
+    assert res.exit_code == 0, res.output
+    pair = read_record(tmp_path / "pair" / "manifest.json")
+    got = pd.read_csv(tmp_path / "pair" / "sites.csv", dtype={"site_id": str}).set_index("site_id")
+    assert [z.crs for z in pair.zones] == ["EPSG:5070", "EPSG:3338"]
+    for state, zone in zip(("Idaho", "Alaska"), pair.zones):
+        assert run_cli(base + ["--sites-where", f"state={state}", "--out", str(tmp_path / state)]).exit_code == 0
+        one = pd.read_csv(tmp_path / state / "sites.csv", dtype={"site_id": str}).set_index("site_id")
+        assert len(one) == zone.sites
+        cols = [c for c in one.columns if c.startswith("m_")] + ["score"]
+        pd.testing.assert_frame_equal(got.loc[one.index, cols], one[cols], check_exact=False, rtol=1e-9, atol=1e-9)
 
 
 @pytest.fixture

@@ -344,15 +344,10 @@ def _(w, **_):
 # Class 3 — sites too spread for one CRS, or a CRS for the wrong side of the line
 
 
-@case("sites-round-the-globe", "sites span", "no single CRS", "separate runs")
-def _(w, **_):
+@case("sites-round-the-globe", "measuring zone local equal-area", "cannot project every site", "run of their own")
+def _(w, **_):  # 2° apart all round the equator: one cluster no CRS measures (zones: tests/test_zones.py)
     tw.write_csv(w.sites, tw.deposit_rows(tuple((str(i), f"S{i} (synthetic)", float(lon), 0.0)
-                                                for i, lon in enumerate(range(-180, 180, 20)))))
-
-
-@case("sites-aleutians-and-europe", "sites span", "no single CRS")
-def _(w, **_):
-    tw.write_csv(w.sites, tw.deposit_rows(ALEUTIANS + (("9", "Alps (synthetic)", 10.0, 46.0),)))
+                                                for i, lon in enumerate(range(-180, 180, 2)))))
 
 
 @case("crs-centred-near-europe-for-aleutians", "+proj=laea", "distorts lengths", "EPSG:3338 (Alaska Albers)")
@@ -369,9 +364,23 @@ def _(w, **_):
     w.extra += ["--crs", "EPSG:32601"]  # UTM 1N (177 W): 172.95 E is 10° off its meridian
 
 
-@case("sites-at-both-poles", "sites span", "no single CRS")
-def _(w, **_):
+@case("sites-at-both-poles-and-a-given-crs", "--crs EPSG:3413", "distorts lengths")
+def _(w, **_):  # without --crs each pole is a measuring zone of its own (tests/test_zones.py)
     tw.write_csv(w.sites, tw.deposit_rows((("1", "North (synthetic)", 0.0, 85.0), ("2", "South (synthetic)", 0.0, -85.0))))
+    w.extra += ["--crs", "EPSG:3413"]
+
+
+def test_aleutian_sites_with_a_site_in_the_alps_are_two_zones_with_the_aleutian_numbers(tmp_path):
+    """The Aleutians across ±180° and the Alps: no one CRS; Alaska Albers measures the Aleutian
+    sites as a run of them alone does, a local equal-area the Alpine one."""
+    alone = screened(aleutian_world(tmp_path / "alone"))
+    w = aleutian_world(tmp_path / "both", sites=ALEUTIANS + (("9", "Alps (synthetic)", 10.0, 46.0),))
+    both = screened(w)
+    zones = json.loads((w.out / "manifest.json").read_text())["zones"]
+    assert [(z["label"], z["sites"]) for z in zones] == [("EPSG:3338 (Alaska Albers)", 2),
+                                                         ("local equal-area (centred on 46.00, 10.00)", 1)]
+    for col in ("m_federal_land", "m_protected_setback", "score"):
+        np.testing.assert_allclose(both.loc[["2001", "2002"], col], alone.loc[["2001", "2002"], col], rtol=1e-9)
 
 
 # ---------------------------------------------------------------------------------------------

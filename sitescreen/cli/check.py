@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import click
 
-from sitescreen.run.pipeline import prepare
+from sitescreen.run.pipeline import prepare, zone_records
 from sitescreen.values import strict_json
 from sitescreen.cli.options import build_config, inputs_options
 from sitescreen.record.manifest import InputRecord, SitesRecord, to_data
 from sitescreen.record.read import read_value
-from sitescreen.rules.reviewwords import site_chain
+from sitescreen.rules.reviewwords import crs_phrase, site_chain
 
 
 def check_records(prep) -> tuple[SitesRecord, list[InputRecord]]:
@@ -21,7 +21,9 @@ def check_records(prep) -> tuple[SitesRecord, list[InputRecord]]:
 
 def check_report(prep) -> dict:
     sites, layers = check_records(prep)
+    zones = zone_records(prep)
     return {"crs": prep.crs.to_string() if prep.crs.to_epsg() is None else f"EPSG:{prep.crs.to_epsg()}",
+            **({"zones": [to_data(z) for z in zones]} if zones else {}),
             "profile": prep.profile.name, "sites": to_data(sites), "layers": [to_data(lyr) for lyr in layers],
             "roles_used_by_profile": sorted(prep.profile.roles),
             "roles_missing": sorted(prep.profile.roles - {lyr.spec.role for lyr in prep.inputs.vectors}
@@ -49,7 +51,7 @@ def check_command(ctx, sites, config_path, layers, profile, aoi, crs, radius_m, 
     if ctx.obj.get("quiet"):
         return  # the exit code says it all
     s, layers = check_records(prep)
-    click.echo(f"Run CRS: {report['crs']}; profile: {report['profile']}")
+    click.echo(f"Run CRS: {crs_phrase(report['crs'], zone_records(prep))}; profile: {report['profile']}")
     click.echo(f"Sites: {s.sites} from {s.path}" + (f" ({site_chain(s.chain())})" if s.chain() else ""))
     for lyr in layers:
         extra = (f"{lyr.features_read} features read, {lyr.features_used} used, {lyr.repairs} repaired"

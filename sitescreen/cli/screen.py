@@ -13,13 +13,13 @@ from sitescreen.outputs.staging import check_out_dir
 from sitescreen.run.stream import STREAM_MIN_SITES, screen_to_folder
 from sitescreen.cli.options import Progress, build_config, inputs_options, make_map_options, map_options
 from sitescreen.record.manifest import RunRecord
-from sitescreen.rules.reviewwords import not_evaluated_line, shared_outlines_text, site_chain
+from sitescreen.rules.reviewwords import crs_phrase, not_evaluated_line, shared_outlines_text, site_chain
 
 
 def summary_lines(m: RunRecord, out_dir: Path) -> list[str]:
     s = m.sites
     counts = ", ".join(f"{v} {k}" for k, v in m.counts.items() if v)
-    lines = [f"Screened {s.sites} sites ({counts}) in {m.crs} with profile {m.profile.name}."]
+    lines = [f"Screened {s.sites} sites ({counts}) in {crs_phrase(m.crs, m.zones)} with profile {m.profile.name}."]
     if s.chain():
         lines.append(f"Sites: {site_chain(s.chain())}.")
     shared = shared_outlines_text(s.sites_sharing_outlines, s.shared_outlines)

@@ -10,6 +10,9 @@ boxes layers are read within.
   refused (:class:`~sitescreen.errors.CRSError`) unless it is projected, in metres, keeps lengths
   true at the sites within :data:`MAX_LENGTH_ERROR` and, when the profile measures areas, keeps
   areas true within :data:`MAX_AREA_ERROR` (scale factors from PROJ at points over the extent).
+  Sites no single CRS measures truly are not refused when the CRS is not given: the run is split
+  into measuring zones (:mod:`sitescreen.inputs.zones`), each checked the same way; a grid of
+  sites (made in one CRS) and a given CRS are refused as here.
 * :func:`split_box` — a lon/lat box crossing ±180° as the two boxes a reader can use.
 """
 

@@ -17,6 +17,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
+import shapely
 
 from sitescreen.errors import OutputError, SitescreenError
 from sitescreen.values import strict_json
@@ -61,8 +62,9 @@ def manifest_text(data) -> str:
 
 
 def tabular(sites: gpd.GeoDataFrame) -> pd.DataFrame:
-    """The attribute table with lon/lat of each footprint's centroid (for CSV)."""
-    c = sites.geometry.centroid.to_crs(4326)
+    """The attribute table with lon/lat of each footprint's centroid (for CSV; a zoned run's footprints,
+    in lon/lat, have theirs taken there: within 1e-7° of their zone's for footprints of a few km)."""
+    c = gpd.GeoSeries(shapely.centroid(sites.geometry.to_numpy()), crs=sites.crs).to_crs(4326)
     df = pd.DataFrame(sites.drop(columns=sites.geometry.name))
     df.insert(4, "lon", np.round(c.x.to_numpy(), 6))
     df.insert(5, "lat", np.round(c.y.to_numpy(), 6))

@@ -1,7 +1,9 @@
 """The report's overview map: every site as a dot coloured by its verdict, drawn as inline SVG in the
 run CRS (projected, so shapes are true), with the excluded and incomplete sites drawn last so they
 stay visible. Above :data:`DOT_LIMIT` sites the dots become grid cells coloured by the verdict that
-matters most in the cell (excluded, then incomplete, unfavorable, review, favorable)."""
+matters most in the cell (excluded, then incomplete, unfavorable, review, favorable). Sites given out
+in lon/lat (a run in measuring zones, EPSG:4269) are drawn in a Lambert azimuthal equal-area
+centred on them, without a scale bar (over zones far apart no one length holds everywhere)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from pyproj import CRS
 
+from sitescreen.inputs.crs import ExtentBuilder, local_equal_area
 from sitescreen.outputs.htmlsafe import esc
 from sitescreen.rules.verdicts import COLORS, LABELS, STROKES, VERDICTS
 
@@ -25,6 +29,10 @@ def overview_map(sites: gpd.GeoDataFrame) -> str:
     if not isinstance(sites, gpd.GeoDataFrame) or not len(sites) or sites.geometry.isna().all():
         return ""
     pts = shapely.centroid(sites.geometry.to_numpy())
+    lonlat = sites.crs is not None and CRS(sites.crs).is_geographic
+    if lonlat:
+        ext = ExtentBuilder().add(shapely.get_x(pts), shapely.get_y(pts)).extent()
+        pts = gpd.GeoSeries(pts, crs=sites.crs).to_crs(local_equal_area(ext.lon, ext.lat)).to_numpy() if ext else pts
     xy = shapely.get_coordinates(pts)
     ok = np.isfinite(xy).all(axis=1) if len(xy) == len(sites) else np.zeros(len(sites), bool)
     if not ok.any():
@@ -38,13 +46,14 @@ def overview_map(sites: gpd.GeoDataFrame) -> str:
     sx = PAD + (x - x0) * scale + (WIDTH - 2 * PAD - (x1 - x0) * scale) / 2
     sy = height - PAD - (y - y0) * scale
     body = _dots(sx, sy, verdict) if len(x) <= DOT_LIMIT else _cells(sx, sy, verdict, height)
-    km = _scale_bar(scale, height)
+    km = "" if lonlat else _scale_bar(scale, height)
+    where = "drawn in an equal-area projection centred on them" if lonlat else "in the run CRS"
     legend = "".join(f'<span class="ov-key"><i style="background:{COLORS[v]}"></i>{esc(LABELS[v])}</span>'
                      for v in VERDICTS if (verdict == v).any())
     return (f'<figure class="overview"><svg class="chart" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" '
             f'role="img" aria-label="map of the sites by verdict" xmlns="http://www.w3.org/2000/svg">'
             f'<rect width="{WIDTH}" height="{height}" fill="#f8fafc"/>{body}{km}</svg>'
-            f'<figcaption class="small muted">{legend} · {len(x):,} sites in the run CRS'
+            f'<figcaption class="small muted">{legend} · {len(x):,} sites {where}'
             f'{"" if len(x) <= DOT_LIMIT else f", binned into cells of {GRID} across"}</figcaption></figure>')
 
 

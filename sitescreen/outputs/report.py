@@ -35,7 +35,7 @@ from sitescreen.rules.verdicts import VERDICTS as VERDICT_ORDER
 from sitescreen.rules.wording import (NOT_EVALUATED, not_evaluated_text, points, points_text, exclusion_text, limits_text, measure_text, number, score_text,
                                       search_radius, suitability_text, transform_text, weight_text, with_parts)
 from sitescreen.rules.profile import parts_column
-from sitescreen.rules.reviewwords import shared_outlines_text, site_chain
+from sitescreen.rules.reviewwords import crs_phrase, shared_outlines_text, site_chain
 from sitescreen.values import is_missing, text, text_values
 from sitescreen.record.manifest import RunRecord, Tool, as_record
 
@@ -354,7 +354,8 @@ def build_report(sites: gpd.GeoDataFrame | pd.DataFrame, manifest: RunRecord | M
     tool = manifest.tool if manifest is not None else Tool(name="sitescreen", version="")
     sub = " · ".join(x for x in (f"profile {prof}" if prof else "",
                                  str((manifest.created if manifest is not None else None) or "")[:19].replace("T", " "),
-                                 f"CRS {manifest.crs}" if manifest is not None and manifest.crs else "") if x)
+                                 f"CRS {manifest.crs}" if manifest is not None and manifest.crs else "",
+                                 f"measured in {crs_phrase(manifest.crs, manifest.zones)}" if manifest is not None and manifest.zones else "") if x)
     links = set(text_values(breakdown_sites(ranked)["site_id"]))
     rw_head, rw_body = reweight_parts(ranked, manifest, [c["name"] for c in criteria], breakdown_positions(ranked), RANKED_LIMIT)
     body = (
@@ -364,7 +365,7 @@ def build_report(sites: gpd.GeoDataFrame | pd.DataFrame, manifest: RunRecord | M
         + _summary(table, manifest, counts, overview_map(sites)) + charts + stability_section(sensitivity, manifest) + _ranked_table(ranked, links) + _breakdowns(ranked, criteria) + "".join(sections)
         + _rules(manifest, criteria, table) + sources_section(manifest) + manifest_section(manifest) + rw_body
         + f'<footer>Written by {esc(tool.name)} {esc(tool.version)}. '
-        "Measurements use the full geometry in the run CRS; the numbers here are rounded for reading; "
+        f"Measurements use the full geometry in {'each measuring zone’s CRS' if manifest is not None and manifest.zones else 'the run CRS'}; the numbers here are rounded for reading; "
         "the exact values are in sites.csv, sites.gpkg and sites.parquet.</footer></main>")
     log.debug("report: %d sites, %d criteria", len(table), len(criteria))
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

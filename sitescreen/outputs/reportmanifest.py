@@ -9,6 +9,7 @@ import numpy as np
 
 from sitescreen.outputs.htmlsafe import esc
 from sitescreen.outputs.layernames import input_name
+from sitescreen.rules.reviewwords import crs_phrase
 from sitescreen.rules.wording import number
 from sitescreen.values import plain
 from sitescreen.record.manifest import RunRecord, to_data
@@ -34,14 +35,17 @@ def manifest_section(manifest: RunRecord | None) -> str:
         return '<section id="manifest"><h2>Run manifest</h2><p class="muted">No run record.</p></section>'
     tool = manifest.tool
     run = [("Tool", f"{tool.name} {tool.version}".strip()),
-           ("Created", manifest.created), ("CRS", manifest.crs), ("Config", manifest.config)]
+           ("Created", manifest.created), ("CRS", manifest.crs), ("Config", manifest.config),
+           ("Measured in", crs_phrase(manifest.crs, manifest.zones) if manifest.zones else None)]
     kv = "".join(f"<tr><th>{esc(k)}</th><td>{_value(v)}</td></tr>" for k, v in run if v)
+    kv += "".join(f"<tr><th>Zone {esc(z.label)}</th><td>{z.sites} sites; CRS <code>{esc(z.crs)}</code>; {esc(z.why)}; "
+                  f"lon/lat bounds {_value(z.bounds)}</td></tr>" for z in manifest.zones or ())
     sinfo = to_data(manifest.sites)
     if sinfo:
         kv += "".join(f"<tr><th>Sites: {esc(k.replace('_', ' '))}</th><td>"
                       f"{'<code>' + esc(v) + '</code>' if k in ('sha256', 'path') else _value(v)}</td></tr>"
                       for k, v in sinfo.items())
-    known = {"tool", "title", "created", "crs", "config", "profile", "sites", "inputs", "criteria", "counts", "timings"}
+    known = {"tool", "title", "created", "crs", "zones", "config", "profile", "sites", "inputs", "criteria", "counts", "timings"}
     for key, v in to_data(manifest).items():
         if key in known or v in (None, "", [], {}):
             continue

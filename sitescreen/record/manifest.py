@@ -28,6 +28,7 @@ from sitescreen.errors import OutputError
 from sitescreen.record.columns import COLUMNS
 from sitescreen.record.merges import MergeRecord
 from sitescreen.record.read import Bad, build
+from sitescreen.record.zones import ZoneRecord
 from sitescreen.record.sensitivity import SensitivityParameter, SensitivityRecord, SobolIndex
 from sitescreen.values import strict_json
 
@@ -245,7 +246,8 @@ class RunRecord:
     title: str | None = _v1()
     created: str | None = _v1()
     config: str | None = _v1()
-    crs: str
+    crs: str  # the CRS of the output geometry (a zoned run: EPSG:4269, each zone measured in its own)
+    zones: tuple[ZoneRecord, ...] | None = _opt()  # a zoned run's measuring zones
     profile: ProfileRecord
     sites: SitesRecord
     inputs: tuple[InputRecord, ...]

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import shapely
 
 from sitescreen.errors import OutputError
 from sitescreen.record.manifest import RunRecord, to_data
@@ -243,8 +244,8 @@ def _centroids(sites: pd.DataFrame, ids: pd.Index) -> np.ndarray:
     if not hasattr(sites, "geometry") or not len(ids):
         return np.full((len(ids), 2), np.nan)
     pos = pd.Index(text_values(sites["site_id"])).get_indexer(ids)
-    c = sites.geometry.iloc[pos].centroid
-    return np.column_stack([c.x.to_numpy(), c.y.to_numpy()])
+    c = shapely.centroid(sites.geometry.to_numpy()[pos])  # a zoned run's, in lon/lat: positions on a page
+    return np.column_stack([shapely.get_x(c), shapely.get_y(c)])
 
 
 __all__ = ["RunDiff", "InputChange", "RuleChange", "SiteRef", "SiteChange", "diff_runs", "input_changes",

@@ -107,3 +107,11 @@ def stability_texts(shares: Any, samples: int) -> np.ndarray:
 def stability_text(shares: Mapping[str, Any], samples: int) -> str:
     """:func:`stability_texts` of one site."""
     return str(stability_texts({k: [shares.get(k)] for k in (f"p_{v}" for v in SAMPLED_VERDICTS)}, samples)[0])
+
+
+def crs_phrase(crs: str, zones) -> str:
+    """Where a run measured: its CRS ("EPSG:5070"), or its zones ("2 measuring zones: EPSG:5070
+    (CONUS Albers) 980, EPSG:3338 (Alaska Albers) 155")."""
+    if not zones:
+        return crs
+    return f"{len(zones)} measuring zones: " + ", ".join(f"{z.label} {z.sites}" for z in zones)

@@ -1,7 +1,9 @@
 """The screening flow's preparation: load + check the profile, the sites and the layers.
 
 :func:`prepare` reads a run's site source (:mod:`sitescreen.run.sources`), chooses the run CRS from
-where the sites are and loads the layers around them (``sitescreen check`` stops there);
+where the sites are — or, when no single CRS measures them truly, splits them into measuring zones
+(:mod:`sitescreen.run.zonedsource`) — and loads the layers around them (:mod:`sitescreen.run.layers`;
+``sitescreen check`` stops there);
 :func:`screen` runs the whole screening in memory and returns a :class:`Result` (sites frame +
 manifest) through the one loop of :mod:`sitescreen.run.stream`. Writing files is
 :mod:`sitescreen.outputs.files`' job.
@@ -10,19 +12,15 @@ manifest) through the one loop of :mod:`sitescreen.run.stream`. Writing files is
 from __future__ import annotations
 
 import logging
-import shlex
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
-import rasterio
-import shapely
 from pyproj import CRS
 
 from sitescreen import __version__
@@ -31,54 +29,26 @@ from sitescreen.measure.criteria import Inputs
 from sitescreen.rules.measurement import Measurement
 from sitescreen.measure.engine import DEFAULT_CHUNK
 from sitescreen.measure.requirements import check_requirements
-from sitescreen.errors import CRSError, LayerConfigError, LayerDataError
+from sitescreen.errors import LayerConfigError
 from sitescreen.rules.kinds import KINDS
-from sitescreen.inputs.bands import choose_band
-from sitescreen.inputs.check import check_coordinates, check_path, companion_files, file_modified, file_sha256
-from sitescreen.inputs.crs import crs_label, to_crs
-from sitescreen.inputs.load import LoadedLayer, load_vector
-from sitescreen.inputs.spec import LayerSpec, check_layer_set
+from sitescreen.inputs.check import companion_files, file_modified, file_sha256
+from sitescreen.inputs.crs import crs_label
+from sitescreen.inputs.spec import check_layer_set
 from sitescreen.rules.profile import VERDICTS, Profile, effective_weights, load_profile
 from sitescreen.rules.scoring import without_data
 from sitescreen.record.manifest import (COLUMNS, CapRecord, CriterionRecord, CriterionSelection, InputRecord, Mode, ProfileRecord, RunRecord,
                                    SelectionRecord, SitesRecord, Tally, Tool, Verdicts)
 from sitescreen.record.read import read_value
-from sitescreen.inputs.crs import Extent, lonlat_boxes, parse_run_crs, working_crs
+from sitescreen.record.zones import ZoneRecord
+from sitescreen.inputs.crs import Extent, choose_crs, distortion_problem, parse_run_crs, working_crs
 from sitescreen.sites.options import SiteStats
-from sitescreen.run.sources import FrameSource, SiteSource
+from sitescreen.run.layers import RasterInfo, ZoneRun, load_layers, load_zones
+from sitescreen.run.sources import FrameSource, NotStreamable, SiteSource
+from sitescreen.run.zonedsource import OUTPUT_CRS, ZonedSource, unwrapped, zone_summary
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
-
-
-@dataclass
-class RasterInfo:
-    """A raster input as checked against the run: what the manifest records of it (:meth:`info`)
-    and its footprint in the run CRS (not recorded: it tells which sites the raster covers)."""
-
-    spec: LayerSpec
-    width: int
-    height: int
-    res: list[float]
-    nodata: float | None
-    dtype: str | None
-    bands: int
-    source_crs: str | None
-    footprint: Any  # a shapely polygon in the run CRS
-    sites_covered: int = 0
-
-    def info(self) -> dict:
-        """The raster's entry in the manifest's inputs (without its hash and size)."""
-        return {"width": self.width, "height": self.height, "res": list(self.res), "nodata": self.nodata,
-                "dtype": self.dtype, "bands": self.bands, "band": self.spec.band, "name": self.spec.label, "role": self.spec.role,
-                "path": str(self.spec.path), "layer": None, "kind": "raster", "schema": "raster",
-                "source_crs": self.source_crs, "crs_override": self.spec.crs, "sites_covered": self.sites_covered,
-                "coverage": "raster valid cells", "features_read": None, "repairs": 0}
-
-    def covered(self, fp: np.ndarray) -> int:
-        """How many of the footprints ``fp`` (run CRS) the raster's footprint meets."""
-        return int(shapely.intersects(fp, self.footprint).sum())
 
 
 @dataclass
@@ -92,6 +62,18 @@ class Prepared:
     inputs: Inputs
     rasters: list[RasterInfo]
     timings: dict[str, float] = field(default_factory=dict)
+    zones: tuple[ZoneRun, ...] = ()  # a zoned run: each zone's layers in its CRS (``crs``: the output's)
+
+    def chunk_inputs(self, k: int) -> tuple[Inputs, list[RasterInfo]]:
+        """The layers and rasters chunk ``k`` of the source is measured with (its zone's, in a zoned run)."""
+        if not self.zones:
+            return self.inputs, self.rasters
+        zone = self.zones[self.source.zone_of(k)]
+        return zone.inputs, zone.rasters
+
+    def output(self, sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+        """Scored sites as the run gives them out: a zoned run's in :data:`OUTPUT_CRS`."""
+        return unwrapped(sites.to_crs(self.crs)) if self.zones else sites
 
     @property
     def site_stats(self) -> SiteStats:
@@ -134,119 +116,15 @@ def _check_roles(config: RunConfig, profile: Profile) -> None:
                 f"{', '.join(sorted(used))}")
 
 
-def _role_margins(profile: Profile) -> dict[str, float]:
-    """How far beyond the sites each role must be read (the largest distance a rule needs)."""
-    margins: dict[str, float] = {}
-    for c in profile.criteria:
-        need = KINDS[c.kind].reach(c.params)
-        for r in c.roles:
-            margins[r] = max(margins.get(r, 0.0), need)
-    return margins
-
-
-def _polygon_roles(profile: Profile) -> set[str]:
-    """Roles whose layers must be polygons (their kinds measure areas on them); others may be lines or points."""
-    return {r for c in profile.criteria if KINDS[c.kind].measures_area for r in c.roles}
-
-
 def decide_crs(config: RunConfig, profile: Profile, ext: Extent) -> CRS:
     """The run CRS for sites at ``ext``: the configured one or the chosen one, refused when it would
     make lengths (or the profile's areas) wrong (:func:`sitescreen.inputs.crs.working_crs`)."""
-    return working_crs(config.crs, ext, tuple(c.name for c in profile.criteria if KINDS[c.kind].measures_area),
-                       crs_where(config))
+    return working_crs(config.crs, ext, area_criteria(profile), crs_where(config))
 
 
 def crs_where(config: RunConfig) -> str:
     """Where the run CRS was given, for messages."""
     return f"{config.config_path}: [run] crs" if config.config_path else "--crs"
-
-
-def _check_reach(config: RunConfig, fp: np.ndarray, crs: CRS, vectors: list[LoadedLayer], margins: dict) -> None:
-    """Refuse a run in which no site lies within any layer's extent (plus the distance its rules look):
-    the sign of swapped lon/lat columns, a wrong sites CRS, or layers for another region."""
-    reach = [shapely.buffer(lyr.extent, margins[lyr.spec.role]) if margins.get(lyr.spec.role) else lyr.extent
-             for lyr in vectors if lyr.extent is not None]
-    if len(reach) < len(vectors) or not len(fp):
-        return  # some extent unknown: cannot tell
-    if any(shapely.intersects(fp, r).any() for r in reach):
-        return
-    s = np.round(gpd.GeoSeries(fp, crs=crs).to_crs(4326).total_bounds, 3)  # the sites', not their box's corners
-    lyr = np.round(gpd.GeoSeries([v.extent for v in vectors], crs=crs).to_crs(4326).total_bounds, 3)
-    spans = (f"span lon {s[0]:g} to {s[2]:g}, lat {s[1]:g} to {s[3]:g}; "
-             f"layers span lon {lyr[0]:g} to {lyr[2]:g}, lat {lyr[1]:g} to {lyr[3]:g}")
-    if config.sites is None:  # a grid has no columns or CRS to blame: its area of interest is elsewhere
-        aoi = f"{config.config_path}: [run] aoi" if config.config_path else "--aoi"
-        raise LayerDataError(f"{aoi}: no cell of the grid over the area of interest lies "
-                             f"within any layer's extent (cells {spans}): give an area of interest the layers cover, "
-                             f"or layers that cover it")
-    raise LayerDataError(
-        f"{config.sites.path}: no site lies within any layer's extent (sites {spans}): are the longitude/latitude "
-        f"columns swapped or the sites' CRS wrong? Otherwise give layers that cover the sites")
-
-
-def raster_info(spec: LayerSpec, fp: np.ndarray, run_crs: CRS) -> RasterInfo:
-    """Open a raster, check its CRS against its coordinates and its overlap with the footprints ``fp``."""
-    check_path(spec.path, f"{spec.role} raster")
-    where = str(spec.path)
-    try:
-        with rasterio.open(spec.path) as src:
-            spec = replace(spec, band=choose_band(spec, src), layer=None)  # never a guessed band
-            _check_cells(src, spec, where)  # first: the bounds of a rotated grid are not its cells'
-            tag, bounds, count = src.crs, tuple(src.bounds), src.count
-            grid = {"width": src.width, "height": src.height, "res": list(src.res), "nodata": src.nodata,
-                    "dtype": src.dtypes[spec.band - 1], "bands": count}
-    except rasterio.errors.RasterioIOError as exc:
-        raise LayerDataError(f"{where}: not a raster GDAL can open: {exc}") from None
-    if spec.crs:
-        crs = to_crs(spec.crs, where)
-    elif tag is None:
-        raise CRSError(f"{where}: the raster has no CRS; state it with crs = \"EPSG:…\" or --layer {spec.role}={spec.path}@EPSG:XXXX")
-    else:
-        crs = to_crs(tag.to_wkt(), where)
-    check_coordinates(np.array(bounds), crs, where, 1)
-    info = RasterInfo(spec=spec, **grid, source_crs=f"{crs_label(to_crs(tag.to_wkt(), where)) if tag else None}",
-                      footprint=gpd.GeoSeries([shapely.box(*bounds)], crs=crs).to_crs(run_crs).iloc[0])
-    info.sites_covered = info.covered(fp)
-    if not info.sites_covered:
-        raise LayerDataError(
-            f"{where}: the raster's footprint {tuple(round(b, 1) for b in bounds)} ({crs_label(crs)}) does not overlap "
-            f"any site; check the raster's CRS (override with crs = \"EPSG:…\") or leave the layer out")
-    return info
-
-
-def _check_cells(src, spec: LayerSpec, where: str) -> None:
-    """Refuse a raster whose cells would be measured wrongly: a rotated or sheared grid (read as
-    north-up, every cell would lie elsewhere) or a band storing scaled values (scale/offset: the cell
-    values are not the quantity the rule measures)."""
-    t = src.transform
-    if t.b != 0 or t.d != 0:
-        raise LayerDataError(f"{where}: the raster's grid is rotated or sheared (geotransform "
-                             f"{', '.join(f'{v:.6g}' for v in tuple(t)[:6])}); "
-                             f"only north-up grids are measured: warp it first (gdalwarp -r bilinear {shlex.quote(str(spec.path))} north-up.tif) "
-                             f"and give the warped file")
-    if spec.band <= src.count and (src.scales[spec.band - 1] != 1 or src.offsets[spec.band - 1] != 0):
-        raise LayerDataError(f"{where}: band {spec.band} stores scaled values (scale {src.scales[spec.band - 1]:g}, "
-                             f"offset {src.offsets[spec.band - 1]:g}); only unscaled values are measured: write the "
-                             f"true values first (gdal_translate -unscale -ot Float32 {shlex.quote(str(spec.path))} unscaled.tif) and give that file")
-
-
-def load_layers(config: RunConfig, profile: Profile, run_crs: CRS, bounds, fp: np.ndarray
-                ) -> tuple[list[LoadedLayer], list[LayerSpec], list[RasterInfo]]:
-    """The run's layers in the run CRS, vectors read only within the sites' ``bounds`` plus the
-    distance their rules look; checked against the footprints ``fp`` (does any site reach them?)."""
-    margins = _role_margins(profile)
-    vectors: list[LoadedLayer] = []
-    rasters: list[LayerSpec] = []
-    for spec in config.layers:
-        if spec.kind == "vector":
-            vectors.append(load_vector(spec, run_crs, lonlat_boxes(bounds, run_crs, margins.get(spec.role, 0.0)),
-                                       polygonal=spec.role in _polygon_roles(profile)))
-        else:
-            rasters.append(spec)
-    if vectors and not rasters:
-        _check_reach(config, fp, run_crs, vectors, margins)
-    infos = [raster_info(spec, fp, run_crs) for spec in rasters]
-    return vectors, [i.spec for i in infos], infos  # the rasters with the band each measures
 
 
 def prepare(config: RunConfig, progress: Progress | None = None, *, source: SiteSource | None = None) -> Prepared:
@@ -260,14 +138,39 @@ def prepare(config: RunConfig, progress: Progress | None = None, *, source: Site
             parse_run_crs(config.crs, crs_where(config))  # a CRS that cannot measure in metres: refused before any work
     source = source if source is not None else FrameSource(config, DEFAULT_CHUNK)
     with _timed(timings, "sites", progress):
-        run_crs = decide_crs(config, profile, source.extent())
+        ext = source.extent()
+        zoned = zoned_source(config, profile, source, ext)
+        source = zoned or source
+        run_crs = OUTPUT_CRS if zoned else decide_crs(config, profile, ext)
         source.place(run_crs)
+    zones: tuple[ZoneRun, ...] = ()
     with _timed(timings, "layers", progress):
-        vectors, rasters, infos = load_layers(config, profile, run_crs, *source.reach())
-    inputs = Inputs(vectors=vectors, rasters=rasters)
-    check_requirements(profile, inputs, config.config_path)  # one check: what screen refuses, check refuses
+        if zoned:
+            zones, inputs, infos = load_zones(config, profile, source, run_crs)
+        else:
+            vectors, rasters, infos = load_layers(config, profile, run_crs, *source.reach())
+            inputs = Inputs(vectors=vectors, rasters=rasters)
+    for part in zones or (inputs,):  # one check: what screen refuses, check refuses
+        check_requirements(profile, getattr(part, "inputs", part), config.config_path)
     return Prepared(config=config, profile=profile, crs=run_crs, source=source,
-                    inputs=inputs, rasters=infos, timings=timings)
+                    inputs=inputs, rasters=infos, timings=timings, zones=zones)
+
+
+def area_criteria(profile: Profile) -> tuple[str, ...]:
+    return tuple(c.name for c in profile.criteria if KINDS[c.kind].measures_area)
+
+
+def zoned_source(config: RunConfig, profile: Profile, source: SiteSource, ext: Extent) -> ZonedSource | None:
+    """The read ``source`` in measuring zones (:mod:`sitescreen.inputs.zones`) when the run CRS is
+    not given and no single CRS measures the sites at ``ext`` truly; else None (one run CRS)."""
+    areas = area_criteria(profile)
+    if config.crs is not None or config.sites is None or distortion_problem(choose_crs(ext), ext, areas=bool(areas)) is None:
+        return None  # a given CRS is refused or used as given; a grid over an area of interest is made in one CRS
+    if not isinstance(source, FrameSource):
+        raise NotStreamable(f"{config.sites.path}: the sites span {ext.describe()}, which no single CRS measures "
+                            f"truly: they are screened in measuring zones, which holds them in memory (leave out "
+                            f"--stream)")
+    return ZonedSource(source, areas)
 
 
 def screen(config: RunConfig, progress: Progress | None = None, *, engine: str = "local",
@@ -343,10 +246,18 @@ def build_manifest(prep: Prepared, measures: dict[str, Measurement], counted: Ta
     return RunRecord(
         tool=Tool(name="sitescreen", version=__version__), title=prep.config.title,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"), config=prep.config.config_path,
-        crs=crs_label(prep.crs), profile=_profile_record(p), sites=read_value(SitesRecord, sites_info, "sites"),
+        crs=crs_label(prep.crs), zones=zone_records(prep), profile=_profile_record(p), sites=read_value(SitesRecord, sites_info, "sites"),
         inputs=tuple(inputs),
         criteria=tuple(_criterion_record(c, measures[c.name], weights[c.name], counted) for c in p.criteria),
         counts=dict(counted.counts), mode=Mode(**mode) if isinstance(mode, dict) else (mode or Mode(flow="in memory")),
         columns=dict(COLUMNS), timings=dict(prep.timings),
         run=config_to_dict(prep.config),  # the run as data: `sitescreen verify` and `batch` repeat it from here
     )
+
+
+def zone_records(prep: Prepared) -> tuple[ZoneRecord, ...] | None:
+    """A zoned run's measuring zones as the run record keeps them (None: measured in one CRS)."""
+    if not prep.zones:
+        return None
+    src = prep.source
+    return tuple(ZoneRecord(**z) for z in zone_summary(src.zones, [src.zone_sites(k) for k in range(len(src.zones))]))

@@ -101,6 +101,7 @@ class FrameSource:
         self._aoi = aoi_geometry(config.site_options.aoi)
         self._raw = None
         self._kept: dict[int, dict[str, Measurement]] = {}
+        self.zoned = None  # the ZonedSource that took these sites over (sitescreen.run.zonedsource)
 
     def extent(self) -> Extent:
         if self.config.sites is None:
@@ -144,6 +145,10 @@ class FrameSource:
     def close(self) -> None:
         self._kept.clear()
 
+    def row_order(self) -> np.ndarray:
+        """Each chunk row's row in the run's frame (in the zoned source's, when one took these sites over)."""
+        return self.zoned.row_order() if self.zoned is not None else self._order
+
     def collector(self) -> "FrameCollector":
         """A writer keeping the scored chunks in memory; :meth:`FrameCollector.frame` gives them
         back in this source's frame order."""
@@ -167,7 +172,7 @@ class FrameCollector:
         for col in whole.columns:  # e.g. text in one chunk, all missing in another: typed as over all sites
             if col != whole.geometry.name and len({str(p[col].dtype) for p in self._parts}) > 1:
                 whole[col] = whole[col].to_numpy(dtype=object)
-        order = self._source._order
+        order = self._source.row_order()
         back = np.empty(len(order), dtype=np.int64)
         back[order] = np.arange(len(order))
         return whole.iloc[back].reset_index(drop=True)

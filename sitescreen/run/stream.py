@@ -14,6 +14,12 @@ chunks in memory; a streamed run (:func:`screen_streamed`) reads a polygon file 
 chunk size, not by the number of sites. Sites given as points are merged across the whole file
 (duplicate deposit records) and are read whole, in memory (:func:`stream_refusal` says why).
 One setting, ``chunk_size``, says how many sites are read, measured, scored and written together.
+
+Zoning is a property of the source too: sites no single CRS measures truly are yielded zone by zone
+(:class:`sitescreen.run.zonedsource.ZonedSource`), each chunk measured with its zone's layers
+(:meth:`~sitescreen.run.pipeline.Prepared.chunk_inputs`) and given out in the run's output CRS
+(:meth:`~sitescreen.run.pipeline.Prepared.output`); the counts of ``site_density`` are made over
+every zone's chunks, so they count all the run's sites.
 """
 
 from __future__ import annotations
@@ -104,21 +110,21 @@ def _measured(prep: Prepared, eng: Engine, progress: Progress | None, timings: d
     src, profile = prep.source, prep.profile
     total = src.stats.sites
 
-    def measured(sites, complete: bool):
+    def measured(k: int, sites, complete: bool):
         t = time.perf_counter()
-        m = measure_all(profile, sites, prep.inputs, engine=eng, complete=complete)
+        m = measure_all(profile, sites, prep.chunk_inputs(k)[0], engine=eng, complete=complete)
         timings["measure"] += time.perf_counter() - t
         return m
 
     if not any(KINDS[c.kind].across_sites for c in profile.criteria):
         _count(progress, "screen", 0, total)
         for k, sites in enumerate(src.chunks()):
-            yield k, sites, measured(sites, complete=True)
+            yield k, sites, measured(k, sites, complete=True)
         return
     template, counts, done = None, None, 0
     _count(progress, "measure", 0, total)
     for k, sites in enumerate(src.chunks()):
-        measures = measured(sites, complete=False)
+        measures = measured(k, sites, complete=False)
         template = template or measures
         src.keep(k, measures)
         counts = {name: c if counts is None else counts[name].add(c, fill_value=0)
@@ -148,9 +154,9 @@ def _chunk_loop(prep: Prepared, eng: Engine, writer, progress: Progress | None) 
     for k, sites, measures in _measured(prep, eng, progress, timings):
         template = template or measures
         fp = sites.geometry.to_numpy()
-        covered += np.array([r.covered(fp) for r in prep.rasters], dtype=np.int64)
+        covered += np.array([r.covered(fp) for r in prep.chunk_inputs(k)[1]], dtype=np.int64)
         t1 = time.perf_counter()
-        result = score(sites, profile, measures)
+        result = prep.output(score(sites, profile, measures))
         counted = add_tallies(counted, tally(result, profile, measures))
         t2 = time.perf_counter()
         timings["score"] += t2 - t1

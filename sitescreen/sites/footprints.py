@@ -4,36 +4,60 @@ the given polygons; and where the sites are (their lon/lat extent, for the run C
 from __future__ import annotations
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 from pyproj import CRS
 
 from sitescreen.errors import ConfigError, LayerDataError
 from sitescreen.inputs.crs import Extent, ExtentBuilder
 from sitescreen.sites.dedup import merge_explained
-from sitescreen.sites.ids import finish_sites, qualify_record_ids
+from sitescreen.sites.ids import qualify_record_ids, site_frame, site_ids
 from sitescreen.sites.options import SiteOptions, SiteStats
 from sitescreen.sites.outlines import outline_keys, shared_outlines
 
 
 def make_footprints(sites: gpd.GeoDataFrame, run_crs: CRS, opts: SiteOptions, stats: SiteStats) -> gpd.GeoDataFrame:
     """Sites in the run CRS with footprint polygons and ids: points are merged and buffered."""
-    sites = qualify_record_ids(sites.to_crs(run_crs))
+    return make_zoned_footprints(sites, (run_crs,), np.zeros(len(sites), dtype=np.int64), opts, stats)[0]
+
+
+def make_zoned_footprints(sites: gpd.GeoDataFrame, crss, zone_of: np.ndarray, opts: SiteOptions,
+                          stats: SiteStats) -> list[gpd.GeoDataFrame]:
+    """The sites of each measuring zone (``zone_of``: each record's index in ``crss``) in the zone's
+    CRS, with footprints and ids. Record ids are qualified and site ids given once over every zone
+    (so they are unique over the run); duplicate records are merged within their zone, in its CRS
+    (a zone holds a whole region or a cluster degrees away from any other: a merge never spans two)."""
+    sites = qualify_record_ids(sites)
     kind = sites["_kind"].iloc[0]
-    if kind == "point":
-        sites, stats.duplicates_merged, links = merge_explained(sites, opts)
-        if opts.radius_m <= 0:
-            raise ConfigError(f"radius_m must be > 0 (got {opts.radius_m})")
-        stats.radius_m = opts.radius_m
-        sites = sites.set_geometry(sites.geometry.buffer(opts.radius_m, quad_segs=16))
-    else:
+    if kind != "point":
         if "record_id" in sites:
             sites["record_ids"] = sites["record_id"].astype(str)
         stats.sites_sharing_outlines, stats.shared_outlines = shared_outlines(outline_keys(sites.geometry.to_numpy()))
         stats.radius_m = None
-    sites, stats.id_field = finish_sites(sites, str(stats.path), stats.id_candidates)
+    elif opts.radius_m <= 0:
+        raise ConfigError(f"radius_m must be > 0 (got {opts.radius_m})")
+    parts, links = [], []
+    stats.duplicates_merged = 0
+    for z, crs in enumerate(crss):
+        part = sites.iloc[np.flatnonzero(zone_of == z)].to_crs(crs)
+        if kind == "point":
+            part, n, link = merge_explained(part, opts)
+            stats.duplicates_merged += n
+            stats.radius_m = opts.radius_m
+            part = part.set_geometry(part.geometry.buffer(opts.radius_m, quad_segs=16))
+            links.append(link)
+        parts.append(part)
+    attrs = pd.concat([pd.DataFrame(p.drop(columns=p.geometry.name)) for p in parts], ignore_index=True)
+    values = {c.column: attrs[c.column].to_numpy(dtype=object) for c in stats.id_candidates if c.column in attrs}
+    rows = attrs["_file_row"].to_numpy() if "_file_row" in attrs else np.arange(len(attrs))
+    ids, stats.id_field = site_ids(values, stats.id_candidates, rows, str(stats.path))
+    cut = np.cumsum([len(p) for p in parts])[:-1]
+    out = [site_frame(p, i).sort_values("site_id", kind="stable").reset_index(drop=True)
+           for p, i in zip(parts, np.split(ids, cut))]
     if kind == "point" and stats.duplicates_merged:
-        stats.merges = merge_records(sites, links)
-    return sites
+        stats.merges = merge_records(pd.concat([pd.DataFrame(f[["site_id", "record_ids"]]) for f in out]),
+                                     pd.concat(links, ignore_index=True))
+    return out
 
 
 def merge_records(sites: gpd.GeoDataFrame, links: pd.DataFrame) -> tuple[dict, ...]:
