@@ -244,3 +244,56 @@ def test_diff_words_a_cap_cause_once_in_both_directions():
     better = SiteChange(verdict_a="review", verdict_b="favorable", **fields)
     assert cause_text(worse) == "review required by tribal now (its verdict cap holds)"
     assert cause_text(better) == "no longer review required by tribal (its verdict cap no longer holds)"
+
+
+def _sliced(ms: dict, rows: slice) -> dict:
+    return {k: Measurement(v.values[rows], feature=None if v.feature is None else v.feature[rows],
+                           feature_layer=None if v.feature_layer is None else v.feature_layer[rows],
+                           nodata_reason=v.nodata_reason[rows]) for k, v in ms.items()}
+
+
+def test_each_cap_counts_the_sites_it_held_and_the_counts_of_chunks_add_up():
+    """``sites_held``: sites whose verdict the cap lowered (their score alone gives a better one);
+    a capped site already review or unfavorable, or incomplete, is not counted. Scored in two
+    chunks, the tallies add up to the whole run's count."""
+    from sitescreen.rules.scoring import scored
+    from sitescreen.run.pipeline import add_tallies, tally
+    p = profile(cap={"verdict": "review", "below": 1000})
+    # favorable + within (held), review + within, unfavorable + within, favorable beyond, within without data
+    tribal, fed = [10.0, 500.0, 900.0, 5000.0, 20.0], [0.9, 0.5, 0.1, 0.95, NAN]
+    ms = measures(tribal, fed)
+    whole = scored(sites(5), p, ms)
+    assert list(whole.frame["verdict"]) == ["review", "review", "unfavorable", "favorable", "incomplete"]
+    f = whole.frame
+    assert whole.held == {"tribal": int(((f["m_tribal"] < 1000) & (f["score"] >= 70)).sum())} == {"tribal": 1}
+    counted = None
+    for rows in (slice(0, 2), slice(2, 5)):
+        part = scored(sites(5).iloc[rows], p, _sliced(ms, rows))
+        counted = add_tallies(counted, tally(part.frame, p, _sliced(ms, rows), part.held))
+    assert counted.held == whole.held and counted.counts["review"] == 2
+
+
+def test_the_manifest_and_report_say_how_many_sites_each_cap_held(tmp_path):
+    """End to end, a profile extending the default with a cap on the protected setback: the run
+    record's ``sites_held`` equals the count from the written results, and the report's rules
+    table says it in the one wording."""
+    import json
+    import tinyworld as tw
+    from edgecases import run_cli
+    from sitescreen.rules.wording import held_text
+    w = tw.build(tmp_path)
+    prof = tmp_path / "capped.toml"
+    prof.write_text('extends = "federal-safeguards"\nname = "capped"\n\n[criteria.protected_setback]\n'
+                    'cap = { verdict = "review", below = 20000 }\n', encoding="utf-8")
+    w.extra = ["--profile", str(prof)]
+    res = run_cli(w.args())
+    assert res.exit_code == 0, res.output
+    manifest = json.loads((w.out / "manifest.json").read_text())
+    crit, fav = {c["name"]: c for c in manifest["criteria"]}, manifest["profile"]["verdicts"]["favorable"]
+    got = pd.read_csv(w.out / "sites.csv")
+    held = int(((got["m_protected_setback"] < 20000) & (got["score"] >= fav) & (got["verdict"] == "review")).sum())
+    assert held >= 1 and crit["protected_setback"]["sites_held"] == held
+    assert all("sites_held" not in c for name, c in crit.items() if name != "protected_setback" and c.get("cap") is None)
+    report = tmp_path / "report.html"
+    assert run_cli(["report", str(w.out), "-o", str(report)]).exit_code == 0
+    assert held_text("review", held) in report.read_text(encoding="utf-8")

@@ -32,7 +32,7 @@ from sitescreen.rules.verdicts import COLORS as VERDICT_COLORS
 from sitescreen.rules.verdicts import LABELS as VERDICT_LABELS
 from sitescreen.rules.verdicts import OTHER_COLOR, meanings, thresholds
 from sitescreen.rules.verdicts import VERDICTS as VERDICT_ORDER
-from sitescreen.rules.wording import (NOT_EVALUATED, not_evaluated_text, points, points_text, exclusion_text, limits_text, measure_text, number, score_text,
+from sitescreen.rules.wording import (NOT_EVALUATED, not_evaluated_text, points, points_text, exclusion_text, held_text, limits_text, measure_text, number, score_text,
                                       search_radius, suitability_text, transform_text, weight_text, with_parts)
 from sitescreen.rules.profile import parts_column
 from sitescreen.rules.reviewwords import crs_phrase, shared_outlines_text, site_chain
@@ -69,6 +69,7 @@ def _criteria(manifest: RunRecord | None, sites: pd.DataFrame) -> list[dict[str,
             "score": c.score_column or f"s_{c.name}",
             "rule": transform_text(c.transform, c.unit),
             "exclusion": limits_text(c.exclusion, c.unit, c.cap), "radius": search_radius(c.params),
+            "held": held_text(c.cap.verdict, c.sites_held) if c.cap is not None else "",
             "without_data": c.sites_without_data,
             "safeguard": c.safeguard, "source": c.source,
             "note": c.note, "roles": ", ".join(c.roles),
@@ -233,7 +234,8 @@ def _rules(manifest: RunRecord | None, criteria: list[dict[str, Any]], sites: pd
         rows.append(f"<tr><td><b>{esc(c['label'])}</b><br><code class=small>{esc(c['name'])}</code>{status}</td>"
                     f"<td class=small>{esc(c['kind'])}{' · ' + esc(c['roles']) if c['roles'] else ''}"
                     f"{' · ' + esc(c['unit']) if c['unit'] else ''}</td>"
-                    f"<td class=small>{esc(c['rule'])}</td><td class=small><span class=excl>{esc(c['exclusion'])}</span></td>"
+                    f"<td class=small>{esc(c['rule'])}</td><td class=small><span class=excl>{esc(c['exclusion'])}</span>"
+                    f"{'<br>' + esc(c['held']) if c.get('held') else ''}</td>"
                     f"<td class=num>{esc(weight_text(c['weight']))}</td>"
                     f"<td class=num>{_without_cell(c, sites)}</td>"
                     f"<td class=small>{esc(c['safeguard'])}</td><td class=small>{esc(c['source'])}</td></tr>")

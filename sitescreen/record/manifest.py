@@ -202,6 +202,7 @@ class CriterionRecord:
     note: str = _v1("")
     sites_without_data: int | None = _v1()
     cap: CapRecord | None = _opt()
+    sites_held: int | None = _opt()  # with a cap: the sites it held below the verdict their score gives
 
 
 @dataclass(**FROZEN)
@@ -222,10 +223,11 @@ class Tally:
     """What a run counts over its scored sites; tallies of pieces of a run add up (:meth:`add`)."""
     counts: Mapping[str, int]
     without_data: Mapping[str, int]
+    held: Mapping[str, int] = field(default_factory=dict)  # per criterion with a verdict cap: the sites it held
 
     def add(self, other: Tally) -> Tally:
-        return Tally(counts={k: self.counts[k] + other.counts[k] for k in other.counts},
-                     without_data={k: self.without_data[k] + other.without_data[k] for k in other.without_data})
+        return Tally(**{f: {k: getattr(self, f).get(k, 0) + n for k, n in getattr(other, f).items()}
+                        for f in ("counts", "without_data", "held")})
 
 
 RUN_SCHEMA = {"type": "object", "description": "the run config as data (sitescreen.run.config.config_to_dict)",
@@ -394,5 +396,5 @@ def written_by_sitescreen(path: str | Path) -> bool:
 
 __all__ = ["SCHEMA_VERSION", "CHAIN_STEPS", "SCHEMA_FILE", "COLUMNS", "RunRecord", "Tool", "Verdicts", "SelectionRecord",
            "CriterionSelection", "ProfileRecord", "SitesRecord", "InputRecord", "CriterionRecord", "Mode",
-           "OutputFile", "MergeRecord", "Tally", "SensitivityRecord", "SensitivityParameter", "SobolIndex", "to_data", "to_json", "with_outputs", "read_record", "as_record",
-           "written_by_sitescreen"]
+           "OutputFile", "MergeRecord", "Tally", "SensitivityRecord", "SensitivityParameter", "SobolIndex", "to_data", "to_json",
+           "with_outputs", "read_record", "as_record", "written_by_sitescreen"]

@@ -11,6 +11,9 @@ what an overlap is made of (its largest parts by name and agency, with their sha
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -105,8 +108,21 @@ def _excluded_text(c, hit: np.ndarray, text_m: np.ndarray, where_feature: np.nda
     return text
 
 
+@dataclass(frozen=True)
+class Scored:
+    """A scored frame (:func:`score`) and, per criterion with a verdict cap, how many sites the cap
+    held below the verdict their score gives (``held``: the manifest's ``sites_held``)."""
+    frame: pd.DataFrame
+    held: Mapping[str, int]
+
+
 def score(sites: pd.DataFrame, profile: Profile, measures: dict[str, Measurement]) -> pd.DataFrame:
     """A new frame: ``sites`` plus m_/s_ columns, score, verdict and reasons."""
+    return scored(sites, profile, measures).frame
+
+
+def scored(sites: pd.DataFrame, profile: Profile, measures: dict[str, Measurement]) -> Scored:
+    """:func:`score`'s frame with the sites each verdict cap held (:class:`Scored`)."""
     n = len(sites)
     out = sites.copy()
     cols: dict[str, np.ndarray] = {}
@@ -116,6 +132,7 @@ def score(sites: pd.DataFrame, profile: Profile, measures: dict[str, Measurement
     weighted_s, weighted_w = [], []
     excl_reasons, nodata_reasons, low_reasons, cap_reasons = [], [], [], []
     floor = np.zeros(n, dtype=np.int8)  # per site: the best verdict code its caps allow (0: no cap)
+    cap_codes: dict[str, np.ndarray] = {}  # per criterion with a cap: its floor code per site
     for c in profile.criteria:
         m = measures[c.name]
         vals = m.values
@@ -138,7 +155,7 @@ def score(sites: pd.DataFrame, profile: Profile, measures: dict[str, Measurement
             excl_reasons.append(_excluded_text(c, hit, text_m, where_feature))
         if c.cap is not None:
             code, text = _capped(c, vals, text_m, where_feature)
-            floor = np.maximum(floor, code)
+            floor, cap_codes[c.name] = np.maximum(floor, code), code
             cap_reasons.append(text)
         needs_data = c.weight > 0 or c.exclude is not None or c.cap is not None
         if needs_data:
@@ -159,7 +176,9 @@ def score(sites: pd.DataFrame, profile: Profile, measures: dict[str, Measurement
             low_reasons.append(text)
     incomplete &= ~excluded
     total = np.zeros(n) + weighted_total(weighted_s, weighted_w)
-    verdict = np.asarray(VERDICTS, dtype=object)[capped_codes(verdict_codes(total, profile.favorable, profile.review), floor)]
+    codes = verdict_codes(total, profile.favorable, profile.review)
+    verdict = np.asarray(VERDICTS, dtype=object)[capped_codes(codes, floor)]
+    held = {name: int(((code > codes) & ~excluded & ~incomplete).sum()) for name, code in cap_codes.items()}
     verdict[incomplete] = "incomplete"
     verdict[excluded] = "excluded"
     final = np.round(total * 100, 4)
@@ -178,4 +197,4 @@ def score(sites: pd.DataFrame, profile: Profile, measures: dict[str, Measurement
     front = ["site_id", "name", "verdict", "score", "reasons"]
     rest = [c for c in out.columns if c not in front and c != out.geometry.name] if hasattr(out, "geometry") else [c for c in out.columns if c not in front]
     order = front + rest + ([out.geometry.name] if hasattr(out, "geometry") else [])
-    return out[order]
+    return Scored(frame=out[order], held=held)

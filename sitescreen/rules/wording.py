@@ -234,6 +234,12 @@ def limits_text(exclusion: Any, unit: str = "", cap: Any = None) -> str:
     return "; ".join(p for p in parts if p)
 
 
+def held_text(verdict: str, n: int | None) -> str:
+    """How many sites a verdict cap held below the verdict their score gives (``3 sites held at
+    review``); ``""`` when not counted."""
+    return "" if n is None else f"{n:,} site{'' if n == 1 else 's'} held at {verdict}"
+
+
 def cap_lead(verdict: str) -> str:
     """How a capped site's reason begins (``review required``; ``at most unfavorable``)."""
     return "review required" if verdict == "review" else f"at most {verdict}"

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
 import geopandas as gpd
 import pandas as pd
@@ -184,12 +184,15 @@ def screen(config: RunConfig, progress: Progress | None = None, *, engine: str =
     return screen_frame(config, progress, engine=engine, chunk_size=chunk_size, scheduler=scheduler, workers=workers)
 
 
-def tally(result: pd.DataFrame, profile: Profile, measures: dict[str, Measurement]) -> Tally:
-    """What the manifest counts over the scored sites: verdicts, and sites without data per criterion.
+def tally(result: pd.DataFrame, profile: Profile, measures: dict[str, Measurement],
+          held: Mapping[str, int] | None = None) -> Tally:
+    """What the manifest counts over the scored sites: verdicts, sites without data per criterion and
+    (``held``, from :func:`sitescreen.rules.scoring.scored`) the sites each verdict cap held.
     Tallies of pieces of a run add up (:func:`add_tallies`)."""
     return Tally(counts={v: int((result["verdict"] == v).sum()) for v in VERDICTS},
                  without_data={c.name: int(without_data(c, result).sum()) for c in profile.criteria
-                               if measures[c.name].evaluated})
+                               if measures[c.name].evaluated},
+                 held={k: v for k, v in (held or {}).items() if measures[k].evaluated})
 
 
 def add_tallies(a: Tally | None, b: Tally) -> Tally:
@@ -218,7 +221,8 @@ def _criterion_record(c, m: Measurement, weight: float, counted: Tally) -> Crite
         weight=c.weight, effective_weight=weight, transform=c.transform, exclusion=c.exclude_text(),
         safeguard=c.safeguard, source=c.source, optional=c.optional, evaluated=m.evaluated, layers=tuple(m.layers),
         note=m.note, sites_without_data=counted.without_data[c.name] if m.evaluated else None,
-        cap=CapRecord(verdict=c.cap[0], condition=c.cap_condition()) if c.cap is not None else None)
+        cap=CapRecord(verdict=c.cap[0], condition=c.cap_condition()) if c.cap is not None else None,
+        sites_held=counted.held.get(c.name) if c.cap is not None and m.evaluated else None)
 
 
 def _profile_record(p: Profile) -> ProfileRecord:

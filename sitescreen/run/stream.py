@@ -44,7 +44,7 @@ from sitescreen.outputs.staging import staged_dir
 from sitescreen.run.pipeline import Prepared, Result, add_tallies, build_manifest, prepare, tally
 from sitescreen.run.sources import FileSource, FrameSource, NotStreamable, SiteSource
 from sitescreen.record.manifest import RunRecord
-from sitescreen.rules.scoring import score
+from sitescreen.rules.scoring import scored
 
 log = logging.getLogger(__name__)
 
@@ -156,8 +156,9 @@ def _chunk_loop(prep: Prepared, eng: Engine, writer, progress: Progress | None) 
         fp = sites.geometry.to_numpy()
         covered += np.array([r.covered(fp) for r in prep.chunk_inputs(k)[1]], dtype=np.int64)
         t1 = time.perf_counter()
-        result = prep.output(score(sites, profile, measures))
-        counted = add_tallies(counted, tally(result, profile, measures))
+        done_scoring = scored(sites, profile, measures)
+        result = prep.output(done_scoring.frame)
+        counted = add_tallies(counted, tally(result, profile, measures, done_scoring.held))
         t2 = time.perf_counter()
         timings["score"] += t2 - t1
         writer.append(result)
