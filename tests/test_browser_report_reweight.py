@@ -25,16 +25,23 @@ from sitescreen.rules.wording import score_text
 
 pytestmark = pytest.mark.browser
 
-#: What the report shows for every site it lists, read from the page.
-READ = """() => ({
-  ranked: [...document.querySelectorAll('#ranking table.ranked tbody tr')].map(tr =>
+#: What the report shows for every site it lists, read from the page (``inView``: only the rows and cards on screen).
+READ = """(inView) => {
+  const keep = e => { if (!inView) return true; const r = e.getBoundingClientRect(); return r.bottom > 0 && r.top < innerHeight; };
+  return {
+  ranked: [...document.querySelectorAll('#ranking table.ranked tbody tr')].filter(keep).map(tr =>
     [tr.cells[0].textContent, tr.cells[1].textContent, tr.cells[3].textContent, tr.cells[4].textContent]),
-  cards: [...document.querySelectorAll('#sites article.site')].map(a => [a.querySelector('header h3 .muted').textContent,
+  cards: [...document.querySelectorAll('#sites article.site')].filter(keep).map(a => [a.querySelector('header h3 .muted').textContent,
     a.querySelector('header .badge').textContent, a.querySelector('header .score').textContent,
     [...a.querySelectorAll('table.crit tbody tr')].map(tr => [tr.cells[0].textContent, tr.cells[3].textContent, tr.cells[4].textContent])]),
   counts: [...document.querySelectorAll('#summary .cards .card')].map(c =>
     [c.querySelector('.num').textContent, c.querySelector('.muted').textContent]),
-})"""
+}; }"""
+#: Scroll (no animation) and resolve two frames later, once the scroll event has run.
+SCROLL = """(where) => new Promise(done => {
+  const rows = document.querySelectorAll('#ranking table.ranked tbody tr'), cards = document.querySelectorAll('#sites article.site');
+  (where === 'middle row' ? rows[rows.length >> 1] : cards[cards.length - 1]).scrollIntoView({block: 'center'});
+  requestAnimationFrame(() => requestAnimationFrame(done)); })"""
 
 
 @pytest.fixture(scope="module")
@@ -56,15 +63,25 @@ def test_report_sliders_recompute_every_verdict_and_score_and_the_profile_screen
     sites, record, path = demo_report
     o = open_report(browser, path)
     try:
-        before = o.js(READ)
+        before = o.js(READ, False)
         first = o.js("() => sitescreen.reweight.model.R.criteria[0].name")
+        o.js("() => { sitescreen.reweight.idleMs = Infinity; }")  # no settling: only what is near the viewport follows
         o.page.click(".ss-rw-toggle")
         o.page.locator(f"input[name='w-{first}']").fill("0.7")
         o.page.locator("input[name='t-favorable']").fill("55")
         o.page.locator("input[name='t-review']").fill("35.5")
         o.page.wait_for_function("!sitescreen.reweight.pending")
         assert o.js("() => sitescreen.reweight.changed") > 0
-        after = o.js(READ)
+        top = o.js(READ, True)
+        o.js(SCROLL, "middle row")  # rows and cards far from the first screen: brought up to date as they come near
+        middle = o.js(READ, True)
+        o.js(SCROLL, "last card")
+        last = o.js(READ, True)
+        stale = o.js("() => sitescreen.reweight.stale()")
+        assert 0 < stale < len(sites) + o.js("() => sitescreen.reweight.model.R.cards.length")  # the rest still waits
+        o.page.pdf(format="Letter")  # printing: every row and card follows the move first (beforeprint)
+        assert o.js("() => sitescreen.reweight.stale()") == 0
+        after = o.js(READ, False)
         assert o.js("() => !document.querySelector('.ss-rw-banner').hidden")
         assert o.js("() => document.querySelector('#charts').classList.contains('ss-rw-stale')")
         o.shot("reweight-report-moved.png")
@@ -76,9 +93,10 @@ def test_report_sliders_recompute_every_verdict_and_score_and_the_profile_screen
         assert o.js("() => getComputedStyle(document.querySelector('.ss-reweight')).display") == "none"
         assert o.js("() => getComputedStyle(document.querySelector('.ss-rw-banner')).display") != "none"
         o.page.emulate_media(media="screen")
+        o.js("() => { sitescreen.reweight.idleMs = 0; }")  # settling: the rest follows once the sliders rest
         o.page.click(".ss-rw-reset")
-        o.page.wait_for_function("!sitescreen.reweight.pending")
-        assert o.js(READ) == before  # Reset: the page as Python wrote it, text for text
+        o.page.wait_for_function("!sitescreen.reweight.pending && sitescreen.reweight.stale() === 0")
+        assert o.js(READ, False) == before  # Reset: the page as Python wrote it, text for text
         assert o.js("() => document.querySelector('.ss-rw-banner').hidden")
         assert not o.errors and not o.failed
     finally:
@@ -89,6 +107,11 @@ def test_report_sliders_recompute_every_verdict_and_score_and_the_profile_screen
     for _, sid, verdict, score in after["ranked"]:
         assert (verdict, score) == (LABELS[want.loc[sid, "verdict"]], score_text(want.loc[sid, "score"])), sid
     assert before != after
+    # what came into view when scrolled is what the whole page shows once printed: nothing left behind
+    assert middle["ranked"] and last["cards"]
+    assert not {r[1] for r in middle["ranked"]} & {r[1] for r in top["ranked"]}  # not on the first screen
+    assert all(r in after["ranked"] for r in middle["ranked"]) and all(c in after["cards"] for c in last["cards"])
+    assert middle["counts"] == top["counts"] == after["counts"]  # the counts are of every site from the first frame
     # ... and, text for text, the report of the run screened again with that profile
     res = CliRunner().invoke(main, ["-q", "screen", "--config", str(demo_out.parent / "data" / "sitescreen.toml"),
                                     "--profile", str(toml_path), "-o", str(tmp_path / "again"), "--no-map"])
@@ -99,7 +122,7 @@ def test_report_sliders_recompute_every_verdict_and_score_and_the_profile_screen
     o = Offline(browser)
     try:
         o.page.goto((tmp_path / "again" / "report.html").as_uri(), wait_until="load")
-        rescreened = o.js(READ)
+        rescreened = o.js(READ, False)
     finally:
         o.close()
     assert after["ranked"] == rescreened["ranked"]  # ranks, ids, verdicts, scores, in the re-screened order

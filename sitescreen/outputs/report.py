@@ -278,6 +278,7 @@ table.ranked td.reasons { font-size: 12.5px; color: #3e4c59; }
 .chart .tick { font-size: 11px; fill: #52606d; } .chart .label { font-size: 12px; fill: #1f2933; }
 .chart .possible { fill: #e4e7eb; } .chart .contrib { fill: #3b6ea8; }
 article.site { border: 1px solid var(--line); border-radius: 8px; padding: 10px 14px; margin: 12px 0; }
+@media screen { article.site { contain: content; } }  /* a card's changes stay in its box: a re-weight moves in a big report re-lay out little */
 article.site header { display: flex; justify-content: space-between; align-items: baseline; gap: 12px; }
 article.site h3 { margin: 0; overflow-wrap: anywhere; }
 article.site .score { font-size: 20px; font-weight: 700; margin-left: 6px; font-variant-numeric: tabular-nums; }

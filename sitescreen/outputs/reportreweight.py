@@ -7,7 +7,9 @@ the map's data it carries the sites' verdict codes and exact scores, the sites o
 cards (indices, in the cards' order), the verdicts' labels and colours (:mod:`sitescreen.rules.verdicts`), the criteria
 of a breakdown's rows in order, the verdict meanings' templates and the selectors of the parts
 that cannot follow a move (faded, and named in the what-if banner). Above :data:`REWEIGHT_LIMIT`
-sites the report has no panel (the map has one) and says so.
+sites the report has no panel (the map has one) and says so. The page keeps every row and card this
+module's report wrote; a move rewrites at once those in and near the viewport and the others once
+the sliders rest, as they scroll near, or before the page is printed (the asset's header says how).
 """
 
 from __future__ import annotations
