@@ -102,7 +102,7 @@ def test_verify_repeats_a_streamed_run(demo_dir, polygon_sites, tmp_path):
 
 def test_failure_in_a_late_chunk_leaves_nothing(demo_dir, polygon_sites, tmp_path, monkeypatch):
     calls = []
-    real = stream.score
+    real = stream.scored
 
     def failing(*a, **k):
         calls.append(1)
@@ -110,7 +110,7 @@ def test_failure_in_a_late_chunk_leaves_nothing(demo_dir, polygon_sites, tmp_pat
             raise SitescreenError("disk vanished")
         return real(*a, **k)
 
-    monkeypatch.setattr(stream, "score", failing)
+    monkeypatch.setattr(stream, "scored", failing)
     with pytest.raises(SitescreenError, match="disk vanished"):
         screen_streamed(_config(demo_dir, polygon_sites["parquet"]), tmp_path / "out", chunk_size=30)
     assert list(tmp_path.iterdir()) == []  # no output folder, no partial sibling, no scratch
