@@ -11,7 +11,7 @@ from sitescreen.measure import overlap
 
 from sitescreen.rules import kinds
 
-from sitescreen.run import pipeline
+from sitescreen.run import layers
 
 from sitescreen.measure import zonal
 from sitescreen.errors import ProfileError
@@ -125,10 +125,10 @@ def test_reach_margins_polygon_roles_and_area_criteria_come_from_the_registry():
     p = _profile(a=_rule("distance", "near", search_radius_m=1234), b=_rule("count_within", "near", distance_m=99),
                  c=_rule("overlap", "land"), d=_rule("count_within", "far", distance_m=5000),
                  e=_rule("raster", "dem", stat="mean"))
-    assert pipeline._role_margins(p) == {"near": 1234.0, "far": 5000.0, "land": 0.0, "dem": 0.0}
+    assert layers._role_margins(p) == {"near": 1234.0, "far": 5000.0, "land": 0.0, "dem": 0.0}
     area = {c.name for c in p.criteria if KINDS[c.kind].measures_area}
     assert area == {"c"}
-    assert pipeline._polygon_roles(p) == {"land"}
+    assert layers._polygon_roles(p) == {"land"}
 
 
 def test_every_builtin_criterion_takes_its_unit_from_the_registry():
@@ -147,8 +147,8 @@ def test_a_new_kind_is_one_registry_entry(monkeypatch):
     monkeypatch.setitem(KINDS, "length_near", new)
     p = _profile(x=_rule("length_near", "streams", reach_m=750))
     assert p.criteria[0].params == {"reach_m": 750} and p.criteria[0].unit == "m"
-    assert pipeline._role_margins(p) == {"streams": 750.0}
-    assert pipeline._polygon_roles(p) == {"streams"}
+    assert layers._role_margins(p) == {"streams": 750.0}
+    assert layers._polygon_roles(p) == {"streams"}
     with pytest.raises(ProfileError, match="reach_m must be > 0 and ≤ 1,000,000 m; got -1"):
         _profile(x=_rule("length_near", reach_m=-1))
     with pytest.raises(RuntimeError, match="the registry of kinds has .*length_near"):
