@@ -150,8 +150,8 @@ def prepare(config: RunConfig, progress: Progress | None = None, *, source: Site
         else:
             vectors, rasters, infos = load_layers(config, profile, run_crs, *source.reach())
             inputs = Inputs(vectors=vectors, rasters=rasters)
-    for part in zones or (inputs,):  # one check: what screen refuses, check refuses
-        check_requirements(profile, getattr(part, "inputs", part), config.config_path)
+    for measured_with in [z.inputs for z in zones] or [inputs]:  # one check: what screen refuses, check refuses
+        check_requirements(profile, measured_with, config.config_path)
     return Prepared(config=config, profile=profile, crs=run_crs, source=source,
                     inputs=inputs, rasters=infos, timings=timings, zones=zones)
 

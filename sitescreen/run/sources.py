@@ -90,7 +90,26 @@ def chunk_count(n: int, chunk_size: int) -> int:
     return max(1, -(-n // chunk_size))
 
 
-class FrameSource:
+class KeptInMemory:
+    """The :class:`SiteSource` keep/kept/done/close of a source holding its sites in memory: each
+    chunk's measures kept in a dict until the chunk is done (``_kept``, set by the source)."""
+
+    _kept: dict[int, dict[str, Measurement]]
+
+    def keep(self, k: int, measures: dict[str, Measurement]) -> None:
+        self._kept[k] = measures
+
+    def kept(self, k: int, template: dict[str, Measurement]) -> dict[str, Measurement]:
+        return self._kept[k]
+
+    def done(self, k: int) -> None:
+        self._kept.pop(k, None)
+
+    def close(self) -> None:
+        self._kept.clear()
+
+
+class FrameSource(KeptInMemory):
     """Sites held in memory, chunked along the Hilbert order of their footprints."""
 
     def __init__(self, config: RunConfig, chunk_size: int):
@@ -132,18 +151,6 @@ class FrameSource:
     def chunks(self) -> Iterator[gpd.GeoDataFrame]:
         for k in range(self.n_chunks):
             yield self.frame.iloc[self._order[k * self.chunk_size:(k + 1) * self.chunk_size]].reset_index(drop=True)
-
-    def keep(self, k: int, measures: dict[str, Measurement]) -> None:
-        self._kept[k] = measures
-
-    def kept(self, k: int, template: dict[str, Measurement]) -> dict[str, Measurement]:
-        return self._kept[k]
-
-    def done(self, k: int) -> None:
-        self._kept.pop(k, None)
-
-    def close(self) -> None:
-        self._kept.clear()
 
     def row_order(self) -> np.ndarray:
         """Each chunk row's row in the run's frame (in the zoned source's, when one took these sites over)."""

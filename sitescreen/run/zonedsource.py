@@ -25,11 +25,11 @@ import numpy as np
 import shapely
 from pyproj import CRS, Transformer
 
-from sitescreen.inputs.crs import Extent
+from sitescreen.inputs.crs import Extent, crs_label
 from sitescreen.inputs.zones import Zone, plan_zones
 from sitescreen.measure.engine import spatial_order
 from sitescreen.rules.measurement import Measurement
-from sitescreen.run.sources import FrameCollector, FrameSource, chunk_count
+from sitescreen.run.sources import FrameCollector, FrameSource, KeptInMemory, chunk_count
 from sitescreen.sites.footprints import make_zoned_footprints
 
 #: The CRS of a zoned run's output geometry (see the module text).
@@ -55,7 +55,7 @@ def site_places(sites: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray, np.nda
     return np.asarray(lon), np.asarray(lat), np.stack([cx, cy], axis=1).reshape(len(geoms), 4, 2)
 
 
-class ZonedSource:
+class ZonedSource(KeptInMemory):
     """The sites of a read :class:`FrameSource`, in measuring zones (see the module text)."""
 
     def __init__(self, base: FrameSource, area_criteria: tuple[str, ...]):
@@ -112,18 +112,6 @@ class ZonedSource:
         for z, rows in self._chunks:
             yield self.frames[z].iloc[rows].reset_index(drop=True)
 
-    def keep(self, k: int, measures: dict[str, Measurement]) -> None:
-        self._kept[k] = measures
-
-    def kept(self, k: int, template: dict[str, Measurement]) -> dict[str, Measurement]:
-        return self._kept[k]
-
-    def done(self, k: int) -> None:
-        self._kept.pop(k, None)
-
-    def close(self) -> None:
-        self._kept.clear()
-
     def collector(self) -> FrameCollector:
         """A writer keeping the scored chunks (in the output CRS) in memory, given back by site id."""
         return FrameCollector(self)
@@ -144,6 +132,6 @@ def unwrapped(sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 def zone_summary(zones: tuple[Zone, ...], counts) -> list[dict]:
     """The record of each zone (:class:`sitescreen.record.zones.ZoneRecord` fields)."""
-    return [{"crs": z.crs.to_string() if z.crs.to_epsg() is None else f"EPSG:{z.crs.to_epsg()}", "name": z.name,
+    return [{"crs": crs_label(z.crs), "name": z.name,
              "label": z.label, "why": z.why, "sites": int(n), "bounds": tuple(round(float(v), 6) for v in z.extent.bounds)}
             for z, n in zip(zones, counts)]
