@@ -30,7 +30,32 @@ def test_raster_side_process_equals_in_process(demo_dir, demo_result, monkeypatc
     real = criteria._start_rasters
     monkeypatch.setattr(criteria, "_start_rasters", lambda *a: submitted.append(real(*a)) or submitted[-1])
     run = screen(load_config(demo_dir / "sitescreen.toml"), chunk_size=100)
-    assert [sorted(p) for p in submitted if p] == [["steep_terrain"]] * 3  # 230 sites: 3 pieces, one raster criterion
+    # 230 sites: 3 pieces, one raster criterion, each sent in SIDE_PARTS parts of consecutive sites
+    assert [sorted({part.criterion.name for part in p}) for p in submitted if p] == [["steep_terrain"]] * 3
+    assert all(len(p) == criteria.SIDE_PARTS for p in submitted if p)
+    assert_geodataframe_equal(run.sites, demo_result.sites)
+
+
+def test_raster_parts_the_side_process_has_not_started_are_measured_here(demo_dir, demo_result, monkeypatch):
+    """Once the vector criteria are done, the parts still waiting for the side process are taken
+    back, from the last, and measured in this process (both cores work to the end): same values."""
+    from concurrent.futures import Future
+    from sitescreen.measure import criteria, engine
+    monkeypatch.setattr(criteria, "SIDE_PROCESS_MIN_SITES", 1)
+    monkeypatch.setattr(criteria.os, "cpu_count", lambda: 2)
+    sent: list[Future] = []
+
+    def side(c, wkb, crs, rasters):  # the side process has started the first 3 parts of each piece
+        fut = Future()
+        if len(sent) % criteria.SIDE_PARTS < 3:
+            fut.set_running_or_notify_cancel()
+            fut.set_result(engine._raster_job(c, wkb, crs, rasters))
+        sent.append(fut)
+        return fut
+    monkeypatch.setattr(engine, "_submit_raster", side)
+    run = screen(load_config(demo_dir / "sitescreen.toml"), chunk_size=100)
+    assert len(sent) == 3 * criteria.SIDE_PARTS
+    assert [f.cancelled() for f in sent[:criteria.SIDE_PARTS]] == [False] * 3 + [True] * (criteria.SIDE_PARTS - 3)
     assert_geodataframe_equal(run.sites, demo_result.sites)
 
 

@@ -187,3 +187,28 @@ def test_slope_geographic(tmp_path):
     box = shapely.box(-115.0 + 5 * res, lat0 - 35 * res, -115.0 + 45 * res, lat0 - 5 * res)
     got = zonal_stats(zones([box], crs="EPSG:4326"), path, ["mean"], derive="slope")
     assert got.loc[0, "mean"] == pytest.approx(math.degrees(math.atan(0.1)), rel=1e-3)
+
+
+@pytest.mark.parametrize("x0, res, exact_grid", [(500_000.0, 30.0, True), (0.1, 0.3, False)])
+def test_zones_window_gives_the_whole_bands_numbers(tmp_path, monkeypatch, x0, res, exact_grid):
+    """exactextract sees only the zones' window of the band where that window's grid is exact (a
+    round origin and cell size): bit for bit the numbers of the whole band; elsewhere the whole band."""
+    rng = np.random.default_rng(7)
+    arr = rng.normal(100, 30, (300, 400)).astype("float32")
+    arr[rng.random(arr.shape) < 0.02] = NODATA
+    y0 = 4_000_000.0 + 0.7 * (not exact_grid)
+    path = write_raster(tmp_path / "r.tif", arr, x0=x0, y0=y0, res=res, blocksize=64)
+    centres = rng.uniform([x0 + 50 * res, y0 - 250 * res], [x0 + 150 * res, y0 - 150 * res], (700, 2))
+    geoms = list(shapely.buffer(shapely.points(centres), res * rng.uniform(0.4, 9, 700)))
+    geoms.append(shapely.box(x0 + 397.5 * res, y0 - 303 * res, x0 + 402 * res, y0 - 296 * res))  # partly off it
+    stats = ["mean", "min", "max"]
+    with rasterio.open(path) as ds:
+        src = exact.Raster(ds, 1, rasterio.windows.Window(40, 30, 150, 120))
+        assert (src.extent() != tuple(ds.bounds)) is exact_grid
+    windowed = zonal_stats(zones(geoms), path, stats, covered=True)
+    seen = []
+    real = exact.exact_window
+    monkeypatch.setattr(exact, "exact_window", lambda ds, w: seen.append(real(ds, w)) or False)
+    whole = zonal_stats(zones(geoms), path, stats, covered=True)
+    assert seen == [exact_grid]
+    pd.testing.assert_frame_equal(windowed, whole, check_exact=True)

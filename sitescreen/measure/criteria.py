@@ -23,7 +23,7 @@ from sitescreen.errors import LayerDataError, SitescreenError
 from sitescreen.rules.kinds import KINDS, check_measures
 from sitescreen.inputs.load import LoadedLayer
 from sitescreen.inputs.spec import LayerSpec
-from sitescreen.rules.measurement import Measurement
+from sitescreen.rules.measurement import Measurement, joined
 from sitescreen.rules.wording import part_labels, parts_texts
 from sitescreen.rules.profile import Criterion, Profile
 
@@ -275,17 +275,45 @@ def side_process_min_sites() -> int:
         raise SitescreenError(f"environment variable {SIDE_PROCESS_ENV}={text!r}: expected a whole number of "
                               f"sites ≥ 1 (default {SIDE_PROCESS_MIN_SITES:,})")
     return int(text)
-def _start_rasters(profile: Profile, sites: gpd.GeoDataFrame, inputs: Inputs, side: Callable | None) -> dict:
-    """Raster criteria handed to ``side`` (name -> future), when given and the piece is large.
-    ``side(criterion, footprints as WKB, CRS as WKT, rasters)`` returns a future of the
-    Measurement: the engine's side process (:mod:`sitescreen.measure.engine`)."""
+#: A large piece's raster criteria go to the side process in this many parts; the parts it has not
+#: started when the vector criteria here are done are measured here, from the last one back, while
+#: it works from the first: neither core waits for the other.
+SIDE_PARTS = 8
+
+
+@dataclass
+class _SidePart:
+    criterion: Criterion
+    rows: slice
+    future: Any
+
+
+def _start_rasters(profile: Profile, sites: gpd.GeoDataFrame, inputs: Inputs, side: Callable | None) -> list[_SidePart]:
+    """Raster criteria handed to ``side`` in :data:`SIDE_PARTS` runs of consecutive sites each, when
+    given and the piece is large. ``side(criterion, footprints as WKB, CRS as WKT, rasters)``
+    returns a future of the Measurement: the engine's side process (:mod:`sitescreen.measure.engine`)."""
     todo = [c for c in profile.criteria if not KINDS[c.kind].vector and any(r.role in c.roles for r in inputs.rasters)]
     if not (side is not None and todo and len(sites) >= side_process_min_sites() and (os.cpu_count() or 1) > 1):
-        return {}
+        return []
     import shapely
     wkb = shapely.to_wkb(sites.geometry.to_numpy())
     crs = sites.crs.to_wkt()
-    return {c.name: side(c, wkb, crs, list(inputs.rasters)) for c in todo}
+    cuts = np.linspace(0, len(sites), SIDE_PARTS + 1).round().astype(int)
+    return [_SidePart(c, slice(lo, hi), side(c, wkb[lo:hi], crs, list(inputs.rasters)))
+            for c in todo for lo, hi in zip(cuts[:-1], cuts[1:])]
+
+
+def _finish_side(parts: list[_SidePart], sites: gpd.GeoDataFrame, inputs: Inputs) -> dict[str, Measurement]:
+    """Each side criterion's Measurement: the parts the side process has not started are taken back
+    and measured here (from the last), the others awaited; the same values wherever measured."""
+    got: list[Measurement | None] = [None] * len(parts)
+    for i in range(len(parts) - 1, -1, -1):
+        if not parts[i].future.cancel():
+            break  # this one and every one before it are the side process's
+        got[i] = measure_raster(parts[i].criterion, sites.iloc[parts[i].rows], inputs)
+    got = [m if m is not None else p.future.result() for m, p in zip(got, parts)]
+    names = dict.fromkeys(p.criterion.name for p in parts)
+    return {name: joined([m for m, p in zip(got, parts) if p.criterion.name == name]) for name in names}
 
 
 def measure(profile: Profile, sites: gpd.GeoDataFrame, inputs: Inputs, *, complete: bool = True,
@@ -294,26 +322,26 @@ def measure(profile: Profile, sites: gpd.GeoDataFrame, inputs: Inputs, *, comple
 
     With ``complete=False`` (one chunk of a larger run) criteria over all sites are left for
     :func:`finalize`. With ``side`` (see :func:`_start_rasters`), raster criteria of a large piece
-    are measured elsewhere meanwhile (:data:`SIDE_PROCESS_MIN_SITES`); the values are the same.
+    are measured elsewhere meanwhile, in parts, and here too once the rest is done
+    (:data:`SIDE_PROCESS_MIN_SITES`, :data:`SIDE_PARTS`); the values are the same.
     """
     check_requirements(profile, inputs)
     fp = sites.geometry.to_numpy()
     ctx = Context(sites, inputs, CoverageCache(fp, inputs, site_states(sites)))
     out: dict[str, Measurement] = {}
-    pending = _start_rasters(profile, sites, inputs, side)
+    parts = _start_rasters(profile, sites, inputs, side)
     try:
-        _measure_here(profile, sites, inputs, fp, ctx, out, pending)
-        for name, fut in pending.items():
-            out[name] = fut.result()
+        _measure_here(profile, sites, inputs, fp, ctx, out, {p.criterion.name for p in parts})
+        out.update(_finish_side(parts, sites, inputs) if parts else {})
     finally:
-        for fut in pending.values():
-            fut.cancel()
+        for p in parts:
+            p.future.cancel()
     out = {c.name: out[c.name] for c in profile.criteria}  # the profile's order
     return finalize(profile, out) if complete else out
 
 
 def _measure_here(profile: Profile, sites: gpd.GeoDataFrame, inputs: Inputs, fp: np.ndarray, ctx: "Context",
-                  out: dict, pending: dict) -> None:
+                  out: dict, pending: set[str]) -> None:
     for c in profile.criteria:
         if c.name in pending:
             continue

@@ -7,6 +7,7 @@ raster block is read and decompressed once). Used by :func:`sitescreen.measure.z
 from __future__ import annotations
 
 import logging
+from fractions import Fraction
 
 import geopandas
 import numpy as np
@@ -113,10 +114,56 @@ class _ArrayWriter(Writer):
 
 class Raster(RasterioRasterSource):
     """A rasterio band whose CRS tag is not handed to exactextract (zones are already in the
-    raster's true CRS, and a wrong tag would only trigger a spurious mismatch warning)."""
+    raster's true CRS, and a wrong tag would only trigger a spurious mismatch warning).
+
+    With ``window`` (a rasterio Window), exactextract sees only that part of the band: its grid is
+    the window's, so a raster-sequential pass walks and reads only the blocks around the zones, not
+    the whole raster. Only where the window's grid is *exact* (:func:`exact_window`: every edge of
+    it equals the whole grid's in exact arithmetic), so every cell's coverage is computed from the
+    same coordinates and the numbers are the same as over the whole band; otherwise the whole band.
+    """
+
+    def __init__(self, ds, band_idx: int = 1, window=None):
+        super().__init__(ds, band_idx)
+        self._window = window if window is not None and exact_window(ds, window) else None
+
+    def extent(self):
+        return super().extent() if self._window is None else _window_bounds(self.ds.transform, self._window)
+
+    def read_window(self, x0, y0, nx, ny):
+        if self._window is not None:
+            x0, y0 = x0 + int(self._window.col_off), y0 + int(self._window.row_off)
+        return super().read_window(x0, y0, nx, ny)
 
     def srs_wkt(self):
         return None
+
+
+def exact_window(ds, window) -> bool:
+    """Whether the grid of ``window`` of ``ds`` lies exactly on the whole grid: the cell size and
+    the window's edges computed in floating point equal their exact values (as for a round origin
+    and cell size, such as 50 m cells on whole metres), so exactextract computes every cell from
+    the same coordinates in the window as in the whole raster."""
+    t = ds.transform
+    left, bottom, right, top = ds.bounds
+    if Fraction(t.a) * ds.width != Fraction(right) - Fraction(left) or \
+            Fraction(-t.e) * ds.height != Fraction(top) - Fraction(bottom):
+        return False
+    c0, r0, c1, r1 = _window_cells(window)
+    want = (Fraction(t.c) + c0 * Fraction(t.a), Fraction(t.f) + r1 * Fraction(t.e),
+            Fraction(t.c) + c1 * Fraction(t.a), Fraction(t.f) + r0 * Fraction(t.e))
+    return all(Fraction(got) == w for got, w in zip(_window_bounds(t, window), want))
+
+
+def _window_cells(window) -> tuple[int, int, int, int]:
+    c0, r0 = int(window.col_off), int(window.row_off)
+    return c0, r0, c0 + int(window.width), r0 + int(window.height)
+
+
+def _window_bounds(t, window) -> tuple[float, float, float, float]:
+    """(left, bottom, right, top) of ``window`` under the north-up transform ``t``."""
+    c0, r0, c1, r1 = _window_cells(window)
+    return t.c + c0 * t.a, t.f + r1 * t.e, t.c + c1 * t.a, t.f + r0 * t.e
 
 
 def run_exactextract(geoms, ok, value_src, ops, cols) -> None:

@@ -155,13 +155,13 @@ def _sources(stack, ds, band, true_crs, geoms, ok, stats, derive, threshold, cla
     """(values, "> threshold" indicator, "in classes" indicator) as exactextract rasters: the band
     itself, or rasters derived over the zones' window into a scratch folder (None, None when not
     needed); None when every zone lies outside the raster. ``classes``: (classes, known codes)."""
-    value_src, indicator_src, class_src = Raster(ds, band), None, None
-    if derive is None and "frac_above" not in stats and "class_share" not in stats:
-        return value_src, indicator_src, class_src
-    tmpdir = stack.enter_context(scratch_dir("rasters"))
     window = _zones_window(ds, shapely.total_bounds(geoms[ok]))
     if window is None:
         return None
+    value_src, indicator_src, class_src = Raster(ds, band, window), None, None
+    if derive is None and "frac_above" not in stats and "class_share" not in stats:
+        return value_src, indicator_src, class_src
+    tmpdir = stack.enter_context(scratch_dir("rasters"))
     derived_path = tmpdir / "derived.tif" if derive else None
     above_path = tmpdir / "above.tif" if "frac_above" in stats else None
     class_path = tmpdir / "classes.tif" if "class_share" in stats else None

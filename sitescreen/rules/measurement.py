@@ -20,3 +20,16 @@ class Measurement:
     note: str = ""
     layers: list[str] = field(default_factory=list)
     parts: np.ndarray | None = None          # per site: what the value is made of, in words ("" when none)
+
+
+def joined(pieces: list[Measurement]) -> Measurement:
+    """One criterion's measurements of consecutive pieces of sites, as one (in the pieces' order);
+    what describes the criterion (evaluated, note, layers) is the first piece's."""
+    first = pieces[0]
+
+    def cat(part: str):
+        arrays = [getattr(m, part) for m in pieces]
+        return None if any(a is None for a in arrays) else np.concatenate(arrays)
+    return Measurement(values=cat("values"), feature=cat("feature"), feature_layer=cat("feature_layer"),
+                       nodata_reason=cat("nodata_reason"), evaluated=first.evaluated, note=first.note,
+                       layers=list(first.layers), parts=cat("parts"))
