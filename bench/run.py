@@ -157,6 +157,18 @@ def describe_run(label: str, res: dict) -> str:
             f"{_stage_at(res)})")
 
 
+def cpu_busy(res: dict) -> dict:
+    """How busy the cores were in one CLI run (issue 13): CPU seconds of the run and its children
+    (the run record's ``cpu_measure`` and ``cpu_total``, :mod:`sitescreen.run.cpu`) over wall
+    seconds × cores, for the measuring stage and for the whole run (start-up included), and
+    ``pipeline_overhead`` = end-to-end wall / measuring wall. None where the run could not count."""
+    t, cores = res["timings"], os.cpu_count() or 1
+    measure, cpu_m, cpu_t = t.get("measure"), t.get("cpu_measure"), t.get("cpu_total")
+    return {"cpu_busy_measure": round(cpu_m / (measure * cores), 3) if cpu_m is not None and measure else None,
+            "cpu_busy_run": round(cpu_t / (res["seconds"] * cores), 3) if cpu_t is not None else None,
+            "pipeline_overhead": round(res["seconds"] / measure, 3) if measure else None}
+
+
 def _stage_at(res: dict) -> str:
     """The pipeline stage running when the peak RSS was sampled (from the manifest's timings)."""
     t, at = res["timings"], res.get("peak_at_s", 0.0)
@@ -360,6 +372,9 @@ def main(argv=None) -> None:
         f"GeoPackage, GeoParquet, CSV, manifest; fresh process each; outputs in {runs})")
     big = full_pipeline(paths, paths[f"sites_{args.sites}"], runs / f"sites_{args.sites}", flow="streamed")
     say(describe_run(f"{args.sites:,} sites, --stream", big))
+    busy = cpu_busy(big)
+    say(f"  -> cpu_busy {busy['cpu_busy_measure']} measuring (target >= 0.85), {busy['cpu_busy_run']} whole run "
+        f"(target >= 0.75); pipeline_overhead {busy['pipeline_overhead']} (target <= 1.15)")
     small = full_pipeline(paths, paths[f"sites_{half}"], runs / f"sites_{half}", flow="streamed")
     say(describe_run(f"{half:,} sites, --stream", small))
     scaling_2x = big["seconds"] / small["seconds"]
@@ -459,6 +474,7 @@ def main(argv=None) -> None:
         "streamed_same_as_in_memory": same_flow,
         "sites_1m_seconds" if args.sites == 1_000_000 else f"sites_{args.sites}_seconds": round(big["seconds"], 1),
         "sites_1m_peak_rss_gb" if args.sites == 1_000_000 else f"sites_{args.sites}_peak_rss_gb": round(big["peak_rss_gb"], 2),
+        **cpu_busy(big),
         "dask_speedup_2_workers" if args.dask_workers == 2 else f"dask_speedup_{args.dask_workers}_workers": round(dask_speedup, 3),
         "dask_identical": dask_identical,
         "dask_overhead": round(dask_speedup, 3),

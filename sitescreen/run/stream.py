@@ -31,6 +31,7 @@ from typing import Callable
 
 import numpy as np
 
+from sitescreen.run.cpu import cpu_seconds
 from sitescreen.run.config import RunConfig
 from sitescreen.measure.criteria import density_keys, finalize
 from sitescreen.measure.engine import DEFAULT_CHUNK, Engine, check_chunk_size, measure_all, open_engine
@@ -95,6 +96,8 @@ def screen_run(config: RunConfig, source: SiteSource, writer, *, engine: str = "
         prep = prepare(config, progress, source=source)
         template, counted = _chunk_loop(prep, eng, writer, progress)
         prep.timings["total"] = round(time.perf_counter() - t0, 4)
+        if (cpu := cpu_seconds()) is not None:  # CPU seconds of the process since it started, children included
+            prep.timings["cpu_total"] = round(cpu, 3)
         manifest = build_manifest(prep, template, counted, mode=source.mode)
         writer.close(manifest)
     finally:
@@ -111,9 +114,12 @@ def _measured(prep: Prepared, eng: Engine, progress: Progress | None, timings: d
     total = src.stats.sites
 
     def measured(k: int, sites, complete: bool):
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), cpu_seconds()
         m = measure_all(profile, sites, prep.chunk_inputs(k)[0], engine=eng, complete=complete)
         timings["measure"] += time.perf_counter() - t
+        after = cpu_seconds()
+        if cpu is not None and after is not None:
+            timings["cpu_measure"] = timings.get("cpu_measure", 0.0) + after - cpu
         return m
 
     if not any(KINDS[c.kind].across_sites for c in profile.criteria):
@@ -170,7 +176,7 @@ def _chunk_loop(prep: Prepared, eng: Engine, writer, progress: Progress | None) 
         del sites, result, measures
     for r, n in zip(prep.rasters, covered):
         r.sites_covered = int(n)
-    for stage in stages:
+    for stage in stages + (("cpu_measure",) if "cpu_measure" in timings else ()):
         timings[stage] = round(timings[stage], 4)
     return template, counted
 
