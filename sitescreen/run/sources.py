@@ -33,7 +33,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
 
-from sitescreen.errors import LayerConfigError, LayerDataError
+from sitescreen.errors import LayerConfigError
 from sitescreen.inputs.crs import Extent, ExtentBuilder
 from sitescreen.inputs.read import read_batches
 from sitescreen.rules.measurement import Measurement
@@ -204,9 +204,10 @@ def _hilbert_lonlat(sel: gpd.GeoDataFrame) -> np.ndarray:
 class FileSource:
     """A polygon sites file read in pieces and scattered into scratch chunks under ``folder``.
 
-    :meth:`extent` reads the file once, keeping per site only a Hilbert key of its centre (lon/lat)
-    and its record id; :meth:`place` reads it again, projects every piece and writes it, split
-    by chunk, to scratch GeoParquet files, and gives the sites their ids (the file's ids, or
+    :meth:`extent` reads the file, the only time it is read: it keeps per site a Hilbert key of
+    its centre (lon/lat) and its record id, and writes each piece of selected (checked, repaired)
+    sites to a scratch GeoParquet file; :meth:`place` reads those back, projects every piece and
+    writes it, split by chunk, to scratch GeoParquet files, and gives the sites their ids (the file's ids, or
     ``S0001``… in file order, as in memory: :func:`sitescreen.sites.ids.site_ids`). Points (deposit records, merged across the whole
     file) are refused with :class:`NotStreamable`: they are screened in memory.
     """
@@ -236,7 +237,10 @@ class FileSource:
 
     def extent(self) -> Extent:
         keys, id_values, rows, extent, outlines = [], [], [], ExtentBuilder(), []
-        for sel in self._pieces(self.stats):
+        (self.scratch / "read").mkdir()
+        for p, sel in enumerate(self._pieces(self.stats)):
+            self._crs = sel.crs  # the source CRS, as read (a scratch piece keeps only its text)
+            sel.drop(columns="_kind").to_parquet(self.scratch / "read" / f"piece-{p:05d}.parquet", index=False)
             keys.append(_hilbert_lonlat(sel))
             outlines.append(outline_keys(sel.geometry.to_numpy()))
             id_values.append({c.column: sel[c.column].to_numpy(dtype=object) for c in self.stats.id_candidates if c.column in sel})
@@ -257,11 +261,9 @@ class FileSource:
         n, n_chunks = len(self._chunk_of), int(self._chunk_of.max()) + 1
         lo, hi = np.full((n_chunks, 2), np.inf), np.full((n_chunks, 2), -np.inf)
         pos = 0
-        for p, sel in enumerate(self._pieces(SiteStats(source_crs=self.stats.source_crs))):
-            if pos + len(sel) > n:  # the file grew since it was first read
-                pos += len(sel)
-                break
-            sel = sel.to_crs(run_crs).drop(columns="_kind")
+        for p, path in enumerate(sorted((self.scratch / "read").glob("piece-*.parquet"))):
+            sel = gpd.read_parquet(path).set_crs(self._crs, allow_override=True).to_crs(run_crs)
+            path.unlink()
             rows = np.arange(pos, pos + len(sel))
             pos += len(sel)
             fp = sel.geometry.to_numpy()
@@ -273,8 +275,6 @@ class FileSource:
             for k in np.unique(ck):
                 (self.scratch / f"{k:05d}").mkdir(exist_ok=True)
                 sel.loc[ck == k].to_parquet(self.scratch / f"{k:05d}" / f"piece-{p:05d}.parquet", index=False)
-        if pos != n:
-            raise LayerDataError(f"{self.where}: the file changed while it was read ({n} sites, then {pos}); run again")
         self._ids, self.stats.id_field = site_ids(self._id_values, self.stats.id_candidates, self._file_rows, self.where)
         del self._id_values, self._file_rows
         self._boxes = shapely.box(lo[:, 0], lo[:, 1], hi[:, 0], hi[:, 1])
