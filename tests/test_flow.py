@@ -73,14 +73,15 @@ def test_chunk_size_is_the_sites_measured_scored_and_written_together(demo_dir, 
 
 
 def test_file_source_reads_in_pieces_whatever_the_chunk_size(demo_dir, claims, tmp_path, monkeypatch):
-    """The read batch is an I/O detail of the file source, not the chunk size."""
+    """The read batch is an I/O detail of the file source, not the chunk size; the file is read once
+    per run (placing reads the first pass's scratch pieces, selected and repaired once)."""
     from sitescreen.run import sources
     asked = []
     real = sources.read_batches
     monkeypatch.setattr(sources, "read_batches", lambda spec, rows, **k: asked.append(rows) or real(spec, rows, **k))
     for size in (25, 60):
         stream.screen_streamed(_claims_config(demo_dir, claims), tmp_path / f"out{size}", chunk_size=size)
-    assert asked == [sources.READ_ROWS] * 4  # two reads per run (extent, then placing)
+    assert asked == [sources.READ_ROWS] * 2  # one read per run
 
 
 @pytest.mark.parametrize("bad", [0, -5, 2.5, True])

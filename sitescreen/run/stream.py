@@ -31,6 +31,7 @@ from typing import Callable
 
 import numpy as np
 
+from sitescreen.run.behind import WriterBehind
 from sitescreen.run.cpu import cpu_seconds
 from sitescreen.run.config import RunConfig
 from sitescreen.measure.criteria import density_keys, finalize
@@ -174,6 +175,9 @@ def _chunk_loop(prep: Prepared, eng: Engine, writer, progress: Progress | None) 
         done += len(sites)
         _count(progress, "screen", done, total)
         del sites, result, measures
+    if isinstance(writer, WriterBehind):  # written in a thread of its own beside measuring: its own seconds
+        writer.flush()
+        timings["write"] = writer.seconds
     for r, n in zip(prep.rasters, covered):
         r.sites_covered = int(n)
     for stage in stages + (("cpu_measure",) if "cpu_measure" in timings else ()):
@@ -208,7 +212,7 @@ def screen_streamed(config: RunConfig, out_dir: str | Path, *, overwrite: bool =
         raise NotStreamable(f"cannot stream this run: {why}")
     with staged_dir(Path(out_dir), overwrite, [*protected, *run_paths(config)]) as folder:
         source = FileSource(config, chunk_size, folder)
-        _, manifest = screen_run(config, source, ResultWriter(folder), engine=engine, scheduler=scheduler,
+        _, manifest = screen_run(config, source, WriterBehind(ResultWriter(folder)), engine=engine, scheduler=scheduler,
                                  workers=workers, progress=progress)
         if options.write_map or options.write_report:
             all_sites, _ = read_results(folder)

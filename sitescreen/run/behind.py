@@ -1,0 +1,57 @@
+"""Writing a chunk while the next one is measured: a run's result writer driven from a thread of its
+own, one chunk behind the measuring.
+
+Writing a chunk (GeoPackage, GeoParquet and CSV: mostly native code, which lets the measuring go
+on) takes a tenth of a large run; done in line, a core waits for it. :class:`WriterBehind` hands
+each chunk to one writing thread, in order, and holds at most one chunk waiting: memory stays
+bounded by the chunk size. A failed write is raised at the next append, at :meth:`flush` or at
+:meth:`close`, never lost; :meth:`abort` waits for the thread before the files are closed.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+
+
+class WriterBehind:
+    """``writer`` (``append(frame)``, ``close(manifest)``, ``abort()``) appended to in a thread of its
+    own; :attr:`seconds` is the time that thread spent writing."""
+
+    stage = "write"
+
+    def __init__(self, writer):
+        self.writer = writer
+        self.seconds = 0.0
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="sitescreen-writer")
+        self._last: Future | None = None
+
+    def _append(self, frame) -> None:
+        t = time.perf_counter()
+        try:
+            self.writer.append(frame)
+        finally:
+            self.seconds += time.perf_counter() - t
+
+    def append(self, frame) -> None:
+        self.flush()  # one chunk behind at most; the previous chunk's error, if any, is raised here
+        self._last = self._pool.submit(self._append, frame)
+
+    def flush(self) -> None:
+        """Wait for the chunk being written; raise its error, if it failed."""
+        last, self._last = self._last, None
+        if last is not None:
+            last.result()
+
+    def close(self, manifest) -> None:
+        self.flush()
+        self.writer.close(manifest)
+
+    def abort(self) -> None:
+        try:
+            last, self._last = self._last, None
+            if last is not None:
+                last.exception()  # wait for it; the run is already failing or done
+        finally:
+            self._pool.shutdown(wait=True)
+            self.writer.abort()
