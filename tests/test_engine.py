@@ -87,3 +87,13 @@ def test_dask_engine_equals_local_on_idaho(shared_data, tmp_path):
 def test_unknown_engine_is_refused(demo_dir):
     with pytest.raises(SitescreenError, match="unknown engine 'spark'; allowed: local, dask"):
         screen(load_config(demo_dir / "sitescreen.toml"), engine="spark")
+
+
+@pytest.mark.parametrize("n, workers, expect", [(50_000, 2, 6), (4, 2, 4), (1, 2, 1), (7, 3, 7), (500_000, 2, 8),
+                                                (20_000, 2, 2), (20_001, 2, 4)])
+def test_dask_partitions_are_whole_rounds_over_the_workers(n, workers, expect, monkeypatch):
+    """No worker waits through a last round that only the others have work in."""
+    pytest.importorskip("dask_geopandas")
+    from sitescreen.measure import engine
+    monkeypatch.setattr(engine, "PARTITION_SITES", 10_000 if n > 100 else 1)
+    assert engine.DaskEngine(workers=workers)._partitions(n) == expect

@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 ENGINES = ("local", "dask")
 #: Sites per chunk: read, measured, scored and written together (``--chunk-size``; bounds memory).
 DEFAULT_CHUNK = 50_000
-#: Sites per Dask partition at most (a chunk is split into partitions; at most 4 per worker).
+#: Sites per Dask partition at most (a chunk is split into partitions: 1–4 per worker, as many for each).
 PARTITION_SITES = 10_000
 _PARTS = ("values", "feature", "feature_layer", "nodata_reason", "parts")
 
@@ -262,7 +262,7 @@ class DaskEngine:
         def frame_of(ordered: gpd.GeoDataFrame) -> pd.DataFrame:
             if not len(ordered):
                 return _to_frame(template, ordered.index)
-            nparts = max(1, min(-(-len(ordered) // PARTITION_SITES), 4 * self._n_local()))
+            nparts = self._partitions(len(ordered))
             ddf = dask_geopandas.from_geopandas(ordered, npartitions=nparts, sort=False)
             lazy = ddf.map_partitions(_measure_partition, profile, layers, token, meta=_to_frame(template, ordered.index[:0]))
             return self._compute(lazy, nparts)
@@ -272,6 +272,14 @@ class DaskEngine:
         client = self._connect()
         log.info("dask: %d partitions on %s", nparts, self.scheduler or f"a local cluster of {self._n_local()} processes")
         return lazy.compute(scheduler=client)
+
+    def _partitions(self, n: int) -> int:
+        """Partitions of a chunk of ``n`` sites: a whole number of rounds over the workers (each worker
+        gets as many; none waits through the last round), of at most :data:`PARTITION_SITES` sites
+        where 4 rounds allow, never more partitions than sites."""
+        workers = self._n_local()
+        rounds = min(4, max(1, -(-n // (PARTITION_SITES * workers))))
+        return max(1, min(n, workers * rounds))
 
     def _n_local(self) -> int:
         return self.workers or os.cpu_count() or 1
