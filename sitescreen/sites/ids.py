@@ -68,11 +68,19 @@ def site_ids(values: Mapping[str, np.ndarray], candidates: Sequence[IdCandidate]
     return (usable[0][0], usable[0][1].field) if usable else (generated_ids(rows), None)
 
 
+def _id_texts(raw: pd.Series) -> pd.Series:
+    """Each id value as text: text as it is, a whole float without its ".0", anything else as
+    ``str`` writes it; missing values stay missing. A column of text alone is taken as it is."""
+    if pd.api.types.infer_dtype(raw, skipna=True) == "string":
+        return raw
+    return raw.map(lambda v: v if isinstance(v, str) else (f"{v:.0f}" if isinstance(v, float) and v.is_integer() else str(v)),
+                   na_action="ignore")
+
+
 def _usable(raw: pd.Series, c: IdCandidate, where: str, rows: np.ndarray) -> np.ndarray | None:
     """``raw`` as text ids (stripped and composed: "1001 " is "1001", :mod:`sitescreen.inputs.text`),
     or None when the candidate cannot give ids (a flag or a definition: an error instead)."""
-    ids = clean_text(raw.map(lambda v: v if isinstance(v, str) else (f"{v:.0f}" if isinstance(v, float) and v.is_integer() else str(v)),
-                             na_action="ignore"))
+    ids = clean_text(_id_texts(raw))
     blank = (ids.isna() | (ids.astype(str).str.strip() == "")).to_numpy()
     flag = " (--id-field)" if c.how == "flag" else ""
     if blank.any():
