@@ -1,10 +1,10 @@
-"""Writing a chunk while the next one is measured: a run's result writer driven from a thread of its
-own, one chunk behind the measuring.
+"""Scoring and writing a chunk while the next one is measured: a run's result writer driven from a
+thread of its own, one chunk behind the measuring.
 
-Writing a chunk (GeoPackage, GeoParquet and CSV: mostly native code, which lets the measuring go
-on) takes a tenth of a large run; done in line, a core waits for it. :class:`WriterBehind` hands
-each chunk to one writing thread, in order, and holds at most one chunk waiting: memory stays
-bounded by the chunk size. A failed write is raised at the next append, at :meth:`flush` or at
+Scoring and writing a chunk (GeoPackage, GeoParquet and CSV: mostly native code, which lets the
+measuring go on) take a sixth of a large run; done in line, a core waits for them.
+:class:`WriterBehind` hands each chunk's work to one thread, in order (:meth:`later`), and holds
+at most one chunk waiting: memory stays bounded by the chunk size. A failed write is raised at the next append, at :meth:`flush` or at
 :meth:`close`, never lost; :meth:`abort` waits for the thread before the files are closed.
 """
 
@@ -16,7 +16,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 class WriterBehind:
     """``writer`` (``append(frame)``, ``close(manifest)``, ``abort()``) appended to in a thread of its
-    own; :attr:`seconds` is the time that thread spent writing."""
+    own, by :meth:`append` or by a chunk's work given to :meth:`later`; :attr:`seconds` is the time
+    that thread spent appending."""
 
     stage = "write"
 
@@ -34,8 +35,13 @@ class WriterBehind:
             self.seconds += time.perf_counter() - t
 
     def append(self, frame) -> None:
-        self.flush()  # one chunk behind at most; the previous chunk's error, if any, is raised here
-        self._last = self._pool.submit(self._append, frame)
+        self.later(self._append, frame)
+
+    def later(self, work, *args) -> None:
+        """``work(*args)`` in the thread, after the previous chunk's work; one chunk behind at most:
+        the previous chunk's error, if any, is raised here."""
+        self.flush()
+        self._last = self._pool.submit(work, *args)
 
     def flush(self) -> None:
         """Wait for the chunk being written; raise its error, if it failed."""

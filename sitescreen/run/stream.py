@@ -150,39 +150,46 @@ def _count(progress: Progress | None, stage: str, done: int, total: int) -> None
 
 def _chunk_loop(prep: Prepared, eng: Engine, writer, progress: Progress | None) -> tuple[dict, dict]:
     """Every chunk measured, scored and appended to ``writer``; the rasters' covered sites counted.
-    Returns the measures' template (evaluated flags, notes) and the manifest's tallies."""
+    A :class:`~sitescreen.run.behind.WriterBehind` scores and writes each chunk in its own thread
+    while the next is measured. Returns the measures' template (evaluated flags, notes) and the
+    manifest's tallies."""
     timings, profile = prep.timings, prep.profile
     stages = ("measure", "score") + (("write",) if getattr(writer, "stage", "write") else ())
     for stage in stages:
         timings[stage] = 0.0
-    template, counted = None, None
+    template, counted = None, [None]
     covered = np.zeros(len(prep.rasters), dtype=np.int64)
     done, total = 0, prep.source.stats.sites
+
+    def finish(sites, measures, append) -> None:  # one chunk scored, tallied and written, in order
+        t1 = time.perf_counter()
+        done_scoring = scored(sites, profile, measures)
+        result = prep.output(done_scoring.frame)
+        counted[0] = add_tallies(counted[0], tally(result, profile, measures, done_scoring.held))
+        t2 = time.perf_counter()
+        timings["score"] += t2 - t1
+        append(result)
+        if "write" in stages:
+            timings["write"] += time.perf_counter() - t2
+
+    later = writer.later if isinstance(writer, WriterBehind) else (lambda fn, *args: fn(*args))
+    append = writer.writer.append if isinstance(writer, WriterBehind) else writer.append
     for k, sites, measures in _measured(prep, eng, progress, timings):
         template = template or measures
         fp = sites.geometry.to_numpy()
         covered += np.array([r.covered(fp) for r in prep.chunk_inputs(k)[1]], dtype=np.int64)
-        t1 = time.perf_counter()
-        done_scoring = scored(sites, profile, measures)
-        result = prep.output(done_scoring.frame)
-        counted = add_tallies(counted, tally(result, profile, measures, done_scoring.held))
-        t2 = time.perf_counter()
-        timings["score"] += t2 - t1
-        writer.append(result)
-        if "write" in stages:
-            timings["write"] += time.perf_counter() - t2
+        later(finish, sites, measures, append)
         prep.source.done(k)
         done += len(sites)
         _count(progress, "screen", done, total)
-        del sites, result, measures
-    if isinstance(writer, WriterBehind):  # written in a thread of its own beside measuring: its own seconds
+        del sites, measures
+    if isinstance(writer, WriterBehind):
         writer.flush()
-        timings["write"] = writer.seconds
     for r, n in zip(prep.rasters, covered):
         r.sites_covered = int(n)
     for stage in stages + (("cpu_measure",) if "cpu_measure" in timings else ()):
         timings[stage] = round(timings[stage], 4)
-    return template, counted
+    return template, counted[0]
 
 
 def screen_frame(config: RunConfig, progress: Progress | None = None, *, engine: str = "local",
