@@ -21,6 +21,7 @@ layers only); a frame source gives the results back in its frame's order
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from dataclasses import replace
@@ -238,9 +239,11 @@ class FileSource:
     def extent(self) -> Extent:
         keys, id_values, rows, extent, outlines = [], [], [], ExtentBuilder(), []
         (self.scratch / "read").mkdir()
+        self._piece_rows: list[int] = []
         for p, sel in enumerate(self._pieces(self.stats)):
             self._crs = sel.crs  # the source CRS, as read (a scratch piece keeps only its text)
-            sel.drop(columns="_kind").to_parquet(self.scratch / "read" / f"piece-{p:05d}.parquet", index=False)
+            sel.drop(columns="_kind").to_parquet(self._read_piece(p), index=False)
+            self._piece_rows.append(len(sel))
             keys.append(_hilbert_lonlat(sel))
             outlines.append(outline_keys(sel.geometry.to_numpy()))
             id_values.append({c.column: sel[c.column].to_numpy(dtype=object) for c in self.stats.id_candidates if c.column in sel})
@@ -257,24 +260,32 @@ class FileSource:
         self._chunk_of = rank // self.chunk_size
         return extent.extent()
 
+    def _read_piece(self, p: int) -> Path:
+        return self.scratch / "read" / f"piece-{p:05d}.parquet"
+
+    def _place_piece(self, p: int, start: int, run_crs: CRS) -> tuple[np.ndarray, np.ndarray]:
+        """Piece ``p`` of the first pass (its sites numbered from ``start``) projected and written,
+        split by chunk; the chunk of each of its sites and their bounds."""
+        sel = gpd.read_parquet(self._read_piece(p)).set_crs(self._crs, allow_override=True).to_crs(run_crs)
+        self._read_piece(p).unlink()
+        rows = np.arange(start, start + len(sel))
+        sel["_row"] = rows
+        ck = self._chunk_of[rows]
+        for k in np.unique(ck):
+            sel.loc[ck == k].to_parquet(self.scratch / f"{k:05d}" / f"piece-{p:05d}.parquet", index=False)
+        return ck, shapely.bounds(sel.geometry.to_numpy())
+
     def place(self, run_crs: CRS) -> None:
+        from concurrent.futures import ThreadPoolExecutor
         n, n_chunks = len(self._chunk_of), int(self._chunk_of.max()) + 1
         lo, hi = np.full((n_chunks, 2), np.inf), np.full((n_chunks, 2), -np.inf)
-        pos = 0
-        for p, path in enumerate(sorted((self.scratch / "read").glob("piece-*.parquet"))):
-            sel = gpd.read_parquet(path).set_crs(self._crs, allow_override=True).to_crs(run_crs)
-            path.unlink()
-            rows = np.arange(pos, pos + len(sel))
-            pos += len(sel)
-            fp = sel.geometry.to_numpy()
-            b = shapely.bounds(fp)
-            sel["_row"] = rows
-            ck = self._chunk_of[rows]
-            np.minimum.at(lo, ck, b[:, :2])
-            np.maximum.at(hi, ck, b[:, 2:])
-            for k in np.unique(ck):
-                (self.scratch / f"{k:05d}").mkdir(exist_ok=True)
-                sel.loc[ck == k].to_parquet(self.scratch / f"{k:05d}" / f"piece-{p:05d}.parquet", index=False)
+        for k in range(n_chunks):
+            (self.scratch / f"{k:05d}").mkdir()
+        starts = np.concatenate([[0], np.cumsum(self._piece_rows)[:-1]]).astype(int)
+        with ThreadPoolExecutor(min(2, os.cpu_count() or 1)) as pool:  # reading, projecting, writing let go of the GIL
+            for ck, b in pool.map(lambda ps: self._place_piece(ps[0], ps[1], run_crs), enumerate(starts)):
+                np.minimum.at(lo, ck, b[:, :2])
+                np.maximum.at(hi, ck, b[:, 2:])
         self._ids, self.stats.id_field = site_ids(self._id_values, self.stats.id_candidates, self._file_rows, self.where)
         del self._id_values, self._file_rows
         self._boxes = shapely.box(lo[:, 0], lo[:, 1], hi[:, 0], hi[:, 1])
