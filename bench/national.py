@@ -29,6 +29,11 @@ LAYER_DEFINITIONS = {
     "watersheds": {"fields": {"huc": "huc12", "name": "huc12"}, "coverage": "features"},
 }
 ROLES = {"protected": "protected", "federal": "federal_land", "watersheds": "watershed"}
+# The water step's layers (bench/hydro.py), in the config only when ``paths`` has them: the streams
+# read by the real NHD flowline definition (they have its fields), national coverage; the land
+# cover as the landcover role's raster. The profile's criteria on them are optional.
+WATER = {"streams": ["[[layers]]", 'role = "streams"', "{path}", 'schema = "nhd_flowline"', 'coverage = "global"'],
+         "landcover": ["[[layers]]", 'role = "landcover"', "{path}"]}
 
 
 def _toml_value(v) -> str:
@@ -44,7 +49,8 @@ def _toml_value(v) -> str:
 
 
 def write_config(paths: dict, sites_path: Path, folder: Path, name: str | None = None) -> Path:
-    """A run config for ``sites_path`` against the bench layers, written into ``folder``."""
+    """A run config for ``sites_path`` against the bench layers, written into ``folder`` (with the
+    streams and the land cover when ``paths`` has them)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     lines = [f"title = {_toml_value('sitescreen bench: ' + Path(sites_path).stem)}", "",
@@ -55,6 +61,8 @@ def write_config(paths: dict, sites_path: Path, folder: Path, name: str | None =
         lines += ["[[layers]]", f"role = {_toml_value(role)}", f"path = {_toml_value(Path(paths[key]).resolve())}",
                   f"definition = {_toml_value(LAYER_DEFINITIONS[key])}", ""]
     lines += ["[[layers]]", 'role = "dem"', f"path = {_toml_value(Path(paths['dem']).resolve())}", ""]
+    for key in (k for k in WATER if k in paths):
+        lines += [x.format(path=f"path = {_toml_value(Path(paths[key]).resolve())}") for x in WATER[key]] + [""]
     cfg = folder / f"{name or 'run-' + Path(sites_path).stem}.toml"
     cfg.write_text("\n".join(lines), encoding="utf-8")
     return cfg
