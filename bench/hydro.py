@@ -209,7 +209,7 @@ def gen_landcover(path, p: dict = LANDCOVER, side: float = SIDE) -> None:
     size = landcover_size(p, side)
     fields = _fields(size, p)
     profile = {"driver": "GTiff", "width": size, "height": size, "count": 1, "dtype": "uint8", "crs": CRS,
-               "transform": Affine(p["res"], 0.0, X0, 0.0, -p["res"], Y0 + SIDE), "nodata": 0,
+               "transform": Affine(p["res"], 0.0, X0, 0.0, -p["res"], Y0 + side), "nodata": 0,
                "tiled": True, "blockxsize": 512, "blockysize": 512, "compress": "DEFLATE",
                "BIGTIFF": "YES", "NUM_THREADS": "ALL_CPUS", "photometric": "PALETTE"}
     step = p["window"]
