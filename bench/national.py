@@ -65,7 +65,8 @@ def write_config(paths: dict, sites_path: Path, folder: Path, name: str | None =
     lines += ["[[layers]]", 'role = "dem"', f"path = {_toml_value(Path(paths['dem']).resolve())}", ""]
     for key in (k for k in WATER if k in paths):
         lines += [x.format(path=f"path = {_toml_value(Path(paths[key]).resolve())}") for x in WATER[key]] + [""]
-    cfg = folder / f"{name or 'run-' + Path(sites_path).stem}.toml"
+    water = "-water" if profile == WATER_PROFILE else ""
+    cfg = folder / f"{name or 'run-' + Path(sites_path).stem + water}.toml"
     cfg.write_text("\n".join(lines), encoding="utf-8")
     return cfg
 

@@ -516,6 +516,9 @@ def main(argv=None) -> None:
                      "input read once + all four criteria",
             "stacked": f"protected_stacked.parquet; ours on {n_cmp} sites, overlay on {sub_overlay} scaled linearly, "
                        f"peers on {sub_peers}",
+            "water": (f"streams.parquet (2.1M flowlines) and landcover_30m.tif; ours on {n_cmp} sites, peers on "
+                      f"{sub_peers}, the pipeline with both layers (bench/national-water-profile.toml) on {n_cmp}, "
+                      "compared with step 6's local run"),
             "dask_soak": {k: soak[k] for k in ("median_seconds", "max_peak_rss_gb", "failed", "differed", "cmd")},
             "sensitivity": {"332x10000": sens_idaho, f"{sens_bench.label(half)}_x1000": sens_half,
                             f"{big_label}_x1000": sens_big},

@@ -131,9 +131,10 @@ def same_shared_columns(dir_a: Path, dir_b: Path) -> tuple[bool, str]:
         pd.testing.assert_frame_equal(a[shared], b[shared], check_exact=True)
     except AssertionError as exc:
         return False, str(exc).splitlines()[0]
+    if not bool(a.geometry.geom_equals_exact(b.geometry, tolerance=0).all()):
+        return False, "geometries differ"
     new = [c for c in b.columns if c not in a.columns]
-    return bool(a.geometry.geom_equals_exact(b.geometry, tolerance=0).all()), \
-        f"{len(a):,} rows × {len(shared)} shared columns identical; new: {', '.join(new)}"
+    return True, f"{len(a):,} rows × {len(shared)} shared columns identical; new: {', '.join(new)}"
 
 
 def step(n_cmp: int, n_peers: int, data: Path, say=print) -> tuple[dict, dict]:
