@@ -20,6 +20,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 PROFILE = HERE / "national-profile.toml"
+WATER_PROFILE = HERE / "national-water-profile.toml"  # PROFILE + the stream and land-cover criteria
 
 # The bench layers have no known schema: say what their fields mean and where they have data.
 LAYER_DEFINITIONS = {
@@ -29,6 +30,11 @@ LAYER_DEFINITIONS = {
     "watersheds": {"fields": {"huc": "huc12", "name": "huc12"}, "coverage": "features"},
 }
 ROLES = {"protected": "protected", "federal": "federal_land", "watersheds": "watershed"}
+# The water step's layers (bench/hydro.py), in the config only when ``paths`` has them (then with
+# WATER_PROFILE): the streams read by the real NHD flowline definition (they have its fields),
+# national coverage; the land cover as the landcover role's raster.
+WATER = {"streams": ["[[layers]]", 'role = "streams"', "{path}", 'schema = "nhd_flowline"', 'coverage = "global"'],
+         "landcover": ["[[layers]]", 'role = "landcover"', "{path}"]}
 
 
 def _toml_value(v) -> str:
@@ -44,18 +50,23 @@ def _toml_value(v) -> str:
 
 
 def write_config(paths: dict, sites_path: Path, folder: Path, name: str | None = None) -> Path:
-    """A run config for ``sites_path`` against the bench layers, written into ``folder``."""
+    """A run config for ``sites_path`` against the bench layers, written into ``folder`` (with the
+    streams and the land cover and the water profile when ``paths`` has them)."""
     folder = Path(folder)
+    profile = WATER_PROFILE if any(k in paths for k in WATER) else PROFILE
     folder.mkdir(parents=True, exist_ok=True)
     lines = [f"title = {_toml_value('sitescreen bench: ' + Path(sites_path).stem)}", "",
              "[sites]", f"path = {_toml_value(Path(sites_path).resolve())}",
              'definition = { fields = { record_id = "site_id" } }', "",
-             "[run]", f"profile = {_toml_value(PROFILE)}", 'crs = "EPSG:5070"', ""]
+             "[run]", f"profile = {_toml_value(profile)}", 'crs = "EPSG:5070"', ""]
     for key, role in ROLES.items():
         lines += ["[[layers]]", f"role = {_toml_value(role)}", f"path = {_toml_value(Path(paths[key]).resolve())}",
                   f"definition = {_toml_value(LAYER_DEFINITIONS[key])}", ""]
     lines += ["[[layers]]", 'role = "dem"', f"path = {_toml_value(Path(paths['dem']).resolve())}", ""]
-    cfg = folder / f"{name or 'run-' + Path(sites_path).stem}.toml"
+    for key in (k for k in WATER if k in paths):
+        lines += [x.format(path=f"path = {_toml_value(Path(paths[key]).resolve())}") for x in WATER[key]] + [""]
+    water = "-water" if profile == WATER_PROFILE else ""
+    cfg = folder / f"{name or 'run-' + Path(sites_path).stem + water}.toml"
     cfg.write_text("\n".join(lines), encoding="utf-8")
     return cfg
 

@@ -35,8 +35,11 @@ sys.path.insert(0, str(HERE.parent))
 import workload  # noqa: E402
 
 MAX_DISTANCE = 10_000.0  # the search radius of the distance criterion (m), as in bench/run.py
+STREAM_DISTANCE = 5_000.0  # the stream distance criterion's search radius (bench/national-profile.toml)
 PEERS = ("duckdb", "sedonadb")
-TOLERANCE = {"overlap": 1e-9, "distance": 1.0, "majority": 1e-9}  # beyond these a site "differs"
+TOLERANCE = {"overlap": 1e-9, "distance": 1.0, "majority": 1e-9, "length": 1e-6}  # beyond these a site "differs"
+# the profile's stream selections by NHD FCode: perennial, intermittent, unstated / perennial only
+SMCRA_FCODES, PERENNIAL_FCODES = (46006, 46003, 46000), (46006,)
 
 
 def criteria(stacked: bool) -> dict[str, tuple[str, str]]:
@@ -46,6 +49,16 @@ def criteria(stacked: bool) -> dict[str, tuple[str, str]]:
                 "protected_distance_stacked": ("protected_stacked", "distance")}
     return {"federal_overlap": ("federal", "sum"), "protected_overlap": ("protected", "union"),
             "protected_distance": ("protected", "distance"), "huc12_majority": ("watersheds", "majority")}
+
+
+def water_criteria() -> dict[str, tuple[str, str]]:
+    """The stream criteria of the water step: distance to the nearest perennial, intermittent or
+    unstated stream within 5 km; perennial stream length inside the footprint (metres)."""
+    return {"stream_distance": ("streams", "stream_distance"), "stream_length": ("streams", "stream_length")}
+
+
+def radius(kind: str) -> float:
+    return STREAM_DISTANCE if kind == "stream_distance" else MAX_DISTANCE
 
 
 _PAIRS = "FROM sites s JOIN {layer} l ON ST_Intersects(s.geometry, l.geometry)"
@@ -63,6 +76,15 @@ SQL = {
     # SedonaDB's nearest-neighbour join (its ST_DWithin join took 688 s on 100k sites: see README)
     ("sedonadb", "distance"): ("SELECT s.site_id AS id, ST_Distance(s.geometry, l.geometry) AS v "
                                "FROM sites s JOIN {layer} l ON ST_KNN(s.geometry, l.geometry, 1, false)"),
+    # the streams: the selection is a WHERE on the layer's FCode, as a user filters NHD flowlines
+    ("duckdb", "stream_distance"): ("SELECT s.site_id AS id, MIN(ST_Distance(s.geometry, l.geometry)) AS v "
+                                    "FROM sites s JOIN {layer} l ON ST_DWithin(s.geometry, l.geometry, {radius}) "
+                                    "WHERE l.\"FCode\" IN {smcra} GROUP BY s.site_id"),
+    ("sedonadb", "stream_distance"): ("SELECT s.site_id AS id, ST_Distance(s.geometry, l.geometry) AS v FROM sites s "
+                                      "JOIN (SELECT geometry FROM {layer} WHERE \"FCode\" IN {smcra}) l "
+                                      "ON ST_KNN(s.geometry, l.geometry, 1, false)"),
+    "stream_length": ("SELECT s.site_id AS id, SUM(ST_Length(ST_Intersection(s.geometry, l.geometry))) AS v "
+                      + _PAIRS + " WHERE l.\"FCode\" IN {perennial} GROUP BY s.site_id"),
     ("duckdb", "majority"): (_MAJORITY_PAIRS + "SELECT id, arg_max(code, a) AS code, SUM(a) / MIN(fa) AS v "
                              "FROM pairs GROUP BY id"),
     # no arg_max / max_by in SedonaDB 0.5: rank the pairs
@@ -73,7 +95,8 @@ SQL = {
 
 
 def sql_for(peer: str, kind: str, layer: str) -> str:
-    return SQL.get((peer, kind), SQL.get(kind, "")).format(layer=layer, radius=repr(MAX_DISTANCE))
+    return SQL.get((peer, kind), SQL.get(kind, "")).format(
+        layer=layer, radius=repr(radius(kind)), smcra=str(SMCRA_FCODES), perennial=f"({PERENNIAL_FCODES[0]})")
 
 
 # ------------------------------------------------------------------------------- engines
@@ -137,7 +160,8 @@ ENGINES = {"duckdb": DuckDB, "sedonadb": SedonaDB}
 # ------------------------------------------------------------------------------- the three sides
 
 
-COLUMNS = {"sites": ["site_id", "geometry"], "watersheds": ["huc12", "geometry"]}  # what each side reads
+COLUMNS = {"sites": ["site_id", "geometry"], "watersheds": ["huc12", "geometry"],  # what each side reads
+           "streams": ["FCode", "geometry"]}
 
 
 def columns(name: str) -> list[str]:
@@ -155,7 +179,7 @@ def ours(sites_path: Path, layers: dict[str, Path], crits: dict) -> tuple[dict, 
     import geopandas as gpd
     import shapely
 
-    from sitescreen.measure import nearest, overlap
+    from sitescreen.measure import lengths, nearest, overlap
 
     # the compiled kernel, compiled or loaded from its cache before timing (as bench/run.py does)
     overlap.overlap_fraction(np.array([shapely.box(0, 0, 2, 2)]), np.array([shapely.box(1, 1, 3, 3)]))
@@ -166,7 +190,11 @@ def ours(sites_path: Path, layers: dict[str, Path], crits: dict) -> tuple[dict, 
     run = {"sum": lambda g, _: (overlap.overlap_fraction(fp, g), None),  # federal parcels never overlap
            "union": lambda g, _: (overlap.overlap_fraction(fp, g), None),
            "distance": lambda g, _: (nearest.nearest(fp, g, MAX_DISTANCE)[0], None),
-           "majority": lambda g, f: overlap.area_weighted(fp, g, f["huc12"].to_numpy(dtype=object), "majority")[::-1]}
+           "majority": lambda g, f: overlap.area_weighted(fp, g, f["huc12"].to_numpy(dtype=object), "majority")[::-1],
+           "stream_distance": lambda g, f: (nearest.nearest(fp, g[f["FCode"].isin(SMCRA_FCODES).to_numpy()],
+                                                            STREAM_DISTANCE)[0], None),
+           "stream_length": lambda g, f: (lengths.length_within(fp, g[f["FCode"].isin(PERENNIAL_FCODES).to_numpy()]),
+                                          None)}
     answers, seconds = {}, {}
     for crit, (layer, kind) in crits.items():
         answers[crit], seconds[crit] = timed(run[kind], frames[layer].geometry.values, frames[layer])
@@ -197,10 +225,10 @@ def _aligned(df, site_ids: np.ndarray, kind: str):
     import pandas as pd
 
     df = df.set_index("id")
-    fill = np.inf if kind == "distance" else 0.0
-    v = np.array(pd.to_numeric(df["v"]).reindex(site_ids).fillna(fill), dtype=np.float64)
-    if kind == "distance":
-        v[v > MAX_DISTANCE] = np.inf
+    dist = kind.endswith("distance")
+    v = np.array(pd.to_numeric(df["v"]).reindex(site_ids).fillna(np.inf if dist else 0.0), dtype=np.float64)
+    if dist:
+        v[v > radius(kind)] = np.inf
     if kind != "majority":
         return v, None
     code = df["code"].astype(object).reindex(site_ids).to_numpy(dtype=object)
@@ -216,7 +244,8 @@ def compare(mine, theirs, kind: str) -> dict:
     a, b = mine[0], theirs[0]
     both = np.isfinite(a) & np.isfinite(b)
     diff = np.abs(a[both] - b[both])
-    tol = TOLERANCE["distance" if kind == "distance" else "majority" if kind == "majority" else "overlap"]
+    tol = TOLERANCE[{"stream_distance": "distance", "stream_length": "length"}.get(
+        kind, kind if kind in ("distance", "majority") else "overlap")]
     out = {"max_diff": float(diff.max()) if diff.size else None,
            "n_differ": int((diff > tol).sum() + (np.isfinite(a) != np.isfinite(b)).sum()), "tolerance": tol}
     if kind == "majority":
@@ -268,7 +297,7 @@ def measure_files(sites_path: Path, layers: dict[str, Path], crits: dict, *, say
             say(f"  {peer:9s} {crit:28s} {peer_s:8.2f} s vs ours {ours_s:6.2f} s: {keys[key]:6.2f}×; "
                 f"max |diff| {_fmt(cmp['max_diff'])}, {cmp['n_differ']:,} of {n_sites:,} sites beyond {cmp['tolerance']:g}"
                 + (f" ({cmp['n_code_differ']:,} other majority codes)" if "n_code_differ" in cmp else ""))
-        if not any(c.endswith("_stacked") for c in crits):  # the four criteria, not the stacked pair
+        if set(crits) == set(criteria(False)):  # the four criteria, not the stacked or stream pairs
             keys[f"vs_{peer}_all"] = _all(r_mine, t_mine, r_peer, t_peer, crits)
     return keys, detail
 

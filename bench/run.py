@@ -233,6 +233,25 @@ def subset(n_total: int, n: int, seed: int = 7) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n_total, size=min(n, n_total), replace=False))
 
 
+# ------------------------------------------------------------------------------- streams and land cover
+
+
+def water_step(args, paths: dict, n_cmp: int, n_peers: int, runs: Path, local: dict, local_dir: Path):
+    """[12] the streams and the land cover (bench/water.py): our kernels on ``n_cmp`` sites, the peers
+    on ``n_peers``, and the streamed CLI run of ``n_cmp`` sites with the two layers, against
+    ``local`` (the same run without them, step 6). Returns (keys, detail)."""
+    import water
+
+    say(f"\n[12] streams (2.1M NHD-like flowlines) and land cover (NLCD-like, 30 m): ours on {n_cmp:,} sites, "
+        f"the peers on {n_peers:,}, the real pipeline with both layers")
+    with stage("streams and land cover: kernels and peers"):
+        keys, detail = water.step(n_cmp, n_peers, args.data, say=say)
+    with stage(f"streams and land cover: pipeline, {n_cmp:,} sites"):
+        pipe = water.pipeline_keys(paths, n_cmp, args.data, runs, local, local_dir, full_pipeline, say=say)
+    detail["pipeline"] = pipe.pop("water_pipeline")
+    return {**keys, **pipe}, detail
+
+
 # ------------------------------------------------------------------------------- main
 
 
@@ -463,6 +482,7 @@ def main(argv=None) -> None:
         nm = natmap.measure(runs / f"sites_{args.sites}", args.sites)
     say(f"  -> map of {args.sites:,} sites: {nm['map_detail']['html_mb']} MB (target <= {natmap.TARGET_MB:g}), "
         f"interactive in {nm['map_detail']['interactive_s']} s (target < {natmap.TARGET_S:g})")
+    water_keys, water_detail = water_step(args, paths, n_cmp, sub_peers, runs, local, local_dir)
     result = {
         "overlap_vs_overlay": round(overlap_vs_overlay, 2),
         "distance_vs_sjoin_nearest": round(distance_vs_sjoin, 2),
@@ -491,6 +511,7 @@ def main(argv=None) -> None:
         **stacked_keys,
         **rw,
         **nm,
+        **water_keys,
         "sites": args.sites,
         "quick": args.quick,
         "dem_size": args.dem_size,
@@ -511,11 +532,14 @@ def main(argv=None) -> None:
                      "input read once + all four criteria",
             "stacked": f"protected_stacked.parquet; ours on {n_cmp} sites, overlay on {sub_overlay} scaled linearly, "
                        f"peers on {sub_peers}",
+            "water": (f"streams.parquet (2.1M flowlines) and landcover_30m.tif; ours on {n_cmp} sites, peers on "
+                      f"{sub_peers}, the pipeline with both layers (bench/national-water-profile.toml) on {n_cmp}, "
+                      "compared with step 6's local run"),
             "dask_soak": {k: soak[k] for k in ("median_seconds", "max_peak_rss_gb", "failed", "differed", "cmd")},
             "sensitivity": {"332x10000": sens_idaho, f"{sens_bench.label(half)}_x1000": sens_half,
                             f"{big_label}_x1000": sens_big},
         },
-        "peers": {"four": peer_detail, "stacked": stacked_detail},
+        "peers": {"four": peer_detail, "stacked": stacked_detail, "water": water_detail},
         "stages": {k: {kk: round(vv, 3) for kk, vv in v.items()} for k, v in RESULTS.items()},
         "pipeline_runs": {name: {"seconds": round(r["seconds"], 2), "peak_rss_gb": round(r["peak_rss_gb"], 3),
                                  "timings": r["timings"]}

@@ -11,11 +11,14 @@ All layers are in EPSG:5070 (CONUS Albers) over a 1,000 km square inside CONUS:
 * ``watersheds.parquet``: 100,000 HUC-12-like polygons tiling the square (Voronoi) with a
   12-digit ``huc12`` code;
 * ``dem_<size>.tif``: a size × size float32 DEM (tiled 512, DEFLATE), smooth terrain written
-  block by block (never whole in memory), a nodata lake in one corner.
+  block by block (never whole in memory), a nodata lake in one corner;
+* ``streams.parquet`` and ``landcover_30m.tif`` (``--water``; bench/hydro.py): 2.1 million NHD-like
+  flowlines with their permanence code (FCode), dendritic per 10 km cell, and NLCD-like land
+  cover at 30 m (uint8, a colour table), for the stream and class-share criteria.
 
 Each file is regenerated only when missing or when its parameters changed (``manifest.json``).
 
-    python bench/workload.py [--sites N] [--dem-size 20000] [--data bench/data]
+    python bench/workload.py [--sites N] [--dem-size 20000] [--data bench/data] [--water]
 """
 
 from __future__ import annotations
@@ -48,6 +51,11 @@ DEFAULTS = {
     # PAD-US-like stacking: each unit appears as 4-5 designations with nearly the same outline
     "protected_stacked": {"units": 45_000, "members": [4, 5], "median_r": 500.0, "sigma": 0.9,
                           "max_r": 40_000.0, "spike": 0.85, "r_scale": [0.92, 1.0], "jitter": 0.03},
+    # NHD-like flowlines (bench/hydro.py): one tree per 10 km cell, 210 reaches each (2.1 million)
+    "streams": {"block": 10_000.0, "nodes": 210, "k": 10, "vertices": 5, "meander": 0.12,
+                "perennial_min": 12, "intermittent_min": 3, "unstated_share": 0.03},
+    # NLCD-like land cover (bench/hydro.py): 30 m cells, patches from 1,200 m and 240 m fields
+    "landcover": {"res": 30.0, "coarse": 1_200.0, "fine": 240.0, "window": 2048},
 }
 
 
@@ -276,11 +284,22 @@ def ensure_sites(n: int, data: Path = DATA) -> Path:
 
 def ensure_layer(name: str, data: Path = DATA) -> Path:
     """One vector layer of DEFAULTS, ``<name>.parquet`` (generated if missing or stale). The
-    stacked protected layer is only here, not in :func:`ensure`: the pipeline runs and the old
-    keys keep their inputs."""
+    stacked protected layer and the streams are only here, not in :func:`ensure`: the pipeline runs
+    and the old keys keep their inputs."""
+    import hydro  # bench/hydro.py: the streams (and the land cover, ensure_landcover)
+
     build = {"protected": gen_protected, "federal": gen_federal, "watersheds": gen_watersheds,
-             "protected_stacked": gen_protected_stacked}[name]
+             "protected_stacked": gen_protected_stacked, "streams": hydro.gen_streams}[name]
     return _cached(Path(data), f"{name}.parquet", DEFAULTS[name], lambda p: build(p, DEFAULTS[name]))
+
+
+def ensure_landcover(data: Path = DATA) -> Path:
+    """The NLCD-like land-cover raster ``landcover_<res>m.tif`` (bench/hydro.py), like the streams
+    only here, not in :func:`ensure`."""
+    import hydro
+
+    p = DEFAULTS["landcover"]
+    return _cached(Path(data), f"landcover_{p['res']:g}m.tif", p, lambda path: hydro.gen_landcover(path, p))
 
 
 def ensure(sites: int, dem_size: int = 20_000, data: Path = DATA) -> dict[str, Path]:
@@ -305,9 +324,13 @@ def main(argv=None) -> None:
     ap.add_argument("--sites", type=int, default=1_000_000)
     ap.add_argument("--dem-size", type=int, default=20_000)
     ap.add_argument("--data", type=Path, default=DATA)
+    ap.add_argument("--water", action="store_true", help="also the streams and the land cover (bench/hydro.py)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    for name, path in ensure(args.sites, args.dem_size, args.data).items():
+    paths = ensure(args.sites, args.dem_size, args.data)
+    if args.water:
+        paths.update(streams=ensure_layer("streams", args.data), landcover=ensure_landcover(args.data))
+    for name, path in paths.items():
         print(f"{name:11s} {path}")
 
 
