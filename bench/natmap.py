@@ -64,6 +64,7 @@ def interactive(html: Path) -> dict:
             pan_ms = page.evaluate(PAN)
             seconds = time.perf_counter() - t0
             info = page.evaluate("""() => ({sites: sitescreen.sites.count, decode_ms: sitescreen.sites.decodeMs,
+                unpack_ms: sitescreen.unpackMs === undefined ? null : sitescreen.unpackMs,
                 zoom: sitescreen.map.getZoom(), site_zoom: sitescreen.hexes ? sitescreen.hexes.zs : null,
                 hexagons: sitescreen.hexes ? sitescreen.hexes.level(sitescreen.map.getZoom()).n : 0,
                 heap_mb: performance.memory ? performance.memory.usedJSHeapSize / 1e6 : null})""")

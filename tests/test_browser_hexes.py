@@ -3,13 +3,17 @@ coloured by verdict mix (counts on hover) at low zoom and the sites themselves w
 
 from __future__ import annotations
 
+import base64
+import gzip
+import re
+
 import numpy as np
 import pytest
 
 from fixtures_results import make_manifest, make_sites
 from test_browser import Offline
 from test_map_reasons import numbered_reasons
-from sitescreen.outputs import maphexes
+from sitescreen.outputs import maphexes, packing
 from sitescreen.outputs.mapping import render_map
 from sitescreen.rules.verdicts import VERDICTS
 
@@ -106,10 +110,18 @@ def test_the_map_is_big_enough_for_hexagons(big_map):
     assert len(sites) > maphexes.TILE_SITES and np.ptp(sites.total_bounds[[0, 2]]) < 200_000
 
 
+def unpacked(html: str) -> str:
+    """The page with its packed data elements (sitescreen.outputs.packing) as the JSON they hold."""
+    return re.sub(f'(<script type="{packing.PACKED_TYPE}"[^>]*>)([^<]*)',
+                  lambda m: m.group(1) + gzip.decompress(base64.b64decode(m.group(2))).decode("utf-8"), html)
+
+
 def test_reasons_sent_as_templates_read_back_unchanged(page, big_map):
     path, sites = big_map
     o = page
-    assert '"rs":{"tpl":' in path.read_text(encoding="utf-8")
+    html = path.read_text(encoding="utf-8")
+    assert f'type="{packing.PACKED_TYPE}"' in html  # the big map's sites are packed
+    assert '"rs":{"tpl":' in unpacked(html)
     rows = [0, 1, 2, 777, len(sites) - 1]
     got = o.js("""ids => ids.map(id => { const S = sitescreen.sites; return S.D.reasons(S.find(id)).join('; '); })""",
                [sites["site_id"].iloc[i] for i in rows])

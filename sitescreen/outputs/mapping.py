@@ -33,7 +33,7 @@ import shapely
 from branca.element import Element, MacroElement
 
 from sitescreen.errors import CRSError, SitescreenError
-from sitescreen.outputs import layernames, maphexes, maplayers, maplegend, mapnotice, payload, reweight
+from sitescreen.outputs import layernames, maphexes, maplayers, maplegend, mapnotice, packing, payload, reweight
 from sitescreen.outputs.htmlsafe import esc, script_json
 from sitescreen.outputs.payload import MAX_ZOOM
 from sitescreen.rules.verdicts import COLORS as VERDICT_COLORS
@@ -136,9 +136,8 @@ class _DataLayer(folium.map.Layer):
         figure = self.get_root()
         map_name = self._parent.get_name()
         if self._payload is not None:
-            figure.html.add_child(
-                _Raw(f'<script type="application/json" id="{self.get_name()}-data">{self._payload}</script>'),
-                name=self.get_name() + "-data")
+            figure.html.add_child(_Raw(packing.data_element(f"{self.get_name()}-data", self._payload)),
+                                  name=self.get_name() + "-data")
         code = self._factory.replace("MAP", map_name).replace("DATA", f'"{self.get_name()}-data"')
         figure.script.add_child(_Raw(f"var {self.get_name()} = {code};\n"), name=self.get_name())
         if self.show:
@@ -318,6 +317,7 @@ def _new_map(manifest: RunRecord | None, self_contained: bool) -> folium.Map:
     title = maplegend.map_title(manifest)
     m.get_root().title = esc(title)
     root = m.get_root()
+    root._template = packing.page_template()  # the page's script starts once its packed data is unpacked (packing.py)
     if self_contained:
         m.default_js, m.default_css = [], []
         js, css = _leaflet_inline()
@@ -325,7 +325,7 @@ def _new_map(manifest: RunRecord | None, self_contained: bool) -> folium.Map:
         root.header.add_child(_Raw(_inline_script(js)), name="leaflet")
     root.html.add_child(_Raw(mapnotice.scripts_failed_html(self_contained)), name="ss_noscript")
     root.header.add_child(_Raw(f"<style>{_asset('sitescreen-map.css')}</style>"), name="sitescreen_css")
-    root.header.add_child(_Raw(_inline_script(_asset("sitescreen-varint.js") + _asset("sitescreen-map.js") + _asset("sitescreen-hexes.js"))), name="sitescreen_js")
+    root.header.add_child(_Raw(_inline_script(_asset("sitescreen-unpack.js") + _asset("sitescreen-varint.js") + _asset("sitescreen-map.js") + _asset("sitescreen-hexes.js"))), name="sitescreen_js")
     return m
 
 

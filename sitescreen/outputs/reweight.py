@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from sitescreen.errors import SitescreenError
+from sitescreen.outputs import packing
 from sitescreen.outputs.htmlsafe import script_json
 from sitescreen.outputs.payload import _uvarint
 from sitescreen.record.manifest import RunRecord
@@ -136,5 +137,5 @@ def page_parts(data: dict[str, Any], map_name: str) -> tuple[str, str, str]:
     script: the call that adds the panel once the sites layer exists)."""
     js = asset("sitescreen-reweight.js").replace("</script", "<\\/script")
     head = f"<style>{asset('sitescreen-reweight.css')}</style><script>{js}</script>"
-    body = f'<script type="application/json" id="{DATA_ID}">{script_json(data)}</script>'
+    body = packing.data_element(DATA_ID, script_json(data))
     return head, body, f'sitescreen.reweightPanel({map_name}, "{DATA_ID}");'

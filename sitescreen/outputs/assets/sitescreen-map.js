@@ -20,10 +20,7 @@
   }
   SS.esc = esc;
 
-  function readJSON(id) {
-    var el = document.getElementById(id);
-    return JSON.parse(el.textContent);
-  }
+  var readJSON = SS.readJSON;  // plain or packed data elements (sitescreen-unpack.js, inlined before this file)
 
   var decodeU = SS.decodeU;  // unsigned varints (sitescreen-varint.js, inlined before this file)
   // Zigzag deltas of interleaved x,y; returns absolute coordinates times q.

@@ -255,7 +255,7 @@
   SS.reweightPanel = function (map, dataId) {
     var S = SS.sites, node = document.getElementById(dataId);
     if (!S || !node || !S.restyle) return null;
-    var R = JSON.parse(node.textContent);
+    var R = SS.readJSON(dataId);  // plain or packed (sitescreen-unpack.js)
     if (R.n !== S.D.n) return null;
     var weightText = S.meta.criteria.map(function (c) { return c.weight; }), RW;
     var names = R.criteria.map(function (c) { return c.name; });
