@@ -166,3 +166,16 @@ def test_nested_fields_are_named_not_carried_and_the_run_writes(world, stream, c
         assert "src_bbox" not in out.columns and "src_tags" not in out.columns, kind
         assert list(by_id(out)["src_owner"]) == list(frame.set_index("claim_id").sort_index()["owner"]), kind
     assert ("tags, bbox" if stream else "tags hold") in caplog.text
+
+
+def test_nested_fields_are_said_once_however_many_pieces_a_streamed_run_reads(world, caplog, monkeypatch):
+    from sitescreen.run import sources
+    monkeypatch.setattr(sources, "READ_ROWS", 1)  # 3 records: 3 pieces
+    frame = claims_frame()
+    frame["tags"] = [["a", "b"], ["c"], []]
+    world.sites = world.root / "claims.parquet"
+    frame.to_parquet(world.sites, write_covering_bbox=True)
+    with caplog.at_level(logging.WARNING):
+        res = run_cli(world.args() + ["--stream"])
+    assert res.exit_code == 0, res.output
+    assert caplog.text.count("hold nested values") == 1

@@ -65,12 +65,10 @@ def name_source(columns: list[str], mapped: dict, name_field: str | None, where:
 def source_attributes(df: pd.DataFrame, skip: tuple[str | None, ...]) -> tuple[pd.DataFrame, tuple[str, ...]]:
     """Every attribute of the file but its geometry columns, as ``src_<field>`` (types kept), and the
     fields that cannot be carried: nested values (a GeoParquet ``bbox`` covering, lists, structs)
-    have no column type in a GeoPackage or CSV; they are named in the run record and the log."""
+    have no column type in a GeoPackage or CSV; they are named in the run record and, once per
+    run, in the log (:func:`sitescreen.sites.source.select_sites`)."""
     keep = [c for c in df.columns if c not in skip]
     nested = tuple(str(c) for c in keep if _nested(df[c]))
-    if nested:
-        log.warning("fields %s hold nested values (lists or structs) and are not carried to the results",
-                    ", ".join(nested))
     keep = [c for c in keep if str(c) not in nested]
     return df[keep].rename(columns={c: SOURCE_PREFIX + str(c) for c in keep}), nested
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import replace
 
@@ -20,6 +21,8 @@ from sitescreen.inputs.read import read_table
 from sitescreen.inputs.spec import LayerSpec
 from sitescreen.sites.fields import SOURCE_PREFIX, id_candidates, name_source, source_attributes
 from sitescreen.sites.options import SiteOptions, SiteStats
+
+log = logging.getLogger(__name__)
 
 
 WHERE_VALUES_SHOWN = 12
@@ -117,6 +120,9 @@ def _with_source_fields(gdf: gpd.GeoDataFrame, schema, opts: SiteOptions, stats:
         attrs["name"] = src[name]
     stats.id_candidates = id_candidates(columns, dict(schema.fields), opts.id_field, where)
     carried, nested = source_attributes(src, (schema.wkt, schema.lon, schema.lat))
+    if nested and stats.fields_not_carried != nested:  # said once per run, not once per piece read
+        log.warning("fields %s hold nested values (lists or structs) and are not carried to the results",
+                    ", ".join(nested))
     stats.fields_not_carried = nested or None
     stats.name_field, stats.source_fields = name, tuple(c[len(SOURCE_PREFIX):] for c in carried.columns)
     out = pd.concat([attrs, carried], axis=1)
