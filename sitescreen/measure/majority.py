@@ -44,12 +44,17 @@ def majority_codes(site: np.ndarray, code: np.ndarray, area: np.ndarray) -> tupl
     code = np.asarray(code, dtype=np.int64)
     if site.size == 0:
         return site, code
-    order = np.lexsort((code, site))  # stable: a group's pairs keep their order
+    ncode = int(code.max()) + 1
+    if (int(site.max()) + 1) * ncode < 2**62:  # one int64 key; a stable sort keeps a group's pairs in order
+        order = np.argsort(site * ncode + code, kind="stable")
+    else:
+        order = np.lexsort((code, site))
     s, c = site[order], code[order]
     start = np.flatnonzero(np.r_[True, (s[1:] != s[:-1]) | (c[1:] != c[:-1])])
     total = group_sums(np.asarray(area, dtype=np.float64)[order], start)
-    gs, gc = s[start], c[start]
-    top = np.lexsort((gc, -total, gs))
-    gs, gc = gs[top], gc[top]
-    first = np.r_[True, gs[1:] != gs[:-1]]
-    return gs[first], gc[first]
+    gs, gc = s[start], c[start]  # groups sorted by (site, code)
+    first = np.flatnonzero(np.r_[True, gs[1:] != gs[:-1]])
+    best = np.maximum.reduceat(total, first)
+    top = np.flatnonzero(total == np.repeat(best, np.diff(np.r_[first, gs.size])))
+    top = top[np.r_[True, gs[top][1:] != gs[top][:-1]]]  # the smallest code among a site's largest
+    return gs[top], gc[top]
