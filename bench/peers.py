@@ -3,7 +3,8 @@
 Each peer computes the four vector criteria sitescreen computes, with the SQL a competent user
 would write (below, verbatim in ``SQL``), on the same sites file and layers; the answers are
 compared with our kernels' site by site. Every side reads the inputs a criterion needs once with
-its own reader (ours ``gpd.read_parquet``; DuckDB ``CREATE TABLE … FROM read_parquet``;
+its own reader (ours ``sitescreen.inputs.read.read_geoparquet``, the pipeline's: only the columns
+a criterion maps, pyarrow + ``shapely.from_wkb``; DuckDB ``CREATE TABLE … FROM read_parquet``;
 SedonaDB ``read_parquet(…).to_memtable()``), and a criterion's time is that reading plus the
 query (or kernel) and fetching its answer into numpy:
 
@@ -176,16 +177,16 @@ def timed(fn, *args):
 
 def ours(sites_path: Path, layers: dict[str, Path], crits: dict) -> tuple[dict, dict, dict]:
     """Our kernels: (answers, seconds per criterion without reading, reading seconds per input)."""
-    import geopandas as gpd
     import shapely
 
+    from sitescreen.inputs.read import read_geoparquet
     from sitescreen.measure import lengths, nearest, overlap
 
     # the compiled kernel, compiled or loaded from its cache before timing (as bench/run.py does)
     overlap.overlap_fraction(np.array([shapely.box(0, 0, 2, 2)]), np.array([shapely.box(1, 1, 3, 3)]))
     frames, read = {}, {}
     for name, path in {"sites": sites_path, **layers}.items():
-        frames[name], read[name] = timed(gpd.read_parquet, path, columns(name))
+        frames[name], read[name] = timed(read_geoparquet, path, columns(name))
     fp = frames["sites"].geometry.values
     run = {"sum": lambda g, _: (overlap.overlap_fraction(fp, g), None),  # federal parcels never overlap
            "union": lambda g, _: (overlap.overlap_fraction(fp, g), None),

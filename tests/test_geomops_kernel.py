@@ -61,6 +61,24 @@ def test_site_inside_a_feature_and_feature_inside_site():
     np.testing.assert_allclose(covered, [fps[0].area, feats[1].area], rtol=RTOL)
 
 
+def test_site_inside_one_of_stacked_features():
+    """A footprint inside one feature that others cross or lie in: covered wholly (the kernel
+    skips the other features' edges); a hole of that feature inside the footprint is no longer
+    'inside one', and the features covering the hole count."""
+    rng = np.random.default_rng(5)
+    big = rotated_square(0, 0, 5000, 17)
+    others = [rotated_square(*rng.uniform(-900, 900, 2), rng.uniform(200, 700), rng.uniform(0, 90)) for _ in range(6)]
+    holed = shapely.Polygon(affinity.translate(big, 10_000, 0).exterior.coords,  # a hole inside footprint 1
+                            [disc(10_000, 0, 400).exterior.coords[::-1]])
+    in_hole = [disc(10_000, 0, 250), rotated_square(10_300, 0, 200, 10)]
+    fps = [disc(0, 0), disc(10_000, 0)]
+    feats = [others[0], big, *others[1:], holed, *in_hole]
+    _, _, pair_area, covered = check(fps, feats)
+    assert not np.isnan(covered).any() and not np.isnan(pair_area).any()  # decided by the kernel
+    np.testing.assert_allclose(covered[0], fps[0].area, rtol=1e-12)
+    assert covered[1] < fps[1].area * (1 - 1e-3)  # the hole is not all covered
+
+
 def test_overlapping_features_union_in_the_kernel():
     rng = np.random.default_rng(3)
     fps = [disc(0, 0)]

@@ -27,7 +27,7 @@ MAX_FUNCTION_LINES = 80
 
 #: module -> (ceiling in lines, why it is longer than MAX_MODULE_LINES)
 MODULE_ALLOWED = {
-    "measure/_areakernel.py": (943, "the numba area kernel: its stages are inlined for speed (one compiled unit)"),
+    "measure/_areakernel.py": (960, "the numba area kernel: its stages are inlined for speed (one compiled unit)"),
 }
 #: "module:function" -> (ceiling in lines, why it is longer than MAX_FUNCTION_LINES)
 FUNCTION_ALLOWED = {

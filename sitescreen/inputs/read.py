@@ -1,8 +1,8 @@
 """Reading a vector layer in its source CRS: the layer of a multi-layer file, the whole table
 (limited to lon/lat boxes) or pieces of it (streamed runs).
 
-Vector layers are read with pyogrio (Arrow), GeoParquet with geopandas, CSV with pandas
-(:mod:`sitescreen.inputs.csvread`).
+Vector layers are read with pyogrio (Arrow), GeoParquet with pyarrow and ``shapely.from_wkb``
+(:func:`read_geoparquet`: only the columns a run maps), CSV with pandas (:mod:`sitescreen.inputs.csvread`).
 """
 
 from __future__ import annotations
@@ -146,11 +146,9 @@ def read_table(spec: LayerSpec, bbox_lonlat: tuple | None = None, *,
     if suffix == ".csv":
         return read_csv(spec, where)
     _, columns, schema = open_vector(spec, where)
+    wanted = None if all_columns else schema.source_columns(columns)
     if suffix in (".parquet", ".geoparquet"):
-        try:
-            gdf = gpd.read_parquet(path)
-        except Exception as exc:  # pyarrow raises many types for unreadable files
-            raise LayerDataError(f"{where}: cannot read as GeoParquet: {exc}") from None
+        gdf = read_geoparquet(path, wanted, where=where)
         src_crs = source_crs(spec, gdf.crs, where)
         return gdf, schema, src_crs
     info = file_info(spec, where)
@@ -159,7 +157,6 @@ def read_table(spec: LayerSpec, bbox_lonlat: tuple | None = None, *,
     if bbox_lonlat is not None:
         src = to_crs(src_crs, where)
         boxes = _bbox_in(bbox_lonlat, src, _lon_max(spec) if src.is_geographic else None)
-    wanted = None if all_columns else schema.source_columns(columns)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -168,6 +165,78 @@ def read_table(spec: LayerSpec, bbox_lonlat: tuple | None = None, *,
         raise LayerDataError(f"{where}: cannot read: {exc}") from None
     check_text(gdf, where)
     return gdf, schema, src_crs
+
+
+def read_geoparquet(path: Path | str, columns: list[str] | None = None, *, where: str | None = None) -> gpd.GeoDataFrame:
+    """A GeoParquet file as ``gpd.read_parquet`` reads it (same columns, index, geometry bit for bit,
+    CRS from the file's ``geo`` metadata), reading only ``columns`` (None: every column but the
+    bbox covering) besides the primary geometry: pyarrow, then ``shapely.from_wkb``. A file without
+    ``geo`` metadata is refused, naming it (``where``, else the path)."""
+    import pyarrow.parquet as pq
+    where = where or str(path)
+    try:
+        schema = pq.read_schema(path)
+    except Exception as exc:  # pyarrow raises many types for unreadable files
+        raise LayerDataError(f"{where}: cannot read as GeoParquet: {exc}") from None
+    geo = _geo_metadata(schema.metadata, where)
+    gcol = geo["primary_column"]
+    meta = geo["columns"][gcol]
+    if str(meta.get("encoding", "WKB")).upper() != "WKB":  # GeoArrow native encodings: geopandas builds them
+        return _gpd_read(path, None if columns is None else [*columns, gcol], where)
+    bbox = (meta.get("covering") or {}).get("bbox", {}).get("xmin", [None])[0]
+    if columns is None:
+        wanted = [c for c in schema.names if c != bbox or c == gcol]
+    else:
+        wanted = list(dict.fromkeys([*columns, gcol]))
+        missing = [c for c in wanted if c not in schema.names]
+        if missing:
+            raise LayerDataError(f"{where}: no column {', '.join(map(repr, missing))} in the GeoParquet file; "
+                                 f"columns present: {', '.join(schema.names)}")
+    try:
+        table = pq.read_table(path, columns=wanted, use_pandas_metadata=True)
+        geoms = shapely.from_wkb(np.array(table[gcol]))
+    except Exception as exc:
+        raise LayerDataError(f"{where}: cannot read as GeoParquet: {exc}") from None
+    names = list(table.slice(0, 0).to_pandas().columns)
+    df = table.drop([gcol]).to_pandas()
+    crs = meta["crs"] if "crs" in meta else "OGC:CRS84"  # the GeoParquet default
+    df.insert(names.index(gcol), gcol, gpd.array.from_shapely(geoms, crs=_ensemble_ids_removed(crs)))
+    return gpd.GeoDataFrame(df, geometry=gcol)
+
+
+def _geo_metadata(metadata: dict | None, where: str) -> dict:
+    """The decoded ``geo`` metadata of a GeoParquet schema; an error naming the file without it."""
+    if not metadata or b"geo" not in metadata:
+        raise LayerDataError(f"{where}: is not GeoParquet: the Parquet file has no 'geo' metadata (which column is "
+                             f"the geometry, its CRS); write it with geopandas to_parquet or ogr2ogr -f Parquet")
+    try:
+        geo = json.loads(metadata[b"geo"])
+        geo["columns"][geo["primary_column"]]
+    except (ValueError, KeyError, TypeError):
+        raise LayerDataError(f"{where}: its 'geo' metadata is malformed (no primary geometry column described); "
+                             f"write the file again with geopandas to_parquet or ogr2ogr -f Parquet") from None
+    return geo
+
+
+def _ensemble_ids_removed(crs):
+    """A PROJJSON CRS without the ids of datum-ensemble members, at any depth (as geopandas reads
+    it: older PROJ refuses some of them)."""
+    if isinstance(crs, dict):
+        for key, value in crs.items():
+            if isinstance(value, dict):
+                _ensemble_ids_removed(value)
+            elif key == "members" and isinstance(value, list):
+                for member in value:
+                    if isinstance(member, dict):
+                        member.pop("id", None)
+    return crs
+
+
+def _gpd_read(path, columns, where: str) -> gpd.GeoDataFrame:
+    try:
+        return gpd.read_parquet(path, columns=columns)
+    except Exception as exc:  # pyarrow raises many types for unreadable files
+        raise LayerDataError(f"{where}: cannot read as GeoParquet: {exc}") from None
 
 
 def layer_parts(spec: LayerSpec) -> list[LayerSpec]:

@@ -599,6 +599,8 @@ def _union_area(s, p0, npair, nE, nev, ox, oy, sb, lxy, l_roff, l_gring, lb, par
     if nact < 2 or not _features_meet(p0, npair, sb[s, 0], sb[s, 1], sb[s, 2], sb[s, 3], lb, part, U):
         return total
     acc, site_bad = _union_footprint_edges(npair, nE, nev, E, X, U)
+    if _inside_one(npair, nE, E, K, X, U):  # then no feature edge adds anything (each one's fraction is 0)
+        return np.nan if site_bad else 0.5 * acc
     nff, site_bad = _feature_records(p0, npair, sb[s, 0], sb[s, 1], sb[s, 2], sb[s, 3], lxy, lb, part,
                                      K, R, U, site_bad)
     if site_bad:
@@ -607,6 +609,21 @@ def _union_area(s, p0, npair, nE, nev, ox, oy, sb, lxy, l_roff, l_gring, lb, par
     acc, site_bad = _union_feature_edges(p0, npair, ox, oy, sb[s, 0], sb[s, 1], sb[s, 2], sb[s, 3],
                                          lxy, l_roff, l_gring, lb, part, K, X, R, U, acc)
     return np.nan if site_bad else 0.5 * acc
+
+
+@nb.njit(inline="always")
+def _inside_one(npair, nE, E, K, X, U):
+    """Whether the footprint lies inside one active feature: no crossing with it, every footprint
+    edge kept and inside it, none of its kept edges inside the footprint (all certified)."""
+    for jj in range(npair):
+        inside = U.active[jj] and X.start[jj + 1] == X.start[jj]
+        for e in range(nE if inside else 0):
+            inside = inside and E.akept[jj * nE + e] and E.aw[jj * nE + e] == 1.0
+        for b in range(K.bstart[jj], K.bstart[jj + 1] if inside else K.bstart[jj]):
+            inside = inside and K.bw[b] == 0.0
+        if inside:
+            return True
+    return False
 
 
 @nb.njit(inline="always")

@@ -36,6 +36,7 @@ from sitescreen.measure.geomops import (
     chunks,
     layer_of,
 )
+from sitescreen.measure.majority import majority_codes
 
 __all__ = [
     "overlap_fraction",
@@ -363,12 +364,8 @@ def _area_weighted_chunk(fp, layer, method, attr, labels, site, part, pair_area,
         k = attr[owner]
         ok = k >= 0
         site, k, area = site[ok], k[ok], area[ok]
-        if site.size:
-            df = pd.DataFrame({"site": site, "k": k, "area": area})
-            tot = df.groupby(["site", "k"], sort=False)["area"].sum().reset_index()
-            tot = tot.sort_values(["site", "area", "k"], ascending=[True, False, True], kind="stable")
-            top = tot.drop_duplicates("site")
-            result[top["site"].to_numpy()] = labels[top["k"].to_numpy()]
+        top_site, top_k = majority_codes(site, k, area)
+        result[top_site] = labels[top_k]
         return result, frac
     result = np.full(n, np.nan)
     v = attr[owner]
