@@ -158,7 +158,9 @@ def _file_extent(spec: LayerSpec, n_read: int, geoms: np.ndarray) -> tuple[int |
         return n_read, (tuple(shapely.total_bounds(geoms[ok])) if ok.any() else None)
     try:
         n = feature_count(spec, str(spec.path))
-        if spec.path.suffix.lower() in (".parquet", ".geoparquet"):
+        if spec.path.suffix.lower() in (".parquet", ".geoparquet") and n == n_read:
+            total = shapely.total_bounds(geoms)  # read whole: its extent is what was read (not decoded again)
+        elif spec.path.suffix.lower() in (".parquet", ".geoparquet"):
             total = total_bounds(spec)
         else:
             total = read_info(str(spec.path), spec.layer, file_stamp(spec.path), True)["total_bounds"]

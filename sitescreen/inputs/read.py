@@ -148,7 +148,7 @@ def read_table(spec: LayerSpec, bbox_lonlat: tuple | None = None, *,
     _, columns, schema = open_vector(spec, where)
     if suffix in (".parquet", ".geoparquet"):
         try:
-            gdf = gpd.read_parquet(path)
+            gdf = gpd.read_parquet(path, columns=None if all_columns else _parquet_columns(path, schema, columns))
         except Exception as exc:  # pyarrow raises many types for unreadable files
             raise LayerDataError(f"{where}: cannot read as GeoParquet: {exc}") from None
         src_crs = source_crs(spec, gdf.crs, where)
@@ -168,6 +168,13 @@ def read_table(spec: LayerSpec, bbox_lonlat: tuple | None = None, *,
         raise LayerDataError(f"{where}: cannot read: {exc}") from None
     check_text(gdf, where)
     return gdf, schema, src_crs
+
+
+def _parquet_columns(path: Path, schema: Schema, columns: list[str]) -> list[str]:
+    """The columns of a GeoParquet file the definition reads, and its geometry (as OGR files are read)."""
+    import pyarrow.parquet as pq
+    geo = json.loads((pq.read_schema(path).metadata or {}).get(b"geo", b"{}"))
+    return schema.source_columns(columns) + [geo.get("primary_column", "geometry")]
 
 
 def layer_parts(spec: LayerSpec) -> list[LayerSpec]:
