@@ -166,7 +166,7 @@ def _sources(stack, ds, band, true_crs, geoms, ok, stats, derive, threshold, cla
     above_path = tmpdir / "above.tif" if "frac_above" in stats else None
     class_path = tmpdir / "classes.tif" if "class_share" in stats else None
     derive_rasters(ds, band, true_crs, window, derive, threshold, derived_path, above_path, classes[0], class_path,
-                   known=classes[1])
+                   known=classes[1], zones=shapely.bounds(geoms[ok]))  # only the cells under some zone
     if derived_path is not None:
         value_src = Raster(stack.enter_context(rasterio.open(derived_path)), 1)
     if above_path is not None:
