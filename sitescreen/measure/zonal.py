@@ -55,6 +55,9 @@ log = logging.getLogger(__name__)
 ZONAL_STATS = ("mean", "min", "max", "frac_above", "class_share")
 #: The statistics of values (not of class codes): refused on a categorical raster (a colour table).
 VALUE_STATS = ("mean", "min", "max", "frac_above")
+#: GDAL's block cache while measuring (its default, 5 % of the memory, fills with the blocks of a
+#: national raster read once and of the derived rasters written once; a few rows of blocks suffice).
+GDAL_CACHE_BYTES = 256 * 2**20
 #: Rasters :func:`zonal_stats` can derive before extraction.
 DERIVATIONS = ("slope",)
 
@@ -104,6 +107,7 @@ def zonal_stats(
     if covered:
         out["covered_fraction"] = 0.0
     with ExitStack() as stack:
+        stack.enter_context(rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES))
         try:
             ds = stack.enter_context(rasterio.open(raster_path))
         except rasterio.errors.RasterioIOError as exc:
