@@ -63,6 +63,7 @@ def derive_rasters(ds, band, true_crs, window, derive, threshold, derived_path, 
         unit = true_crs.axis_info[0].unit_conversion_factor or 1.0
     res_x, res_y = abs(ds.transform.a), abs(ds.transform.e)
     touched = _touched_tiles(ds.transform, window, zones)
+    lut, lut_base = (None, 0) if derived_path or above_path or not class_path else _class_table(ds.dtypes[band - 1], classes, known)
     blocks = _blocks(window, touched)
     lock = threading.Lock()
     local = threading.local()
@@ -81,6 +82,11 @@ def derive_rasters(ds, band, true_crs, window, derive, threshold, derived_path, 
                 with lock:
                     handles.append(local.src)
             src = local.src
+            if lut is not None:  # integer class codes alone: the indicator looked up per code
+                data = src.read(band, window=w, masked=True)
+                ind = lut[np.ma.getdata(data).astype(np.int64) - lut_base]
+                _write([(dst_class, np.where(np.ma.getmaskarray(data), 255, ind).astype(np.uint8))], w)
+                return
             if derive == "slope":
                 vals = _slope_block(src, band, w, geographic, unit, res_x, res_y)
             else:
@@ -94,6 +100,9 @@ def derive_rasters(ds, band, true_crs, window, derive, threshold, derived_path, 
                 blocks_out.append((dst_above, ind))
             if dst_class is not None:  # the band's own values (zonal_stats never derives class codes)
                 blocks_out.append((dst_class, _class_indicator(vals, classes, known)))
+            _write(blocks_out, w)
+
+        def _write(blocks_out, w: Window) -> None:
             parts = _written_parts(w, window, touched)
             with lock:
                 for dst, arr in blocks_out:
@@ -195,6 +204,16 @@ def _written_parts(w: Window, window: Window, touched) -> list[tuple[Window, tup
             c1 = min((tj + 1) * DERIVED_TILE, out_w.col_off + out_w.width)
             parts.append((Window(c0, r0, c1 - c0, r1 - r0), (r0 - out_w.row_off, c0 - out_w.col_off)))
     return parts
+
+
+def _class_table(dtype: str, classes, known) -> tuple[np.ndarray | None, int]:
+    """For a band of small integer codes: (the class indicator of every code, as
+    :func:`_class_indicator` gives it, indexed by code − the second value); (None, 0) otherwise."""
+    if np.dtype(dtype) not in (np.dtype(np.uint8), np.dtype(np.int8), np.dtype(np.uint16), np.dtype(np.int16)):
+        return None, 0
+    info = np.iinfo(dtype)
+    codes = np.ma.masked_array(np.arange(info.min, info.max + 1, dtype=np.float64), mask=False)
+    return _class_indicator(codes, classes, known), int(info.min)
 
 
 def _class_indicator(vals, classes, known) -> np.ndarray:

@@ -106,8 +106,7 @@ def zonal_stats(
     )
     if covered:
         out["covered_fraction"] = 0.0
-    with ExitStack() as stack:
-        stack.enter_context(rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES))
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES), ExitStack() as stack:
         try:
             ds = stack.enter_context(rasterio.open(raster_path))
         except rasterio.errors.RasterioIOError as exc:
