@@ -158,7 +158,9 @@ def _file_extent(spec: LayerSpec, n_read: int, geoms: np.ndarray) -> tuple[int |
         return n_read, (tuple(shapely.total_bounds(geoms[ok])) if ok.any() else None)
     try:
         n = feature_count(spec, str(spec.path))
-        if spec.path.suffix.lower() in (".parquet", ".geoparquet"):
+        if spec.path.suffix.lower() in (".parquet", ".geoparquet") and n == n_read:
+            total = shapely.total_bounds(geoms)  # read whole: its extent is what was read (not decoded again)
+        elif spec.path.suffix.lower() in (".parquet", ".geoparquet"):
             total = total_bounds(spec)
         else:
             total = read_info(str(spec.path), spec.layer, file_stamp(spec.path), True)["total_bounds"]
@@ -176,9 +178,15 @@ def _canonical_order(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         return gdf
     g = gdf.geometry.to_numpy()
     b = shapely.bounds(g)
-    names = gdf["name"].fillna("").astype(str).to_numpy(dtype=str)
-    order = np.lexsort((shapely.area(g), b[:, 3], b[:, 2], b[:, 1], b[:, 0], names))
+    order = np.lexsort((shapely.area(g), b[:, 3], b[:, 2], b[:, 1], b[:, 0], _name_ranks(gdf["name"])))
     return gdf.iloc[order].reset_index(drop=True)
+
+
+def _name_ranks(names: pd.Series) -> np.ndarray:
+    """Each name's rank as text (missing: "") in the order numpy sorts a text array of them (code
+    points; trailing NULs ignored), found once per distinct name instead of building that array."""
+    codes, uniques = pd.factorize(names.fillna("").astype(str))
+    return np.unique(uniques.to_numpy(dtype=str), return_inverse=True)[1].reshape(-1)[codes]
 
 
 def _box_in(bounds: tuple, src: CRS, dst: CRS):

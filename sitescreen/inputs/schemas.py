@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from sitescreen.errors import LayerConfigError, LayerDataError
-from sitescreen.inputs.text import clean_text
+from sitescreen.inputs.text import clean_text, distinct
 from sitescreen.inputs.tomlfile import check_keys
 
 COVERAGES = ("global", "features", "states", "declared")
@@ -135,14 +135,22 @@ class Schema:
                     f"fields present: {', '.join(map(str, df.columns))}"
                 )
             src = clean_text(_codes(df[col]).astype("string"))
-            mapped = src.map(lambda v: rule.table.get(v, rule.default) if rule.default is not None
-                             else rule.table.get(v, v), na_action="ignore")
-            out[canon] = _apply_when(mapped.astype(object).where(src.notna(), rule.default), src, rule, df,
-                                     by_lower, canon, where)
+            out[canon] = _apply_when(_recoded(src, rule), src, rule, df, by_lower, canon, where)
         for canon, kind in self.types.items():
             if canon in out:
                 out[canon] = _convert(out[canon], kind, canon, where)
         return out
+
+
+def _recoded(src: pd.Series, rule: ValueRule) -> pd.Series:
+    """``src``'s codes through ``rule.table`` (a code not in it: ``rule.default``, or itself when
+    there is none; missing: the default), looked up once per distinct code."""
+    codes, uniques = distinct(src)
+    words = np.empty(len(uniques) + 1, dtype=object)  # the last one: missing codes (-1)
+    words[:-1] = [rule.table.get(v, rule.default) if rule.default is not None else rule.table.get(v, v)
+                  for v in uniques.tolist()]
+    words[-1] = rule.default
+    return pd.Series(words[codes], index=src.index, dtype=object)
 
 
 def _apply_when(mapped: pd.Series, src: pd.Series, rule: ValueRule, df: pd.DataFrame,

@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 #: Side of the windows (pixels) processed at a time when deriving a raster.
 DERIVE_BLOCK = 2048
+#: Side of the derived rasters' tiles (pixels): only tiles under some zone are computed and written.
+DERIVED_TILE = 128
 _DERIVED_NODATA = -9999.0
 
 
@@ -46,40 +48,23 @@ def _metres_per_degree(lat_deg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def derive_rasters(ds, band, true_crs, window, derive, threshold, derived_path, above_path,
-                   classes=None, class_path=None, known=None) -> None:
+                   classes=None, class_path=None, known=None, zones=None) -> None:
     """Write the rasters asked for over ``window``: the derived values (``derived_path``), the
     "> threshold" indicator (``above_path``), the "in ``classes``" indicator (``class_path``, from
     the band's own values; cells of a code not in ``known``, when given, are unknown: nodata).
-    Indicators are 1/0 on valid cells and nodata (255) elsewhere."""
-    profile = {
-        "driver": "GTiff",
-        "width": int(window.width),
-        "height": int(window.height),
-        "count": 1,
-        "dtype": "float32",
-        "crs": ds.crs,  # keep the tag as is: only the grid matters to exactextract
-        "transform": _window_transform(ds.transform, window),
-        "nodata": _DERIVED_NODATA,
-        "tiled": True,
-        "blockxsize": 512,
-        "blockysize": 512,
-        "compress": "DEFLATE",
-        "zlevel": 1,
-        "predictor": 2 if derive is None else 1,
-        "BIGTIFF": "IF_SAFER",
-    }
+    Indicators are 1/0 on valid cells and nodata (255) elsewhere. With ``zones`` (the zones'
+    bounds, n × 4 in the raster's CRS), only the blocks of :data:`DERIVED_TILE` cells that some
+    zone's bounds (plus a cell) touch are computed and written; the others stay unwritten (a
+    sparse GeoTIFF: read as nodata), so the work follows the zones, not their window."""
+    profile = _profile(ds, window, derive)
     geographic = bool(true_crs is not None and true_crs.is_geographic)
     unit = 1.0
     if true_crs is not None and not geographic and true_crs.axis_info:
         unit = true_crs.axis_info[0].unit_conversion_factor or 1.0
     res_x, res_y = abs(ds.transform.a), abs(ds.transform.e)
-
-    blocks = [
-        Window(window.col_off + c, window.row_off + r,
-               min(DERIVE_BLOCK, window.width - c), min(DERIVE_BLOCK, window.height - r))
-        for r in range(0, int(window.height), DERIVE_BLOCK)
-        for c in range(0, int(window.width), DERIVE_BLOCK)
-    ]
+    touched = _touched_tiles(ds.transform, window, zones)
+    lut, lut_base = (None, 0) if derived_path or above_path or not class_path else _class_table(ds.dtypes[band - 1], classes, known)
+    blocks = _blocks(window, touched)
     lock = threading.Lock()
     local = threading.local()
     handles = []
@@ -97,12 +82,16 @@ def derive_rasters(ds, band, true_crs, window, derive, threshold, derived_path, 
                 with lock:
                     handles.append(local.src)
             src = local.src
+            if lut is not None:  # integer class codes alone: the indicator looked up per code
+                data = src.read(band, window=w, masked=True)
+                ind = lut[np.ma.getdata(data).astype(np.int64) - lut_base]
+                _write([(dst_class, np.where(np.ma.getmaskarray(data), 255, ind).astype(np.uint8))], w)
+                return
             if derive == "slope":
                 vals = _slope_block(src, band, w, geographic, unit, res_x, res_y)
             else:
                 data = src.read(band, window=w, masked=True)
                 vals = np.ma.masked_invalid(data.astype(np.float64))
-            out_w = Window(w.col_off - window.col_off, w.row_off - window.row_off, w.width, w.height)
             blocks_out = []
             if dst_val is not None:
                 blocks_out.append((dst_val, np.ma.filled(vals.astype(np.float32), _DERIVED_NODATA)))
@@ -111,18 +100,120 @@ def derive_rasters(ds, band, true_crs, window, derive, threshold, derived_path, 
                 blocks_out.append((dst_above, ind))
             if dst_class is not None:  # the band's own values (zonal_stats never derives class codes)
                 blocks_out.append((dst_class, _class_indicator(vals, classes, known)))
+            _write(blocks_out, w)
+
+        def _write(blocks_out, w: Window) -> None:
+            parts = _written_parts(w, window, touched)
             with lock:
                 for dst, arr in blocks_out:
-                    dst.write(arr, 1, window=out_w)
+                    for out_w, (r, c) in parts:
+                        dst.write(arr[r:r + out_w.height, c:c + out_w.width], 1, window=out_w)
 
         workers = min(2, os.cpu_count() or 1, len(blocks))
         try:
-            with ThreadPoolExecutor(max_workers=workers) as pool:
+            with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
                 list(pool.map(work, blocks))
         finally:
             for h in handles:
                 h.close()
     log.debug("derived %s over %s in %d blocks", derive or "indicator", window, len(blocks))
+
+
+def _profile(ds, window: Window, derive) -> dict:
+    """The derived rasters' GeoTIFF profile over ``window`` (sparse: blocks never written read as nodata)."""
+    return {
+        "driver": "GTiff",
+        "width": int(window.width),
+        "height": int(window.height),
+        "count": 1,
+        "dtype": "float32",
+        "crs": ds.crs,  # keep the tag as is: only the grid matters to exactextract
+        "transform": _window_transform(ds.transform, window),
+        "nodata": _DERIVED_NODATA,
+        "tiled": True,
+        "blockxsize": DERIVED_TILE,
+        "blockysize": DERIVED_TILE,
+        "compress": "DEFLATE",
+        "zlevel": 1,
+        "predictor": 2 if derive is None else 1,
+        "BIGTIFF": "IF_SAFER",
+        "SPARSE_OK": "TRUE",
+    }
+
+
+def _touched_tiles(t, window: Window, zones) -> np.ndarray | None:
+    """Which of the derived raster's tiles (rows × columns of :data:`DERIVED_TILE` cells) some
+    zone's bounds, widened by one cell as :func:`sitescreen.measure.zonal._zones_window` widens
+    them, touch; None (all) without ``zones``."""
+    if zones is None:
+        return None
+    b = np.asarray(zones, dtype=float).reshape(-1, 4)
+    b = b[np.isfinite(b).all(axis=1)]
+    width, height = int(window.width), int(window.height)
+    shape = (-(-height // DERIVED_TILE), -(-width // DERIVED_TILE))
+    cols = np.sort(np.stack([(b[:, 0] - t.c) / t.a, (b[:, 2] - t.c) / t.a]), axis=0)
+    rows = np.sort(np.stack([(b[:, 1] - t.f) / t.e, (b[:, 3] - t.f) / t.e]), axis=0)
+    c0 = np.clip(np.floor(cols[0]) - 1 - window.col_off, 0, width)
+    c1 = np.clip(np.ceil(cols[1]) + 1 - window.col_off, 0, width)
+    r0 = np.clip(np.floor(rows[0]) - 1 - window.row_off, 0, height)
+    r1 = np.clip(np.ceil(rows[1]) + 1 - window.row_off, 0, height)
+    keep = (c1 > c0) & (r1 > r0)
+    tc0, tc1 = (c0[keep] // DERIVED_TILE).astype(np.int64), ((c1[keep] - 1) // DERIVED_TILE).astype(np.int64) + 1
+    tr0, tr1 = (r0[keep] // DERIVED_TILE).astype(np.int64), ((r1[keep] - 1) // DERIVED_TILE).astype(np.int64) + 1
+    diff = np.zeros((shape[0] + 1, shape[1] + 1), dtype=np.int64)  # 2-D difference array of the tile ranges
+    np.add.at(diff, (tr0, tc0), 1)
+    np.add.at(diff, (tr0, tc1), -1)
+    np.add.at(diff, (tr1, tc0), -1)
+    np.add.at(diff, (tr1, tc1), 1)
+    return diff.cumsum(axis=0).cumsum(axis=1)[:shape[0], :shape[1]] > 0
+
+
+def _blocks(window: Window, touched) -> list[Window]:
+    """The :data:`DERIVE_BLOCK` windows (source pixels) computed: each cut to the box of its touched
+    tiles (those without any: left out)."""
+    out = []
+    for r in range(0, int(window.height), DERIVE_BLOCK):
+        for c in range(0, int(window.width), DERIVE_BLOCK):
+            r0, c0 = r, c
+            r1, c1 = min(r + DERIVE_BLOCK, int(window.height)), min(c + DERIVE_BLOCK, int(window.width))
+            if touched is not None:
+                ti, tj = r0 // DERIVED_TILE, c0 // DERIVED_TILE
+                sub = touched[ti:-(-r1 // DERIVED_TILE), tj:-(-c1 // DERIVED_TILE)]
+                if not sub.any():
+                    continue
+                rr, cc = np.flatnonzero(sub.any(axis=1)), np.flatnonzero(sub.any(axis=0))
+                r0, r1 = max(r0, (ti + rr[0]) * DERIVED_TILE), min(r1, (ti + rr[-1] + 1) * DERIVED_TILE)
+                c0, c1 = max(c0, (tj + cc[0]) * DERIVED_TILE), min(c1, (tj + cc[-1] + 1) * DERIVED_TILE)
+            out.append(Window(window.col_off + c0, window.row_off + r0, c1 - c0, r1 - r0))
+    return out
+
+
+def _written_parts(w: Window, window: Window, touched) -> list[tuple[Window, tuple[int, int]]]:
+    """The parts of block ``w`` written: (window in the derived raster, (row, col) in the block);
+    the whole block, or its touched tiles."""
+    out_w = Window(w.col_off - window.col_off, w.row_off - window.row_off, w.width, w.height)
+    if touched is None:
+        return [(out_w, (0, 0))]
+    parts = []
+    for ti in range(out_w.row_off // DERIVED_TILE, -(-(out_w.row_off + out_w.height) // DERIVED_TILE)):
+        for tj in range(out_w.col_off // DERIVED_TILE, -(-(out_w.col_off + out_w.width) // DERIVED_TILE)):
+            if not touched[ti, tj]:
+                continue
+            r0, c0 = max(ti * DERIVED_TILE, out_w.row_off), max(tj * DERIVED_TILE, out_w.col_off)
+            r1 = min((ti + 1) * DERIVED_TILE, out_w.row_off + out_w.height)
+            c1 = min((tj + 1) * DERIVED_TILE, out_w.col_off + out_w.width)
+            parts.append((Window(c0, r0, c1 - c0, r1 - r0), (r0 - out_w.row_off, c0 - out_w.col_off)))
+    return parts
+
+
+def _class_table(dtype: str, classes, known) -> tuple[np.ndarray | None, int]:
+    """For a band of small integer codes: (the class indicator of every code, as
+    :func:`_class_indicator` gives it, indexed by code − the second value); (None, 0) otherwise."""
+    if np.dtype(dtype) not in (np.dtype(np.uint8), np.dtype(np.int8), np.dtype(np.uint16), np.dtype(np.int16)):
+        return None, 0
+    info = np.iinfo(dtype)
+    codes = np.ma.masked_array(np.arange(info.min, info.max + 1, dtype=np.float64), mask=False)
+    return _class_indicator(codes, classes, known), int(info.min)
 
 
 def _class_indicator(vals, classes, known) -> np.ndarray:

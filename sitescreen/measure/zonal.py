@@ -55,6 +55,9 @@ log = logging.getLogger(__name__)
 ZONAL_STATS = ("mean", "min", "max", "frac_above", "class_share")
 #: The statistics of values (not of class codes): refused on a categorical raster (a colour table).
 VALUE_STATS = ("mean", "min", "max", "frac_above")
+#: GDAL's block cache while measuring (its default, 5 % of the memory, fills with the blocks of a
+#: national raster read once and of the derived rasters written once; a few rows of blocks suffice).
+GDAL_CACHE_BYTES = 256 * 2**20
 #: Rasters :func:`zonal_stats` can derive before extraction.
 DERIVATIONS = ("slope",)
 
@@ -103,7 +106,7 @@ def zonal_stats(
     )
     if covered:
         out["covered_fraction"] = 0.0
-    with ExitStack() as stack:
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES), ExitStack() as stack:
         try:
             ds = stack.enter_context(rasterio.open(raster_path))
         except rasterio.errors.RasterioIOError as exc:
@@ -166,7 +169,7 @@ def _sources(stack, ds, band, true_crs, geoms, ok, stats, derive, threshold, cla
     above_path = tmpdir / "above.tif" if "frac_above" in stats else None
     class_path = tmpdir / "classes.tif" if "class_share" in stats else None
     derive_rasters(ds, band, true_crs, window, derive, threshold, derived_path, above_path, classes[0], class_path,
-                   known=classes[1])
+                   known=classes[1], zones=shapely.bounds(geoms[ok]))  # only the cells under some zone
     if derived_path is not None:
         value_src = Raster(stack.enter_context(rasterio.open(derived_path)), 1)
     if above_path is not None:
