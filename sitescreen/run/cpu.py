@@ -3,7 +3,7 @@ local Dask cluster's workers), for the run record's timings (``cpu_measure``, ``
 the wall seconds and the cores they say how busy the machine was (the bench's ``cpu_busy``).
 
 Live child processes are read from ``/proc`` (Linux); children that have ended and been waited for
-are in :func:`os.times`. Where ``/proc`` is missing only those are counted, and the figure is
+are in :func:`os.times`. Without ``/proc`` the live children cannot be counted, so the figure is
 ``None`` rather than too low.
 """
 
