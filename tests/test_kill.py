@@ -34,11 +34,25 @@ def _run(args: list[str]) -> subprocess.CompletedProcess:
     return subprocess.run([EXE, *args], env=ENV, capture_output=True, text=True, timeout=120)
 
 
-def _side(p: psutil.Process) -> bool:
+def _cmd(p: psutil.Process) -> str:
+    """The command line of a process of the tree, or "" once it is gone or a zombie (a process can
+    end between any two questions asked of it)."""
     try:
-        return "multiprocessing" in " ".join(p.cmdline()) and "resource_tracker" not in " ".join(p.cmdline())
+        return " ".join(p.cmdline()) if p.is_running() else ""
     except psutil.Error:
-        return False
+        return ""
+
+
+def _side(p: psutil.Process) -> bool:
+    cmd = _cmd(p)
+    return "multiprocessing" in cmd and "resource_tracker" not in cmd
+
+
+def _ppid(p: psutil.Process) -> int | None:
+    try:
+        return p.ppid()
+    except psutil.Error:
+        return None
 
 
 def _kill_when(args: list[str], ready, timeout: float = 60.0) -> dict[int, psutil.Process]:
@@ -103,11 +117,10 @@ def test_killed_screen_leaves_no_process(demo_dir, tmp_path):
     args = ["screen", "--config", str(demo_dir / "sitescreen.toml"), "--no-map", "--no-report"]
 
     def ready(root, seen):  # the side process and the resource tracker are running
-        tree = [" ".join(p.cmdline()) for p in seen.values() if p.is_running()]
+        tree = [_cmd(p) for p in seen.values()]
         return any(_side(p) for p in seen.values()) and any("resource_tracker" in c for c in tree)
 
-    seen = _kill_when([*args, "--out", str(out)], ready)
-    assert any("resource_tracker" in " ".join(p.cmdline()) for p in seen.values() if p.is_running())
+    seen = _kill_when([*args, "--out", str(out)], ready)  # killed only once ready() held
     _assert_all_die(seen)
 
     again = _run([*args, "--out", str(out)])
@@ -127,8 +140,8 @@ def test_killed_batch_leaves_no_process(demo_dir, tmp_path):
                     f'[[jobs]]\nname = "b"\nconfig = "{cfg}"\nout = "out/b"\n', encoding="utf-8")
 
     def ready(root, seen):  # two workers, and a side process of a worker (a grandchild)
-        workers = [p for p in seen.values() if p.is_running() and _side(p) and p.ppid() == root.pid]
-        grandchildren = [p for p in seen.values() if p.is_running() and _side(p) and p.ppid() != root.pid]
+        workers = [p for p in seen.values() if _side(p) and _ppid(p) == root.pid]
+        grandchildren = [p for p in seen.values() if _side(p) and _ppid(p) not in (None, root.pid)]
         return len(workers) == 2 and len(grandchildren) >= 1
 
     seen = _kill_when(["batch", str(jobs), "--jobs", "2"], ready)
