@@ -58,8 +58,8 @@ def test_streamed_equals_in_memory(demo_dir, polygon_sites, tmp_path, fmt, monke
     cfg = _config(demo_dir, polygon_sites[fmt])
     memory = screen(cfg)
     seen = []
-    real = stream.measure_all
-    monkeypatch.setattr(stream, "measure_all", lambda profile, sites, *a, **k: seen.append(len(sites)) or real(profile, sites, *a, **k))
+    real = stream.begin_chunk
+    monkeypatch.setattr(stream, "begin_chunk", lambda profile, sites, *a, **k: seen.append(len(sites)) or real(profile, sites, *a, **k))
     manifest = to_data(screen_streamed(cfg, tmp_path / "out", chunk_size=40))
     n = len(memory.sites)
     # every site measured once, in chunks no larger than the chunk size (site_density is counted over

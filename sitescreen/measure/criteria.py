@@ -18,6 +18,7 @@ import pandas as pd
 
 from sitescreen.measure import geomops, lengths, nearest, overlap, parts, watershed
 from sitescreen.measure.coverage import MIN_COVERAGE, CoverageCache, site_states
+from sitescreen.measure.rasterkinds import RASTER_KINDS, measure_raster
 from sitescreen.measure.requirements import check_requirements
 from sitescreen.errors import LayerDataError, SitescreenError
 from sitescreen.rules.kinds import KINDS, check_measures
@@ -223,36 +224,6 @@ class Context:
     geoms: Any = None  # the current criterion's features, prepared (geomops.FeatureLayer)
 
 
-def measure_raster(c: Criterion, sites: gpd.GeoDataFrame, inputs: Inputs) -> Measurement:
-    """A criterion of a kind measured on rasters, by its kind's measure function."""
-    return RASTER_KINDS[c.kind](c, sites, inputs)
-
-
-def _raster_stat(c: Criterion, sites: gpd.GeoDataFrame, inputs: Inputs) -> Measurement:
-    """The ``raster`` kind: a statistic over each footprint (no data below :data:`MIN_COVERAGE`)."""
-    from sitescreen.measure import zonal
-    specs = [r for r in inputs.rasters if r.role in c.roles]
-    spec = specs[0]
-    stat = c.params["stat"]
-    df = zonal.zonal_stats(sites.geometry, spec.path, [stat], band=spec.band, crs_override=spec.crs,
-                           derive=c.params.get("derive"), threshold=c.params.get("threshold"), covered=True,
-                           classes=c.params.get("classes"), known=c.params.get("known"))
-    vals = np.array(df[stat].to_numpy(dtype=float))  # a copy: no-data is written into it
-    frac = df["covered_fraction"].to_numpy(dtype=float)
-    short = frac < MIN_COVERAGE  # the same minimum coverage as vector criteria: a value from 41 % is no value
-    vals[short] = np.nan
-    pct = np.char.mod("%.0f", np.round(100 * frac, 0)).astype(object)
-    reason = np.where(short, f"outside the coverage of raster {spec.label} (only " + pct +
-                      f" % of the footprint on valid cells; at least {MIN_COVERAGE:.0%} needed)", "").astype(object)
-    reason[np.isnan(vals) & ~short] = f"outside the coverage of raster {spec.label} (no valid cells under the footprint)"
-    return Measurement(vals, nodata_reason=reason, layers=[spec.label])
-
-
-#: The measure function of every kind measured on rasters (:data:`sitescreen.rules.kinds.KINDS`).
-RASTER_KINDS: dict[str, Callable[[Criterion, gpd.GeoDataFrame, Inputs], Measurement]] = {"raster": _raster_stat}
-check_measures(RASTER_KINDS, vector=False)
-
-
 def measure_function(kind: str) -> Callable[..., Measurement]:
     """The function measuring criteria of ``kind``."""
     return VECTOR_KINDS[kind] if KINDS[kind].vector else RASTER_KINDS[kind]
@@ -275,6 +246,13 @@ def side_process_min_sites() -> int:
         raise SitescreenError(f"environment variable {SIDE_PROCESS_ENV}={text!r}: expected a whole number of "
                               f"sites ≥ 1 (default {SIDE_PROCESS_MIN_SITES:,})")
     return int(text)
+
+
+def side_wanted(n: int) -> bool:
+    """Whether a piece of ``n`` sites has its raster criteria measured in the side process."""
+    return n >= side_process_min_sites() and (os.cpu_count() or 1) > 1
+
+
 #: A large piece's raster criteria go to the side process in this many parts; the parts it has not
 #: started when the vector criteria here are done are measured here, from the last one back, while
 #: it works from the first: neither core waits for the other.
@@ -293,7 +271,7 @@ def _start_rasters(profile: Profile, sites: gpd.GeoDataFrame, inputs: Inputs, si
     given and the piece is large. ``side(criterion, footprints as WKB, CRS as WKT, rasters)``
     returns a future of the Measurement: the engine's side process (:mod:`sitescreen.measure.engine`)."""
     todo = [c for c in profile.criteria if not KINDS[c.kind].vector and any(r.role in c.roles for r in inputs.rasters)]
-    if not (side is not None and todo and len(sites) >= side_process_min_sites() and (os.cpu_count() or 1) > 1):
+    if not (side is not None and todo and side_wanted(len(sites))):
         return []
     import shapely
     wkb = shapely.to_wkb(sites.geometry.to_numpy())
@@ -316,6 +294,46 @@ def _finish_side(parts: list[_SidePart], sites: gpd.GeoDataFrame, inputs: Inputs
     return {name: joined([m for m, p in zip(got, parts) if p.criterion.name == name]) for name in names}
 
 
+@dataclass
+class Begun:
+    """A piece's measuring begun by :func:`begin` (its raster criteria, if any, handed to the side
+    process); :meth:`finish` measures the rest here and returns every criterion's Measurement."""
+
+    profile: Profile
+    sites: gpd.GeoDataFrame
+    inputs: Inputs
+    parts: list[_SidePart]
+    complete: bool = True
+
+    def finish(self) -> dict[str, Measurement]:
+        profile, sites, inputs = self.profile, self.sites, self.inputs
+        try:
+            check_requirements(profile, inputs)
+            fp = sites.geometry.to_numpy()
+            ctx = Context(sites, inputs, CoverageCache(fp, inputs, site_states(sites)))
+            out: dict[str, Measurement] = {}
+            _measure_here(profile, sites, inputs, fp, ctx, out, {p.criterion.name for p in self.parts})
+            out.update(_finish_side(self.parts, sites, inputs) if self.parts else {})
+        finally:
+            self.cancel()
+        out = {c.name: out[c.name] for c in profile.criteria}  # the profile's order
+        return finalize(profile, out) if self.complete else out
+
+    def cancel(self) -> None:
+        """The side process's parts not started are dropped (a run that stops early)."""
+        for p in self.parts:
+            p.future.cancel()
+
+
+def begin(profile: Profile, sites: gpd.GeoDataFrame, inputs: Inputs, *, complete: bool = True,
+          side: Callable | None = None) -> Begun:
+    """The measuring of ``sites`` begun: with ``side`` (see :func:`_start_rasters`), the raster
+    criteria of a large piece are handed to it in parts at once. It reads only the piece's own
+    footprints (no layer, nothing prepared), so another thread may begin the next piece while
+    this one is finished."""
+    return Begun(profile, sites, inputs, _start_rasters(profile, sites, inputs, side), complete)
+
+
 def measure(profile: Profile, sites: gpd.GeoDataFrame, inputs: Inputs, *, complete: bool = True,
             side: Callable | None = None) -> dict[str, Measurement]:
     """Every criterion of ``profile`` over ``sites`` (footprints in the run CRS).
@@ -325,19 +343,7 @@ def measure(profile: Profile, sites: gpd.GeoDataFrame, inputs: Inputs, *, comple
     are measured elsewhere meanwhile, in parts, and here too once the rest is done
     (:data:`SIDE_PROCESS_MIN_SITES`, :data:`SIDE_PARTS`); the values are the same.
     """
-    check_requirements(profile, inputs)
-    fp = sites.geometry.to_numpy()
-    ctx = Context(sites, inputs, CoverageCache(fp, inputs, site_states(sites)))
-    out: dict[str, Measurement] = {}
-    parts = _start_rasters(profile, sites, inputs, side)
-    try:
-        _measure_here(profile, sites, inputs, fp, ctx, out, {p.criterion.name for p in parts})
-        out.update(_finish_side(parts, sites, inputs) if parts else {})
-    finally:
-        for p in parts:
-            p.future.cancel()
-    out = {c.name: out[c.name] for c in profile.criteria}  # the profile's order
-    return finalize(profile, out) if complete else out
+    return begin(profile, sites, inputs, complete=complete, side=side).finish()
 
 
 def _measure_here(profile: Profile, sites: gpd.GeoDataFrame, inputs: Inputs, fp: np.ndarray, ctx: "Context",

@@ -27,13 +27,15 @@ import os
 import re
 import threading
 import uuid
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Callable, Protocol
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from sitescreen.measure.criteria import Inputs, finalize, measure, measure_raster
+from sitescreen.measure.criteria import Inputs, begin, measure, measure_raster, side_wanted
+from sitescreen.rules.kinds import KINDS
 from sitescreen.rules.measurement import Measurement
 from sitescreen.errors import ConfigError, SitescreenError
 from sitescreen.inputs.spec import LayerSpec
@@ -49,11 +51,33 @@ PARTITION_SITES = 10_000
 _PARTS = ("values", "feature", "feature_layer", "nodata_reason", "parts")
 
 
+def _nothing() -> None:
+    pass
+
+
+@dataclass
+class Measuring:
+    """A chunk's measuring, begun by :meth:`Engine.begin`: :meth:`result` finishes it (in the thread
+    that measures), :meth:`cancel` drops what was handed out for it (a run that stops early)."""
+
+    result: Callable[[], dict[str, Measurement]]
+    cancel: Callable[[], None] = _nothing
+
+
 class Engine(Protocol):
     """Measures one chunk of sites (footprints in the run CRS) in the profile's order; the criteria
-    over all sites are left for :func:`~sitescreen.measure.criteria.finalize`."""
+    over all sites are left for :func:`~sitescreen.measure.criteria.finalize`. :meth:`begin` may
+    be called from another thread, for the next chunk while this one is measured: it only hands
+    work out (the local engine's raster criteria to its side process), the rest waits for
+    ``result()``."""
 
     def measure(self, profile: Profile, sites: gpd.GeoDataFrame, inputs: Inputs) -> dict[str, Measurement]: ...
+
+    def begin(self, profile: Profile, sites: gpd.GeoDataFrame, inputs: Inputs) -> Measuring: ...
+
+    def start(self, profile: Profile, largest: int) -> None:
+        """Start, in the thread that owns the engine, what chunks of up to ``largest`` sites will
+        need, before any is begun in another thread."""
 
     def close(self) -> None: ...
 
@@ -84,12 +108,10 @@ def open_engine(name: str = "local", *, scheduler: str | None = None, workers: i
     return LocalEngine() if name == "local" else DaskEngine(scheduler, workers)
 
 
-def measure_all(profile: Profile, sites: gpd.GeoDataFrame, inputs: Inputs, *, engine: Engine,
-                complete: bool = True) -> dict[str, Measurement]:
-    """Every criterion over ``sites`` (one chunk) by ``engine``; with ``complete=False`` the criteria
-    that count across sites are left for :func:`sitescreen.measure.criteria.finalize`."""
-    measures = engine.measure(profile, sites, inputs)
-    return finalize(profile, measures) if complete else measures
+def begin_chunk(profile: Profile, sites: gpd.GeoDataFrame, inputs: Inputs, *, engine: Engine) -> Measuring:
+    """Every criterion over ``sites`` (one chunk) by ``engine``, begun; its ``result()`` leaves the
+    criteria that count across sites for :func:`sitescreen.measure.criteria.finalize`."""
+    return engine.begin(profile, sites, inputs)
 
 
 def spatial_order(sites: gpd.GeoDataFrame) -> np.ndarray:
@@ -132,9 +154,12 @@ _SIDE: list = []  # the raster side process pool, started once per process, on f
 
 
 def _side_pool():
+    """The side process pool: started, and its process spawned, in the main thread (a child's
+    parent-death signal is tied to the thread that spawned it: :mod:`sitescreen.children`)."""
     if not _SIDE:
         from sitescreen.children import process_pool
         pool = process_pool(1)  # spawned; dies with this process, even killed; stopped at its exit
+        pool.submit(_nothing).result()  # its process is spawned at the first submit: here, now
         _SIDE.append(pool)
     return _SIDE[0]
 
@@ -151,24 +176,49 @@ def _submit_raster(c: Criterion, wkb: np.ndarray, crs_wkt: str, rasters: list[La
     return _side_pool().submit(_raster_job, c, wkb, crs_wkt, rasters)
 
 
-def _measure_ordered(sites: gpd.GeoDataFrame, frame_of) -> pd.DataFrame:
-    """``frame_of(sites in Hilbert order)`` (a measures frame), put back in the order of ``sites``."""
+def _in_order(sites: gpd.GeoDataFrame) -> tuple[np.ndarray, gpd.GeoDataFrame]:
+    """(Hilbert order of ``sites``, the sites in that order)."""
     order = spatial_order(sites)
-    frame = frame_of(sites.iloc[order].reset_index(drop=True)).sort_index()
+    return order, sites.iloc[order].reset_index(drop=True)
+
+
+def _put_back(frame: pd.DataFrame, order: np.ndarray) -> pd.DataFrame:
+    """A measures frame of sites in ``order`` (see :func:`_in_order`), put back in their first order."""
     back = np.empty(len(order), dtype=np.int64)
     back[order] = np.arange(len(order))
-    return frame.iloc[back].reset_index(drop=True)
+    return frame.sort_index().iloc[back].reset_index(drop=True)
+
+
+def _measure_ordered(sites: gpd.GeoDataFrame, frame_of) -> pd.DataFrame:
+    """``frame_of(sites in Hilbert order)`` (a measures frame), put back in the order of ``sites``."""
+    order, ordered = _in_order(sites)
+    return _put_back(frame_of(ordered), order)
 
 
 class LocalEngine:
     """This machine: a chunk measured in one piece, its raster criteria in the side process when
-    the chunk is large (:data:`sitescreen.measure.criteria.SIDE_PROCESS_MIN_SITES`)."""
+    the chunk is large (:data:`sitescreen.measure.criteria.SIDE_PROCESS_MIN_SITES`), handed to it
+    as soon as the chunk is begun (:meth:`begin`: the side process can work through the end of
+    one chunk and the reading of the next)."""
 
     def measure(self, profile: Profile, sites: gpd.GeoDataFrame, inputs: Inputs) -> dict[str, Measurement]:
-        template = measure(profile, sites.iloc[:0], inputs, complete=False)
-        frame = _measure_ordered(sites, lambda piece: _to_frame(
-            measure(profile, piece, inputs, complete=False, side=_submit_raster), piece.index))
-        return _from_frame(frame, template)
+        return self.begin(profile, sites, inputs).result()
+
+    def start(self, profile: Profile, largest: int) -> None:
+        """The side process, when a chunk may be large enough for it and a criterion is a raster's."""
+        if side_wanted(largest) and any(not KINDS[c.kind].vector for c in profile.criteria):
+            _side_pool()
+
+    def begin(self, profile: Profile, sites: gpd.GeoDataFrame, inputs: Inputs) -> Measuring:
+        order, ordered = _in_order(sites)
+        # in another thread, only a side process started by the main thread (see _side_pool)
+        here = _SIDE or threading.current_thread() is threading.main_thread()
+        begun = begin(profile, ordered, inputs, complete=False, side=_submit_raster if here else None)
+
+        def result() -> dict[str, Measurement]:
+            template = measure(profile, sites.iloc[:0], inputs, complete=False)
+            return _from_frame(_put_back(_to_frame(begun.finish(), ordered.index), order), template)
+        return Measuring(result, begun.cancel)
 
     def close(self) -> None:
         """Nothing to stop: the side process serves every run of this process."""
@@ -196,10 +246,6 @@ def _thread_inputs(layers: tuple, token: str) -> Inputs:
         held = (token, Inputs(vectors=vectors, rasters=rasters))
         _THREAD_INPUTS.held = held
     return held[1]
-
-
-def _nothing() -> None:
-    pass
 
 
 def _quiet_distributed():
@@ -267,6 +313,13 @@ class DaskEngine:
             lazy = ddf.map_partitions(_measure_partition, profile, layers, token, meta=_to_frame(template, ordered.index[:0]))
             return self._compute(lazy, nparts)
         return _from_frame(_measure_ordered(sites, frame_of), template)
+
+    def begin(self, profile: Profile, sites: gpd.GeoDataFrame, inputs: Inputs) -> Measuring:
+        """Nothing is handed out early: the chunk is measured on the cluster at ``result()``."""
+        return Measuring(lambda: self.measure(profile, sites, inputs))
+
+    def start(self, profile: Profile, largest: int) -> None:
+        """Nothing: the cluster is reached at the first chunk's ``result()``."""
 
     def _compute(self, lazy, nparts: int) -> pd.DataFrame:
         client = self._connect()

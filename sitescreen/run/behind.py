@@ -1,5 +1,6 @@
-"""Scoring and writing a chunk while the next one is measured: a run's result writer driven from a
-thread of its own, one chunk behind the measuring.
+"""Work beside the measuring, each in a thread of its own: scoring and writing a chunk while the
+next one is measured (a run's result writer one chunk behind, :class:`WriterBehind`), and reading
+the next chunk and beginning its measuring (:func:`ahead`, one chunk ahead).
 
 Scoring and writing a chunk (GeoPackage, GeoParquet and CSV: mostly native code, which lets the
 measuring go on) take a sixth of a large run; done in line, a core waits for them.
@@ -12,6 +13,33 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Callable, Iterable, Iterator
+
+_END = object()
+
+
+def ahead(items: Iterable, start: Callable, stop: Callable = lambda started: None) -> Iterator:
+    """``start(item)`` for each of ``items``, in order; the next item is taken from ``items`` and
+    started in a thread of its own while the caller works on the current one (one ahead at most:
+    memory stays bounded by two chunks). An error in reading or starting is raised where the
+    caller asks for that item. Should the caller stop early, the item started ahead is given to
+    ``stop`` (say, to drop the work it handed out)."""
+    it = iter(items)
+
+    def take():
+        for item in it:
+            return start(item)
+        return _END
+
+    with ThreadPoolExecutor(1, thread_name_prefix="sitescreen-reader") as pool:
+        pending = pool.submit(take)
+        try:
+            while (got := pending.result()) is not _END:
+                pending = pool.submit(take)
+                yield got
+        finally:
+            if not pending.cancel() and pending.exception() is None and pending.result() is not _END:
+                stop(pending.result())
 
 
 class WriterBehind:

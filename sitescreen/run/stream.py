@@ -26,16 +26,17 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from sitescreen.run.behind import WriterBehind
+from sitescreen.run.behind import WriterBehind, ahead
 from sitescreen.run.cpu import cpu_seconds
 from sitescreen.run.config import RunConfig
 from sitescreen.measure.criteria import density_keys, finalize
-from sitescreen.measure.engine import DEFAULT_CHUNK, Engine, check_chunk_size, measure_all, open_engine
+from sitescreen.measure.engine import DEFAULT_CHUNK, Engine, begin_chunk, check_chunk_size, open_engine
 from sitescreen.errors import LayerDataError
 from sitescreen.rules.kinds import KINDS
 from sitescreen.inputs.read import BATCH_SUFFIXES
@@ -111,27 +112,42 @@ def screen_run(config: RunConfig, source: SiteSource, writer, *, engine: str = "
 def _measured(prep: Prepared, eng: Engine, progress: Progress | None, timings: dict):
     """(chunk, its complete measures) for every chunk of the run's source; with criteria counting
     sites across the run, every chunk is measured first, counted, and kept until its turn."""
-    src, profile = prep.source, prep.profile
-    total = src.stats.sites
+    src, profile, total = prep.source, prep.profile, prep.source.stats.sites
+    timings["read"] = 0.0
 
-    def measured(k: int, sites, complete: bool):
+    def started(item):  # in the reading thread: chunk k's measuring begun
+        k, sites = item
+        return k, sites, begin_chunk(profile, sites, prep.chunk_inputs(k)[0], engine=eng)
+
+    def measured(begun, complete: bool):
         t, cpu = time.perf_counter(), cpu_seconds()
-        m = measure_all(profile, sites, prep.chunk_inputs(k)[0], engine=eng, complete=complete)
+        m = begun.result()
+        m = finalize(profile, m) if complete else m
         timings["measure"] += time.perf_counter() - t
         after = cpu_seconds()
         if cpu is not None and after is not None:
             timings["cpu_measure"] = timings.get("cpu_measure", 0.0) + after - cpu
         return m
 
-    if not any(KINDS[c.kind].across_sites for c in profile.criteria):
-        _count(progress, "screen", 0, total)
-        for k, sites in enumerate(src.chunks()):
-            yield k, sites, measured(k, sites, complete=True)
-        return
+    # chunk k+1 read and begun in a thread while chunk k is measured here (run/behind.py)
+    eng.start(profile, min(total, src.chunk_size))
+    with closing(ahead(_timed(enumerate(src.chunks()), timings), started, lambda s: s[2].cancel())) as chunks:
+        if not any(KINDS[c.kind].across_sites for c in profile.criteria):
+            _count(progress, "screen", 0, total)
+            for k, sites, begun in chunks:
+                yield k, sites, measured(begun, complete=True)
+            return
+        yield from _counted(prep, chunks, measured, progress)
+
+
+def _counted(prep: Prepared, chunks, measured, progress: Progress | None):
+    """The chunks of a run with criteria counting sites across it: every chunk measured and kept,
+    the counts added up, then each chunk's measures finalized with them, in turn."""
+    src, profile, total = prep.source, prep.profile, prep.source.stats.sites
     template, counts, done = None, None, 0
     _count(progress, "measure", 0, total)
-    for k, sites in enumerate(src.chunks()):
-        measures = measured(k, sites, complete=False)
+    for k, sites, begun in chunks:
+        measures = measured(begun, complete=False)
         template = template or measures
         src.keep(k, measures)
         counts = {name: c if counts is None else counts[name].add(c, fill_value=0)
@@ -141,6 +157,21 @@ def _measured(prep: Prepared, eng: Engine, progress: Progress | None, timings: d
     _count(progress, "screen", 0, total)
     for k, sites in enumerate(src.chunks()):
         yield k, sites, finalize(profile, src.kept(k, template), counts)
+
+
+def _timed(items, timings: dict, key: str = "read"):
+    """``items``, the seconds spent getting each added to ``timings[key]``."""
+    it = iter(items)
+    while True:
+        t = time.perf_counter()
+        item = next(it, _END)
+        timings[key] += time.perf_counter() - t
+        if item is _END:
+            return
+        yield item
+
+
+_END = object()
 
 
 def _count(progress: Progress | None, stage: str, done: int, total: int) -> None:
@@ -174,20 +205,21 @@ def _chunk_loop(prep: Prepared, eng: Engine, writer, progress: Progress | None) 
 
     later = writer.later if isinstance(writer, WriterBehind) else (lambda fn, *args: fn(*args))
     append = writer.writer.append if isinstance(writer, WriterBehind) else writer.append
-    for k, sites, measures in _measured(prep, eng, progress, timings):
-        template = template or measures
-        fp = sites.geometry.to_numpy()
-        covered += np.array([r.covered(fp) for r in prep.chunk_inputs(k)[1]], dtype=np.int64)
-        later(finish, sites, measures, append)
-        prep.source.done(k)
-        done += len(sites)
-        _count(progress, "screen", done, total)
-        del sites, measures
+    with closing(_measured(prep, eng, progress, timings)) as chunks:
+        for k, sites, measures in chunks:
+            template = template or measures
+            fp = sites.geometry.to_numpy()
+            covered += np.array([r.covered(fp) for r in prep.chunk_inputs(k)[1]], dtype=np.int64)
+            later(finish, sites, measures, append)
+            prep.source.done(k)
+            done += len(sites)
+            _count(progress, "screen", done, total)
+            del sites, measures
     if isinstance(writer, WriterBehind):
         writer.flush()
     for r, n in zip(prep.rasters, covered):
         r.sites_covered = int(n)
-    for stage in stages + (("cpu_measure",) if "cpu_measure" in timings else ()):
+    for stage in stages + tuple(k for k in ("read", "cpu_measure") if k in timings):
         timings[stage] = round(timings[stage], 4)
     return template, counted[0]
 
