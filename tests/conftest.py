@@ -4,9 +4,17 @@ on a machine without it, and fail when SITESCREEN_REQUIRE_DATA=1 (CI)."""
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
+
+# A test run started in the background by a non-interactive shell (`nohup make test &`) inherits
+# SIGINT ignored, and so would every sitescreen process the tests start: the tests that stop a run
+# with SIGINT would see it ignored. Ctrl-C is given its usual meaning back, for this process and
+# (reset to the default at exec) its children.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("SITESCREEN_SHARED_DATA", REPO.parent / "shared" / "data"))
