@@ -97,3 +97,15 @@ def test_dask_partitions_are_whole_rounds_over_the_workers(n, workers, expect, m
     from sitescreen.measure import engine
     monkeypatch.setattr(engine, "PARTITION_SITES", 10_000 if n > 100 else 1)
     assert engine.DaskEngine(workers=workers)._partitions(n) == expect
+
+
+def test_a_local_workers_failed_heartbeat_at_close_is_not_printed():
+    """The shutdown race of a local cluster (scheduler gone first) logs a traceback in the worker;
+    the worker's filter drops just that record."""
+    import logging
+    from sitescreen.measure.engine import _no_heartbeat_at_close
+
+    def rec(msg):
+        return logging.LogRecord("distributed.worker", logging.ERROR, __file__, 1, msg, None, None)
+    assert not _no_heartbeat_at_close(rec("Failed to communicate with scheduler during heartbeat."))
+    assert _no_heartbeat_at_close(rec("Compute Failed"))

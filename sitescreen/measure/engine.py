@@ -270,10 +270,17 @@ def _quiet_distributed():
 PARENT_ENV = "SITESCREEN_DASK_PARENT"
 
 
+def _no_heartbeat_at_close(record: logging.LogRecord) -> bool:
+    """Drops a local worker's failed heartbeat (with its traceback): it happens when the run's
+    scheduler stops first as the cluster closes, and a local worker outlives no run."""
+    return not record.getMessage().startswith("Failed to communicate with scheduler during heartbeat")
+
+
 def dask_setup(worker) -> None:
     """Dask's preload hook, run in each worker process of a local cluster as it starts: the worker
     dies with the run that started it, even killed with SIGKILL (:func:`sitescreen.children.die_with_parent`;
     Dask's own watch of the parent let workers outlive a killed run)."""
+    logging.getLogger("distributed.worker").addFilter(_no_heartbeat_at_close)
     parent = os.environ.get(PARENT_ENV)
     if parent:
         from sitescreen.children import die_with_parent
