@@ -14,6 +14,7 @@ import shapely
 
 from sitescreen.errors import SitescreenError
 from sitescreen.inputs.spec import LayerSpec
+from sitescreen.measure.engine import LocalEngine
 from sitescreen.run import stream
 from sitescreen.run.config import load_config
 from sitescreen.run.pipeline import RasterInfo, prepare, screen
@@ -62,8 +63,8 @@ def test_chunk_size_is_the_sites_measured_scored_and_written_together(demo_dir, 
     """One meaning in memory as streamed: every chunk holds at most chunk_size sites, measured in
     one call and scored in one call; the result does not depend on it."""
     measured, scored = [], []
-    real_measure, real_score = stream.begin_chunk, stream.scored
-    monkeypatch.setattr(stream, "begin_chunk", lambda p, sites, *a, **k: measured.append(len(sites)) or real_measure(p, sites, *a, **k))
+    real_measure, real_score = LocalEngine.begin, stream.scored
+    monkeypatch.setattr(LocalEngine, "begin", lambda self, p, sites, *a: measured.append(len(sites)) or real_measure(self, p, sites, *a))
     monkeypatch.setattr(stream, "scored", lambda sites, *a, **k: scored.append(len(sites)) or real_score(sites, *a, **k))
     run = screen(load_config(demo_dir / "sitescreen.toml"), chunk_size=chunk_size)
     n = len(demo_result.sites)

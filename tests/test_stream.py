@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
+from sitescreen.measure.engine import LocalEngine
 from sitescreen.run import stream
 from sitescreen.cli import main
 from sitescreen.run.config import load_config
@@ -58,8 +59,8 @@ def test_streamed_equals_in_memory(demo_dir, polygon_sites, tmp_path, fmt, monke
     cfg = _config(demo_dir, polygon_sites[fmt])
     memory = screen(cfg)
     seen = []
-    real = stream.begin_chunk
-    monkeypatch.setattr(stream, "begin_chunk", lambda profile, sites, *a, **k: seen.append(len(sites)) or real(profile, sites, *a, **k))
+    real = LocalEngine.begin
+    monkeypatch.setattr(LocalEngine, "begin", lambda self, profile, sites, *a: seen.append(len(sites)) or real(self, profile, sites, *a))
     manifest = to_data(screen_streamed(cfg, tmp_path / "out", chunk_size=40))
     n = len(memory.sites)
     # every site measured once, in chunks no larger than the chunk size (site_density is counted over

@@ -108,12 +108,6 @@ def open_engine(name: str = "local", *, scheduler: str | None = None, workers: i
     return LocalEngine() if name == "local" else DaskEngine(scheduler, workers)
 
 
-def begin_chunk(profile: Profile, sites: gpd.GeoDataFrame, inputs: Inputs, *, engine: Engine) -> Measuring:
-    """Every criterion over ``sites`` (one chunk) by ``engine``, begun; its ``result()`` leaves the
-    criteria that count across sites for :func:`sitescreen.measure.criteria.finalize`."""
-    return engine.begin(profile, sites, inputs)
-
-
 def spatial_order(sites: gpd.GeoDataFrame) -> np.ndarray:
     """Positions of the sites in Hilbert-curve order of their footprints' centres."""
     if len(sites) < 2:

@@ -38,8 +38,20 @@ def ahead(items: Iterable, start: Callable, stop: Callable = lambda started: Non
                 pending = pool.submit(take)
                 yield got
         finally:
-            if not pending.cancel() and pending.exception() is None and pending.result() is not _END:
-                stop(pending.result())
+            if not pending.cancel() and pending.exception() is None and (left := pending.result()) is not _END:
+                stop(left)
+
+
+def timed(items: Iterable, timings: dict, key: str) -> Iterator:
+    """``items``, the seconds spent getting each added to ``timings[key]``."""
+    it = iter(items)
+    while True:
+        t = time.perf_counter()
+        item = next(it, _END)
+        timings[key] += time.perf_counter() - t
+        if item is _END:
+            return
+        yield item
 
 
 class WriterBehind:

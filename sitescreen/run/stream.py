@@ -32,11 +32,11 @@ from typing import Callable
 
 import numpy as np
 
-from sitescreen.run.behind import WriterBehind, ahead
+from sitescreen.run.behind import WriterBehind, ahead, timed
 from sitescreen.run.cpu import cpu_seconds
 from sitescreen.run.config import RunConfig
 from sitescreen.measure.criteria import density_keys, finalize
-from sitescreen.measure.engine import DEFAULT_CHUNK, Engine, begin_chunk, check_chunk_size, open_engine
+from sitescreen.measure.engine import DEFAULT_CHUNK, Engine, check_chunk_size, open_engine
 from sitescreen.errors import LayerDataError
 from sitescreen.rules.kinds import KINDS
 from sitescreen.inputs.read import BATCH_SUFFIXES
@@ -117,7 +117,7 @@ def _measured(prep: Prepared, eng: Engine, progress: Progress | None, timings: d
 
     def started(item):  # in the reading thread: chunk k's measuring begun
         k, sites = item
-        return k, sites, begin_chunk(profile, sites, prep.chunk_inputs(k)[0], engine=eng)
+        return k, sites, eng.begin(profile, sites, prep.chunk_inputs(k)[0])
 
     def measured(begun, complete: bool):
         t, cpu = time.perf_counter(), cpu_seconds()
@@ -131,7 +131,7 @@ def _measured(prep: Prepared, eng: Engine, progress: Progress | None, timings: d
 
     # chunk k+1 read and begun in a thread while chunk k is measured here (run/behind.py)
     eng.start(profile, min(total, src.chunk_size))
-    with closing(ahead(_timed(enumerate(src.chunks()), timings), started, lambda s: s[2].cancel())) as chunks:
+    with closing(ahead(timed(enumerate(src.chunks()), timings, "read"), started, lambda s: s[2].cancel())) as chunks:
         if not any(KINDS[c.kind].across_sites for c in profile.criteria):
             _count(progress, "screen", 0, total)
             for k, sites, begun in chunks:
@@ -157,21 +157,6 @@ def _counted(prep: Prepared, chunks, measured, progress: Progress | None):
     _count(progress, "screen", 0, total)
     for k, sites in enumerate(src.chunks()):
         yield k, sites, finalize(profile, src.kept(k, template), counts)
-
-
-def _timed(items, timings: dict, key: str = "read"):
-    """``items``, the seconds spent getting each added to ``timings[key]``."""
-    it = iter(items)
-    while True:
-        t = time.perf_counter()
-        item = next(it, _END)
-        timings[key] += time.perf_counter() - t
-        if item is _END:
-            return
-        yield item
-
-
-_END = object()
 
 
 def _count(progress: Progress | None, stage: str, done: int, total: int) -> None:
